@@ -1,0 +1,4 @@
+//! ikeuser: the ripsec IKE agent and configuration CLI, as a library the binary drives.
+
+pub mod info;
+pub mod netlink;

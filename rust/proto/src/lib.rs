@@ -1,0 +1,14 @@
+//! ripsec's pure protocol logic: no `kernel::` imports, no `std`, no allocation.
+//!
+//! Every file in this crate (except `bin/`) is also compiled into `ripsec.ko` through
+//! `#[path]` modules, so it must build with `core` alone. `cargo test` exercises it here.
+#![no_std]
+
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+#[cfg(any(test, feature = "std"))]
+pub mod c_header;
+
+pub mod alg;
+pub mod uapi;

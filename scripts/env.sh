@@ -1,0 +1,35 @@
+# Sourced by every ripsec script: paths, pinned tool versions and the kernel cache.
+# shellcheck shell=bash
+RIPSEC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export RIPSEC_ROOT
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# Pinned tool versions (scripts/setup installs exactly these).
+BINDGEN_VERSION=0.71.1
+LIBCLANG_WHEEL_VERSION=18.1.1
+VIRTME_NG_VERSION=1.42
+KERNEL_SOURCE_PKG=linux-source-7.3
+
+RIPSEC_CACHE=${RIPSEC_CACHE:-$HOME/.cache/ripsec}
+export RIPSEC_CACHE
+
+if [ -z "${LIBCLANG_PATH:-}" ]; then
+	_clang_dir=$(python3 -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))' 2>/dev/null || true)
+	[ -n "$_clang_dir" ] && [ -e "$_clang_dir/libclang.so" ] && export LIBCLANG_PATH="$_clang_dir"
+	unset _clang_dir
+fi
+
+log() { printf '\033[1m[ripsec]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[ripsec] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# The test kernel's build directory: KDIR if the user gave one, otherwise the cache
+# entry that scripts/build-kernel writes (its path is recorded in $RIPSEC_CACHE/kernel-current).
+ripsec_kdir() {
+	if [ -n "${KDIR:-}" ]; then
+		echo "$KDIR"
+	elif [ -r "$RIPSEC_CACHE/kernel-current" ]; then
+		cat "$RIPSEC_CACHE/kernel-current"
+	else
+		return 1
+	fi
+}
