@@ -2,37 +2,59 @@
 //! The one unsafe boundary: declarations of `shim.c` and safe types around them.
 //! Nothing outside this file calls `unsafe` code on kernel objects.
 
-use kernel::{bindings, error::to_result, prelude::*};
+use kernel::{error::to_result, prelude::*};
+
+/// Declares opaque C types: Rust only ever holds pointers to them and passes them to the shim.
+macro_rules! opaque {
+    ($($name:ident => $c:literal),* $(,)?) => {$(
+        #[doc = concat!("The C `", $c, "`, opaque to Rust.")]
+        #[repr(C)]
+        pub(crate) struct $name {
+            _data: [u8; 0],
+            _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+        }
+    )*};
+}
+
+/// Opaque kernel types.
+pub(crate) mod raw {
+    opaque! {
+        net => "struct net",
+        genl_info => "struct genl_info",
+        sk_buff => "struct sk_buff",
+        nlattr => "struct nlattr",
+    }
+}
 
 extern "C" {
     fn ripsec_shim_pernet_register() -> c_int;
     fn ripsec_shim_pernet_unregister();
-    fn ripsec_shim_net_state(net: *mut bindings::net) -> *mut c_void;
-    fn ripsec_shim_net_cookie(net: *mut bindings::net) -> u64;
+    fn ripsec_shim_net_state(net: *mut raw::net) -> *mut c_void;
+    fn ripsec_shim_net_cookie(net: *mut raw::net) -> u64;
     fn ripsec_shim_genl_register() -> c_int;
     fn ripsec_shim_genl_unregister();
-    fn ripsec_shim_genl_info_net(info: *mut bindings::genl_info) -> *mut bindings::net;
+    fn ripsec_shim_genl_info_net(info: *mut raw::genl_info) -> *mut raw::net;
     fn ripsec_shim_genl_reply_new(
-        info: *mut bindings::genl_info,
+        info: *mut raw::genl_info,
         cmd: u8,
         size: usize,
         hdr: *mut *mut c_void,
-    ) -> *mut bindings::sk_buff;
+    ) -> *mut raw::sk_buff;
     fn ripsec_shim_genl_reply_send(
-        skb: *mut bindings::sk_buff,
+        skb: *mut raw::sk_buff,
         hdr: *mut c_void,
-        info: *mut bindings::genl_info,
+        info: *mut raw::genl_info,
     ) -> c_int;
-    fn ripsec_shim_nlmsg_free(skb: *mut bindings::sk_buff);
+    fn ripsec_shim_nlmsg_free(skb: *mut raw::sk_buff);
     fn ripsec_shim_nla_put(
-        skb: *mut bindings::sk_buff,
+        skb: *mut raw::sk_buff,
         ty: c_int,
         len: c_int,
         data: *const c_void,
     ) -> c_int;
-    fn ripsec_shim_nla_put_u64(skb: *mut bindings::sk_buff, ty: c_int, value: u64) -> c_int;
-    fn ripsec_shim_nla_nest_start(skb: *mut bindings::sk_buff, ty: c_int) -> *mut bindings::nlattr;
-    fn ripsec_shim_nla_nest_end(skb: *mut bindings::sk_buff, nest: *mut bindings::nlattr);
+    fn ripsec_shim_nla_put_u64(skb: *mut raw::sk_buff, ty: c_int, value: u64) -> c_int;
+    fn ripsec_shim_nla_nest_start(skb: *mut raw::sk_buff, ty: c_int) -> *mut raw::nlattr;
+    fn ripsec_shim_nla_nest_end(skb: *mut raw::sk_buff, nest: *mut raw::nlattr);
     fn ripsec_shim_crypto_has_aead(name: *const c_char) -> bool;
     fn ripsec_shim_crypto_has_ahash(name: *const c_char) -> bool;
 }
@@ -84,17 +106,20 @@ impl Drop for GenlRegistration {
 /// `ptr` points to a live `struct net` for `'a`, whose ripsec pernet init has completed.
 #[derive(Clone, Copy)]
 pub(crate) struct Net<'a> {
-    ptr: *mut bindings::net,
-    _p: core::marker::PhantomData<&'a bindings::net>,
+    ptr: *mut raw::net,
+    _p: core::marker::PhantomData<&'a raw::net>,
 }
 
 impl<'a> Net<'a> {
     /// # Safety
     ///
     /// `ptr` must point to a live `struct net` for `'a`, past ripsec's pernet init.
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::net) -> Self {
+    pub(crate) unsafe fn from_raw(ptr: *mut raw::net) -> Self {
         // INVARIANT: guaranteed by the caller.
-        Self { ptr, _p: core::marker::PhantomData }
+        Self {
+            ptr,
+            _p: core::marker::PhantomData,
+        }
     }
 
     /// The pointer stored in this netns's ripsec slot (set by pernet init).
@@ -117,17 +142,20 @@ impl<'a> Net<'a> {
 /// `ptr` points to the `genl_info` of a request that is being served for `'a`; its attributes
 /// were validated against the family policy.
 pub(crate) struct GenlInfo<'a> {
-    ptr: *mut bindings::genl_info,
-    _p: core::marker::PhantomData<&'a mut bindings::genl_info>,
+    ptr: *mut raw::genl_info,
+    _p: core::marker::PhantomData<&'a mut raw::genl_info>,
 }
 
 impl<'a> GenlInfo<'a> {
     /// # Safety
     ///
     /// `ptr` must be the `genl_info` passed to a `doit` handler that runs for `'a`.
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::genl_info) -> Self {
+    pub(crate) unsafe fn from_raw(ptr: *mut raw::genl_info) -> Self {
         // INVARIANT: guaranteed by the caller.
-        Self { ptr, _p: core::marker::PhantomData }
+        Self {
+            ptr,
+            _p: core::marker::PhantomData,
+        }
     }
 
     /// The netns the request was sent in.
@@ -148,7 +176,11 @@ impl<'a> GenlInfo<'a> {
             return Err(ENOMEM);
         }
         // INVARIANT: the shim returned an owned message with a genl header at `hdr`.
-        Ok(Reply { skb, hdr, info: self })
+        Ok(Reply {
+            skb,
+            hdr,
+            info: self,
+        })
     }
 }
 
@@ -158,7 +190,7 @@ impl<'a> GenlInfo<'a> {
 ///
 /// `skb` is an owned netlink message whose generic netlink header is at `hdr`.
 pub(crate) struct Reply<'i, 'a> {
-    skb: *mut bindings::sk_buff,
+    skb: *mut raw::sk_buff,
     hdr: *mut c_void,
     info: &'i GenlInfo<'a>,
 }
@@ -167,7 +199,9 @@ impl Reply<'_, '_> {
     fn put(&mut self, ty: u16, data: &[u8]) -> Result {
         let len = c_int::try_from(data.len()).map_err(|_| EMSGSIZE)?;
         // SAFETY: `skb` is owned (type invariant); `data` is valid for `len` bytes.
-        to_result(unsafe { ripsec_shim_nla_put(self.skb, c_int::from(ty), len, data.as_ptr().cast()) })
+        to_result(unsafe {
+            ripsec_shim_nla_put(self.skb, c_int::from(ty), len, data.as_ptr().cast())
+        })
     }
 
     /// Appends a u8 attribute.

@@ -32,8 +32,13 @@ impl NetState {
 
 /// Pernet init: allocates the state and stores it in the netns's slot.
 #[no_mangle]
-extern "C" fn ripsec_rs_net_init(_net: *mut kernel::bindings::net, slot: *mut *mut c_void) -> c_int {
-    match KBox::new(NetState { requests: AtomicU64::new(0) }, GFP_KERNEL) {
+extern "C" fn ripsec_rs_net_init(_net: *mut crate::ffi::raw::net, slot: *mut *mut c_void) -> c_int {
+    match KBox::new(
+        NetState {
+            requests: AtomicU64::new(0),
+        },
+        GFP_KERNEL,
+    ) {
         Ok(state) => {
             // SAFETY: `slot` is this netns's `net_generic` slot, sized for one pointer.
             unsafe { *slot = KBox::into_raw(state).cast() };

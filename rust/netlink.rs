@@ -5,7 +5,7 @@ use crate::{alg, ffi::GenlInfo, net_state::NetState, uapi};
 use kernel::prelude::*;
 
 /// Runs a handler and converts its result into the errno netlink expects.
-fn serve(info: *mut kernel::bindings::genl_info, f: impl FnOnce(&GenlInfo<'_>) -> Result) -> c_int {
+fn serve(info: *mut crate::ffi::raw::genl_info, f: impl FnOnce(&GenlInfo<'_>) -> Result) -> c_int {
     // SAFETY: the genl core passes the `genl_info` of the request it is serving right now.
     let info = unsafe { GenlInfo::from_raw(info) };
     NetState::of(info.net()).count_request();
@@ -18,8 +18,8 @@ fn serve(info: *mut kernel::bindings::genl_info, f: impl FnOnce(&GenlInfo<'_>) -
 /// GET_INFO: module version, algorithms, and this netns's state.
 #[no_mangle]
 extern "C" fn ripsec_rs_get_info(
-    _skb: *mut kernel::bindings::sk_buff,
-    info: *mut kernel::bindings::genl_info,
+    _skb: *mut crate::ffi::raw::sk_buff,
+    info: *mut crate::ffi::raw::genl_info,
 ) -> c_int {
     serve(info, |info| {
         let net = info.net();

@@ -38,7 +38,10 @@ impl kernel::Module for Ripsec {
         let pernet = ffi::PernetRegistration::new()?;
         let genl = ffi::GenlRegistration::new()?;
         pr_info!("ripsec {} loaded\n", uapi::MODULE_VERSION);
-        Ok(Ripsec { _genl: genl, _pernet: pernet })
+        Ok(Ripsec {
+            _genl: genl,
+            _pernet: pernet,
+        })
     }
 }
 

@@ -11,12 +11,8 @@
 #include <net/netns/generic.h>
 #include <crypto/aead.h>
 #include <crypto/hash.h>
+#include "shim.h"
 #include "uapi.h"
-
-/* Implemented in Rust (rust/net_state.rs, rust/netlink.rs). */
-int ripsec_rs_net_init(struct net *net, void **state);
-void ripsec_rs_net_exit(void *state);
-int ripsec_rs_get_info(struct sk_buff *skb, struct genl_info *info);
 
 /* ---- per-netns state: one pointer in net_generic, owned by Rust ---- */
 

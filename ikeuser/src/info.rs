@@ -34,17 +34,21 @@ fn proto_name(p: u8) -> &'static str {
 
 pub fn query(nl: &mut Ripsec) -> Result<Info> {
     let replies = nl.request(uapi::cmd::GET_INFO, &attr::AttrWriter::default())?;
-    let reply = replies.first().ok_or_else(|| anyhow!("the module sent no GET_INFO reply"))?;
+    let reply = replies
+        .first()
+        .ok_or_else(|| anyhow!("the module sent no GET_INFO reply"))?;
     decode(&reply.payload)
 }
 
 fn decode(payload: &[u8]) -> Result<Info> {
     let attrs = attr::parse(payload)?;
-    let need = |ty| attr::find(&attrs, ty).ok_or_else(|| anyhow!("GET_INFO reply lacks attribute {ty}"));
+    let need =
+        |ty| attr::find(&attrs, ty).ok_or_else(|| anyhow!("GET_INFO reply lacks attribute {ty}"));
     let mut algorithms = Vec::new();
     for alg in attrs.iter().filter(|x| x.ty == a::ALG) {
         let n = alg.nested()?;
-        let get = |ty| attr::find(&n, ty).ok_or_else(|| anyhow!("algorithm entry lacks attribute {ty}"));
+        let get =
+            |ty| attr::find(&n, ty).ok_or_else(|| anyhow!("algorithm entry lacks attribute {ty}"));
         algorithms.push(AlgInfo {
             name: get(alg_attr::NAME)?.str()?.to_string(),
             proto: proto_name(get(alg_attr::PROTO)?.u8()?),
@@ -70,9 +74,15 @@ pub fn print(info: &Info) {
         uapi::FAMILY_NAME,
         info.family_version
     );
-    println!("netns cookie {}, {} requests served in this netns", info.netns_cookie, info.netns_requests);
+    println!(
+        "netns cookie {}, {} requests served in this netns",
+        info.netns_cookie, info.netns_requests
+    );
     println!();
-    println!("{:<6}{:<18}{:<42}{:>8}{:>5}  AVAILABLE", "PROTO", "ALGORITHM", "KERNEL CRYPTO TEMPLATE", "KEYBITS", "ICV");
+    println!(
+        "{:<6}{:<18}{:<42}{:>8}{:>5}  AVAILABLE",
+        "PROTO", "ALGORITHM", "KERNEL CRYPTO TEMPLATE", "KEYBITS", "ICV"
+    );
     for alg in &info.algorithms {
         println!(
             "{:<6}{:<18}{:<42}{:>8}{:>5}  {}",
@@ -81,7 +91,11 @@ pub fn print(info: &Info) {
             alg.kernel_name,
             alg.enc_key_bits,
             alg.icv_len,
-            if alg.available { "yes" } else { "no (kernel lacks the template)" }
+            if alg.available {
+                "yes"
+            } else {
+                "no (kernel lacks the template)"
+            }
         );
     }
 }
@@ -94,7 +108,10 @@ mod tests {
     #[test]
     fn decodes_a_reply() {
         let mut w = AttrWriter::default();
-        w.str(a::VERSION, "0.1.0").u8(a::FAMILY_VERSION, 1).u64(a::NETNS_COOKIE, 9).u64(a::NETNS_REQUESTS, 2);
+        w.str(a::VERSION, "0.1.0")
+            .u8(a::FAMILY_VERSION, 1)
+            .u64(a::NETNS_COOKIE, 9)
+            .u64(a::NETNS_REQUESTS, 2);
         w.nest(a::ALG, |n| {
             n.str(alg_attr::NAME, "aes128gcm16")
                 .u8(alg_attr::PROTO, 50)

@@ -1,11 +1,15 @@
 //! ikeuser: the ripsec IKE agent and configuration CLI.
 
-use ikeuser::{info, netlink};
 use clap::{Parser, Subcommand};
+use ikeuser::{info, netlink};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ikeuser", version, about = "Configure ripsec, the Rust IPsec kernel module")]
+#[command(
+    name = "ikeuser",
+    version,
+    about = "Configure ripsec, the Rust IPsec kernel module"
+)]
 struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]

@@ -68,7 +68,11 @@ impl<'a> Attr<'a> {
     fn fixed<const N: usize>(&self, what: &str) -> Result<[u8; N]> {
         match <[u8; N]>::try_from(self.data) {
             Ok(b) => Ok(b),
-            Err(_) => bail!("attribute {} ({what}) has {} bytes, expected {N}", self.ty, self.data.len()),
+            Err(_) => bail!(
+                "attribute {} ({what}) has {} bytes, expected {N}",
+                self.ty,
+                self.data.len()
+            ),
         }
     }
     pub fn u8(&self) -> Result<u8> {
@@ -99,14 +103,23 @@ pub fn parse(mut buf: &[u8]) -> Result<Vec<Attr<'_>>> {
     let mut out = Vec::new();
     while !buf.is_empty() {
         if buf.len() < HDR {
-            bail!("truncated netlink attribute header ({} bytes left)", buf.len());
+            bail!(
+                "truncated netlink attribute header ({} bytes left)",
+                buf.len()
+            );
         }
         let len = usize::from(u16::from_ne_bytes([buf[0], buf[1]]));
         let ty = u16::from_ne_bytes([buf[2], buf[3]]) & TYPE_MASK;
         if len < HDR || len > buf.len() {
-            bail!("netlink attribute {ty} claims {len} bytes, {} available", buf.len());
+            bail!(
+                "netlink attribute {ty} claims {len} bytes, {} available",
+                buf.len()
+            );
         }
-        out.push(Attr { ty, data: &buf[HDR..len] });
+        out.push(Attr {
+            ty,
+            data: &buf[HDR..len],
+        });
         buf = &buf[align(len).min(buf.len())..];
     }
     Ok(out)
@@ -124,9 +137,14 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut w = AttrWriter::default();
-        w.u8(1, 7).u16(2, 0x1234).str(3, "abc").u64(4, u64::MAX).flag(5).nest(6, |n| {
-            n.u32(1, 42);
-        });
+        w.u8(1, 7)
+            .u16(2, 0x1234)
+            .str(3, "abc")
+            .u64(4, u64::MAX)
+            .flag(5)
+            .nest(6, |n| {
+                n.u32(1, 42);
+            });
         let attrs = parse(&w.buf).unwrap();
         assert_eq!(attrs.len(), 6);
         assert_eq!(find(&attrs, 1).unwrap().u8().unwrap(), 7);

@@ -90,9 +90,11 @@ pub struct GenlSocket {
 
 impl GenlSocket {
     pub fn new() -> Result<Self> {
-        let mut sock = Socket::new(NETLINK_GENERIC).context("cannot open a generic netlink socket")?;
+        let mut sock =
+            Socket::new(NETLINK_GENERIC).context("cannot open a generic netlink socket")?;
         sock.bind_auto().context("cannot bind the netlink socket")?;
-        sock.connect(&SocketAddr::new(0, 0)).context("cannot connect the netlink socket")?;
+        sock.connect(&SocketAddr::new(0, 0))
+            .context("cannot connect the netlink socket")?;
         // Best effort: older kernels lack these options, and only the message detail is lost.
         let _ = sock.set_ext_ack(true);
         let _ = sock.set_cap_ack(true);
@@ -100,7 +102,14 @@ impl GenlSocket {
     }
 
     /// Sends one request and collects the replies until the ACK (or DONE for dumps).
-    pub fn request(&mut self, family: u16, cmd: u8, version: u8, flags: u16, attrs: &AttrWriter) -> Result<Vec<GenlMsg>> {
+    pub fn request(
+        &mut self,
+        family: u16,
+        cmd: u8,
+        version: u8,
+        flags: u16,
+        attrs: &AttrWriter,
+    ) -> Result<Vec<GenlMsg>> {
         self.seq = self.seq.wrapping_add(1);
         let len = NLMSG_HDR + GENL_HDR + attrs.buf.len();
         let mut msg = Vec::with_capacity(len);
@@ -111,11 +120,16 @@ impl GenlSocket {
         msg.extend_from_slice(&0u32.to_ne_bytes());
         msg.extend_from_slice(&[cmd, version, 0, 0]);
         msg.extend_from_slice(&attrs.buf);
-        self.sock.send(&msg, 0).context("cannot send the netlink request")?;
+        self.sock
+            .send(&msg, 0)
+            .context("cannot send the netlink request")?;
 
         let mut out = Vec::new();
         loop {
-            let (buf, _) = self.sock.recv_from_full().context("cannot receive the netlink reply")?;
+            let (buf, _) = self
+                .sock
+                .recv_from_full()
+                .context("cannot receive the netlink reply")?;
             let mut rest = &buf[..];
             while rest.len() >= NLMSG_HDR {
                 let mlen = u32::from_ne_bytes(rest[0..4].try_into()?) as usize;
@@ -132,7 +146,11 @@ impl GenlSocket {
                 }
                 match mtype {
                     NLMSG_ERROR => {
-                        let errno = -i32::from_ne_bytes(body.get(0..4).ok_or_else(|| anyhow!("short error"))?.try_into()?);
+                        let errno = -i32::from_ne_bytes(
+                            body.get(0..4)
+                                .ok_or_else(|| anyhow!("short error"))?
+                                .try_into()?,
+                        );
                         if errno == 0 && flags & NLM_F_DUMP == 0 {
                             return Ok(out);
                         }
@@ -154,7 +172,10 @@ impl GenlSocket {
                         if body.len() < GENL_HDR {
                             bail!("malformed generic netlink reply");
                         }
-                        out.push(GenlMsg { cmd: body[0], payload: body[GENL_HDR..].to_vec() });
+                        out.push(GenlMsg {
+                            cmd: body[0],
+                            payload: body[GENL_HDR..].to_vec(),
+                        });
                     }
                 }
             }
@@ -167,19 +188,29 @@ impl GenlSocket {
         w.str(CTRL_ATTR_FAMILY_NAME, name);
         let replies = match self.request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, 0, &w) {
             Ok(r) => r,
-            Err(e) if e.downcast_ref::<NlError>().is_some_and(|n| n.errno == libc::ENOENT) => {
+            Err(e)
+                if e.downcast_ref::<NlError>()
+                    .is_some_and(|n| n.errno == libc::ENOENT) =>
+            {
                 return Err(ModuleNotLoaded.into())
             }
             Err(e) => return Err(e),
         };
-        let reply = replies.first().ok_or_else(|| anyhow!("empty reply from nlctrl"))?;
+        let reply = replies
+            .first()
+            .ok_or_else(|| anyhow!("empty reply from nlctrl"))?;
         let attrs = parse(&reply.payload)?;
-        let id = find(&attrs, CTRL_ATTR_FAMILY_ID).ok_or_else(|| anyhow!("nlctrl reply without family id"))?.u16()?;
+        let id = find(&attrs, CTRL_ATTR_FAMILY_ID)
+            .ok_or_else(|| anyhow!("nlctrl reply without family id"))?
+            .u16()?;
         let mut groups = Vec::new();
         if let Some(g) = find(&attrs, CTRL_ATTR_MCAST_GROUPS) {
             for grp in g.nested()? {
                 let ga = grp.nested()?;
-                if let (Some(n), Some(i)) = (find(&ga, CTRL_ATTR_MCAST_GRP_NAME), find(&ga, CTRL_ATTR_MCAST_GRP_ID)) {
+                if let (Some(n), Some(i)) = (
+                    find(&ga, CTRL_ATTR_MCAST_GRP_NAME),
+                    find(&ga, CTRL_ATTR_MCAST_GRP_ID),
+                ) {
                     groups.push((n.str()?.to_string(), i.u32()?));
                 }
             }
@@ -195,7 +226,11 @@ pub struct Family {
 }
 
 fn parse_error(errno: i32, flags: u16, body: &[u8]) -> NlError {
-    let mut e = NlError { errno, msg: None, missing_attr: None };
+    let mut e = NlError {
+        errno,
+        msg: None,
+        missing_attr: None,
+    };
     if flags & NLM_F_ACK_TLVS == 0 || body.len() < 4 + NLMSG_HDR {
         return e;
     }
@@ -207,7 +242,9 @@ fn parse_error(errno: i32, flags: u16, body: &[u8]) -> NlError {
     };
     let tlvs = body.get(4 + attr::align(orig_len)..).unwrap_or(&[]);
     if let Ok(attrs) = parse(tlvs) {
-        e.msg = find(&attrs, NLMSGERR_ATTR_MSG).and_then(|a| a.str().ok()).map(str::to_string);
+        e.msg = find(&attrs, NLMSGERR_ATTR_MSG)
+            .and_then(|a| a.str().ok())
+            .map(str::to_string);
         e.missing_attr = find(&attrs, NLMSGERR_ATTR_MISS_TYPE).and_then(|a| a.u32().ok());
     }
     e
@@ -227,6 +264,7 @@ impl Ripsec {
     }
 
     pub fn request(&mut self, cmd: u8, attrs: &AttrWriter) -> Result<Vec<GenlMsg>> {
-        self.sock.request(self.family.id, cmd, uapi::FAMILY_VERSION, 0, attrs)
+        self.sock
+            .request(self.family.id, cmd, uapi::FAMILY_VERSION, 0, attrs)
     }
 }

@@ -200,6 +200,8 @@ mod tests {
     #[test]
     fn kernel_names_fit_the_crypto_api_limit() {
         // CRYPTO_MAX_ALG_NAME is 128 including the NUL.
-        assert!(ALGS.iter().all(|a| a.kernel_name.len() < 128 && a.name.len() < 32));
+        assert!(ALGS
+            .iter()
+            .all(|a| a.kernel_name.len() < 128 && a.name.len() < 32));
     }
 }

@@ -22,7 +22,11 @@ pub fn c_header() -> String {
     }
     h += "};\n\n";
     for set in uapi::ATTR_SETS {
-        let p = if set.name == uapi::top_set().name { String::from("RIPSEC_A") } else { format!("RIPSEC_A_{}", c_ident(set.name)) };
+        let p = if set.name == uapi::top_set().name {
+            String::from("RIPSEC_A")
+        } else {
+            format!("RIPSEC_A_{}", c_ident(set.name))
+        };
         h += &format!("enum {{\n\t{p}_UNSPEC,\n");
         for d in set.attrs {
             h += &format!("\t{p}_{} = {},\n", c_ident(d.name), d.id);
@@ -32,8 +36,15 @@ pub fn c_header() -> String {
     h += "/* Request policy for the top-level attribute set. */\n#define RIPSEC_POLICY_INIT { \\\n";
     for d in uapi::top_set().attrs {
         // Requests never carry nests or padding at the top level.
-        let ty = if d.ty == AttrType::Nest { "NLA_REJECT" } else { d.ty.nla_name() };
-        h += &format!("\t[RIPSEC_A_{}] = {{ .type = {ty} }}, \\\n", c_ident(d.name));
+        let ty = if d.ty == AttrType::Nest {
+            "NLA_REJECT"
+        } else {
+            d.ty.nla_name()
+        };
+        h += &format!(
+            "\t[RIPSEC_A_{}] = {{ .type = {ty} }}, \\\n",
+            c_ident(d.name)
+        );
     }
     h += "}\n\n";
     h += "#define RIPSEC_MCGRPS_INIT { \\\n";

@@ -156,7 +156,12 @@ pub struct CmdDef {
 }
 
 const fn a(id: u16, name: &'static str, ty: AttrType) -> AttrDef {
-    AttrDef { id, name, ty, nested: None }
+    AttrDef {
+        id,
+        name,
+        ty,
+        nested: None,
+    }
 }
 
 /// All attribute sets; the first is the top-level one the request policy covers.
@@ -166,7 +171,12 @@ pub const ATTR_SETS: &[AttrSet] = &[
         attrs: &[
             a(attr::VERSION, "version", AttrType::String),
             a(attr::FAMILY_VERSION, "family-version", AttrType::U8),
-            AttrDef { id: attr::ALG, name: "alg", ty: AttrType::Nest, nested: Some("alg") },
+            AttrDef {
+                id: attr::ALG,
+                name: "alg",
+                ty: AttrType::Nest,
+                nested: Some("alg"),
+            },
             a(attr::NETNS_COOKIE, "netns-cookie", AttrType::U64),
             a(attr::NETNS_REQUESTS, "netns-requests", AttrType::U64),
             a(attr::PAD, "pad", AttrType::Pad),
@@ -190,7 +200,13 @@ pub const CMDS: &[CmdDef] = &[CmdDef {
     id: cmd::GET_INFO,
     name: "get-info",
     request: &[],
-    reply: &["version", "family-version", "alg", "netns-cookie", "netns-requests"],
+    reply: &[
+        "version",
+        "family-version",
+        "alg",
+        "netns-cookie",
+        "netns-requests",
+    ],
     dump: false,
 }];
 
@@ -226,7 +242,11 @@ mod tests {
     fn command_attributes_exist() {
         for c in CMDS {
             for n in c.request.iter().chain(c.reply) {
-                assert!(top_set().attrs.iter().any(|d| d.name == *n), "{}: {n}", c.name);
+                assert!(
+                    top_set().attrs.iter().any(|d| d.name == *n),
+                    "{}: {n}",
+                    c.name
+                );
             }
         }
     }

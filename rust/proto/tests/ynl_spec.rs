@@ -6,7 +6,9 @@ use yaml_rust2::{Yaml, YamlLoader};
 fn spec() -> Yaml {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ripsec.yaml");
     let text = std::fs::read_to_string(path).expect("read ripsec.yaml");
-    YamlLoader::load_from_str(&text).expect("ripsec.yaml is valid YAML").remove(0)
+    YamlLoader::load_from_str(&text)
+        .expect("ripsec.yaml is valid YAML")
+        .remove(0)
 }
 
 fn list(y: &Yaml) -> &[Yaml] {
@@ -24,7 +26,11 @@ fn family_name_and_version() {
 fn attribute_sets_match() {
     let s = spec();
     let sets = list(&s["attribute-sets"]);
-    assert_eq!(sets.len(), uapi::ATTR_SETS.len(), "number of attribute sets");
+    assert_eq!(
+        sets.len(),
+        uapi::ATTR_SETS.len(),
+        "number of attribute sets"
+    );
     for (ys, rs) in sets.iter().zip(uapi::ATTR_SETS) {
         assert_eq!(ys["name"].as_str(), Some(rs.name));
         let attrs = list(&ys["attributes"]);
@@ -55,12 +61,30 @@ fn operations_match() {
         assert_eq!(yo["name"].as_str(), Some(rc.name));
         assert_eq!(id, i64::from(rc.id), "{}: number", rc.name);
         let flags: Vec<_> = list(&yo["flags"]).iter().filter_map(Yaml::as_str).collect();
-        assert_eq!(flags, ["uns-admin-perm"], "{}: every command is admin-only", rc.name);
+        assert_eq!(
+            flags,
+            ["uns-admin-perm"],
+            "{}: every command is admin-only",
+            rc.name
+        );
         let names = |y: &Yaml| -> Vec<String> {
-            list(&y["attributes"]).iter().filter_map(|a| a.as_str().map(String::from)).collect()
+            list(&y["attributes"])
+                .iter()
+                .filter_map(|a| a.as_str().map(String::from))
+                .collect()
         };
-        assert_eq!(names(&yo["do"]["request"]), rc.request, "{}: request attributes", rc.name);
-        assert_eq!(names(&yo["do"]["reply"]), rc.reply, "{}: reply attributes", rc.name);
+        assert_eq!(
+            names(&yo["do"]["request"]),
+            rc.request,
+            "{}: request attributes",
+            rc.name
+        );
+        assert_eq!(
+            names(&yo["do"]["reply"]),
+            rc.reply,
+            "{}: reply attributes",
+            rc.name
+        );
         assert_eq!(!yo["dump"].is_badvalue(), rc.dump, "{}: dump", rc.name);
     }
 }
@@ -68,7 +92,9 @@ fn operations_match() {
 #[test]
 fn multicast_groups_match() {
     let s = spec();
-    let groups: Vec<_> =
-        list(&s["mcast-groups"]["list"]).iter().filter_map(|g| g["name"].as_str()).collect();
+    let groups: Vec<_> = list(&s["mcast-groups"]["list"])
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .collect();
     assert_eq!(groups, uapi::MCGRPS);
 }

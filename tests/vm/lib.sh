@@ -1,0 +1,59 @@
+# Helpers for VM tests; sourced by tests/vm/run-all inside the VM (running as root).
+# A test is a shell function named test_* in tests/vm/NN-*.sh; it runs in its own subshell
+# with `set -e`, so any failing command fails the test.
+# shellcheck shell=bash
+RIPSEC_KO="$RIPSEC_ROOT/ripsec.ko"
+
+loaded() { [ -d /sys/module/ripsec ]; }
+load() { loaded || insmod "$RIPSEC_KO"; }
+unload() { if loaded; then rmmod ripsec; fi; }
+
+# fail MSG: fail the current test with a message.
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# expect_contains TEXT NEEDLE [WHAT]
+expect_contains() {
+	case "$1" in
+	*"$2"*) ;;
+	*) fail "${3:-output} does not contain '$2'; it was: $1" ;;
+	esac
+}
+
+expect_not_contains() {
+	case "$1" in
+	*"$2"*) fail "${3:-output} contains '$2'; it was: $1" ;;
+	*) ;;
+	esac
+}
+
+# expect_eq GOT WANT WHAT
+expect_eq() {
+	[ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
+}
+
+# mkns NAME...: create network namespaces with loopback up.
+mkns() {
+	local n
+	for n in "$@"; do
+		ip netns add "$n"
+		ip -n "$n" link set lo up
+	done
+}
+
+delete_all_netns() {
+	local n
+	for n in $(ip netns list | awk '{print $1}'); do ip netns del "$n"; done
+}
+
+# json_get JSON PYTHON-EXPR: evaluate EXPR with `j` bound to the parsed JSON.
+json_get() {
+	python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# as_nobody CMD...: run CMD as uid/gid 65534 with no capabilities.
+as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all -- "$@"
+}
