@@ -2,7 +2,8 @@
 //! The one unsafe boundary: declarations of `shim.c` and safe types around them.
 //! Nothing outside this file calls `unsafe` code on kernel objects.
 
-use kernel::{error::to_result, prelude::*};
+use core::{fmt, marker::PhantomData, ptr::NonNull};
+use kernel::{error::to_result, prelude::*, sync::Arc};
 
 /// Declares opaque C types: Rust only ever holds pointers to them and passes them to the shim.
 macro_rules! opaque {
@@ -23,6 +24,10 @@ pub(crate) mod raw {
         genl_info => "struct genl_info",
         sk_buff => "struct sk_buff",
         nlattr => "struct nlattr",
+        netlink_callback => "struct netlink_callback",
+        xarray => "struct xarray",
+        crypto_aead => "struct crypto_aead",
+        crypto_ahash => "struct crypto_ahash",
     }
 }
 
@@ -34,6 +39,19 @@ extern "C" {
     fn ripsec_shim_genl_register() -> c_int;
     fn ripsec_shim_genl_unregister();
     fn ripsec_shim_genl_info_net(info: *mut raw::genl_info) -> *mut raw::net;
+    fn ripsec_shim_genl_cmd(info: *mut raw::genl_info) -> u8;
+    fn ripsec_shim_genl_attr(info: *mut raw::genl_info, ty: c_int) -> *const raw::nlattr;
+    fn ripsec_shim_genl_err(info: *mut raw::genl_info, ty: c_int, msg: *const c_char);
+    fn ripsec_shim_dump_info(cb: *mut raw::netlink_callback) -> *mut raw::genl_info;
+    fn ripsec_shim_dump_args(cb: *mut raw::netlink_callback) -> *mut c_long;
+    fn ripsec_shim_dump_net(cb: *mut raw::netlink_callback) -> *mut raw::net;
+    fn ripsec_shim_dump_put(
+        skb: *mut raw::sk_buff,
+        cb: *mut raw::netlink_callback,
+        cmd: u8,
+    ) -> *mut c_void;
+    fn ripsec_shim_dump_end(skb: *mut raw::sk_buff, hdr: *mut c_void);
+    fn ripsec_shim_dump_cancel(skb: *mut raw::sk_buff, hdr: *mut c_void);
     fn ripsec_shim_genl_reply_new(
         info: *mut raw::genl_info,
         cmd: u8,
@@ -55,8 +73,62 @@ extern "C" {
     fn ripsec_shim_nla_put_u64(skb: *mut raw::sk_buff, ty: c_int, value: u64) -> c_int;
     fn ripsec_shim_nla_nest_start(skb: *mut raw::sk_buff, ty: c_int) -> *mut raw::nlattr;
     fn ripsec_shim_nla_nest_end(skb: *mut raw::sk_buff, nest: *mut raw::nlattr);
+    fn ripsec_shim_nla_data(nla: *const raw::nlattr) -> *const c_void;
+    fn ripsec_shim_nla_len(nla: *const raw::nlattr) -> c_int;
+    fn ripsec_shim_xa_new() -> *mut raw::xarray;
+    fn ripsec_shim_xa_free(xa: *mut raw::xarray);
+    fn ripsec_shim_xa_load(xa: *mut raw::xarray, index: c_ulong) -> *mut c_void;
+    fn ripsec_shim_xa_store(
+        xa: *mut raw::xarray,
+        index: c_ulong,
+        entry: *mut c_void,
+    ) -> *mut c_void;
+    fn ripsec_shim_xa_erase(xa: *mut raw::xarray, index: c_ulong) -> *mut c_void;
+    fn ripsec_shim_xa_find(xa: *mut raw::xarray, index: *mut c_ulong) -> *mut c_void;
+    fn ripsec_shim_is_err(ptr: *const c_void, err: *mut c_int) -> bool;
+    fn ripsec_shim_random_u32() -> u32;
+    fn ripsec_shim_seconds() -> u64;
+    fn ripsec_shim_memzero(p: *mut c_void, len: usize);
+    fn ripsec_shim_aead_alloc(name: *const c_char) -> *mut raw::crypto_aead;
+    fn ripsec_shim_aead_setkey(tfm: *mut raw::crypto_aead, key: *const u8, len: c_uint) -> c_int;
+    fn ripsec_shim_aead_setauthsize(tfm: *mut raw::crypto_aead, len: c_uint) -> c_int;
+    fn ripsec_shim_aead_driver(tfm: *mut raw::crypto_aead) -> *const c_char;
+    fn ripsec_shim_aead_free(tfm: *mut raw::crypto_aead);
+    fn ripsec_shim_ahash_alloc(name: *const c_char) -> *mut raw::crypto_ahash;
+    fn ripsec_shim_ahash_setkey(tfm: *mut raw::crypto_ahash, key: *const u8, len: c_uint) -> c_int;
+    fn ripsec_shim_ahash_driver(tfm: *mut raw::crypto_ahash) -> *const c_char;
+    fn ripsec_shim_ahash_free(tfm: *mut raw::crypto_ahash);
     fn ripsec_shim_crypto_has_aead(name: *const c_char) -> bool;
     fn ripsec_shim_crypto_has_ahash(name: *const c_char) -> bool;
+}
+
+/// A NUL-terminated copy of a short string, for C calls.
+struct CString128([u8; 128]);
+
+impl CString128 {
+    fn new(s: &str) -> Result<Self> {
+        let mut buf = [0u8; 128];
+        let b = s.as_bytes();
+        if b.len() >= buf.len() || b.contains(&0) {
+            return Err(EINVAL);
+        }
+        buf[..b.len()].copy_from_slice(b);
+        Ok(Self(buf))
+    }
+
+    fn as_ptr(&self) -> *const c_char {
+        self.0.as_ptr().cast()
+    }
+}
+
+/// Converts an `ERR_PTR`-or-pointer into a `Result`.
+fn from_err_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
+    let mut err: c_int = 0;
+    // SAFETY: the shim only inspects the pointer value.
+    if unsafe { ripsec_shim_is_err(ptr.cast_const().cast(), &mut err) } {
+        return Err(Error::from_errno(err));
+    }
+    NonNull::new(ptr).ok_or(ENOMEM)
 }
 
 /// The registered pernet operations; unregistered (running every netns's exit) on drop.
@@ -107,7 +179,7 @@ impl Drop for GenlRegistration {
 #[derive(Clone, Copy)]
 pub(crate) struct Net<'a> {
     ptr: *mut raw::net,
-    _p: core::marker::PhantomData<&'a raw::net>,
+    _p: PhantomData<&'a raw::net>,
 }
 
 impl<'a> Net<'a> {
@@ -118,7 +190,7 @@ impl<'a> Net<'a> {
         // INVARIANT: guaranteed by the caller.
         Self {
             ptr,
-            _p: core::marker::PhantomData,
+            _p: PhantomData,
         }
     }
 
@@ -135,7 +207,50 @@ impl<'a> Net<'a> {
     }
 }
 
-/// A generic netlink request being served by a `doit` handler.
+/// A netlink attribute borrowed from a request.
+///
+/// # Invariants
+///
+/// `ptr` points to a policy-validated attribute inside a request that lives for `'a`.
+#[derive(Clone, Copy)]
+pub(crate) struct Attr<'a> {
+    ptr: *const raw::nlattr,
+    _p: PhantomData<&'a raw::nlattr>,
+}
+
+impl<'a> Attr<'a> {
+    /// The attribute's payload.
+    pub(crate) fn data(&self) -> &'a [u8] {
+        // SAFETY: `ptr` is a valid attribute (type invariant); its payload is `nla_len` bytes
+        // starting at `nla_data`, inside the request that lives for `'a`.
+        unsafe {
+            let len = ripsec_shim_nla_len(self.ptr);
+            let data = ripsec_shim_nla_data(self.ptr).cast::<u8>();
+            core::slice::from_raw_parts(data, usize::try_from(len).unwrap_or(0))
+        }
+    }
+}
+
+/// Formats an extack message into a fixed buffer (the kernel keeps 80 bytes of it).
+struct MsgBuf {
+    buf: [u8; 80],
+    len: usize,
+}
+
+impl fmt::Write for MsgBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len + 1 >= self.buf.len() {
+                break;
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A generic netlink request being served by a `doit` handler, or the request of a dump.
 ///
 /// # Invariants
 ///
@@ -143,7 +258,7 @@ impl<'a> Net<'a> {
 /// were validated against the family policy.
 pub(crate) struct GenlInfo<'a> {
     ptr: *mut raw::genl_info,
-    _p: core::marker::PhantomData<&'a mut raw::genl_info>,
+    _p: PhantomData<&'a mut raw::genl_info>,
 }
 
 impl<'a> GenlInfo<'a> {
@@ -154,7 +269,7 @@ impl<'a> GenlInfo<'a> {
         // INVARIANT: guaranteed by the caller.
         Self {
             ptr,
-            _p: core::marker::PhantomData,
+            _p: PhantomData,
         }
     }
 
@@ -167,6 +282,42 @@ impl<'a> GenlInfo<'a> {
         unsafe { Net::from_raw(net) }
     }
 
+    /// The request's command.
+    pub(crate) fn cmd(&self) -> u8 {
+        // SAFETY: `ptr` is a live `genl_info` (type invariant).
+        unsafe { ripsec_shim_genl_cmd(self.ptr) }
+    }
+
+    /// The request's attribute `ty`, if present.
+    pub(crate) fn attr(&self, ty: u16) -> Option<Attr<'a>> {
+        if ty == 0 || ty > crate::uapi::attr::MAX {
+            return None;
+        }
+        // SAFETY: `ptr` is live and `ty` is within the family's maxattr, so `attrs[ty]` exists.
+        let ptr = unsafe { ripsec_shim_genl_attr(self.ptr, c_int::from(ty)) };
+        if ptr.is_null() {
+            return None;
+        }
+        // INVARIANT: the attribute lies in the request, validated by the genl core.
+        Some(Attr {
+            ptr,
+            _p: PhantomData,
+        })
+    }
+
+    /// Reports a message through extack, pointing at attribute `ty` (0: none), and returns
+    /// `err`. The message is truncated to the 79 characters netlink keeps.
+    pub(crate) fn fail(&self, err: Error, ty: u16, msg: fmt::Arguments<'_>) -> Error {
+        let mut m = MsgBuf {
+            buf: [0; 80],
+            len: 0,
+        };
+        let _ = fmt::Write::write_fmt(&mut m, msg);
+        // SAFETY: `ptr` is live; `m.buf` is NUL-terminated (`len` < 80) and the shim copies it.
+        unsafe { ripsec_shim_genl_err(self.ptr, c_int::from(ty), m.buf.as_ptr().cast()) };
+        err
+    }
+
     /// Starts a reply to this request.
     pub(crate) fn reply(&self, cmd: u8, size: usize) -> Result<Reply<'_, 'a>> {
         let mut hdr = core::ptr::null_mut();
@@ -177,28 +328,27 @@ impl<'a> GenlInfo<'a> {
         }
         // INVARIANT: the shim returned an owned message with a genl header at `hdr`.
         Ok(Reply {
-            skb,
+            msg: MsgWriter { skb },
             hdr,
             info: self,
         })
     }
 }
 
-/// A reply message being built; freed on drop unless sent.
+/// Appends attributes to a netlink message.
 ///
 /// # Invariants
 ///
-/// `skb` is an owned netlink message whose generic netlink header is at `hdr`.
-pub(crate) struct Reply<'i, 'a> {
+/// `skb` is a netlink message under construction that the holder may append to.
+pub(crate) struct MsgWriter {
     skb: *mut raw::sk_buff,
-    hdr: *mut c_void,
-    info: &'i GenlInfo<'a>,
 }
 
-impl Reply<'_, '_> {
-    fn put(&mut self, ty: u16, data: &[u8]) -> Result {
+impl MsgWriter {
+    /// Appends an attribute with a raw payload.
+    pub(crate) fn put(&mut self, ty: u16, data: &[u8]) -> Result {
         let len = c_int::try_from(data.len()).map_err(|_| EMSGSIZE)?;
-        // SAFETY: `skb` is owned (type invariant); `data` is valid for `len` bytes.
+        // SAFETY: `skb` is writable (type invariant); `data` is valid for `len` bytes.
         to_result(unsafe {
             ripsec_shim_nla_put(self.skb, c_int::from(ty), len, data.as_ptr().cast())
         })
@@ -214,21 +364,21 @@ impl Reply<'_, '_> {
         self.put(ty, &v.to_ne_bytes())
     }
 
+    /// Appends a u32 attribute.
+    pub(crate) fn put_u32(&mut self, ty: u16, v: u32) -> Result {
+        self.put(ty, &v.to_ne_bytes())
+    }
+
     /// Appends a u64 attribute, padded to 8-byte alignment.
     pub(crate) fn put_u64(&mut self, ty: u16, v: u64) -> Result {
-        // SAFETY: `skb` is owned (type invariant).
+        // SAFETY: `skb` is writable (type invariant).
         to_result(unsafe { ripsec_shim_nla_put_u64(self.skb, c_int::from(ty), v) })
     }
 
     /// Appends a NUL-terminated string attribute.
     pub(crate) fn put_str(&mut self, ty: u16, s: &str) -> Result {
-        let mut buf = [0u8; 128];
-        let b = s.as_bytes();
-        if b.len() >= buf.len() {
-            return Err(EMSGSIZE);
-        }
-        buf[..b.len()].copy_from_slice(b);
-        self.put(ty, &buf[..=b.len()])
+        let c = CString128::new(s)?;
+        self.put(ty, &c.0[..=s.len()])
     }
 
     /// Appends a flag attribute.
@@ -238,7 +388,7 @@ impl Reply<'_, '_> {
 
     /// Appends a nest holding what `f` writes.
     pub(crate) fn nest(&mut self, ty: u16, f: impl FnOnce(&mut Self) -> Result) -> Result {
-        // SAFETY: `skb` is owned (type invariant).
+        // SAFETY: `skb` is writable (type invariant).
         let nest = unsafe { ripsec_shim_nla_nest_start(self.skb, c_int::from(ty)) };
         if nest.is_null() {
             return Err(EMSGSIZE);
@@ -248,38 +398,358 @@ impl Reply<'_, '_> {
         unsafe { ripsec_shim_nla_nest_end(self.skb, nest) };
         Ok(())
     }
+}
 
+/// A reply message being built; freed on drop unless sent.
+///
+/// # Invariants
+///
+/// `msg.skb` is an owned netlink message whose generic netlink header is at `hdr`.
+pub(crate) struct Reply<'i, 'a> {
+    msg: MsgWriter,
+    hdr: *mut c_void,
+    info: &'i GenlInfo<'a>,
+}
+
+impl core::ops::Deref for Reply<'_, '_> {
+    type Target = MsgWriter;
+    fn deref(&self) -> &MsgWriter {
+        &self.msg
+    }
+}
+
+impl core::ops::DerefMut for Reply<'_, '_> {
+    fn deref_mut(&mut self) -> &mut MsgWriter {
+        &mut self.msg
+    }
+}
+
+impl Reply<'_, '_> {
     /// Sends the reply to the requester.
     pub(crate) fn send(self) -> Result {
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `skb` is owned and `hdr` is its header (type invariant); ownership passes
         // to the netlink core, so `Drop` must not run (hence `ManuallyDrop`).
-        to_result(unsafe { ripsec_shim_genl_reply_send(this.skb, this.hdr, this.info.ptr) })
+        to_result(unsafe { ripsec_shim_genl_reply_send(this.msg.skb, this.hdr, this.info.ptr) })
     }
 }
 
 impl Drop for Reply<'_, '_> {
     fn drop(&mut self) {
         // SAFETY: `skb` is owned and was not sent (type invariant; `send` skips drop).
-        unsafe { ripsec_shim_nlmsg_free(self.skb) };
+        unsafe { ripsec_shim_nlmsg_free(self.msg.skb) };
+    }
+}
+
+/// One round of a dump: fills `skb` with as many entries as fit.
+///
+/// # Invariants
+///
+/// `skb` and `cb` are the arguments of a `dumpit` callback running for `'a`.
+pub(crate) struct Dump<'a> {
+    skb: *mut raw::sk_buff,
+    cb: *mut raw::netlink_callback,
+    _p: PhantomData<&'a mut raw::netlink_callback>,
+}
+
+impl<'a> Dump<'a> {
+    /// # Safety
+    ///
+    /// `skb` and `cb` must be the arguments of a `dumpit` callback that runs for `'a`.
+    pub(crate) unsafe fn from_raw(skb: *mut raw::sk_buff, cb: *mut raw::netlink_callback) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self {
+            skb,
+            cb,
+            _p: PhantomData,
+        }
+    }
+
+    /// The dump request (its command and attributes).
+    pub(crate) fn info(&self) -> GenlInfo<'a> {
+        // SAFETY: `cb` is live; for a genl dump, `genl_info_dump(cb)` is valid for the dump.
+        let info = unsafe { ripsec_shim_dump_info(self.cb) };
+        // SAFETY: as above; the info lives as long as the dump callback.
+        unsafe { GenlInfo::from_raw(info) }
+    }
+
+    /// The netns of the dumping socket.
+    pub(crate) fn net(&self) -> Net<'a> {
+        // SAFETY: `cb` is live (type invariant).
+        let net = unsafe { ripsec_shim_dump_net(self.cb) };
+        // SAFETY: the socket holds its netns alive during the dump; the family is registered
+        // after pernet init.
+        unsafe { Net::from_raw(net) }
+    }
+
+    /// The dump's cursor, kept across rounds.
+    pub(crate) fn cursor(&mut self) -> &mut [c_long; 6] {
+        // SAFETY: `cb->args` is an array of 6 longs owned by the callback state, which this
+        // `Dump` borrows mutably for `'a`.
+        unsafe { &mut *ripsec_shim_dump_args(self.cb).cast::<[c_long; 6]>() }
+    }
+
+    /// Appends one entry written by `f`. Returns `Ok(false)` when the buffer is full: the
+    /// entry was rolled back and the dump continues in the next round.
+    pub(crate) fn entry(
+        &mut self,
+        cmd: u8,
+        f: impl FnOnce(&mut MsgWriter) -> Result,
+    ) -> Result<bool> {
+        // SAFETY: `skb` and `cb` are live (type invariant).
+        let hdr = unsafe { ripsec_shim_dump_put(self.skb, self.cb, cmd) };
+        if hdr.is_null() {
+            return Ok(false);
+        }
+        let mut w = MsgWriter { skb: self.skb };
+        match f(&mut w) {
+            Ok(()) => {
+                // SAFETY: `hdr` was put in `skb` above.
+                unsafe { ripsec_shim_dump_end(self.skb, hdr) };
+                Ok(true)
+            }
+            Err(e) if e == EMSGSIZE => {
+                // SAFETY: `hdr` was put in `skb` above; cancelling trims what followed it.
+                unsafe { ripsec_shim_dump_cancel(self.skb, hdr) };
+                Ok(false)
+            }
+            Err(e) => {
+                // SAFETY: as above.
+                unsafe { ripsec_shim_dump_cancel(self.skb, hdr) };
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A `u32` key as an xarray index (lossless: `unsigned long` is 64-bit here).
+fn xa_index(i: u32) -> c_ulong {
+    i as c_ulong
+}
+
+/// An xarray of `Arc<T>` indexed by `u32`, with RCU-safe lookups on the C side.
+///
+/// # Invariants
+///
+/// `xa` is an initialised xarray owned by this object; every entry is a pointer obtained from
+/// `Arc::<T>::into_raw`, owning one reference.
+pub(crate) struct ArcXArray<T: Send + Sync> {
+    xa: NonNull<raw::xarray>,
+    _p: PhantomData<Arc<T>>,
+}
+
+// SAFETY: the xarray has its own lock for writers and RCU for readers; `T` is `Send + Sync`.
+unsafe impl<T: Send + Sync> Send for ArcXArray<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for ArcXArray<T> {}
+
+impl<T: Send + Sync> ArcXArray<T> {
+    /// An empty array.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: allocates and initialises an xarray, or returns NULL.
+        let xa = NonNull::new(unsafe { ripsec_shim_xa_new() }).ok_or(ENOMEM)?;
+        // INVARIANT: freshly initialised and empty.
+        Ok(Self {
+            xa,
+            _p: PhantomData,
+        })
+    }
+
+    /// The entry at `index`, with a new reference.
+    pub(crate) fn get(&self, index: u32) -> Option<Arc<T>> {
+        // SAFETY: `xa` is live (type invariant).
+        let p = unsafe { ripsec_shim_xa_load(self.xa.as_ptr(), xa_index(index)) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: entries come from `Arc::into_raw` and hold a reference, which cannot be
+        // dropped concurrently: removals take `&mut self`.
+        let borrowed = unsafe { kernel::sync::ArcBorrow::<T>::from_raw(p.cast()) };
+        Some(borrowed.into())
+    }
+
+    /// Stores `value` at `index`, returning the previous entry.
+    pub(crate) fn store(&mut self, index: u32, value: Arc<T>) -> Result<Option<Arc<T>>> {
+        let raw = Arc::into_raw(value).cast_mut().cast::<c_void>();
+        // SAFETY: `xa` is live; `raw` is an `Arc` pointer, aligned as entries must be.
+        let old = unsafe { ripsec_shim_xa_store(self.xa.as_ptr(), xa_index(index), raw) };
+        if old.is_null() {
+            return Ok(None);
+        }
+        match from_err_ptr(old) {
+            // SAFETY: the old entry came from `Arc::into_raw`; its reference moves to us.
+            Ok(p) => Ok(Some(unsafe { Arc::from_raw(p.as_ptr().cast::<T>()) })),
+            Err(e) => {
+                // SAFETY: the store failed, so `raw` was not consumed; take it back.
+                drop(unsafe { Arc::from_raw(raw.cast::<T>()) });
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes and returns the entry at `index`.
+    pub(crate) fn remove(&mut self, index: u32) -> Option<Arc<T>> {
+        // SAFETY: `xa` is live (type invariant).
+        let p = unsafe { ripsec_shim_xa_erase(self.xa.as_ptr(), xa_index(index)) };
+        // SAFETY: a non-NULL entry came from `Arc::into_raw`; its reference moves to us.
+        NonNull::new(p).map(|p| unsafe { Arc::from_raw(p.as_ptr().cast::<T>()) })
+    }
+
+    /// The first entry at an index >= `*index`, updating `*index` to its position.
+    pub(crate) fn find_from(&self, index: &mut u32) -> Option<Arc<T>> {
+        let mut i = xa_index(*index);
+        // SAFETY: `xa` is live; `i` is a valid in/out index.
+        let p = unsafe { ripsec_shim_xa_find(self.xa.as_ptr(), &mut i) };
+        if p.is_null() {
+            return None;
+        }
+        *index = u32::try_from(i).ok()?;
+        // SAFETY: as in `get`.
+        let borrowed = unsafe { kernel::sync::ArcBorrow::<T>::from_raw(p.cast()) };
+        Some(borrowed.into())
+    }
+}
+
+impl<T: Send + Sync> Drop for ArcXArray<T> {
+    fn drop(&mut self) {
+        let mut index = 0u32;
+        while let Some(v) = self.find_from(&mut index) {
+            drop(v);
+            drop(self.remove(index));
+        }
+        // SAFETY: `xa` is live and now empty; nothing uses it after this.
+        unsafe { ripsec_shim_xa_free(self.xa.as_ptr()) };
+    }
+}
+
+/// An AEAD transform of the kernel crypto API.
+///
+/// # Invariants
+///
+/// `tfm` is an allocated transform owned by this object.
+pub(crate) struct Aead {
+    tfm: NonNull<raw::crypto_aead>,
+}
+
+// SAFETY: crypto transforms may be used from any context once keyed.
+unsafe impl Send for Aead {}
+// SAFETY: as above; keying takes `&mut self`.
+unsafe impl Sync for Aead {}
+
+impl Aead {
+    /// Allocates the transform for template `name`.
+    pub(crate) fn new(name: &str) -> Result<Self> {
+        let c = CString128::new(name)?;
+        // SAFETY: `c` is NUL-terminated; the shim returns a transform or an ERR_PTR.
+        let tfm = from_err_ptr(unsafe { ripsec_shim_aead_alloc(c.as_ptr()) })?;
+        Ok(Self { tfm })
+    }
+
+    /// Sets the key.
+    pub(crate) fn set_key(&mut self, key: &[u8]) -> Result {
+        let len = c_uint::try_from(key.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `tfm` is live (type invariant); `key` is valid for `len` bytes.
+        to_result(unsafe { ripsec_shim_aead_setkey(self.tfm.as_ptr(), key.as_ptr(), len) })
+    }
+
+    /// The implementation the crypto API picked (e.g. `generic-gcm-aesni`).
+    pub(crate) fn driver(&self) -> &str {
+        // SAFETY: `tfm` is live; the driver name is a NUL-terminated string owned by the
+        // algorithm, which outlives the transform and so `&self`.
+        let name = unsafe { CStr::from_char_ptr(ripsec_shim_aead_driver(self.tfm.as_ptr())) };
+        name.to_str().unwrap_or("?")
+    }
+
+    /// Sets the ICV length.
+    pub(crate) fn set_auth_size(&mut self, len: u8) -> Result {
+        // SAFETY: `tfm` is live (type invariant).
+        to_result(unsafe { ripsec_shim_aead_setauthsize(self.tfm.as_ptr(), c_uint::from(len)) })
+    }
+}
+
+impl Drop for Aead {
+    fn drop(&mut self) {
+        // SAFETY: `tfm` is owned (type invariant) and freed once.
+        unsafe { ripsec_shim_aead_free(self.tfm.as_ptr()) };
+    }
+}
+
+/// A keyed hash (HMAC) transform, for AH.
+///
+/// # Invariants
+///
+/// `tfm` is an allocated transform owned by this object.
+pub(crate) struct Ahash {
+    tfm: NonNull<raw::crypto_ahash>,
+}
+
+// SAFETY: crypto transforms may be used from any context once keyed.
+unsafe impl Send for Ahash {}
+// SAFETY: as above; keying takes `&mut self`.
+unsafe impl Sync for Ahash {}
+
+impl Ahash {
+    /// Allocates the transform for template `name`.
+    pub(crate) fn new(name: &str) -> Result<Self> {
+        let c = CString128::new(name)?;
+        // SAFETY: `c` is NUL-terminated; the shim returns a transform or an ERR_PTR.
+        let tfm = from_err_ptr(unsafe { ripsec_shim_ahash_alloc(c.as_ptr()) })?;
+        Ok(Self { tfm })
+    }
+
+    /// Sets the key.
+    pub(crate) fn set_key(&mut self, key: &[u8]) -> Result {
+        let len = c_uint::try_from(key.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `tfm` is live (type invariant); `key` is valid for `len` bytes.
+        to_result(unsafe { ripsec_shim_ahash_setkey(self.tfm.as_ptr(), key.as_ptr(), len) })
+    }
+}
+
+impl Ahash {
+    /// The implementation the crypto API picked.
+    pub(crate) fn driver(&self) -> &str {
+        // SAFETY: as in `Aead::driver`.
+        let name = unsafe { CStr::from_char_ptr(ripsec_shim_ahash_driver(self.tfm.as_ptr())) };
+        name.to_str().unwrap_or("?")
+    }
+}
+
+impl Drop for Ahash {
+    fn drop(&mut self) {
+        // SAFETY: `tfm` is owned (type invariant) and freed once.
+        unsafe { ripsec_shim_ahash_free(self.tfm.as_ptr()) };
     }
 }
 
 /// Whether the running kernel's crypto API can instantiate `name`.
 pub(crate) fn crypto_available(name: &str, ahash: bool) -> bool {
-    let mut buf = [0u8; 128];
-    let b = name.as_bytes();
-    if b.len() >= buf.len() {
+    let Ok(c) = CString128::new(name) else {
         return false;
-    }
-    buf[..b.len()].copy_from_slice(b);
-    let p = buf.as_ptr().cast::<c_char>();
-    // SAFETY: `p` is a NUL-terminated string valid for the call.
+    };
+    // SAFETY: `c` is a NUL-terminated string valid for the call.
     unsafe {
         if ahash {
-            ripsec_shim_crypto_has_ahash(p)
+            ripsec_shim_crypto_has_ahash(c.as_ptr())
         } else {
-            ripsec_shim_crypto_has_aead(p)
+            ripsec_shim_crypto_has_aead(c.as_ptr())
         }
     }
+}
+
+/// A uniformly random u32.
+pub(crate) fn random_u32() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { ripsec_shim_random_u32() }
+}
+
+/// Monotonic seconds since boot.
+pub(crate) fn seconds() -> u64 {
+    // SAFETY: no preconditions.
+    unsafe { ripsec_shim_seconds() }
+}
+
+/// Overwrites `buf` with zeros in a way the compiler cannot elide.
+pub(crate) fn memzero(buf: &mut [u8]) {
+    // SAFETY: `buf` is valid for writes of its length.
+    unsafe { ripsec_shim_memzero(buf.as_mut_ptr().cast(), buf.len()) };
 }

@@ -1,21 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Per-network-namespace state, created and destroyed by the pernet operations.
 
-use crate::ffi::Net;
+use crate::{
+    ffi::Net,
+    sad::{Counters, Sad},
+    spd::Spd,
+};
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::prelude::*;
+use kernel::{new_mutex, prelude::*, sync::Mutex};
+
+/// An SPI handed out by GETSPI and not yet used by an SA.
+pub(crate) struct Reservation {
+    /// The SPI.
+    pub(crate) spi: u32,
+    /// Seconds since boot after which it lapses.
+    pub(crate) expires: u64,
+}
+
+/// Configuration: changed only by netlink requests, under [`NetState::config`].
+pub(crate) struct Config {
+    /// Security associations.
+    pub(crate) sad: Sad,
+    /// Security policies.
+    pub(crate) spd: Spd,
+    /// Pending GETSPI reservations.
+    pub(crate) reserved: KVec<Reservation>,
+}
 
 /// Everything ripsec keeps for one network namespace.
+#[pin_data]
 pub(crate) struct NetState {
     /// Netlink requests served in this netns.
     requests: AtomicU64,
+    /// SAD, SPD and reservations.
+    #[pin]
+    pub(crate) config: Mutex<Config>,
+    /// Global counters of this netns.
+    pub(crate) counters: Counters,
 }
 
 impl NetState {
     /// The state of `net`.
     pub(crate) fn of<'a>(net: Net<'a>) -> &'a NetState {
-        // SAFETY: `Net` guarantees pernet init ran, which stored a `KBox<NetState>` pointer
-        // that stays valid until pernet exit, after the netns (and so `'a`) is gone.
+        // SAFETY: `Net` guarantees pernet init ran, which stored a pinned `KBox<NetState>`
+        // pointer that stays valid until pernet exit, after the netns (and so `'a`) is gone.
         unsafe { &*net.state_ptr().cast::<NetState>() }
     }
 
@@ -30,25 +58,39 @@ impl NetState {
     }
 }
 
+fn new_state() -> Result<Pin<KBox<NetState>>> {
+    let config = Config {
+        sad: Sad::new()?,
+        spd: Spd::new(),
+        reserved: KVec::new(),
+    };
+    KBox::pin_init(
+        try_pin_init!(NetState {
+            requests: AtomicU64::new(0),
+            config <- new_mutex!(config),
+            counters: Counters::new(),
+        }? Error),
+        GFP_KERNEL,
+    )
+}
+
 /// Pernet init: allocates the state and stores it in the netns's slot.
 #[no_mangle]
 extern "C" fn ripsec_rs_net_init(_net: *mut crate::ffi::raw::net, slot: *mut *mut c_void) -> c_int {
-    match KBox::new(
-        NetState {
-            requests: AtomicU64::new(0),
-        },
-        GFP_KERNEL,
-    ) {
+    match new_state() {
         Ok(state) => {
+            // SAFETY: the state stays pinned: it is only ever used through this pointer and
+            // freed by `ripsec_rs_net_exit`, which rebuilds the pinned box.
+            let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
             // SAFETY: `slot` is this netns's `net_generic` slot, sized for one pointer.
-            unsafe { *slot = KBox::into_raw(state).cast() };
+            unsafe { *slot = raw.cast() };
             0
         }
-        Err(_) => ENOMEM.to_errno(),
+        Err(e) => e.to_errno(),
     }
 }
 
-/// Pernet exit: frees the state. No request can reach it any more.
+/// Pernet exit: frees the state (SAs, policies, keys). No request can reach it any more.
 #[no_mangle]
 extern "C" fn ripsec_rs_net_exit(state: *mut c_void) {
     if !state.is_null() {

@@ -11,12 +11,20 @@ use kernel::prelude::*;
 #[path = "proto/src/alg.rs"]
 mod alg;
 #[allow(dead_code, unreachable_pub)]
+#[path = "proto/src/replay.rs"]
+mod replay;
+#[allow(dead_code, unreachable_pub)]
+#[path = "proto/src/selector.rs"]
+mod selector;
+#[allow(dead_code, unreachable_pub)]
 #[path = "proto/src/uapi.rs"]
 mod uapi;
 
 mod ffi;
 mod net_state;
 mod netlink;
+mod sad;
+mod spd;
 
 module! {
     type: Ripsec,

@@ -9,6 +9,12 @@
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
+#include <net/sock.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
+#include <linux/xarray.h>
 #include <crypto/aead.h>
 #include <crypto/hash.h>
 #include "shim.h"
@@ -60,13 +66,7 @@ u64 ripsec_shim_net_cookie(struct net *net)
 static const struct nla_policy ripsec_policy[RIPSEC_A_MAX + 1] = RIPSEC_POLICY_INIT;
 
 /* GENL_UNS_ADMIN_PERM: CAP_NET_ADMIN in the user namespace owning the netns. */
-static const struct genl_small_ops ripsec_ops[] = {
-	{
-		.cmd = RIPSEC_CMD_GET_INFO,
-		.doit = ripsec_rs_get_info,
-		.flags = GENL_UNS_ADMIN_PERM,
-	},
-};
+static const struct genl_small_ops ripsec_ops[] = RIPSEC_OPS_INIT;
 
 static const struct genl_multicast_group ripsec_mcgrps[] = RIPSEC_MCGRPS_INIT;
 
@@ -97,6 +97,57 @@ void ripsec_shim_genl_unregister(void)
 struct net *ripsec_shim_genl_info_net(struct genl_info *info)
 {
 	return genl_info_net(info);
+}
+
+u8 ripsec_shim_genl_cmd(struct genl_info *info)
+{
+	return info->genlhdr->cmd;
+}
+
+const struct nlattr *ripsec_shim_genl_attr(struct genl_info *info, int type)
+{
+	return info->attrs[type];
+}
+
+/* Copies @msg into the extack buffer and points it at attribute @type (0: none). */
+void ripsec_shim_genl_err(struct genl_info *info, int type, const char *msg)
+{
+	NL_SET_ERR_MSG_FMT(info->extack, "%s", msg);
+	if (type > 0 && type <= RIPSEC_A_MAX && info->attrs[type])
+		NL_SET_BAD_ATTR(info->extack, info->attrs[type]);
+	else if (type > 0)
+		NL_SET_ERR_ATTR_MISS(info->extack, NULL, type);
+}
+
+struct genl_info *ripsec_shim_dump_info(struct netlink_callback *cb)
+{
+	return (struct genl_info *)genl_info_dump(cb);
+}
+
+long *ripsec_shim_dump_args(struct netlink_callback *cb)
+{
+	return cb->args;
+}
+
+struct net *ripsec_shim_dump_net(struct netlink_callback *cb)
+{
+	return sock_net(cb->skb->sk);
+}
+
+void *ripsec_shim_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd)
+{
+	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq, &ripsec_family,
+			   NLM_F_MULTI, cmd);
+}
+
+void ripsec_shim_dump_end(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_end(skb, hdr);
+}
+
+void ripsec_shim_dump_cancel(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_cancel(skb, hdr);
 }
 
 struct sk_buff *ripsec_shim_genl_reply_new(struct genl_info *info, u8 cmd, size_t size, void **hdr)
@@ -146,7 +197,128 @@ void ripsec_shim_nla_nest_end(struct sk_buff *skb, struct nlattr *nest)
 	nla_nest_end(skb, nest);
 }
 
+const void *ripsec_shim_nla_data(const struct nlattr *nla)
+{
+	return nla_data(nla);
+}
+
+int ripsec_shim_nla_len(const struct nlattr *nla)
+{
+	return nla_len(nla);
+}
+
+/* ---- xarray (RCU-safe lookups) ---- */
+
+struct xarray *ripsec_shim_xa_new(void)
+{
+	struct xarray *xa = kmalloc(sizeof(*xa), GFP_KERNEL);
+
+	if (xa)
+		xa_init(xa);
+	return xa;
+}
+
+void ripsec_shim_xa_free(struct xarray *xa)
+{
+	xa_destroy(xa);
+	kfree(xa);
+}
+
+void *ripsec_shim_xa_load(struct xarray *xa, unsigned long index)
+{
+	return xa_load(xa, index);
+}
+
+/* Returns the previous entry, or an ERR_PTR. */
+void *ripsec_shim_xa_store(struct xarray *xa, unsigned long index, void *entry)
+{
+	void *old = xa_store(xa, index, entry, GFP_KERNEL);
+
+	return xa_is_err(old) ? ERR_PTR(xa_err(old)) : old;
+}
+
+void *ripsec_shim_xa_erase(struct xarray *xa, unsigned long index)
+{
+	return xa_erase(xa, index);
+}
+
+void *ripsec_shim_xa_find(struct xarray *xa, unsigned long *index)
+{
+	return xa_find(xa, index, ULONG_MAX, XA_PRESENT);
+}
+
+bool ripsec_shim_is_err(const void *ptr, int *err)
+{
+	if (!IS_ERR(ptr))
+		return false;
+	*err = PTR_ERR(ptr);
+	return true;
+}
+
+/* ---- misc ---- */
+
+u32 ripsec_shim_random_u32(void)
+{
+	return get_random_u32();
+}
+
+u64 ripsec_shim_seconds(void)
+{
+	return ktime_get_seconds();
+}
+
+void ripsec_shim_memzero(void *p, size_t len)
+{
+	memzero_explicit(p, len);
+}
+
 /* ---- crypto ---- */
+
+/* Returns the transform or an ERR_PTR. */
+struct crypto_aead *ripsec_shim_aead_alloc(const char *name)
+{
+	return crypto_alloc_aead(name, 0, 0);
+}
+
+int ripsec_shim_aead_setkey(struct crypto_aead *tfm, const u8 *key, unsigned int len)
+{
+	return crypto_aead_setkey(tfm, key, len);
+}
+
+int ripsec_shim_aead_setauthsize(struct crypto_aead *tfm, unsigned int len)
+{
+	return crypto_aead_setauthsize(tfm, len);
+}
+
+const char *ripsec_shim_aead_driver(struct crypto_aead *tfm)
+{
+	return crypto_tfm_alg_driver_name(crypto_aead_tfm(tfm));
+}
+
+void ripsec_shim_aead_free(struct crypto_aead *tfm)
+{
+	crypto_free_aead(tfm);
+}
+
+struct crypto_ahash *ripsec_shim_ahash_alloc(const char *name)
+{
+	return crypto_alloc_ahash(name, 0, 0);
+}
+
+int ripsec_shim_ahash_setkey(struct crypto_ahash *tfm, const u8 *key, unsigned int len)
+{
+	return crypto_ahash_setkey(tfm, key, len);
+}
+
+const char *ripsec_shim_ahash_driver(struct crypto_ahash *tfm)
+{
+	return crypto_tfm_alg_driver_name(crypto_ahash_tfm(tfm));
+}
+
+void ripsec_shim_ahash_free(struct crypto_ahash *tfm)
+{
+	crypto_free_ahash(tfm);
+}
 
 bool ripsec_shim_crypto_has_aead(const char *name)
 {

@@ -12,11 +12,16 @@ struct net;
 struct genl_info;
 struct sk_buff;
 struct nlattr;
+struct netlink_callback;
+struct xarray;
+struct crypto_aead;
+struct crypto_ahash;
 
 /* Provided by Rust. */
 int ripsec_rs_net_init(struct net *net, void **state);
 void ripsec_rs_net_exit(void *state);
-int ripsec_rs_get_info(struct sk_buff *skb, struct genl_info *info);
+int ripsec_rs_doit(struct sk_buff *skb, struct genl_info *info);
+int ripsec_rs_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
 
 /* Provided by shim.c. */
 int ripsec_shim_pernet_register(void);
@@ -33,6 +38,36 @@ int ripsec_shim_nla_put(struct sk_buff *skb, int type, int len, const void *data
 int ripsec_shim_nla_put_u64(struct sk_buff *skb, int type, u64 value);
 struct nlattr *ripsec_shim_nla_nest_start(struct sk_buff *skb, int type);
 void ripsec_shim_nla_nest_end(struct sk_buff *skb, struct nlattr *nest);
+u8 ripsec_shim_genl_cmd(struct genl_info *info);
+const struct nlattr *ripsec_shim_genl_attr(struct genl_info *info, int type);
+void ripsec_shim_genl_err(struct genl_info *info, int type, const char *msg);
+struct genl_info *ripsec_shim_dump_info(struct netlink_callback *cb);
+long *ripsec_shim_dump_args(struct netlink_callback *cb);
+struct net *ripsec_shim_dump_net(struct netlink_callback *cb);
+void *ripsec_shim_dump_put(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd);
+void ripsec_shim_dump_end(struct sk_buff *skb, void *hdr);
+void ripsec_shim_dump_cancel(struct sk_buff *skb, void *hdr);
+const void *ripsec_shim_nla_data(const struct nlattr *nla);
+int ripsec_shim_nla_len(const struct nlattr *nla);
+struct xarray *ripsec_shim_xa_new(void);
+void ripsec_shim_xa_free(struct xarray *xa);
+void *ripsec_shim_xa_load(struct xarray *xa, unsigned long index);
+void *ripsec_shim_xa_store(struct xarray *xa, unsigned long index, void *entry);
+void *ripsec_shim_xa_erase(struct xarray *xa, unsigned long index);
+void *ripsec_shim_xa_find(struct xarray *xa, unsigned long *index);
+bool ripsec_shim_is_err(const void *ptr, int *err);
+u32 ripsec_shim_random_u32(void);
+u64 ripsec_shim_seconds(void);
+void ripsec_shim_memzero(void *p, size_t len);
+struct crypto_aead *ripsec_shim_aead_alloc(const char *name);
+int ripsec_shim_aead_setkey(struct crypto_aead *tfm, const u8 *key, unsigned int len);
+int ripsec_shim_aead_setauthsize(struct crypto_aead *tfm, unsigned int len);
+const char *ripsec_shim_aead_driver(struct crypto_aead *tfm);
+void ripsec_shim_aead_free(struct crypto_aead *tfm);
+struct crypto_ahash *ripsec_shim_ahash_alloc(const char *name);
+int ripsec_shim_ahash_setkey(struct crypto_ahash *tfm, const u8 *key, unsigned int len);
+const char *ripsec_shim_ahash_driver(struct crypto_ahash *tfm);
+void ripsec_shim_ahash_free(struct crypto_ahash *tfm);
 bool ripsec_shim_crypto_has_aead(const char *name);
 bool ripsec_shim_crypto_has_ahash(const char *name);
 

@@ -2,3 +2,7 @@
 
 pub mod info;
 pub mod netlink;
+pub mod policy;
+pub mod sa;
+pub mod stats;
+pub mod words;

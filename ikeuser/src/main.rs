@@ -1,7 +1,7 @@
 //! ikeuser: the ripsec IKE agent and configuration CLI.
 
 use clap::{Parser, Subcommand};
-use ikeuser::{info, netlink};
+use ikeuser::{info, netlink, policy, sa, stats};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -22,12 +22,47 @@ struct Cli {
 enum Cmd {
     /// Show the module's version, its algorithms, and this network namespace's state.
     Info,
+    /// Manage SAs: add, update, del, get, list, flush (like `ip xfrm state`).
+    #[command(
+        after_help = "Examples:\n  ikeuser sa add src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1000 reqid 1 mode tunnel \\\n      alg aes128gcm16 key 0x<20 bytes: 16 key + 4 salt> [replay-window 64] [esn] [hard-bytes N ...]\n  ikeuser sa get dst 10.0.0.2 proto esp spi 0x1000 [show-keys]\n  ikeuser sa del dst 10.0.0.2 proto esp spi 0x1000\n  ikeuser sa list [show-keys]\n  ikeuser sa flush [proto esp]"
+    )]
+    Sa {
+        /// add, update, del, get, list or flush.
+        action: String,
+        /// Keywords and values.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Manage policies: add, del, get, list, flush (like `ip xfrm policy`).
+    #[command(
+        after_help = "Examples:\n  ikeuser policy add dir out src 10.1.0.0/16 dst 10.2.0.0/16 [proto tcp dport 80] [priority 10] \\\n      tmpl proto esp mode tunnel reqid 1 src 10.0.0.1 dst 10.0.0.2\n  ikeuser policy add dir in src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 500 action bypass\n  ikeuser policy del id 3\n  ikeuser policy list"
+    )]
+    Policy {
+        /// add, del, get, list or flush.
+        action: String,
+        /// Keywords and values.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Reserve a unique random SPI: `getspi [proto esp|ah] [dst ADDR] [min N] [max N]`.
+    Getspi {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Show this netns's SA and policy counts and global counters.
+    Stats,
+    /// Print SA events (expire, acquire) as they happen.
+    Monitor {
+        /// Exit after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+    },
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut nl = netlink::Ripsec::connect()?;
     match cli.cmd {
         Cmd::Info => {
-            let mut nl = netlink::Ripsec::connect()?;
             let info = info::query(&mut nl)?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&info)?);
@@ -35,6 +70,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 info::print(&info);
             }
         }
+        Cmd::Sa { action, args } => sa::run(&mut nl, &action, &args, cli.json)?,
+        Cmd::Policy { action, args } => policy::run(&mut nl, &action, &args, cli.json)?,
+        Cmd::Getspi { args } => stats::getspi(&mut nl, &args, cli.json)?,
+        Cmd::Stats => stats::stats(&mut nl, cli.json)?,
+        Cmd::Monitor { count } => stats::monitor(&mut nl, count, cli.json)?,
     }
     Ok(())
 }

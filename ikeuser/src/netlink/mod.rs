@@ -264,7 +264,61 @@ impl Ripsec {
     }
 
     pub fn request(&mut self, cmd: u8, attrs: &AttrWriter) -> Result<Vec<GenlMsg>> {
+        self.request_flags(cmd, 0, attrs)
+    }
+
+    /// A request with extra netlink flags (`NLM_F_DUMP` for dumps).
+    pub fn request_flags(
+        &mut self,
+        cmd: u8,
+        flags: u16,
+        attrs: &AttrWriter,
+    ) -> Result<Vec<GenlMsg>> {
         self.sock
-            .request(self.family.id, cmd, uapi::FAMILY_VERSION, 0, attrs)
+            .request(self.family.id, cmd, uapi::FAMILY_VERSION, flags, attrs)
+    }
+
+    /// Joins the events multicast group; afterwards use [`Ripsec::next_event`].
+    pub fn subscribe(&mut self) -> Result<()> {
+        let id = self
+            .family
+            .groups
+            .iter()
+            .find(|(n, _)| n == uapi::mcgrp::EVENTS)
+            .map(|(_, id)| *id)
+            .ok_or_else(|| {
+                anyhow!(
+                    "the module has no \"{}\" multicast group",
+                    uapi::mcgrp::EVENTS
+                )
+            })?;
+        self.sock
+            .sock
+            .add_membership(id)
+            .context("cannot join the events group")?;
+        Ok(())
+    }
+
+    /// Blocks until the next event message.
+    pub fn next_event(&mut self) -> Result<GenlMsg> {
+        loop {
+            let (buf, _) = self
+                .sock
+                .sock
+                .recv_from_full()
+                .context("cannot receive events")?;
+            if buf.len() < NLMSG_HDR + GENL_HDR {
+                continue;
+            }
+            let mlen = u32::from_ne_bytes(buf[0..4].try_into()?) as usize;
+            let mtype = u16::from_ne_bytes([buf[4], buf[5]]);
+            if mtype == self.family.id && (NLMSG_HDR + GENL_HDR..=buf.len()).contains(&mlen) {
+                let body = &buf[NLMSG_HDR..mlen];
+                return Ok(GenlMsg {
+                    cmd: body[0],
+                    payload: body[GENL_HDR..].to_vec(),
+                });
+            }
+        }
     }
 }

@@ -158,6 +158,33 @@ pub const ALGS: &[Alg] = &[
     },
 ];
 
+/// Largest key blob [`authenc_key_blob`] produces.
+pub const AUTHENC_BLOB_MAX: usize = 8 + crate::uapi::MAX_KEY_LEN;
+
+/// The user's key has the wrong length for the algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyLengthError;
+
+/// Builds the key blob `authenc(...)` templates expect (crypto/authenc.c): an rtattr of type
+/// `CRYPTO_AUTHENC_KEYA_PARAM` holding the big-endian cipher key length, then the HMAC key,
+/// then the cipher key. The user's key is the cipher key followed by the HMAC key.
+pub fn authenc_key_blob(alg: &Alg, user: &[u8], out: &mut [u8]) -> Result<usize, KeyLengthError> {
+    let enc_len = usize::from(alg.enc_key_bits / 8);
+    if user.len() != alg.key_len() || user.len() < enc_len {
+        return Err(KeyLengthError);
+    }
+    let (enc, auth) = user.split_at(enc_len);
+    let total = 8 + user.len();
+    let out = out.get_mut(..total).ok_or(KeyLengthError)?;
+    out[0..2].copy_from_slice(&8u16.to_ne_bytes()); // rta_len = RTA_LENGTH(4)
+    out[2..4].copy_from_slice(&1u16.to_ne_bytes()); // CRYPTO_AUTHENC_KEYA_PARAM
+    let enc_len32 = u32::try_from(enc_len).map_err(|_| KeyLengthError)?;
+    out[4..8].copy_from_slice(&enc_len32.to_be_bytes());
+    out[8..8 + auth.len()].copy_from_slice(auth);
+    out[8 + auth.len()..].copy_from_slice(enc);
+    Ok(total)
+}
+
 /// Finds an algorithm by name and protocol.
 pub fn find(name: &str, proto: u8) -> Option<&'static Alg> {
     ALGS.iter().find(|a| a.name == name && a.proto == proto)
@@ -195,6 +222,26 @@ mod tests {
     fn esp_pads_to_at_least_four_bytes() {
         assert_eq!(find("aes128gcm16", PROTO_ESP).unwrap().pad_align(), 4);
         assert_eq!(find("aes128-sha256", PROTO_ESP).unwrap().pad_align(), 16);
+    }
+
+    #[test]
+    fn authenc_blob_layout() {
+        let alg = find("aes128-sha256", PROTO_ESP).unwrap();
+        let user: std::vec::Vec<u8> = (0..48).collect(); // 16 cipher + 32 HMAC
+        let mut out = [0u8; AUTHENC_BLOB_MAX];
+        let n = authenc_key_blob(alg, &user, &mut out).unwrap();
+        assert_eq!(n, 56);
+        assert_eq!(&out[0..4], &[8, 0, 1, 0]); // little-endian rtattr header
+        assert_eq!(&out[4..8], &[0, 0, 0, 16]); // cipher key length, big-endian
+        assert_eq!(&out[8..40], &user[16..48]); // HMAC key first
+        assert_eq!(&out[40..56], &user[0..16]); // then the cipher key
+        assert_eq!(
+            authenc_key_blob(alg, &user[..47], &mut out),
+            Err(KeyLengthError)
+        );
+        let null = find("null-sha256", PROTO_ESP).unwrap();
+        assert_eq!(authenc_key_blob(null, &user[..32], &mut out), Ok(40));
+        assert_eq!(&out[4..8], &[0, 0, 0, 0]);
     }
 
     #[test]

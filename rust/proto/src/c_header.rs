@@ -41,9 +41,24 @@ pub fn c_header() -> String {
         } else {
             d.ty.nla_name()
         };
+        let len = if d.max_len > 0 {
+            format!(", .len = {}", d.max_len)
+        } else {
+            String::new()
+        };
         h += &format!(
-            "\t[RIPSEC_A_{}] = {{ .type = {ty} }}, \\\n",
+            "\t[RIPSEC_A_{}] = {{ .type = {ty}{len} }}, \\\n",
             c_ident(d.name)
+        );
+    }
+    h += "}\n\n";
+    h += "/* One entry per request command; Rust dispatches on the command. */\n";
+    h += "#define RIPSEC_OPS_INIT { \\\n";
+    for c in uapi::CMDS.iter().filter(|c| !c.event) {
+        let dump = if c.dump { "ripsec_rs_dumpit" } else { "NULL" };
+        h += &format!(
+            "\t{{ .cmd = RIPSEC_CMD_{}, .doit = ripsec_rs_doit, .dumpit = {dump}, \\\n\t  .flags = GENL_UNS_ADMIN_PERM }}, \\\n",
+            c_ident(c.name)
         );
     }
     h += "}\n\n";

@@ -11,4 +11,8 @@ extern crate std;
 pub mod c_header;
 
 pub mod alg;
+pub mod esp;
+pub mod lifetime;
+pub mod replay;
+pub mod selector;
 pub mod uapi;

@@ -14,6 +14,32 @@ pub const MODULE_VERSION: &str = "0.1.0";
 pub mod cmd {
     /// Reports the module version, the supported algorithms and this netns's state.
     pub const GET_INFO: u8 = 1;
+    /// Adds an SA.
+    pub const SA_ADD: u8 = 2;
+    /// Replaces an SA's lifetimes (keys and addresses are immutable).
+    pub const SA_UPDATE: u8 = 3;
+    /// Deletes an SA.
+    pub const SA_DEL: u8 = 4;
+    /// Gets one SA, or dumps all.
+    pub const SA_GET: u8 = 5;
+    /// Deletes all SAs (of one protocol if sa-proto is given).
+    pub const SA_FLUSH: u8 = 6;
+    /// Adds a policy.
+    pub const SP_ADD: u8 = 7;
+    /// Deletes a policy by id.
+    pub const SP_DEL: u8 = 8;
+    /// Gets one policy by id, or dumps all.
+    pub const SP_GET: u8 = 9;
+    /// Deletes all policies.
+    pub const SP_FLUSH: u8 = 10;
+    /// Reserves a unique random SPI in a range.
+    pub const GETSPI: u8 = 11;
+    /// Global counters of this netns.
+    pub const GET_STATS: u8 = 12;
+    /// Event: an SA reached a soft or hard limit.
+    pub const EXPIRE: u8 = 13;
+    /// Event: outbound traffic matched a protect policy that has no SA.
+    pub const ACQUIRE: u8 = 14;
 }
 
 /// Attributes of the top-level `ripsec` attribute set.
@@ -30,8 +56,146 @@ pub mod attr {
     pub const NETNS_REQUESTS: u16 = 5;
     /// Padding for 64-bit attributes.
     pub const PAD: u16 = 6;
+    /// SA: Security Parameter Index (host order).
+    pub const SA_SPI: u16 = 7;
+    /// SA: IP protocol, [`super::PROTO_ESP`] or [`super::PROTO_AH`].
+    pub const SA_PROTO: u16 = 8;
+    /// SA: [`super::MODE_TRANSPORT`] or [`super::MODE_TUNNEL`].
+    pub const SA_MODE: u16 = 9;
+    /// SA: address family of the outer addresses (2 = IPv4, 10 = IPv6).
+    pub const SA_FAMILY: u16 = 10;
+    /// SA: outer source address (4 or 16 bytes).
+    pub const SA_SRC: u16 = 11;
+    /// SA: outer destination address (4 or 16 bytes).
+    pub const SA_DST: u16 = 12;
+    /// SA: algorithm name from the algorithm table.
+    pub const SA_ALG: u16 = 13;
+    /// SA: key material (cipher key, salt, HMAC key as the algorithm needs).
+    pub const SA_KEY: u16 = 14;
+    /// SA: request id linking it to policy templates.
+    pub const SA_REQID: u16 = 15;
+    /// SA: anti-replay window in packets (0-4096).
+    pub const SA_REPLAY_WINDOW: u16 = 16;
+    /// SA: 64-bit extended sequence numbers.
+    pub const SA_ESN: u16 = 17;
+    /// SA lifetime: soft byte limit (0 = none).
+    pub const SA_SOFT_BYTES: u16 = 18;
+    /// SA lifetime: soft packet limit.
+    pub const SA_SOFT_PACKETS: u16 = 19;
+    /// SA lifetime: soft limit in seconds since add.
+    pub const SA_SOFT_ADD_SECS: u16 = 20;
+    /// SA lifetime: soft limit in seconds since first use.
+    pub const SA_SOFT_USE_SECS: u16 = 21;
+    /// SA lifetime: hard byte limit.
+    pub const SA_HARD_BYTES: u16 = 22;
+    /// SA lifetime: hard packet limit.
+    pub const SA_HARD_PACKETS: u16 = 23;
+    /// SA lifetime: hard limit in seconds since add.
+    pub const SA_HARD_ADD_SECS: u16 = 24;
+    /// SA lifetime: hard limit in seconds since first use.
+    pub const SA_HARD_USE_SECS: u16 = 25;
+    /// Counters (reply): per SA, or global for GET_STATS.
+    pub const STATS: u16 = 26;
+    /// Policy: direction, [`super::DIR_OUT`], [`super::DIR_IN`] or [`super::DIR_FWD`].
+    pub const SP_DIR: u16 = 27;
+    /// Policy: priority, lower values win.
+    pub const SP_PRIORITY: u16 = 28;
+    /// Policy: [`super::ACTION_PROTECT`], [`super::ACTION_BYPASS`] or [`super::ACTION_DISCARD`].
+    pub const SP_ACTION: u16 = 29;
+    /// Policy: id assigned by the module.
+    pub const SP_ID: u16 = 30;
+    /// Selector: address family.
+    pub const SEL_FAMILY: u16 = 31;
+    /// Selector: source prefix address.
+    pub const SEL_SRC: u16 = 32;
+    /// Selector: source prefix length.
+    pub const SEL_SRC_LEN: u16 = 33;
+    /// Selector: destination prefix address.
+    pub const SEL_DST: u16 = 34;
+    /// Selector: destination prefix length.
+    pub const SEL_DST_LEN: u16 = 35;
+    /// Selector: IP protocol (0 = any).
+    pub const SEL_PROTO: u16 = 36;
+    /// Selector: lowest source port.
+    pub const SEL_SPORT_LO: u16 = 37;
+    /// Selector: highest source port.
+    pub const SEL_SPORT_HI: u16 = 38;
+    /// Selector: lowest destination port.
+    pub const SEL_DPORT_LO: u16 = 39;
+    /// Selector: highest destination port.
+    pub const SEL_DPORT_HI: u16 = 40;
+    /// Template: IPsec protocol the policy requires.
+    pub const TMPL_PROTO: u16 = 41;
+    /// Template: mode.
+    pub const TMPL_MODE: u16 = 42;
+    /// Template: reqid of the SA to use (0 = any).
+    pub const TMPL_REQID: u16 = 43;
+    /// Template: tunnel endpoint family.
+    pub const TMPL_FAMILY: u16 = 44;
+    /// Template: tunnel source address.
+    pub const TMPL_SRC: u16 = 45;
+    /// Template: tunnel destination address.
+    pub const TMPL_DST: u16 = 46;
+    /// GETSPI: lowest acceptable SPI.
+    pub const SPI_MIN: u16 = 47;
+    /// GETSPI: highest acceptable SPI.
+    pub const SPI_MAX: u16 = 48;
+    /// EXPIRE event: the hard limit was reached (else soft).
+    pub const EXPIRE_HARD: u16 = 49;
+    /// SA (reply): seconds since boot when it was added.
+    pub const SA_ADD_TIME: u16 = 50;
+    /// SA (reply): last outbound sequence number.
+    pub const SA_SEQ_OUT: u16 = 51;
+    /// SA (reply): highest inbound sequence number accepted.
+    pub const SA_REPLAY_TOP: u16 = 52;
+    /// SA_GET: include key material in the reply.
+    pub const SHOW_KEYS: u16 = 53;
+    /// GET_STATS (reply): SAs in this netns.
+    pub const SA_COUNT: u16 = 54;
+    /// GET_STATS (reply): policies in this netns.
+    pub const SP_COUNT: u16 = 55;
+    /// SA (reply): the crypto driver implementing the algorithm.
+    pub const SA_CRYPTO_DRIVER: u16 = 56;
     /// Highest attribute number.
-    pub const MAX: u16 = 6;
+    pub const MAX: u16 = 56;
+}
+
+/// Counters nested inside [`attr::STATS`].
+pub mod stats_attr {
+    /// Packets decapsulated.
+    pub const PACKETS_IN: u16 = 1;
+    /// Bytes decapsulated (inner).
+    pub const BYTES_IN: u16 = 2;
+    /// Packets encapsulated.
+    pub const PACKETS_OUT: u16 = 3;
+    /// Bytes encapsulated (inner).
+    pub const BYTES_OUT: u16 = 4;
+    /// Dropped: replayed or too old.
+    pub const DROP_REPLAY: u16 = 5;
+    /// Dropped: ICV (authentication) failure.
+    pub const DROP_AUTH: u16 = 6;
+    /// Dropped: bad padding or trailer.
+    pub const DROP_TRAILER: u16 = 7;
+    /// Dropped: no SA for the SPI, or no SA for a protect policy.
+    pub const DROP_NO_SA: u16 = 8;
+    /// Dropped: inner packet does not match an inbound policy for the SA.
+    pub const DROP_POLICY: u16 = 9;
+    /// Dropped: outbound sequence number space exhausted.
+    pub const DROP_SEQ_OVERFLOW: u16 = 10;
+    /// Dropped: SA hard-expired.
+    pub const DROP_EXPIRED: u16 = 11;
+    /// Dropped: truncated or malformed packet.
+    pub const DROP_MALFORMED: u16 = 12;
+    /// Dropped: a discard policy matched.
+    pub const DROP_DISCARD: u16 = 13;
+    /// Dropped: too big after encapsulation (ICMP sent).
+    pub const DROP_MTU: u16 = 14;
+    /// Dropped: out of memory or crypto error.
+    pub const DROP_NOMEM: u16 = 15;
+    /// Padding for 64-bit attributes.
+    pub const PAD: u16 = 16;
+    /// Highest attribute number.
+    pub const MAX: u16 = 16;
 }
 
 /// Attributes nested inside [`attr::ALG`].
@@ -56,6 +220,28 @@ pub mod alg_attr {
 pub const PROTO_ESP: u8 = 50;
 /// IP protocol number of AH.
 pub const PROTO_AH: u8 = 51;
+
+/// SA and template mode: transport.
+pub const MODE_TRANSPORT: u8 = 0;
+/// SA and template mode: tunnel.
+pub const MODE_TUNNEL: u8 = 1;
+
+/// Policy direction: outbound (locally generated and forwarded traffic leaving).
+pub const DIR_OUT: u8 = 0;
+/// Policy direction: inbound, for this host.
+pub const DIR_IN: u8 = 1;
+/// Policy direction: inbound, forwarded.
+pub const DIR_FWD: u8 = 2;
+
+/// Policy action: protect with IPsec per the template.
+pub const ACTION_PROTECT: u8 = 0;
+/// Policy action: let the packet pass unprotected.
+pub const ACTION_BYPASS: u8 = 1;
+/// Policy action: drop the packet.
+pub const ACTION_DISCARD: u8 = 2;
+
+/// Largest key any algorithm takes, in bytes.
+pub const MAX_KEY_LEN: usize = 64;
 
 /// Multicast groups.
 pub mod mcgrp {
@@ -129,6 +315,8 @@ pub struct AttrDef {
     pub ty: AttrType,
     /// For nests: the nested attribute set's name.
     pub nested: Option<&'static str>,
+    /// For binaries: the largest accepted length.
+    pub max_len: u16,
 }
 
 /// An attribute set.
@@ -153,6 +341,8 @@ pub struct CmdDef {
     pub reply: &'static [&'static str],
     /// Whether it also supports dump requests.
     pub dump: bool,
+    /// Whether it is an event sent by the module (not a request).
+    pub event: bool,
 }
 
 const fn a(id: u16, name: &'static str, ty: AttrType) -> AttrDef {
@@ -161,6 +351,27 @@ const fn a(id: u16, name: &'static str, ty: AttrType) -> AttrDef {
         name,
         ty,
         nested: None,
+        max_len: 0,
+    }
+}
+
+const fn bin(id: u16, name: &'static str, max_len: u16) -> AttrDef {
+    AttrDef {
+        id,
+        name,
+        ty: AttrType::Binary,
+        nested: None,
+        max_len,
+    }
+}
+
+const fn nest(id: u16, name: &'static str, set: &'static str) -> AttrDef {
+    AttrDef {
+        id,
+        name,
+        ty: AttrType::Nest,
+        nested: Some(set),
+        max_len: 0,
     }
 }
 
@@ -171,15 +382,60 @@ pub const ATTR_SETS: &[AttrSet] = &[
         attrs: &[
             a(attr::VERSION, "version", AttrType::String),
             a(attr::FAMILY_VERSION, "family-version", AttrType::U8),
-            AttrDef {
-                id: attr::ALG,
-                name: "alg",
-                ty: AttrType::Nest,
-                nested: Some("alg"),
-            },
+            nest(attr::ALG, "alg", "alg"),
             a(attr::NETNS_COOKIE, "netns-cookie", AttrType::U64),
             a(attr::NETNS_REQUESTS, "netns-requests", AttrType::U64),
             a(attr::PAD, "pad", AttrType::Pad),
+            a(attr::SA_SPI, "sa-spi", AttrType::U32),
+            a(attr::SA_PROTO, "sa-proto", AttrType::U8),
+            a(attr::SA_MODE, "sa-mode", AttrType::U8),
+            a(attr::SA_FAMILY, "sa-family", AttrType::U8),
+            bin(attr::SA_SRC, "sa-src", 16),
+            bin(attr::SA_DST, "sa-dst", 16),
+            a(attr::SA_ALG, "sa-alg", AttrType::String),
+            bin(attr::SA_KEY, "sa-key", MAX_KEY_LEN as u16),
+            a(attr::SA_REQID, "sa-reqid", AttrType::U32),
+            a(attr::SA_REPLAY_WINDOW, "sa-replay-window", AttrType::U32),
+            a(attr::SA_ESN, "sa-esn", AttrType::Flag),
+            a(attr::SA_SOFT_BYTES, "sa-soft-bytes", AttrType::U64),
+            a(attr::SA_SOFT_PACKETS, "sa-soft-packets", AttrType::U64),
+            a(attr::SA_SOFT_ADD_SECS, "sa-soft-add-secs", AttrType::U64),
+            a(attr::SA_SOFT_USE_SECS, "sa-soft-use-secs", AttrType::U64),
+            a(attr::SA_HARD_BYTES, "sa-hard-bytes", AttrType::U64),
+            a(attr::SA_HARD_PACKETS, "sa-hard-packets", AttrType::U64),
+            a(attr::SA_HARD_ADD_SECS, "sa-hard-add-secs", AttrType::U64),
+            a(attr::SA_HARD_USE_SECS, "sa-hard-use-secs", AttrType::U64),
+            nest(attr::STATS, "stats", "stats"),
+            a(attr::SP_DIR, "sp-dir", AttrType::U8),
+            a(attr::SP_PRIORITY, "sp-priority", AttrType::U32),
+            a(attr::SP_ACTION, "sp-action", AttrType::U8),
+            a(attr::SP_ID, "sp-id", AttrType::U32),
+            a(attr::SEL_FAMILY, "sel-family", AttrType::U8),
+            bin(attr::SEL_SRC, "sel-src", 16),
+            a(attr::SEL_SRC_LEN, "sel-src-len", AttrType::U8),
+            bin(attr::SEL_DST, "sel-dst", 16),
+            a(attr::SEL_DST_LEN, "sel-dst-len", AttrType::U8),
+            a(attr::SEL_PROTO, "sel-proto", AttrType::U8),
+            a(attr::SEL_SPORT_LO, "sel-sport-lo", AttrType::U16),
+            a(attr::SEL_SPORT_HI, "sel-sport-hi", AttrType::U16),
+            a(attr::SEL_DPORT_LO, "sel-dport-lo", AttrType::U16),
+            a(attr::SEL_DPORT_HI, "sel-dport-hi", AttrType::U16),
+            a(attr::TMPL_PROTO, "tmpl-proto", AttrType::U8),
+            a(attr::TMPL_MODE, "tmpl-mode", AttrType::U8),
+            a(attr::TMPL_REQID, "tmpl-reqid", AttrType::U32),
+            a(attr::TMPL_FAMILY, "tmpl-family", AttrType::U8),
+            bin(attr::TMPL_SRC, "tmpl-src", 16),
+            bin(attr::TMPL_DST, "tmpl-dst", 16),
+            a(attr::SPI_MIN, "spi-min", AttrType::U32),
+            a(attr::SPI_MAX, "spi-max", AttrType::U32),
+            a(attr::EXPIRE_HARD, "expire-hard", AttrType::Flag),
+            a(attr::SA_ADD_TIME, "sa-add-time", AttrType::U64),
+            a(attr::SA_SEQ_OUT, "sa-seq-out", AttrType::U64),
+            a(attr::SA_REPLAY_TOP, "sa-replay-top", AttrType::U64),
+            a(attr::SHOW_KEYS, "show-keys", AttrType::Flag),
+            a(attr::SA_COUNT, "sa-count", AttrType::U32),
+            a(attr::SP_COUNT, "sp-count", AttrType::U32),
+            a(attr::SA_CRYPTO_DRIVER, "sa-crypto-driver", AttrType::String),
         ],
     },
     AttrSet {
@@ -193,22 +449,282 @@ pub const ATTR_SETS: &[AttrSet] = &[
             a(alg_attr::AVAILABLE, "available", AttrType::Flag),
         ],
     },
+    AttrSet {
+        name: "stats",
+        attrs: &[
+            a(stats_attr::PACKETS_IN, "packets-in", AttrType::U64),
+            a(stats_attr::BYTES_IN, "bytes-in", AttrType::U64),
+            a(stats_attr::PACKETS_OUT, "packets-out", AttrType::U64),
+            a(stats_attr::BYTES_OUT, "bytes-out", AttrType::U64),
+            a(stats_attr::DROP_REPLAY, "drop-replay", AttrType::U64),
+            a(stats_attr::DROP_AUTH, "drop-auth", AttrType::U64),
+            a(stats_attr::DROP_TRAILER, "drop-trailer", AttrType::U64),
+            a(stats_attr::DROP_NO_SA, "drop-no-sa", AttrType::U64),
+            a(stats_attr::DROP_POLICY, "drop-policy", AttrType::U64),
+            a(
+                stats_attr::DROP_SEQ_OVERFLOW,
+                "drop-seq-overflow",
+                AttrType::U64,
+            ),
+            a(stats_attr::DROP_EXPIRED, "drop-expired", AttrType::U64),
+            a(stats_attr::DROP_MALFORMED, "drop-malformed", AttrType::U64),
+            a(stats_attr::DROP_DISCARD, "drop-discard", AttrType::U64),
+            a(stats_attr::DROP_MTU, "drop-mtu", AttrType::U64),
+            a(stats_attr::DROP_NOMEM, "drop-nomem", AttrType::U64),
+            a(stats_attr::PAD, "pad", AttrType::Pad),
+        ],
+    },
 ];
 
 /// All commands. Every command is admin-only (CAP_NET_ADMIN in the netns's user namespace).
-pub const CMDS: &[CmdDef] = &[CmdDef {
-    id: cmd::GET_INFO,
-    name: "get-info",
-    request: &[],
-    reply: &[
-        "version",
-        "family-version",
-        "alg",
-        "netns-cookie",
-        "netns-requests",
-    ],
-    dump: false,
-}];
+/// Events (EXPIRE, ACQUIRE) are only sent on the [`mcgrp::EVENTS`] group.
+pub const CMDS: &[CmdDef] = &[
+    CmdDef {
+        id: cmd::GET_INFO,
+        name: "get-info",
+        request: &[],
+        reply: &[
+            "version",
+            "family-version",
+            "alg",
+            "netns-cookie",
+            "netns-requests",
+        ],
+        dump: false,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::SA_ADD,
+        name: "sa-add",
+        request: &[
+            "sa-spi",
+            "sa-proto",
+            "sa-family",
+            "sa-dst",
+            "sa-mode",
+            "sa-src",
+            "sa-alg",
+            "sa-key",
+            "sa-reqid",
+            "sa-replay-window",
+            "sa-esn",
+            "sa-soft-bytes",
+            "sa-soft-packets",
+            "sa-soft-add-secs",
+            "sa-soft-use-secs",
+            "sa-hard-bytes",
+            "sa-hard-packets",
+            "sa-hard-add-secs",
+            "sa-hard-use-secs",
+        ],
+        reply: &[],
+        dump: false,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::SA_UPDATE,
+        name: "sa-update",
+        request: &[
+            "sa-spi",
+            "sa-proto",
+            "sa-family",
+            "sa-dst",
+            "sa-mode",
+            "sa-src",
+            "sa-alg",
+            "sa-key",
+            "sa-reqid",
+            "sa-replay-window",
+            "sa-esn",
+            "sa-soft-bytes",
+            "sa-soft-packets",
+            "sa-soft-add-secs",
+            "sa-soft-use-secs",
+            "sa-hard-bytes",
+            "sa-hard-packets",
+            "sa-hard-add-secs",
+            "sa-hard-use-secs",
+        ],
+        reply: &[],
+        dump: false,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::SA_DEL,
+        name: "sa-del",
+        request: &["sa-spi", "sa-proto", "sa-family", "sa-dst"],
+        reply: &[],
+        dump: false,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::SA_GET,
+        name: "sa-get",
+        request: &["sa-spi", "sa-proto", "sa-family", "sa-dst", "show-keys"],
+        reply: &[
+            "sa-spi",
+            "sa-proto",
+            "sa-family",
+            "sa-dst",
+            "sa-mode",
+            "sa-src",
+            "sa-alg",
+            "sa-key",
+            "sa-reqid",
+            "sa-replay-window",
+            "sa-esn",
+            "sa-soft-bytes",
+            "sa-soft-packets",
+            "sa-soft-add-secs",
+            "sa-soft-use-secs",
+            "sa-hard-bytes",
+            "sa-hard-packets",
+            "sa-hard-add-secs",
+            "sa-hard-use-secs",
+            "stats",
+            "sa-add-time",
+            "sa-seq-out",
+            "sa-replay-top",
+            "sa-crypto-driver",
+        ],
+        dump: true,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::SA_FLUSH,
+        name: "sa-flush",
+        request: &["sa-proto"],
+        reply: &[],
+        dump: false,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::SP_ADD,
+        name: "sp-add",
+        request: &[
+            "sp-dir",
+            "sp-priority",
+            "sp-action",
+            "sel-family",
+            "sel-src",
+            "sel-src-len",
+            "sel-dst",
+            "sel-dst-len",
+            "sel-proto",
+            "sel-sport-lo",
+            "sel-sport-hi",
+            "sel-dport-lo",
+            "sel-dport-hi",
+            "tmpl-proto",
+            "tmpl-mode",
+            "tmpl-reqid",
+            "tmpl-family",
+            "tmpl-src",
+            "tmpl-dst",
+        ],
+        reply: &["sp-id"],
+        dump: false,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::SP_DEL,
+        name: "sp-del",
+        request: &["sp-id"],
+        reply: &[],
+        dump: false,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::SP_GET,
+        name: "sp-get",
+        request: &["sp-id"],
+        reply: &[
+            "sp-id",
+            "sp-dir",
+            "sp-priority",
+            "sp-action",
+            "sel-family",
+            "sel-src",
+            "sel-src-len",
+            "sel-dst",
+            "sel-dst-len",
+            "sel-proto",
+            "sel-sport-lo",
+            "sel-sport-hi",
+            "sel-dport-lo",
+            "sel-dport-hi",
+            "tmpl-proto",
+            "tmpl-mode",
+            "tmpl-reqid",
+            "tmpl-family",
+            "tmpl-src",
+            "tmpl-dst",
+        ],
+        dump: true,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::SP_FLUSH,
+        name: "sp-flush",
+        request: &[],
+        reply: &[],
+        dump: false,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::GETSPI,
+        name: "getspi",
+        request: &["sa-proto", "sa-family", "sa-dst", "spi-min", "spi-max"],
+        reply: &["sa-spi"],
+        dump: false,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::GET_STATS,
+        name: "get-stats",
+        request: &[],
+        reply: &["sa-count", "sp-count", "stats"],
+        dump: false,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::EXPIRE,
+        name: "expire",
+        request: &[],
+        reply: &[
+            "sa-spi",
+            "sa-proto",
+            "sa-family",
+            "sa-dst",
+            "sa-reqid",
+            "expire-hard",
+        ],
+        dump: false,
+        event: true,
+    },
+    CmdDef {
+        id: cmd::ACQUIRE,
+        name: "acquire",
+        request: &[],
+        reply: &[
+            "sp-id",
+            "tmpl-proto",
+            "tmpl-mode",
+            "tmpl-reqid",
+            "tmpl-family",
+            "tmpl-src",
+            "tmpl-dst",
+            "sel-family",
+            "sel-src",
+            "sel-dst",
+            "sel-proto",
+            "sel-sport-lo",
+            "sel-dport-lo",
+        ],
+        dump: false,
+        event: true,
+    },
+];
 
 /// All multicast groups, in registration order.
 pub const MCGRPS: &[&str] = &[mcgrp::EVENTS];
@@ -236,6 +752,7 @@ mod tests {
         }
         assert_eq!(usize::from(attr::MAX), top_set().attrs.len());
         assert_eq!(usize::from(alg_attr::MAX), ATTR_SETS[1].attrs.len());
+        assert_eq!(usize::from(stats_attr::MAX), ATTR_SETS[2].attrs.len());
     }
 
     #[test]

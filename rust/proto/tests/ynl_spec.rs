@@ -45,6 +45,8 @@ fn attribute_sets_match() {
             assert_eq!(id, i64::from(ra.id), "{what}: number");
             assert_eq!(ya["type"].as_str(), Some(ra.ty.ynl_name()), "{what}: type");
             assert_eq!(ya["nested-attributes"].as_str(), ra.nested, "{what}: nest");
+            let max_len = ya["checks"]["max-len"].as_i64().unwrap_or(0);
+            assert_eq!(max_len, i64::from(ra.max_len), "{what}: max-len");
         }
     }
 }
@@ -60,6 +62,28 @@ fn operations_match() {
         next = id + 1;
         assert_eq!(yo["name"].as_str(), Some(rc.name));
         assert_eq!(id, i64::from(rc.id), "{}: number", rc.name);
+        let names = |y: &Yaml| -> Vec<String> {
+            list(&y["attributes"])
+                .iter()
+                .filter_map(|a| a.as_str().map(String::from))
+                .collect()
+        };
+        if rc.event {
+            assert_eq!(
+                yo["mcgrp"].as_str(),
+                Some(uapi::mcgrp::EVENTS),
+                "{}: group",
+                rc.name
+            );
+            assert_eq!(
+                names(&yo["event"]),
+                rc.reply,
+                "{}: event attributes",
+                rc.name
+            );
+            assert!(yo["do"].is_badvalue(), "{}: events have no do", rc.name);
+            continue;
+        }
         let flags: Vec<_> = list(&yo["flags"]).iter().filter_map(Yaml::as_str).collect();
         assert_eq!(
             flags,
@@ -67,12 +91,6 @@ fn operations_match() {
             "{}: every command is admin-only",
             rc.name
         );
-        let names = |y: &Yaml| -> Vec<String> {
-            list(&y["attributes"])
-                .iter()
-                .filter_map(|a| a.as_str().map(String::from))
-                .collect()
-        };
         assert_eq!(
             names(&yo["do"]["request"]),
             rc.request,
@@ -86,6 +104,10 @@ fn operations_match() {
             rc.name
         );
         assert_eq!(!yo["dump"].is_badvalue(), rc.dump, "{}: dump", rc.name);
+        if rc.dump {
+            let dump_reply = names(&yo["dump"]["reply"]);
+            assert_eq!(dump_reply, rc.reply, "{}: dump reply attributes", rc.name);
+        }
     }
 }
 

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The Security Policy Database of one netns: per direction, policies kept sorted by
+//! precedence (`selector::precedence`: priority, then specificity, then age), so the first
+//! match wins.
+
+use crate::selector::{precedence, Selector};
+use core::cmp::Ordering;
+use kernel::{prelude::*, sync::Arc};
+
+/// What a protect policy requires of the SA that carries its traffic.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Template {
+    /// ESP or AH.
+    pub(crate) proto: u8,
+    /// Transport or tunnel.
+    pub(crate) mode: u8,
+    /// SA reqid (0 = any).
+    pub(crate) reqid: u32,
+    /// Tunnel endpoints' family (0 in transport mode).
+    pub(crate) family: u8,
+    /// Tunnel source.
+    pub(crate) src: [u8; 16],
+    /// Tunnel destination.
+    pub(crate) dst: [u8; 16],
+}
+
+/// One policy.
+pub(crate) struct Policy {
+    /// Id assigned on insertion; also the tie-breaker (older first).
+    pub(crate) id: u32,
+    /// `DIR_OUT`, `DIR_IN` or `DIR_FWD`.
+    pub(crate) dir: u8,
+    /// Lower wins.
+    pub(crate) priority: u32,
+    /// Protect, bypass or discard.
+    pub(crate) action: u8,
+    /// Traffic it applies to.
+    pub(crate) sel: Selector,
+    /// For protect policies.
+    pub(crate) tmpl: Option<Template>,
+}
+
+impl Policy {
+    fn cmp_precedence(&self, other: &Policy) -> Ordering {
+        precedence(
+            self.priority,
+            &self.sel,
+            self.id,
+            other.priority,
+            &other.sel,
+            other.id,
+        )
+    }
+}
+
+/// Number of directions.
+pub(crate) const DIRS: usize = 3;
+
+/// The SPD of one netns. Callers serialise access (the netns config mutex).
+pub(crate) struct Spd {
+    dirs: [KVec<Arc<Policy>>; DIRS],
+    next_id: u32,
+}
+
+impl Spd {
+    /// An empty SPD.
+    pub(crate) fn new() -> Self {
+        Self {
+            dirs: [KVec::new(), KVec::new(), KVec::new()],
+            next_id: 1,
+        }
+    }
+
+    /// Number of policies.
+    pub(crate) fn len(&self) -> usize {
+        self.dirs.iter().map(|d| d.len()).sum()
+    }
+
+    /// Whether a policy with the same direction, selector and priority exists.
+    pub(crate) fn has_duplicate(&self, dir: u8, sel: &Selector, priority: u32) -> bool {
+        self.dirs
+            .get(usize::from(dir))
+            .is_some_and(|d| d.iter().any(|p| p.priority == priority && p.sel == *sel))
+    }
+
+    /// Allocates the id for the next policy.
+    pub(crate) fn alloc_id(&mut self) -> Result<u32> {
+        let id = self.next_id;
+        self.next_id = self.next_id.checked_add(1).ok_or(ENOSPC)?;
+        Ok(id)
+    }
+
+    /// Inserts a policy at its place in precedence order.
+    pub(crate) fn insert(&mut self, p: Arc<Policy>) -> Result {
+        let list = self.dirs.get_mut(usize::from(p.dir)).ok_or(EINVAL)?;
+        let pos = list
+            .iter()
+            .position(|q| p.cmp_precedence(q) == Ordering::Less);
+        let pos = pos.unwrap_or(list.len());
+        list.push(p, GFP_KERNEL)?;
+        // Rotate the new (last) element into place.
+        list[pos..].rotate_right(1);
+        Ok(())
+    }
+
+    /// Removes the policy with this id.
+    pub(crate) fn remove(&mut self, id: u32) -> Option<Arc<Policy>> {
+        for list in self.dirs.iter_mut() {
+            if let Some(pos) = list.iter().position(|p| p.id == id) {
+                list[pos..].rotate_left(1);
+                return list.pop();
+            }
+        }
+        None
+    }
+
+    /// The policy with this id.
+    pub(crate) fn get(&self, id: u32) -> Option<Arc<Policy>> {
+        self.dirs
+            .iter()
+            .flat_map(|d| d.iter())
+            .find(|p| p.id == id)
+            .cloned()
+    }
+
+    /// Removes every policy; returns how many.
+    pub(crate) fn flush(&mut self) -> usize {
+        let n = self.len();
+        for d in self.dirs.iter_mut() {
+            d.clear();
+        }
+        n
+    }
+
+    /// The `i`th policy across all directions in order, for dumps.
+    pub(crate) fn nth(&self, mut i: usize) -> Option<Arc<Policy>> {
+        for d in self.dirs.iter() {
+            if let Some(p) = d.get(i) {
+                return Some(p.clone());
+            }
+            i -= d.len();
+        }
+        None
+    }
+}
