@@ -500,6 +500,13 @@ fn template(info: &GenlInfo<'_>, action: u8) -> Result<Option<Template>> {
     let mode = mode(info, a::TMPL_MODE)?;
     let reqid = opt_u32(info, a::TMPL_REQID)?.unwrap_or(0);
     let (family, src, dst) = if mode == uapi::MODE_TUNNEL {
+        if info.attr(a::TMPL_FAMILY).is_none() {
+            return Err(info.fail(
+                EINVAL,
+                a::TMPL_FAMILY,
+                format_args!("tmpl-family: tunnel mode needs tmpl-family, tmpl-src, tmpl-dst"),
+            ));
+        }
         let f = family(info, a::TMPL_FAMILY)?;
         (
             f,

@@ -63,10 +63,11 @@ u64 ripsec_shim_net_cookie(struct net *net)
 
 /* ---- generic netlink family ---- */
 
-static const struct nla_policy ripsec_policy[RIPSEC_A_MAX + 1] = RIPSEC_POLICY_INIT;
-
-/* GENL_UNS_ADMIN_PERM: CAP_NET_ADMIN in the user namespace owning the netns. */
-static const struct genl_small_ops ripsec_ops[] = RIPSEC_OPS_INIT;
+/*
+ * One strict policy per command (generated in uapi.h): attributes a command does not take
+ * are rejected. GENL_UNS_ADMIN_PERM: CAP_NET_ADMIN in the user namespace owning the netns.
+ */
+static const struct genl_ops ripsec_ops[] = RIPSEC_OPS_INIT;
 
 static const struct genl_multicast_group ripsec_mcgrps[] = RIPSEC_MCGRPS_INIT;
 
@@ -74,12 +75,11 @@ static struct genl_family ripsec_family = {
 	.name = RIPSEC_FAMILY_NAME,
 	.version = RIPSEC_FAMILY_VERSION,
 	.maxattr = RIPSEC_A_MAX,
-	.policy = ripsec_policy,
 	.netnsok = true,
 	.parallel_ops = true,
 	.module = THIS_MODULE,
-	.small_ops = ripsec_ops,
-	.n_small_ops = ARRAY_SIZE(ripsec_ops),
+	.ops = ripsec_ops,
+	.n_ops = ARRAY_SIZE(ripsec_ops),
 	.mcgrps = ripsec_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(ripsec_mcgrps),
 };

@@ -51,6 +51,9 @@ enum Cmd {
     },
     /// Show this netns's SA and policy counts and global counters.
     Stats,
+    /// Run `sa ...` and `policy ...` lines from FILE (`-` for stdin) over one netlink socket,
+    /// like `ip -batch`; stops at the first error, naming its line.
+    Batch { file: String },
     /// Print SA events (expire, acquire) as they happen.
     Monitor {
         /// Exit after this many events.
@@ -75,12 +78,52 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Getspi { args } => stats::getspi(&mut nl, &args, cli.json)?,
         Cmd::Stats => stats::stats(&mut nl, cli.json)?,
         Cmd::Monitor { count } => stats::monitor(&mut nl, count, cli.json)?,
+        Cmd::Batch { file } => batch(&mut nl, &file, cli.json)?,
+    }
+    Ok(())
+}
+
+fn batch(nl: &mut netlink::Ripsec, file: &str, json: bool) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::BufRead;
+    let reader: Box<dyn BufRead> = if file == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open batch file {file}"))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("{file}: cannot read line {}", i + 1))?;
+        let words: Vec<String> = line.split_whitespace().map(String::from).collect();
+        let r = match words.as_slice() {
+            [] => Ok(()),
+            [first, ..] if first.starts_with('#') => Ok(()),
+            [obj, action, rest @ ..] if obj == "sa" => sa::run(nl, action, rest, json),
+            [obj, action, rest @ ..] if obj == "policy" => policy::run(nl, action, rest, json),
+            _ => Err(anyhow::anyhow!(
+                "expected `sa ACTION ...` or `policy ACTION ...`"
+            )),
+        };
+        r.with_context(|| format!("{file}:{}", i + 1))?;
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    // `--json` may follow the keyword arguments (`ikeuser sa list --json`), where clap's
+    // trailing arguments would swallow it.
+    let mut json = false;
+    let args: Vec<String> = std::env::args()
+        .filter(|a| {
+            let is_json = a == "--json";
+            json |= is_json;
+            !is_json
+        })
+        .collect();
+    let mut cli = Cli::parse_from(args);
+    cli.json |= json;
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ikeuser: {e:#}");

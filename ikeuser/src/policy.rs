@@ -116,13 +116,16 @@ fn parse_add(w: &mut Words<'_>) -> Result<AttrWriter> {
 fn parse_tmpl(w: &mut Words<'_>) -> Result<AttrWriter> {
     let mut out = AttrWriter::default();
     let (mut src, mut dst) = (None, None);
+    let mut tunnel = false;
     while let Some(k) = w.next_key() {
         match k {
             "proto" => {
                 out.u8(a::TMPL_PROTO, words::ipsec_proto(w.value(k)?)?);
             }
             "mode" => {
-                out.u8(a::TMPL_MODE, words::mode(w.value(k)?)?);
+                let m = words::mode(w.value(k)?)?;
+                tunnel = m == uapi::MODE_TUNNEL;
+                out.u8(a::TMPL_MODE, m);
             }
             "reqid" => {
                 out.u32(a::TMPL_REQID, words::number(k, w.value(k)?)?);
@@ -142,6 +145,9 @@ fn parse_tmpl(w: &mut Words<'_>) -> Result<AttrWriter> {
             out.u8(a::TMPL_FAMILY, fs)
                 .bytes(a::TMPL_SRC, &sb)
                 .bytes(a::TMPL_DST, &db);
+        }
+        (None, None) if tunnel => {
+            bail!("a tunnel template needs `src ADDR dst ADDR` (the tunnel endpoints)")
         }
         (None, None) => {}
         _ => bail!("a tunnel template needs both `src` and `dst`"),

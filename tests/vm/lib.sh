@@ -57,3 +57,31 @@ json_get() {
 as_nobody() {
 	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all -- "$@"
 }
+
+# Keys of the right length for each algorithm (hex, no meaning).
+KEY_GCM128=0x000102030405060708090a0b0c0d0e0f10111213
+key_of_len() { printf '0x%s' "$(head -c "$1" /dev/zero | tr '\0' 'a' | sed 's/a/ab/g')"; }
+
+# add_sa SPI [DST] [EXTRA...]: an AES-GCM-128 tunnel SA from 10.0.0.1.
+add_sa() {
+	local spi=$1 dst=${2:-10.0.0.2}
+	shift 2 2>/dev/null || shift
+	ikeuser sa add src 10.0.0.1 dst "$dst" proto esp spi "$spi" mode tunnel alg aes128gcm16 key "$KEY_GCM128" "$@"
+}
+
+# expect_rejected WANT-SUBSTRING CMD...: CMD must fail and print WANT-SUBSTRING.
+expect_rejected() {
+	local want=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		fail "accepted but should be rejected: $*"
+	fi
+	expect_contains "$out" "$want" "error of '$*'"
+}
+
+# ynl_errors < CASES: run raw requests (`OP JSON` lines) through the kernel's YNL library.
+ynl_errors() {
+	local dir="$RIPSEC_KDIR/source/tools/net/ynl/pyynl"
+	[ -d "$dir" ] || dir="$RIPSEC_KDIR/tools/net/ynl/pyynl"
+	/usr/bin/python3 tests/vm/ynl_errors.py "$dir" rust/proto/ripsec.yaml
+}

@@ -33,32 +33,37 @@ pub fn c_header() -> String {
         }
         h += &format!("\t{p}_MAX = {}\n}};\n\n", set.attrs.len());
     }
-    h += "/* Request policy for the top-level attribute set. */\n#define RIPSEC_POLICY_INIT { \\\n";
-    for d in uapi::top_set().attrs {
-        // Requests never carry nests or padding at the top level.
-        let ty = if d.ty == AttrType::Nest {
-            "NLA_REJECT"
-        } else {
-            d.ty.nla_name()
-        };
-        let len = if d.max_len > 0 {
-            format!(", .len = {}", d.max_len)
-        } else {
-            String::new()
-        };
+    // One strict policy per command: attributes it does not take are rejected.
+    for c in uapi::CMDS.iter().filter(|c| !c.event) {
         h += &format!(
-            "\t[RIPSEC_A_{}] = {{ .type = {ty}{len} }}, \\\n",
-            c_ident(d.name)
+            "static const struct nla_policy ripsec_{}_policy[RIPSEC_A_MAX + 1] = {{\n",
+            c.name.replace('-', "_")
         );
+        for d in uapi::top_set().attrs {
+            let takes = c.request.contains(&d.name) && d.ty != AttrType::Nest;
+            let ty = if takes { d.ty.nla_name() } else { "NLA_REJECT" };
+            let len = if takes && d.max_len > 0 {
+                format!(", .len = {}", d.max_len)
+            } else {
+                String::new()
+            };
+            h += &format!(
+                "\t[RIPSEC_A_{}] = {{ .type = {ty}{len} }},\n",
+                c_ident(d.name)
+            );
+        }
+        h += "};\n\n";
     }
-    h += "}\n\n";
     h += "/* One entry per request command; Rust dispatches on the command. */\n";
     h += "#define RIPSEC_OPS_INIT { \\\n";
     for c in uapi::CMDS.iter().filter(|c| !c.event) {
         let dump = if c.dump { "ripsec_rs_dumpit" } else { "NULL" };
         h += &format!(
-            "\t{{ .cmd = RIPSEC_CMD_{}, .doit = ripsec_rs_doit, .dumpit = {dump}, \\\n\t  .flags = GENL_UNS_ADMIN_PERM }}, \\\n",
-            c_ident(c.name)
+            "\t{{ .cmd = RIPSEC_CMD_{}, .doit = ripsec_rs_doit, .dumpit = {dump}, \\\n\t  \
+             .policy = ripsec_{}_policy, .maxattr = RIPSEC_A_MAX, \\\n\t  \
+             .flags = GENL_UNS_ADMIN_PERM }}, \\\n",
+            c_ident(c.name),
+            c.name.replace('-', "_")
         );
     }
     h += "}\n\n";
