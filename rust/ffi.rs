@@ -24,6 +24,7 @@ pub(crate) mod raw {
         genl_info => "struct genl_info",
         sk_buff => "struct sk_buff",
         nlattr => "struct nlattr",
+        nf_hook_state => "struct nf_hook_state",
         netlink_callback => "struct netlink_callback",
         xarray => "struct xarray",
         crypto_aead => "struct crypto_aead",
@@ -99,6 +100,42 @@ extern "C" {
     fn ripsec_shim_ahash_driver(tfm: *mut raw::crypto_ahash) -> *const c_char;
     fn ripsec_shim_ahash_free(tfm: *mut raw::crypto_ahash);
     fn ripsec_shim_crypto_has_aead(name: *const c_char) -> bool;
+    fn ripsec_shim_hook_net(state: *const raw::nf_hook_state) -> *mut raw::net;
+    fn ripsec_shim_aead_crypt(
+        tfm: *mut raw::crypto_aead,
+        buf: *mut u8,
+        len: c_uint,
+        assoclen: c_uint,
+        cryptlen: c_uint,
+        iv: *mut u8,
+        encrypt: bool,
+    ) -> c_int;
+    fn ripsec_shim_random_bytes(buf: *mut u8, len: usize);
+    fn ripsec_shim_skb_make_writable(skb: *mut raw::sk_buff) -> c_int;
+    fn ripsec_shim_skb_data(skb: *mut raw::sk_buff) -> *mut u8;
+    fn ripsec_shim_skb_len(skb: *const raw::sk_buff) -> c_uint;
+    fn ripsec_shim_skb_is_gso(skb: *const raw::sk_buff) -> bool;
+    fn ripsec_shim_skb_gso_segment(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
+    fn ripsec_shim_skb_next(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
+    fn ripsec_shim_skb_make_room(skb: *mut raw::sk_buff, head: c_uint, tail: c_uint) -> c_int;
+    fn ripsec_shim_skb_push(skb: *mut raw::sk_buff, len: c_uint) -> *mut u8;
+    fn ripsec_shim_skb_put(skb: *mut raw::sk_buff, len: c_uint) -> *mut u8;
+    fn ripsec_shim_skb_pull(skb: *mut raw::sk_buff, len: c_uint);
+    fn ripsec_shim_skb_trim(skb: *mut raw::sk_buff, len: c_uint);
+    fn ripsec_shim_kfree_skb(skb: *mut raw::sk_buff);
+    fn ripsec_shim_output4(
+        net: *mut raw::net,
+        skb: *mut raw::sk_buff,
+        saddr: *const u8,
+        daddr: *const u8,
+    ) -> c_int;
+    fn ripsec_shim_output6(
+        net: *mut raw::net,
+        skb: *mut raw::sk_buff,
+        saddr: *const u8,
+        daddr: *const u8,
+    ) -> c_int;
+    fn ripsec_shim_reinject(skb: *mut raw::sk_buff, ipv6: bool);
     fn ripsec_shim_crypto_has_ahash(name: *const c_char) -> bool;
 }
 
@@ -527,12 +564,39 @@ fn xa_index(i: u32) -> c_ulong {
     i as c_ulong
 }
 
-/// An xarray of `Arc<T>` indexed by `u32`, with RCU-safe lookups on the C side.
+/// An entry unlinked from an [`ArcXArray`]: lock-free readers may still hold its pointer,
+/// so it is only released after an RCU grace period.
+pub(crate) struct Retired<T: Send + Sync>(Option<Arc<T>>);
+
+impl<T: Send + Sync> Retired<T> {
+    /// Releases a batch of entries after a single grace period.
+    pub(crate) fn release_all(mut batch: KVec<Retired<T>>) {
+        if batch.is_empty() {
+            return;
+        }
+        kernel::sync::rcu::synchronize_rcu();
+        for r in batch.iter_mut() {
+            r.0 = None;
+        }
+    }
+}
+
+impl<T: Send + Sync> Drop for Retired<T> {
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            kernel::sync::rcu::synchronize_rcu();
+        }
+    }
+}
+
+/// An xarray of `Arc<T>` indexed by `u32`. Lookups are lock-free (RCU); writers must be
+/// serialised by the owner (ripsec uses the netns config mutex) for read-modify-write updates.
 ///
 /// # Invariants
 ///
 /// `xa` is an initialised xarray owned by this object; every entry is a pointer obtained from
-/// `Arc::<T>::into_raw`, owning one reference.
+/// `Arc::<T>::into_raw`, owning one reference. An unlinked entry's reference is dropped only
+/// after an RCU grace period ([`Retired`]), or when the array itself is dropped.
 pub(crate) struct ArcXArray<T: Send + Sync> {
     xa: NonNull<raw::xarray>,
     _p: PhantomData<Arc<T>>,
@@ -555,21 +619,25 @@ impl<T: Send + Sync> ArcXArray<T> {
         })
     }
 
-    /// The entry at `index`, with a new reference.
+    /// Takes a new reference on an entry loaded under `_rcu`.
+    fn upgrade(p: *mut c_void, _rcu: &kernel::sync::rcu::Guard) -> Arc<T> {
+        // SAFETY: `p` came from `Arc::into_raw`; unlinked entries are released only after a
+        // grace period, and `_rcu` keeps this read-side critical section open, so the
+        // reference the array owns is still alive here.
+        let borrowed = unsafe { kernel::sync::ArcBorrow::<T>::from_raw(p.cast()) };
+        borrowed.into()
+    }
+
+    /// The entry at `index`, with a new reference. Lock-free.
     pub(crate) fn get(&self, index: u32) -> Option<Arc<T>> {
+        let rcu = kernel::sync::rcu::read_lock();
         // SAFETY: `xa` is live (type invariant).
         let p = unsafe { ripsec_shim_xa_load(self.xa.as_ptr(), xa_index(index)) };
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: entries come from `Arc::into_raw` and hold a reference, which cannot be
-        // dropped concurrently: removals take `&mut self`.
-        let borrowed = unsafe { kernel::sync::ArcBorrow::<T>::from_raw(p.cast()) };
-        Some(borrowed.into())
+        (!p.is_null()).then(|| Self::upgrade(p, &rcu))
     }
 
     /// Stores `value` at `index`, returning the previous entry.
-    pub(crate) fn store(&mut self, index: u32, value: Arc<T>) -> Result<Option<Arc<T>>> {
+    pub(crate) fn store(&self, index: u32, value: Arc<T>) -> Result<Option<Retired<T>>> {
         let raw = Arc::into_raw(value).cast_mut().cast::<c_void>();
         // SAFETY: `xa` is live; `raw` is an `Arc` pointer, aligned as entries must be.
         let old = unsafe { ripsec_shim_xa_store(self.xa.as_ptr(), xa_index(index), raw) };
@@ -578,7 +646,9 @@ impl<T: Send + Sync> ArcXArray<T> {
         }
         match from_err_ptr(old) {
             // SAFETY: the old entry came from `Arc::into_raw`; its reference moves to us.
-            Ok(p) => Ok(Some(unsafe { Arc::from_raw(p.as_ptr().cast::<T>()) })),
+            Ok(p) => Ok(Some(Retired(Some(unsafe {
+                Arc::from_raw(p.as_ptr().cast::<T>())
+            })))),
             Err(e) => {
                 // SAFETY: the store failed, so `raw` was not consumed; take it back.
                 drop(unsafe { Arc::from_raw(raw.cast::<T>()) });
@@ -587,16 +657,17 @@ impl<T: Send + Sync> ArcXArray<T> {
         }
     }
 
-    /// Removes and returns the entry at `index`.
-    pub(crate) fn remove(&mut self, index: u32) -> Option<Arc<T>> {
+    /// Removes the entry at `index`.
+    pub(crate) fn remove(&self, index: u32) -> Option<Retired<T>> {
         // SAFETY: `xa` is live (type invariant).
         let p = unsafe { ripsec_shim_xa_erase(self.xa.as_ptr(), xa_index(index)) };
         // SAFETY: a non-NULL entry came from `Arc::into_raw`; its reference moves to us.
-        NonNull::new(p).map(|p| unsafe { Arc::from_raw(p.as_ptr().cast::<T>()) })
+        NonNull::new(p).map(|p| Retired(Some(unsafe { Arc::from_raw(p.as_ptr().cast::<T>()) })))
     }
 
     /// The first entry at an index >= `*index`, updating `*index` to its position.
     pub(crate) fn find_from(&self, index: &mut u32) -> Option<Arc<T>> {
+        let rcu = kernel::sync::rcu::read_lock();
         let mut i = xa_index(*index);
         // SAFETY: `xa` is live; `i` is a valid in/out index.
         let p = unsafe { ripsec_shim_xa_find(self.xa.as_ptr(), &mut i) };
@@ -604,18 +675,18 @@ impl<T: Send + Sync> ArcXArray<T> {
             return None;
         }
         *index = u32::try_from(i).ok()?;
-        // SAFETY: as in `get`.
-        let borrowed = unsafe { kernel::sync::ArcBorrow::<T>::from_raw(p.cast()) };
-        Some(borrowed.into())
+        Some(Self::upgrade(p, &rcu))
     }
 }
 
 impl<T: Send + Sync> Drop for ArcXArray<T> {
     fn drop(&mut self) {
+        // No reader can reach the array any more (`&mut self`): release entries directly.
         let mut index = 0u32;
-        while let Some(v) = self.find_from(&mut index) {
-            drop(v);
-            drop(self.remove(index));
+        while self.find_from(&mut index).is_some() {
+            if let Some(mut r) = self.remove(index) {
+                r.0 = None;
+            }
         }
         // SAFETY: `xa` is live and now empty; nothing uses it after this.
         unsafe { ripsec_shim_xa_free(self.xa.as_ptr()) };
@@ -629,6 +700,7 @@ impl<T: Send + Sync> Drop for ArcXArray<T> {
 /// `tfm` is an allocated transform owned by this object.
 pub(crate) struct Aead {
     tfm: NonNull<raw::crypto_aead>,
+    icv_len: u8,
 }
 
 // SAFETY: crypto transforms may be used from any context once keyed.
@@ -642,7 +714,7 @@ impl Aead {
         let c = CString128::new(name)?;
         // SAFETY: `c` is NUL-terminated; the shim returns a transform or an ERR_PTR.
         let tfm = from_err_ptr(unsafe { ripsec_shim_aead_alloc(c.as_ptr()) })?;
-        Ok(Self { tfm })
+        Ok(Self { tfm, icv_len: 0 })
     }
 
     /// Sets the key.
@@ -660,10 +732,48 @@ impl Aead {
         name.to_str().unwrap_or("?")
     }
 
+    /// Encrypts or decrypts `buf` in place: `assoclen` bytes of associated data, then
+    /// `cryptlen` bytes (plaintext; or ciphertext plus ICV). `iv` may be modified.
+    pub(crate) fn crypt(
+        &self,
+        buf: &mut [u8],
+        assoclen: usize,
+        cryptlen: usize,
+        iv: &mut [u8],
+        encrypt: bool,
+    ) -> Result {
+        let len = c_uint::try_from(buf.len()).map_err(|_| EINVAL)?;
+        let assoc = c_uint::try_from(assoclen).map_err(|_| EINVAL)?;
+        let crypt = c_uint::try_from(cryptlen).map_err(|_| EINVAL)?;
+        let tail = if encrypt {
+            usize::from(self.icv_len)
+        } else {
+            0
+        };
+        if assoclen + cryptlen + tail != buf.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `tfm` is live and synchronous (allocated with the ASYNC mask), so the request
+        // completes before the call returns; `buf` and `iv` are valid for the call.
+        to_result(unsafe {
+            ripsec_shim_aead_crypt(
+                self.tfm.as_ptr(),
+                buf.as_mut_ptr(),
+                len,
+                assoc,
+                crypt,
+                iv.as_mut_ptr(),
+                encrypt,
+            )
+        })
+    }
+
     /// Sets the ICV length.
     pub(crate) fn set_auth_size(&mut self, len: u8) -> Result {
         // SAFETY: `tfm` is live (type invariant).
-        to_result(unsafe { ripsec_shim_aead_setauthsize(self.tfm.as_ptr(), c_uint::from(len)) })
+        to_result(unsafe { ripsec_shim_aead_setauthsize(self.tfm.as_ptr(), c_uint::from(len)) })?;
+        self.icv_len = len;
+        Ok(())
     }
 }
 
@@ -752,4 +862,184 @@ pub(crate) fn seconds() -> u64 {
 pub(crate) fn memzero(buf: &mut [u8]) {
     // SAFETY: `buf` is valid for writes of its length.
     unsafe { ripsec_shim_memzero(buf.as_mut_ptr().cast(), buf.len()) };
+}
+
+/// Fills `buf` with random bytes.
+pub(crate) fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: `buf` is valid for writes of its length.
+    unsafe { ripsec_shim_random_bytes(buf.as_mut_ptr(), buf.len()) };
+}
+
+/// The netns a netfilter hook runs in.
+///
+/// # Safety
+///
+/// `state` must be the hook state of a running netfilter hook of ripsec's.
+pub(crate) unsafe fn hook_net<'a>(state: *const raw::nf_hook_state) -> Net<'a> {
+    // SAFETY: the caller passes a live hook state.
+    let net = unsafe { ripsec_shim_hook_net(state) };
+    // SAFETY: hooks are registered after pernet init and unregistered before exit.
+    unsafe { Net::from_raw(net) }
+}
+
+/// A packet owned by ripsec; freed on drop unless handed on.
+///
+/// # Invariants
+///
+/// `ptr` is a valid `sk_buff` that this object owns.
+pub(crate) struct Skb {
+    ptr: NonNull<raw::sk_buff>,
+}
+
+// SAFETY: an owned sk_buff may move between contexts.
+unsafe impl Send for Skb {}
+
+impl Skb {
+    /// Takes ownership of `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid `sk_buff` whose ownership passes to the returned object.
+    pub(crate) unsafe fn from_raw(ptr: *mut raw::sk_buff) -> Option<Self> {
+        // INVARIANT: guaranteed by the caller.
+        NonNull::new(ptr).map(|ptr| Self { ptr })
+    }
+
+    /// Gives ownership back (to the netfilter core, with a verdict).
+    pub(crate) fn into_raw(self) -> *mut raw::sk_buff {
+        core::mem::ManuallyDrop::new(self).ptr.as_ptr()
+    }
+
+    /// Length of the packet.
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { ripsec_shim_skb_len(self.ptr.as_ptr()) as usize }
+    }
+
+    /// Whether the stack handed over a GSO super-packet.
+    pub(crate) fn is_gso(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { ripsec_shim_skb_is_gso(self.ptr.as_ptr()) }
+    }
+
+    /// Makes the packet linear, private and writable.
+    pub(crate) fn make_writable(&mut self) -> Result {
+        // SAFETY: `ptr` is owned (type invariant).
+        to_result(unsafe { ripsec_shim_skb_make_writable(self.ptr.as_ptr()) })
+    }
+
+    /// The packet bytes. Call [`Skb::make_writable`] first: before that only the linear part
+    /// is covered.
+    pub(crate) fn data(&mut self) -> &mut [u8] {
+        // SAFETY: `ptr` is owned; after `make_writable` the `len` bytes at `data` are linear and
+        // private. Without it this still covers at least the linear head, never more than
+        // `len`, which callers only read through bounds-checked parsers.
+        unsafe {
+            let len = self.len();
+            core::slice::from_raw_parts_mut(ripsec_shim_skb_data(self.ptr.as_ptr()), len)
+        }
+    }
+
+    /// Splits a GSO packet into segments.
+    pub(crate) fn segment(&self) -> Result<SkbList> {
+        // SAFETY: `ptr` is valid; the shim returns a list of new skbs or an ERR_PTR.
+        let head = from_err_ptr(unsafe { ripsec_shim_skb_gso_segment(self.ptr.as_ptr()) })?;
+        Ok(SkbList { next: Some(head) })
+    }
+
+    /// Ensures headroom and tailroom.
+    pub(crate) fn make_room(&mut self, head: usize, tail: usize) -> Result {
+        let h = c_uint::try_from(head).map_err(|_| EINVAL)?;
+        let t = c_uint::try_from(tail).map_err(|_| EINVAL)?;
+        // SAFETY: `ptr` is owned (type invariant).
+        to_result(unsafe { ripsec_shim_skb_make_room(self.ptr.as_ptr(), h, t) })
+    }
+
+    /// Prepends `n` bytes (headroom must suffice: see [`Skb::make_room`]).
+    pub(crate) fn push(&mut self, n: usize) -> Result {
+        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
+        // SAFETY: `ptr` is owned; callers reserved the headroom.
+        unsafe { ripsec_shim_skb_push(self.ptr.as_ptr(), n) };
+        Ok(())
+    }
+
+    /// Appends `n` bytes (tailroom must suffice).
+    pub(crate) fn put(&mut self, n: usize) -> Result {
+        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
+        // SAFETY: `ptr` is owned; callers reserved the tailroom.
+        unsafe { ripsec_shim_skb_put(self.ptr.as_ptr(), n) };
+        Ok(())
+    }
+
+    /// Removes `n` bytes from the front.
+    pub(crate) fn pull(&mut self, n: usize) -> Result {
+        if n > self.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `ptr` is owned and linear; `n` is within the packet.
+        unsafe { ripsec_shim_skb_pull(self.ptr.as_ptr(), n as c_uint) };
+        Ok(())
+    }
+
+    /// Shortens the packet to `len` bytes.
+    pub(crate) fn trim(&mut self, len: usize) -> Result {
+        if len > self.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `ptr` is owned and linear; `len` is within the packet.
+        unsafe { ripsec_shim_skb_trim(self.ptr.as_ptr(), len as c_uint) };
+        Ok(())
+    }
+
+    /// Routes and sends the outer packet at the start of the data.
+    pub(crate) fn output(self, net: Net<'_>, ipv6: bool, src: &[u8; 16], dst: &[u8; 16]) -> Result {
+        let skb = self.into_raw();
+        // SAFETY: the shim consumes `skb` in every case; `net` is live; addresses are valid.
+        to_result(unsafe {
+            if ipv6 {
+                ripsec_shim_output6(net.ptr, skb, src.as_ptr(), dst.as_ptr())
+            } else {
+                ripsec_shim_output4(net.ptr, skb, src.as_ptr(), dst.as_ptr())
+            }
+        })
+    }
+
+    /// Feeds the (decapsulated) IP packet at the start of the data back into the stack.
+    pub(crate) fn reinject(self, ipv6: bool) {
+        // SAFETY: the shim consumes the skb.
+        unsafe { ripsec_shim_reinject(self.into_raw(), ipv6) };
+    }
+}
+
+impl Drop for Skb {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is owned (type invariant) and freed once.
+        unsafe { ripsec_shim_kfree_skb(self.ptr.as_ptr()) };
+    }
+}
+
+/// Segments produced by [`Skb::segment`], each owned.
+pub(crate) struct SkbList {
+    next: Option<NonNull<raw::sk_buff>>,
+}
+
+impl Iterator for SkbList {
+    type Item = Skb;
+
+    fn next(&mut self) -> Option<Skb> {
+        let cur = self.next?;
+        // SAFETY: `cur` is a segment we own; the shim detaches it and returns the next one.
+        let next = unsafe { ripsec_shim_skb_next(cur.as_ptr()) };
+        self.next = NonNull::new(next);
+        // INVARIANT: the detached segment is owned by us.
+        Some(Skb { ptr: cur })
+    }
+}
+
+impl Drop for SkbList {
+    fn drop(&mut self) {
+        for skb in self.by_ref() {
+            drop(skb);
+        }
+    }
 }

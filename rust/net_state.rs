@@ -2,12 +2,16 @@
 //! Per-network-namespace state, created and destroyed by the pernet operations.
 
 use crate::{
-    ffi::Net,
+    ffi::{ArcXArray, Net},
     sad::{Counters, Sad},
     spd::Spd,
 };
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 
 /// An SPI handed out by GETSPI and not yet used by an SA.
 pub(crate) struct Reservation {
@@ -19,9 +23,7 @@ pub(crate) struct Reservation {
 
 /// Configuration: changed only by netlink requests, under [`NetState::config`].
 pub(crate) struct Config {
-    /// Security associations.
-    pub(crate) sad: Sad,
-    /// Security policies.
+    /// Security policies (the master copy; the data path reads [`NetState::spd`]).
     pub(crate) spd: Spd,
     /// Pending GETSPI reservations.
     pub(crate) reserved: KVec<Reservation>,
@@ -32,9 +34,13 @@ pub(crate) struct Config {
 pub(crate) struct NetState {
     /// Netlink requests served in this netns.
     requests: AtomicU64,
-    /// SAD, SPD and reservations.
+    /// SPD master copy and reservations; held by every writer, also of the SAD.
     #[pin]
     pub(crate) config: Mutex<Config>,
+    /// Security associations (lock-free lookups; writers hold `config`).
+    pub(crate) sad: Sad,
+    /// The SPD as the data path sees it: a snapshot at index 0, replaced on every change.
+    spd: ArcXArray<Spd>,
     /// Global counters of this netns.
     pub(crate) counters: Counters,
 }
@@ -45,6 +51,18 @@ impl NetState {
         // SAFETY: `Net` guarantees pernet init ran, which stored a pinned `KBox<NetState>`
         // pointer that stays valid until pernet exit, after the netns (and so `'a`) is gone.
         unsafe { &*net.state_ptr().cast::<NetState>() }
+    }
+
+    /// The current SPD snapshot (lock-free).
+    pub(crate) fn spd(&self) -> Option<Arc<Spd>> {
+        self.spd.get(0)
+    }
+
+    /// Publishes `cfg.spd` to the data path. Call with the config mutex held.
+    pub(crate) fn publish_spd(&self, cfg: &Config) -> Result {
+        let snapshot = Arc::new(cfg.spd.try_clone()?, GFP_KERNEL)?;
+        drop(self.spd.store(0, snapshot)?);
+        Ok(())
     }
 
     /// Counts one served request.
@@ -60,14 +78,17 @@ impl NetState {
 
 fn new_state() -> Result<Pin<KBox<NetState>>> {
     let config = Config {
-        sad: Sad::new()?,
         spd: Spd::new(),
         reserved: KVec::new(),
     };
+    let sad = Sad::new()?;
+    let spd = ArcXArray::new()?;
     KBox::pin_init(
         try_pin_init!(NetState {
             requests: AtomicU64::new(0),
             config <- new_mutex!(config),
+            sad,
+            spd,
             counters: Counters::new(),
         }? Error),
         GFP_KERNEL,

@@ -7,12 +7,11 @@ use crate::{
     alg::{self, Alg},
     ffi::{self, Dump, GenlInfo, MsgWriter},
     net_state::{NetState, Reservation},
-    sad::{self, Limits, Sa, SaId},
+    sad::{self, Sa, SaId, SaParams},
     selector::{PortRange, Prefix, Selector, AF_INET, AF_INET6},
     spd::{Policy, Template},
     uapi::{self, attr as a, cmd},
 };
-use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
 /// Default anti-replay window (packets).
@@ -248,8 +247,8 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
     let lim = limits(info)?;
     let state = NetState::of(info.net());
     if update {
-        let cfg = state.config.lock();
-        let sa = cfg.sad.get(&id).ok_or_else(|| {
+        let _writer = state.config.lock();
+        let sa = state.sad.get(&id).ok_or_else(|| {
             info.fail(
                 ENOENT,
                 a::SA_SPI,
@@ -304,27 +303,20 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
             )
         }
     })?;
-    let sa = Arc::new(
-        Sa {
-            id,
-            mode,
-            src,
-            alg,
-            key: sad::SecretKey::new(key)?,
-            reqid: opt_u32(info, a::SA_REQID)?.unwrap_or(0),
-            replay_window,
-            esn: flag(info, a::SA_ESN),
-            limits: Limits::new(lim),
-            add_time: ffi::seconds(),
-            seq_out: AtomicU64::new(0),
-            replay_top: AtomicU64::new(0),
-            counters: sad::Counters::new(),
-            transform,
-        },
-        GFP_KERNEL,
-    )?;
+    let sa = Sa::new(SaParams {
+        id,
+        mode,
+        src,
+        alg,
+        key: sad::SecretKey::new(key)?,
+        reqid: opt_u32(info, a::SA_REQID)?.unwrap_or(0),
+        replay_window,
+        esn: flag(info, a::SA_ESN),
+        limits: lim,
+        transform,
+    })?;
     let mut cfg = state.config.lock();
-    match cfg.sad.insert(sa) {
+    match state.sad.insert(sa) {
         Err(e) if e == EEXIST => Err(info.fail(
             EEXIST,
             a::SA_SPI,
@@ -354,7 +346,11 @@ fn put_sa(w: &mut MsgWriter, sa: &Sa, show_keys: bool) -> Result {
         w.put(a::SA_KEY, sa.key.bytes())?;
     }
     w.put_u32(a::SA_REQID, sa.reqid)?;
-    w.put_u32(a::SA_REPLAY_WINDOW, sa.replay_window)?;
+    let (window, seq_out, replay_top) = {
+        let rt = sa.rt.lock();
+        (rt.replay.size(), rt.out.last(), rt.replay.top())
+    };
+    w.put_u32(a::SA_REPLAY_WINDOW, window)?;
     if sa.esn {
         w.put_flag(a::SA_ESN)?;
     }
@@ -363,24 +359,19 @@ fn put_sa(w: &mut MsgWriter, sa: &Sa, show_keys: bool) -> Result {
     }
     sa.counters.put(w, a::STATS)?;
     w.put_u64(a::SA_ADD_TIME, sa.add_time)?;
-    w.put_u64(a::SA_SEQ_OUT, sa.seq_out.load(Ordering::Relaxed))?;
-    w.put_u64(a::SA_REPLAY_TOP, sa.replay_top.load(Ordering::Relaxed))
+    w.put_u64(a::SA_SEQ_OUT, seq_out)?;
+    w.put_u64(a::SA_REPLAY_TOP, replay_top)
 }
 
 fn sa_get(info: &GenlInfo<'_>) -> Result {
     let id = sa_id(info)?;
-    let sa = NetState::of(info.net())
-        .config
-        .lock()
-        .sad
-        .get(&id)
-        .ok_or_else(|| {
-            info.fail(
-                ENOENT,
-                a::SA_SPI,
-                format_args!("sa-spi: no SA 0x{:08x} to that destination", id.spi),
-            )
-        })?;
+    let sa = NetState::of(info.net()).sad.get(&id).ok_or_else(|| {
+        info.fail(
+            ENOENT,
+            a::SA_SPI,
+            format_args!("sa-spi: no SA 0x{:08x} to that destination", id.spi),
+        )
+    })?;
     let mut r = info.reply(cmd::SA_GET, 8192)?;
     put_sa(&mut r, &sa, flag(info, a::SHOW_KEYS))?;
     r.send()
@@ -388,7 +379,11 @@ fn sa_get(info: &GenlInfo<'_>) -> Result {
 
 fn sa_del(info: &GenlInfo<'_>) -> Result {
     let id = sa_id(info)?;
-    let removed = NetState::of(info.net()).config.lock().sad.remove(&id)?;
+    let state = NetState::of(info.net());
+    let removed = {
+        let _writer = state.config.lock();
+        state.sad.remove(&id)?
+    };
     removed.map(drop).ok_or_else(|| {
         info.fail(
             ENOENT,
@@ -403,7 +398,9 @@ fn sa_flush(info: &GenlInfo<'_>) -> Result {
         Some(_) => Some(ipsec_proto(info, a::SA_PROTO)?),
         None => None,
     };
-    NetState::of(info.net()).config.lock().sad.flush(proto)?;
+    let state = NetState::of(info.net());
+    let _writer = state.config.lock();
+    state.sad.flush(proto)?;
     Ok(())
 }
 
@@ -558,7 +555,8 @@ fn sp_add(info: &GenlInfo<'_>) -> Result {
     let priority = opt_u32(info, a::SP_PRIORITY)?.unwrap_or(0);
     let sel = selector(info)?;
     let tmpl = template(info, action)?;
-    let mut cfg = NetState::of(info.net()).config.lock();
+    let state = NetState::of(info.net());
+    let mut cfg = state.config.lock();
     if cfg.spd.has_duplicate(dir, &sel, priority) {
         return Err(info.fail(
             EEXIST,
@@ -579,6 +577,10 @@ fn sp_add(info: &GenlInfo<'_>) -> Result {
         GFP_KERNEL,
     )?;
     cfg.spd.insert(policy)?;
+    if let Err(e) = state.publish_spd(&cfg) {
+        cfg.spd.remove(id);
+        return Err(e);
+    }
     drop(cfg);
     let mut r = info.reply(cmd::SP_ADD, 256)?;
     r.put_u32(a::SP_ID, id)?;
@@ -637,8 +639,10 @@ fn sp_get(info: &GenlInfo<'_>) -> Result {
 
 fn sp_del(info: &GenlInfo<'_>) -> Result {
     let id = sp_id(info)?;
-    let removed = NetState::of(info.net()).config.lock().spd.remove(id);
-    removed.map(drop).ok_or_else(|| no_policy(info, id))
+    let state = NetState::of(info.net());
+    let mut cfg = state.config.lock();
+    cfg.spd.remove(id).ok_or_else(|| no_policy(info, id))?;
+    state.publish_spd(&cfg)
 }
 
 fn getspi(info: &GenlInfo<'_>) -> Result {
@@ -666,8 +670,9 @@ fn getspi(info: &GenlInfo<'_>) -> Result {
         ));
     }
     let span = u64::from(max - min) + 1;
+    let sad = &NetState::of(info.net()).sad;
     let taken = |cfg: &crate::net_state::Config, spi: u32| {
-        cfg.sad.spi_in_use(spi) || cfg.reserved.iter().any(|r| r.spi == spi)
+        sad.spi_in_use(spi) || cfg.reserved.iter().any(|r| r.spi == spi)
     };
     let mut found = None;
     // Random probes first; a linear sweep from a random start covers small, crowded ranges.
@@ -711,10 +716,8 @@ fn getspi(info: &GenlInfo<'_>) -> Result {
 
 fn get_stats(info: &GenlInfo<'_>) -> Result {
     let state = NetState::of(info.net());
-    let (sas, sps) = {
-        let cfg = state.config.lock();
-        (cfg.sad.len(), cfg.spd.len())
-    };
+    let sas = state.sad.len();
+    let sps = state.config.lock().spd.len();
     let mut r = info.reply(cmd::GET_STATS, 2048)?;
     r.put_u32(a::SA_COUNT, u32::try_from(sas).unwrap_or(u32::MAX))?;
     r.put_u32(a::SP_COUNT, u32::try_from(sps).unwrap_or(u32::MAX))?;
@@ -766,8 +769,10 @@ extern "C" fn ripsec_rs_doit(
         cmd::SP_DEL => sp_del(&info),
         cmd::SP_GET => sp_get(&info),
         cmd::SP_FLUSH => {
-            NetState::of(info.net()).config.lock().spd.flush();
-            Ok(())
+            let state = NetState::of(info.net());
+            let mut cfg = state.config.lock();
+            cfg.spd.flush();
+            state.publish_spd(&cfg)
         }
         cmd::GETSPI => getspi(&info),
         cmd::GET_STATS => get_stats(&info),
@@ -792,7 +797,7 @@ fn dump(d: &mut Dump<'_>) -> Result<c_int> {
             cmd::SA_GET => {
                 let mut spi = u32::try_from(cur[0]).unwrap_or(u32::MAX);
                 let mut pos = usize::try_from(cur[1]).unwrap_or(usize::MAX);
-                let Some(sa) = cfg.sad.next(&mut spi, &mut pos) else {
+                let Some(sa) = state.sad.next(&mut spi, &mut pos) else {
                     break;
                 };
                 if !d.entry(cmd::SA_GET, |w| put_sa(w, &sa, show_keys))? {

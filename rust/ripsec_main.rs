@@ -11,6 +11,12 @@ use kernel::prelude::*;
 #[path = "proto/src/alg.rs"]
 mod alg;
 #[allow(dead_code, unreachable_pub)]
+#[path = "proto/src/esp.rs"]
+mod esp;
+#[allow(dead_code, unreachable_pub)]
+#[path = "proto/src/ip.rs"]
+mod ip;
+#[allow(dead_code, unreachable_pub)]
 #[path = "proto/src/replay.rs"]
 mod replay;
 #[allow(dead_code, unreachable_pub)]
@@ -23,8 +29,59 @@ mod uapi;
 mod ffi;
 mod net_state;
 mod netlink;
+mod receive;
 mod sad;
+mod send;
 mod spd;
+
+/// Netfilter verdicts.
+const NF_DROP: c_uint = 0;
+const NF_ACCEPT: c_uint = 1;
+const NF_STOLEN: c_uint = 2;
+
+fn verdict(v: send::Verdict) -> c_uint {
+    match v {
+        send::Verdict::Accept(skb) => {
+            let _ = skb.into_raw();
+            NF_ACCEPT
+        }
+        send::Verdict::Drop(skb) => {
+            let _ = skb.into_raw();
+            NF_DROP
+        }
+        send::Verdict::Stolen => NF_STOLEN,
+    }
+}
+
+/// The POST_ROUTING hook (IPv4 and IPv6).
+#[no_mangle]
+extern "C" fn ripsec_rs_hook_out(
+    _priv: *mut c_void,
+    skb: *mut ffi::raw::sk_buff,
+    state: *const ffi::raw::nf_hook_state,
+) -> c_uint {
+    // SAFETY: netfilter passes the packet it owns; on ACCEPT/DROP ownership goes back to it.
+    let Some(skb) = (unsafe { ffi::Skb::from_raw(skb) }) else {
+        return NF_ACCEPT;
+    };
+    // SAFETY: `state` is the running hook's state.
+    verdict(send::hook(unsafe { ffi::hook_net(state) }, skb))
+}
+
+/// The LOCAL_IN hook (IPv4 and IPv6).
+#[no_mangle]
+extern "C" fn ripsec_rs_hook_in(
+    _priv: *mut c_void,
+    skb: *mut ffi::raw::sk_buff,
+    state: *const ffi::raw::nf_hook_state,
+) -> c_uint {
+    // SAFETY: as in `ripsec_rs_hook_out`.
+    let Some(skb) = (unsafe { ffi::Skb::from_raw(skb) }) else {
+        return NF_ACCEPT;
+    };
+    // SAFETY: `state` is the running hook's state.
+    verdict(receive::hook(unsafe { ffi::hook_net(state) }, skb))
+}
 
 module! {
     type: Ripsec,

@@ -5,11 +5,16 @@
 
 use crate::{
     alg::{Alg, CryptoKind},
-    ffi::{self, Aead, Ahash, ArcXArray},
+    ffi::{self, Aead, Ahash, ArcXArray, Retired},
+    replay::{OutboundSeq, ReplayWindow},
     uapi::stats_attr,
 };
-use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::{prelude::*, sync::Arc};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use kernel::{
+    new_spinlock,
+    prelude::*,
+    sync::{Arc, SpinLock},
+};
 
 /// What identifies an SA (RFC 4301 §4.1: SPI, destination, protocol).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -78,7 +83,6 @@ impl Counters {
     }
 
     /// Adds `n` to counter `attr` (a `stats_attr` number).
-    #[allow(dead_code)] // Counted by the data path (netfilter hooks), which comes next.
     pub(crate) fn add(&self, attr: u16, n: u64) {
         if let Some(c) = self.0.get(usize::from(attr).wrapping_sub(1)) {
             c.fetch_add(n, Ordering::Relaxed);
@@ -124,7 +128,16 @@ impl Limits {
     }
 }
 
+/// What changes per packet, under the SA's spinlock.
+pub(crate) struct SaRuntime {
+    /// Inbound anti-replay window.
+    pub(crate) replay: ReplayWindow,
+    /// Outbound sequence numbers.
+    pub(crate) out: OutboundSeq,
+}
+
 /// One Security Association.
+#[pin_data]
 pub(crate) struct Sa {
     /// Its key in the SAD.
     pub(crate) id: SaId,
@@ -138,22 +151,79 @@ pub(crate) struct Sa {
     pub(crate) key: SecretKey,
     /// Links the SA to policy templates.
     pub(crate) reqid: u32,
-    /// Anti-replay window size in packets.
-    pub(crate) replay_window: u32,
     /// 64-bit sequence numbers.
     pub(crate) esn: bool,
     /// Lifetime limits.
     pub(crate) limits: Limits,
     /// Seconds since boot when added.
     pub(crate) add_time: u64,
-    /// Last outbound sequence number.
-    pub(crate) seq_out: AtomicU64,
-    /// Highest inbound sequence number accepted.
-    pub(crate) replay_top: AtomicU64,
     /// Counters.
     pub(crate) counters: Counters,
     /// The keyed transform.
     pub(crate) transform: Transform,
+    /// Replay window and sequence numbers.
+    #[pin]
+    pub(crate) rt: SpinLock<SaRuntime>,
+}
+
+/// What [`Sa::new`] needs besides the runtime state.
+pub(crate) struct SaParams {
+    /// See [`Sa`].
+    pub(crate) id: SaId,
+    /// See [`Sa`].
+    pub(crate) mode: u8,
+    /// See [`Sa`].
+    pub(crate) src: [u8; 16],
+    /// See [`Sa`].
+    pub(crate) alg: &'static Alg,
+    /// See [`Sa`].
+    pub(crate) key: SecretKey,
+    /// See [`Sa`].
+    pub(crate) reqid: u32,
+    /// Anti-replay window size in packets.
+    pub(crate) replay_window: u32,
+    /// See [`Sa`].
+    pub(crate) esn: bool,
+    /// See [`Sa`].
+    pub(crate) limits: [u64; 8],
+    /// See [`Sa`].
+    pub(crate) transform: Transform,
+}
+
+impl Sa {
+    /// A new SA, reference-counted and pinned.
+    pub(crate) fn new(p: SaParams) -> Result<Arc<Sa>> {
+        let replay = ReplayWindow::new(p.replay_window, p.esn).map_err(|_| EINVAL)?;
+        let rt = SaRuntime {
+            replay,
+            out: OutboundSeq::new(p.esn),
+        };
+        Arc::pin_init(
+            pin_init!(Sa {
+                id: p.id,
+                mode: p.mode,
+                src: p.src,
+                alg: p.alg,
+                key: p.key,
+                reqid: p.reqid,
+                esn: p.esn,
+                limits: Limits::new(p.limits),
+                add_time: ffi::seconds(),
+                counters: Counters::new(),
+                transform: p.transform,
+                rt <- new_spinlock!(rt),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The AEAD transform (ESP SAs).
+    pub(crate) fn aead(&self) -> Option<&Aead> {
+        match &self.transform {
+            Transform::Aead(a) => Some(a),
+            Transform::Hash(_) => None,
+        }
+    }
 }
 
 /// Builds the key the crypto API expects from the user's key (`alg.rs` documents the layout).
@@ -188,140 +258,152 @@ pub(crate) fn new_transform(alg: &Alg, user_key: &[u8]) -> Result<Transform> {
     }
 }
 
-/// The SAs sharing one SPI (almost always exactly one).
-pub(crate) struct SpiBucket {
+/// SAs sharing one index key (SPI, or reqid), replaced copy-on-write.
+pub(crate) struct Bucket {
     sas: KVec<Arc<Sa>>,
 }
 
-/// The SAD of one netns. Callers serialise writers (the netns config mutex).
+/// An index from a `u32` key to the SAs with that key.
+struct Index(ArcXArray<Bucket>);
+
+impl Index {
+    fn add(&self, key: u32, sa: &Arc<Sa>, retired: &mut KVec<Retired<Bucket>>) -> Result {
+        let mut sas = KVec::new();
+        if let Some(old) = self.0.get(key) {
+            for x in old.sas.iter() {
+                sas.push(x.clone(), GFP_KERNEL)?;
+            }
+        }
+        sas.push(sa.clone(), GFP_KERNEL)?;
+        if let Some(r) = self.0.store(key, Arc::new(Bucket { sas }, GFP_KERNEL)?)? {
+            retired.push(r, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    fn remove(&self, key: u32, id: &SaId, retired: &mut KVec<Retired<Bucket>>) -> Result {
+        let Some(old) = self.0.get(key) else {
+            return Ok(());
+        };
+        let mut sas = KVec::new();
+        for x in old.sas.iter().filter(|x| x.id != *id) {
+            sas.push(x.clone(), GFP_KERNEL)?;
+        }
+        let r = if sas.is_empty() {
+            self.0.remove(key)
+        } else {
+            self.0.store(key, Arc::new(Bucket { sas }, GFP_KERNEL)?)?
+        };
+        if let Some(r) = r {
+            retired.push(r, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+}
+
+/// The SAD of one netns.
+///
+/// # Invariants
+///
+/// Readers are lock-free; writers (`insert`, `remove`, `flush`) are serialised by the
+/// netns config mutex, so the copy-on-write bucket updates never race each other.
 pub(crate) struct Sad {
-    by_spi: ArcXArray<SpiBucket>,
-    count: usize,
+    by_spi: Index,
+    by_reqid: Index,
+    count: AtomicUsize,
 }
 
 impl Sad {
     /// An empty SAD.
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
-            by_spi: ArcXArray::new()?,
-            count: 0,
+            by_spi: Index(ArcXArray::new()?),
+            by_reqid: Index(ArcXArray::new()?),
+            count: AtomicUsize::new(0),
         })
     }
 
     /// Number of SAs.
     pub(crate) fn len(&self) -> usize {
-        self.count
+        self.count.load(Ordering::Relaxed)
     }
 
     /// Whether any SA (of any protocol or destination) uses `spi`.
     pub(crate) fn spi_in_use(&self, spi: u32) -> bool {
-        self.by_spi.get(spi).is_some()
+        self.by_spi.0.get(spi).is_some()
     }
 
-    /// The SA with this id.
+    /// The SA with this id (inbound lookup: O(1), lock-free).
     pub(crate) fn get(&self, id: &SaId) -> Option<Arc<Sa>> {
-        let bucket = self.by_spi.get(id.spi)?;
+        let bucket = self.by_spi.0.get(id.spi)?;
         bucket.sas.iter().find(|sa| sa.id == *id).cloned()
     }
 
-    /// Adds an SA; `EEXIST` if its id is taken.
-    pub(crate) fn insert(&mut self, sa: Arc<Sa>) -> Result {
-        let old = self.by_spi.get(sa.id.spi);
-        let mut sas = KVec::new();
-        if let Some(old) = &old {
-            if old.sas.iter().any(|x| x.id == sa.id) {
-                return Err(EEXIST);
-            }
-            for x in old.sas.iter() {
-                sas.push(x.clone(), GFP_KERNEL)?;
-            }
-        }
-        let spi = sa.id.spi;
-        sas.push(sa, GFP_KERNEL)?;
-        let bucket = Arc::new(SpiBucket { sas }, GFP_KERNEL)?;
-        let replaced = self.by_spi.store(spi, bucket)?;
-        self.count += 1;
-        if let Some(b) = replaced {
-            let mut retired = KVec::new();
-            retired.push(b, GFP_KERNEL)?;
-            retire(retired);
-        }
-        Ok(())
+    /// The newest SA with `reqid` that satisfies `ok` (outbound lookup, lock-free).
+    pub(crate) fn find_out(&self, reqid: u32, ok: impl Fn(&Sa) -> bool) -> Option<Arc<Sa>> {
+        let bucket = self.by_reqid.0.get(reqid)?;
+        bucket.sas.iter().rev().find(|sa| ok(sa)).cloned()
     }
 
-    /// Removes and returns the SA with this id.
-    pub(crate) fn remove(&mut self, id: &SaId) -> Result<Option<Arc<Sa>>> {
+    /// Adds an SA; `EEXIST` if its id is taken. Caller holds the config mutex.
+    pub(crate) fn insert(&self, sa: Arc<Sa>) -> Result {
+        if self.get(&sa.id).is_some() {
+            return Err(EEXIST);
+        }
         let mut retired = KVec::new();
-        let sa = self.unlink(id, &mut retired)?;
-        retire(retired);
-        Ok(sa)
+        let r = self
+            .by_spi
+            .add(sa.id.spi, &sa, &mut retired)
+            .and_then(|()| {
+                self.by_reqid
+                    .add(sa.reqid, &sa, &mut retired)
+                    .inspect_err(|_| {
+                        let _ = self.by_spi.remove(sa.id.spi, &sa.id, &mut retired);
+                    })
+            });
+        if r.is_ok() {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
+        Retired::release_all(retired);
+        r
     }
 
-    /// Unlinks the SA with this id; its old bucket goes to `retired`.
-    fn unlink(&mut self, id: &SaId, retired: &mut KVec<Arc<SpiBucket>>) -> Result<Option<Arc<Sa>>> {
-        let Some(old) = self.by_spi.get(id.spi) else {
+    fn unlink(&self, id: &SaId, retired: &mut KVec<Retired<Bucket>>) -> Result<Option<Arc<Sa>>> {
+        let Some(sa) = self.get(id) else {
             return Ok(None);
         };
-        let Some(pos) = old.sas.iter().position(|x| x.id == *id) else {
-            return Ok(None);
-        };
-        let sa = old.sas[pos].clone();
-        let unlinked = if old.sas.len() == 1 {
-            self.by_spi.remove(id.spi)
-        } else {
-            let mut sas = KVec::new();
-            for (i, x) in old.sas.iter().enumerate() {
-                if i != pos {
-                    sas.push(x.clone(), GFP_KERNEL)?;
-                }
-            }
-            self.by_spi
-                .store(id.spi, Arc::new(SpiBucket { sas }, GFP_KERNEL)?)?
-        };
-        if let Some(b) = unlinked {
-            retired.push(b, GFP_KERNEL)?;
-        }
-        self.count -= 1;
+        self.by_spi.remove(id.spi, id, retired)?;
+        self.by_reqid.remove(sa.reqid, id, retired)?;
+        self.count.fetch_sub(1, Ordering::Relaxed);
         Ok(Some(sa))
     }
 
-    /// Removes every SA (of `proto` only, if given); returns how many.
-    pub(crate) fn flush(&mut self, proto: Option<u8>) -> Result<usize> {
+    /// Removes and returns the SA with this id. Caller holds the config mutex.
+    pub(crate) fn remove(&self, id: &SaId) -> Result<Option<Arc<Sa>>> {
+        let mut retired = KVec::new();
+        let r = self.unlink(id, &mut retired);
+        Retired::release_all(retired);
+        r
+    }
+
+    /// Removes every SA (of `proto` only, if given); returns how many. Caller holds the
+    /// config mutex. One RCU grace period for the whole flush.
+    pub(crate) fn flush(&self, proto: Option<u8>) -> Result<usize> {
         let mut removed = 0;
         let mut retired = KVec::new();
-        let mut spi = 0u32;
-        loop {
-            let mut ids = KVec::new();
-            let mut batch = 0;
-            // Collect a batch of ids, then remove them, so no bucket is walked while replaced.
-            while batch < 256 {
-                let Some(bucket) = self.by_spi.find_from(&mut spi) else {
-                    break;
-                };
-                for sa in bucket.sas.iter() {
-                    if proto.is_none_or(|p| p == sa.id.proto) {
-                        ids.push(sa.id, GFP_KERNEL)?;
-                    }
-                }
-                batch += 1;
-                match spi.checked_add(1) {
-                    Some(next) => spi = next,
-                    None => break,
-                }
-            }
-            if batch == 0 {
-                break;
-            }
-            for id in ids.iter() {
-                if self.unlink(id, &mut retired)?.is_some() {
-                    removed += 1;
-                }
-            }
-            if batch < 256 || spi == u32::MAX {
-                break;
+        let (mut spi, mut pos) = (0u32, 0usize);
+        let mut ids = KVec::new();
+        while let Some(sa) = self.next(&mut spi, &mut pos) {
+            if proto.is_none_or(|p| p == sa.id.proto) {
+                ids.push(sa.id, GFP_KERNEL)?;
             }
         }
-        retire(retired);
+        for id in ids.iter() {
+            if self.unlink(id, &mut retired)?.is_some() {
+                removed += 1;
+            }
+        }
+        Retired::release_all(retired);
         Ok(removed)
     }
 
@@ -329,7 +411,7 @@ impl Sad {
     pub(crate) fn next(&self, spi: &mut u32, pos: &mut usize) -> Option<Arc<Sa>> {
         loop {
             let found = *spi;
-            let bucket = self.by_spi.find_from(spi)?;
+            let bucket = self.by_spi.0.find_from(spi)?;
             if *spi != found {
                 *pos = 0;
             }
@@ -340,14 +422,5 @@ impl Sad {
             *spi = spi.checked_add(1)?;
             *pos = 0;
         }
-    }
-}
-
-/// Drops buckets unlinked from the SAD once no lock-free reader can still see them
-/// (one RCU grace period for the whole batch).
-fn retire(buckets: KVec<Arc<SpiBucket>>) {
-    if !buckets.is_empty() {
-        kernel::sync::rcu::synchronize_rcu();
-        drop(buckets);
     }
 }

@@ -15,10 +15,38 @@
 #include <linux/string.h>
 #include <linux/timekeeping.h>
 #include <linux/xarray.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/netdevice.h>
+#include <linux/scatterlist.h>
+#include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/route.h>
+#include <net/dst.h>
+#include <net/gso.h>
 #include <crypto/aead.h>
 #include <crypto/hash.h>
 #include "shim.h"
 #include "uapi.h"
+
+/* ---- netfilter hooks (registered per netns) ---- */
+
+static const struct nf_hook_ops ripsec_nf_ops[] = {
+	{ .hook = ripsec_rs_hook_out, .pf = NFPROTO_IPV4, .hooknum = NF_INET_POST_ROUTING,
+	  .priority = 1000 },
+	{ .hook = ripsec_rs_hook_in, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = -200 },
+	{ .hook = ripsec_rs_hook_out, .pf = NFPROTO_IPV6, .hooknum = NF_INET_POST_ROUTING,
+	  .priority = 1000 },
+	{ .hook = ripsec_rs_hook_in, .pf = NFPROTO_IPV6, .hooknum = NF_INET_LOCAL_IN,
+	  .priority = -200 },
+};
+
+struct net *ripsec_shim_hook_net(const struct nf_hook_state *state)
+{
+	return state->net;
+}
 
 /* ---- per-netns state: one pointer in net_generic, owned by Rust ---- */
 
@@ -26,11 +54,21 @@ static unsigned int ripsec_net_id;
 
 static int __net_init ripsec_net_init(struct net *net)
 {
-	return ripsec_rs_net_init(net, net_generic(net, ripsec_net_id));
+	void **slot = net_generic(net, ripsec_net_id);
+	int err = ripsec_rs_net_init(net, slot);
+
+	if (err)
+		return err;
+	err = nf_register_net_hooks(net, ripsec_nf_ops, ARRAY_SIZE(ripsec_nf_ops));
+	if (err)
+		ripsec_rs_net_exit(*slot);
+	return err;
 }
 
 static void __net_exit ripsec_net_exit(struct net *net)
 {
+	/* No hook runs after this returns (it waits for an RCU grace period). */
+	nf_unregister_net_hooks(net, ripsec_nf_ops, ARRAY_SIZE(ripsec_nf_ops));
 	ripsec_rs_net_exit(*(void **)net_generic(net, ripsec_net_id));
 }
 
@@ -274,10 +312,35 @@ void ripsec_shim_memzero(void *p, size_t len)
 
 /* ---- crypto ---- */
 
-/* Returns the transform or an ERR_PTR. */
+/* Returns a synchronous transform (the data path never waits) or an ERR_PTR. */
 struct crypto_aead *ripsec_shim_aead_alloc(const char *name)
 {
-	return crypto_alloc_aead(name, 0, 0);
+	return crypto_alloc_aead(name, 0, CRYPTO_ALG_ASYNC);
+}
+
+/* Encrypts or decrypts @len bytes at @buf in place: @assoclen bytes of associated data, then
+ * @cryptlen bytes (plaintext, or ciphertext + ICV). */
+int ripsec_shim_aead_crypt(struct crypto_aead *tfm, u8 *buf, unsigned int len,
+			   unsigned int assoclen, unsigned int cryptlen, u8 *iv, bool encrypt)
+{
+	struct aead_request *req = aead_request_alloc(tfm, GFP_ATOMIC);
+	struct scatterlist sg;
+	int err;
+
+	if (!req)
+		return -ENOMEM;
+	sg_init_one(&sg, buf, len);
+	aead_request_set_callback(req, 0, NULL, NULL);
+	aead_request_set_ad(req, assoclen);
+	aead_request_set_crypt(req, &sg, &sg, cryptlen, iv);
+	err = encrypt ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req);
+	aead_request_free(req);
+	return err;
+}
+
+void ripsec_shim_random_bytes(u8 *buf, size_t len)
+{
+	get_random_bytes(buf, len);
 }
 
 int ripsec_shim_aead_setkey(struct crypto_aead *tfm, const u8 *key, unsigned int len)
@@ -328,4 +391,139 @@ bool ripsec_shim_crypto_has_aead(const char *name)
 bool ripsec_shim_crypto_has_ahash(const char *name)
 {
 	return crypto_has_ahash(name, 0, 0);
+}
+
+/* ---- skb ---- */
+
+/* Makes the whole packet linear, private and writable. */
+int ripsec_shim_skb_make_writable(struct sk_buff *skb)
+{
+	if (skb_linearize(skb))
+		return -ENOMEM;
+	return skb_ensure_writable(skb, skb->len);
+}
+
+u8 *ripsec_shim_skb_data(struct sk_buff *skb)
+{
+	return skb->data;
+}
+
+unsigned int ripsec_shim_skb_len(const struct sk_buff *skb)
+{
+	return skb->len;
+}
+
+bool ripsec_shim_skb_is_gso(const struct sk_buff *skb)
+{
+	return skb_is_gso(skb);
+}
+
+/* Returns the list of segments (consuming nothing) or an ERR_PTR. */
+struct sk_buff *ripsec_shim_skb_gso_segment(struct sk_buff *skb)
+{
+	return skb_gso_segment(skb, 0);
+}
+
+/* Detaches and returns the segment after @skb. */
+struct sk_buff *ripsec_shim_skb_next(struct sk_buff *skb)
+{
+	struct sk_buff *next = skb->next;
+
+	skb_mark_not_on_list(skb);
+	return next;
+}
+
+/* Ensures @head bytes of headroom and @tail bytes of tailroom. */
+int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail)
+{
+	int dh = max_t(int, (int)head - (int)skb_headroom(skb), 0);
+	int dt = max_t(int, (int)tail - (int)skb_tailroom(skb), 0);
+
+	if (!dh && !dt && !skb_cloned(skb))
+		return 0;
+	return pskb_expand_head(skb, dh, dt, GFP_ATOMIC);
+}
+
+u8 *ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len)
+{
+	return skb_push(skb, len);
+}
+
+u8 *ripsec_shim_skb_put(struct sk_buff *skb, unsigned int len)
+{
+	return skb_put(skb, len);
+}
+
+void ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len)
+{
+	__skb_pull(skb, len);
+}
+
+void ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len)
+{
+	__skb_trim(skb, len);
+}
+
+void ripsec_shim_kfree_skb(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+}
+
+/* Routes an outer IPv4 packet at skb->data and sends it; consumes @skb. */
+int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr)
+{
+	struct flowi4 fl4 = { .flowi4_proto = IPPROTO_ESP };
+	struct rtable *rt;
+
+	memcpy(&fl4.saddr, saddr, 4);
+	memcpy(&fl4.daddr, daddr, 4);
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt)) {
+		kfree_skb(skb);
+		return PTR_ERR(rt);
+	}
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+	skb->protocol = htons(ETH_P_IP);
+	skb_reset_network_header(skb);
+	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+	ip_select_ident(net, skb, NULL);
+	return ip_local_out(net, NULL, skb);
+}
+
+/* Routes an outer IPv6 packet at skb->data and sends it; consumes @skb. */
+int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr)
+{
+	struct flowi6 fl6 = { .flowi6_proto = IPPROTO_ESP };
+	struct dst_entry *dst;
+
+	memcpy(&fl6.saddr, saddr, 16);
+	memcpy(&fl6.daddr, daddr, 16);
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error) {
+		int err = dst->error;
+
+		dst_release(dst);
+		kfree_skb(skb);
+		return err;
+	}
+	skb_dst_drop(skb);
+	skb_dst_set(skb, dst);
+	skb->protocol = htons(ETH_P_IPV6);
+	skb_reset_network_header(skb);
+	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+	return ip6_local_out(net, NULL, skb);
+}
+
+/* Feeds a decapsulated packet at skb->data back into the stack; consumes @skb. */
+void ripsec_shim_reinject(struct sk_buff *skb, bool ipv6)
+{
+	skb_dst_drop(skb);
+	nf_reset_ct(skb);
+	skb->protocol = ipv6 ? htons(ETH_P_IPV6) : htons(ETH_P_IP);
+	skb_reset_network_header(skb);
+	skb_reset_transport_header(skb);
+	skb->pkt_type = PACKET_HOST;
+	skb->ip_summed = CHECKSUM_NONE;
+	netif_rx(skb);
 }

@@ -16,10 +16,13 @@ struct netlink_callback;
 struct xarray;
 struct crypto_aead;
 struct crypto_ahash;
+struct nf_hook_state;
 
 /* Provided by Rust. */
 int ripsec_rs_net_init(struct net *net, void **state);
 void ripsec_rs_net_exit(void *state);
+unsigned int ripsec_rs_hook_out(void *priv, struct sk_buff *skb, const struct nf_hook_state *state);
+unsigned int ripsec_rs_hook_in(void *priv, struct sk_buff *skb, const struct nf_hook_state *state);
 int ripsec_rs_doit(struct sk_buff *skb, struct genl_info *info);
 int ripsec_rs_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
 
@@ -70,5 +73,25 @@ const char *ripsec_shim_ahash_driver(struct crypto_ahash *tfm);
 void ripsec_shim_ahash_free(struct crypto_ahash *tfm);
 bool ripsec_shim_crypto_has_aead(const char *name);
 bool ripsec_shim_crypto_has_ahash(const char *name);
+
+struct net *ripsec_shim_hook_net(const struct nf_hook_state *state);
+int ripsec_shim_aead_crypt(struct crypto_aead *tfm, u8 *buf, unsigned int len,
+			   unsigned int assoclen, unsigned int cryptlen, u8 *iv, bool encrypt);
+void ripsec_shim_random_bytes(u8 *buf, size_t len);
+int ripsec_shim_skb_make_writable(struct sk_buff *skb);
+u8 *ripsec_shim_skb_data(struct sk_buff *skb);
+unsigned int ripsec_shim_skb_len(const struct sk_buff *skb);
+bool ripsec_shim_skb_is_gso(const struct sk_buff *skb);
+struct sk_buff *ripsec_shim_skb_gso_segment(struct sk_buff *skb);
+struct sk_buff *ripsec_shim_skb_next(struct sk_buff *skb);
+int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail);
+u8 *ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len);
+u8 *ripsec_shim_skb_put(struct sk_buff *skb, unsigned int len);
+void ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len);
+void ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len);
+void ripsec_shim_kfree_skb(struct sk_buff *skb);
+int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr);
+int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr);
+void ripsec_shim_reinject(struct sk_buff *skb, bool ipv6);
 
 #endif /* RIPSEC_SHIM_H */

@@ -3,7 +3,7 @@
 //! precedence (`selector::precedence`: priority, then specificity, then age), so the first
 //! match wins.
 
-use crate::selector::{precedence, Selector};
+use crate::selector::{precedence, Flow, Selector};
 use core::cmp::Ordering;
 use kernel::{prelude::*, sync::Arc};
 
@@ -141,5 +141,32 @@ impl Spd {
             i -= d.len();
         }
         None
+    }
+
+    /// A copy sharing the policies, for publishing to the data path.
+    pub(crate) fn try_clone(&self) -> Result<Spd> {
+        let mut dirs = [KVec::new(), KVec::new(), KVec::new()];
+        for (d, s) in dirs.iter_mut().zip(self.dirs.iter()) {
+            for p in s.iter() {
+                d.push(p.clone(), GFP_KERNEL)?;
+            }
+        }
+        Ok(Spd {
+            dirs,
+            next_id: self.next_id,
+        })
+    }
+
+    /// Whether direction `dir` has no policy (the data path's fast exit).
+    pub(crate) fn is_empty(&self, dir: u8) -> bool {
+        self.dirs.get(usize::from(dir)).is_none_or(|d| d.is_empty())
+    }
+
+    /// The winning policy for `flow` in direction `dir`: the first match in precedence order.
+    pub(crate) fn lookup(&self, dir: u8, flow: &Flow) -> Option<&Arc<Policy>> {
+        self.dirs
+            .get(usize::from(dir))?
+            .iter()
+            .find(|p| p.sel.matches(flow))
     }
 }

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Outbound: the POST_ROUTING hook matches packets against the SPD and encapsulates those a
+//! protect policy covers in ESP (RFC 4303), tunnel or transport mode, through the SA's AEAD.
+
+use crate::{
+    alg::CryptoKind,
+    esp,
+    ffi::{Net, Skb},
+    ip,
+    net_state::NetState,
+    replay,
+    sad::Sa,
+    selector::AF_INET6,
+    spd::Template,
+    uapi::{self, stats_attr as st},
+};
+use kernel::{prelude::*, sync::Arc};
+
+/// What the hook tells netfilter.
+pub(crate) enum Verdict {
+    /// Let the packet continue.
+    Accept(Skb),
+    /// Drop it (netfilter frees it).
+    Drop(Skb),
+    /// ripsec took it (sent or freed it).
+    Stolen,
+}
+
+/// Room left in front of an outer header for the link layer.
+const LL_RESERVE: usize = 128;
+/// Hop limit / TTL of outer headers.
+const OUTER_TTL: u8 = 64;
+
+/// The POST_ROUTING hook.
+pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
+    let state = NetState::of(net);
+    let Some(spd) = state.spd() else {
+        return Verdict::Accept(skb);
+    };
+    if spd.is_empty(uapi::DIR_OUT) {
+        return Verdict::Accept(skb);
+    }
+    let Some(flow) = ip::flow(skb.data()) else {
+        return Verdict::Accept(skb);
+    };
+    // IPsec packets (ours included) are never protected again.
+    if flow.proto == uapi::PROTO_ESP || flow.proto == uapi::PROTO_AH {
+        return Verdict::Accept(skb);
+    }
+    let Some(policy) = spd.lookup(uapi::DIR_OUT, &flow) else {
+        return Verdict::Accept(skb);
+    };
+    let tmpl = match (policy.action, policy.tmpl) {
+        (uapi::ACTION_PROTECT, Some(t)) => t,
+        (uapi::ACTION_DISCARD, _) => {
+            state.counters.add(st::DROP_DISCARD, 1);
+            return Verdict::Drop(skb);
+        }
+        _ => return Verdict::Accept(skb),
+    };
+    let want_dst = if tmpl.mode == uapi::MODE_TUNNEL {
+        tmpl.dst
+    } else {
+        flow.dst
+    };
+    let sa = state.sad.find_out(tmpl.reqid, |sa| {
+        sa.id.proto == tmpl.proto && sa.mode == tmpl.mode && sa.id.dst == want_dst
+    });
+    let Some(sa) = sa.filter(|sa| sa.id.proto == uapi::PROTO_ESP) else {
+        state.counters.add(st::DROP_NO_SA, 1);
+        return Verdict::Drop(skb);
+    };
+    if skb.is_gso() {
+        let Ok(segs) = skb.segment() else {
+            count_drop(state, &sa, st::DROP_NOMEM);
+            return Verdict::Drop(skb);
+        };
+        drop(skb);
+        for seg in segs {
+            send(net, state, &sa, &tmpl, seg);
+        }
+        return Verdict::Stolen;
+    }
+    send(net, state, &sa, &tmpl, skb);
+    Verdict::Stolen
+}
+
+fn count_drop(state: &NetState, sa: &Sa, reason: u16) {
+    state.counters.add(reason, 1);
+    sa.counters.add(reason, 1);
+}
+
+/// Encapsulates and sends one packet; on failure counts the reason and frees it.
+fn send(net: Net<'_>, state: &NetState, sa: &Arc<Sa>, tmpl: &Template, skb: Skb) {
+    if let Err(reason) = encapsulate(net, state, sa, tmpl, skb) {
+        count_drop(state, sa, reason);
+    }
+}
+
+fn encapsulate(
+    net: Net<'_>,
+    state: &NetState,
+    sa: &Sa,
+    tmpl: &Template,
+    mut skb: Skb,
+) -> Result<(), u16> {
+    let aead = sa.aead().ok_or(st::DROP_NO_SA)?;
+    skb.make_writable().map_err(|_| st::DROP_NOMEM)?;
+    let hdr = ip::parse(skb.data()).ok_or(st::DROP_MALFORMED)?;
+    let tunnel = tmpl.mode == uapi::MODE_TUNNEL;
+    let outer_v6 = sa.id.family == AF_INET6;
+    let alg = sa.alg;
+    let (iv_len, icv_len) = (usize::from(alg.iv_len), usize::from(alg.icv_len));
+    let inner_len = hdr.total_len.min(skb.len());
+    skb.trim(inner_len).map_err(|_| st::DROP_MALFORMED)?;
+    // Tunnel mode protects the whole packet; transport mode what follows the IP header.
+    let (payload_len, next_header, outer_hdr_len) = if tunnel {
+        let nh = if hdr.family == AF_INET6 {
+            ip::PROTO_IPV6
+        } else {
+            ip::PROTO_IPIP
+        };
+        let ohl = if outer_v6 {
+            ip::IPV6_HDR_LEN
+        } else {
+            ip::IPV4_HDR_LEN
+        };
+        (inner_len, nh, ohl)
+    } else {
+        (inner_len - hdr.hdr_len, hdr.proto, hdr.hdr_len)
+    };
+    let pad = esp::pad_len(payload_len, alg.pad_align());
+    let trailer = pad + esp::TRAILER_MIN;
+    let esp_hdr = esp::ESP_HDR_LEN + iv_len;
+    let seq = sa.rt.lock().out.next().map_err(|_| st::DROP_SEQ_OVERFLOW)?;
+    skb.make_room(LL_RESERVE + outer_hdr_len + esp_hdr, trailer + icv_len)
+        .map_err(|_| st::DROP_NOMEM)?;
+    // Trailer (and room for the ICV) at the end.
+    skb.put(trailer + icv_len).map_err(|_| st::DROP_NOMEM)?;
+    let end = skb.len();
+    esp::write_trailer(
+        &mut skb.data()[end - icv_len - trailer..end - icv_len],
+        next_header,
+    )
+    .map_err(|_| st::DROP_MALFORMED)?;
+    // ESP header and IV in front of the payload; in transport mode the IP header moves up.
+    skb.push(esp_hdr).map_err(|_| st::DROP_NOMEM)?;
+    if !tunnel {
+        skb.data().copy_within(esp_hdr..esp_hdr + outer_hdr_len, 0);
+    }
+    let esp_at = if tunnel { 0 } else { outer_hdr_len };
+    let mut iv = [0u8; 16];
+    let iv = &mut iv[..iv_len];
+    match alg.kind {
+        // Counter-based IVs (RFC 4106 §3, RFC 7634 §2): the sequence number, unique per key.
+        CryptoKind::Aead => iv.copy_from_slice(&seq.to_be_bytes()[..iv_len]),
+        // CBC needs unpredictable IVs (RFC 3602 §2.3).
+        _ => crate::ffi::random_bytes(iv),
+    }
+    {
+        let d = skb.data();
+        let mut h = [0u8; esp::ESP_HDR_LEN];
+        esp::write_header(&mut h, sa.id.spi, replay::seq_lo(seq));
+        d[esp_at..esp_at + esp::ESP_HDR_LEN].copy_from_slice(&h);
+        d[esp_at + esp::ESP_HDR_LEN..esp_at + esp_hdr].copy_from_slice(iv);
+        let cryptlen = payload_len + trailer;
+        aead.crypt(&mut d[esp_at..], esp_hdr, cryptlen, iv, true)
+            .map_err(|_| st::DROP_NOMEM)?;
+    }
+    let total = skb.len() + if tunnel { outer_hdr_len } else { 0 };
+    if tunnel {
+        let tos = ip::tos(&skb.data()[esp_hdr..]);
+        skb.push(outer_hdr_len).map_err(|_| st::DROP_NOMEM)?;
+        let d = skb.data();
+        if outer_v6 {
+            let mut h = [0u8; ip::IPV6_HDR_LEN];
+            let plen = u16::try_from(total - ip::IPV6_HDR_LEN).map_err(|_| st::DROP_MTU)?;
+            ip::write_ipv6(
+                &mut h,
+                plen,
+                tos,
+                OUTER_TTL,
+                uapi::PROTO_ESP,
+                &sa.src,
+                &sa.id.dst,
+            );
+            d[..ip::IPV6_HDR_LEN].copy_from_slice(&h);
+        } else {
+            let mut h = [0u8; ip::IPV4_HDR_LEN];
+            let tlen = u16::try_from(total).map_err(|_| st::DROP_MTU)?;
+            ip::write_ipv4(
+                &mut h,
+                tlen,
+                tos,
+                hdr.df,
+                OUTER_TTL,
+                uapi::PROTO_ESP,
+                &sa.src,
+                &sa.id.dst,
+            );
+            d[..ip::IPV4_HDR_LEN].copy_from_slice(&h);
+        }
+    } else {
+        ip::set_proto_and_len(skb.data(), uapi::PROTO_ESP, total).ok_or(st::DROP_MTU)?;
+    }
+    sa.counters.add(st::PACKETS_OUT, 1);
+    sa.counters.add(st::BYTES_OUT, inner_len as u64);
+    state.counters.add(st::PACKETS_OUT, 1);
+    state.counters.add(st::BYTES_OUT, inner_len as u64);
+    let (src, dst) = if tunnel {
+        (sa.src, sa.id.dst)
+    } else {
+        (hdr.src, hdr.dst)
+    };
+    skb.output(
+        net,
+        if tunnel {
+            outer_v6
+        } else {
+            hdr.family == AF_INET6
+        },
+        &src,
+        &dst,
+    )
+    .map_err(|_| st::DROP_NO_SA)
+}
