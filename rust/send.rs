@@ -167,40 +167,31 @@ fn encapsulate(
         aead.crypt(&mut d[esp_at..], esp_hdr, cryptlen, iv, true)
             .map_err(|_| st::DROP_NOMEM)?;
     }
-    let total = skb.len() + if tunnel { outer_hdr_len } else { 0 };
     if tunnel {
-        let tos = ip::tos(&skb.data()[esp_hdr..]);
+        let o = ip::Outer {
+            payload_len: skb.len(),
+            tos: ip::tos(&skb.data()[esp_hdr..]),
+            df: hdr.df,
+            ttl: OUTER_TTL,
+            proto: uapi::PROTO_ESP,
+            src: &sa.src,
+            dst: &sa.id.dst,
+        };
         skb.push(outer_hdr_len).map_err(|_| st::DROP_NOMEM)?;
         let d = skb.data();
         if outer_v6 {
-            let mut h = [0u8; ip::IPV6_HDR_LEN];
-            let plen = u16::try_from(total - ip::IPV6_HDR_LEN).map_err(|_| st::DROP_MTU)?;
-            ip::write_ipv6(
-                &mut h,
-                plen,
-                tos,
-                OUTER_TTL,
-                uapi::PROTO_ESP,
-                &sa.src,
-                &sa.id.dst,
-            );
-            d[..ip::IPV6_HDR_LEN].copy_from_slice(&h);
+            let h: &mut [u8; ip::IPV6_HDR_LEN] = (&mut d[..ip::IPV6_HDR_LEN])
+                .try_into()
+                .map_err(|_| st::DROP_NOMEM)?;
+            ip::write_ipv6(h, &o).ok_or(st::DROP_MTU)?;
         } else {
-            let mut h = [0u8; ip::IPV4_HDR_LEN];
-            let tlen = u16::try_from(total).map_err(|_| st::DROP_MTU)?;
-            ip::write_ipv4(
-                &mut h,
-                tlen,
-                tos,
-                hdr.df,
-                OUTER_TTL,
-                uapi::PROTO_ESP,
-                &sa.src,
-                &sa.id.dst,
-            );
-            d[..ip::IPV4_HDR_LEN].copy_from_slice(&h);
+            let h: &mut [u8; ip::IPV4_HDR_LEN] = (&mut d[..ip::IPV4_HDR_LEN])
+                .try_into()
+                .map_err(|_| st::DROP_NOMEM)?;
+            ip::write_ipv4(h, &o).ok_or(st::DROP_MTU)?;
         }
     } else {
+        let total = skb.len();
         ip::set_proto_and_len(skb.data(), uapi::PROTO_ESP, total).ok_or(st::DROP_MTU)?;
     }
     sa.counters.add(st::PACKETS_OUT, 1);

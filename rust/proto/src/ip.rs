@@ -126,50 +126,56 @@ pub fn checksum(data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// Writes an outer IPv4 header (no options) for a tunnel packet of `total_len` bytes.
-pub fn write_ipv4(
-    out: &mut [u8; IPV4_HDR_LEN],
-    total_len: u16,
-    tos: u8,
-    df: bool,
-    ttl: u8,
-    proto: u8,
-    src: &[u8; 16],
-    dst: &[u8; 16],
-) {
-    out.fill(0);
-    out[0] = 0x45;
-    out[1] = tos;
-    out[2..4].copy_from_slice(&total_len.to_be_bytes());
-    if df {
-        out[6] = 0x40;
-    }
-    out[8] = ttl;
-    out[9] = proto;
-    out[12..16].copy_from_slice(&src[..4]);
-    out[16..20].copy_from_slice(&dst[..4]);
-    let sum = checksum(&out[..]);
-    out[10..12].copy_from_slice(&sum.to_be_bytes());
+/// The fields of an outer (tunnel) header.
+#[derive(Clone, Copy, Debug)]
+pub struct Outer<'a> {
+    /// Bytes after the outer header (ESP header to ICV).
+    pub payload_len: usize,
+    /// TOS / traffic class, copied from the inner packet.
+    pub tos: u8,
+    /// IPv4 don't-fragment, copied from the inner packet.
+    pub df: bool,
+    /// TTL / hop limit.
+    pub ttl: u8,
+    /// Protocol / next header (ESP).
+    pub proto: u8,
+    /// Tunnel source.
+    pub src: &'a [u8; 16],
+    /// Tunnel destination.
+    pub dst: &'a [u8; 16],
 }
 
-/// Writes an outer IPv6 header for a tunnel packet with `payload_len` bytes after it.
-pub fn write_ipv6(
-    out: &mut [u8; IPV6_HDR_LEN],
-    payload_len: u16,
-    tclass: u8,
-    hop_limit: u8,
-    next: u8,
-    src: &[u8; 16],
-    dst: &[u8; 16],
-) {
+/// Writes an outer IPv4 header (no options); `None` if the packet would exceed 64 KiB.
+pub fn write_ipv4(out: &mut [u8; IPV4_HDR_LEN], o: &Outer<'_>) -> Option<()> {
+    let total = u16::try_from(o.payload_len.checked_add(IPV4_HDR_LEN)?).ok()?;
     out.fill(0);
-    out[0] = 0x60 | (tclass >> 4);
-    out[1] = tclass << 4;
-    out[4..6].copy_from_slice(&payload_len.to_be_bytes());
-    out[6] = next;
-    out[7] = hop_limit;
-    out[8..24].copy_from_slice(src);
-    out[24..40].copy_from_slice(dst);
+    out[0] = 0x45;
+    out[1] = o.tos;
+    out[2..4].copy_from_slice(&total.to_be_bytes());
+    if o.df {
+        out[6] = 0x40;
+    }
+    out[8] = o.ttl;
+    out[9] = o.proto;
+    out[12..16].copy_from_slice(&o.src[..4]);
+    out[16..20].copy_from_slice(&o.dst[..4]);
+    let sum = checksum(&out[..]);
+    out[10..12].copy_from_slice(&sum.to_be_bytes());
+    Some(())
+}
+
+/// Writes an outer IPv6 header; `None` if the payload exceeds 64 KiB.
+pub fn write_ipv6(out: &mut [u8; IPV6_HDR_LEN], o: &Outer<'_>) -> Option<()> {
+    let plen = u16::try_from(o.payload_len).ok()?;
+    out.fill(0);
+    out[0] = 0x60 | (o.tos >> 4);
+    out[1] = o.tos << 4;
+    out[4..6].copy_from_slice(&plen.to_be_bytes());
+    out[6] = o.proto;
+    out[7] = o.ttl;
+    out[8..24].copy_from_slice(o.src);
+    out[24..40].copy_from_slice(o.dst);
+    Some(())
 }
 
 /// Rewrites the protocol (IPv4) or first next header (IPv6) and the length fields of the IP
@@ -260,8 +266,26 @@ mod tests {
         let mut d = [0u8; 16];
         s[..4].copy_from_slice(&[192, 0, 2, 1]);
         d[..4].copy_from_slice(&[192, 0, 2, 2]);
-        write_ipv4(&mut h, 100, 0, true, 64, 50, &s, &d);
+        let o = Outer {
+            payload_len: 80,
+            tos: 0,
+            df: true,
+            ttl: 64,
+            proto: 50,
+            src: &s,
+            dst: &d,
+        };
+        write_ipv4(&mut h, &o).unwrap();
         assert_eq!(checksum(&h), 0, "a header with its checksum sums to zero");
+        assert_eq!(parse(&h).unwrap().total_len, 100);
+        assert!(write_ipv4(
+            &mut h,
+            &Outer {
+                payload_len: 65_516,
+                ..o
+            }
+        )
+        .is_none());
         assert_eq!(parse(&h).unwrap().proto, 50);
         // RFC 1071 example: 0x0001 0xf203 0xf4f5 0xf6f7 -> sum 0xddf2, checksum 0x220d.
         assert_eq!(
@@ -289,7 +313,16 @@ mod tests {
         let mut h = [0u8; IPV6_HDR_LEN];
         let s = [0xfd; 16];
         let d = [0xfe; 16];
-        write_ipv6(&mut h, 64, 0xb8, 64, 50, &s, &d);
+        let o = Outer {
+            payload_len: 64,
+            tos: 0xb8,
+            df: true,
+            ttl: 64,
+            proto: 50,
+            src: &s,
+            dst: &d,
+        };
+        write_ipv6(&mut h, &o).unwrap();
         let p = parse(&h).unwrap();
         assert_eq!((p.proto, p.total_len, p.src, p.dst), (50, 104, s, d));
         assert_eq!(tos(&h), 0xb8);
