@@ -112,6 +112,7 @@ extern "C" {
     ) -> c_int;
     fn ripsec_shim_random_bytes(buf: *mut u8, len: usize);
     fn ripsec_shim_skb_make_writable(skb: *mut raw::sk_buff) -> c_int;
+    fn ripsec_shim_skb_checksum_help(skb: *mut raw::sk_buff) -> c_int;
     fn ripsec_shim_skb_data(skb: *mut raw::sk_buff) -> *mut u8;
     fn ripsec_shim_skb_len(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_skb_is_gso(skb: *const raw::sk_buff) -> bool;
@@ -136,6 +137,8 @@ extern "C" {
         daddr: *const u8,
     ) -> c_int;
     fn ripsec_shim_reinject(skb: *mut raw::sk_buff, ipv6: bool);
+    fn ripsec_shim_skb_dst_mtu(skb: *const raw::sk_buff) -> c_uint;
+    fn ripsec_shim_icmp_too_big(skb: *mut raw::sk_buff, mtu: u32, ipv6: bool);
     fn ripsec_shim_crypto_has_ahash(name: *const c_char) -> bool;
 }
 
@@ -928,6 +931,12 @@ impl Skb {
         to_result(unsafe { ripsec_shim_skb_make_writable(self.ptr.as_ptr()) })
     }
 
+    /// Computes a checksum the stack left to the device, which will not see the plaintext.
+    pub(crate) fn finish_checksum(&mut self) -> Result {
+        // SAFETY: `ptr` is owned (type invariant).
+        to_result(unsafe { ripsec_shim_skb_checksum_help(self.ptr.as_ptr()) })
+    }
+
     /// The packet bytes. Call [`Skb::make_writable`] first: before that only the linear part
     /// is covered.
     pub(crate) fn data(&mut self) -> &mut [u8] {
@@ -989,6 +998,19 @@ impl Skb {
         // SAFETY: `ptr` is owned and linear; `len` is within the packet.
         unsafe { ripsec_shim_skb_trim(self.ptr.as_ptr(), len as c_uint) };
         Ok(())
+    }
+
+    /// MTU of the route the packet is on (0 if it has none).
+    pub(crate) fn dst_mtu(&self) -> usize {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { ripsec_shim_skb_dst_mtu(self.ptr.as_ptr()) as usize }
+    }
+
+    /// Sends the packet's source an ICMP "fragmentation needed" / "packet too big" with `mtu`.
+    pub(crate) fn icmp_too_big(&mut self, mtu: usize, ipv6: bool) {
+        let mtu = u32::try_from(mtu).unwrap_or(u32::MAX);
+        // SAFETY: `ptr` is owned; the shim only reads the packet to build the ICMP error.
+        unsafe { ripsec_shim_icmp_too_big(self.ptr.as_ptr(), mtu, ipv6) };
     }
 
     /// Routes and sends the outer packet at the start of the data.

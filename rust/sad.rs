@@ -11,9 +11,9 @@ use crate::{
 };
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::{
-    new_spinlock,
+    new_spinlock_irq,
     prelude::*,
-    sync::{Arc, SpinLock},
+    sync::{Arc, SpinLockIrq},
 };
 
 /// What identifies an SA (RFC 4301 §4.1: SPI, destination, protocol).
@@ -161,9 +161,10 @@ pub(crate) struct Sa {
     pub(crate) counters: Counters,
     /// The keyed transform.
     pub(crate) transform: Transform,
-    /// Replay window and sequence numbers.
+    /// Replay window and sequence numbers. IRQ-safe: the output hook also runs in process
+    /// context (socket sends), where a softirq on the same CPU may want the same SA.
     #[pin]
-    pub(crate) rt: SpinLock<SaRuntime>,
+    pub(crate) rt: SpinLockIrq<SaRuntime>,
 }
 
 /// What [`Sa::new`] needs besides the runtime state.
@@ -211,7 +212,7 @@ impl Sa {
                 add_time: ffi::seconds(),
                 counters: Counters::new(),
                 transform: p.transform,
-                rt <- new_spinlock!(rt),
+                rt <- new_spinlock_irq!(rt),
             }),
             GFP_KERNEL,
         )

@@ -106,6 +106,7 @@ fn encapsulate(
 ) -> Result<(), u16> {
     let aead = sa.aead().ok_or(st::DROP_NO_SA)?;
     skb.make_writable().map_err(|_| st::DROP_NOMEM)?;
+    skb.finish_checksum().map_err(|_| st::DROP_NOMEM)?;
     let hdr = ip::parse(skb.data()).ok_or(st::DROP_MALFORMED)?;
     let tunnel = tmpl.mode == uapi::MODE_TUNNEL;
     let outer_v6 = sa.id.family == AF_INET6;
@@ -129,6 +130,14 @@ fn encapsulate(
     } else {
         (inner_len - hdr.hdr_len, hdr.proto, hdr.hdr_len)
     };
+    // Path MTU: a DF packet that would not fit once encapsulated is refused with ICMP.
+    let mtu = skb.dst_mtu();
+    let fixed = if tunnel { outer_hdr_len } else { 0 } + esp::ESP_HDR_LEN + iv_len + icv_len;
+    let max_inner = esp::inner_mtu(mtu, fixed, alg.pad_align());
+    if mtu != 0 && inner_len > max_inner && (hdr.df || hdr.family == AF_INET6) {
+        skb.icmp_too_big(max_inner, hdr.family == AF_INET6);
+        return Err(st::DROP_MTU);
+    }
     let pad = esp::pad_len(payload_len, alg.pad_align());
     let trailer = pad + esp::TRAILER_MIN;
     let esp_hdr = esp::ESP_HDR_LEN + iv_len;

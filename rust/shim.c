@@ -25,6 +25,8 @@
 #include <net/route.h>
 #include <net/dst.h>
 #include <net/gso.h>
+#include <net/icmp.h>
+#include <linux/icmpv6.h>
 #include <crypto/aead.h>
 #include <crypto/hash.h>
 #include "shim.h"
@@ -403,6 +405,12 @@ int ripsec_shim_skb_make_writable(struct sk_buff *skb)
 	return skb_ensure_writable(skb, skb->len);
 }
 
+/* Completes a checksum left to the device (CHECKSUM_PARTIAL) before the packet is encrypted. */
+int ripsec_shim_skb_checksum_help(struct sk_buff *skb)
+{
+	return skb->ip_summed == CHECKSUM_PARTIAL ? skb_checksum_help(skb) : 0;
+}
+
 u8 *ripsec_shim_skb_data(struct sk_buff *skb)
 {
 	return skb->data;
@@ -467,6 +475,20 @@ void ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len)
 void ripsec_shim_kfree_skb(struct sk_buff *skb)
 {
 	kfree_skb(skb);
+}
+
+unsigned int ripsec_shim_skb_dst_mtu(const struct sk_buff *skb)
+{
+	return skb_dst(skb) ? dst_mtu(skb_dst(skb)) : 0;
+}
+
+/* Tells the sender of @skb the largest packet that fits (does not consume @skb). */
+void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6)
+{
+	if (ipv6)
+		icmpv6_ndo_send(skb, ICMPV6_PKT_TOOBIG, 0, mtu);
+	else
+		icmp_ndo_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, htonl(mtu));
 }
 
 /* Routes an outer IPv4 packet at skb->data and sends it; consumes @skb. */

@@ -79,6 +79,7 @@ int ripsec_shim_aead_crypt(struct crypto_aead *tfm, u8 *buf, unsigned int len,
 			   unsigned int assoclen, unsigned int cryptlen, u8 *iv, bool encrypt);
 void ripsec_shim_random_bytes(u8 *buf, size_t len);
 int ripsec_shim_skb_make_writable(struct sk_buff *skb);
+int ripsec_shim_skb_checksum_help(struct sk_buff *skb);
 u8 *ripsec_shim_skb_data(struct sk_buff *skb);
 unsigned int ripsec_shim_skb_len(const struct sk_buff *skb);
 bool ripsec_shim_skb_is_gso(const struct sk_buff *skb);
@@ -93,5 +94,7 @@ void ripsec_shim_kfree_skb(struct sk_buff *skb);
 int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr);
 int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr);
 void ripsec_shim_reinject(struct sk_buff *skb, bool ipv6);
+unsigned int ripsec_shim_skb_dst_mtu(const struct sk_buff *skb);
+void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6);
 
 #endif /* RIPSEC_SHIM_H */
