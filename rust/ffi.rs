@@ -129,15 +129,17 @@ extern "C" {
         skb: *mut raw::sk_buff,
         saddr: *const u8,
         daddr: *const u8,
+        ignore_df: bool,
     ) -> c_int;
     fn ripsec_shim_output6(
         net: *mut raw::net,
         skb: *mut raw::sk_buff,
         saddr: *const u8,
         daddr: *const u8,
+        ignore_df: bool,
     ) -> c_int;
     fn ripsec_shim_reinject(skb: *mut raw::sk_buff, ipv6: bool);
-    fn ripsec_shim_skb_dst_mtu(skb: *const raw::sk_buff) -> c_uint;
+    fn ripsec_shim_skb_dev_mtu(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_icmp_too_big(skb: *mut raw::sk_buff, mtu: u32, ipv6: bool);
     fn ripsec_shim_crypto_has_ahash(name: *const c_char) -> bool;
 }
@@ -1000,10 +1002,10 @@ impl Skb {
         Ok(())
     }
 
-    /// MTU of the route the packet is on (0 if it has none).
-    pub(crate) fn dst_mtu(&self) -> usize {
+    /// MTU of the device the packet's route leaves through (0 if it has no route).
+    pub(crate) fn dev_mtu(&self) -> usize {
         // SAFETY: `ptr` is valid (type invariant).
-        unsafe { ripsec_shim_skb_dst_mtu(self.ptr.as_ptr()) as usize }
+        unsafe { ripsec_shim_skb_dev_mtu(self.ptr.as_ptr()) as usize }
     }
 
     /// Sends the packet's source an ICMP "fragmentation needed" / "packet too big" with `mtu`.
@@ -1013,15 +1015,23 @@ impl Skb {
         unsafe { ripsec_shim_icmp_too_big(self.ptr.as_ptr(), mtu, ipv6) };
     }
 
-    /// Routes and sends the outer packet at the start of the data.
-    pub(crate) fn output(self, net: Net<'_>, ipv6: bool, src: &[u8; 16], dst: &[u8; 16]) -> Result {
+    /// Routes and sends the outer packet at the start of the data. `ignore_df` lets IP
+    /// fragment it despite DF.
+    pub(crate) fn output(
+        self,
+        net: Net<'_>,
+        ipv6: bool,
+        src: &[u8; 16],
+        dst: &[u8; 16],
+        ignore_df: bool,
+    ) -> Result {
         let skb = self.into_raw();
         // SAFETY: the shim consumes `skb` in every case; `net` is live; addresses are valid.
         to_result(unsafe {
             if ipv6 {
-                ripsec_shim_output6(net.ptr, skb, src.as_ptr(), dst.as_ptr())
+                ripsec_shim_output6(net.ptr, skb, src.as_ptr(), dst.as_ptr(), ignore_df)
             } else {
-                ripsec_shim_output4(net.ptr, skb, src.as_ptr(), dst.as_ptr())
+                ripsec_shim_output4(net.ptr, skb, src.as_ptr(), dst.as_ptr(), ignore_df)
             }
         })
     }

@@ -131,10 +131,12 @@ fn encapsulate(
         (inner_len - hdr.hdr_len, hdr.proto, hdr.hdr_len)
     };
     // Path MTU: a DF packet that would not fit once encapsulated is refused with ICMP.
-    let mtu = skb.dst_mtu();
+    let mtu = skb.dev_mtu();
     let fixed = if tunnel { outer_hdr_len } else { 0 } + esp::ESP_HDR_LEN + iv_len + icv_len;
     let max_inner = esp::inner_mtu(mtu, fixed, alg.pad_align());
-    if mtu != 0 && inner_len > max_inner && (hdr.df || hdr.family == AF_INET6) {
+    // Transport mode shares the sender's route, so a PMTU learnt from us would also limit the
+    // ESP packet: there IP fragments the ESP packet instead (see `output` below).
+    if tunnel && mtu != 0 && inner_len > max_inner && (hdr.df || hdr.family == AF_INET6) {
         skb.icmp_too_big(max_inner, hdr.family == AF_INET6);
         return Err(st::DROP_MTU);
     }
@@ -212,15 +214,12 @@ fn encapsulate(
     } else {
         (hdr.src, hdr.dst)
     };
-    skb.output(
-        net,
-        if tunnel {
-            outer_v6
-        } else {
-            hdr.family == AF_INET6
-        },
-        &src,
-        &dst,
-    )
-    .map_err(|_| st::DROP_NO_SA)
+    let v6 = if tunnel {
+        outer_v6
+    } else {
+        hdr.family == AF_INET6
+    };
+    // The packet is counted as sent above; a routing or device failure is counted here.
+    skb.output(net, v6, &src, &dst, !tunnel)
+        .map_err(|_| st::DROP_NO_ROUTE)
 }

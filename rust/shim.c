@@ -477,9 +477,11 @@ void ripsec_shim_kfree_skb(struct sk_buff *skb)
 	kfree_skb(skb);
 }
 
-unsigned int ripsec_shim_skb_dst_mtu(const struct sk_buff *skb)
+/* MTU of the device the packet leaves through: the outer packet's limit. Not the route's
+ * PMTU, which already accounts for the encapsulation once senders learnt it. */
+unsigned int ripsec_shim_skb_dev_mtu(const struct sk_buff *skb)
 {
-	return skb_dst(skb) ? dst_mtu(skb_dst(skb)) : 0;
+	return skb_dst(skb) ? READ_ONCE(skb_dst(skb)->dev->mtu) : 0;
 }
 
 /* Tells the sender of @skb the largest packet that fits (does not consume @skb). */
@@ -491,8 +493,10 @@ void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6)
 		icmp_ndo_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, htonl(mtu));
 }
 
-/* Routes an outer IPv4 packet at skb->data and sends it; consumes @skb. */
-int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr)
+/* Routes an outer IPv4 packet at skb->data and sends it; consumes @skb. @ignore_df lets IP
+ * fragment it although DF is set (transport mode, which shares the sender's route). */
+int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
+			bool ignore_df)
 {
 	struct flowi4 fl4 = { .flowi4_proto = IPPROTO_ESP };
 	struct rtable *rt;
@@ -507,6 +511,7 @@ int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, c
 	skb_dst_drop(skb);
 	skb_dst_set(skb, &rt->dst);
 	skb->protocol = htons(ETH_P_IP);
+	skb->ignore_df = ignore_df;
 	skb_reset_network_header(skb);
 	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
 	ip_select_ident(net, skb, NULL);
@@ -514,7 +519,8 @@ int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, c
 }
 
 /* Routes an outer IPv6 packet at skb->data and sends it; consumes @skb. */
-int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr)
+int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
+			bool ignore_df)
 {
 	struct flowi6 fl6 = { .flowi6_proto = IPPROTO_ESP };
 	struct dst_entry *dst;
@@ -532,6 +538,7 @@ int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, c
 	skb_dst_drop(skb);
 	skb_dst_set(skb, dst);
 	skb->protocol = htons(ETH_P_IPV6);
+	skb->ignore_df = ignore_df;
 	skb_reset_network_header(skb);
 	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
 	return ip6_local_out(net, NULL, skb);

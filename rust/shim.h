@@ -91,10 +91,12 @@ u8 *ripsec_shim_skb_put(struct sk_buff *skb, unsigned int len);
 void ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len);
 void ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len);
 void ripsec_shim_kfree_skb(struct sk_buff *skb);
-int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr);
-int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr);
+int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
+			bool ignore_df);
+int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
+			bool ignore_df);
 void ripsec_shim_reinject(struct sk_buff *skb, bool ipv6);
-unsigned int ripsec_shim_skb_dst_mtu(const struct sk_buff *skb);
+unsigned int ripsec_shim_skb_dev_mtu(const struct sk_buff *skb);
 void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6);
 
 #endif /* RIPSEC_SHIM_H */

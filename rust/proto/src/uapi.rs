@@ -192,10 +192,12 @@ pub mod stats_attr {
     pub const DROP_MTU: u16 = 14;
     /// Dropped: out of memory or crypto error.
     pub const DROP_NOMEM: u16 = 15;
+    /// Dropped: no route for the outer packet, or the stack refused to send it.
+    pub const DROP_NO_ROUTE: u16 = 16;
     /// Padding for 64-bit attributes.
-    pub const PAD: u16 = 16;
+    pub const PAD: u16 = 17;
     /// Highest attribute number.
-    pub const MAX: u16 = 16;
+    pub const MAX: u16 = 17;
 }
 
 /// Attributes nested inside [`attr::ALG`].
@@ -471,6 +473,7 @@ pub const ATTR_SETS: &[AttrSet] = &[
             a(stats_attr::DROP_DISCARD, "drop-discard", AttrType::U64),
             a(stats_attr::DROP_MTU, "drop-mtu", AttrType::U64),
             a(stats_attr::DROP_NOMEM, "drop-nomem", AttrType::U64),
+            a(stats_attr::DROP_NO_ROUTE, "drop-no-route", AttrType::U64),
             a(stats_attr::PAD, "pad", AttrType::Pad),
         ],
     },
