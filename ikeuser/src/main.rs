@@ -111,6 +111,10 @@ fn batch(nl: &mut netlink::Ripsec, file: &str, json: bool) -> anyhow::Result<()>
 }
 
 fn main() -> ExitCode {
+    // Behave like other CLI tools when the reader goes away (`ikeuser sa list | head`):
+    // exit quietly on SIGPIPE instead of panicking on a failed write.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     // `--json` may follow the keyword arguments (`ikeuser sa list --json`), where clap's
     // trailing arguments would swallow it.
     let mut json = false;
