@@ -29,6 +29,8 @@ pub(crate) mod raw {
         xarray => "struct xarray",
         crypto_aead => "struct crypto_aead",
         crypto_ahash => "struct crypto_ahash",
+        ripsec_work => "struct ripsec_work",
+        xfrm_state => "struct xfrm_state",
     }
 }
 
@@ -101,6 +103,30 @@ extern "C" {
     fn ripsec_shim_ahash_free(tfm: *mut raw::crypto_ahash);
     fn ripsec_shim_crypto_has_aead(name: *const c_char) -> bool;
     fn ripsec_shim_hook_net(state: *const raw::nf_hook_state) -> *mut raw::net;
+    fn ripsec_shim_hook_num(state: *const raw::nf_hook_state) -> u8;
+    fn ripsec_shim_event_new(
+        net: *mut raw::net,
+        cmd: u8,
+        size: usize,
+        atomic: bool,
+        hdr: *mut *mut c_void,
+    ) -> *mut raw::sk_buff;
+    fn ripsec_shim_event_send(
+        net: *mut raw::net,
+        skb: *mut raw::sk_buff,
+        hdr: *mut c_void,
+        atomic: bool,
+    ) -> c_int;
+    fn ripsec_shim_wq_create() -> c_int;
+    fn ripsec_shim_wq_destroy();
+    fn ripsec_shim_defer_drop(obj: *mut c_void, drop: unsafe extern "C" fn(*mut c_void)) -> bool;
+    fn ripsec_shim_work_new(net: *mut raw::net) -> *mut raw::ripsec_work;
+    fn ripsec_shim_work_queue(w: *mut raw::ripsec_work, ms: c_uint, now: bool);
+    fn ripsec_shim_work_cancel(w: *mut raw::ripsec_work);
+    fn ripsec_shim_work_free(w: *mut raw::ripsec_work);
+    fn ripsec_shim_marker_new(net: *mut raw::net) -> *mut raw::xfrm_state;
+    fn ripsec_shim_marker_put(x: *mut raw::xfrm_state);
+    fn ripsec_shim_skb_decrypted(skb: *const raw::sk_buff, marker: *const raw::xfrm_state) -> bool;
     fn ripsec_shim_aead_crypt(
         tfm: *mut raw::crypto_aead,
         buf: *mut u8,
@@ -138,7 +164,11 @@ extern "C" {
         daddr: *const u8,
         ignore_df: bool,
     ) -> c_int;
-    fn ripsec_shim_reinject(skb: *mut raw::sk_buff, ipv6: bool);
+    fn ripsec_shim_reinject(
+        skb: *mut raw::sk_buff,
+        ipv6: bool,
+        marker: *mut raw::xfrm_state,
+    ) -> c_int;
     fn ripsec_shim_skb_dev_mtu(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_icmp_too_big(skb: *mut raw::sk_buff, mtu: u32, ipv6: bool);
     fn ripsec_shim_crypto_has_ahash(name: *const c_char) -> bool;
@@ -570,27 +600,61 @@ fn xa_index(i: u32) -> c_ulong {
 }
 
 /// An entry unlinked from an [`ArcXArray`]: lock-free readers may still hold its pointer,
-/// so it is only released after an RCU grace period.
+/// so it is only released after an RCU grace period, from a work item (so dropping it may
+/// sleep), without making the writer wait.
 pub(crate) struct Retired<T: Send + Sync>(Option<Arc<T>>);
 
+/// Drops an `Arc<T>` passed through [`ripsec_shim_defer_drop`].
+///
+/// # Safety
+///
+/// `obj` must come from `Arc::<T>::into_raw`, and its reference is consumed.
+unsafe extern "C" fn drop_arc<T: Send + Sync>(obj: *mut c_void) {
+    // SAFETY: guaranteed by the caller.
+    drop(unsafe { Arc::<T>::from_raw(obj.cast::<T>()) });
+}
+
 impl<T: Send + Sync> Retired<T> {
-    /// Releases a batch of entries after a single grace period.
-    pub(crate) fn release_all(mut batch: KVec<Retired<T>>) {
-        if batch.is_empty() {
-            return;
-        }
-        kernel::sync::rcu::synchronize_rcu();
-        for r in batch.iter_mut() {
-            r.0 = None;
-        }
+    /// Releases a batch of entries after a grace period.
+    pub(crate) fn release_all(batch: KVec<Retired<T>>) {
+        drop(batch);
     }
 }
 
 impl<T: Send + Sync> Drop for Retired<T> {
     fn drop(&mut self) {
-        if self.0.is_some() {
+        let Some(arc) = self.0.take() else {
+            return;
+        };
+        let raw = Arc::into_raw(arc).cast_mut().cast::<c_void>();
+        // SAFETY: `raw` is an `Arc<T>` reference that `drop_arc::<T>` consumes; the module's
+        // workqueue is drained (after an RCU barrier) before the module goes away.
+        if !unsafe { ripsec_shim_defer_drop(raw, drop_arc::<T>) } {
+            // Out of memory: wait for the grace period here instead.
             kernel::sync::rcu::synchronize_rcu();
+            // SAFETY: the deferral did not take `raw`, so it is still ours.
+            unsafe { drop_arc::<T>(raw) };
         }
+    }
+}
+
+/// The module's workqueue for deferred drops; drained and freed on drop.
+pub(crate) struct DeferredDrops(());
+
+impl DeferredDrops {
+    /// Creates the workqueue.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: no preconditions; `Drop` frees it.
+        to_result(unsafe { ripsec_shim_wq_create() })?;
+        Ok(Self(()))
+    }
+}
+
+impl Drop for DeferredDrops {
+    fn drop(&mut self) {
+        // SAFETY: `new` created it; everything that defers drops is gone by now (the module
+        // drops this after the pernet and genl registrations).
+        unsafe { ripsec_shim_wq_destroy() };
     }
 }
 
@@ -887,6 +951,172 @@ pub(crate) unsafe fn hook_net<'a>(state: *const raw::nf_hook_state) -> Net<'a> {
     unsafe { Net::from_raw(net) }
 }
 
+/// The netfilter hook (`NF_INET_*`) that is running.
+///
+/// # Safety
+///
+/// `state` must be the hook state of a running netfilter hook.
+pub(crate) unsafe fn hook_num(state: *const raw::nf_hook_state) -> u8 {
+    // SAFETY: the caller passes a live hook state.
+    unsafe { ripsec_shim_hook_num(state) }
+}
+
+/// An event for the events multicast group, being built; freed on drop unless sent.
+///
+/// # Invariants
+///
+/// `msg.skb` is an owned netlink message whose generic netlink header is at `hdr`, and
+/// `net` is live for `'a`.
+pub(crate) struct Event<'a> {
+    msg: MsgWriter,
+    hdr: *mut c_void,
+    net: Net<'a>,
+    atomic: bool,
+}
+
+impl<'a> Event<'a> {
+    /// Starts event `cmd` in `net`; `None` when nobody listens (or memory is short).
+    /// `atomic`: called where sleeping is not allowed (the data path).
+    pub(crate) fn new(net: Net<'a>, cmd: u8, size: usize, atomic: bool) -> Option<Self> {
+        let mut hdr = core::ptr::null_mut();
+        // SAFETY: `net` is live (its invariant); `hdr` is a valid out-pointer.
+        let skb = unsafe { ripsec_shim_event_new(net.ptr, cmd, size, atomic, &mut hdr) };
+        if skb.is_null() {
+            return None;
+        }
+        // INVARIANT: the shim returned an owned message with a genl header at `hdr`.
+        Some(Self {
+            msg: MsgWriter { skb },
+            hdr,
+            net,
+            atomic,
+        })
+    }
+
+    /// Multicasts the event; an error means nobody received it.
+    pub(crate) fn send(self) -> Result {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `skb` is owned and `hdr` is its header (type invariant); the shim consumes
+        // it, so `Drop` must not run.
+        to_result(unsafe {
+            ripsec_shim_event_send(this.net.ptr, this.msg.skb, this.hdr, this.atomic)
+        })
+    }
+}
+
+impl core::ops::Deref for Event<'_> {
+    type Target = MsgWriter;
+    fn deref(&self) -> &MsgWriter {
+        &self.msg
+    }
+}
+
+impl core::ops::DerefMut for Event<'_> {
+    fn deref_mut(&mut self) -> &mut MsgWriter {
+        &mut self.msg
+    }
+}
+
+impl Drop for Event<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `skb` is owned and was not sent (type invariant; `send` skips drop).
+        unsafe { ripsec_shim_nlmsg_free(self.msg.skb) };
+    }
+}
+
+/// Deferred work of one netns: runs `ripsec_rs_work(net)` in process context.
+///
+/// # Invariants
+///
+/// `ptr` is an owned `struct ripsec_work` whose netns outlives it.
+pub(crate) struct Work {
+    ptr: NonNull<raw::ripsec_work>,
+}
+
+// SAFETY: the work item may be queued from any context and freed from any sleepable one.
+unsafe impl Send for Work {}
+// SAFETY: queueing is thread-safe in the workqueue core.
+unsafe impl Sync for Work {}
+
+impl Work {
+    /// Work for `net`.
+    ///
+    /// # Safety
+    ///
+    /// `net` must outlive the returned object, and be past ripsec's pernet init by the time
+    /// the work is first queued.
+    pub(crate) unsafe fn new(net: *mut raw::net) -> Result<Self> {
+        // SAFETY: allocates and initialises a work item; no other precondition.
+        let ptr = unsafe { ripsec_shim_work_new(net) };
+        // INVARIANT: the caller guarantees the netns outlives it.
+        Ok(Self {
+            ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
+        })
+    }
+
+    /// Runs the work as soon as possible (any context).
+    pub(crate) fn kick(&self) {
+        // SAFETY: `ptr` is a live work item (type invariant).
+        unsafe { ripsec_shim_work_queue(self.ptr.as_ptr(), 0, true) };
+    }
+
+    /// Runs the work in `ms` milliseconds unless it is pending already.
+    pub(crate) fn schedule(&self, ms: u32) {
+        // SAFETY: `ptr` is a live work item (type invariant).
+        unsafe { ripsec_shim_work_queue(self.ptr.as_ptr(), ms, false) };
+    }
+}
+
+impl Work {
+    /// Cancels pending work and waits for a running instance (may sleep).
+    pub(crate) fn cancel(&self) {
+        // SAFETY: `ptr` is a live work item (type invariant).
+        unsafe { ripsec_shim_work_cancel(self.ptr.as_ptr()) };
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is owned (type invariant); the shim waits for a running instance.
+        unsafe { ripsec_shim_work_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// The mark ripsec puts on packets it decrypted: a secpath entry (which XFRM's policy checks
+/// understand) holding this netns's never-installed `xfrm_state`.
+///
+/// # Invariants
+///
+/// `ptr` is a dead, never-installed `xfrm_state` on which this object holds a reference.
+pub(crate) struct Marker {
+    ptr: NonNull<raw::xfrm_state>,
+}
+
+// SAFETY: the state is refcounted and immutable once made; any context may use the pointer.
+unsafe impl Send for Marker {}
+// SAFETY: as above.
+unsafe impl Sync for Marker {}
+
+impl Marker {
+    /// A marker for `net`.
+    pub(crate) fn new(net: *mut raw::net) -> Result<Self> {
+        // SAFETY: allocates a state referring to `net`; it is never installed, so XFRM never
+        // dereferences `net` through it.
+        let ptr = unsafe { ripsec_shim_marker_new(net) };
+        // INVARIANT: the shim returned a dead state with one reference, ours.
+        Ok(Self {
+            ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
+        })
+    }
+}
+
+impl Drop for Marker {
+    fn drop(&mut self) {
+        // SAFETY: drops our reference (type invariant); packets still marked hold their own.
+        unsafe { ripsec_shim_marker_put(self.ptr.as_ptr()) };
+    }
+}
+
 /// A packet owned by ripsec; freed on drop unless handed on.
 ///
 /// # Invariants
@@ -1036,10 +1266,18 @@ impl Skb {
         })
     }
 
-    /// Feeds the (decapsulated) IP packet at the start of the data back into the stack.
-    pub(crate) fn reinject(self, ipv6: bool) {
-        // SAFETY: the shim consumes the skb.
-        unsafe { ripsec_shim_reinject(self.into_raw(), ipv6) };
+    /// Feeds the (decapsulated) IP packet at the start of the data back into the stack,
+    /// marked with `marker` ([`Skb::decrypted`]).
+    pub(crate) fn reinject(self, ipv6: bool, marker: &Marker) -> Result {
+        // SAFETY: the shim consumes the skb in every case and takes its own reference on the
+        // live marker.
+        to_result(unsafe { ripsec_shim_reinject(self.into_raw(), ipv6, marker.ptr.as_ptr()) })
+    }
+
+    /// Whether ripsec decrypted the packet: it carries `marker` (see [`Marker`]).
+    pub(crate) fn decrypted(&self, marker: &Marker) -> bool {
+        // SAFETY: `ptr` is valid (type invariant); the marker is only compared.
+        unsafe { ripsec_shim_skb_decrypted(self.ptr.as_ptr(), marker.ptr.as_ptr()) }
     }
 }
 

@@ -2,7 +2,7 @@
 //! Per-network-namespace state, created and destroyed by the pernet operations.
 
 use crate::{
-    ffi::{ArcXArray, Net},
+    ffi::{self, ArcXArray, Marker, Net, Work},
     sad::{Counters, Sad},
     spd::Spd,
 };
@@ -43,6 +43,10 @@ pub(crate) struct NetState {
     spd: ArcXArray<Spd>,
     /// Global counters of this netns.
     pub(crate) counters: Counters,
+    /// Lifetime expiry (`expire.rs`): kicked by the data path, ticks while time limits run.
+    pub(crate) work: Work,
+    /// Marks the packets this netns decrypted (`receive.rs`).
+    pub(crate) marker: Marker,
 }
 
 impl NetState {
@@ -76,13 +80,20 @@ impl NetState {
     }
 }
 
-fn new_state() -> Result<Pin<KBox<NetState>>> {
+/// # Safety
+///
+/// `net` is the netns being initialised; the state must be freed before it is gone.
+unsafe fn new_state(net: *mut ffi::raw::net) -> Result<Pin<KBox<NetState>>> {
     let config = Config {
         spd: Spd::new(),
         reserved: KVec::new(),
     };
     let sad = Sad::new()?;
     let spd = ArcXArray::new()?;
+    // SAFETY: the state owns the work and is freed in pernet exit, while `net` lives; the
+    // work is queued only through the state, after pernet init stored it.
+    let work = unsafe { Work::new(net)? };
+    let marker = Marker::new(net)?;
     KBox::pin_init(
         try_pin_init!(NetState {
             requests: AtomicU64::new(0),
@@ -90,6 +101,8 @@ fn new_state() -> Result<Pin<KBox<NetState>>> {
             sad,
             spd,
             counters: Counters::new(),
+            work,
+            marker,
         }? Error),
         GFP_KERNEL,
     )
@@ -97,8 +110,9 @@ fn new_state() -> Result<Pin<KBox<NetState>>> {
 
 /// Pernet init: allocates the state and stores it in the netns's slot.
 #[no_mangle]
-extern "C" fn ripsec_rs_net_init(_net: *mut crate::ffi::raw::net, slot: *mut *mut c_void) -> c_int {
-    match new_state() {
+extern "C" fn ripsec_rs_net_init(net: *mut ffi::raw::net, slot: *mut *mut c_void) -> c_int {
+    // SAFETY: `net` is being initialised; `ripsec_rs_net_exit` frees the state before it goes.
+    match unsafe { new_state(net) } {
         Ok(state) => {
             // SAFETY: the state stays pinned: it is only ever used through this pointer and
             // freed by `ripsec_rs_net_exit`, which rebuilds the pinned box.
@@ -115,8 +129,11 @@ extern "C" fn ripsec_rs_net_init(_net: *mut crate::ffi::raw::net, slot: *mut *mu
 #[no_mangle]
 extern "C" fn ripsec_rs_net_exit(state: *mut c_void) {
     if !state.is_null() {
-        // SAFETY: `state` came from `KBox::into_raw` in `ripsec_rs_net_init`, and the netns is
-        // being destroyed, so no other reference to it remains.
-        drop(unsafe { KBox::from_raw(state.cast::<NetState>()) });
+        let state = state.cast::<NetState>();
+        // SAFETY: `state` came from `KBox::into_raw` in `ripsec_rs_net_init` and is still live.
+        unsafe { (*state).work.cancel() };
+        // SAFETY: the netns is being destroyed and its work is idle, so no other reference to
+        // the state remains.
+        drop(unsafe { KBox::from_raw(state) });
     }
 }

@@ -12,6 +12,7 @@ use crate::{
     spd::{Policy, Template},
     uapi::{self, attr as a, cmd},
 };
+use core::sync::atomic::AtomicU64;
 use kernel::{prelude::*, sync::Arc};
 
 /// Default anti-replay window (packets).
@@ -256,6 +257,7 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
             )
         })?;
         sa.limits.set(lim);
+        crate::expire::limits_changed(state, &sa);
         return Ok(());
     }
     let mode = mode(info, a::SA_MODE)?;
@@ -288,7 +290,8 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
             ),
         ));
     }
-    let transform = sad::new_transform(alg, key).map_err(|e| {
+    let esn = flag(info, a::SA_ESN);
+    let transform = sad::new_transform(alg, key, esn).map_err(|e| {
         if e == ENOENT {
             info.fail(
                 ENOENT,
@@ -311,7 +314,7 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
         key: sad::SecretKey::new(key)?,
         reqid: opt_u32(info, a::SA_REQID)?.unwrap_or(0),
         replay_window,
-        esn: flag(info, a::SA_ESN),
+        esn,
         limits: lim,
         transform,
     })?;
@@ -324,12 +327,15 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
         )),
         r => {
             cfg.reserved.retain(|r| r.spi != id.spi);
+            if r.is_ok() && lim != [0; 8] {
+                state.work.kick();
+            }
             r
         }
     }
 }
 
-fn put_addr(w: &mut MsgWriter, ty: u16, family: u8, addr: &[u8; 16]) -> Result {
+pub(crate) fn put_addr(w: &mut MsgWriter, ty: u16, family: u8, addr: &[u8; 16]) -> Result {
     w.put(ty, &addr[..addr_len(family)])
 }
 
@@ -573,6 +579,7 @@ fn sp_add(info: &GenlInfo<'_>) -> Result {
             action,
             sel,
             tmpl,
+            last_acquire: AtomicU64::new(0),
         },
         GFP_KERNEL,
     )?;

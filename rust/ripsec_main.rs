@@ -17,6 +17,9 @@ mod esp;
 #[path = "proto/src/ip.rs"]
 mod ip;
 #[allow(dead_code, unreachable_pub)]
+#[path = "proto/src/lifetime.rs"]
+mod lifetime;
+#[allow(dead_code, unreachable_pub)]
 #[path = "proto/src/replay.rs"]
 mod replay;
 #[allow(dead_code, unreachable_pub)]
@@ -26,6 +29,8 @@ mod selector;
 #[path = "proto/src/uapi.rs"]
 mod uapi;
 
+mod events;
+mod expire;
 mod ffi;
 mod net_state;
 mod netlink;
@@ -53,9 +58,15 @@ fn verdict(v: send::Verdict) -> c_uint {
     }
 }
 
-/// The POST_ROUTING hook (IPv4 and IPv6).
+/// Netfilter hook numbers (`NF_INET_*`).
+const NF_INET_LOCAL_IN: u8 = 1;
+const NF_INET_FORWARD: u8 = 2;
+const NF_INET_POST_ROUTING: u8 = 4;
+
+/// Every netfilter hook of ripsec (IPv4 and IPv6): POST_ROUTING sends, LOCAL_IN receives,
+/// LOCAL_IN and FORWARD enforce inbound policy on plaintext.
 #[no_mangle]
-extern "C" fn ripsec_rs_hook_out(
+extern "C" fn ripsec_rs_hook(
     _priv: *mut c_void,
     skb: *mut ffi::raw::sk_buff,
     state: *const ffi::raw::nf_hook_state,
@@ -65,22 +76,21 @@ extern "C" fn ripsec_rs_hook_out(
         return NF_ACCEPT;
     };
     // SAFETY: `state` is the running hook's state.
-    verdict(send::hook(unsafe { ffi::hook_net(state) }, skb))
+    let (net, hook) = unsafe { (ffi::hook_net(state), ffi::hook_num(state)) };
+    verdict(match hook {
+        NF_INET_POST_ROUTING => send::hook(net, skb),
+        NF_INET_LOCAL_IN => receive::hook(net, skb, false),
+        NF_INET_FORWARD => receive::hook(net, skb, true),
+        _ => send::Verdict::Accept(skb),
+    })
 }
 
-/// The LOCAL_IN hook (IPv4 and IPv6).
+/// The deferred work of a netns (lifetime expiry).
 #[no_mangle]
-extern "C" fn ripsec_rs_hook_in(
-    _priv: *mut c_void,
-    skb: *mut ffi::raw::sk_buff,
-    state: *const ffi::raw::nf_hook_state,
-) -> c_uint {
-    // SAFETY: as in `ripsec_rs_hook_out`.
-    let Some(skb) = (unsafe { ffi::Skb::from_raw(skb) }) else {
-        return NF_ACCEPT;
-    };
-    // SAFETY: `state` is the running hook's state.
-    verdict(receive::hook(unsafe { ffi::hook_net(state) }, skb))
+extern "C" fn ripsec_rs_work(net: *mut ffi::raw::net) {
+    // SAFETY: the work of a netns is queued only after its pernet init and cancelled (waiting
+    // for a running instance) before its pernet exit completes.
+    expire::run(unsafe { ffi::Net::from_raw(net) });
 }
 
 module! {
@@ -91,21 +101,25 @@ module! {
     license: "GPL",
 }
 
-/// The loaded module: registrations are dropped in reverse order on unload.
+/// The loaded module: fields drop in order on unload, the reverse of their creation.
 struct Ripsec {
     _genl: ffi::GenlRegistration,
     _pernet: ffi::PernetRegistration,
+    _drops: ffi::DeferredDrops,
 }
 
 impl kernel::Module for Ripsec {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // Per-netns state first, so every request finds its netns's state.
+        // The deferred-drop queue outlives everything that retires objects into it.
+        let drops = ffi::DeferredDrops::new()?;
+        // Per-netns state before the family, so every request finds its netns's state.
         let pernet = ffi::PernetRegistration::new()?;
         let genl = ffi::GenlRegistration::new()?;
         pr_info!("ripsec {} loaded\n", uapi::MODULE_VERSION);
         Ok(Ripsec {
             _genl: genl,
             _pernet: pernet,
+            _drops: drops,
         })
     }
 }

@@ -6,10 +6,11 @@
 use crate::{
     alg::{Alg, CryptoKind},
     ffi::{self, Aead, Ahash, ArcXArray, Retired},
+    lifetime::{self, Lifetime, Usage},
     replay::{OutboundSeq, ReplayWindow},
     uapi::stats_attr,
 };
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use kernel::{
     new_spinlock_irq,
     prelude::*,
@@ -89,6 +90,13 @@ impl Counters {
         }
     }
 
+    /// Counter `attr` (a `stats_attr` number).
+    pub(crate) fn get(&self, attr: u16) -> u64 {
+        self.0
+            .get(usize::from(attr).wrapping_sub(1))
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
     /// Writes every counter as a `stats` nest.
     pub(crate) fn put(&self, w: &mut ffi::MsgWriter, nest: u16) -> Result {
         w.nest(nest, |w| {
@@ -126,6 +134,33 @@ impl Limits {
         }
         v
     }
+
+    /// As a [`Lifetime`].
+    pub(crate) fn lifetime(&self) -> Lifetime {
+        let [sb, sp, sa, su, hb, hp, ha, hu] = self.get();
+        let l = |bytes, packets, add_secs, use_secs| lifetime::Limits {
+            bytes,
+            packets,
+            add_secs,
+            use_secs,
+        };
+        Lifetime {
+            soft: l(sb, sp, sa, su),
+            hard: l(hb, hp, ha, hu),
+        }
+    }
+}
+
+/// Where an SA stands against its lifetime, as far as events go ([`Sa::expiry`]).
+pub(crate) mod expiry {
+    /// No limit reached (or limits raised since).
+    pub(crate) const LIVE: u8 = 0;
+    /// The data path saw a soft limit; the expiry work will send EXPIRE(soft).
+    pub(crate) const SOFT_PENDING: u8 = 1;
+    /// EXPIRE(soft) was sent.
+    pub(crate) const SOFT_SENT: u8 = 2;
+    /// A hard limit was reached: the SA carries no more traffic and is being removed.
+    pub(crate) const HARD: u8 = 3;
 }
 
 /// What changes per packet, under the SA's spinlock.
@@ -157,6 +192,10 @@ pub(crate) struct Sa {
     pub(crate) limits: Limits,
     /// Seconds since boot when added.
     pub(crate) add_time: u64,
+    /// Seconds since boot when first used; 0 = not yet.
+    pub(crate) first_use: AtomicU64,
+    /// An [`expiry`] state.
+    pub(crate) expiry: AtomicU8,
     /// Counters.
     pub(crate) counters: Counters,
     /// The keyed transform.
@@ -210,12 +249,30 @@ impl Sa {
                 esn: p.esn,
                 limits: Limits::new(p.limits),
                 add_time: ffi::seconds(),
+                first_use: AtomicU64::new(0),
+                expiry: AtomicU8::new(expiry::LIVE),
                 counters: Counters::new(),
                 transform: p.transform,
                 rt <- new_spinlock_irq!(rt),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Whether a hard limit ended the SA.
+    pub(crate) fn expired(&self) -> bool {
+        self.expiry.load(Ordering::Relaxed) == expiry::HARD
+    }
+
+    /// What the SA used so far (an SA carries one direction, so in + out is its traffic).
+    pub(crate) fn usage(&self) -> Usage {
+        let c = &self.counters;
+        Usage {
+            bytes: c.get(stats_attr::BYTES_IN) + c.get(stats_attr::BYTES_OUT),
+            packets: c.get(stats_attr::PACKETS_IN) + c.get(stats_attr::PACKETS_OUT),
+            add_time: self.add_time,
+            first_use: self.first_use.load(Ordering::Relaxed),
+        }
     }
 
     /// The AEAD transform (ESP SAs).
@@ -241,8 +298,8 @@ fn crypto_key(alg: &Alg, user: &[u8]) -> Result<SecretKey> {
     }
 }
 
-/// Allocates and keys the transform for `alg` (may sleep).
-pub(crate) fn new_transform(alg: &Alg, user_key: &[u8]) -> Result<Transform> {
+/// Allocates and keys the transform for `alg`, in its ESN form for `esn` (may sleep).
+pub(crate) fn new_transform(alg: &Alg, user_key: &[u8], esn: bool) -> Result<Transform> {
     let key = crypto_key(alg, user_key)?;
     match alg.kind {
         CryptoKind::Hash => {
@@ -251,7 +308,12 @@ pub(crate) fn new_transform(alg: &Alg, user_key: &[u8]) -> Result<Transform> {
             Ok(Transform::Hash(h))
         }
         CryptoKind::Aead | CryptoKind::AuthEnc => {
-            let mut a = Aead::new(alg.kernel_name)?;
+            let name = if esn {
+                alg.esn_kernel_name
+            } else {
+                alg.kernel_name
+            };
+            let mut a = Aead::new(name)?;
             a.set_key(key.bytes())?;
             a.set_auth_size(alg.icv_len)?;
             Ok(Transform::Aead(a))
@@ -302,6 +364,14 @@ impl Index {
     }
 }
 
+/// The outbound index key of an SA: its reqid and outer destination, mixed (FNV-1a), so that
+/// SAs sharing a reqid (manual keying often leaves it 0) still spread over buckets.
+fn out_key(reqid: u32, dst: &[u8; 16]) -> u32 {
+    let fnv = |h: u32, b: &u8| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+    let h = reqid.to_ne_bytes().iter().fold(0x811c_9dc5u32, fnv);
+    dst.iter().fold(h, fnv)
+}
+
 /// The SAD of one netns.
 ///
 /// # Invariants
@@ -310,7 +380,8 @@ impl Index {
 /// netns config mutex, so the copy-on-write bucket updates never race each other.
 pub(crate) struct Sad {
     by_spi: Index,
-    by_reqid: Index,
+    /// Outbound lookups, keyed by [`out_key`] (reqid and destination).
+    by_out: Index,
     count: AtomicUsize,
 }
 
@@ -319,7 +390,7 @@ impl Sad {
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
             by_spi: Index(ArcXArray::new()?),
-            by_reqid: Index(ArcXArray::new()?),
+            by_out: Index(ArcXArray::new()?),
             count: AtomicUsize::new(0),
         })
     }
@@ -341,9 +412,19 @@ impl Sad {
     }
 
     /// The newest SA with `reqid` that satisfies `ok` (outbound lookup, lock-free).
-    pub(crate) fn find_out(&self, reqid: u32, ok: impl Fn(&Sa) -> bool) -> Option<Arc<Sa>> {
-        let bucket = self.by_reqid.0.get(reqid)?;
-        bucket.sas.iter().rev().find(|sa| ok(sa)).cloned()
+    pub(crate) fn find_out(
+        &self,
+        reqid: u32,
+        dst: &[u8; 16],
+        ok: impl Fn(&Sa) -> bool,
+    ) -> Option<Arc<Sa>> {
+        let bucket = self.by_out.0.get(out_key(reqid, dst))?;
+        bucket
+            .sas
+            .iter()
+            .rev()
+            .find(|sa| sa.reqid == reqid && sa.id.dst == *dst && ok(sa))
+            .cloned()
     }
 
     /// Adds an SA; `EEXIST` if its id is taken. Caller holds the config mutex.
@@ -356,8 +437,8 @@ impl Sad {
             .by_spi
             .add(sa.id.spi, &sa, &mut retired)
             .and_then(|()| {
-                self.by_reqid
-                    .add(sa.reqid, &sa, &mut retired)
+                self.by_out
+                    .add(out_key(sa.reqid, &sa.id.dst), &sa, &mut retired)
                     .inspect_err(|_| {
                         let _ = self.by_spi.remove(sa.id.spi, &sa.id, &mut retired);
                     })
@@ -374,7 +455,8 @@ impl Sad {
             return Ok(None);
         };
         self.by_spi.remove(id.spi, id, retired)?;
-        self.by_reqid.remove(sa.reqid, id, retired)?;
+        self.by_out
+            .remove(out_key(sa.reqid, &sa.id.dst), id, retired)?;
         self.count.fetch_sub(1, Ordering::Relaxed);
         Ok(Some(sa))
     }
@@ -387,11 +469,29 @@ impl Sad {
         r
     }
 
-    /// Removes every SA (of `proto` only, if given); returns how many. Caller holds the
-    /// config mutex. One RCU grace period for the whole flush.
-    pub(crate) fn flush(&self, proto: Option<u8>) -> Result<usize> {
-        let mut removed = 0;
+    /// Removes the SAs with these ids and returns them. Caller holds the config mutex. One
+    /// RCU grace period for the whole batch.
+    pub(crate) fn remove_batch(&self, ids: &[SaId]) -> Result<KVec<Arc<Sa>>> {
+        let mut removed = KVec::new();
         let mut retired = KVec::new();
+        let mut r = Ok(());
+        for id in ids {
+            match self.unlink(id, &mut retired) {
+                Ok(Some(sa)) => removed.push(sa, GFP_KERNEL)?,
+                Ok(None) => {}
+                Err(e) => {
+                    r = Err(e);
+                    break;
+                }
+            }
+        }
+        Retired::release_all(retired);
+        r.map(|()| removed)
+    }
+
+    /// Removes every SA (of `proto` only, if given); returns how many. Caller holds the
+    /// config mutex.
+    pub(crate) fn flush(&self, proto: Option<u8>) -> Result<usize> {
         let (mut spi, mut pos) = (0u32, 0usize);
         let mut ids = KVec::new();
         while let Some(sa) = self.next(&mut spi, &mut pos) {
@@ -399,13 +499,7 @@ impl Sad {
                 ids.push(sa.id, GFP_KERNEL)?;
             }
         }
-        for id in ids.iter() {
-            if self.unlink(id, &mut retired)?.is_some() {
-                removed += 1;
-            }
-        }
-        Retired::release_all(retired);
-        Ok(removed)
+        Ok(self.remove_batch(&ids)?.len())
     }
 
     /// The SA after cursor (`spi`, position in bucket), advancing the cursor; for dumps.

@@ -4,8 +4,8 @@
 
 use crate::{
     alg::CryptoKind,
-    esp,
-    ffi::{Net, Skb},
+    esp, events, expire,
+    ffi::{self, Net, Skb},
     ip,
     net_state::NetState,
     replay,
@@ -63,11 +63,17 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     } else {
         flow.dst
     };
-    let sa = state.sad.find_out(tmpl.reqid, |sa| {
-        sa.id.proto == tmpl.proto && sa.mode == tmpl.mode && sa.id.dst == want_dst
-    });
+    let fits = |sa: &Sa| sa.id.proto == tmpl.proto && sa.mode == tmpl.mode && sa.id.dst == want_dst;
+    let sa = state
+        .sad
+        .find_out(tmpl.reqid, &want_dst, |sa| fits(sa) && !sa.expired());
     let Some(sa) = sa.filter(|sa| sa.id.proto == uapi::PROTO_ESP) else {
-        state.counters.add(st::DROP_NO_SA, 1);
+        // No usable SA: ask the key manager for one, and drop the packet.
+        events::acquire(net, policy, &flow, ffi::seconds());
+        match state.sad.find_out(tmpl.reqid, &want_dst, fits) {
+            Some(old) => count_drop(state, &old, st::DROP_EXPIRED),
+            None => state.counters.add(st::DROP_NO_SA, 1),
+        }
         return Verdict::Drop(skb);
     };
     if skb.is_gso() {
@@ -105,9 +111,13 @@ fn encapsulate(
     mut skb: Skb,
 ) -> Result<(), u16> {
     let aead = sa.aead().ok_or(st::DROP_NO_SA)?;
+    if sa.expired() {
+        return Err(st::DROP_EXPIRED);
+    }
     skb.make_writable().map_err(|_| st::DROP_NOMEM)?;
     skb.finish_checksum().map_err(|_| st::DROP_NOMEM)?;
     let hdr = ip::parse(skb.data()).ok_or(st::DROP_MALFORMED)?;
+    let outer_tos = ip::outer_tos(ip::tos(skb.data()));
     let tunnel = tmpl.mode == uapi::MODE_TUNNEL;
     let outer_v6 = sa.id.family == AF_INET6;
     let alg = sa.alg;
@@ -159,7 +169,11 @@ fn encapsulate(
     if !tunnel {
         skb.data().copy_within(esp_hdr..esp_hdr + outer_hdr_len, 0);
     }
-    let esp_at = if tunnel { 0 } else { outer_hdr_len };
+    // With ESN the associated data starts 4 bytes before the ESP header (`esp::esn_prepare`);
+    // in tunnel mode those 4 bytes are borrowed from the headroom.
+    let borrowed = if sa.esn && tunnel { 4 } else { 0 };
+    skb.push(borrowed).map_err(|_| st::DROP_NOMEM)?;
+    let esp_at = if tunnel { borrowed } else { outer_hdr_len };
     let mut iv = [0u8; 16];
     let iv = &mut iv[..iv_len];
     match alg.kind {
@@ -175,13 +189,21 @@ fn encapsulate(
         d[esp_at..esp_at + esp::ESP_HDR_LEN].copy_from_slice(&h);
         d[esp_at + esp::ESP_HDR_LEN..esp_at + esp_hdr].copy_from_slice(iv);
         let cryptlen = payload_len + trailer;
-        aead.crypt(&mut d[esp_at..], esp_hdr, cryptlen, iv, true)
-            .map_err(|_| st::DROP_NOMEM)?;
+        if sa.esn {
+            let saved = esp::esn_prepare(d, esp_at, replay::seq_hi(seq)).ok_or(st::DROP_NOMEM)?;
+            let r = aead.crypt(&mut d[esp_at - 4..], esp_hdr + 4, cryptlen, iv, true);
+            esp::esn_restore(d, esp_at, saved).ok_or(st::DROP_NOMEM)?;
+            r.map_err(|_| st::DROP_NOMEM)?;
+        } else {
+            aead.crypt(&mut d[esp_at..], esp_hdr, cryptlen, iv, true)
+                .map_err(|_| st::DROP_NOMEM)?;
+        }
     }
+    skb.pull(borrowed).map_err(|_| st::DROP_NOMEM)?;
     if tunnel {
         let o = ip::Outer {
             payload_len: skb.len(),
-            tos: ip::tos(&skb.data()[esp_hdr..]),
+            tos: outer_tos,
             df: hdr.df,
             ttl: OUTER_TTL,
             proto: uapi::PROTO_ESP,
@@ -209,6 +231,7 @@ fn encapsulate(
     sa.counters.add(st::BYTES_OUT, inner_len as u64);
     state.counters.add(st::PACKETS_OUT, 1);
     state.counters.add(st::BYTES_OUT, inner_len as u64);
+    expire::note_use(state, sa);
     let (src, dst) = if tunnel {
         (sa.src, sa.id.dst)
     } else {

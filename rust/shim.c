@@ -29,21 +29,32 @@
 #include <linux/icmpv6.h>
 #include <crypto/aead.h>
 #include <crypto/hash.h>
+#include <net/xfrm.h>
+#include <linux/workqueue.h>
 #include "shim.h"
 #include "uapi.h"
 
 /* ---- netfilter hooks (registered per netns) ---- */
 
+/* One entry point for every hook; Rust tells them apart by state->hook. */
+#define RIPSEC_HOOK(family, num, prio) \
+	{ .hook = ripsec_rs_hook, .pf = (family), .hooknum = (num), .priority = (prio) }
+
 static const struct nf_hook_ops ripsec_nf_ops[] = {
-	{ .hook = ripsec_rs_hook_out, .pf = NFPROTO_IPV4, .hooknum = NF_INET_POST_ROUTING,
-	  .priority = 1000 },
-	{ .hook = ripsec_rs_hook_in, .pf = NFPROTO_IPV4, .hooknum = NF_INET_LOCAL_IN,
-	  .priority = -200 },
-	{ .hook = ripsec_rs_hook_out, .pf = NFPROTO_IPV6, .hooknum = NF_INET_POST_ROUTING,
-	  .priority = 1000 },
-	{ .hook = ripsec_rs_hook_in, .pf = NFPROTO_IPV6, .hooknum = NF_INET_LOCAL_IN,
-	  .priority = -200 },
+	/* Outbound: after routing and the firewall, so every packet that leaves is seen. */
+	RIPSEC_HOOK(NFPROTO_IPV4, NF_INET_POST_ROUTING, 1000),
+	RIPSEC_HOOK(NFPROTO_IPV6, NF_INET_POST_ROUTING, 1000),
+	/* Inbound: before the firewall, so it filters decrypted packets. */
+	RIPSEC_HOOK(NFPROTO_IPV4, NF_INET_LOCAL_IN, -200),
+	RIPSEC_HOOK(NFPROTO_IPV6, NF_INET_LOCAL_IN, -200),
+	RIPSEC_HOOK(NFPROTO_IPV4, NF_INET_FORWARD, -200),
+	RIPSEC_HOOK(NFPROTO_IPV6, NF_INET_FORWARD, -200),
 };
+
+u8 ripsec_shim_hook_num(const struct nf_hook_state *state)
+{
+	return state->hook;
+}
 
 struct net *ripsec_shim_hook_net(const struct nf_hook_state *state)
 {
@@ -132,6 +143,124 @@ int ripsec_shim_genl_register(void)
 void ripsec_shim_genl_unregister(void)
 {
 	genl_unregister_family(&ripsec_family);
+}
+
+/* A message for the events group, or NULL when nobody listens (or no memory). */
+struct sk_buff *ripsec_shim_event_new(struct net *net, u8 cmd, size_t size, bool atomic,
+				      void **hdr)
+{
+	struct sk_buff *skb;
+
+	if (!genl_has_listeners(&ripsec_family, net, 0))
+		return NULL;
+	skb = genlmsg_new(size, atomic ? GFP_ATOMIC : GFP_KERNEL);
+	if (!skb)
+		return NULL;
+	*hdr = genlmsg_put(skb, 0, 0, &ripsec_family, 0, cmd);
+	if (!*hdr) {
+		nlmsg_free(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+/* Sends an event to the events group of @net; consumes @skb. */
+int ripsec_shim_event_send(struct net *net, struct sk_buff *skb, void *hdr, bool atomic)
+{
+	genlmsg_end(skb, hdr);
+	return genlmsg_multicast_netns(&ripsec_family, net, skb, 0, 0,
+				       atomic ? GFP_ATOMIC : GFP_KERNEL);
+}
+
+/* ---- drops deferred past an RCU grace period, in process context ---- */
+
+static struct workqueue_struct *ripsec_wq;
+
+struct ripsec_deferred {
+	struct rcu_work rw;
+	void *obj;
+	void (*drop)(void *obj);
+};
+
+static void ripsec_deferred_fn(struct work_struct *work)
+{
+	struct ripsec_deferred *d = container_of(to_rcu_work(work), struct ripsec_deferred, rw);
+
+	d->drop(d->obj);
+	kfree(d);
+}
+
+int ripsec_shim_wq_create(void)
+{
+	ripsec_wq = alloc_workqueue("ripsec", WQ_UNBOUND, 0);
+	return ripsec_wq ? 0 : -ENOMEM;
+}
+
+/* Waits for every deferred drop (queued before this is called) and frees the workqueue. */
+void ripsec_shim_wq_destroy(void)
+{
+	rcu_barrier();
+	destroy_workqueue(ripsec_wq);
+}
+
+/* Calls @drop(@obj) after a grace period, from a work item; false if out of memory. */
+bool ripsec_shim_defer_drop(void *obj, void (*drop)(void *obj))
+{
+	struct ripsec_deferred *d = kmalloc(sizeof(*d), GFP_KERNEL);
+
+	if (!d)
+		return false;
+	d->obj = obj;
+	d->drop = drop;
+	INIT_RCU_WORK(&d->rw, ripsec_deferred_fn);
+	queue_rcu_work(ripsec_wq, &d->rw);
+	return true;
+}
+
+/* ---- per-netns deferred work (lifetime expiry) ---- */
+
+struct ripsec_work {
+	struct delayed_work dw;
+	struct net *net;
+};
+
+static void ripsec_work_fn(struct work_struct *work)
+{
+	struct ripsec_work *w = container_of(to_delayed_work(work), struct ripsec_work, dw);
+
+	ripsec_rs_work(w->net);
+}
+
+struct ripsec_work *ripsec_shim_work_new(struct net *net)
+{
+	struct ripsec_work *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	INIT_DELAYED_WORK(&w->dw, ripsec_work_fn);
+	w->net = net;
+	return w;
+}
+
+/* Runs the work now (@now) or in @ms milliseconds unless it is already pending. */
+void ripsec_shim_work_queue(struct ripsec_work *w, unsigned int ms, bool now)
+{
+	if (now)
+		mod_delayed_work(system_dfl_wq, &w->dw, 0);
+	else
+		queue_delayed_work(system_dfl_wq, &w->dw, msecs_to_jiffies(ms));
+}
+
+/* Cancels pending work and waits for a running (even self-requeueing) instance. */
+void ripsec_shim_work_cancel(struct ripsec_work *w)
+{
+	cancel_delayed_work_sync(&w->dw);
+}
+
+void ripsec_shim_work_free(struct ripsec_work *w)
+{
+	cancel_delayed_work_sync(&w->dw);
+	kfree(w);
 }
 
 struct net *ripsec_shim_genl_info_net(struct genl_info *info)
@@ -544,9 +673,37 @@ int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, c
 	return ip6_local_out(net, NULL, skb);
 }
 
-/* Feeds a decapsulated packet at skb->data back into the stack; consumes @skb. */
-void ripsec_shim_reinject(struct sk_buff *skb, bool ipv6)
+/*
+ * ripsec's mark on decrypted packets is a secpath entry (what XFRM's own checks understand)
+ * holding a per-netns xfrm_state that is never installed: dead, transport mode, no selector.
+ * XFRM's policy checks accept it where they accept plaintext.
+ */
+struct xfrm_state *ripsec_shim_marker_new(struct net *net)
 {
+	struct xfrm_state *x = xfrm_state_alloc(net);
+
+	if (x)
+		x->km.state = XFRM_STATE_DEAD;
+	return x;
+}
+
+void ripsec_shim_marker_put(struct xfrm_state *x)
+{
+	xfrm_state_put(x);
+}
+
+/* Feeds a decapsulated packet at skb->data back into the stack, marked with @marker; consumes
+ * @skb. */
+int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *marker)
+{
+	struct sec_path *sp = secpath_set(skb);
+
+	if (!sp || sp->len == XFRM_MAX_DEPTH) {
+		kfree_skb(skb);
+		return -ENOMEM;
+	}
+	xfrm_state_hold(marker);
+	sp->xvec[sp->len++] = marker;
 	skb_dst_drop(skb);
 	nf_reset_ct(skb);
 	skb->protocol = ipv6 ? htons(ETH_P_IPV6) : htons(ETH_P_IP);
@@ -555,4 +712,13 @@ void ripsec_shim_reinject(struct sk_buff *skb, bool ipv6)
 	skb->pkt_type = PACKET_HOST;
 	skb->ip_summed = CHECKSUM_NONE;
 	netif_rx(skb);
+	return 0;
+}
+
+/* Whether ripsec decrypted the packet (its last secpath entry is @marker). */
+bool ripsec_shim_skb_decrypted(const struct sk_buff *skb, const struct xfrm_state *marker)
+{
+	const struct sec_path *sp = skb_sec_path(skb);
+
+	return sp && sp->len && sp->xvec[sp->len - 1] == marker;
 }

@@ -17,12 +17,14 @@ struct xarray;
 struct crypto_aead;
 struct crypto_ahash;
 struct nf_hook_state;
+struct ripsec_work;
+struct xfrm_state;
 
 /* Provided by Rust. */
 int ripsec_rs_net_init(struct net *net, void **state);
 void ripsec_rs_net_exit(void *state);
-unsigned int ripsec_rs_hook_out(void *priv, struct sk_buff *skb, const struct nf_hook_state *state);
-unsigned int ripsec_rs_hook_in(void *priv, struct sk_buff *skb, const struct nf_hook_state *state);
+unsigned int ripsec_rs_hook(void *priv, struct sk_buff *skb, const struct nf_hook_state *state);
+void ripsec_rs_work(struct net *net);
 int ripsec_rs_doit(struct sk_buff *skb, struct genl_info *info);
 int ripsec_rs_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
 
@@ -75,6 +77,17 @@ bool ripsec_shim_crypto_has_aead(const char *name);
 bool ripsec_shim_crypto_has_ahash(const char *name);
 
 struct net *ripsec_shim_hook_net(const struct nf_hook_state *state);
+u8 ripsec_shim_hook_num(const struct nf_hook_state *state);
+struct sk_buff *ripsec_shim_event_new(struct net *net, u8 cmd, size_t size, bool atomic,
+				      void **hdr);
+int ripsec_shim_event_send(struct net *net, struct sk_buff *skb, void *hdr, bool atomic);
+int ripsec_shim_wq_create(void);
+void ripsec_shim_wq_destroy(void);
+bool ripsec_shim_defer_drop(void *obj, void (*drop)(void *obj));
+struct ripsec_work *ripsec_shim_work_new(struct net *net);
+void ripsec_shim_work_queue(struct ripsec_work *w, unsigned int ms, bool now);
+void ripsec_shim_work_cancel(struct ripsec_work *w);
+void ripsec_shim_work_free(struct ripsec_work *w);
 int ripsec_shim_aead_crypt(struct crypto_aead *tfm, u8 *buf, unsigned int len,
 			   unsigned int assoclen, unsigned int cryptlen, u8 *iv, bool encrypt);
 void ripsec_shim_random_bytes(u8 *buf, size_t len);
@@ -95,7 +108,10 @@ int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, c
 			bool ignore_df);
 int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
 			bool ignore_df);
-void ripsec_shim_reinject(struct sk_buff *skb, bool ipv6);
+struct xfrm_state *ripsec_shim_marker_new(struct net *net);
+void ripsec_shim_marker_put(struct xfrm_state *x);
+int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *marker);
+bool ripsec_shim_skb_decrypted(const struct sk_buff *skb, const struct xfrm_state *marker);
 unsigned int ripsec_shim_skb_dev_mtu(const struct sk_buff *skb);
 void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6);
 

@@ -4,7 +4,7 @@
 //! match wins.
 
 use crate::selector::{precedence, Flow, Selector};
-use core::cmp::Ordering;
+use core::{cmp::Ordering, sync::atomic::AtomicU64};
 use kernel::{prelude::*, sync::Arc};
 
 /// What a protect policy requires of the SA that carries its traffic.
@@ -38,6 +38,8 @@ pub(crate) struct Policy {
     pub(crate) sel: Selector,
     /// For protect policies.
     pub(crate) tmpl: Option<Template>,
+    /// When it last sent ACQUIRE (seconds since boot; 0 = never).
+    pub(crate) last_acquire: AtomicU64,
 }
 
 impl Policy {

@@ -1,7 +1,7 @@
 //! ikeuser: the ripsec IKE agent and configuration CLI.
 
 use clap::{Parser, Subcommand};
-use ikeuser::{info, netlink, policy, sa, stats};
+use ikeuser::{info, monitor, netlink, policy, sa, stats};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -77,7 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Policy { action, args } => policy::run(&mut nl, &action, &args, cli.json)?,
         Cmd::Getspi { args } => stats::getspi(&mut nl, &args, cli.json)?,
         Cmd::Stats => stats::stats(&mut nl, cli.json)?,
-        Cmd::Monitor { count } => stats::monitor(&mut nl, count, cli.json)?,
+        Cmd::Monitor { count } => monitor::run(&mut nl, count, cli.json)?,
         Cmd::Batch { file } => batch(&mut nl, &file, cli.json)?,
     }
     Ok(())

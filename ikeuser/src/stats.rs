@@ -1,4 +1,4 @@
-//! `ikeuser stats`, `ikeuser getspi` and `ikeuser monitor`.
+//! `ikeuser stats` and `ikeuser getspi`.
 
 use crate::netlink::attr::{self, AttrWriter};
 use crate::netlink::Ripsec;
@@ -62,46 +62,6 @@ pub fn getspi(nl: &mut Ripsec, args: &[String], json_out: bool) -> Result<()> {
         println!("{}", json!({ "spi": spi }));
     } else {
         println!("spi 0x{spi:08x}");
-    }
-    Ok(())
-}
-
-pub fn monitor(nl: &mut Ripsec, count: Option<u64>, json_out: bool) -> Result<()> {
-    nl.subscribe()?;
-    let mut seen = 0;
-    while count.is_none_or(|c| seen < c) {
-        let m = nl.next_event()?;
-        let attrs = attr::parse(&m.payload)?;
-        let u32_of = |ty| {
-            attr::find(&attrs, ty)
-                .and_then(|x| x.u32().ok())
-                .unwrap_or(0)
-        };
-        let ev = match m.cmd {
-            cmd::EXPIRE => {
-                let hard = attr::find(&attrs, a::EXPIRE_HARD).is_some();
-                json!({ "event": "expire", "hard": hard, "spi": u32_of(a::SA_SPI), "reqid": u32_of(a::SA_REQID) })
-            }
-            cmd::ACQUIRE => {
-                json!({ "event": "acquire", "policy": u32_of(a::SP_ID), "reqid": u32_of(a::TMPL_REQID) })
-            }
-            c => json!({ "event": "unknown", "cmd": c }),
-        };
-        if json_out {
-            println!("{ev}");
-        } else {
-            println!(
-                "{}",
-                ev.as_object()
-                    .map(|o| o
-                        .iter()
-                        .map(|(k, v)| format!("{k} {v}"))
-                        .collect::<Vec<_>>()
-                        .join(" "))
-                    .unwrap_or_default()
-            );
-        }
-        seen += 1;
     }
     Ok(())
 }

@@ -14,8 +14,8 @@ test_replayed_packets_are_dropped() {
 	f=$(mktemp)
 	ip netns exec A python3 tests/vm/esp_inject.py capture a0 10.0.0.2 "$f" &
 	cap=$!
-	sleep 1
-	ip netns exec B ping -c 3 -i 0.3 -W 2 -I 10.2.0.1 10.1.0.1 >/dev/null || fail "ping B -> A"
+	sleep 2 # the capture socket must be open before the pings
+	ip netns exec B ping -c 5 -i 0.3 -W 2 -I 10.2.0.1 10.1.0.1 >/dev/null || fail "ping B -> A"
 	wait $cap || fail "no ESP frame captured"
 	ip netns exec B python3 tests/vm/esp_inject.py replay b0 "$f" 5
 	sleep 1
@@ -48,8 +48,39 @@ test_discard_and_bypass_policies() {
 	xfrm_setup aes128gcm16 tunnel44 >/dev/null
 	ip netns exec A ikeuser policy add dir out src 10.1.0.0/24 dst 10.2.0.0/24 proto tcp dport 9 priority 0 action discard >/dev/null
 	ip netns exec A ping -c 1 -W 2 -I 10.1.0.1 10.2.0.1 >/dev/null || fail "ping should still be protected"
-	ip netns exec A timeout 3 nc -z -s 10.1.0.1 10.2.0.1 9 && fail "discarded traffic got through"
+	! ip netns exec A timeout 3 nc -z -s 10.1.0.1 10.2.0.1 9 || fail "discarded traffic got through"
 	[ "$(global_drop discard)" -ge 1 ] || fail "discard not counted"
 	# No policy matches 10.0.0.0/24 traffic: it passes in the clear.
 	ip netns exec A ping -c 1 -W 2 10.0.0.2 >/dev/null || fail "unmatched traffic blocked"
+}
+
+# Inbound policy (RFC 4301 §5.2): what an "in" protect policy covers must arrive through an SA
+# that policy allows; plaintext for it is dropped, and so is decrypted traffic it does not cover.
+test_plaintext_for_a_protect_in_policy_is_dropped() {
+	load
+	xfrm_setup aes128gcm16 tunnel44 >/dev/null
+	# B stops protecting B -> A: its pings reach A in the clear.
+	ip -n B xfrm policy del dir out src 10.2.0.0/24 dst 10.1.0.0/24
+	! ip netns exec B ping -c 2 -i 0.2 -W 1 -I 10.2.0.1 10.1.0.1 >/dev/null || fail "plaintext accepted by a protect in policy"
+	[ "$(global_drop policy)" -ge 2 ] || fail "plaintext drops not counted as drop-policy"
+	# Unprotected traffic no policy covers still passes.
+	ip netns exec B ping -c 1 -W 2 10.0.0.1 >/dev/null || fail "unrelated plaintext blocked"
+}
+
+test_decrypted_traffic_outside_the_in_policy_is_dropped() {
+	load
+	xfrm_setup aes128gcm16 tunnel44 >/dev/null
+	local id
+	id=$(json_get "$(ip netns exec A ikeuser policy list --json)" "[p['id'] for p in j if p['dir'] == 'in'][0]")
+	# The in policy now wants reqid 2; SA 0x2000 has reqid 1.
+	ip netns exec A ikeuser policy del id "$id"
+	ip netns exec A ikeuser policy add dir in src 10.2.0.0/24 dst 10.1.0.0/24 tmpl proto esp mode tunnel reqid 2 src 10.0.0.2 dst 10.0.0.1 >/dev/null
+	! ip netns exec B ping -c 2 -i 0.2 -W 1 -I 10.2.0.1 10.1.0.1 >/dev/null || fail "SA with the wrong reqid accepted"
+	[ "$(sa_drop 0x2000 policy)" -ge 2 ] || fail "policy mismatch not counted on SA 0x2000"
+	# The in policy covers TCP only: decrypted ICMP is dropped, TCP passes.
+	id=$(json_get "$(ip netns exec A ikeuser policy list --json)" "[p['id'] for p in j if p['dir'] == 'in'][0]")
+	ip netns exec A ikeuser policy del id "$id"
+	ip netns exec A ikeuser policy add dir in src 10.2.0.0/24 dst 10.1.0.0/24 proto tcp tmpl proto esp mode tunnel reqid 1 src 10.0.0.2 dst 10.0.0.1 >/dev/null
+	! ip netns exec B ping -c 1 -W 1 -I 10.2.0.1 10.1.0.1 >/dev/null || fail "decrypted ICMP outside the in policy accepted"
+	tcp_transfer B A 10.1.0.1 10.2.0.1 20000
 }

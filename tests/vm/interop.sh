@@ -24,10 +24,11 @@ alg_key_len() {
 # A deterministic key of N bytes, seeded by a word.
 hexkey() { python3 -c 'import hashlib,sys; print(hashlib.sha512(sys.argv[2].encode()).hexdigest()[: 2 * int(sys.argv[1])])' "$1" "$2"; }
 
-# xfrm_setup ALG MODE: MODE is tunnel44 (inner v4 over outer v4), tunnel66, tunnel46 (v4 in v6),
-# tunnel64 (v6 in v4), transport4 or transport6. Sets A_IN/B_IN (inner addresses), PING.
+# xfrm_setup ALG MODE [esn]: MODE is tunnel44 (inner v4 over outer v4), tunnel66, tunnel46 (v4
+# in v6), tunnel64 (v6 in v4), transport4 or transport6; `esn` gives both sides 64-bit sequence
+# numbers. Sets A_IN/B_IN (inner addresses), A_OUT/B_OUT (outer), SEL_A/SEL_B, KEY_AB/KEY_BA.
 xfrm_setup() {
-	local alg=$1 mode=$2 outer inner
+	local alg=$1 mode=$2 esn=${3:-} outer inner
 	case $mode in
 	tunnel44) outer=4 inner=4 ;; tunnel66) outer=6 inner=6 ;; tunnel46) outer=6 inner=4 ;;
 	tunnel64) outer=4 inner=6 ;; transport4) outer=4 inner=4 ;; transport6) outer=6 inner=6 ;;
@@ -66,18 +67,25 @@ xfrm_setup() {
 	n=$(alg_key_len "$alg")
 	k1=$(hexkey "$n" "$alg-a2b")
 	k2=$(hexkey "$n" "$alg-b2a")
-	local tmpl_a="" sel_ab="" sel_ba=""
+	local tmpl_a="" tmpl_b="" sel_ab="" sel_ba="" esn_a="" esn_b=""
+	if [ "$esn" = esn ]; then
+		esn_a="esn replay-window 128"
+		esn_b="replay-window 128 flag esn"
+	fi
 	if [ $amode = tunnel ]; then
 		tmpl_a="src $ao dst $bo"
+		tmpl_b="src $bo dst $ao"
 		# XFRM takes the inner family of a tunnel state from its selector.
 		sel_ab="sel src $sel_a dst $sel_b"
 		sel_ba="sel src $sel_b dst $sel_a"
 	fi
-	ip netns exec A ikeuser sa add src $ao dst $bo proto esp spi 0x1000 reqid 1 mode $amode alg "$alg" key "0x$k1"
-	ip netns exec A ikeuser sa add src $bo dst $ao proto esp spi 0x2000 reqid 1 mode $amode alg "$alg" key "0x$k2"
+	A_OUT=$ao B_OUT=$bo SEL_A=$sel_a SEL_B=$sel_b KEY_AB=$k1 KEY_BA=$k2
+	ip netns exec A ikeuser sa add src $ao dst $bo proto esp spi 0x1000 reqid 1 mode $amode alg "$alg" key "0x$k1" $esn_a
+	ip netns exec A ikeuser sa add src $bo dst $ao proto esp spi 0x2000 reqid 1 mode $amode alg "$alg" key "0x$k2" $esn_a
 	ip netns exec A ikeuser policy add dir out src $sel_a dst $sel_b tmpl proto esp mode $amode reqid 1 $tmpl_a >/dev/null
-	eval "ip -n B xfrm state add src $ao dst $bo proto esp spi 0x1000 reqid 1 mode $amode $(xfrm_alg_args "$alg" "$k1") $sel_ab"
-	eval "ip -n B xfrm state add src $bo dst $ao proto esp spi 0x2000 reqid 1 mode $amode $(xfrm_alg_args "$alg" "$k2") $sel_ba"
+	ip netns exec A ikeuser policy add dir in src $sel_b dst $sel_a tmpl proto esp mode $amode reqid 1 $tmpl_b >/dev/null
+	eval "ip -n B xfrm state add src $ao dst $bo proto esp spi 0x1000 reqid 1 mode $amode $(xfrm_alg_args "$alg" "$k1") $sel_ab $esn_b"
+	eval "ip -n B xfrm state add src $bo dst $ao proto esp spi 0x2000 reqid 1 mode $amode $(xfrm_alg_args "$alg" "$k2") $sel_ba $esn_b"
 	ip -n B xfrm policy add dir out src $sel_b dst $sel_a tmpl src $bo dst $ao proto esp reqid 1 mode $amode
 	ip -n B xfrm policy add dir in src $sel_a dst $sel_b tmpl src $ao dst $bo proto esp reqid 1 mode $amode
 }
@@ -101,10 +109,10 @@ tcp_transfer() {
 		fail "TCP $from -> $to: $(stat -c %s "$d/got") of $bytes bytes arrived, or they differ"
 }
 
-# xfrm_interop ALG MODE: the full check for one combination.
+# xfrm_interop ALG MODE [esn]: the full check for one combination.
 xfrm_interop() {
 	load
-	xfrm_setup "$1" "$2"
+	xfrm_setup "$@"
 	ip netns exec A ping -c 2 -i 0.2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping A -> B"
 	ip netns exec B ping -c 2 -i 0.2 -W 2 -I "$B_IN" "$A_IN" >/dev/null || fail "ping B -> A"
 	tcp_transfer A B "$B_IN" "$A_IN" 100000

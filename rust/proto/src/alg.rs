@@ -24,6 +24,9 @@ pub struct Alg {
     pub proto: u8,
     /// Kernel crypto API template.
     pub kernel_name: &'static str,
+    /// The template for SAs with extended sequence numbers (`authencesn` moves the high
+    /// sequence bits behind the payload for the ICV, RFC 4303 §2.2.1).
+    pub esn_kernel_name: &'static str,
     /// How it is instantiated.
     pub kind: CryptoKind,
     /// Cipher key length in bits, without the salt (0: no encryption).
@@ -79,6 +82,7 @@ const fn gcm(name: &'static str, bits: u16) -> Alg {
         name,
         proto: PROTO_ESP,
         kernel_name: "rfc4106(gcm(aes))",
+        esn_kernel_name: "rfc4106(gcm(aes))",
         kind: CryptoKind::Aead,
         enc_key_bits: bits,
         salt_len: 4,
@@ -96,6 +100,7 @@ const fn cbc_sha256(name: &'static str, bits: u16) -> Alg {
         name,
         proto: PROTO_ESP,
         kernel_name: "authenc(hmac(sha256),cbc(aes))",
+        esn_kernel_name: "authencesn(hmac(sha256),cbc(aes))",
         kind: CryptoKind::AuthEnc,
         enc_key_bits: bits,
         salt_len: 0,
@@ -116,6 +121,7 @@ pub const ALGS: &[Alg] = &[
         name: "chacha20poly1305",
         proto: PROTO_ESP,
         kernel_name: "rfc7539esp(chacha20,poly1305)",
+        esn_kernel_name: "rfc7539esp(chacha20,poly1305)",
         kind: CryptoKind::Aead,
         enc_key_bits: 256,
         salt_len: 4,
@@ -132,6 +138,7 @@ pub const ALGS: &[Alg] = &[
         name: "null-sha256",
         proto: PROTO_ESP,
         kernel_name: "authenc(hmac(sha256),ecb(cipher_null))",
+        esn_kernel_name: "authencesn(hmac(sha256),ecb(cipher_null))",
         kind: CryptoKind::AuthEnc,
         enc_key_bits: 0,
         salt_len: 0,
@@ -146,6 +153,7 @@ pub const ALGS: &[Alg] = &[
         name: "sha256",
         proto: PROTO_AH,
         kernel_name: "hmac(sha256)",
+        esn_kernel_name: "hmac(sha256)",
         kind: CryptoKind::Hash,
         enc_key_bits: 0,
         salt_len: 0,
@@ -242,6 +250,19 @@ mod tests {
         let null = find("null-sha256", PROTO_ESP).unwrap();
         assert_eq!(authenc_key_blob(null, &user[..32], &mut out), Ok(40));
         assert_eq!(&out[4..8], &[0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn esn_templates() {
+        for a in ALGS {
+            match a.kind {
+                CryptoKind::AuthEnc => {
+                    let rest = a.kernel_name.strip_prefix("authenc(").unwrap();
+                    assert_eq!(a.esn_kernel_name.strip_prefix("authencesn("), Some(rest));
+                }
+                _ => assert_eq!(a.esn_kernel_name, a.kernel_name, "{}", a.name),
+            }
+        }
     }
 
     #[test]

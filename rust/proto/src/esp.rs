@@ -109,6 +109,29 @@ pub fn aad(spi: u32, seq: u64, esn: bool, out: &mut [u8; 12]) -> usize {
     }
 }
 
+/// With ESN, lays the associated data out in place the way the kernel's ESP AEADs (rfc4106,
+/// rfc7539esp, authencesn) take it: the 4 bytes before the ESP header at `esp_at` get the SPI
+/// and the SPI's place gets `seq_hi`, so `buf[esp_at - 4..]` reads `SPI | seq_hi | seq_lo | IV`
+/// (the [`aad`] with ESN). Returns the 4 overwritten bytes for [`esn_restore`].
+pub fn esn_prepare(buf: &mut [u8], esp_at: usize, seq_hi: u32) -> Option<[u8; 4]> {
+    let start = esp_at.checked_sub(4)?;
+    let area: &mut [u8; 8] = buf.get_mut(start..esp_at + 4)?.try_into().ok()?;
+    let [p0, p1, p2, p3, s0, s1, s2, s3] = *area;
+    let [h0, h1, h2, h3] = seq_hi.to_be_bytes();
+    *area = [s0, s1, s2, s3, h0, h1, h2, h3];
+    Some([p0, p1, p2, p3])
+}
+
+/// Undoes [`esn_prepare`]: the SPI goes back in front of `seq_lo`, `saved` before it.
+pub fn esn_restore(buf: &mut [u8], esp_at: usize, saved: [u8; 4]) -> Option<()> {
+    let start = esp_at.checked_sub(4)?;
+    let area: &mut [u8; 8] = buf.get_mut(start..esp_at + 4)?.try_into().ok()?;
+    let [s0, s1, s2, s3, ..] = *area;
+    let [p0, p1, p2, p3] = saved;
+    *area = [p0, p1, p2, p3, s0, s1, s2, s3];
+    Some(())
+}
+
 /// The 12-byte AEAD nonce `salt | IV` (RFC 4106 §4, RFC 7634 §2).
 pub fn gcm_nonce(salt: &[u8; 4], iv: &[u8; 8]) -> [u8; 12] {
     let [s0, s1, s2, s3] = *salt;
@@ -151,6 +174,27 @@ pub fn inner_mtu(path_mtu: usize, overhead_fixed: usize, align: usize) -> usize 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn esn_layout_matches_aad_and_restores() {
+        let (spi, seq) = (0x1122_3344u32, 0x5566_7788_99aa_bbccu64);
+        let mut buf = [0u8; 24];
+        buf[..4].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        let mut h = [0u8; 8];
+        write_header(&mut h, spi, seq as u32);
+        buf[4..12].copy_from_slice(&h);
+        let orig = buf;
+        let saved = esn_prepare(&mut buf, 4, (seq >> 32) as u32).unwrap();
+        let mut want = [0u8; 12];
+        assert_eq!(aad(spi, seq, true, &mut want), 12);
+        assert_eq!(&buf[..12], &want);
+        esn_restore(&mut buf, 4, saved).unwrap();
+        assert_eq!(buf, orig);
+        // No room before the header, or past the end.
+        assert_eq!(esn_prepare(&mut buf, 3, 1), None);
+        assert_eq!(esn_prepare(&mut buf[..7], 4, 1), None);
+        assert_eq!(esn_restore(&mut buf, 0, [0; 4]), None);
+    }
     use crate::replay::ReplayWindow;
     use aes_gcm::aead::generic_array::GenericArray;
     use aes_gcm::aead::{Aead, KeyInit, Payload};

@@ -214,9 +214,27 @@ pub fn tos(pkt: &[u8]) -> u8 {
     }
 }
 
+/// The outer header's TOS / traffic class for tunnel mode (RFC 4301 §5.1.2.1, RFC 6040
+/// normal mode): DSCP copied; ECN copied, except that CE becomes ECT(0) as XFRM does.
+pub fn outer_tos(inner: u8) -> u8 {
+    if inner & 3 == 3 {
+        inner & !1
+    } else {
+        inner
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outer_tos_copies_dscp_and_ecn_but_not_ce() {
+        assert_eq!(outer_tos(0xb8), 0xb8); // EF, not ECT
+        assert_eq!(outer_tos(0xb9), 0xb9); // ECT(1)
+        assert_eq!(outer_tos(0xba), 0xba); // ECT(0)
+        assert_eq!(outer_tos(0xbb), 0xba); // CE -> ECT(0)
+    }
 
     // A real ICMP echo request 10.1.0.1 -> 10.2.0.1 (from a capture), checksum included.
     const PING4: [u8; 28] = [

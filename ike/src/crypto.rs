@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Cryptographic operations of the IKE SA: SK payload protection (RFC 7296 §3.14, RFC 5282
+//! for AES-GCM) and Diffie-Hellman (groups 14, 19 and 31). Every primitive comes from
+//! RustCrypto / dalek crates; this module only frames the bytes.
+
+use core::fmt;
+
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
+use cbc::cipher::block_padding::NoPadding;
+use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
+use crypto_bigint::{Encoding, U2048};
+use hmac::{Hmac, Mac};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use rand_core::{OsRng, RngCore};
+use sha2::Sha256;
+use zeroize::Zeroize;
+
+use crate::message::{build_inner_chain, parse_inner_chain, Message};
+use crate::payload::{EncryptedPayload, Payload};
+use crate::secret::Secret;
+use crate::transform_ids::{
+    AUTH_HMAC_SHA2_256_128, DH_CURVE_25519, DH_ECP_256, DH_MODP_2048, ENCR_AES_CBC, ENCR_AES_GCM_16,
+};
+
+/// Source of randomness (nonces, SPIs, IVs, DH private keys). Tests inject a deterministic one.
+pub trait RandomSource: Send {
+    /// Fills `buf` with random bytes.
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// The operating system's generator (`getrandom`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsRandom;
+
+impl RandomSource for OsRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        OsRng.fill_bytes(buf);
+    }
+}
+
+/// Why a cryptographic operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// The SK payload's ICV (or AEAD tag) did not verify.
+    IntegrityCheckFailed,
+    /// The SK payload is too short or badly framed.
+    Malformed(&'static str),
+    /// A key has the wrong size for the algorithm.
+    KeySize {
+        /// Expected size.
+        expected: usize,
+        /// Actual size.
+        actual: usize,
+    },
+    /// The peer's public value is invalid for the group.
+    InvalidPublicValue(u16),
+    /// The group is not implemented.
+    UnsupportedGroup(u16),
+    /// The message could not be encoded or the plaintext parsed.
+    Codec(String),
+}
+
+impl fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CryptoError::IntegrityCheckFailed => write!(f, "SK payload integrity check failed"),
+            CryptoError::Malformed(what) => write!(f, "malformed SK payload: {what}"),
+            CryptoError::KeySize { expected, actual } => {
+                write!(f, "key of {actual} bytes, expected {expected}")
+            }
+            CryptoError::InvalidPublicValue(group) => {
+                write!(f, "invalid public value for DH group {group}")
+            }
+            CryptoError::UnsupportedGroup(group) => write!(f, "DH group {group} not supported"),
+            CryptoError::Codec(text) => write!(f, "{text}"),
+        }
+    }
+}
+
+impl std::error::Error for CryptoError {}
+
+/// The cipher suite protecting SK payloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SkCipher {
+    /// ENCR_AES_GCM_16 with a 128- or 256-bit key (RFC 5282): 8-byte IV, 4-byte salt, 16-byte ICV.
+    AesGcm16 {
+        /// Key size in bits: 128 or 256.
+        key_bits: u16,
+    },
+    /// ENCR_AES_CBC with AUTH_HMAC_SHA2_256_128.
+    AesCbcHmacSha256 {
+        /// Key size in bits: 128 or 256.
+        key_bits: u16,
+    },
+}
+
+const GCM_IV_LEN: usize = 8;
+const GCM_SALT_LEN: usize = 4;
+const ICV_LEN: usize = 16;
+const AES_BLOCK: usize = 16;
+
+impl SkCipher {
+    /// The suite for an ENCR transform (ID + key length) and INTEG transform ID, if supported.
+    pub fn from_transforms(encr: u16, key_bits: Option<u16>, integ: Option<u16>) -> Option<Self> {
+        let bits = key_bits?;
+        if bits != 128 && bits != 256 {
+            return None;
+        }
+        match (encr, integ) {
+            (ENCR_AES_GCM_16, None | Some(0)) => Some(SkCipher::AesGcm16 { key_bits: bits }),
+            (ENCR_AES_CBC, Some(AUTH_HMAC_SHA2_256_128)) => {
+                Some(SkCipher::AesCbcHmacSha256 { key_bits: bits })
+            }
+            _ => None,
+        }
+    }
+
+    /// Encryption key size in bytes (salt included for AES-GCM).
+    pub const fn encr_key_len(self) -> usize {
+        match self {
+            SkCipher::AesGcm16 { key_bits } => key_bits as usize / 8 + GCM_SALT_LEN,
+            SkCipher::AesCbcHmacSha256 { key_bits } => key_bits as usize / 8,
+        }
+    }
+
+    /// Integrity key size in bytes (0 for AEAD).
+    pub const fn integ_key_len(self) -> usize {
+        match self {
+            SkCipher::AesGcm16 { .. } => 0,
+            SkCipher::AesCbcHmacSha256 { .. } => 32,
+        }
+    }
+
+    /// The ENCR transform ID.
+    pub const fn encr_id(self) -> u16 {
+        match self {
+            SkCipher::AesGcm16 { .. } => ENCR_AES_GCM_16,
+            SkCipher::AesCbcHmacSha256 { .. } => ENCR_AES_CBC,
+        }
+    }
+
+    /// The INTEG transform ID, if any.
+    pub const fn integ_id(self) -> Option<u16> {
+        match self {
+            SkCipher::AesGcm16 { .. } => None,
+            SkCipher::AesCbcHmacSha256 { .. } => Some(AUTH_HMAC_SHA2_256_128),
+        }
+    }
+
+    /// Key size in bits.
+    pub const fn key_bits(self) -> u16 {
+        match self {
+            SkCipher::AesGcm16 { key_bits } | SkCipher::AesCbcHmacSha256 { key_bits } => key_bits,
+        }
+    }
+
+    fn check_keys(self, encr: &Secret, integ: &Secret) -> Result<(), CryptoError> {
+        for (expected, key) in [(self.encr_key_len(), encr), (self.integ_key_len(), integ)] {
+            if key.len() != expected {
+                return Err(CryptoError::KeySize {
+                    expected,
+                    actual: key.len(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The keys protecting one direction of an IKE SA.
+#[derive(Clone, Debug)]
+pub struct SkKeys {
+    /// The suite.
+    pub cipher: SkCipher,
+    /// SK_e (salt included for AEAD).
+    pub encr: Secret,
+    /// SK_a (empty for AEAD).
+    pub integ: Secret,
+}
+
+/// Serializes `message` (whose payloads must not contain an SK payload) with `inner` encrypted
+/// into an SK payload appended last. Returns the whole datagram.
+pub fn seal(
+    keys: &SkKeys,
+    message: &Message,
+    inner: &[Payload],
+    rng: &mut dyn RandomSource,
+) -> Result<Vec<u8>, CryptoError> {
+    keys.cipher.check_keys(&keys.encr, &keys.integ)?;
+    let (first_inner, mut plaintext) =
+        build_inner_chain(inner).map_err(|e| CryptoError::Codec(e.to_string()))?;
+    let (iv_len, pad) = match keys.cipher {
+        SkCipher::AesGcm16 { .. } => (GCM_IV_LEN, 0),
+        SkCipher::AesCbcHmacSha256 { .. } => {
+            let used = plaintext.len().saturating_add(1) % AES_BLOCK;
+            (AES_BLOCK, (AES_BLOCK - used) % AES_BLOCK)
+        }
+    };
+    plaintext.resize(plaintext.len().saturating_add(pad), 0);
+    plaintext.push(u8::try_from(pad).unwrap_or(0));
+    let body_len = iv_len
+        .saturating_add(plaintext.len())
+        .saturating_add(ICV_LEN);
+    let mut framed = message.clone();
+    framed.payloads.push(Payload::Encrypted(EncryptedPayload {
+        first_inner,
+        body: vec![0; body_len],
+    }));
+    let mut datagram = framed
+        .to_bytes()
+        .map_err(|e| CryptoError::Codec(e.to_string()))?;
+    let body_start = datagram.len().saturating_sub(body_len);
+    let mut iv = vec![0u8; iv_len];
+    rng.fill(&mut iv);
+    let ct_start = body_start.saturating_add(iv_len);
+    let icv_start = datagram.len().saturating_sub(ICV_LEN);
+    match keys.cipher {
+        SkCipher::AesGcm16 { .. } => {
+            let aad = datagram.get(..body_start).unwrap_or_default().to_vec();
+            let tag = gcm_seal(&keys.encr, &iv, &aad, &mut plaintext)?;
+            write_at(&mut datagram, body_start, &iv)?;
+            write_at(&mut datagram, ct_start, &plaintext)?;
+            write_at(&mut datagram, icv_start, &tag)?;
+        }
+        SkCipher::AesCbcHmacSha256 { .. } => {
+            cbc_encrypt(keys.encr.as_bytes(), &iv, &mut plaintext)?;
+            write_at(&mut datagram, body_start, &iv)?;
+            write_at(&mut datagram, ct_start, &plaintext)?;
+            let covered = datagram.get(..icv_start).unwrap_or_default();
+            let icv = hmac_sha256(keys.integ.as_bytes(), covered)?;
+            write_at(
+                &mut datagram,
+                icv_start,
+                icv.get(..ICV_LEN).unwrap_or_default(),
+            )?;
+        }
+    }
+    plaintext.zeroize();
+    Ok(datagram)
+}
+
+/// Verifies and decrypts the SK payload of `message`, parsed from `datagram`; returns the
+/// inner payload chain.
+pub fn open(
+    keys: &SkKeys,
+    datagram: &[u8],
+    message: &Message,
+) -> Result<Vec<Payload>, CryptoError> {
+    keys.cipher.check_keys(&keys.encr, &keys.integ)?;
+    let sk = message
+        .encrypted()
+        .ok_or(CryptoError::Malformed("no SK payload"))?;
+    let body = sk.body.as_slice();
+    let iv_len = match keys.cipher {
+        SkCipher::AesGcm16 { .. } => GCM_IV_LEN,
+        SkCipher::AesCbcHmacSha256 { .. } => AES_BLOCK,
+    };
+    let min = iv_len.saturating_add(ICV_LEN).saturating_add(1);
+    if body.len() < min {
+        return Err(CryptoError::Malformed(
+            "shorter than IV, pad length and ICV",
+        ));
+    }
+    let body_start = datagram
+        .len()
+        .checked_sub(body.len())
+        .ok_or(CryptoError::Malformed("body longer than datagram"))?;
+    let prefix = datagram.get(..body_start).unwrap_or_default();
+    let (iv, rest) = body.split_at(iv_len);
+    let (ciphertext, icv) = rest.split_at(rest.len().saturating_sub(ICV_LEN));
+    let mut plaintext = ciphertext.to_vec();
+    match keys.cipher {
+        SkCipher::AesGcm16 { .. } => gcm_open(&keys.encr, iv, prefix, &mut plaintext, icv)?,
+        SkCipher::AesCbcHmacSha256 { .. } => {
+            if ciphertext.len() % AES_BLOCK != 0 {
+                return Err(CryptoError::Malformed(
+                    "ciphertext not a multiple of the block size",
+                ));
+            }
+            let covered = datagram
+                .get(..datagram.len().saturating_sub(ICV_LEN))
+                .unwrap_or_default();
+            let mut mac =
+                <Hmac<Sha256> as Mac>::new_from_slice(keys.integ.as_bytes()).map_err(|_| {
+                    CryptoError::KeySize {
+                        expected: 32,
+                        actual: keys.integ.len(),
+                    }
+                })?;
+            mac.update(covered);
+            mac.verify_truncated_left(icv)
+                .map_err(|_| CryptoError::IntegrityCheckFailed)?;
+            cbc_decrypt(keys.encr.as_bytes(), iv, &mut plaintext)?;
+        }
+    }
+    let pad = usize::from(
+        *plaintext
+            .last()
+            .ok_or(CryptoError::Malformed("empty plaintext"))?,
+    );
+    let inner_len = plaintext
+        .len()
+        .checked_sub(pad.saturating_add(1))
+        .ok_or(CryptoError::Malformed("pad length exceeds the plaintext"))?;
+    let result = parse_inner_chain(
+        sk.first_inner,
+        plaintext.get(..inner_len).unwrap_or_default(),
+    )
+    .map_err(|e| CryptoError::Codec(format!("inside SK payload: {e}")));
+    plaintext.zeroize();
+    result
+}
+
+fn write_at(buf: &mut [u8], at: usize, bytes: &[u8]) -> Result<(), CryptoError> {
+    buf.get_mut(at..at.saturating_add(bytes.len()))
+        .ok_or(CryptoError::Malformed("framing"))?
+        .copy_from_slice(bytes);
+    Ok(())
+}
+
+fn gcm_nonce(key: &Secret, iv: &[u8]) -> Result<(Vec<u8>, [u8; 12]), CryptoError> {
+    let bytes = key.as_bytes();
+    let split = bytes
+        .len()
+        .checked_sub(GCM_SALT_LEN)
+        .ok_or(CryptoError::Malformed("AES-GCM key shorter than its salt"))?;
+    let (aes_key, salt) = bytes.split_at(split);
+    let mut nonce = [0u8; 12];
+    for (slot, byte) in nonce.iter_mut().zip(salt.iter().chain(iv)) {
+        *slot = *byte;
+    }
+    Ok((aes_key.to_vec(), nonce))
+}
+
+fn gcm_seal(
+    key: &Secret,
+    iv: &[u8],
+    aad: &[u8],
+    buffer: &mut [u8],
+) -> Result<Vec<u8>, CryptoError> {
+    let (mut aes_key, nonce) = gcm_nonce(key, iv)?;
+    let nonce = Nonce::from_slice(&nonce);
+    let bad_key = CryptoError::KeySize {
+        expected: 16,
+        actual: aes_key.len(),
+    };
+    let tag = match aes_key.len() {
+        16 => Aes128Gcm::new_from_slice(&aes_key)
+            .map_err(|_| bad_key.clone())?
+            .encrypt_in_place_detached(nonce, aad, buffer),
+        32 => Aes256Gcm::new_from_slice(&aes_key)
+            .map_err(|_| bad_key.clone())?
+            .encrypt_in_place_detached(nonce, aad, buffer),
+        _ => {
+            aes_key.zeroize();
+            return Err(bad_key);
+        }
+    };
+    aes_key.zeroize();
+    Ok(tag
+        .map_err(|_| CryptoError::Malformed("AES-GCM refused to encrypt"))?
+        .to_vec())
+}
+
+fn gcm_open(
+    key: &Secret,
+    iv: &[u8],
+    aad: &[u8],
+    buffer: &mut [u8],
+    icv: &[u8],
+) -> Result<(), CryptoError> {
+    let (mut aes_key, nonce) = gcm_nonce(key, iv)?;
+    let nonce = Nonce::from_slice(&nonce);
+    let tag = Tag::from_slice(icv);
+    let result = match aes_key.len() {
+        16 => Aes128Gcm::new_from_slice(&aes_key)
+            .map_err(|_| CryptoError::IntegrityCheckFailed)?
+            .decrypt_in_place_detached(nonce, aad, buffer, tag),
+        32 => Aes256Gcm::new_from_slice(&aes_key)
+            .map_err(|_| CryptoError::IntegrityCheckFailed)?
+            .decrypt_in_place_detached(nonce, aad, buffer, tag),
+        _ => Err(aes_gcm::Error),
+    };
+    aes_key.zeroize();
+    result.map_err(|_| CryptoError::IntegrityCheckFailed)
+}
+
+fn cbc_encrypt(key: &[u8], iv: &[u8], buffer: &mut [u8]) -> Result<(), CryptoError> {
+    let len = buffer.len();
+    let bad = CryptoError::KeySize {
+        expected: 16,
+        actual: key.len(),
+    };
+    match key.len() {
+        16 => cbc::Encryptor::<aes::Aes128>::new_from_slices(key, iv)
+            .map_err(|_| bad)?
+            .encrypt_padded_mut::<NoPadding>(buffer, len)
+            .map(|_| ())
+            .map_err(|_| CryptoError::Malformed("CBC padding")),
+        32 => cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
+            .map_err(|_| bad)?
+            .encrypt_padded_mut::<NoPadding>(buffer, len)
+            .map(|_| ())
+            .map_err(|_| CryptoError::Malformed("CBC padding")),
+        _ => Err(bad),
+    }
+}
+
+fn cbc_decrypt(key: &[u8], iv: &[u8], buffer: &mut [u8]) -> Result<(), CryptoError> {
+    let bad = CryptoError::KeySize {
+        expected: 16,
+        actual: key.len(),
+    };
+    match key.len() {
+        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
+            .map_err(|_| bad)?
+            .decrypt_padded_mut::<NoPadding>(buffer)
+            .map(|_| ())
+            .map_err(|_| CryptoError::Malformed("CBC padding")),
+        32 => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
+            .map_err(|_| bad)?
+            .decrypt_padded_mut::<NoPadding>(buffer)
+            .map(|_| ())
+            .map_err(|_| CryptoError::Malformed("CBC padding")),
+        _ => Err(bad),
+    }
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| CryptoError::KeySize {
+        expected: 32,
+        actual: key.len(),
+    })?;
+    mac.update(data);
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
+/// The RFC 3526 2048-bit MODP prime (group 14), generator 2.
+const MODP_2048_PRIME: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A0879",
+    "8E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B",
+    "0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA4836",
+    "1C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804",
+    "F1746C08CA18217C32905E462E36CE3BE39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6",
+    "955817183995497CEA956AE515D2261898FA051015728E5A8AACAA68FFFFFFFFFFFFFFFF",
+);
+
+fn modp_2048_prime() -> U2048 {
+    U2048::from_be_hex(MODP_2048_PRIME)
+}
+
+/// A Diffie-Hellman group this crate implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DhGroup {
+    /// 14: 2048-bit MODP (RFC 3526).
+    Modp2048,
+    /// 19: NIST P-256 (RFC 5903): public value x || y, shared secret x.
+    Ecp256,
+    /// 31: Curve25519 (RFC 8031).
+    Curve25519,
+}
+
+impl DhGroup {
+    /// The group for a transform ID, if implemented.
+    pub const fn from_id(id: u16) -> Option<Self> {
+        match id {
+            DH_MODP_2048 => Some(DhGroup::Modp2048),
+            DH_ECP_256 => Some(DhGroup::Ecp256),
+            DH_CURVE_25519 => Some(DhGroup::Curve25519),
+            _ => None,
+        }
+    }
+
+    /// Its transform ID.
+    pub const fn id(self) -> u16 {
+        match self {
+            DhGroup::Modp2048 => DH_MODP_2048,
+            DhGroup::Ecp256 => DH_ECP_256,
+            DhGroup::Curve25519 => DH_CURVE_25519,
+        }
+    }
+}
+
+/// One side's ephemeral DH key pair. The private part is wiped on drop.
+pub struct KeyExchange {
+    group: DhGroup,
+    private: Secret,
+    public: Vec<u8>,
+}
+
+impl fmt::Debug for KeyExchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyExchange({:?})", self.group)
+    }
+}
+
+impl KeyExchange {
+    /// Generates a key pair.
+    pub fn generate(group: DhGroup, rng: &mut dyn RandomSource) -> Result<Self, CryptoError> {
+        let len = match group {
+            DhGroup::Modp2048 => 256,
+            DhGroup::Ecp256 | DhGroup::Curve25519 => 32,
+        };
+        for _ in 0..64 {
+            let mut bytes = vec![0u8; len];
+            rng.fill(&mut bytes);
+            if let Ok(pair) = Self::from_private(group, &bytes) {
+                bytes.zeroize();
+                return Ok(pair);
+            }
+            bytes.zeroize();
+        }
+        Err(CryptoError::Malformed(
+            "random source produced no valid private key",
+        ))
+    }
+
+    /// A key pair from a given private value (32 bytes for groups 19 and 31, 256 for 14),
+    /// e.g. for known-answer tests.
+    pub fn from_private(group: DhGroup, private: &[u8]) -> Result<Self, CryptoError> {
+        let public = match group {
+            DhGroup::Curve25519 => {
+                let bytes = <[u8; 32]>::try_from(private).map_err(|_| CryptoError::KeySize {
+                    expected: 32,
+                    actual: private.len(),
+                })?;
+                let secret = x25519_dalek::StaticSecret::from(bytes);
+                x25519_dalek::PublicKey::from(&secret).as_bytes().to_vec()
+            }
+            DhGroup::Ecp256 => {
+                let secret = p256::SecretKey::from_slice(private)
+                    .map_err(|_| CryptoError::InvalidPublicValue(DH_ECP_256))?;
+                let point = secret.public_key().to_encoded_point(false);
+                point.as_bytes().get(1..).unwrap_or_default().to_vec()
+            }
+            DhGroup::Modp2048 => {
+                if private.len() != 256 {
+                    return Err(CryptoError::KeySize {
+                        expected: 256,
+                        actual: private.len(),
+                    });
+                }
+                let exponent = U2048::from_be_slice(private);
+                modp_pow(&U2048::from_u8(2), &exponent).to_vec()
+            }
+        };
+        Ok(Self {
+            group,
+            private: Secret::from_slice(private),
+            public,
+        })
+    }
+
+    /// The group.
+    pub fn group(&self) -> DhGroup {
+        self.group
+    }
+
+    /// The public value as carried in a KE payload.
+    pub fn public_value(&self) -> &[u8] {
+        &self.public
+    }
+
+    /// g^ir from the peer's public value, after validating it.
+    pub fn shared_secret(&self, peer: &[u8]) -> Result<Secret, CryptoError> {
+        let invalid = CryptoError::InvalidPublicValue(self.group.id());
+        match self.group {
+            DhGroup::Curve25519 => {
+                let private =
+                    <[u8; 32]>::try_from(self.private.as_bytes()).map_err(|_| invalid.clone())?;
+                let peer = <[u8; 32]>::try_from(peer).map_err(|_| invalid.clone())?;
+                let secret = x25519_dalek::StaticSecret::from(private);
+                let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(peer));
+                if !shared.was_contributory() {
+                    return Err(invalid);
+                }
+                Ok(Secret::from_slice(shared.as_bytes()))
+            }
+            DhGroup::Ecp256 => {
+                if peer.len() != 64 {
+                    return Err(invalid);
+                }
+                let mut sec1 = Vec::with_capacity(65);
+                sec1.push(4);
+                sec1.extend_from_slice(peer);
+                let peer = p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| invalid.clone())?;
+                let secret =
+                    p256::SecretKey::from_slice(self.private.as_bytes()).map_err(|_| invalid)?;
+                let shared =
+                    p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), peer.as_affine());
+                Ok(Secret::from_slice(shared.raw_secret_bytes()))
+            }
+            DhGroup::Modp2048 => {
+                if peer.len() != 256 || self.private.len() != 256 {
+                    return Err(invalid);
+                }
+                let y = U2048::from_be_slice(peer);
+                let p = modp_2048_prime();
+                // 1 < y < p - 1 (RFC 6989 §2.1)
+                let p_minus_1 = p.wrapping_sub(&U2048::ONE);
+                if y <= U2048::ONE || y >= p_minus_1 {
+                    return Err(invalid);
+                }
+                let exponent = U2048::from_be_slice(self.private.as_bytes());
+                let mut bytes = modp_pow(&y, &exponent);
+                let secret = Secret::from_slice(&bytes);
+                bytes.zeroize();
+                Ok(secret)
+            }
+        }
+    }
+}
+
+fn modp_pow(base: &U2048, exponent: &U2048) -> [u8; 256] {
+    let params = DynResidueParams::new(&modp_2048_prime());
+    DynResidue::new(base, params)
+        .pow(exponent)
+        .retrieve()
+        .to_be_bytes()
+}

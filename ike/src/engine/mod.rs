@@ -1,0 +1,1369 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A deterministic, sans-IO IKEv2 protocol engine (RFC 7296): IKE_SA_INIT and IKE_AUTH with
+//! pre-shared-key authentication, creating the first Child SA (ESP).
+//!
+//! The caller feeds it datagrams ([`Engine::handle_datagram`]), the passage of time
+//! ([`Engine::tick`]) and commands ([`Engine::initiate`]), and drains [`Output`]s with
+//! [`Engine::poll_output`]. The engine opens no sockets, reads no clock and starts no threads:
+//! time is a [`Duration`] since any epoch the caller likes, randomness comes from a
+//! [`RandomSource`].
+//!
+//! Implemented: proposal selection (NO_PROPOSAL_CHOSEN, with an explanation of what each side
+//! offered), INVALID_KE_PAYLOAD (responder names its group, initiator retries once per
+//! group), PSK AUTH (RFC 7296 §2.15), IDs (IPv4, IPv6, FQDN), ESP proposals (AES-GCM-16,
+//! AES-CBC + HMAC-SHA-256-128, no ESN), traffic selector narrowing (TS_UNACCEPTABLE),
+//! USE_TRANSPORT_MODE, retransmission with exponential backoff, duplicate-request detection
+//! answered from a cached response.
+//!
+//! Not yet implemented: CREATE_CHILD_SA (more Child SAs, rekeying of IKE and Child SAs),
+//! INFORMATIONAL exchanges (DELETE, liveness checks / DPD, answering requests from the
+//! responder), COOKIE (DoS protection), certificates and signatures, EAP, NAT-D and UDP
+//! encapsulation (port 4500), IKE fragmentation, configuration payloads, window sizes above 1,
+//! lifetimes. When the IKE SA authenticates but the Child SA is refused (RFC 7296 §2.21.2),
+//! the engine reports [`Output::Failed`] and abandons the IKE SA without sending a DELETE.
+//! Unauthenticated IKE_SA_INIT error answers (NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD) are
+//! acted on at once instead of waiting for a possibly genuine answer (RFC 7296 §2.4 suggests
+//! waiting). Half-open and failed IKE SAs are never expired or removed, so a responder's
+//! memory grows with every IKE_SA_INIT it answers (no COOKIE, no limits yet). If the
+//! initiator asks for transport mode and the responder is configured for tunnel mode, the
+//! responder installs a tunnel-mode Child SA while the initiator fails (a DELETE is needed).
+
+mod negotiate;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::codes::{AuthMethod, ExchangeType, IdType, NotifyType, ProtocolId};
+use crate::crypto::{DhGroup, KeyExchange, RandomSource, SkCipher, SkKeys};
+use crate::header::{HeaderFlags, IkeHeader};
+use crate::keys::{skeyseed, ChildSaKeys, IkeSaKeyLengths, IkeSaKeys, Prf};
+use crate::message::Message;
+use crate::payload::{AuthPayload, IdPayload, KePayload, NotifyPayload, Payload};
+use crate::sa::{Proposal, SaPayload};
+use crate::secret::Secret;
+use crate::traffic_selector::{TrafficSelector, TsPayload};
+
+use negotiate::{accepted, explain_no_proposal, narrow, select, within};
+pub use negotiate::{describe_ts, EspProposal, IkeProposal};
+
+/// Nonce size we send.
+const NONCE_LEN: usize = 32;
+/// "Key Pad for IKEv2" (RFC 7296 §2.15).
+const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
+/// How many INVALID_KE_PAYLOAD answers an initiator follows before giving up.
+const MAX_INVALID_KE_RETRIES: u8 = 2;
+
+/// An identity, as carried in IDi/IDr.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Identity {
+    /// ID_IPV4_ADDR.
+    Ipv4(Ipv4Addr),
+    /// ID_IPV6_ADDR.
+    Ipv6(Ipv6Addr),
+    /// ID_FQDN.
+    Fqdn(String),
+}
+
+impl Identity {
+    fn to_payload(&self) -> IdPayload {
+        match self {
+            Identity::Ipv4(a) => IdPayload::ip(IpAddr::V4(*a)),
+            Identity::Ipv6(a) => IdPayload::ip(IpAddr::V6(*a)),
+            Identity::Fqdn(name) => IdPayload::fqdn(name),
+        }
+    }
+
+    fn from_payload(id: &IdPayload) -> Option<Self> {
+        match id.id_type {
+            IdType::FQDN => String::from_utf8(id.data.clone()).ok().map(Identity::Fqdn),
+            _ => match id.ip_address()? {
+                IpAddr::V4(a) => Some(Identity::Ipv4(a)),
+                IpAddr::V6(a) => Some(Identity::Ipv6(a)),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::Ipv4(a) => write!(f, "{a}"),
+            Identity::Ipv6(a) => write!(f, "{a}"),
+            Identity::Fqdn(name) => write!(f, "{name}"),
+        }
+    }
+}
+
+fn describe_id(id: &IdPayload) -> String {
+    Identity::from_payload(id).map_or_else(
+        || format!("{} ({} bytes)", id.id_type, id.data.len()),
+        |identity| identity.to_string(),
+    )
+}
+
+/// Child SA mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Tunnel mode (the default of RFC 7296).
+    Tunnel,
+    /// Transport mode (USE_TRANSPORT_MODE, RFC 7296 §3.10.1).
+    Transport,
+}
+
+/// One connection: who we are, who the peer is, how we authenticate and what we protect.
+/// The initiator uses the one given to [`Engine::initiate`]; a responder picks among those
+/// given to [`Engine::add_config`] by the peer's IDi.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Our identity (IDi as initiator, IDr as responder).
+    pub local_id: Identity,
+    /// The peer's expected identity.
+    pub remote_id: Identity,
+    /// The pre-shared key.
+    pub psk: Secret,
+    /// IKE SA proposals, most preferred first; the initiator's KE uses the first one's group.
+    pub ike_proposals: Vec<IkeProposal>,
+    /// ESP proposals, most preferred first.
+    pub esp_proposals: Vec<EspProposal>,
+    /// Our side of the protected traffic.
+    pub ts_local: Vec<TrafficSelector>,
+    /// The peer's side of the protected traffic.
+    pub ts_remote: Vec<TrafficSelector>,
+    /// Tunnel or transport mode.
+    pub mode: Mode,
+}
+
+/// Retransmission schedule: the first timeout, doubled after each transmission, and how many
+/// transmissions (the first included) are made before giving up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetransmitPolicy {
+    /// Time before the first retransmission.
+    pub initial_timeout: Duration,
+    /// Transmissions of one request, first one included.
+    pub max_transmissions: u32,
+}
+
+impl Default for RetransmitPolicy {
+    fn default() -> Self {
+        Self {
+            initial_timeout: Duration::from_millis(500),
+            max_transmissions: 6,
+        }
+    }
+}
+
+/// Identifies an IKE SA within one engine (assigned in creation order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SaId(pub u64);
+
+/// Keys and SPI of one direction of a Child SA.
+#[derive(Clone, Debug)]
+pub struct ChildDirection {
+    /// The SPI carried by ESP packets in this direction (chosen by their receiver).
+    pub spi: u32,
+    /// Encryption key (AES-GCM: key followed by the 4-byte salt).
+    pub encr_key: Secret,
+    /// Integrity key (empty for AES-GCM).
+    pub integ_key: Secret,
+}
+
+/// A negotiated Child SA, ready to be installed in the kernel.
+#[derive(Clone, Debug)]
+pub struct ChildSa {
+    /// ESP transform.
+    pub cipher: SkCipher,
+    /// Tunnel or transport.
+    pub mode: Mode,
+    /// Packets we receive.
+    pub inbound: ChildDirection,
+    /// Packets we send.
+    pub outbound: ChildDirection,
+    /// Our side's traffic selectors (after narrowing).
+    pub ts_local: Vec<TrafficSelector>,
+    /// The peer's side's traffic selectors (after narrowing).
+    pub ts_remote: Vec<TrafficSelector>,
+    /// The peer's address.
+    pub peer: SocketAddr,
+}
+
+/// What the engine asks its caller to do or tells it.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Send a datagram.
+    Send {
+        /// Destination.
+        to: SocketAddr,
+        /// The IKE message.
+        bytes: Vec<u8>,
+    },
+    /// Install a Child SA.
+    InstallChild {
+        /// The IKE SA it belongs to.
+        sa: SaId,
+        /// Its parameters.
+        child: ChildSa,
+    },
+    /// The IKE SA is authenticated and established.
+    Established {
+        /// Which one.
+        sa: SaId,
+        /// The peer's authenticated identity.
+        peer_id: Identity,
+    },
+    /// The IKE SA (or the attempt to set it up) failed.
+    Failed {
+        /// Which one.
+        sa: SaId,
+        /// A human-readable explanation.
+        reason: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Initiator,
+    Responder,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Initiator: IKE_SA_INIT request sent.
+    InitSent,
+    /// Initiator: IKE_AUTH request sent. Responder: IKE_SA_INIT answered.
+    AuthPending,
+    Established,
+    Failed,
+}
+
+/// A request waiting for its response.
+#[derive(Debug)]
+struct Pending {
+    message_id: u32,
+    bytes: Vec<u8>,
+    transmissions: u32,
+    deadline: Duration,
+    interval: Duration,
+}
+
+#[derive(Debug)]
+struct IkeSa {
+    id: SaId,
+    role: Role,
+    state: State,
+    peer: SocketAddr,
+    spi_i: [u8; 8],
+    spi_r: [u8; 8],
+    config: Option<Config>,
+    nonce_i: Vec<u8>,
+    nonce_r: Vec<u8>,
+    ke: Option<KeyExchange>,
+    negotiated: Option<IkeProposal>,
+    keys: Option<IkeSaKeys>,
+    /// RealMessage1 (the IKE_SA_INIT request as sent/received).
+    init_request: Vec<u8>,
+    /// RealMessage2.
+    init_response: Vec<u8>,
+    pending: Option<Pending>,
+    /// Responder: next expected request ID and the last response, for duplicates.
+    next_request_id: u32,
+    cached_response: Option<(u32, Vec<u8>)>,
+    invalid_ke_retries: u8,
+    child_spi: u32,
+}
+
+/// The engine: any number of IKE SAs, as initiator or responder.
+pub struct Engine {
+    rng: Box<dyn RandomSource>,
+    configs: Vec<Config>,
+    sas: Vec<IkeSa>,
+    outputs: VecDeque<Output>,
+    policy: RetransmitPolicy,
+    next_id: u64,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("sas", &self.sas.len())
+            .field("configs", &self.configs.len())
+            .finish()
+    }
+}
+
+type Failure = String;
+
+impl Engine {
+    /// An engine with the default retransmission policy.
+    pub fn new(rng: Box<dyn RandomSource>) -> Self {
+        Self::with_policy(rng, RetransmitPolicy::default())
+    }
+
+    /// An engine with a given retransmission policy.
+    pub fn with_policy(rng: Box<dyn RandomSource>, policy: RetransmitPolicy) -> Self {
+        Self {
+            rng,
+            configs: Vec::new(),
+            sas: Vec::new(),
+            outputs: VecDeque::new(),
+            policy,
+            next_id: 0,
+        }
+    }
+
+    /// Adds a connection this engine answers for as responder.
+    pub fn add_config(&mut self, config: Config) {
+        self.configs.push(config);
+    }
+
+    /// The next output, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The earliest time [`Engine::tick`] has something to do.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        self.sas
+            .iter()
+            .filter_map(|sa| sa.pending.as_ref().map(|p| p.deadline))
+            .min()
+    }
+
+    fn new_id(&mut self) -> SaId {
+        self.next_id = self.next_id.wrapping_add(1);
+        SaId(self.next_id)
+    }
+
+    fn random(&mut self, len: usize) -> Vec<u8> {
+        let mut out = vec![0u8; len];
+        self.rng.fill(&mut out);
+        out
+    }
+
+    fn random_spi(&mut self) -> [u8; 8] {
+        loop {
+            let mut spi = [0u8; 8];
+            self.rng.fill(&mut spi);
+            if spi != [0; 8] {
+                return spi;
+            }
+        }
+    }
+
+    fn random_child_spi(&mut self) -> u32 {
+        loop {
+            let mut spi = [0u8; 4];
+            self.rng.fill(&mut spi);
+            let spi = u32::from_be_bytes(spi);
+            // SPIs 1-255 are reserved by IANA (RFC 4303 §2.1).
+            if spi > 255 {
+                return spi;
+            }
+        }
+    }
+
+    /// Starts an IKE SA as initiator towards `peer`.
+    pub fn initiate(&mut self, now: Duration, config: Config, peer: SocketAddr) -> SaId {
+        let id = self.new_id();
+        let spi_i = self.random_spi();
+        let nonce_i = self.random(NONCE_LEN);
+        let child_spi = self.random_child_spi();
+        let mut sa = IkeSa {
+            id,
+            role: Role::Initiator,
+            state: State::InitSent,
+            peer,
+            spi_i,
+            spi_r: [0; 8],
+            config: None,
+            nonce_i,
+            nonce_r: Vec::new(),
+            ke: None,
+            negotiated: None,
+            keys: None,
+            init_request: Vec::new(),
+            init_response: Vec::new(),
+            pending: None,
+            next_request_id: 0,
+            cached_response: None,
+            invalid_ke_retries: 0,
+            child_spi,
+        };
+        let Some(first) = config.ike_proposals.first().copied() else {
+            self.fail_sa(&mut sa, "the configuration has no IKE proposal".to_string());
+            self.sas.push(sa);
+            return id;
+        };
+        sa.config = Some(config);
+        if let Err(reason) = self.send_init_request(now, &mut sa, first.dh) {
+            self.fail_sa(&mut sa, reason);
+        }
+        self.sas.push(sa);
+        id
+    }
+
+    fn send_init_request(
+        &mut self,
+        now: Duration,
+        sa: &mut IkeSa,
+        group: DhGroup,
+    ) -> Result<(), Failure> {
+        let ke = KeyExchange::generate(group, self.rng.as_mut())
+            .map_err(|e| format!("cannot generate a DH key: {e}"))?;
+        let proposals = sa
+            .config
+            .as_ref()
+            .map(|c| c.ike_proposals.clone())
+            .unwrap_or_default();
+        let sa_payload = SaPayload {
+            proposals: proposals
+                .iter()
+                .zip(1u8..)
+                .map(|(p, n)| p.to_proposal(n))
+                .collect(),
+        };
+        let message = Message {
+            spi_i: sa.spi_i,
+            spi_r: [0; 8],
+            exchange_type: ExchangeType::IKE_SA_INIT,
+            flags: HeaderFlags {
+                initiator: true,
+                ..HeaderFlags::default()
+            },
+            message_id: 0,
+            payloads: vec![
+                Payload::Sa(sa_payload),
+                Payload::Ke(KePayload {
+                    group: group.id(),
+                    data: ke.public_value().to_vec(),
+                }),
+                Payload::Nonce(sa.nonce_i.clone()),
+            ],
+        };
+        let bytes = message
+            .to_bytes()
+            .map_err(|e| format!("cannot encode IKE_SA_INIT: {e}"))?;
+        sa.ke = Some(ke);
+        sa.init_request = bytes.clone();
+        self.send_request(now, sa, 0, bytes);
+        Ok(())
+    }
+
+    fn send_request(&mut self, now: Duration, sa: &mut IkeSa, message_id: u32, bytes: Vec<u8>) {
+        let interval = self.policy.initial_timeout;
+        self.outputs.push_back(Output::Send {
+            to: sa.peer,
+            bytes: bytes.clone(),
+        });
+        sa.pending = Some(Pending {
+            message_id,
+            bytes,
+            transmissions: 1,
+            deadline: now.saturating_add(interval),
+            interval,
+        });
+    }
+
+    fn fail_sa(&mut self, sa: &mut IkeSa, reason: String) {
+        sa.state = State::Failed;
+        sa.pending = None;
+        self.outputs.push_back(Output::Failed { sa: sa.id, reason });
+    }
+
+    /// Advances time: retransmits requests whose timeout passed, gives up after the last one.
+    pub fn tick(&mut self, now: Duration) {
+        let mut sas = std::mem::take(&mut self.sas);
+        for sa in &mut sas {
+            let Some(pending) = sa.pending.as_mut() else {
+                continue;
+            };
+            if now < pending.deadline {
+                continue;
+            }
+            if pending.transmissions >= self.policy.max_transmissions {
+                let reason = format!(
+                    "no response from {} after {} transmissions of message {}",
+                    sa.peer, pending.transmissions, pending.message_id
+                );
+                self.fail_sa(sa, reason);
+                continue;
+            }
+            pending.transmissions = pending.transmissions.saturating_add(1);
+            pending.interval = pending.interval.saturating_mul(2);
+            pending.deadline = now.saturating_add(pending.interval);
+            self.outputs.push_back(Output::Send {
+                to: sa.peer,
+                bytes: pending.bytes.clone(),
+            });
+        }
+        self.sas = sas;
+    }
+
+    /// Processes a received datagram. Malformed, unauthenticated or unexpected messages are
+    /// dropped (RFC 7296 §2.21).
+    pub fn handle_datagram(&mut self, now: Duration, from: SocketAddr, bytes: &[u8]) {
+        let Ok(header) = IkeHeader::parse(bytes) else {
+            return;
+        };
+        let Ok(message) = Message::parse(bytes) else {
+            return;
+        };
+        if header.flags.response {
+            let Some(index) = self
+                .sas
+                .iter()
+                .position(|sa| sa.role == Role::Initiator && sa.spi_i == header.spi_i)
+            else {
+                return;
+            };
+            let mut sa = self.sas.swap_remove(index);
+            self.initiator_response(now, &mut sa, &message, bytes);
+            self.sas.push(sa);
+            self.sas.sort_by_key(|sa| sa.id);
+            return;
+        }
+        if !header.flags.initiator {
+            return; // requests from the original responder are not supported yet
+        }
+        if header.exchange_type == ExchangeType::IKE_SA_INIT && header.spi_r == [0; 8] {
+            if let Some(sa) = self.sas.iter().find(|sa| {
+                sa.role == Role::Responder && sa.spi_i == header.spi_i && sa.peer == from
+            }) {
+                if header.message_id == 0 {
+                    let bytes = sa.init_response.clone();
+                    self.outputs.push_back(Output::Send { to: from, bytes });
+                }
+                return;
+            }
+            self.responder_init(from, &message, bytes);
+            return;
+        }
+        let Some(index) = self.sas.iter().position(|sa| {
+            sa.role == Role::Responder && sa.spi_i == header.spi_i && sa.spi_r == header.spi_r
+        }) else {
+            return;
+        };
+        let mut sa = self.sas.swap_remove(index);
+        self.responder_request(&mut sa, &message, bytes);
+        self.sas.push(sa);
+        self.sas.sort_by_key(|sa| sa.id);
+    }
+
+    // ---------------------------------------------------------------- responder
+
+    fn responder_init(&mut self, from: SocketAddr, request: &Message, raw: &[u8]) {
+        let mut sa_payload = None;
+        let mut ke = None;
+        let mut nonce = None;
+        for payload in &request.payloads {
+            match payload {
+                Payload::Sa(p) => sa_payload = Some(p),
+                Payload::Ke(k) => ke = Some(k),
+                Payload::Nonce(n) => nonce = Some(n),
+                _ => {}
+            }
+        }
+        let (Some(sa_payload), Some(ke), Some(nonce)) = (sa_payload, ke, nonce) else {
+            return;
+        };
+        let ours: Vec<IkeProposal> = self
+            .configs
+            .iter()
+            .flat_map(|c| c.ike_proposals.iter().copied())
+            .collect();
+        let reply = |payloads: Vec<Payload>, spi_r: [u8; 8]| Message {
+            spi_i: request.spi_i,
+            spi_r,
+            exchange_type: ExchangeType::IKE_SA_INIT,
+            flags: HeaderFlags {
+                response: true,
+                ..HeaderFlags::default()
+            },
+            message_id: request.message_id,
+            payloads,
+        };
+        let Some((number, chosen)) = select(
+            ProtocolId::IKE,
+            &sa_payload.proposals,
+            &ours,
+            IkeProposal::transforms,
+        ) else {
+            let ours: Vec<_> = ours.iter().map(IkeProposal::transforms).collect();
+            let reason = explain_no_proposal("IKE SA", &ours, &sa_payload.proposals);
+            let notify = NotifyPayload::new(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
+            if let Ok(bytes) = reply(vec![Payload::Notify(notify)], [0; 8]).to_bytes() {
+                self.outputs.push_back(Output::Send { to: from, bytes });
+            }
+            let sa = self.new_id();
+            self.outputs.push_back(Output::Failed {
+                sa,
+                reason: format!("IKE_SA_INIT from {from}: {reason}"),
+            });
+            return;
+        };
+        if ke.group != chosen.dh.id() {
+            let data = chosen.dh.id().to_be_bytes().to_vec();
+            let notify = NotifyPayload::new(NotifyType::INVALID_KE_PAYLOAD, data);
+            if let Ok(bytes) = reply(vec![Payload::Notify(notify)], [0; 8]).to_bytes() {
+                self.outputs.push_back(Output::Send { to: from, bytes });
+            }
+            return;
+        }
+        let id = self.new_id();
+        let spi_r = self.random_spi();
+        let nonce_r = self.random(NONCE_LEN);
+        let child_spi = self.random_child_spi();
+        let Ok(our_ke) = KeyExchange::generate(chosen.dh, self.rng.as_mut()) else {
+            return;
+        };
+        let Ok(shared) = our_ke.shared_secret(&ke.data) else {
+            return; // invalid public value: drop
+        };
+        let Ok(keys) = derive_ike_keys(chosen, &shared, nonce, &nonce_r, &request.spi_i, &spi_r)
+        else {
+            return;
+        };
+        let mut proposal = chosen.to_proposal(number);
+        proposal.number = number;
+        let response = reply(
+            vec![
+                Payload::Sa(SaPayload {
+                    proposals: vec![proposal],
+                }),
+                Payload::Ke(KePayload {
+                    group: chosen.dh.id(),
+                    data: our_ke.public_value().to_vec(),
+                }),
+                Payload::Nonce(nonce_r.clone()),
+            ],
+            spi_r,
+        );
+        let Ok(bytes) = response.to_bytes() else {
+            return;
+        };
+        self.outputs.push_back(Output::Send {
+            to: from,
+            bytes: bytes.clone(),
+        });
+        self.sas.push(IkeSa {
+            id,
+            role: Role::Responder,
+            state: State::AuthPending,
+            peer: from,
+            spi_i: request.spi_i,
+            spi_r,
+            config: None,
+            nonce_i: nonce.clone(),
+            nonce_r,
+            ke: None,
+            negotiated: Some(chosen),
+            keys: Some(keys),
+            init_request: raw.to_vec(),
+            init_response: bytes,
+            pending: None,
+            next_request_id: 1,
+            cached_response: None,
+            invalid_ke_retries: 0,
+            child_spi,
+        });
+    }
+
+    fn responder_request(&mut self, sa: &mut IkeSa, request: &Message, raw: &[u8]) {
+        if let Some((id, bytes)) = &sa.cached_response {
+            if *id == request.message_id {
+                self.outputs.push_back(Output::Send {
+                    to: sa.peer,
+                    bytes: bytes.clone(),
+                });
+                return;
+            }
+        }
+        if request.message_id != sa.next_request_id
+            || sa.state != State::AuthPending
+            || request.exchange_type != ExchangeType::IKE_AUTH
+        {
+            return;
+        }
+        let (Some(keys), Some(negotiated)) = (sa.keys.as_ref(), sa.negotiated) else {
+            return;
+        };
+        let from_initiator = sk_keys(negotiated.cipher, keys, Role::Initiator);
+        let to_initiator = sk_keys(negotiated.cipher, keys, Role::Responder);
+        let Ok(inner) = crate::crypto::open(&from_initiator, raw, request) else {
+            return; // not authentic: drop silently
+        };
+        sa.next_request_id = sa.next_request_id.wrapping_add(1);
+        let (reply, outcome) = self.responder_auth(sa, &inner);
+        let message = Message {
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            exchange_type: ExchangeType::IKE_AUTH,
+            flags: HeaderFlags {
+                response: true,
+                ..HeaderFlags::default()
+            },
+            message_id: request.message_id,
+            payloads: Vec::new(),
+        };
+        match crate::crypto::seal(&to_initiator, &message, &reply, self.rng.as_mut()) {
+            Ok(bytes) => {
+                sa.cached_response = Some((request.message_id, bytes.clone()));
+                self.outputs.push_back(Output::Send { to: sa.peer, bytes });
+            }
+            Err(e) => {
+                self.fail_sa(sa, format!("cannot encrypt the IKE_AUTH response: {e}"));
+                return;
+            }
+        }
+        match outcome {
+            Ok((peer_id, child)) => {
+                sa.state = State::Established;
+                self.outputs
+                    .push_back(Output::Established { sa: sa.id, peer_id });
+                self.outputs
+                    .push_back(Output::InstallChild { sa: sa.id, child });
+            }
+            Err(reason) => {
+                sa.state = State::Failed;
+                self.outputs.push_back(Output::Failed { sa: sa.id, reason });
+            }
+        }
+    }
+
+    /// Builds the IKE_AUTH response payloads and the outcome.
+    #[allow(clippy::type_complexity)]
+    fn responder_auth(
+        &mut self,
+        sa: &mut IkeSa,
+        inner: &[Payload],
+    ) -> (Vec<Payload>, Result<(Identity, ChildSa), Failure>) {
+        let auth_failed = |reason: String| {
+            (
+                vec![Payload::Notify(NotifyPayload::new(
+                    NotifyType::AUTHENTICATION_FAILED,
+                    Vec::new(),
+                ))],
+                Err(reason),
+            )
+        };
+        let id_i = inner.iter().find_map(|p| match p {
+            Payload::IdI(id) => Some(id),
+            _ => None,
+        });
+        let auth = inner.iter().find_map(|p| match p {
+            Payload::Auth(a) => Some(a),
+            _ => None,
+        });
+        let (Some(id_i), Some(auth)) = (id_i, auth) else {
+            return auth_failed("IKE_AUTH request without IDi or AUTH".to_string());
+        };
+        let peer_identity = Identity::from_payload(id_i);
+        let Some(config) = self
+            .configs
+            .iter()
+            .find(|c| Some(&c.remote_id) == peer_identity.as_ref())
+            .cloned()
+        else {
+            let known: Vec<String> = self
+                .configs
+                .iter()
+                .map(|c| c.remote_id.to_string())
+                .collect();
+            return auth_failed(format!(
+                "authentication failed: unknown peer ID {} (configured peers: {})",
+                describe_id(id_i),
+                known.join(", ")
+            ));
+        };
+        let (Some(negotiated), Some(keys)) = (sa.negotiated, sa.keys.as_ref()) else {
+            return auth_failed("internal error: no IKE SA keys".to_string());
+        };
+        let prf = negotiated.prf;
+        if auth.method != AuthMethod::SHARED_KEY_MIC {
+            return auth_failed(format!(
+                "authentication failed: peer {} used {}, we expect a pre-shared key",
+                config.remote_id, auth.method
+            ));
+        }
+        let expected = psk_auth(
+            prf,
+            &config.psk,
+            &sa.init_request,
+            &sa.nonce_r,
+            &keys.sk_pi,
+            &Payload::IdI(id_i.clone()),
+        );
+        match expected {
+            Ok(expected) if ct_eq(expected.as_bytes(), &auth.data) => {}
+            _ => {
+                return auth_failed(format!(
+                    "authentication failed: AUTH from peer {} does not verify (pre-shared key mismatch)",
+                    config.remote_id
+                ))
+            }
+        }
+        // Authenticated: our own IDr and AUTH go into every further answer.
+        let id_r = Payload::IdR(config.local_id.to_payload());
+        let Ok(our_auth) = psk_auth(
+            prf,
+            &config.psk,
+            &sa.init_response,
+            &sa.nonce_i,
+            &keys.sk_pr,
+            &id_r,
+        ) else {
+            return auth_failed("internal error computing AUTH".to_string());
+        };
+        let mut reply = vec![
+            id_r,
+            Payload::Auth(AuthPayload {
+                method: AuthMethod::SHARED_KEY_MIC,
+                data: our_auth.as_bytes().to_vec(),
+            }),
+        ];
+        let peer_id = config.remote_id.clone();
+        let child_failed = |mut reply: Vec<Payload>, notify: NotifyType, reason: String| {
+            reply.push(Payload::Notify(NotifyPayload::new(notify, Vec::new())));
+            (
+                reply,
+                Err(format!(
+                    "peer {peer_id} authenticated, but the Child SA was refused: {reason}"
+                )),
+            )
+        };
+        let proposals: Vec<Proposal> = inner
+            .iter()
+            .filter_map(|p| match p {
+                Payload::Sa(sa) => Some(sa.proposals.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let Some((number, chosen)) = select(
+            ProtocolId::ESP,
+            &proposals,
+            &config.esp_proposals,
+            EspProposal::transforms,
+        ) else {
+            let ours: Vec<_> = config
+                .esp_proposals
+                .iter()
+                .map(EspProposal::transforms)
+                .collect();
+            let reason = explain_no_proposal("Child SA (ESP)", &ours, &proposals);
+            return child_failed(reply, NotifyType::NO_PROPOSAL_CHOSEN, reason);
+        };
+        let peer_spi = proposals
+            .iter()
+            .find(|p| p.number == number && p.protocol == ProtocolId::ESP)
+            .and_then(|p| <[u8; 4]>::try_from(p.spi.as_slice()).ok())
+            .map(u32::from_be_bytes);
+        let Some(peer_spi) = peer_spi else {
+            return child_failed(
+                reply,
+                NotifyType::INVALID_SYNTAX,
+                "ESP proposal without a 4-byte SPI".to_string(),
+            );
+        };
+        let ts_i = inner.iter().find_map(|p| match p {
+            Payload::TsI(ts) => Some(ts.selectors.clone()),
+            _ => None,
+        });
+        let ts_r = inner.iter().find_map(|p| match p {
+            Payload::TsR(ts) => Some(ts.selectors.clone()),
+            _ => None,
+        });
+        let (ts_i, ts_r) = (ts_i.unwrap_or_default(), ts_r.unwrap_or_default());
+        let narrowed_i = narrow(&ts_i, &config.ts_remote);
+        let narrowed_r = narrow(&ts_r, &config.ts_local);
+        if narrowed_i.is_empty() || narrowed_r.is_empty() {
+            let reason = format!(
+                "traffic selectors unacceptable: the peer proposed TSi {} TSr {}; we allow remote {} local {}",
+                describe_ts(&ts_i),
+                describe_ts(&ts_r),
+                describe_ts(&config.ts_remote),
+                describe_ts(&config.ts_local),
+            );
+            return child_failed(reply, NotifyType::TS_UNACCEPTABLE, reason);
+        }
+        let wants_transport = inner.iter().any(
+            |p| matches!(p, Payload::Notify(n) if n.notify_type == NotifyType::USE_TRANSPORT_MODE),
+        );
+        let mode = if wants_transport && config.mode == Mode::Transport {
+            reply.push(Payload::Notify(NotifyPayload::new(
+                NotifyType::USE_TRANSPORT_MODE,
+                Vec::new(),
+            )));
+            Mode::Transport
+        } else {
+            Mode::Tunnel
+        };
+        let Ok(child_keys) = ChildSaKeys::derive(
+            prf,
+            &keys.sk_d,
+            None,
+            &sa.nonce_i,
+            &sa.nonce_r,
+            chosen.cipher.encr_key_len(),
+            chosen.cipher.integ_key_len(),
+        ) else {
+            return auth_failed("internal error deriving Child SA keys".to_string());
+        };
+        reply.push(Payload::Sa(SaPayload {
+            proposals: vec![chosen.to_proposal(number, sa.child_spi)],
+        }));
+        reply.push(Payload::TsI(TsPayload {
+            selectors: narrowed_i.clone(),
+        }));
+        reply.push(Payload::TsR(TsPayload {
+            selectors: narrowed_r.clone(),
+        }));
+        let child = ChildSa {
+            cipher: chosen.cipher,
+            mode,
+            inbound: ChildDirection {
+                spi: sa.child_spi,
+                encr_key: child_keys.encr_i.clone(),
+                integ_key: child_keys.integ_i.clone(),
+            },
+            outbound: ChildDirection {
+                spi: peer_spi,
+                encr_key: child_keys.encr_r.clone(),
+                integ_key: child_keys.integ_r.clone(),
+            },
+            ts_local: narrowed_r,
+            ts_remote: narrowed_i,
+            peer: sa.peer,
+        };
+        sa.config = Some(config);
+        (reply, Ok((peer_id, child)))
+    }
+
+    // ---------------------------------------------------------------- initiator
+
+    fn initiator_response(
+        &mut self,
+        now: Duration,
+        sa: &mut IkeSa,
+        response: &Message,
+        raw: &[u8],
+    ) {
+        let Some(pending) = sa.pending.as_ref() else {
+            return; // nothing outstanding: a late duplicate
+        };
+        if pending.message_id != response.message_id {
+            return;
+        }
+        match (sa.state, response.exchange_type) {
+            (State::InitSent, ExchangeType::IKE_SA_INIT) => {
+                if let Err(reason) = self.initiator_init_response(now, sa, response, raw) {
+                    self.fail_sa(sa, reason);
+                }
+            }
+            (State::AuthPending, ExchangeType::IKE_AUTH) => {
+                let (Some(keys), Some(negotiated)) = (sa.keys.as_ref(), sa.negotiated) else {
+                    return;
+                };
+                let from_responder = sk_keys(negotiated.cipher, keys, Role::Responder);
+                let Ok(inner) = crate::crypto::open(&from_responder, raw, response) else {
+                    return; // not authentic: drop, keep retransmitting
+                };
+                sa.pending = None;
+                match self.initiator_auth_response(sa, &inner) {
+                    Ok((peer_id, child)) => {
+                        sa.state = State::Established;
+                        self.outputs
+                            .push_back(Output::Established { sa: sa.id, peer_id });
+                        self.outputs
+                            .push_back(Output::InstallChild { sa: sa.id, child });
+                    }
+                    Err(reason) => self.fail_sa(sa, reason),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn initiator_init_response(
+        &mut self,
+        now: Duration,
+        sa: &mut IkeSa,
+        response: &Message,
+        raw: &[u8],
+    ) -> Result<(), Failure> {
+        let config = sa
+            .config
+            .clone()
+            .ok_or("internal error: no configuration")?;
+        if let Some(notify) = response.notification(NotifyType::INVALID_KE_PAYLOAD) {
+            let wanted = <[u8; 2]>::try_from(notify.data.as_slice())
+                .ok()
+                .map(u16::from_be_bytes);
+            let current = sa.ke.as_ref().map(|k| k.group().id());
+            let offered = config
+                .ike_proposals
+                .iter()
+                .map(|p| p.dh)
+                .find(|g| Some(g.id()) == wanted);
+            return match (wanted, offered) {
+                (Some(_), Some(group))
+                    if Some(group.id()) != current
+                        && sa.invalid_ke_retries < MAX_INVALID_KE_RETRIES =>
+                {
+                    sa.invalid_ke_retries = sa.invalid_ke_retries.saturating_add(1);
+                    self.send_init_request(now, sa, group)
+                }
+                _ => Err(format!(
+                    "the peer answered INVALID_KE_PAYLOAD asking for DH group {}, which we did not offer or already tried",
+                    wanted.map_or_else(|| "?".to_string(), |g| crate::transform_ids::transform_name(
+                        crate::codes::TransformType::DH, g, None
+                    ))
+                )),
+            };
+        }
+        if response
+            .notification(NotifyType::NO_PROPOSAL_CHOSEN)
+            .is_some()
+        {
+            let ours: Vec<_> = config
+                .ike_proposals
+                .iter()
+                .map(IkeProposal::transforms)
+                .collect();
+            return Err(format!(
+                "no proposal chosen for the IKE SA: the peer accepted none of our offer ({})",
+                negotiate::describe(&ours)
+            ));
+        }
+        if let Some(error) = response.notifications().find(|n| n.notify_type.is_error()) {
+            return Err(format!(
+                "the peer refused IKE_SA_INIT: {}",
+                error.notify_type
+            ));
+        }
+        let mut sa_payload = None;
+        let mut ke = None;
+        let mut nonce = None;
+        for payload in &response.payloads {
+            match payload {
+                Payload::Sa(p) => sa_payload = Some(p),
+                Payload::Ke(k) => ke = Some(k),
+                Payload::Nonce(n) => nonce = Some(n),
+                _ => {}
+            }
+        }
+        let (Some(sa_payload), Some(ke), Some(nonce)) = (sa_payload, ke, nonce) else {
+            return Err("IKE_SA_INIT response lacks SA, KE or Nonce".to_string());
+        };
+        let chosen = accepted(
+            ProtocolId::IKE,
+            &sa_payload.proposals,
+            &config.ike_proposals,
+            IkeProposal::transforms,
+        )
+        .ok_or("the peer chose an IKE proposal we did not offer")?;
+        let our_ke = sa.ke.as_ref().ok_or("internal error: no DH key")?;
+        if ke.group != chosen.dh.id() || our_ke.group() != chosen.dh {
+            return Err(format!(
+                "the peer's KE uses group {} but the chosen proposal says {}",
+                ke.group,
+                chosen.dh.id()
+            ));
+        }
+        let shared = our_ke
+            .shared_secret(&ke.data)
+            .map_err(|e| format!("the peer's KE payload is unusable: {e}"))?;
+        if response.spi_r == [0; 8] {
+            return Err("the peer's IKE_SA_INIT response has a zero responder SPI".to_string());
+        }
+        sa.spi_r = response.spi_r;
+        sa.nonce_r = nonce.clone();
+        sa.init_response = raw.to_vec();
+        let keys = derive_ike_keys(chosen, &shared, &sa.nonce_i, nonce, &sa.spi_i, &sa.spi_r)
+            .map_err(|e| format!("key derivation failed: {e}"))?;
+        sa.negotiated = Some(chosen);
+        sa.ke = None;
+
+        // IKE_AUTH request.
+        let id_i = Payload::IdI(config.local_id.to_payload());
+        let auth = psk_auth(
+            chosen.prf,
+            &config.psk,
+            &sa.init_request,
+            &sa.nonce_r,
+            &keys.sk_pi,
+            &id_i,
+        )
+        .map_err(|e| format!("AUTH computation failed: {e}"))?;
+        let mut inner = vec![
+            id_i,
+            Payload::Auth(AuthPayload {
+                method: AuthMethod::SHARED_KEY_MIC,
+                data: auth.as_bytes().to_vec(),
+            }),
+        ];
+        if config.mode == Mode::Transport {
+            inner.push(Payload::Notify(NotifyPayload::new(
+                NotifyType::USE_TRANSPORT_MODE,
+                Vec::new(),
+            )));
+        }
+        inner.push(Payload::Sa(SaPayload {
+            proposals: config
+                .esp_proposals
+                .iter()
+                .zip(1u8..)
+                .map(|(p, n)| p.to_proposal(n, sa.child_spi))
+                .collect(),
+        }));
+        inner.push(Payload::TsI(TsPayload {
+            selectors: config.ts_local.clone(),
+        }));
+        inner.push(Payload::TsR(TsPayload {
+            selectors: config.ts_remote.clone(),
+        }));
+        let message = Message {
+            spi_i: sa.spi_i,
+            spi_r: sa.spi_r,
+            exchange_type: ExchangeType::IKE_AUTH,
+            flags: HeaderFlags {
+                initiator: true,
+                ..HeaderFlags::default()
+            },
+            message_id: 1,
+            payloads: Vec::new(),
+        };
+        let to_responder = sk_keys(chosen.cipher, &keys, Role::Initiator);
+        let bytes = crate::crypto::seal(&to_responder, &message, &inner, self.rng.as_mut())
+            .map_err(|e| format!("cannot encrypt IKE_AUTH: {e}"))?;
+        sa.keys = Some(keys);
+        sa.state = State::AuthPending;
+        self.send_request(now, sa, 1, bytes);
+        Ok(())
+    }
+
+    fn initiator_auth_response(
+        &mut self,
+        sa: &mut IkeSa,
+        inner: &[Payload],
+    ) -> Result<(Identity, ChildSa), Failure> {
+        let config = sa
+            .config
+            .clone()
+            .ok_or("internal error: no configuration")?;
+        let (Some(negotiated), Some(keys)) = (sa.negotiated, sa.keys.as_ref()) else {
+            return Err("internal error: no IKE SA keys".to_string());
+        };
+        let notifies: Vec<&NotifyPayload> = crate::message::notifications(inner).collect();
+        if notifies
+            .iter()
+            .any(|n| n.notify_type == NotifyType::AUTHENTICATION_FAILED)
+        {
+            return Err(format!(
+                "the peer rejected our authentication (AUTHENTICATION_FAILED): either it does not know our ID {} or our pre-shared keys differ",
+                config.local_id
+            ));
+        }
+        let id_r = inner.iter().find_map(|p| match p {
+            Payload::IdR(id) => Some(id),
+            _ => None,
+        });
+        let auth = inner.iter().find_map(|p| match p {
+            Payload::Auth(a) => Some(a),
+            _ => None,
+        });
+        let (Some(id_r), Some(auth)) = (id_r, auth) else {
+            return Err("IKE_AUTH response without IDr or AUTH".to_string());
+        };
+        if Identity::from_payload(id_r).as_ref() != Some(&config.remote_id) {
+            return Err(format!(
+                "the peer identified as {}, but we expect {}",
+                describe_id(id_r),
+                config.remote_id
+            ));
+        }
+        let expected = psk_auth(
+            negotiated.prf,
+            &config.psk,
+            &sa.init_response,
+            &sa.nonce_i,
+            &keys.sk_pr,
+            &Payload::IdR(id_r.clone()),
+        )
+        .map_err(|e| format!("AUTH computation failed: {e}"))?;
+        if auth.method != AuthMethod::SHARED_KEY_MIC || !ct_eq(expected.as_bytes(), &auth.data) {
+            return Err(format!(
+                "authentication failed: AUTH from peer {} does not verify (pre-shared key mismatch)",
+                config.remote_id
+            ));
+        }
+        if let Some(error) = notifies.iter().find(|n| n.notify_type.is_error()) {
+            let detail = if error.notify_type == NotifyType::NO_PROPOSAL_CHOSEN {
+                let ours: Vec<_> = config
+                    .esp_proposals
+                    .iter()
+                    .map(EspProposal::transforms)
+                    .collect();
+                format!("; we offered ESP {}", negotiate::describe(&ours))
+            } else if error.notify_type == NotifyType::TS_UNACCEPTABLE {
+                format!(
+                    "; we proposed TSi {} TSr {}",
+                    describe_ts(&config.ts_local),
+                    describe_ts(&config.ts_remote)
+                )
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "peer {} authenticated, but it refused the Child SA with {}{detail}",
+                config.remote_id, error.notify_type
+            ));
+        }
+        let proposals: Vec<Proposal> = inner
+            .iter()
+            .filter_map(|p| match p {
+                Payload::Sa(sa) => Some(sa.proposals.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let chosen = accepted(
+            ProtocolId::ESP,
+            &proposals,
+            &config.esp_proposals,
+            EspProposal::transforms,
+        )
+        .ok_or("the peer chose an ESP proposal we did not offer")?;
+        let peer_spi = proposals
+            .first()
+            .and_then(|p| <[u8; 4]>::try_from(p.spi.as_slice()).ok())
+            .map(u32::from_be_bytes)
+            .ok_or("the peer's ESP proposal has no 4-byte SPI")?;
+        let ts_i = inner.iter().find_map(|p| match p {
+            Payload::TsI(ts) => Some(ts.selectors.clone()),
+            _ => None,
+        });
+        let ts_r = inner.iter().find_map(|p| match p {
+            Payload::TsR(ts) => Some(ts.selectors.clone()),
+            _ => None,
+        });
+        let (Some(ts_i), Some(ts_r)) = (ts_i, ts_r) else {
+            return Err("IKE_AUTH response without TSi/TSr".to_string());
+        };
+        if !within(&ts_i, &config.ts_local) || !within(&ts_r, &config.ts_remote) {
+            return Err(format!(
+                "the peer's traffic selectors TSi {} TSr {} are not within our proposal TSi {} TSr {}",
+                describe_ts(&ts_i),
+                describe_ts(&ts_r),
+                describe_ts(&config.ts_local),
+                describe_ts(&config.ts_remote)
+            ));
+        }
+        let transport = notifies
+            .iter()
+            .any(|n| n.notify_type == NotifyType::USE_TRANSPORT_MODE);
+        let mode = match (config.mode, transport) {
+            (Mode::Transport, true) => Mode::Transport,
+            (Mode::Tunnel, _) => Mode::Tunnel,
+            (Mode::Transport, false) => {
+                return Err("the peer does not accept transport mode".to_string())
+            }
+        };
+        let child_keys = ChildSaKeys::derive(
+            negotiated.prf,
+            &keys.sk_d,
+            None,
+            &sa.nonce_i,
+            &sa.nonce_r,
+            chosen.cipher.encr_key_len(),
+            chosen.cipher.integ_key_len(),
+        )
+        .map_err(|e| format!("Child SA key derivation failed: {e}"))?;
+        Ok((
+            config.remote_id.clone(),
+            ChildSa {
+                cipher: chosen.cipher,
+                mode,
+                inbound: ChildDirection {
+                    spi: sa.child_spi,
+                    encr_key: child_keys.encr_r.clone(),
+                    integ_key: child_keys.integ_r.clone(),
+                },
+                outbound: ChildDirection {
+                    spi: peer_spi,
+                    encr_key: child_keys.encr_i.clone(),
+                    integ_key: child_keys.integ_i.clone(),
+                },
+                ts_local: ts_i,
+                ts_remote: ts_r,
+                peer: sa.peer,
+            },
+        ))
+    }
+}
+
+fn derive_ike_keys(
+    chosen: IkeProposal,
+    shared: &Secret,
+    ni: &[u8],
+    nr: &[u8],
+    spi_i: &[u8; 8],
+    spi_r: &[u8; 8],
+) -> Result<IkeSaKeys, crate::keys::KeyError> {
+    let seed = skeyseed(chosen.prf, ni, nr, shared.as_bytes())?;
+    IkeSaKeys::derive(
+        chosen.prf,
+        &seed,
+        ni,
+        nr,
+        spi_i,
+        spi_r,
+        IkeSaKeyLengths {
+            encr: chosen.cipher.encr_key_len(),
+            integ: chosen.cipher.integ_key_len(),
+        },
+    )
+}
+
+/// The SK keys protecting messages sent by `sender`.
+fn sk_keys(cipher: SkCipher, keys: &IkeSaKeys, sender: Role) -> SkKeys {
+    let (encr, integ) = match sender {
+        Role::Initiator => (&keys.sk_ei, &keys.sk_ai),
+        Role::Responder => (&keys.sk_er, &keys.sk_ar),
+    };
+    SkKeys {
+        cipher,
+        encr: encr.clone(),
+        integ: integ.clone(),
+    }
+}
+
+/// AUTH = prf(prf(PSK, "Key Pad for IKEv2"), RealMessage | Nonce | prf(SK_p, RestOfIDPayload))
+/// (RFC 7296 §2.15).
+fn psk_auth(
+    prf: Prf,
+    psk: &Secret,
+    real_message: &[u8],
+    peer_nonce: &[u8],
+    sk_p: &Secret,
+    id: &Payload,
+) -> Result<Secret, Failure> {
+    let id_body = id.body_bytes().map_err(|e| e.to_string())?;
+    let maced_id = prf
+        .prf(sk_p.as_bytes(), &[&id_body])
+        .map_err(|e| e.to_string())?;
+    let pad_key = prf
+        .prf(psk.as_bytes(), &[KEY_PAD])
+        .map_err(|e| e.to_string())?;
+    prf.prf(
+        pad_key.as_bytes(),
+        &[real_message, peer_nonce, maced_id.as_bytes()],
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Length-checked, data-independent-time comparison of two MACs.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Proposal selection and traffic selector narrowing, with human-readable explanations of
+//! what did not match.
+
+use std::cmp::{max, min};
+
+use crate::codes::{ProtocolId, TransformType};
+use crate::crypto::{DhGroup, SkCipher};
+use crate::keys::Prf;
+use crate::sa::{Proposal, Transform};
+use crate::traffic_selector::{AddressRange, TrafficSelector};
+use crate::transform_ids::NO_ESN;
+
+/// One IKE SA proposal: a cipher suite, a PRF and a DH group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IkeProposal {
+    /// SK payload protection (ENCR, and INTEG for CBC).
+    pub cipher: SkCipher,
+    /// Pseudo-random function.
+    pub prf: Prf,
+    /// Diffie-Hellman group.
+    pub dh: DhGroup,
+}
+
+/// One ESP proposal for a Child SA (ESN is always "no ESN" for now). The suites are the same
+/// as for SK payloads: AES-GCM-16 or AES-CBC + HMAC-SHA-256-128.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EspProposal {
+    /// ENCR (and INTEG for CBC).
+    pub cipher: SkCipher,
+}
+
+impl IkeProposal {
+    pub(crate) fn transforms(&self) -> Vec<Transform> {
+        let mut out = cipher_transforms(self.cipher);
+        out.push(Transform::new(TransformType::PRF, self.prf.transform_id()));
+        out.push(Transform::new(TransformType::DH, self.dh.id()));
+        out
+    }
+
+    pub(crate) fn to_proposal(self, number: u8) -> Proposal {
+        Proposal {
+            number,
+            protocol: ProtocolId::IKE,
+            spi: Vec::new(),
+            transforms: self.transforms(),
+        }
+    }
+}
+
+impl EspProposal {
+    pub(crate) fn transforms(&self) -> Vec<Transform> {
+        let mut out = cipher_transforms(self.cipher);
+        out.push(Transform::new(TransformType::ESN, NO_ESN));
+        out
+    }
+
+    pub(crate) fn to_proposal(self, number: u8, spi: u32) -> Proposal {
+        Proposal {
+            number,
+            protocol: ProtocolId::ESP,
+            spi: spi.to_be_bytes().to_vec(),
+            transforms: self.transforms(),
+        }
+    }
+}
+
+fn cipher_transforms(cipher: SkCipher) -> Vec<Transform> {
+    let mut out = vec![Transform::with_key_length(
+        TransformType::ENCR,
+        cipher.encr_id(),
+        cipher.key_bits(),
+    )];
+    if let Some(integ) = cipher.integ_id() {
+        out.push(Transform::new(TransformType::INTEG, integ));
+    }
+    out
+}
+
+/// True when `peer` (a proposal with possibly several transforms per type) allows exactly the
+/// transforms `ours` (one per type) and asks for no type we do not have.
+fn proposal_accepts(peer: &Proposal, ours: &[Transform]) -> bool {
+    let relevant = |t: &&Transform| {
+        let optional =
+            t.transform_type == TransformType::INTEG || t.transform_type == TransformType::DH;
+        t.id != 0 || !optional
+    };
+    let covers = ours.iter().all(|want| {
+        peer.transforms.iter().any(|have| {
+            have.transform_type == want.transform_type
+                && have.id == want.id
+                && have.key_length() == want.key_length()
+        })
+    });
+    let no_extra_type = peer
+        .transforms
+        .iter()
+        .filter(relevant)
+        .all(|have| ours.iter().any(|t| t.transform_type == have.transform_type));
+    covers && no_extra_type
+}
+
+/// Picks the first of the peer's proposals (in its order of preference) that one of ours
+/// accepts; returns the peer's proposal number and our matching entry.
+pub(crate) fn select<T: Copy>(
+    protocol: ProtocolId,
+    peer: &[Proposal],
+    ours: &[T],
+    transforms: impl Fn(&T) -> Vec<Transform>,
+) -> Option<(u8, T)> {
+    peer.iter()
+        .filter(|p| p.protocol == protocol)
+        .find_map(|p| {
+            ours.iter()
+                .find(|o| proposal_accepts(p, &transforms(o)))
+                .map(|o| (p.number, *o))
+        })
+}
+
+/// The single proposal of a response, if it is exactly one of ours.
+pub(crate) fn accepted<T: Copy>(
+    protocol: ProtocolId,
+    peer: &[Proposal],
+    ours: &[T],
+    transforms: impl Fn(&T) -> Vec<Transform>,
+) -> Option<T> {
+    let [only] = peer else { return None };
+    if only.protocol != protocol {
+        return None;
+    }
+    ours.iter().copied().find(|o| {
+        let mine = transforms(o);
+        proposal_accepts(only, &mine) && only.transforms.len() == mine.len()
+    })
+}
+
+const TYPES: [TransformType; 5] = [
+    TransformType::ENCR,
+    TransformType::PRF,
+    TransformType::INTEG,
+    TransformType::DH,
+    TransformType::ESN,
+];
+
+/// Names offered per transform type across proposals, in first-seen order.
+fn names_by_type(transforms: &[Vec<Transform>]) -> Vec<(TransformType, Vec<String>)> {
+    TYPES
+        .iter()
+        .map(|kind| {
+            let mut names: Vec<String> = Vec::new();
+            for t in transforms.iter().flatten() {
+                if t.transform_type == *kind {
+                    let name = t.name();
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+            (*kind, names)
+        })
+        .filter(|(_, names)| !names.is_empty())
+        .collect()
+}
+
+/// Describes an offer, e.g. "ENCR AES_GCM_16_256, PRF PRF_HMAC_SHA2_256, DH CURVE_25519".
+pub(crate) fn describe(transforms: &[Vec<Transform>]) -> String {
+    let parts: Vec<String> = names_by_type(transforms)
+        .into_iter()
+        .map(|(kind, names)| format!("{} {}", kind.name().unwrap_or("?"), names.join("|")))
+        .collect();
+    if parts.is_empty() {
+        "nothing".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// "no proposal chosen: we offered ...; the peer offered ...; no common ENCR, DH".
+pub(crate) fn explain_no_proposal(
+    what: &str,
+    ours: &[Vec<Transform>],
+    peer: &[Proposal],
+) -> String {
+    let peer_transforms: Vec<Vec<Transform>> = peer.iter().map(|p| p.transforms.clone()).collect();
+    let ours_by_type = names_by_type(ours);
+    let peer_by_type = names_by_type(&peer_transforms);
+    let mut missing = Vec::new();
+    for kind in TYPES {
+        let mine = ours_by_type
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, n)| n);
+        let theirs = peer_by_type
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, n)| n);
+        let common = match (mine, theirs) {
+            (Some(a), Some(b)) => a.iter().any(|n| b.contains(n)),
+            (None, None) => true,
+            // INTEG NONE on one side and nothing on the other is the same thing.
+            (Some(a), None) | (None, Some(a)) => a.iter().all(|n| n == "NONE"),
+        };
+        if !common {
+            missing.push(kind.name().unwrap_or("?"));
+        }
+    }
+    let verdict = if missing.is_empty() {
+        "every transform type has a common algorithm, but no single proposal combines them"
+            .to_string()
+    } else {
+        format!("no common {}", missing.join(", "))
+    };
+    format!(
+        "no proposal chosen for the {what}: we offered {}; the peer offered {}; {verdict}",
+        describe(ours),
+        describe(&peer_transforms),
+    )
+}
+
+/// The intersection of two selectors, if not empty.
+pub(crate) fn intersect(a: &TrafficSelector, b: &TrafficSelector) -> Option<TrafficSelector> {
+    let ip_protocol = match (a.ip_protocol, b.ip_protocol) {
+        (0, p) | (p, 0) => p,
+        (x, y) if x == y => x,
+        _ => return None,
+    };
+    let start_port = max(a.start_port, b.start_port);
+    let end_port = min(a.end_port, b.end_port);
+    if start_port > end_port {
+        return None;
+    }
+    let addresses = match (a.addresses, b.addresses) {
+        (AddressRange::V4 { start: s1, end: e1 }, AddressRange::V4 { start: s2, end: e2 }) => {
+            let (start, end) = (max(s1, s2), min(e1, e2));
+            (start <= end).then_some(AddressRange::V4 { start, end })?
+        }
+        (AddressRange::V6 { start: s1, end: e1 }, AddressRange::V6 { start: s2, end: e2 }) => {
+            let (start, end) = (max(s1, s2), min(e1, e2));
+            (start <= end).then_some(AddressRange::V6 { start, end })?
+        }
+        _ => return None,
+    };
+    Some(TrafficSelector {
+        ip_protocol,
+        start_port,
+        end_port,
+        addresses,
+    })
+}
+
+/// Narrows `proposed` to what `allowed` permits (RFC 7296 §2.9): all pairwise intersections.
+pub(crate) fn narrow(
+    proposed: &[TrafficSelector],
+    allowed: &[TrafficSelector],
+) -> Vec<TrafficSelector> {
+    let mut out: Vec<TrafficSelector> = Vec::new();
+    for p in proposed {
+        for a in allowed {
+            if let Some(x) = intersect(p, a) {
+                if !out.contains(&x) {
+                    out.push(x);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// True when every selector of `list` lies inside one of `allowed` (and `list` is not empty).
+pub(crate) fn within(list: &[TrafficSelector], allowed: &[TrafficSelector]) -> bool {
+    !list.is_empty()
+        && list.iter().all(|ts| {
+            allowed
+                .iter()
+                .any(|a| intersect(ts, a).as_ref() == Some(ts))
+        })
+}
+
+/// Readable selector list, e.g. "[10.0.0.0-10.0.0.255 proto any ports any]".
+pub fn describe_ts(list: &[TrafficSelector]) -> String {
+    let items: Vec<String> = list
+        .iter()
+        .map(|ts| {
+            let range = match ts.addresses {
+                AddressRange::V4 { start, end } => format!("{start}-{end}"),
+                AddressRange::V6 { start, end } => format!("{start}-{end}"),
+            };
+            let proto = if ts.ip_protocol == 0 {
+                "any".to_string()
+            } else {
+                ts.ip_protocol.to_string()
+            };
+            let ports = if ts.start_port == 0 && ts.end_port == u16::MAX {
+                "any".to_string()
+            } else {
+                format!("{}-{}", ts.start_port, ts.end_port)
+            };
+            format!("{range} proto {proto} ports {ports}")
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}

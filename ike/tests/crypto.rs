@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-2.0
+//! SK payload protection and Diffie-Hellman: round trips, tamper detection, known answers.
+
+mod common;
+
+use common::{hex, XorShift};
+use ripsec_ike::crypto::{
+    open, seal, CryptoError, DhGroup, KeyExchange, RandomSource, SkCipher, SkKeys,
+};
+use ripsec_ike::{
+    ExchangeType, HeaderFlags, IdPayload, Message, NotifyPayload, NotifyType, Payload, Secret,
+};
+
+struct TestRng(XorShift);
+
+impl RandomSource for TestRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            *b = self.0.next() as u8;
+        }
+    }
+}
+
+fn keys(cipher: SkCipher) -> SkKeys {
+    SkKeys {
+        cipher,
+        encr: Secret::new((0..cipher.encr_key_len() as u8).collect()),
+        integ: Secret::new((100..100 + cipher.integ_key_len() as u8).collect()),
+    }
+}
+
+fn header() -> Message {
+    Message {
+        spi_i: [1; 8],
+        spi_r: [2; 8],
+        exchange_type: ExchangeType::IKE_AUTH,
+        flags: HeaderFlags {
+            initiator: true,
+            ..HeaderFlags::default()
+        },
+        message_id: 1,
+        payloads: Vec::new(),
+    }
+}
+
+fn inner() -> Vec<Payload> {
+    vec![
+        Payload::IdI(IdPayload::fqdn("alice.example")),
+        Payload::Notify(NotifyPayload::new(NotifyType::INITIAL_CONTACT, Vec::new())),
+    ]
+}
+
+const CIPHERS: [SkCipher; 4] = [
+    SkCipher::AesGcm16 { key_bits: 128 },
+    SkCipher::AesGcm16 { key_bits: 256 },
+    SkCipher::AesCbcHmacSha256 { key_bits: 128 },
+    SkCipher::AesCbcHmacSha256 { key_bits: 256 },
+];
+
+#[test]
+fn seal_open_round_trip_every_cipher() {
+    let mut rng = TestRng(XorShift(7));
+    for cipher in CIPHERS {
+        let k = keys(cipher);
+        let datagram = seal(&k, &header(), &inner(), &mut rng).unwrap();
+        let parsed = Message::parse(&datagram).unwrap();
+        assert_eq!(parsed.message_id, 1);
+        let sk = parsed.encrypted().unwrap();
+        let iv = if matches!(cipher, SkCipher::AesGcm16 { .. }) {
+            8
+        } else {
+            16
+        };
+        if iv == 16 {
+            assert_eq!(
+                (sk.body.len() - 32) % 16,
+                0,
+                "{cipher:?}: CBC block alignment"
+            );
+        }
+        assert_eq!(open(&k, &datagram, &parsed).unwrap(), inner(), "{cipher:?}");
+    }
+}
+
+#[test]
+fn any_flipped_bit_is_rejected() {
+    let mut rng = TestRng(XorShift(9));
+    for cipher in CIPHERS {
+        let k = keys(cipher);
+        let datagram = seal(&k, &header(), &inner(), &mut rng).unwrap();
+        // Every byte of the header (AAD / MAC coverage), IV, ciphertext and ICV is protected.
+        for index in [0, 20, 27, 30, 33, datagram.len() / 2, datagram.len() - 1] {
+            let mut bad = datagram.clone();
+            bad[index] ^= 0x01;
+            let Ok(parsed) = Message::parse(&bad) else {
+                continue;
+            };
+            if parsed.encrypted().is_none() {
+                continue;
+            }
+            assert!(open(&k, &bad, &parsed).is_err(), "{cipher:?} byte {index}");
+        }
+    }
+}
+
+#[test]
+fn wrong_key_fails_integrity() {
+    let mut rng = TestRng(XorShift(11));
+    for cipher in CIPHERS {
+        let k = keys(cipher);
+        let datagram = seal(&k, &header(), &inner(), &mut rng).unwrap();
+        let parsed = Message::parse(&datagram).unwrap();
+        let mut other = keys(cipher);
+        other.encr = Secret::new(vec![0x55; cipher.encr_key_len()]);
+        if cipher.integ_key_len() > 0 {
+            other.integ = Secret::new(vec![0x55; cipher.integ_key_len()]);
+        }
+        assert_eq!(
+            open(&other, &datagram, &parsed).unwrap_err(),
+            CryptoError::IntegrityCheckFailed
+        );
+    }
+}
+
+#[test]
+fn wrong_key_size_is_an_error_not_a_panic() {
+    let mut k = keys(SkCipher::AesGcm16 { key_bits: 256 });
+    k.encr = Secret::new(vec![0; 20]);
+    let mut rng = TestRng(XorShift(3));
+    assert!(matches!(
+        seal(&k, &header(), &inner(), &mut rng),
+        Err(CryptoError::KeySize {
+            expected: 36,
+            actual: 20
+        })
+    ));
+}
+
+/// RFC 7748 §6.1.
+#[test]
+fn x25519_rfc7748_known_answer() {
+    let alice = KeyExchange::from_private(
+        DhGroup::Curve25519,
+        &hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
+    )
+    .unwrap();
+    assert_eq!(
+        alice.public_value(),
+        hex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+    );
+    let bob = KeyExchange::from_private(
+        DhGroup::Curve25519,
+        &hex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"),
+    )
+    .unwrap();
+    assert_eq!(
+        bob.public_value(),
+        hex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+    );
+    let expected = hex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+    assert_eq!(
+        alice.shared_secret(bob.public_value()).unwrap().as_bytes(),
+        expected
+    );
+    assert_eq!(
+        bob.shared_secret(alice.public_value()).unwrap().as_bytes(),
+        expected
+    );
+    // An all-zero (low-order) peer value gives a non-contributory result and is refused.
+    assert!(alice.shared_secret(&[0; 32]).is_err());
+}
+
+/// RFC 5903 §8.1: 256-bit random ECP group; public value is x || y, shared secret x.
+#[test]
+fn ecp256_rfc5903_known_answer() {
+    let i = KeyExchange::from_private(
+        DhGroup::Ecp256,
+        &hex("C88F01F5 10D9AC3F 70A292DA A2316DE5 44E9AAB8 AFE84049 C62A9C57 862D1433"),
+    )
+    .unwrap();
+    assert_eq!(
+        i.public_value(),
+        hex(concat!(
+            "DAD0B653 94221CF9 B051E1FE CA5787D0 98DFE637 FC90B9EF 945D0C37 72581180",
+            "5271A046 1CDB8252 D61F1C45 6FA3E59A B1F45B33 ACCF5F58 389E0577 B8990BB3"
+        ))
+    );
+    let r = KeyExchange::from_private(
+        DhGroup::Ecp256,
+        &hex("C6EF9C5D 78AE012A 011164AC B397CE20 88685D8F 06BF9BE0 B283AB46 476BEE53"),
+    )
+    .unwrap();
+    assert_eq!(
+        r.public_value(),
+        hex(concat!(
+            "D12DFB52 89C8D4F8 1208B702 70398C34 2296970A 0BCCB74C 736FC755 4494BF63",
+            "56FBF3CA 366CC23E 8157854C 13C58D6A AC23F046 ADA30F83 53E74F33 039872AB"
+        ))
+    );
+    let girx = hex("D6840F6B 42F6EDAF D13116E0 E1256520 2FEF8E9E CE7DCE03 812464D0 4B9442DE");
+    assert_eq!(i.shared_secret(r.public_value()).unwrap().as_bytes(), girx);
+    assert_eq!(r.shared_secret(i.public_value()).unwrap().as_bytes(), girx);
+    // A point not on the curve is refused.
+    let mut off_curve = r.public_value().to_vec();
+    off_curve[63] ^= 1;
+    assert!(i.shared_secret(&off_curve).is_err());
+}
+
+#[test]
+fn modp2048_agrees_and_validates() {
+    let mut rng = TestRng(XorShift(5));
+    let a = KeyExchange::generate(DhGroup::Modp2048, &mut rng).unwrap();
+    let b = KeyExchange::generate(DhGroup::Modp2048, &mut rng).unwrap();
+    assert_eq!(a.public_value().len(), 256);
+    let s1 = a.shared_secret(b.public_value()).unwrap();
+    let s2 = b.shared_secret(a.public_value()).unwrap();
+    assert_eq!(s1.as_bytes(), s2.as_bytes());
+    assert_eq!(s1.len(), 256);
+    let mut one = vec![0u8; 256];
+    one[255] = 1;
+    assert!(a.shared_secret(&one).is_err());
+    assert!(a.shared_secret(&[0xff; 256]).is_err());
+    // Known answer: private exponent 1 gives public value g = 2.
+    let mut x = vec![0u8; 256];
+    x[255] = 1;
+    let g = KeyExchange::from_private(DhGroup::Modp2048, &x).unwrap();
+    let mut two = vec![0u8; 256];
+    two[255] = 2;
+    assert_eq!(g.public_value(), two);
+}
+
+#[test]
+fn generated_pairs_agree_for_every_group() {
+    let mut rng = TestRng(XorShift(13));
+    for group in [DhGroup::Curve25519, DhGroup::Ecp256] {
+        let a = KeyExchange::generate(group, &mut rng).unwrap();
+        let b = KeyExchange::generate(group, &mut rng).unwrap();
+        assert_eq!(
+            a.shared_secret(b.public_value()).unwrap().as_bytes(),
+            b.shared_secret(a.public_value()).unwrap().as_bytes()
+        );
+        assert_eq!(DhGroup::from_id(group.id()), Some(group));
+    }
+}

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Configuration mismatches: each fails with an explanation and installs no Child SA, except
+//! a DH group mismatch that INVALID_KE_PAYLOAD resolves.
+
+mod common;
+mod engine_sim;
+
+use engine_sim::*;
+use ripsec_ike::crypto::{DhGroup, SkCipher};
+use ripsec_ike::engine::{Config, EspProposal, Identity};
+use ripsec_ike::{Message, NotifyType, Secret};
+
+fn run(alice: Config, bob: Config) -> Sim {
+    let mut sim = Sim::new(7, vec![bob], Faults::default());
+    sim.initiate(alice);
+    sim.run();
+    sim
+}
+
+fn assert_no_child(sim: &Sim) {
+    assert!(sim.children(INITIATOR).is_empty());
+    assert!(sim.children(RESPONDER).is_empty());
+    assert_eq!(sim.established(INITIATOR), 0);
+    assert_eq!(sim.established(RESPONDER), 0);
+}
+
+fn only_failure(sim: &Sim, node: usize) -> String {
+    let failures = sim.failures(node);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    failures[0].clone()
+}
+
+#[test]
+fn ike_proposal_mismatch_explains_both_offers() {
+    let (alice, mut bob) = configs();
+    bob.ike_proposals = vec![ike(
+        SkCipher::AesCbcHmacSha256 { key_bits: 128 },
+        DhGroup::Curve25519,
+    )];
+    let sim = run(alice, bob);
+    assert_no_child(&sim);
+    let responder = only_failure(&sim, RESPONDER);
+    assert!(
+        responder.contains(
+            "no proposal chosen for the IKE SA: we offered ENCR AES_CBC_128, PRF PRF_HMAC_SHA2_256, \
+             INTEG HMAC_SHA2_256_128, DH CURVE_25519; the peer offered ENCR AES_GCM_16_256, \
+             PRF PRF_HMAC_SHA2_256, DH CURVE_25519; no common ENCR, INTEG"
+        ),
+        "{responder}"
+    );
+    let initiator = only_failure(&sim, INITIATOR);
+    assert!(
+        initiator.contains("the peer accepted none of our offer (ENCR AES_GCM_16_256, PRF PRF_HMAC_SHA2_256, DH CURVE_25519)"),
+        "{initiator}"
+    );
+    let answer = Message::parse(&sim.sent[1].bytes).unwrap();
+    assert!(answer
+        .notification(NotifyType::NO_PROPOSAL_CHOSEN)
+        .is_some());
+    assert_eq!(sim.sent.len(), 2, "the initiator stops retransmitting");
+}
+
+#[test]
+fn dh_group_not_offered_at_all() {
+    let (alice, mut bob) = configs();
+    bob.ike_proposals = vec![ike(gcm256(), DhGroup::Modp2048)];
+    let sim = run(alice, bob);
+    assert_no_child(&sim);
+    let responder = only_failure(&sim, RESPONDER);
+    assert!(responder.contains("DH MODP_2048"), "{responder}");
+    assert!(responder.ends_with("no common DH"), "{responder}");
+}
+
+#[test]
+fn invalid_ke_retry_with_the_group_the_responder_wants() {
+    let (mut alice, mut bob) = configs();
+    alice.ike_proposals = vec![
+        ike(gcm256(), DhGroup::Curve25519),
+        ike(gcm256(), DhGroup::Ecp256),
+    ];
+    bob.ike_proposals = vec![ike(gcm256(), DhGroup::Ecp256)];
+    let sim = run(alice, bob);
+    assert_matching_children(&sim);
+    assert_eq!(
+        sim.trace(),
+        [
+            "IKE_SA_INIT request 0",
+            "IKE_SA_INIT response 0",
+            "IKE_SA_INIT request 0",
+            "IKE_SA_INIT response 0",
+            "IKE_AUTH request 1",
+            "IKE_AUTH response 1"
+        ]
+    );
+    let invalid_ke = Message::parse(&sim.sent[1].bytes).unwrap();
+    let notify = invalid_ke
+        .notification(NotifyType::INVALID_KE_PAYLOAD)
+        .expect("INVALID_KE_PAYLOAD");
+    assert_eq!(notify.data, 19u16.to_be_bytes());
+    let second = Message::parse(&sim.sent[2].bytes).unwrap();
+    assert!(second
+        .payloads
+        .iter()
+        .any(|p| matches!(p, ripsec_ike::Payload::Ke(ke) if ke.group == 19)));
+}
+
+#[test]
+fn psk_mismatch_is_named_by_the_responder() {
+    let (alice, mut bob) = configs();
+    bob.psk = Secret::from_slice(b"other secret");
+    let sim = run(alice, bob);
+    assert_no_child(&sim);
+    let responder = only_failure(&sim, RESPONDER);
+    assert_eq!(
+        responder,
+        "authentication failed: AUTH from peer alice.example does not verify (pre-shared key mismatch)"
+    );
+    let initiator = only_failure(&sim, INITIATOR);
+    assert!(initiator.contains("AUTHENTICATION_FAILED"), "{initiator}");
+    assert!(initiator.contains("alice.example"), "{initiator}");
+}
+
+#[test]
+fn unknown_initiator_id_is_named_by_the_responder() {
+    let (mut alice, bob) = configs();
+    alice.local_id = Identity::Fqdn("mallory.example".into());
+    let sim = run(alice, bob);
+    assert_no_child(&sim);
+    let responder = only_failure(&sim, RESPONDER);
+    assert_eq!(
+        responder,
+        "authentication failed: unknown peer ID mallory.example (configured peers: alice.example)"
+    );
+    assert!(only_failure(&sim, INITIATOR).contains("AUTHENTICATION_FAILED"));
+}
+
+#[test]
+fn unexpected_responder_id_is_named_by_the_initiator() {
+    let (alice, mut bob) = configs();
+    bob.local_id = Identity::Fqdn("eve.example".into());
+    let sim = run(alice, bob);
+    assert!(sim.children(INITIATOR).is_empty());
+    let initiator = only_failure(&sim, INITIATOR);
+    assert_eq!(
+        initiator,
+        "the peer identified as eve.example, but we expect bob.example"
+    );
+}
+
+#[test]
+fn esp_proposal_mismatch_explains_both_offers() {
+    let (alice, mut bob) = configs();
+    bob.esp_proposals = vec![EspProposal {
+        cipher: SkCipher::AesGcm16 { key_bits: 128 },
+    }];
+    let sim = run(alice, bob);
+    assert_no_child(&sim);
+    let responder = only_failure(&sim, RESPONDER);
+    assert!(
+        responder.contains(
+            "no proposal chosen for the Child SA (ESP): we offered ENCR AES_GCM_16_128, ESN NO_ESN; \
+             the peer offered ENCR AES_GCM_16_256, ESN NO_ESN; no common ENCR"
+        ),
+        "{responder}"
+    );
+    let initiator = only_failure(&sim, INITIATOR);
+    assert!(
+        initiator.contains("refused the Child SA with NO_PROPOSAL_CHOSEN (14); we offered ESP ENCR AES_GCM_16_256, ESN NO_ESN"),
+        "{initiator}"
+    );
+}
+
+#[test]
+fn traffic_selector_mismatch_names_both_sets() {
+    let (alice, mut bob) = configs();
+    bob.ts_remote = vec![net([10, 9, 0, 0], 255)];
+    let sim = run(alice, bob);
+    assert_no_child(&sim);
+    let responder = only_failure(&sim, RESPONDER);
+    assert!(
+        responder.contains(
+            "traffic selectors unacceptable: the peer proposed TSi [10.1.0.0-10.1.0.255 proto any ports any] \
+             TSr [10.2.0.0-10.2.0.255 proto any ports any]; we allow remote [10.9.0.0-10.9.0.255 proto any ports any] \
+             local [10.2.0.0-10.2.0.255 proto any ports any]"
+        ),
+        "{responder}"
+    );
+    let initiator = only_failure(&sim, INITIATOR);
+    assert!(initiator.contains("TS_UNACCEPTABLE"), "{initiator}");
+    assert!(
+        initiator.contains("we proposed TSi [10.1.0.0-10.1.0.255"),
+        "{initiator}"
+    );
+}
+
+#[test]
+fn transport_mode_refused() {
+    let (mut alice, bob) = configs();
+    alice.mode = ripsec_ike::engine::Mode::Transport;
+    let sim = run(alice, bob);
+    assert!(sim.children(INITIATOR).is_empty());
+    assert_eq!(
+        only_failure(&sim, INITIATOR),
+        "the peer does not accept transport mode"
+    );
+}

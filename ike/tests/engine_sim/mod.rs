@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A tiny deterministic network joining two engines, able to drop, duplicate and reorder.
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use ripsec_ike::crypto::{DhGroup, RandomSource, SkCipher};
+use ripsec_ike::engine::{
+    ChildSa, Config, Engine, EspProposal, Identity, IkeProposal, Mode, Output, RetransmitPolicy,
+    SaId,
+};
+use ripsec_ike::keys::Prf;
+use ripsec_ike::{Message, Secret, TrafficSelector};
+
+use crate::common::XorShift;
+
+/// Deterministic randomness for the engines.
+pub struct TestRng(pub XorShift);
+
+impl RandomSource for TestRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            *b = self.0.next() as u8;
+        }
+    }
+}
+
+pub const INITIATOR: usize = 0;
+pub const RESPONDER: usize = 1;
+
+pub fn addr(i: usize) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::new(192, 0, 2, 1 + i as u8), 500))
+}
+
+pub fn gcm256() -> SkCipher {
+    SkCipher::AesGcm16 { key_bits: 256 }
+}
+
+pub fn ike(cipher: SkCipher, dh: DhGroup) -> IkeProposal {
+    IkeProposal {
+        cipher,
+        prf: Prf::HmacSha256,
+        dh,
+    }
+}
+
+pub fn net(a: [u8; 4], prefix_last: u8) -> TrafficSelector {
+    let start = Ipv4Addr::from(a);
+    let end = Ipv4Addr::from([a[0], a[1], a[2], prefix_last]);
+    TrafficSelector::ipv4(start, end)
+}
+
+/// Matching configurations: initiator alice.example (10.1.0.0/24) and responder
+/// bob.example (10.2.0.0/24), PSK "secret", AES-GCM-256/SHA-256/Curve25519.
+pub fn configs() -> (Config, Config) {
+    let alice = Config {
+        local_id: Identity::Fqdn("alice.example".into()),
+        remote_id: Identity::Fqdn("bob.example".into()),
+        psk: Secret::from_slice(b"secret"),
+        ike_proposals: vec![ike(gcm256(), DhGroup::Curve25519)],
+        esp_proposals: vec![EspProposal { cipher: gcm256() }],
+        ts_local: vec![net([10, 1, 0, 0], 255)],
+        ts_remote: vec![net([10, 2, 0, 0], 255)],
+        mode: Mode::Tunnel,
+    };
+    let bob = Config {
+        local_id: Identity::Fqdn("bob.example".into()),
+        remote_id: Identity::Fqdn("alice.example".into()),
+        psk: Secret::from_slice(b"secret"),
+        ike_proposals: vec![ike(gcm256(), DhGroup::Curve25519)],
+        esp_proposals: vec![EspProposal { cipher: gcm256() }],
+        ts_local: vec![net([10, 2, 0, 0], 255)],
+        ts_remote: vec![net([10, 1, 0, 0], 255)],
+        mode: Mode::Tunnel,
+    };
+    (alice, bob)
+}
+
+/// Fault model: probabilities in percent, plus explicit drops/duplicates by datagram index
+/// (0-based, counting every datagram any engine sends).
+#[derive(Default, Clone)]
+pub struct Faults {
+    pub drop_percent: usize,
+    pub duplicate_percent: usize,
+    pub reorder: bool,
+    pub drop_indices: Vec<usize>,
+    pub duplicate_indices: Vec<usize>,
+}
+
+pub struct Sent {
+    pub at: Duration,
+    pub from: usize,
+    pub bytes: Vec<u8>,
+}
+
+pub struct Sim {
+    pub now: Duration,
+    pub engines: [Engine; 2],
+    pub events: [Vec<Output>; 2],
+    pub sent: Vec<Sent>,
+    in_flight: Vec<(usize, usize, Vec<u8>)>,
+    rng: XorShift,
+    pub faults: Faults,
+    pub sa: Option<SaId>,
+}
+
+impl Sim {
+    pub fn new(seed: u64, responder_configs: Vec<Config>, faults: Faults) -> Self {
+        Self::with_policy(seed, responder_configs, faults, RetransmitPolicy::default())
+    }
+
+    pub fn with_policy(
+        seed: u64,
+        responder_configs: Vec<Config>,
+        faults: Faults,
+        policy: RetransmitPolicy,
+    ) -> Self {
+        let i = Engine::with_policy(Box::new(TestRng(XorShift(seed * 2 + 1))), policy);
+        let mut r = Engine::with_policy(Box::new(TestRng(XorShift(seed * 2 + 2))), policy);
+        for c in responder_configs {
+            r.add_config(c);
+        }
+        Self {
+            now: Duration::ZERO,
+            engines: [i, r],
+            events: [Vec::new(), Vec::new()],
+            sent: Vec::new(),
+            in_flight: Vec::new(),
+            rng: XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
+            faults,
+            sa: None,
+        }
+    }
+
+    pub fn initiate(&mut self, config: Config) {
+        let now = self.now;
+        self.sa = Some(self.engines[INITIATOR].initiate(now, config, addr(RESPONDER)));
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        percent > 0 && self.rng.below(100) < percent
+    }
+
+    fn drain(&mut self) {
+        for node in 0..2 {
+            while let Some(out) = self.engines[node].poll_output() {
+                match out {
+                    Output::Send { to, bytes } => {
+                        let index = self.sent.len();
+                        let dest = if to == addr(0) { 0 } else { 1 };
+                        self.sent.push(Sent {
+                            at: self.now,
+                            from: node,
+                            bytes: bytes.clone(),
+                        });
+                        let drop = self.faults.drop_indices.contains(&index)
+                            || self.chance(self.faults.drop_percent);
+                        if drop {
+                            continue;
+                        }
+                        let copies = if self.faults.duplicate_indices.contains(&index)
+                            || self.chance(self.faults.duplicate_percent)
+                        {
+                            2
+                        } else {
+                            1
+                        };
+                        for _ in 0..copies {
+                            self.in_flight.push((node, dest, bytes.clone()));
+                        }
+                    }
+                    other => self.events[node].push(other),
+                }
+            }
+        }
+    }
+
+    /// Runs until nothing is in flight and no timer is pending, or `limit` seconds pass.
+    pub fn run(&mut self) {
+        let limit = Duration::from_secs(600);
+        for _ in 0..100_000 {
+            self.drain();
+            if !self.in_flight.is_empty() {
+                let index = if self.faults.reorder {
+                    self.rng.below(self.in_flight.len())
+                } else {
+                    0
+                };
+                let (from, to, bytes) = self.in_flight.remove(index);
+                let now = self.now;
+                self.engines[to].handle_datagram(now, addr(from), &bytes);
+                continue;
+            }
+            let next = [0, 1]
+                .iter()
+                .filter_map(|n| self.engines[*n].next_timeout())
+                .min();
+            match next {
+                Some(t) if t <= limit => {
+                    self.now = self.now.max(t);
+                    let now = self.now;
+                    for e in &mut self.engines {
+                        e.tick(now);
+                    }
+                }
+                _ => return,
+            }
+        }
+        panic!("simulation did not settle");
+    }
+
+    pub fn children(&self, node: usize) -> Vec<&ChildSa> {
+        self.events[node]
+            .iter()
+            .filter_map(|e| match e {
+                Output::InstallChild { child, .. } => Some(child),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn established(&self, node: usize) -> usize {
+        self.events[node]
+            .iter()
+            .filter(|e| matches!(e, Output::Established { .. }))
+            .count()
+    }
+
+    pub fn failures(&self, node: usize) -> Vec<String> {
+        self.events[node]
+            .iter()
+            .filter_map(|e| match e {
+                Output::Failed { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Exchange type and response flag of every datagram sent, in order.
+    pub fn trace(&self) -> Vec<String> {
+        self.sent
+            .iter()
+            .map(|s| {
+                let m = Message::parse(&s.bytes).expect("engines send valid messages");
+                format!(
+                    "{}{} {}",
+                    m.exchange_type.name().unwrap_or("?"),
+                    if m.flags.response {
+                        " response"
+                    } else {
+                        " request"
+                    },
+                    m.message_id
+                )
+            })
+            .collect()
+    }
+}
+
+/// Asserts that the two sides installed mirror-image Child SAs.
+pub fn assert_matching_children(sim: &Sim) {
+    let i = sim.children(INITIATOR);
+    let r = sim.children(RESPONDER);
+    assert_eq!(
+        i.len(),
+        1,
+        "initiator children; failures {:?}",
+        sim.failures(INITIATOR)
+    );
+    assert_eq!(
+        r.len(),
+        1,
+        "responder children; failures {:?}",
+        sim.failures(RESPONDER)
+    );
+    let (i, r) = (i[0], r[0]);
+    assert_eq!(i.outbound.spi, r.inbound.spi);
+    assert_eq!(i.inbound.spi, r.outbound.spi);
+    assert_ne!(i.inbound.spi, i.outbound.spi);
+    assert_eq!(
+        i.outbound.encr_key.as_bytes(),
+        r.inbound.encr_key.as_bytes()
+    );
+    assert_eq!(
+        i.outbound.integ_key.as_bytes(),
+        r.inbound.integ_key.as_bytes()
+    );
+    assert_eq!(
+        i.inbound.encr_key.as_bytes(),
+        r.outbound.encr_key.as_bytes()
+    );
+    assert_eq!(
+        i.inbound.integ_key.as_bytes(),
+        r.outbound.integ_key.as_bytes()
+    );
+    assert_ne!(
+        i.inbound.encr_key.as_bytes(),
+        i.outbound.encr_key.as_bytes()
+    );
+    assert_eq!(i.outbound.encr_key.len(), i.cipher.encr_key_len());
+    assert_eq!(i.outbound.integ_key.len(), i.cipher.integ_key_len());
+    assert_eq!(i.cipher, r.cipher);
+    assert_eq!(i.mode, r.mode);
+    assert_eq!(i.ts_local, r.ts_remote);
+    assert_eq!(i.ts_remote, r.ts_local);
+    assert_eq!(i.peer, addr(RESPONDER));
+    assert_eq!(r.peer, addr(INITIATOR));
+    assert_eq!(sim.established(INITIATOR), 1);
+    assert_eq!(sim.established(RESPONDER), 1);
+    assert!(sim.failures(INITIATOR).is_empty());
+    assert!(sim.failures(RESPONDER).is_empty());
+}
