@@ -21,6 +21,9 @@ uapi:
 demo:
 	bash scripts/demo
 
+bench:
+	bash scripts/bench
+
 test:
 	bash scripts/test
 
