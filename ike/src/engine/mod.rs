@@ -553,18 +553,7 @@ impl Engine {
     // ---------------------------------------------------------------- responder
 
     fn responder_init(&mut self, from: SocketAddr, request: &Message, raw: &[u8]) {
-        let mut sa_payload = None;
-        let mut ke = None;
-        let mut nonce = None;
-        for payload in &request.payloads {
-            match payload {
-                Payload::Sa(p) => sa_payload = Some(p),
-                Payload::Ke(k) => ke = Some(k),
-                Payload::Nonce(n) => nonce = Some(n),
-                _ => {}
-            }
-        }
-        let (Some(sa_payload), Some(ke), Some(nonce)) = (sa_payload, ke, nonce) else {
+        let Some((sa_payload, ke, nonce)) = init_payloads(request) else {
             return;
         };
         let ours: Vec<IkeProposal> = self
@@ -1042,18 +1031,7 @@ impl Engine {
                 error.notify_type
             ));
         }
-        let mut sa_payload = None;
-        let mut ke = None;
-        let mut nonce = None;
-        for payload in &response.payloads {
-            match payload {
-                Payload::Sa(p) => sa_payload = Some(p),
-                Payload::Ke(k) => ke = Some(k),
-                Payload::Nonce(n) => nonce = Some(n),
-                _ => {}
-            }
-        }
-        let (Some(sa_payload), Some(ke), Some(nonce)) = (sa_payload, ke, nonce) else {
+        let Some((sa_payload, ke, nonce)) = init_payloads(response) else {
             return Err("IKE_SA_INIT response lacks SA, KE or Nonce".to_string());
         };
         let chosen = accepted(
@@ -1363,7 +1341,21 @@ fn psk_auth(
     .map_err(|e| e.to_string())
 }
 
-/// Length-checked, data-independent-time comparison of two MACs.
+/// Compares two MACs in data-independent time (`subtle`); a length mismatch is unequal.
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
+}
+
+/// The SA, KE and Nonce payloads an IKE_SA_INIT message must carry (the last of each kind).
+fn init_payloads(message: &Message) -> Option<(&SaPayload, &KePayload, &Vec<u8>)> {
+    let (mut sa, mut ke, mut nonce) = (None, None, None);
+    for payload in &message.payloads {
+        match payload {
+            Payload::Sa(p) => sa = Some(p),
+            Payload::Ke(k) => ke = Some(k),
+            Payload::Nonce(n) => nonce = Some(n),
+            _ => {}
+        }
+    }
+    Some((sa?, ke?, nonce?))
 }
