@@ -179,16 +179,16 @@ fn traffic_selector_mismatch_names_both_sets() {
     let responder = only_failure(&sim, RESPONDER);
     assert!(
         responder.contains(
-            "traffic selectors unacceptable: the peer proposed TSi [10.1.0.0-10.1.0.255 proto any ports any] \
-             TSr [10.2.0.0-10.2.0.255 proto any ports any]; we allow remote [10.9.0.0-10.9.0.255 proto any ports any] \
-             local [10.2.0.0-10.2.0.255 proto any ports any]"
+            "traffic selectors unacceptable: the peer proposed TSi [10.1.0.0/24] \
+             TSr [10.2.0.0/24]; we allow remote [10.9.0.0/24] \
+             local [10.2.0.0/24]"
         ),
         "{responder}"
     );
     let initiator = only_failure(&sim, INITIATOR);
     assert!(initiator.contains("TS_UNACCEPTABLE"), "{initiator}");
     assert!(
-        initiator.contains("we proposed TSi [10.1.0.0-10.1.0.255"),
+        initiator.contains("we proposed TSi [10.1.0.0/24] TSr [10.2.0.0/24]"),
         "{initiator}"
     );
 }

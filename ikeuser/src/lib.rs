@@ -1,6 +1,11 @@
 //! ikeuser: the ripsec IKE agent and configuration CLI, as a library the binary drives.
 
+pub mod bench;
+pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod info;
+pub mod kernel;
 pub mod monitor;
 pub mod netlink;
 pub mod policy;

@@ -1,8 +1,11 @@
 //! ikeuser: the ripsec IKE agent and configuration CLI.
 
 use clap::{Parser, Subcommand};
-use ikeuser::{info, monitor, netlink, policy, sa, stats};
+use ikeuser::control::{self, Request};
+use ikeuser::{config, daemon, info, monitor, netlink, policy, sa, stats};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -14,6 +17,9 @@ struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// The daemon's control socket (for up, down, rekey, status).
+    #[arg(long, global = true, env = "IKEUSER_SOCKET", default_value = config::DEFAULT_SOCKET)]
+    socket: PathBuf,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -60,11 +66,121 @@ enum Cmd {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Run the IKEv2 daemon with the connections of a TOML file (see README, "Configuration").
+    Daemon {
+        /// The configuration file.
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+    },
+    /// Check a configuration file and report every problem with its line; starts nothing.
+    Check { file: PathBuf },
+    /// Bring a connection up and wait until its Child SA is installed (or say why not).
+    Up { conn: String },
+    /// Delete a connection's IKE SA and its Child SAs (the peer is told).
+    Down { conn: String },
+    /// Rekey a connection's Child SA (or its IKE SA with --ike).
+    Rekey {
+        conn: String,
+        #[arg(long)]
+        ike: bool,
+    },
+    /// IKE SAs and Child SAs of the running daemon, with the module's counters.
+    Status,
+    /// Measure IKE SA setups per second against CONN's peer (a benchmark, see scripts/bench-ike).
+    BenchSetup {
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        conn: String,
+        #[arg(long, default_value_t = 100)]
+        count: u64,
+        #[arg(long, default_value_t = 4)]
+        parallel: u64,
+    },
+}
+
+/// How long the CLI waits for the daemon (an unanswered IKE exchange gives up after ~32 s).
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn control(cli: &Cli, req: Request) -> anyhow::Result<()> {
+    let status = matches!(req, Request::Status);
+    let reply = control::call(&cli.socket, &req, CONTROL_TIMEOUT)?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&reply)?);
+    } else if !reply.ok {
+        anyhow::bail!("{}", reply.message);
+    } else if let (true, Some(v)) = (status, &reply.status) {
+        daemon::status::print(v);
+    } else {
+        println!("{}", reply.message);
+    }
+    if reply.ok {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("the daemon reported a failure"))
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.cmd {
+        Cmd::Daemon { config } => return daemon::main(config),
+        Cmd::Check { file } => {
+            let cfg = config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{}: OK, {} connection(s): {}",
+                file.display(),
+                cfg.connections.len(),
+                cfg.connections
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Ok(());
+        }
+        Cmd::Up { conn } => return control(&cli, Request::Up { conn: conn.clone() }),
+        Cmd::Down { conn } => return control(&cli, Request::Down { conn: conn.clone() }),
+        Cmd::Rekey { conn, ike } => {
+            return control(
+                &cli,
+                Request::Rekey {
+                    conn: conn.clone(),
+                    ike: *ike,
+                },
+            )
+        }
+        Cmd::Status => return control(&cli, Request::Status),
+        Cmd::BenchSetup {
+            config,
+            conn,
+            count,
+            parallel,
+        } => {
+            let cfg = config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let c = cfg
+                .connection(conn)
+                .ok_or_else(|| anyhow::anyhow!("no connection `{conn}` in {}", config.display()))?;
+            let r = ikeuser::bench::run(&cfg, c, *count, *parallel)?;
+            if cli.json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "{} IKE SAs set up in {:.2} s ({} failed): {:.1} per second, {:.2} requests each (2 is the minimum), median {:.1} ms",
+                    r.established, r.seconds, r.failed, r.per_second, r.requests_per_setup, r.median_ms
+                );
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
     let mut nl = netlink::Ripsec::connect()?;
     match cli.cmd {
+        Cmd::Daemon { .. }
+        | Cmd::Check { .. }
+        | Cmd::Up { .. }
+        | Cmd::Down { .. }
+        | Cmd::Rekey { .. }
+        | Cmd::BenchSetup { .. }
+        | Cmd::Status => {}
         Cmd::Info => {
             let info = info::query(&mut nl)?;
             if cli.json {

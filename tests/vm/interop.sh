@@ -24,14 +24,16 @@ alg_key_len() {
 # A deterministic key of N bytes, seeded by a word.
 hexkey() { python3 -c 'import hashlib,sys; print(hashlib.sha512(sys.argv[2].encode()).hexdigest()[: 2 * int(sys.argv[1])])' "$1" "$2"; }
 
-# xfrm_setup ALG MODE [esn]: MODE is tunnel44 (inner v4 over outer v4), tunnel66, tunnel46 (v4
-# in v6), tunnel64 (v6 in v4), transport4 or transport6; `esn` gives both sides 64-bit sequence
-# numbers. Sets A_IN/B_IN (inner addresses), A_OUT/B_OUT (outer), SEL_A/SEL_B, KEY_AB/KEY_BA.
-xfrm_setup() {
-	local alg=$1 mode=$2 esn=${3:-} outer inner
+# topology MODE: netns A and B joined by veth a0/b0 (10.0.0.1/2, fd00::1/2). MODE is tunnel44
+# (inner v4 over outer v4), tunnel66, tunnel46 (v4 in v6), tunnel64 (v6 in v4), transport4 or
+# transport6. Sets A_OUT/B_OUT (outer addresses), A_IN/B_IN (inner addresses, on lo with
+# routes for tunnels), SEL_A/SEL_B (the prefixes to protect) and AMODE (tunnel|transport).
+topology() {
+	local mode=$1 outer inner
 	case $mode in
 	tunnel44) outer=4 inner=4 ;; tunnel66) outer=6 inner=6 ;; tunnel46) outer=6 inner=4 ;;
 	tunnel64) outer=4 inner=6 ;; transport4) outer=4 inner=4 ;; transport6) outer=6 inner=6 ;;
+	*) fail "topology: unknown mode $mode" ;;
 	esac
 	mkns A B
 	ip link add a0 netns A type veth peer name b0 netns B
@@ -41,28 +43,34 @@ xfrm_setup() {
 	ip -n B addr add 10.0.0.2/24 dev b0
 	ip -n A addr add fd00::1/64 dev a0 nodad
 	ip -n B addr add fd00::2/64 dev b0 nodad
-	local ao bo
-	if [ $outer = 4 ]; then ao=10.0.0.1 bo=10.0.0.2; else ao=fd00::1 bo=fd00::2; fi
-	local amode=tunnel sel_a sel_b
+	if [ $outer = 4 ]; then A_OUT=10.0.0.1 B_OUT=10.0.0.2; else A_OUT=fd00::1 B_OUT=fd00::2; fi
+	AMODE=tunnel
 	if [ "${mode#transport}" != "$mode" ]; then
-		amode=transport
-		A_IN=$ao B_IN=$bo
-		if [ $outer = 4 ]; then sel_a=$ao/32 sel_b=$bo/32; else sel_a=$ao/128 sel_b=$bo/128; fi
+		AMODE=transport
+		A_IN=$A_OUT B_IN=$B_OUT
+		if [ $outer = 4 ]; then SEL_A=$A_OUT/32 SEL_B=$B_OUT/32; else SEL_A=$A_OUT/128 SEL_B=$B_OUT/128; fi
+	elif [ $inner = 4 ]; then
+		A_IN=10.1.0.1 B_IN=10.2.0.1 SEL_A=10.1.0.0/24 SEL_B=10.2.0.0/24
+		ip -n A addr add 10.1.0.1/32 dev lo
+		ip -n B addr add 10.2.0.1/32 dev lo
+		ip -n A route add 10.2.0.0/24 dev a0 src 10.1.0.1
+		ip -n B route add 10.1.0.0/24 dev b0 src 10.2.0.1
 	else
-		if [ $inner = 4 ]; then
-			A_IN=10.1.0.1 B_IN=10.2.0.1 sel_a=10.1.0.0/24 sel_b=10.2.0.0/24
-			ip -n A addr add 10.1.0.1/32 dev lo
-			ip -n B addr add 10.2.0.1/32 dev lo
-			ip -n A route add 10.2.0.0/24 dev a0 src 10.1.0.1
-			ip -n B route add 10.1.0.0/24 dev b0 src 10.2.0.1
-		else
-			A_IN=fd01::1 B_IN=fd02::1 sel_a=fd01::/64 sel_b=fd02::/64
-			ip -n A addr add fd01::1/128 dev lo nodad
-			ip -n B addr add fd02::1/128 dev lo nodad
-			ip -n A -6 route add fd02::/64 dev a0 src fd01::1
-			ip -n B -6 route add fd01::/64 dev b0 src fd02::1
-		fi
+		A_IN=fd01::1 B_IN=fd02::1 SEL_A=fd01::/64 SEL_B=fd02::/64
+		ip -n A addr add fd01::1/128 dev lo nodad
+		ip -n B addr add fd02::1/128 dev lo nodad
+		ip -n A -6 route add fd02::/64 dev a0 src fd01::1
+		ip -n B -6 route add fd01::/64 dev b0 src fd02::1
 	fi
+}
+
+# xfrm_setup ALG MODE [esn]: ripsec in A and XFRM in B with the same keys (MODE as for
+# `topology`); `esn` gives both sides 64-bit sequence numbers. Sets what `topology` sets, and
+# KEY_AB/KEY_BA.
+xfrm_setup() {
+	local alg=$1 mode=$2 esn=${3:-}
+	topology "$mode"
+	local ao=$A_OUT bo=$B_OUT amode=$AMODE sel_a=$SEL_A sel_b=$SEL_B
 	local n k1 k2
 	n=$(alg_key_len "$alg")
 	k1=$(hexkey "$n" "$alg-a2b")
@@ -79,7 +87,7 @@ xfrm_setup() {
 		sel_ab="sel src $sel_a dst $sel_b"
 		sel_ba="sel src $sel_b dst $sel_a"
 	fi
-	A_OUT=$ao B_OUT=$bo SEL_A=$sel_a SEL_B=$sel_b KEY_AB=$k1 KEY_BA=$k2
+	KEY_AB=$k1 KEY_BA=$k2
 	ip netns exec A ikeuser sa add src $ao dst $bo proto esp spi 0x1000 reqid 1 mode $amode alg "$alg" key "0x$k1" $esn_a
 	ip netns exec A ikeuser sa add src $bo dst $ao proto esp spi 0x2000 reqid 1 mode $amode alg "$alg" key "0x$k2" $esn_a
 	ip netns exec A ikeuser policy add dir out src $sel_a dst $sel_b tmpl proto esp mode $amode reqid 1 $tmpl_a >/dev/null

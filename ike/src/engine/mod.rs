@@ -1,34 +1,64 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A deterministic, sans-IO IKEv2 protocol engine (RFC 7296): IKE_SA_INIT and IKE_AUTH with
-//! pre-shared-key authentication, creating the first Child SA (ESP).
+//! pre-shared-key authentication and the first Child SA (ESP), then INFORMATIONAL and
+//! CREATE_CHILD_SA exchanges over the established IKE SA.
 //!
 //! The caller feeds it datagrams ([`Engine::handle_datagram`]), the passage of time
-//! ([`Engine::tick`]) and commands ([`Engine::initiate`]), and drains [`Output`]s with
-//! [`Engine::poll_output`]. The engine opens no sockets, reads no clock and starts no threads:
-//! time is a [`Duration`] since any epoch the caller likes, randomness comes from a
-//! [`RandomSource`].
+//! ([`Engine::tick`], when [`Engine::next_timeout`] says) and commands ([`Engine::initiate`],
+//! [`Engine::delete`], [`Engine::delete_child`], [`Engine::create_child`],
+//! [`Engine::rekey_child`], [`Engine::rekey_ike`]), and drains [`Output`]s with
+//! [`Engine::poll_output`]; [`Engine::status`] describes the IKE SAs. The engine opens no
+//! sockets, reads no clock and starts no threads: time is a [`Duration`] since any epoch the
+//! caller likes, randomness comes from a [`RandomSource`], inbound Child SA SPIs from a
+//! [`SpiAllocator`] (random without one).
 //!
 //! Implemented: proposal selection (NO_PROPOSAL_CHOSEN, with an explanation of what each side
 //! offered), INVALID_KE_PAYLOAD (responder names its group, initiator retries once per
 //! group), PSK AUTH (RFC 7296 §2.15), IDs (IPv4, IPv6, FQDN), ESP proposals (AES-GCM-16,
 //! AES-CBC + HMAC-SHA-256-128, no ESN), traffic selector narrowing (TS_UNACCEPTABLE),
 //! USE_TRANSPORT_MODE, retransmission with exponential backoff, duplicate-request detection
-//! answered from a cached response.
+//! answered from a cached response. After IKE_AUTH, in both roles (`exchange.rs`): separate
+//! message ID counters for the requests we send and receive (§2.2), window size 1 with our
+//! further requests queued, responses matched to our outstanding request; an IKE SA whose
+//! request goes unanswered after the last retransmission is closed ([`Output::Closed`]).
+//! INFORMATIONAL (`informational.rs`): liveness checks (answered, and sent as DPD after
+//! [`Config::dpd_delay`] of silence), DELETE of the IKE SA and of ESP Child SAs in both
+//! directions, including simultaneous deletes (§1.4.1). CREATE_CHILD_SA (`create_child.rs`):
+//! new and rekeyed Child SAs in both roles (REKEY_SA), PFS ([`Config::pfs`], the IKE SA's DH
+//! group), KEYMAT from the exchange's nonces (and g^ir) (§2.17), the new Child SA installed
+//! before the old one is deleted, rekey collisions (§2.8.1: the exchange with the lowest
+//! nonce loses and its initiator deletes its new Child SA), CHILD_SA_NOT_FOUND,
+//! NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD, TS_UNACCEPTABLE and TEMPORARY_FAILURE answers.
+//! IKE SA rekeying (`ike_rekey.rs`, §1.3.2, §2.18) in both roles, with the Child SAs moving to
+//! the new IKE SA ([`Output::IkeRekeyed`]). COOKIE (`cookie.rs`, §2.6) above a number of
+//! half-open SAs ([`Engine::set_cookie_threshold`]), followed by initiators. Responder IKE
+//! SAs not established within [`HALF_OPEN_TIMEOUT`] are forgotten; failed initiator SAs are
+//! removed at once.
 //!
-//! Not yet implemented: CREATE_CHILD_SA (more Child SAs, rekeying of IKE and Child SAs),
-//! INFORMATIONAL exchanges (DELETE, liveness checks / DPD, answering requests from the
-//! responder), COOKIE (DoS protection), certificates and signatures, EAP, NAT-D and UDP
-//! encapsulation (port 4500), IKE fragmentation, configuration payloads, window sizes above 1,
-//! lifetimes. When the IKE SA authenticates but the Child SA is refused (RFC 7296 §2.21.2),
-//! the engine reports [`Output::Failed`] and abandons the IKE SA without sending a DELETE.
-//! Unauthenticated IKE_SA_INIT error answers (NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD) are
-//! acted on at once instead of waiting for a possibly genuine answer (RFC 7296 §2.4 suggests
-//! waiting). Half-open and failed IKE SAs are never expired or removed, so a responder's
-//! memory grows with every IKE_SA_INIT it answers (no COOKIE, no limits yet). If the
-//! initiator asks for transport mode and the responder is configured for tunnel mode, the
-//! responder installs a tunnel-mode Child SA while the initiator fails (a DELETE is needed).
+//! Not yet implemented: certificates and signatures, EAP, NAT-D and UDP encapsulation (port
+//! 4500), MOBIKE, IKE fragmentation, configuration payloads, window sizes above 1, lifetimes
+//! (the caller decides when to rekey), AH, rekeying a Child SA with a different DH group than
+//! the IKE SA's (an INVALID_KE_PAYLOAD answer to our CREATE_CHILD_SA is reported, not
+//! retried), IKE SA rekey collisions (§2.8.2: each side answers the other's request with
+//! TEMPORARY_FAILURE and both report [`Output::RequestFailed`]; retry later), and answering
+//! CREATE_CHILD_SA with an IKE proposal while one of our own requests other than a liveness
+//! check is outstanding (TEMPORARY_FAILURE). When the IKE SA authenticates but the Child SA
+//! is refused (RFC 7296 §2.21.2), the engine reports [`Output::Failed`] and abandons the IKE
+//! SA without sending a DELETE. Unauthenticated IKE_SA_INIT error answers
+//! (NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD) are acted on at once instead of waiting for a
+//! possibly genuine answer (RFC 7296 §2.4 suggests waiting). If the initiator asks for
+//! transport mode and the responder is configured for tunnel mode, the responder installs a
+//! tunnel-mode Child SA while the initiator fails (a DELETE is needed). If a CREATE_CHILD_SA
+//! response we cannot use arrives, the peer keeps the Child SA it installed until the IKE SA
+//! goes.
 
+mod cookie;
+mod create_child;
+mod exchange;
+mod ike_rekey;
+mod informational;
 mod negotiate;
+mod status;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -47,6 +77,7 @@ use crate::traffic_selector::{TrafficSelector, TsPayload};
 
 use negotiate::{accepted, explain_no_proposal, narrow, select, within};
 pub use negotiate::{describe_ts, EspProposal, IkeProposal};
+pub use status::{ChildStatus, IkeSaStatus};
 
 /// Nonce size we send.
 const NONCE_LEN: usize = 32;
@@ -54,6 +85,20 @@ const NONCE_LEN: usize = 32;
 const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
 /// How many INVALID_KE_PAYLOAD answers an initiator follows before giving up.
 const MAX_INVALID_KE_RETRIES: u8 = 2;
+/// How many COOKIE answers an initiator follows before giving up.
+const MAX_COOKIE_RETRIES: u8 = 2;
+/// A responder forgets IKE SAs not established within this time (half-open SAs), and keeps
+/// closed or rekeyed IKE SAs this long to answer retransmitted requests.
+pub const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default number of half-open responder IKE SAs above which IKE_SA_INIT requests must carry
+/// a COOKIE (RFC 7296 §2.6); see [`Engine::set_cookie_threshold`].
+pub const DEFAULT_COOKIE_THRESHOLD: usize = 64;
+
+/// Chooses the SPIs of inbound Child SAs (e.g. the kernel's XFRM_MSG_ALLOCSPI).
+pub trait SpiAllocator {
+    /// A fresh inbound ESP SPI for a Child SA with `peer`, or a readable reason.
+    fn allocate(&mut self, peer: IpAddr) -> Result<u32, String>;
+}
 
 /// An identity, as carried in IDi/IDr.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -117,6 +162,8 @@ pub enum Mode {
 /// given to [`Engine::add_config`] by the peer's IDi.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The connection's name (reported in [`Output::Established`] and [`Engine::status`]).
+    pub name: String,
     /// Our identity (IDi as initiator, IDr as responder).
     pub local_id: Identity,
     /// The peer's expected identity.
@@ -133,6 +180,13 @@ pub struct Config {
     pub ts_remote: Vec<TrafficSelector>,
     /// Tunnel or transport mode.
     pub mode: Mode,
+    /// Send a liveness check (empty INFORMATIONAL) when nothing was received from the peer
+    /// for this long; `None` disables it.
+    pub dpd_delay: Option<Duration>,
+    /// Perfect forward secrecy for Child SAs created or rekeyed with CREATE_CHILD_SA: the
+    /// request carries a KE payload of the IKE SA's DH group and the ESP proposals include
+    /// that group. A responder with `pfs` refuses requests without it.
+    pub pfs: bool,
 }
 
 /// Retransmission schedule: the first timeout, doubled after each transmission, and how many
@@ -211,20 +265,73 @@ pub enum Output {
         sa: SaId,
         /// The peer's authenticated identity.
         peer_id: Identity,
+        /// The name of the [`Config`] in use.
+        config: String,
     },
-    /// The IKE SA (or the attempt to set it up) failed.
+    /// The IKE SA (or the attempt to set it up) failed before it was established.
     Failed {
         /// Which one.
         sa: SaId,
         /// A human-readable explanation.
         reason: String,
     },
+    /// A Child SA is gone (the peer deleted it, we deleted it, or a rekey replaced it):
+    /// remove it. Emitted after the [`Output::InstallChild`] of its replacement.
+    RemoveChild {
+        /// The IKE SA it belonged to.
+        sa: SaId,
+        /// Its inbound SPI.
+        inbound_spi: u32,
+        /// Its outbound SPI.
+        outbound_spi: u32,
+    },
+    /// An established IKE SA is gone: we deleted it, the peer deleted it, or the peer stopped
+    /// answering (liveness check or any other request retransmitted in vain). No
+    /// [`Output::RemoveChild`] follows for its Child SAs: the caller removes every Child SA
+    /// still installed for `sa`.
+    Closed {
+        /// Which one.
+        sa: SaId,
+        /// A human-readable explanation.
+        reason: String,
+    },
+    /// The IKE SA `old` was rekeyed (RFC 7296 §2.18) and replaced by `new`: every Child SA of
+    /// `old` now belongs to `new` and stays installed. The caller re-files them under `new`;
+    /// `old` is then deleted quietly (no [`Output::Closed`] is emitted for it).
+    IkeRekeyed {
+        /// The replaced IKE SA.
+        old: SaId,
+        /// Its successor.
+        new: SaId,
+    },
+    /// A request over an established IKE SA (Child SA creation or rekey, IKE SA rekey) failed,
+    /// or we refused such a request from the peer. The IKE SA and its Child SAs stay as they
+    /// were.
+    RequestFailed {
+        /// The IKE SA.
+        sa: SaId,
+        /// A human-readable explanation.
+        reason: String,
+    },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
+/// Our role in an IKE SA: the original initiator or responder (RFC 7296 §2.2). After an IKE
+/// SA rekey, the side that started the rekey is the initiator of the new IKE SA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// We sent the IKE_SA_INIT request (or the rekey request).
     Initiator,
+    /// We answered it.
     Responder,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Initiator => "initiator",
+            Role::Responder => "responder",
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,7 +341,29 @@ enum State {
     /// Initiator: IKE_AUTH request sent. Responder: IKE_SA_INIT answered.
     AuthPending,
     Established,
+    /// Established, our DELETE of the IKE SA is queued or sent.
+    Deleting,
+    /// Gone after establishment; kept until `expires` to answer retransmissions.
+    Closed,
     Failed,
+}
+
+impl State {
+    fn name(self) -> &'static str {
+        match self {
+            State::InitSent => "connecting (IKE_SA_INIT sent)",
+            State::AuthPending => "authenticating",
+            State::Established => "established",
+            State::Deleting => "deleting",
+            State::Closed => "closed",
+            State::Failed => "failed",
+        }
+    }
+
+    /// Established and able to carry exchanges.
+    fn usable(self) -> bool {
+        matches!(self, State::Established | State::Deleting)
+    }
 }
 
 /// A request waiting for its response.
@@ -245,6 +374,7 @@ struct Pending {
     transmissions: u32,
     deadline: Duration,
     interval: Duration,
+    kind: exchange::Sent,
 }
 
 #[derive(Debug)]
@@ -271,6 +401,85 @@ struct IkeSa {
     cached_response: Option<(u32, Vec<u8>)>,
     invalid_ke_retries: u8,
     child_spi: u32,
+    /// Message ID of our next request (RFC 7296 §2.2).
+    next_message_id: u32,
+    /// Requests waiting for `pending` to be answered (window size 1).
+    queue: VecDeque<exchange::Request>,
+    children: Vec<exchange::ChildEntry>,
+    /// When a half-open responder SA, a failed or a closed one is forgotten.
+    expires: Option<Duration>,
+    established_at: Option<Duration>,
+    last_received: Duration,
+    /// Set once an IKE SA rekey replaced this one.
+    rekeyed_to: Option<SaId>,
+    cookie: Option<Vec<u8>>,
+    cookie_retries: u8,
+    peer_id: Option<Identity>,
+}
+
+impl IkeSa {
+    fn new(id: SaId, role: Role, state: State, peer: SocketAddr, now: Duration) -> Self {
+        Self {
+            id,
+            role,
+            state,
+            peer,
+            spi_i: [0; 8],
+            spi_r: [0; 8],
+            config: None,
+            nonce_i: Vec::new(),
+            nonce_r: Vec::new(),
+            ke: None,
+            negotiated: None,
+            keys: None,
+            init_request: Vec::new(),
+            init_response: Vec::new(),
+            pending: None,
+            next_request_id: 0,
+            cached_response: None,
+            invalid_ke_retries: 0,
+            child_spi: 0,
+            next_message_id: 0,
+            queue: VecDeque::new(),
+            children: Vec::new(),
+            expires: None,
+            established_at: None,
+            last_received: now,
+            rekeyed_to: None,
+            cookie: None,
+            cookie_retries: 0,
+            peer_id: None,
+        }
+    }
+
+    fn config_name(&self) -> String {
+        self.config
+            .as_ref()
+            .map(|c| c.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// Marks the IKE SA established and reports it with its first Child SA.
+    fn establish(
+        &mut self,
+        now: Duration,
+        peer_id: Identity,
+        child: ChildSa,
+        out: &mut VecDeque<Output>,
+    ) {
+        self.state = State::Established;
+        self.established_at = Some(now);
+        self.last_received = now;
+        self.expires = None;
+        self.peer_id = Some(peer_id.clone());
+        out.push_back(Output::Established {
+            sa: self.id,
+            peer_id,
+            config: self.config_name(),
+        });
+        self.children.push(exchange::ChildEntry::new(&child, now));
+        out.push_back(Output::InstallChild { sa: self.id, child });
+    }
 }
 
 /// The engine: any number of IKE SAs, as initiator or responder.
@@ -281,6 +490,9 @@ pub struct Engine {
     outputs: VecDeque<Output>,
     policy: RetransmitPolicy,
     next_id: u64,
+    spi_allocator: Option<Box<dyn SpiAllocator>>,
+    cookie_secret: Option<Secret>,
+    cookie_threshold: usize,
 }
 
 impl fmt::Debug for Engine {
@@ -309,7 +521,21 @@ impl Engine {
             outputs: VecDeque::new(),
             policy,
             next_id: 0,
+            spi_allocator: None,
+            cookie_secret: None,
+            cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
         }
+    }
+
+    /// Lets `allocator` choose every inbound Child SA SPI (instead of random ones).
+    pub fn set_spi_allocator(&mut self, allocator: Box<dyn SpiAllocator>) {
+        self.spi_allocator = Some(allocator);
+    }
+
+    /// Demands a COOKIE (RFC 7296 §2.6) from initiators while at least `threshold` responder
+    /// IKE SAs are half-open; 0 demands it always.
+    pub fn set_cookie_threshold(&mut self, threshold: usize) {
+        self.cookie_threshold = threshold;
     }
 
     /// Adds a connection this engine answers for as responder.
@@ -320,14 +546,6 @@ impl Engine {
     /// The next output, if any.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
-    }
-
-    /// The earliest time [`Engine::tick`] has something to do.
-    pub fn next_timeout(&self) -> Option<Duration> {
-        self.sas
-            .iter()
-            .filter_map(|sa| sa.pending.as_ref().map(|p| p.deadline))
-            .min()
     }
 
     fn new_id(&mut self) -> SaId {
@@ -351,6 +569,18 @@ impl Engine {
         }
     }
 
+    /// An inbound Child SA SPI from the allocator, or a random one without allocator.
+    fn allocate_child_spi(&mut self, peer: SocketAddr) -> Result<u32, Failure> {
+        if let Some(allocator) = self.spi_allocator.as_mut() {
+            return match allocator.allocate(peer.ip()) {
+                Ok(0) => Err("cannot allocate an inbound SPI: the allocator returned 0".into()),
+                Ok(spi) => Ok(spi),
+                Err(e) => Err(format!("cannot allocate an inbound SPI: {e}")),
+            };
+        }
+        Ok(self.random_child_spi())
+    }
+
     fn random_child_spi(&mut self) -> u32 {
         loop {
             let mut spi = [0u8; 4];
@@ -366,40 +596,25 @@ impl Engine {
     /// Starts an IKE SA as initiator towards `peer`.
     pub fn initiate(&mut self, now: Duration, config: Config, peer: SocketAddr) -> SaId {
         let id = self.new_id();
-        let spi_i = self.random_spi();
-        let nonce_i = self.random(NONCE_LEN);
-        let child_spi = self.random_child_spi();
-        let mut sa = IkeSa {
-            id,
-            role: Role::Initiator,
-            state: State::InitSent,
-            peer,
-            spi_i,
-            spi_r: [0; 8],
-            config: None,
-            nonce_i,
-            nonce_r: Vec::new(),
-            ke: None,
-            negotiated: None,
-            keys: None,
-            init_request: Vec::new(),
-            init_response: Vec::new(),
-            pending: None,
-            next_request_id: 0,
-            cached_response: None,
-            invalid_ke_retries: 0,
-            child_spi,
+        let mut sa = IkeSa::new(id, Role::Initiator, State::InitSent, peer, now);
+        sa.spi_i = self.random_spi();
+        sa.nonce_i = self.random(NONCE_LEN);
+        sa.next_message_id = 2;
+        let result = match config.ike_proposals.first().copied() {
+            None => Err("the configuration has no IKE proposal".to_string()),
+            Some(first) => {
+                sa.config = Some(config);
+                self.allocate_child_spi(peer).and_then(|spi| {
+                    sa.child_spi = spi;
+                    self.send_init_request(now, &mut sa, first.dh)
+                })
+            }
         };
-        let Some(first) = config.ike_proposals.first().copied() else {
-            self.fail_sa(&mut sa, "the configuration has no IKE proposal".to_string());
-            self.sas.push(sa);
-            return id;
-        };
-        sa.config = Some(config);
-        if let Err(reason) = self.send_init_request(now, &mut sa, first.dh) {
+        if let Err(reason) = result {
             self.fail_sa(&mut sa, reason);
         }
         self.sas.push(sa);
+        self.purge(now);
         id
     }
 
@@ -423,6 +638,10 @@ impl Engine {
                 .map(|(p, n)| p.to_proposal(n))
                 .collect(),
         };
+        let cookie = sa
+            .cookie
+            .clone()
+            .map(|data| Payload::Notify(NotifyPayload::new(NotifyType::COOKIE, data)));
         let message = Message {
             spi_i: sa.spi_i,
             spi_r: [0; 8],
@@ -432,25 +651,35 @@ impl Engine {
                 ..HeaderFlags::default()
             },
             message_id: 0,
-            payloads: vec![
-                Payload::Sa(sa_payload),
-                Payload::Ke(KePayload {
-                    group: group.id(),
-                    data: ke.public_value().to_vec(),
-                }),
-                Payload::Nonce(sa.nonce_i.clone()),
-            ],
+            payloads: cookie
+                .into_iter()
+                .chain([
+                    Payload::Sa(sa_payload),
+                    Payload::Ke(KePayload {
+                        group: group.id(),
+                        data: ke.public_value().to_vec(),
+                    }),
+                    Payload::Nonce(sa.nonce_i.clone()),
+                ])
+                .collect(),
         };
         let bytes = message
             .to_bytes()
             .map_err(|e| format!("cannot encode IKE_SA_INIT: {e}"))?;
         sa.ke = Some(ke);
         sa.init_request = bytes.clone();
-        self.send_request(now, sa, 0, bytes);
+        self.send_request(now, sa, 0, bytes, exchange::Sent::Setup);
         Ok(())
     }
 
-    fn send_request(&mut self, now: Duration, sa: &mut IkeSa, message_id: u32, bytes: Vec<u8>) {
+    fn send_request(
+        &mut self,
+        now: Duration,
+        sa: &mut IkeSa,
+        message_id: u32,
+        bytes: Vec<u8>,
+        kind: exchange::Sent,
+    ) {
         let interval = self.policy.initial_timeout;
         self.outputs.push_back(Output::Send {
             to: sa.peer,
@@ -462,6 +691,7 @@ impl Engine {
             transmissions: 1,
             deadline: now.saturating_add(interval),
             interval,
+            kind,
         });
     }
 
@@ -469,35 +699,6 @@ impl Engine {
         sa.state = State::Failed;
         sa.pending = None;
         self.outputs.push_back(Output::Failed { sa: sa.id, reason });
-    }
-
-    /// Advances time: retransmits requests whose timeout passed, gives up after the last one.
-    pub fn tick(&mut self, now: Duration) {
-        let mut sas = std::mem::take(&mut self.sas);
-        for sa in &mut sas {
-            let Some(pending) = sa.pending.as_mut() else {
-                continue;
-            };
-            if now < pending.deadline {
-                continue;
-            }
-            if pending.transmissions >= self.policy.max_transmissions {
-                let reason = format!(
-                    "no response from {} after {} transmissions of message {}",
-                    sa.peer, pending.transmissions, pending.message_id
-                );
-                self.fail_sa(sa, reason);
-                continue;
-            }
-            pending.transmissions = pending.transmissions.saturating_add(1);
-            pending.interval = pending.interval.saturating_mul(2);
-            pending.deadline = now.saturating_add(pending.interval);
-            self.outputs.push_back(Output::Send {
-                to: sa.peer,
-                bytes: pending.bytes.clone(),
-            });
-        }
-        self.sas = sas;
     }
 
     /// Processes a received datagram. Malformed, unauthenticated or unexpected messages are
@@ -509,53 +710,73 @@ impl Engine {
         let Ok(message) = Message::parse(bytes) else {
             return;
         };
-        if header.flags.response {
-            let Some(index) = self
-                .sas
-                .iter()
-                .position(|sa| sa.role == Role::Initiator && sa.spi_i == header.spi_i)
-            else {
-                return;
-            };
-            let mut sa = self.sas.swap_remove(index);
-            self.initiator_response(now, &mut sa, &message, bytes);
-            self.sas.push(sa);
-            self.sas.sort_by_key(|sa| sa.id);
-            return;
-        }
-        if !header.flags.initiator {
-            return; // requests from the original responder are not supported yet
-        }
-        if header.exchange_type == ExchangeType::IKE_SA_INIT && header.spi_r == [0; 8] {
-            if let Some(sa) = self.sas.iter().find(|sa| {
-                sa.role == Role::Responder && sa.spi_i == header.spi_i && sa.peer == from
-            }) {
-                if header.message_id == 0 {
-                    let bytes = sa.init_response.clone();
-                    self.outputs.push_back(Output::Send { to: from, bytes });
+        if header.exchange_type == ExchangeType::IKE_SA_INIT {
+            if header.flags.response {
+                let Some(index) = self.sas.iter().position(|sa| {
+                    sa.role == Role::Initiator
+                        && sa.state == State::InitSent
+                        && sa.spi_i == header.spi_i
+                }) else {
+                    return;
+                };
+                let mut sa = self.sas.swap_remove(index);
+                self.initiator_response(now, &mut sa, &message, bytes);
+                self.put_back(now, sa);
+            } else if header.flags.initiator && header.spi_r == [0; 8] {
+                if let Some(sa) = self.sas.iter().find(|sa| {
+                    sa.role == Role::Responder && sa.spi_i == header.spi_i && sa.peer == from
+                }) {
+                    if header.message_id == 0 {
+                        let bytes = sa.init_response.clone();
+                        self.outputs.push_back(Output::Send { to: from, bytes });
+                    }
+                    return;
                 }
-                return;
+                self.responder_init(now, from, &message, bytes);
             }
-            self.responder_init(from, &message, bytes);
             return;
         }
+        // The I flag says who sent it: the original initiator talks to a responder SA.
         let Some(index) = self.sas.iter().position(|sa| {
-            sa.role == Role::Responder && sa.spi_i == header.spi_i && sa.spi_r == header.spi_r
+            sa.spi_i == header.spi_i
+                && sa.spi_r == header.spi_r
+                && header.flags.initiator == (sa.role == Role::Responder)
         }) else {
             return;
         };
         let mut sa = self.sas.swap_remove(index);
-        self.responder_request(&mut sa, &message, bytes);
+        if header.flags.response {
+            self.handle_response(now, &mut sa, &message, bytes);
+        } else {
+            self.handle_request(now, &mut sa, &message, bytes);
+        }
+        self.put_back(now, sa);
+    }
+
+    /// Returns an IKE SA taken out of the table and drops the ones that are done.
+    fn put_back(&mut self, now: Duration, sa: IkeSa) {
         self.sas.push(sa);
         self.sas.sort_by_key(|sa| sa.id);
+        self.purge(now);
+    }
+
+    /// Forgets failed initiator SAs and expired ones.
+    fn purge(&mut self, now: Duration) {
+        self.sas.retain(|sa| {
+            !(sa.state == State::Failed && sa.role == Role::Initiator)
+                && sa.expires.is_none_or(|t| now < t)
+        });
     }
 
     // ---------------------------------------------------------------- responder
 
-    fn responder_init(&mut self, from: SocketAddr, request: &Message, raw: &[u8]) {
+    fn responder_init(&mut self, now: Duration, from: SocketAddr, request: &Message, raw: &[u8]) {
         let Some((sa_payload, ke, nonce)) = init_payloads(request) else {
             return;
         };
+        if !self.cookie_accepted(from, request, nonce) {
+            return;
+        }
         let ours: Vec<IkeProposal> = self
             .configs
             .iter()
@@ -602,7 +823,6 @@ impl Engine {
         let id = self.new_id();
         let spi_r = self.random_spi();
         let nonce_r = self.random(NONCE_LEN);
-        let child_spi = self.random_child_spi();
         let Ok(our_ke) = KeyExchange::generate(chosen.dh, self.rng.as_mut()) else {
             return;
         };
@@ -635,39 +855,22 @@ impl Engine {
             to: from,
             bytes: bytes.clone(),
         });
-        self.sas.push(IkeSa {
-            id,
-            role: Role::Responder,
-            state: State::AuthPending,
-            peer: from,
-            spi_i: request.spi_i,
-            spi_r,
-            config: None,
-            nonce_i: nonce.clone(),
-            nonce_r,
-            ke: None,
-            negotiated: Some(chosen),
-            keys: Some(keys),
-            init_request: raw.to_vec(),
-            init_response: bytes,
-            pending: None,
-            next_request_id: 1,
-            cached_response: None,
-            invalid_ke_retries: 0,
-            child_spi,
-        });
+        let mut sa = IkeSa::new(id, Role::Responder, State::AuthPending, from, now);
+        sa.spi_i = request.spi_i;
+        sa.spi_r = spi_r;
+        sa.nonce_i = nonce.clone();
+        sa.nonce_r = nonce_r;
+        sa.negotiated = Some(chosen);
+        sa.keys = Some(keys);
+        sa.init_request = raw.to_vec();
+        sa.init_response = bytes;
+        sa.next_request_id = 1;
+        sa.expires = Some(now.saturating_add(HALF_OPEN_TIMEOUT));
+        self.sas.push(sa);
     }
 
-    fn responder_request(&mut self, sa: &mut IkeSa, request: &Message, raw: &[u8]) {
-        if let Some((id, bytes)) = &sa.cached_response {
-            if *id == request.message_id {
-                self.outputs.push_back(Output::Send {
-                    to: sa.peer,
-                    bytes: bytes.clone(),
-                });
-                return;
-            }
-        }
+    /// The IKE_AUTH request of a responder SA.
+    fn responder_request(&mut self, now: Duration, sa: &mut IkeSa, request: &Message, raw: &[u8]) {
         if request.message_id != sa.next_request_id
             || sa.state != State::AuthPending
             || request.exchange_type != ExchangeType::IKE_AUTH
@@ -684,6 +887,7 @@ impl Engine {
         };
         sa.next_request_id = sa.next_request_id.wrapping_add(1);
         let (reply, outcome) = self.responder_auth(sa, &inner);
+        sa.last_received = now;
         let message = Message {
             spi_i: sa.spi_i,
             spi_r: sa.spi_r,
@@ -706,13 +910,7 @@ impl Engine {
             }
         }
         match outcome {
-            Ok((peer_id, child)) => {
-                sa.state = State::Established;
-                self.outputs
-                    .push_back(Output::Established { sa: sa.id, peer_id });
-                self.outputs
-                    .push_back(Output::InstallChild { sa: sa.id, child });
-            }
+            Ok((peer_id, child)) => sa.establish(now, peer_id, child, &mut self.outputs),
             Err(reason) => {
                 sa.state = State::Failed;
                 self.outputs.push_back(Output::Failed { sa: sa.id, reason });
@@ -868,7 +1066,7 @@ impl Engine {
         let narrowed_r = narrow(&ts_r, &config.ts_local);
         if narrowed_i.is_empty() || narrowed_r.is_empty() {
             let reason = format!(
-                "traffic selectors unacceptable: the peer proposed TSi {} TSr {}; we allow remote {} local {}",
+                "traffic selectors unacceptable: the peer proposed TSi [{}] TSr [{}]; we allow remote [{}] local [{}]",
                 describe_ts(&ts_i),
                 describe_ts(&ts_r),
                 describe_ts(&config.ts_remote),
@@ -899,6 +1097,10 @@ impl Engine {
         ) else {
             return auth_failed("internal error deriving Child SA keys".to_string());
         };
+        match self.allocate_child_spi(sa.peer) {
+            Ok(spi) => sa.child_spi = spi,
+            Err(reason) => return child_failed(reply, NotifyType::NO_PROPOSAL_CHOSEN, reason),
+        }
         reply.push(Payload::Sa(SaPayload {
             proposals: vec![chosen.to_proposal(number, sa.child_spi)],
         }));
@@ -960,13 +1162,7 @@ impl Engine {
                 };
                 sa.pending = None;
                 match self.initiator_auth_response(sa, &inner) {
-                    Ok((peer_id, child)) => {
-                        sa.state = State::Established;
-                        self.outputs
-                            .push_back(Output::Established { sa: sa.id, peer_id });
-                        self.outputs
-                            .push_back(Output::InstallChild { sa: sa.id, child });
-                    }
+                    Ok((peer_id, child)) => sa.establish(now, peer_id, child, &mut self.outputs),
                     Err(reason) => self.fail_sa(sa, reason),
                 }
             }
@@ -985,6 +1181,21 @@ impl Engine {
             .config
             .clone()
             .ok_or("internal error: no configuration")?;
+        if let Some(notify) = response.notification(NotifyType::COOKIE) {
+            if sa.cookie_retries >= MAX_COOKIE_RETRIES || notify.data.is_empty() {
+                return Err("the peer keeps demanding a COOKIE (RFC 7296 §2.6)".to_string());
+            }
+            sa.cookie_retries = sa.cookie_retries.saturating_add(1);
+            sa.cookie = Some(notify.data.clone());
+            let group = sa
+                .ke
+                .as_ref()
+                .map_or(config.ike_proposals.first().map(|p| p.dh), |k| {
+                    Some(k.group())
+                });
+            let group = group.ok_or("internal error: no DH group")?;
+            return self.send_init_request(now, sa, group);
+        }
         if let Some(notify) = response.notification(NotifyType::INVALID_KE_PAYLOAD) {
             let wanted = <[u8; 2]>::try_from(notify.data.as_slice())
                 .ok()
@@ -1117,7 +1328,7 @@ impl Engine {
             .map_err(|e| format!("cannot encrypt IKE_AUTH: {e}"))?;
         sa.keys = Some(keys);
         sa.state = State::AuthPending;
-        self.send_request(now, sa, 1, bytes);
+        self.send_request(now, sa, 1, bytes, exchange::Sent::Setup);
         Ok(())
     }
 
@@ -1186,7 +1397,7 @@ impl Engine {
                 format!("; we offered ESP {}", negotiate::describe(&ours))
             } else if error.notify_type == NotifyType::TS_UNACCEPTABLE {
                 format!(
-                    "; we proposed TSi {} TSr {}",
+                    "; we proposed TSi [{}] TSr [{}]",
                     describe_ts(&config.ts_local),
                     describe_ts(&config.ts_remote)
                 )
@@ -1231,7 +1442,7 @@ impl Engine {
         };
         if !within(&ts_i, &config.ts_local) || !within(&ts_r, &config.ts_remote) {
             return Err(format!(
-                "the peer's traffic selectors TSi {} TSr {} are not within our proposal TSi {} TSr {}",
+                "the peer's traffic selectors TSi [{}] TSr [{}] are not within our proposal TSi [{}] TSr [{}]",
                 describe_ts(&ts_i),
                 describe_ts(&ts_r),
                 describe_ts(&config.ts_local),

@@ -56,16 +56,35 @@ impl EspProposal {
     }
 
     pub(crate) fn to_proposal(self, number: u8, spi: u32) -> Proposal {
+        self.to_proposal_with(number, spi, None)
+    }
+
+    /// The transforms, plus a DH transform for PFS in CREATE_CHILD_SA.
+    pub(crate) fn transforms_with(&self, dh: Option<DhGroup>) -> Vec<Transform> {
+        let mut out = self.transforms();
+        if let Some(group) = dh {
+            out.push(Transform::new(TransformType::DH, group.id()));
+        }
+        out
+    }
+
+    pub(crate) fn to_proposal_with(self, number: u8, spi: u32, dh: Option<DhGroup>) -> Proposal {
         Proposal {
             number,
             protocol: ProtocolId::ESP,
             spi: spi.to_be_bytes().to_vec(),
-            transforms: self.transforms(),
+            transforms: self.transforms_with(dh),
         }
     }
 }
 
-fn cipher_transforms(cipher: SkCipher) -> Vec<Transform> {
+/// "AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519".
+pub(crate) fn describe_suite(transforms: &[Transform]) -> String {
+    let names: Vec<String> = transforms.iter().map(Transform::name).collect();
+    names.join("/")
+}
+
+pub(crate) fn cipher_transforms(cipher: SkCipher) -> Vec<Transform> {
     let mut out = vec![Transform::with_key_length(
         TransformType::ENCR,
         cipher.encr_id(),
@@ -276,27 +295,50 @@ pub(crate) fn within(list: &[TrafficSelector], allowed: &[TrafficSelector]) -> b
         })
 }
 
-/// Readable selector list, e.g. "[10.0.0.0-10.0.0.255 proto any ports any]".
+/// `start/len` when the range is exactly one prefix, else `start-end`.
+fn describe_range(start: u128, end: u128, width: u32, show: impl Fn(u128) -> String) -> String {
+    let diff = start ^ end;
+    let size = diff.checked_add(1);
+    match size {
+        Some(n) if end >= start && n.is_power_of_two() && start & diff == 0 => {
+            format!("{}/{}", show(start), width - n.trailing_zeros())
+        }
+        None if start == 0 && width == 128 => format!("{}/0", show(0)),
+        _ => format!("{}-{}", show(start), show(end)),
+    }
+}
+
+/// Readable selector list, e.g. "10.0.0.0/24" or "10.0.0.0/24 proto 6 port 80, fd00::/64".
 pub fn describe_ts(list: &[TrafficSelector]) -> String {
     let items: Vec<String> = list
         .iter()
         .map(|ts| {
-            let range = match ts.addresses {
-                AddressRange::V4 { start, end } => format!("{start}-{end}"),
-                AddressRange::V6 { start, end } => format!("{start}-{end}"),
+            let mut out = match ts.addresses {
+                AddressRange::V4 { start, end } => {
+                    describe_range(u32::from(start).into(), u32::from(end).into(), 32, |x| {
+                        std::net::Ipv4Addr::from(u32::try_from(x).unwrap_or(0)).to_string()
+                    })
+                }
+                AddressRange::V6 { start, end } => {
+                    describe_range(start.into(), end.into(), 128, |x| {
+                        std::net::Ipv6Addr::from(x).to_string()
+                    })
+                }
             };
-            let proto = if ts.ip_protocol == 0 {
-                "any".to_string()
-            } else {
-                ts.ip_protocol.to_string()
-            };
-            let ports = if ts.start_port == 0 && ts.end_port == u16::MAX {
-                "any".to_string()
-            } else {
-                format!("{}-{}", ts.start_port, ts.end_port)
-            };
-            format!("{range} proto {proto} ports {ports}")
+            if ts.ip_protocol != 0 {
+                out.push_str(&format!(" proto {}", ts.ip_protocol));
+            }
+            if ts.start_port == ts.end_port {
+                out.push_str(&format!(" port {}", ts.start_port));
+            } else if !(ts.start_port == 0 && ts.end_port == u16::MAX) {
+                out.push_str(&format!(" ports {}-{}", ts.start_port, ts.end_port));
+            }
+            out
         })
         .collect();
-    format!("[{}]", items.join(", "))
+    if items.is_empty() {
+        "(none)".to_string()
+    } else {
+        items.join(", ")
+    }
 }

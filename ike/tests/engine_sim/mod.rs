@@ -55,6 +55,7 @@ pub fn net(a: [u8; 4], prefix_last: u8) -> TrafficSelector {
 /// bob.example (10.2.0.0/24), PSK "secret", AES-GCM-256/SHA-256/Curve25519.
 pub fn configs() -> (Config, Config) {
     let alice = Config {
+        name: "to-bob".into(),
         local_id: Identity::Fqdn("alice.example".into()),
         remote_id: Identity::Fqdn("bob.example".into()),
         psk: Secret::from_slice(b"secret"),
@@ -63,8 +64,11 @@ pub fn configs() -> (Config, Config) {
         ts_local: vec![net([10, 1, 0, 0], 255)],
         ts_remote: vec![net([10, 2, 0, 0], 255)],
         mode: Mode::Tunnel,
+        dpd_delay: None,
+        pfs: false,
     };
     let bob = Config {
+        name: "from-alice".into(),
         local_id: Identity::Fqdn("bob.example".into()),
         remote_id: Identity::Fqdn("alice.example".into()),
         psk: Secret::from_slice(b"secret"),
@@ -73,6 +77,8 @@ pub fn configs() -> (Config, Config) {
         ts_local: vec![net([10, 2, 0, 0], 255)],
         ts_remote: vec![net([10, 1, 0, 0], 255)],
         mode: Mode::Tunnel,
+        dpd_delay: None,
+        pfs: false,
     };
     (alice, bob)
 }
@@ -86,6 +92,8 @@ pub struct Faults {
     pub reorder: bool,
     pub drop_indices: Vec<usize>,
     pub duplicate_indices: Vec<usize>,
+    /// Datagrams kept back until [`Sim::release_held`].
+    pub hold_indices: Vec<usize>,
 }
 
 pub struct Sent {
@@ -100,6 +108,7 @@ pub struct Sim {
     pub events: [Vec<Output>; 2],
     pub sent: Vec<Sent>,
     in_flight: Vec<(usize, usize, Vec<u8>)>,
+    held: Vec<(usize, usize, Vec<u8>)>,
     rng: XorShift,
     pub faults: Faults,
     pub sa: Option<SaId>,
@@ -127,6 +136,7 @@ impl Sim {
             events: [Vec::new(), Vec::new()],
             sent: Vec::new(),
             in_flight: Vec::new(),
+            held: Vec::new(),
             rng: XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
             faults,
             sa: None,
@@ -154,6 +164,10 @@ impl Sim {
                             from: node,
                             bytes: bytes.clone(),
                         });
+                        if self.faults.hold_indices.contains(&index) {
+                            self.held.push((node, dest, bytes));
+                            continue;
+                        }
                         let drop = self.faults.drop_indices.contains(&index)
                             || self.chance(self.faults.drop_percent);
                         if drop {
@@ -176,9 +190,19 @@ impl Sim {
         }
     }
 
-    /// Runs until nothing is in flight and no timer is pending, or `limit` seconds pass.
+    /// Delivers the held datagrams (next, in order).
+    pub fn release_held(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        self.in_flight.extend(held);
+    }
+
+    /// Runs until nothing is in flight and no timer is pending, or 600 s pass.
     pub fn run(&mut self) {
-        let limit = Duration::from_secs(600);
+        self.run_until(Duration::from_secs(600));
+    }
+
+    /// Runs until nothing is in flight and no timer is pending before `limit`.
+    pub fn run_until(&mut self, limit: Duration) {
         for _ in 0..100_000 {
             self.drain();
             if !self.in_flight.is_empty() {
@@ -227,6 +251,89 @@ impl Sim {
             .count()
     }
 
+    /// Reasons of `Closed` outputs.
+    pub fn closed(&self, node: usize) -> Vec<String> {
+        self.events[node]
+            .iter()
+            .filter_map(|e| match e {
+                Output::Closed { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Reasons of `RequestFailed` outputs.
+    pub fn request_failures(&self, node: usize) -> Vec<String> {
+        self.events[node]
+            .iter()
+            .filter_map(|e| match e {
+                Output::RequestFailed { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// (inbound, outbound) SPIs of `RemoveChild` outputs.
+    pub fn removed(&self, node: usize) -> Vec<(u32, u32)> {
+        self.events[node]
+            .iter()
+            .filter_map(|e| match e {
+                Output::RemoveChild {
+                    inbound_spi,
+                    outbound_spi,
+                    ..
+                } => Some((*inbound_spi, *outbound_spi)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The Child SAs a caller following the outputs would have installed now, by IKE SA.
+    pub fn live(&self, node: usize) -> Vec<(SaId, ChildSa)> {
+        let mut live: Vec<(SaId, ChildSa)> = Vec::new();
+        for e in &self.events[node] {
+            match e {
+                Output::InstallChild { sa, child } => live.push((*sa, child.clone())),
+                Output::RemoveChild {
+                    sa,
+                    inbound_spi,
+                    outbound_spi,
+                } => {
+                    let before = live.len();
+                    live.retain(|(s, c)| {
+                        !(s == sa
+                            && c.inbound.spi == *inbound_spi
+                            && c.outbound.spi == *outbound_spi)
+                    });
+                    assert_eq!(live.len() + 1, before, "RemoveChild of an unknown child");
+                }
+                Output::Closed { sa, .. } => live.retain(|(s, _)| s != sa),
+                Output::IkeRekeyed { old, new } => {
+                    for (s, _) in &mut live {
+                        if s == old {
+                            *s = *new;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        live
+    }
+
+    /// The node's current IKE SA: the established one, followed through rekeys.
+    pub fn current_sa(&self, node: usize) -> Option<SaId> {
+        let mut current = None;
+        for e in &self.events[node] {
+            match e {
+                Output::Established { sa, .. } => current = Some(*sa),
+                Output::IkeRekeyed { old, new } if Some(*old) == current => current = Some(*new),
+                _ => {}
+            }
+        }
+        current
+    }
+
     pub fn failures(&self, node: usize) -> Vec<String> {
         self.events[node]
             .iter()
@@ -256,6 +363,46 @@ impl Sim {
             })
             .collect()
     }
+}
+
+/// Asserts that two Child SAs are mirror images of each other (SPIs, keys, selectors).
+pub fn assert_mirror(i: &ChildSa, r: &ChildSa) {
+    assert_eq!(i.outbound.spi, r.inbound.spi);
+    assert_eq!(i.inbound.spi, r.outbound.spi);
+    assert_eq!(
+        i.outbound.encr_key.as_bytes(),
+        r.inbound.encr_key.as_bytes()
+    );
+    assert_eq!(
+        i.outbound.integ_key.as_bytes(),
+        r.inbound.integ_key.as_bytes()
+    );
+    assert_eq!(
+        i.inbound.encr_key.as_bytes(),
+        r.outbound.encr_key.as_bytes()
+    );
+    assert_eq!(
+        i.inbound.integ_key.as_bytes(),
+        r.outbound.integ_key.as_bytes()
+    );
+    assert_ne!(
+        i.inbound.encr_key.as_bytes(),
+        i.outbound.encr_key.as_bytes()
+    );
+    assert_eq!(i.cipher, r.cipher);
+    assert_eq!(i.mode, r.mode);
+    assert_eq!(i.ts_local, r.ts_remote);
+    assert_eq!(i.ts_remote, r.ts_local);
+}
+
+/// Asserts that both sides have exactly one live Child SA and that they match.
+pub fn assert_one_live_child(sim: &Sim) -> (ChildSa, ChildSa) {
+    let i = sim.live(INITIATOR);
+    let r = sim.live(RESPONDER);
+    assert_eq!(i.len(), 1, "initiator: {:?}", sim.events[INITIATOR]);
+    assert_eq!(r.len(), 1, "responder: {:?}", sim.events[RESPONDER]);
+    assert_mirror(&i[0].1, &r[0].1);
+    (i[0].1.clone(), r[0].1.clone())
 }
 
 /// Asserts that the two sides installed mirror-image Child SAs.

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A snapshot of the IKE SAs and their Child SAs, for status displays.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::negotiate::{cipher_transforms, describe_suite};
+use super::{describe_ts, Engine, Identity, Mode, Role, SaId, State};
+
+/// One Child SA in [`IkeSaStatus`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildStatus {
+    /// SPI of packets we receive.
+    pub inbound_spi: u32,
+    /// SPI of packets we send.
+    pub outbound_spi: u32,
+    /// The ESP transforms, e.g. "AES_GCM_16_256".
+    pub cipher: String,
+    /// Tunnel or transport.
+    pub mode: Mode,
+    /// Our side's traffic selectors, e.g. "10.1.0.0/24".
+    pub ts_local: String,
+    /// The peer's side's traffic selectors.
+    pub ts_remote: String,
+    /// When it was installed.
+    pub installed_at: Duration,
+}
+
+/// One IKE SA as reported by [`Engine::status`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IkeSaStatus {
+    /// Its id.
+    pub id: SaId,
+    /// The name of its [`super::Config`] (empty while a responder does not know it yet).
+    pub config: String,
+    /// Our role.
+    pub role: Role,
+    /// Where it stands, e.g. "established".
+    pub state: &'static str,
+    /// Our IKE SPI.
+    pub local_spi: [u8; 8],
+    /// The peer's IKE SPI (zero until known).
+    pub remote_spi: [u8; 8],
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The peer's authenticated identity, once established.
+    pub peer_id: Option<Identity>,
+    /// The negotiated suite, e.g. "AES_GCM_16_128/PRF_HMAC_SHA2_256/ECP_256" (empty before).
+    pub proposal: String,
+    /// When it was established.
+    pub established_at: Option<Duration>,
+    /// Its Child SAs.
+    pub children: Vec<ChildStatus>,
+}
+
+impl Engine {
+    /// The IKE SAs (closed ones excluded), in creation order.
+    pub fn status(&self) -> Vec<IkeSaStatus> {
+        self.sas
+            .iter()
+            .filter(|sa| sa.state != State::Closed)
+            .map(|sa| {
+                let (local_spi, remote_spi) = match sa.role {
+                    Role::Initiator => (sa.spi_i, sa.spi_r),
+                    Role::Responder => (sa.spi_r, sa.spi_i),
+                };
+                let state = if sa.rekeyed_to.is_some() {
+                    "rekeyed"
+                } else {
+                    sa.state.name()
+                };
+                IkeSaStatus {
+                    id: sa.id,
+                    config: sa.config_name(),
+                    role: sa.role,
+                    state,
+                    local_spi,
+                    remote_spi,
+                    peer: sa.peer,
+                    peer_id: sa.peer_id.clone(),
+                    proposal: sa
+                        .negotiated
+                        .map(|p| describe_suite(&p.transforms()))
+                        .unwrap_or_default(),
+                    established_at: sa.established_at,
+                    children: sa
+                        .children
+                        .iter()
+                        .map(|c| ChildStatus {
+                            inbound_spi: c.inbound_spi,
+                            outbound_spi: c.outbound_spi,
+                            cipher: describe_suite(&cipher_transforms(c.cipher)),
+                            mode: c.mode,
+                            ts_local: describe_ts(&c.ts_local),
+                            ts_remote: describe_ts(&c.ts_remote),
+                            installed_at: c.installed_at,
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+}

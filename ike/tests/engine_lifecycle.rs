@@ -1,0 +1,829 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Two engines after IKE_AUTH: INFORMATIONAL (DELETE, liveness checks), CREATE_CHILD_SA
+//! (Child SA rekeys with and without PFS, collisions, new Child SAs), IKE SA rekeys, the SPI
+//! allocator hook, half-open cleanup and COOKIE.
+
+mod common;
+mod engine_sim;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use engine_sim::*;
+use ripsec_ike::crypto::DhGroup;
+use ripsec_ike::engine::{
+    Config, Mode, Output, RetransmitPolicy, Role, SaId, SpiAllocator, HALF_OPEN_TIMEOUT,
+};
+use ripsec_ike::{Message, NotifyType, Payload};
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// A handshake with the given configurations; both sides established with one Child SA.
+fn established(seed: u64, alice: Config, bob: Config) -> Sim {
+    let mut sim = Sim::new(seed, vec![bob], Faults::default());
+    sim.initiate(alice);
+    sim.run();
+    assert_matching_children(&sim);
+    sim
+}
+
+fn sa(sim: &Sim, node: usize) -> SaId {
+    sim.current_sa(node).expect("an established IKE SA")
+}
+
+fn first_inbound(sim: &Sim, node: usize) -> u32 {
+    sim.live(node)[0].1.inbound.spi
+}
+
+fn count(sim: &Sim, node: usize, pred: impl Fn(&Output) -> bool) -> usize {
+    sim.events[node].iter().filter(|e| pred(e)).count()
+}
+
+#[test]
+fn delete_from_initiator_removes_everything_on_both_sides() {
+    let (alice, bob) = configs();
+    let mut sim = established(50, alice, bob);
+    let now = sim.now;
+    let id = sa(&sim, INITIATOR);
+    sim.engines[INITIATOR].delete(now, id);
+    sim.run();
+    assert_eq!(
+        sim.trace()[4..],
+        ["INFORMATIONAL request 2", "INFORMATIONAL response 2"]
+    );
+    let i = sim.closed(INITIATOR);
+    let r = sim.closed(RESPONDER);
+    assert_eq!(i.len(), 1);
+    assert!(i[0].contains("we deleted the IKE SA"), "{i:?}");
+    assert_eq!(r.len(), 1);
+    assert!(
+        r[0].contains("the peer 192.0.2.1:500 deleted the IKE SA"),
+        "{r:?}"
+    );
+    assert!(sim.live(INITIATOR).is_empty() && sim.live(RESPONDER).is_empty());
+    assert!(sim.engines[INITIATOR].status().is_empty());
+    assert!(sim.engines[RESPONDER].status().is_empty());
+    // Deleting again is a no-op.
+    let now = sim.now;
+    sim.engines[INITIATOR].delete(now, id);
+    assert!(sim.engines[INITIATOR].poll_output().is_none());
+}
+
+#[test]
+fn delete_from_responder_uses_its_own_message_ids() {
+    let (alice, bob) = configs();
+    let mut sim = established(51, alice, bob);
+    let now = sim.now;
+    let id = sa(&sim, RESPONDER);
+    sim.engines[RESPONDER].delete(now, id);
+    sim.run();
+    assert_eq!(
+        sim.trace()[4..],
+        ["INFORMATIONAL request 0", "INFORMATIONAL response 0"]
+    );
+    assert_eq!(sim.closed(INITIATOR).len(), 1);
+    assert_eq!(sim.closed(RESPONDER).len(), 1);
+    assert!(sim.engines[INITIATOR].status().is_empty());
+    assert!(sim.engines[RESPONDER].status().is_empty());
+}
+
+#[test]
+fn lost_delete_response_is_answered_from_cache() {
+    let (alice, bob) = configs();
+    let faults = Faults {
+        drop_indices: vec![5],
+        ..Faults::default()
+    };
+    let mut sim = Sim::new(52, vec![bob], faults);
+    sim.initiate(alice);
+    sim.run();
+    let now = sim.now;
+    let id = sa(&sim, INITIATOR);
+    sim.engines[INITIATOR].delete(now, id);
+    sim.run();
+    assert_eq!(
+        sim.trace()[4..],
+        [
+            "INFORMATIONAL request 2",
+            "INFORMATIONAL response 2",
+            "INFORMATIONAL request 2",
+            "INFORMATIONAL response 2"
+        ]
+    );
+    assert_eq!(sim.sent[5].bytes, sim.sent[7].bytes);
+    assert!(sim.closed(INITIATOR)[0].contains("we deleted"));
+    assert_eq!(sim.closed(RESPONDER).len(), 1);
+    // The responder forgot the closed IKE SA after a while.
+    assert!(sim.engines[RESPONDER].status().is_empty());
+    assert_eq!(sim.engines[RESPONDER].next_timeout(), None);
+}
+
+#[test]
+fn unanswered_delete_still_closes() {
+    let (alice, bob) = configs();
+    let mut sim = established(53, alice, bob);
+    sim.faults.drop_percent = 100;
+    let now = sim.now;
+    let id = sa(&sim, INITIATOR);
+    sim.engines[INITIATOR].delete(now, id);
+    sim.run();
+    let closed = sim.closed(INITIATOR);
+    assert_eq!(closed.len(), 1);
+    assert!(
+        closed[0].contains("no answer from 192.0.2.2:500 to the DELETE of the IKE SA"),
+        "{closed:?}"
+    );
+    assert!(sim.engines[INITIATOR].status().is_empty());
+}
+
+#[test]
+fn dpd_detects_a_silent_peer() {
+    let (mut alice, bob) = configs();
+    alice.dpd_delay = Some(secs(10));
+    let mut sim = Sim::new(54, vec![bob], Faults::default());
+    sim.initiate(alice);
+    sim.run_until(secs(35));
+    // A quiet but alive peer: a liveness check every 10 s, answered.
+    assert!(sim.closed(INITIATOR).is_empty());
+    let checks: Vec<_> = sim
+        .sent
+        .iter()
+        .filter(|s| s.from == INITIATOR)
+        .skip(2)
+        .map(|s| s.at.as_secs())
+        .collect();
+    assert_eq!(checks, [10, 20, 30]);
+    assert_eq!(sim.trace()[4], "INFORMATIONAL request 2");
+    assert_eq!(sim.trace()[9], "INFORMATIONAL response 4");
+    assert_eq!(sim.engines[INITIATOR].next_timeout(), Some(secs(40)));
+    // The responder goes silent.
+    sim.faults.drop_percent = 100;
+    sim.run();
+    let closed = sim.closed(INITIATOR);
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert!(
+        closed[0]
+            .contains("no answer from 192.0.2.2:500 to a liveness check after 6 transmissions"),
+        "{closed:?}"
+    );
+    assert!(closed[0].contains("unreachable or lost the IKE SA"));
+    assert_eq!(sim.now, secs(40) + Duration::from_millis(31500));
+    assert!(sim.engines[INITIATOR].status().is_empty());
+    assert!(sim.closed(RESPONDER).is_empty());
+}
+
+#[test]
+fn peer_traffic_postpones_dpd() {
+    let (mut alice, mut bob) = configs();
+    alice.dpd_delay = Some(secs(10));
+    bob.dpd_delay = Some(secs(4));
+    let mut sim = Sim::new(55, vec![bob], Faults::default());
+    sim.initiate(alice);
+    sim.run_until(secs(30));
+    // Bob's checks every 4 s keep Alice from ever sending one.
+    assert!(sim.sent.iter().skip(4).all(|s| {
+        let m = Message::parse(&s.bytes).unwrap();
+        m.flags.response == (s.from == INITIATOR)
+    }));
+    assert!(sim.sent.len() > 10);
+}
+
+fn rekey_child_case(seed: u64, pfs: bool, from: usize) {
+    let (mut alice, mut bob) = configs();
+    alice.pfs = pfs;
+    bob.pfs = pfs;
+    let mut sim = established(seed, alice, bob);
+    let (old_i, old_r) = assert_one_live_child(&sim);
+    let now = sim.now;
+    let id = sa(&sim, from);
+    let spi = first_inbound(&sim, from);
+    sim.engines[from].rekey_child(now, id, spi);
+    sim.run();
+    let request_id = if from == INITIATOR { 2 } else { 0 };
+    assert_eq!(
+        sim.trace()[4..],
+        [
+            format!("CREATE_CHILD_SA request {request_id}"),
+            format!("CREATE_CHILD_SA response {request_id}"),
+            format!("INFORMATIONAL request {}", request_id + 1),
+            format!("INFORMATIONAL response {}", request_id + 1),
+        ]
+    );
+    let (new_i, new_r) = assert_one_live_child(&sim);
+    assert_ne!(new_i.inbound.spi, old_i.inbound.spi);
+    assert_ne!(
+        new_i.outbound.encr_key.as_bytes(),
+        old_i.outbound.encr_key.as_bytes()
+    );
+    assert_eq!(
+        sim.removed(INITIATOR),
+        [(old_i.inbound.spi, old_i.outbound.spi)]
+    );
+    assert_eq!(
+        sim.removed(RESPONDER),
+        [(old_r.inbound.spi, old_r.outbound.spi)]
+    );
+    // The new inbound SA is installed before the old one is removed.
+    for node in [INITIATOR, RESPONDER] {
+        let install = sim.events[node]
+            .iter()
+            .rposition(|e| matches!(e, Output::InstallChild { .. }))
+            .unwrap();
+        let remove = sim.events[node]
+            .iter()
+            .position(|e| matches!(e, Output::RemoveChild { .. }))
+            .unwrap();
+        assert!(install < remove);
+    }
+    assert_eq!(new_r.ts_local, old_r.ts_local);
+    assert!(sim.request_failures(INITIATOR).is_empty());
+    assert!(sim.request_failures(RESPONDER).is_empty());
+    // The engines' tables agree with the outputs.
+    let status = sim.engines[INITIATOR].status();
+    assert_eq!(status[0].children.len(), 1);
+    assert_eq!(status[0].children[0].inbound_spi, new_i.inbound.spi);
+}
+
+#[test]
+fn child_rekey_without_pfs_from_initiator() {
+    rekey_child_case(60, false, INITIATOR);
+}
+
+#[test]
+fn child_rekey_with_pfs_from_initiator() {
+    rekey_child_case(61, true, INITIATOR);
+}
+
+#[test]
+fn child_rekey_with_pfs_from_responder() {
+    rekey_child_case(62, true, RESPONDER);
+}
+
+#[test]
+fn pfs_mismatch_is_refused_and_the_old_child_stays() {
+    let (alice, mut bob) = configs();
+    bob.pfs = true;
+    let mut sim = established(63, alice, bob);
+    let now = sim.now;
+    let id = sa(&sim, INITIATOR);
+    let spi = first_inbound(&sim, INITIATOR);
+    sim.engines[INITIATOR].rekey_child(now, id, spi);
+    sim.run();
+    assert_one_live_child(&sim);
+    let i = sim.request_failures(INITIATOR);
+    assert_eq!(i.len(), 1);
+    assert!(i[0].contains("NO_PROPOSAL_CHOSEN"), "{i:?}");
+    assert!(i[0].contains("we offered ESP"), "{i:?}");
+    let r = sim.request_failures(RESPONDER);
+    assert_eq!(r.len(), 1);
+    assert!(r[0].contains("no common DH"), "{r:?}");
+}
+
+#[test]
+fn responder_without_pfs_accepts_a_pfs_rekey() {
+    let (mut alice, bob) = configs();
+    alice.pfs = true;
+    let mut sim = established(64, alice, bob);
+    let now = sim.now;
+    let id = sa(&sim, INITIATOR);
+    let spi = first_inbound(&sim, INITIATOR);
+    sim.engines[INITIATOR].rekey_child(now, id, spi);
+    sim.run();
+    let (new_i, _) = assert_one_live_child(&sim);
+    assert_ne!(new_i.inbound.spi, spi);
+    assert!(sim.request_failures(RESPONDER).is_empty());
+}
+
+#[test]
+fn ecp256_transport_rekey_keeps_mode() {
+    let (mut alice, mut bob) = configs();
+    for c in [&mut alice, &mut bob] {
+        c.ike_proposals = vec![ike(gcm256(), DhGroup::Ecp256)];
+        c.mode = Mode::Transport;
+        c.pfs = true;
+    }
+    let mut sim = established(65, alice, bob);
+    let now = sim.now;
+    let id = sa(&sim, RESPONDER);
+    let spi = first_inbound(&sim, RESPONDER);
+    sim.engines[RESPONDER].rekey_child(now, id, spi);
+    sim.run();
+    let (new_i, _) = assert_one_live_child(&sim);
+    assert_eq!(new_i.mode, Mode::Transport);
+}
+
+#[test]
+fn simultaneous_rekeys_end_with_exactly_one_new_child() {
+    for seed in 0..12 {
+        for pfs in [false, true] {
+            let (mut alice, mut bob) = configs();
+            alice.pfs = pfs;
+            bob.pfs = pfs;
+            let mut sim = established(70 + seed, alice, bob);
+            let (old_i, _) = assert_one_live_child(&sim);
+            let now = sim.now;
+            for node in [INITIATOR, RESPONDER] {
+                let id = sa(&sim, node);
+                let spi = first_inbound(&sim, node);
+                sim.engines[node].rekey_child(now, id, spi);
+            }
+            sim.run();
+            let (new_i, _) = assert_one_live_child(&sim);
+            assert_ne!(new_i.inbound.spi, old_i.inbound.spi);
+            // Each side saw two new Child SAs and removed the old and the redundant one.
+            for node in [INITIATOR, RESPONDER] {
+                let installs = count(&sim, node, |e| matches!(e, Output::InstallChild { .. }));
+                assert_eq!(installs, 3, "seed {seed}: {:?}", sim.trace());
+                assert_eq!(sim.removed(node).len(), 2);
+                assert!(sim.request_failures(node).is_empty());
+                assert_eq!(sim.engines[node].status()[0].children.len(), 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn rekey_and_delete_with_loss_duplication_and_reordering() {
+    for seed in 0..20 {
+        let (mut alice, mut bob) = configs();
+        alice.pfs = seed % 2 == 0;
+        bob.pfs = seed % 2 == 0;
+        let policy = RetransmitPolicy {
+            initial_timeout: Duration::from_millis(500),
+            max_transmissions: 12,
+        };
+        let mut sim = Sim::with_policy(200 + seed, vec![bob], Faults::default(), policy);
+        sim.initiate(alice);
+        sim.run();
+        assert_matching_children(&sim);
+        sim.faults = Faults {
+            drop_percent: 20,
+            duplicate_percent: 20,
+            reorder: true,
+            ..Faults::default()
+        };
+        let now = sim.now;
+        for node in [INITIATOR, RESPONDER] {
+            if seed % 3 == 0 || node == INITIATOR {
+                let id = sa(&sim, node);
+                let spi = first_inbound(&sim, node);
+                sim.engines[node].rekey_child(now, id, spi);
+            }
+        }
+        sim.run();
+        assert_one_live_child(&sim);
+        let now = sim.now;
+        let id = sa(&sim, RESPONDER);
+        sim.engines[RESPONDER].delete(now, id);
+        sim.run();
+        assert_eq!(sim.closed(INITIATOR).len(), 1, "seed {seed}");
+        assert_eq!(sim.closed(RESPONDER).len(), 1, "seed {seed}");
+        assert!(sim.live(INITIATOR).is_empty() && sim.live(RESPONDER).is_empty());
+        assert!(sim.engines[INITIATOR].status().is_empty());
+        assert!(sim.engines[RESPONDER].status().is_empty());
+    }
+}
+
+#[test]
+fn delete_child_from_either_side() {
+    let (alice, bob) = configs();
+    let mut sim = established(80, alice, bob);
+    let now = sim.now;
+    let id = sa(&sim, INITIATOR);
+    sim.engines[INITIATOR].create_child(now, id);
+    sim.run();
+    assert_eq!(sim.live(INITIATOR).len(), 2);
+    assert_eq!(sim.live(RESPONDER).len(), 2);
+    let now = sim.now;
+    let id = sa(&sim, RESPONDER);
+    let spi = first_inbound(&sim, RESPONDER);
+    sim.engines[RESPONDER].delete_child(now, id, spi);
+    sim.run();
+    assert_one_live_child(&sim);
+    assert_eq!(sim.removed(RESPONDER)[0].0, spi);
+    assert_eq!(sim.removed(INITIATOR)[0].1, spi);
+    // Both delete the remaining one at the same time.
+    let now = sim.now;
+    for node in [INITIATOR, RESPONDER] {
+        let id = sa(&sim, node);
+        let spi = first_inbound(&sim, node);
+        sim.engines[node].delete_child(now, id, spi);
+    }
+    sim.run();
+    assert!(sim.live(INITIATOR).is_empty() && sim.live(RESPONDER).is_empty());
+    assert_eq!(sim.removed(INITIATOR).len(), 2);
+    assert_eq!(sim.removed(RESPONDER).len(), 2);
+    // The IKE SA is still usable.
+    let now = sim.now;
+    let id = sa(&sim, INITIATOR);
+    sim.engines[INITIATOR].create_child(now, id);
+    sim.run();
+    assert_one_live_child(&sim);
+}
+
+#[test]
+fn rekey_of_a_child_the_responder_no_longer_has_gets_child_sa_not_found() {
+    let (alice, bob) = configs();
+    let mut sim = established(81, alice, bob);
+    let now = sim.now;
+    let spi = first_inbound(&sim, INITIATOR);
+    let id = sa(&sim, INITIATOR);
+    // The rekey request is held back while the responder deletes the Child SA.
+    sim.faults.hold_indices = vec![4];
+    sim.engines[INITIATOR].rekey_child(now, id, spi);
+    let id_r = sa(&sim, RESPONDER);
+    let spi_r = first_inbound(&sim, RESPONDER);
+    sim.engines[RESPONDER].delete_child(now, id_r, spi_r);
+    sim.run_until(now + Duration::from_millis(100));
+    assert!(sim.live(RESPONDER).is_empty());
+    sim.release_held();
+    sim.run();
+    let r = sim.request_failures(RESPONDER);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("which we do not have"), "{r:?}");
+    // The initiator knows it deleted the Child SA: nothing to report, nothing installed.
+    assert!(sim.request_failures(INITIATOR).is_empty());
+    assert!(sim.live(INITIATOR).is_empty());
+    assert!(sim.engines[INITIATOR].status()[0].children.is_empty());
+}
+
+#[test]
+fn ike_rekey_moves_children_and_the_new_sa_works() {
+    for from in [INITIATOR, RESPONDER] {
+        let (mut alice, mut bob) = configs();
+        alice.pfs = true;
+        bob.pfs = true;
+        let mut sim = established(90 + from as u64, alice, bob);
+        let (old_child, _) = assert_one_live_child(&sim);
+        let now = sim.now;
+        let old = sa(&sim, from);
+        let new = sim.engines[from]
+            .rekey_ike(now, old)
+            .expect("rekey started");
+        assert_ne!(new, old);
+        sim.run();
+        let request_id = if from == INITIATOR { 2 } else { 0 };
+        assert_eq!(
+            sim.trace()[4..],
+            [
+                format!("CREATE_CHILD_SA request {request_id}"),
+                format!("CREATE_CHILD_SA response {request_id}"),
+                format!("INFORMATIONAL request {}", request_id + 1),
+                format!("INFORMATIONAL response {}", request_id + 1),
+            ]
+        );
+        for node in [INITIATOR, RESPONDER] {
+            assert_eq!(
+                count(&sim, node, |e| matches!(e, Output::IkeRekeyed { .. })),
+                1
+            );
+            assert!(sim.closed(node).is_empty(), "{:?}", sim.closed(node));
+            assert!(sim.removed(node).is_empty());
+            let status = sim.engines[node].status();
+            assert_eq!(status.len(), 1, "{status:?}");
+            assert_eq!(status[0].state, "established");
+            assert_eq!(status[0].children.len(), 1);
+            let expected = if node == from {
+                Role::Initiator
+            } else {
+                Role::Responder
+            };
+            assert_eq!(status[0].role, expected);
+        }
+        assert_eq!(sa(&sim, from), new);
+        let (child, _) = assert_one_live_child(&sim);
+        assert_eq!(child.inbound.spi, old_child.inbound.spi);
+        let i_status = &sim.engines[INITIATOR].status()[0];
+        let r_status = &sim.engines[RESPONDER].status()[0];
+        assert_eq!(i_status.local_spi, r_status.remote_spi);
+        assert_eq!(i_status.remote_spi, r_status.local_spi);
+
+        // The new IKE SA carries a child rekey (message IDs restart at 0) and a DELETE:
+        // both engines derived the same keys.
+        let sent_before = sim.sent.len();
+        let now = sim.now;
+        let other = 1 - from;
+        let id = sa(&sim, other);
+        let spi = first_inbound(&sim, other);
+        sim.engines[other].rekey_child(now, id, spi);
+        sim.run();
+        assert_eq!(
+            sim.trace()[sent_before..],
+            [
+                "CREATE_CHILD_SA request 0",
+                "CREATE_CHILD_SA response 0",
+                "INFORMATIONAL request 1",
+                "INFORMATIONAL response 1"
+            ]
+        );
+        let (rekeyed, _) = assert_one_live_child(&sim);
+        assert_ne!(rekeyed.inbound.spi, child.inbound.spi);
+        let now = sim.now;
+        let id = sa(&sim, from);
+        sim.engines[from].delete(now, id);
+        sim.run();
+        assert_eq!(sim.closed(INITIATOR).len(), 1);
+        assert_eq!(sim.closed(RESPONDER).len(), 1);
+        assert!(sim.engines[INITIATOR].status().is_empty());
+        assert!(sim.engines[RESPONDER].status().is_empty());
+    }
+}
+
+#[test]
+fn rekey_ike_on_unknown_sa_is_none() {
+    let (alice, bob) = configs();
+    let mut sim = established(95, alice, bob);
+    let now = sim.now;
+    assert_eq!(sim.engines[INITIATOR].rekey_ike(now, SaId(999)), None);
+    sim.engines[INITIATOR].rekey_child(now, SaId(999), 1);
+    sim.engines[INITIATOR].delete(now, SaId(999));
+    let id = sa(&sim, INITIATOR);
+    sim.engines[INITIATOR].rekey_child(now, id, 12345);
+    assert!(sim.engines[INITIATOR].poll_output().is_none());
+}
+
+struct Counter(u32, Option<String>);
+
+impl SpiAllocator for Counter {
+    fn allocate(&mut self, peer: IpAddr) -> Result<u32, String> {
+        if let Some(e) = &self.1 {
+            return Err(e.clone());
+        }
+        assert!(peer == addr(0).ip() || peer == addr(1).ip());
+        self.0 += 1;
+        Ok(self.0)
+    }
+}
+
+#[test]
+fn spi_allocator_chooses_inbound_spis() {
+    let (alice, bob) = configs();
+    let mut sim = Sim::new(100, vec![bob], Faults::default());
+    sim.engines[INITIATOR].set_spi_allocator(Box::new(Counter(0x1000, None)));
+    sim.engines[RESPONDER].set_spi_allocator(Box::new(Counter(0x2000, None)));
+    sim.initiate(alice);
+    sim.run();
+    let (i, r) = assert_one_live_child(&sim);
+    assert_eq!(i.inbound.spi, 0x1001);
+    assert_eq!(r.inbound.spi, 0x2001);
+    let now = sim.now;
+    let id = sa(&sim, INITIATOR);
+    sim.engines[INITIATOR].rekey_child(now, id, 0x1001);
+    sim.run();
+    let (i, r) = assert_one_live_child(&sim);
+    assert_eq!(i.inbound.spi, 0x1002);
+    assert_eq!(r.inbound.spi, 0x2002);
+}
+
+#[test]
+fn spi_allocation_failure_fails_the_negotiation() {
+    // Responder side: IKE_AUTH answers NO_PROPOSAL_CHOSEN.
+    let (alice, bob) = configs();
+    let mut sim = Sim::new(101, vec![bob], Faults::default());
+    sim.engines[RESPONDER].set_spi_allocator(Box::new(Counter(0, Some("netlink says no".into()))));
+    sim.initiate(alice);
+    sim.run();
+    assert!(sim.children(INITIATOR).is_empty());
+    let r = sim.failures(RESPONDER);
+    assert!(
+        r[0].contains("cannot allocate an inbound SPI: netlink says no"),
+        "{r:?}"
+    );
+    assert!(sim.failures(INITIATOR)[0].contains("NO_PROPOSAL_CHOSEN"));
+    // Initiator side: fails at once, nothing sent, nothing kept.
+    let (alice, bob) = configs();
+    let mut sim = Sim::new(102, vec![bob], Faults::default());
+    sim.engines[INITIATOR].set_spi_allocator(Box::new(Counter(0, Some("no SPI".into()))));
+    sim.initiate(alice);
+    sim.run();
+    assert!(sim.sent.is_empty());
+    assert!(sim.failures(INITIATOR)[0].contains("no SPI"));
+    assert!(sim.engines[INITIATOR].status().is_empty());
+}
+
+#[test]
+fn half_open_and_failed_sas_are_forgotten() {
+    let (alice, bob) = configs();
+    // Every IKE_AUTH request is lost.
+    let faults = Faults {
+        drop_indices: (2..10).collect(),
+        ..Faults::default()
+    };
+    let mut sim = Sim::new(110, vec![bob], faults);
+    sim.initiate(alice);
+    sim.run_until(secs(10));
+    assert_eq!(sim.engines[INITIATOR].status().len(), 1);
+    let r = sim.engines[RESPONDER].status();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].state, "authenticating");
+    assert_eq!(r[0].role, Role::Responder);
+    assert_eq!(
+        sim.engines[RESPONDER].next_timeout(),
+        Some(HALF_OPEN_TIMEOUT)
+    );
+    sim.run();
+    assert!(sim.engines[RESPONDER].status().is_empty());
+    assert!(sim.engines[INITIATOR].status().is_empty());
+    assert_eq!(sim.failures(INITIATOR).len(), 1);
+    assert!(sim.failures(RESPONDER).is_empty());
+    assert_eq!(sim.engines[INITIATOR].next_timeout(), None);
+    assert_eq!(sim.engines[RESPONDER].next_timeout(), None);
+}
+
+#[test]
+fn cookie_round_trip() {
+    let (alice, bob) = configs();
+    let mut sim = Sim::new(120, vec![bob], Faults::default());
+    sim.engines[RESPONDER].set_cookie_threshold(0);
+    sim.initiate(alice);
+    sim.run();
+    assert_matching_children(&sim);
+    assert_eq!(
+        sim.trace(),
+        [
+            "IKE_SA_INIT request 0",
+            "IKE_SA_INIT response 0",
+            "IKE_SA_INIT request 0",
+            "IKE_SA_INIT response 0",
+            "IKE_AUTH request 1",
+            "IKE_AUTH response 1"
+        ]
+    );
+    let demand = Message::parse(&sim.sent[1].bytes).unwrap();
+    assert_eq!(demand.spi_r, [0; 8]);
+    let cookie = demand
+        .notification(NotifyType::COOKIE)
+        .unwrap()
+        .data
+        .clone();
+    assert!(!cookie.is_empty());
+    let retry = Message::parse(&sim.sent[2].bytes).unwrap();
+    match &retry.payloads[0] {
+        Payload::Notify(n) => {
+            assert_eq!(n.notify_type, NotifyType::COOKIE);
+            assert_eq!(n.data, cookie);
+        }
+        other => panic!("COOKIE must come first, got {other:?}"),
+    }
+}
+
+#[test]
+fn cookie_demanded_only_above_the_threshold() {
+    let (alice, bob) = configs();
+    let mut sim = Sim::new(121, vec![bob], Faults::default());
+    sim.engines[RESPONDER].set_cookie_threshold(1);
+    sim.initiate(alice.clone());
+    sim.run();
+    assert_eq!(sim.sent.len(), 4, "no half-open SA: no cookie");
+    // A half-open SA exists while the second initiator talks.
+    let (alice, bob) = configs();
+    let faults = Faults {
+        hold_indices: vec![2],
+        ..Faults::default()
+    };
+    let mut sim = Sim::new(122, vec![bob], faults);
+    sim.engines[RESPONDER].set_cookie_threshold(1);
+    sim.initiate(alice.clone());
+    sim.run_until(Duration::from_millis(100));
+    let now = sim.now;
+    sim.engines[INITIATOR].initiate(now, alice, addr(RESPONDER));
+    sim.run_until(Duration::from_millis(200));
+    // sent[2] is the first initiator's held IKE_AUTH request.
+    let trace = sim.trace();
+    assert_eq!(
+        trace[3..5],
+        ["IKE_SA_INIT request 0", "IKE_SA_INIT response 0"]
+    );
+    assert!(Message::parse(&sim.sent[4].bytes)
+        .unwrap()
+        .notification(NotifyType::COOKIE)
+        .is_some());
+    assert_eq!(
+        trace[5..],
+        [
+            "IKE_SA_INIT request 0",
+            "IKE_SA_INIT response 0",
+            "IKE_AUTH request 1",
+            "IKE_AUTH response 1"
+        ]
+    );
+    // The held IKE_AUTH still completes the first IKE SA.
+    sim.release_held();
+    sim.run();
+    assert_eq!(sim.established(INITIATOR), 2);
+    assert_eq!(sim.established(RESPONDER), 2);
+}
+
+#[test]
+fn status_describes_the_sas() {
+    let (alice, bob) = configs();
+    let sim = established(130, alice, bob);
+    let i = sim.engines[INITIATOR].status();
+    let r = sim.engines[RESPONDER].status();
+    assert_eq!(i.len(), 1);
+    assert_eq!(i[0].config, "to-bob");
+    assert_eq!(r[0].config, "from-alice");
+    assert_eq!(i[0].role.to_string(), "initiator");
+    assert_eq!(r[0].role.to_string(), "responder");
+    assert_eq!(i[0].state, "established");
+    assert_eq!(
+        i[0].proposal,
+        "AES_GCM_16_256/PRF_HMAC_SHA2_256/CURVE_25519"
+    );
+    assert_eq!(i[0].local_spi, r[0].remote_spi);
+    assert_eq!(i[0].peer, addr(RESPONDER));
+    assert_eq!(i[0].peer_id.as_ref().unwrap().to_string(), "bob.example");
+    assert_eq!(i[0].established_at, Some(Duration::ZERO));
+    let c = &i[0].children[0];
+    assert_eq!(c.cipher, "AES_GCM_16_256");
+    assert_eq!(c.mode, Mode::Tunnel);
+    assert_eq!(c.ts_local, "10.1.0.0/24");
+    assert_eq!(c.inbound_spi, r[0].children[0].outbound_spi);
+    assert!(sim.events[INITIATOR].iter().any(|e| matches!(
+        e,
+        Output::Established { config, .. } if config == "to-bob"
+    )));
+}
+
+#[test]
+fn simultaneous_deletes_close_once_on_each_side() {
+    let (alice, bob) = configs();
+    let mut sim = established(140, alice, bob);
+    let now = sim.now;
+    for node in [INITIATOR, RESPONDER] {
+        let id = sa(&sim, node);
+        sim.engines[node].delete(now, id);
+    }
+    sim.run();
+    assert_eq!(sim.closed(INITIATOR).len(), 1);
+    assert_eq!(sim.closed(RESPONDER).len(), 1);
+    assert!(sim.engines[INITIATOR].status().is_empty());
+    assert!(sim.engines[RESPONDER].status().is_empty());
+}
+
+#[test]
+fn simultaneous_ike_rekeys_are_refused_and_can_be_retried() {
+    let (alice, bob) = configs();
+    let mut sim = established(141, alice, bob);
+    let now = sim.now;
+    for node in [INITIATOR, RESPONDER] {
+        let id = sa(&sim, node);
+        assert!(sim.engines[node].rekey_ike(now, id).is_some());
+    }
+    sim.run();
+    for node in [INITIATOR, RESPONDER] {
+        let failures = sim.request_failures(node);
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].contains("TEMPORARY_FAILURE"), "{failures:?}");
+        assert_eq!(sim.engines[node].status()[0].state, "established");
+    }
+    assert_one_live_child(&sim);
+    let now = sim.now;
+    let id = sa(&sim, INITIATOR);
+    sim.engines[INITIATOR].rekey_ike(now, id);
+    sim.run();
+    assert_eq!(sim.engines[RESPONDER].status().len(), 1);
+    assert_ne!(sa(&sim, RESPONDER), SaId(1));
+    assert_one_live_child(&sim);
+}
+
+#[test]
+fn ike_rekey_with_loss_and_duplication() {
+    for seed in 0..15 {
+        let (mut alice, mut bob) = configs();
+        alice.dpd_delay = Some(secs(20));
+        bob.ike_proposals.push(ike(gcm256(), DhGroup::Ecp256));
+        let policy = RetransmitPolicy {
+            initial_timeout: Duration::from_millis(500),
+            max_transmissions: 12,
+        };
+        let mut sim = Sim::with_policy(300 + seed, vec![bob], Faults::default(), policy);
+        sim.initiate(alice);
+        sim.run_until(secs(1));
+        assert_matching_children(&sim);
+        sim.faults = Faults {
+            drop_percent: 20,
+            duplicate_percent: 20,
+            reorder: true,
+            ..Faults::default()
+        };
+        let now = sim.now;
+        let from = (seed % 2) as usize;
+        let id = sa(&sim, from);
+        sim.engines[from].rekey_ike(now, id);
+        sim.run_until(secs(60));
+        for node in [INITIATOR, RESPONDER] {
+            assert!(
+                sim.closed(node).is_empty(),
+                "seed {seed}: {:?}",
+                sim.closed(node)
+            );
+            let status = sim.engines[node].status();
+            assert_eq!(status.len(), 1, "seed {seed}: {status:?}");
+            assert_eq!(status[0].children.len(), 1);
+        }
+        assert_one_live_child(&sim);
+    }
+}

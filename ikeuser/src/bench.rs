@@ -1,0 +1,117 @@
+//! `ikeuser bench-setup`: how fast a responder sets up IKE SAs (with their first Child SA).
+//! The initiator is the same engine the daemon uses, without any kernel state of its own: it
+//! keeps `parallel` setups in flight, deletes each IKE SA once its Child SA is negotiated
+//! (so the responder frees it), and counts requests per setup (IKE_SA_INIT + IKE_AUTH = 2).
+
+use crate::config::{Config, Connection};
+use crate::daemon::engine_config;
+use anyhow::{bail, Context, Result};
+use ripsec_ike::crypto::OsRandom;
+use ripsec_ike::engine::{Engine, Output, SaId};
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// What one run measured.
+#[derive(serde::Serialize)]
+pub struct SetupRate {
+    pub established: u64,
+    pub failed: u64,
+    pub seconds: f64,
+    pub per_second: f64,
+    /// IKE requests sent per established IKE SA (2 is the minimum: INIT, AUTH).
+    pub requests_per_setup: f64,
+    pub median_ms: f64,
+}
+
+fn is_request(bytes: &[u8]) -> bool {
+    // Flags octet of the IKE header: bit 0x20 is "Response".
+    bytes.get(19).is_some_and(|f| f & 0x20 == 0)
+}
+
+/// Runs `count` setups of `conn` against its remote_addr, `parallel` at a time.
+pub fn run(cfg: &Config, conn: &Connection, count: u64, parallel: u64) -> Result<SetupRate> {
+    if count == 0 || parallel == 0 {
+        bail!("--count and --parallel must be at least 1");
+    }
+    let sock = UdpSocket::bind((conn.local, cfg.port)).with_context(|| {
+        format!(
+            "cannot bind {}:{} (stop the daemon there first)",
+            conn.local, cfg.port
+        )
+    })?;
+    sock.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let peer = SocketAddr::new(conn.remote, cfg.port);
+    let mut engine = Engine::with_policy(Box::new(OsRandom), cfg.retransmit);
+    let start = Instant::now();
+    let mut started: BTreeMap<SaId, Instant> = BTreeMap::new();
+    let (mut launched, mut established, mut failed, mut closed, mut requests) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut latencies = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let deadline = start + Duration::from_secs(600);
+    while closed + failed < count {
+        if Instant::now() > deadline {
+            bail!("gave up after 600 s: {established} established, {failed} failed");
+        }
+        while launched < count && launched - (closed + failed) < parallel {
+            let id = engine.initiate(start.elapsed(), engine_config(conn), peer);
+            started.insert(id, Instant::now());
+            launched += 1;
+        }
+        while let Some(o) = engine.poll_output() {
+            match o {
+                Output::Send { to, bytes } => {
+                    if is_request(&bytes) {
+                        requests += 1;
+                    }
+                    sock.send_to(&bytes, to)?;
+                }
+                Output::InstallChild { sa, .. } => {
+                    established += 1;
+                    if let Some(t) = started.get(&sa) {
+                        latencies.push(t.elapsed());
+                    }
+                    engine.delete(start.elapsed(), sa);
+                }
+                Output::Closed { .. } => closed += 1,
+                Output::Failed { reason, .. } => {
+                    failed += 1;
+                    eprintln!("setup failed: {reason}");
+                }
+                _ => {}
+            }
+        }
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                engine.handle_datagram(start.elapsed(), from, buf.get(..n).unwrap_or_default())
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e.into()),
+        }
+        engine.tick(start.elapsed());
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    latencies.sort();
+    let median_ms = latencies
+        .get(latencies.len() / 2)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    // The DELETEs are requests too; count only the setup exchanges.
+    let setup_requests = requests.saturating_sub(closed);
+    Ok(SetupRate {
+        established,
+        failed,
+        seconds,
+        per_second: established as f64 / seconds,
+        requests_per_setup: if established == 0 {
+            0.0
+        } else {
+            setup_requests as f64 / established as f64
+        },
+        median_ms,
+    })
+}

@@ -1,0 +1,864 @@
+//! The daemon's configuration file (TOML): connections, their children and proposals.
+//! Every problem is reported as `FILE:LINE: what is wrong and what to write instead`, and
+//! unknown keys are errors.
+
+use ripsec_ike::crypto::{DhGroup, SkCipher};
+use ripsec_ike::engine::{EspProposal, Identity, IkeProposal, Mode, RetransmitPolicy};
+use ripsec_ike::keys::Prf;
+use ripsec_ike::Secret;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// Where the control socket lives unless the file says otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/ikeuser.sock";
+/// Default IKE proposals: AEAD first, then CBC for older peers.
+pub const DEFAULT_IKE: &[&str] = &[
+    "aes256gcm16-prfsha256-curve25519",
+    "aes128gcm16-prfsha256-ecp256",
+    "aes256-sha256-modp2048",
+];
+/// Default ESP proposals.
+pub const DEFAULT_ESP: &[&str] = &["aes256gcm16", "aes128gcm16", "aes256-sha256"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    daemon: Option<Spanned<RawDaemon>>,
+    #[serde(default)]
+    connections: BTreeMap<String, Spanned<RawConnection>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    socket: Option<Spanned<String>>,
+    port: Option<Spanned<u16>>,
+    retransmit_timeout_ms: Option<Spanned<u64>>,
+    retransmit_tries: Option<Spanned<u32>>,
+}
+
+type Words = Spanned<Vec<Spanned<String>>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnection {
+    local_addr: Spanned<String>,
+    remote_addr: Spanned<String>,
+    local_id: Option<Spanned<String>>,
+    remote_id: Option<Spanned<String>>,
+    auth: Option<Spanned<String>>,
+    psk: Option<Spanned<String>>,
+    psk_file: Option<Spanned<String>>,
+    ike_proposals: Option<Words>,
+    start: Option<Spanned<String>>,
+    dpd_delay: Option<Spanned<u64>>,
+    rekey_time: Option<Spanned<u64>>,
+    #[serde(default)]
+    children: BTreeMap<String, Spanned<RawChild>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChild {
+    local_ts: Option<Words>,
+    remote_ts: Option<Words>,
+    mode: Option<Spanned<String>>,
+    esp_proposals: Option<Words>,
+    rekey_time: Option<Spanned<u64>>,
+    life_time: Option<Spanned<u64>>,
+}
+
+/// What the daemon does with a connection when it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StartAction {
+    /// Wait for `ikeuser up` or for the peer.
+    None,
+    /// Initiate at once.
+    Start,
+    /// Install the outbound policy; initiate when traffic needs it (ACQUIRE).
+    Trap,
+}
+
+/// A prefix (address and length), as traffic selectors are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prefix {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// A Child SA's configuration.
+#[derive(Clone, Debug)]
+pub struct Child {
+    pub name: String,
+    pub local_ts: Vec<Prefix>,
+    pub remote_ts: Vec<Prefix>,
+    pub mode: Mode,
+    pub esp: Vec<EspProposal>,
+    /// ESP proposals carry a DH group: rekeys use PFS.
+    pub pfs: bool,
+    /// Seconds until the module reports EXPIRE(soft) and the daemon rekeys.
+    pub rekey_time: Option<u64>,
+    /// Seconds until the module deletes the SA (EXPIRE(hard)).
+    pub life_time: Option<u64>,
+}
+
+/// One connection to one peer.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub name: String,
+    pub local: IpAddr,
+    pub remote: IpAddr,
+    pub local_id: Identity,
+    pub remote_id: Identity,
+    pub psk: Secret,
+    pub ike: Vec<IkeProposal>,
+    pub start: StartAction,
+    pub dpd_delay: Option<Duration>,
+    /// Seconds between IKE SA rekeys.
+    pub rekey_time: Option<u64>,
+    pub child: Child,
+}
+
+/// A validated configuration file.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub socket: PathBuf,
+    pub port: u16,
+    /// First retransmission timeout (doubled after each) and transmissions per request.
+    pub retransmit: RetransmitPolicy,
+    pub connections: Vec<Connection>,
+}
+
+impl Config {
+    pub fn connection(&self, name: &str) -> Option<&Connection> {
+        self.connections.iter().find(|c| c.name == name)
+    }
+}
+
+/// All problems found in a file, one per line as `FILE:LINE: message`.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Reads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![format!(
+            "{}: cannot read the configuration: {e}",
+            path.display()
+        )])
+    })?;
+    parse(path, &text)
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+    errors: Vec<String>,
+}
+
+impl Checker<'_> {
+    fn line(&self, offset: usize) -> usize {
+        self.text
+            .get(..offset)
+            .map_or(0, |t| t.matches('\n').count())
+            + 1
+    }
+
+    fn error<T>(&mut self, span: std::ops::Range<usize>, msg: impl fmt::Display) -> Option<T> {
+        let line = self.line(span.start);
+        self.errors
+            .push(format!("{}:{line}: {msg}", self.path.display()));
+        None
+    }
+}
+
+/// Parses and validates configuration text; `path` names it in messages.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| {
+            text.get(..s.start).map_or(0, |t| t.matches('\n').count()) + 1
+        });
+        ConfigErrors(vec![format!(
+            "{}:{line}: {}",
+            path.display(),
+            e.message().trim_end()
+        )])
+    })?;
+    let mut c = Checker {
+        path,
+        text,
+        errors: Vec::new(),
+    };
+    let (mut socket, mut port) = (PathBuf::from(DEFAULT_SOCKET), 500);
+    let mut retransmit = RetransmitPolicy::default();
+    if let Some(d) = &raw.daemon {
+        let d = d.get_ref();
+        if let Some(t) = &d.retransmit_timeout_ms {
+            if !(50..=60_000).contains(t.get_ref()) {
+                c.error::<()>(
+                    t.span(),
+                    "daemon.retransmit_timeout_ms: use 50 to 60000 (default 500)",
+                );
+            }
+            retransmit.initial_timeout = Duration::from_millis(*t.get_ref());
+        }
+        if let Some(t) = &d.retransmit_tries {
+            if !(1..=20).contains(t.get_ref()) {
+                c.error::<()>(t.span(), "daemon.retransmit_tries: use 1 to 20 (default 6)");
+            }
+            retransmit.max_transmissions = *t.get_ref();
+        }
+        if let Some(s) = &d.socket {
+            socket = PathBuf::from(s.get_ref());
+        }
+        if let Some(p) = &d.port {
+            if *p.get_ref() == 0 {
+                c.error::<()>(p.span(), "daemon.port: 0 is not a port; IKE uses 500");
+            }
+            port = *p.get_ref();
+        }
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut connections = Vec::new();
+    if raw.connections.is_empty() {
+        c.error::<()>(
+            0..0,
+            "no connections: add a [connections.NAME] table (see README, \"Configuration\")",
+        );
+    }
+    for (name, conn) in &raw.connections {
+        if let Some(conn) = connection(&mut c, base, name, conn) {
+            connections.push(conn);
+        }
+    }
+    if !c.errors.is_empty() {
+        return Err(ConfigErrors(c.errors));
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        socket,
+        port,
+        retransmit,
+        connections,
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+}
+
+fn connection(
+    c: &mut Checker<'_>,
+    base: &Path,
+    name: &str,
+    raw: &Spanned<RawConnection>,
+) -> Option<Connection> {
+    let span = raw.span();
+    let r = raw.get_ref();
+    let errors_before = c.errors.len();
+    let ctx = format!("connection `{name}`");
+    if !valid_name(name) {
+        c.error::<()>(
+            span.clone(),
+            format_args!("{ctx}: names use letters, digits, `-`, `_` and `.` only"),
+        );
+    }
+    let local = address(c, &ctx, "local_addr", &r.local_addr);
+    let remote = address(c, &ctx, "remote_addr", &r.remote_addr);
+    if let (Some(l), Some(rm)) = (local, remote) {
+        if l.is_ipv4() != rm.is_ipv4() {
+            c.error::<()>(
+                r.remote_addr.span(),
+                format_args!(
+                    "{ctx}: local_addr {l} and remote_addr {rm} are not the same IP version"
+                ),
+            );
+        }
+    }
+    let local_id = r
+        .local_id
+        .as_ref()
+        .map_or_else(|| local.map(id_of_addr), |s| identity(c, &ctx, s));
+    let remote_id = r
+        .remote_id
+        .as_ref()
+        .map_or_else(|| remote.map(id_of_addr), |s| identity(c, &ctx, s));
+    if let Some(a) = &r.auth {
+        if a.get_ref() != "psk" {
+            c.error::<()>(
+                a.span(),
+                format_args!(
+                    "{ctx}: auth = \"{}\" is not supported; only \"psk\" (certificates are not implemented yet)",
+                    a.get_ref()
+                ),
+            );
+        }
+    }
+    let psk = match (&r.psk, &r.psk_file) {
+        (Some(p), None) if p.get_ref().is_empty() => {
+            c.error(p.span(), format_args!("{ctx}: psk is empty"))
+        }
+        (Some(p), None) => Some(Secret::from_slice(p.get_ref().as_bytes())),
+        (None, Some(f)) => {
+            let file = base.join(f.get_ref());
+            match std::fs::read(&file) {
+                Ok(mut bytes) => {
+                    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                        bytes.pop();
+                    }
+                    if bytes.is_empty() {
+                        c.error(f.span(), format_args!("{ctx}: {} is empty", file.display()))
+                    } else {
+                        Some(Secret::new(bytes))
+                    }
+                }
+                Err(e) => c.error(
+                    f.span(),
+                    format_args!("{ctx}: cannot read psk_file {}: {e}", file.display()),
+                ),
+            }
+        }
+        (Some(p), Some(_)) => c.error(
+            p.span(),
+            format_args!("{ctx}: give either psk or psk_file, not both"),
+        ),
+        (None, None) => c.error(
+            span.clone(),
+            format_args!("{ctx}: no pre-shared key: add psk = \"...\" or psk_file = \"PATH\""),
+        ),
+    };
+    let ike = proposals(
+        c,
+        &ctx,
+        "ike_proposals",
+        r.ike_proposals.as_ref(),
+        DEFAULT_IKE,
+        ike_proposal,
+    );
+    let start = match r.start.as_ref() {
+        None => Some(StartAction::None),
+        Some(s) => match s.get_ref().as_str() {
+            "none" => Some(StartAction::None),
+            "start" => Some(StartAction::Start),
+            "trap" => Some(StartAction::Trap),
+            other => c.error(
+                s.span(),
+                format_args!("{ctx}: start = \"{other}\": use \"none\", \"start\" or \"trap\""),
+            ),
+        },
+    };
+    let child = match r.children.len() {
+        0 => c.error(
+            span.clone(),
+            format_args!("{ctx}: no child: add a [connections.{name}.children.NAME] table with local_ts and remote_ts"),
+        ),
+        1 => r.children.iter().next().and_then(|(cname, raw_child)| {
+            child(c, &ctx, cname, raw_child, local, remote, ike.as_deref())
+        }),
+        _ => {
+            let names: Vec<&str> = r.children.keys().map(String::as_str).collect();
+            c.error(
+                span.clone(),
+                format_args!(
+                    "{ctx}: has children {}; only one child per connection is supported so far (use one connection per child)",
+                    names.join(", ")
+                ),
+            )
+        }
+    };
+    if c.errors.len() > errors_before {
+        return None;
+    }
+    Some(Connection {
+        name: name.to_string(),
+        local: local?,
+        remote: remote?,
+        local_id: local_id?,
+        remote_id: remote_id?,
+        psk: psk?,
+        ike: ike?,
+        start: start?,
+        dpd_delay: r
+            .dpd_delay
+            .as_ref()
+            .map(|d| *d.get_ref())
+            .filter(|d| *d > 0)
+            .map(Duration::from_secs),
+        rekey_time: r
+            .rekey_time
+            .as_ref()
+            .map(|t| *t.get_ref())
+            .filter(|t| *t > 0),
+        child: child?,
+    })
+}
+
+fn child(
+    c: &mut Checker<'_>,
+    conn_ctx: &str,
+    name: &str,
+    raw: &Spanned<RawChild>,
+    local: Option<IpAddr>,
+    remote: Option<IpAddr>,
+    ike: Option<&[IkeProposal]>,
+) -> Option<Child> {
+    let r = raw.get_ref();
+    let ctx = format!("{conn_ctx}, child `{name}`");
+    let mode = match r.mode.as_ref() {
+        None => Some(Mode::Tunnel),
+        Some(m) => match m.get_ref().as_str() {
+            "tunnel" => Some(Mode::Tunnel),
+            "transport" => Some(Mode::Transport),
+            other => c.error(
+                m.span(),
+                format_args!("{ctx}: mode = \"{other}\": use \"tunnel\" or \"transport\""),
+            ),
+        },
+    };
+    let local_ts = selectors(c, &ctx, "local_ts", r.local_ts.as_ref(), local);
+    let remote_ts = selectors(c, &ctx, "remote_ts", r.remote_ts.as_ref(), remote);
+    let esp = proposals(
+        c,
+        &ctx,
+        "esp_proposals",
+        r.esp_proposals.as_ref(),
+        DEFAULT_ESP,
+        esp_proposal,
+    );
+    let mut pfs = false;
+    if let (Some(esp), Some(ike)) = (&esp, ike) {
+        let groups: Vec<DhGroup> = esp.iter().filter_map(|e| e.1).collect();
+        pfs = !groups.is_empty();
+        if pfs && groups.len() != esp.len() {
+            c.error::<()>(
+                raw.span(),
+                format_args!(
+                    "{ctx}: either every ESP proposal names a DH group (PFS) or none does"
+                ),
+            );
+        }
+        if let (Some(g), Some(first)) = (groups.first(), ike.first()) {
+            if groups.iter().any(|x| *x != first.dh) {
+                c.error::<()>(
+                    raw.span(),
+                    format_args!(
+                        "{ctx}: the ESP proposals' DH group ({}) must be the IKE SA's group ({}): rekeys use PFS with the IKE group",
+                        dh_name(*g),
+                        dh_name(first.dh)
+                    ),
+                );
+            }
+        }
+    }
+    let lifetime = |t: &Option<Spanned<u64>>| t.as_ref().map(|t| *t.get_ref()).filter(|t| *t > 0);
+    let (rekey_time, life_time) = (lifetime(&r.rekey_time), lifetime(&r.life_time));
+    if let (Some(soft), Some(hard)) = (rekey_time, life_time) {
+        if soft >= hard {
+            c.error::<()>(
+                r.life_time.as_ref().map_or(raw.span(), Spanned::span),
+                format_args!(
+                    "{ctx}: life_time ({hard} s) must be longer than rekey_time ({soft} s)"
+                ),
+            );
+        }
+    }
+    Some(Child {
+        name: name.to_string(),
+        local_ts: local_ts?,
+        remote_ts: remote_ts?,
+        mode: mode?,
+        esp: esp?.into_iter().map(|e| e.0).collect(),
+        pfs,
+        rekey_time,
+        life_time,
+    })
+}
+
+fn address(c: &mut Checker<'_>, ctx: &str, key: &str, s: &Spanned<String>) -> Option<IpAddr> {
+    match s.get_ref().parse() {
+        Ok(a) => Some(a),
+        Err(_) => c.error(
+            s.span(),
+            format_args!("{ctx}: {key} = \"{}\" is not an IP address", s.get_ref()),
+        ),
+    }
+}
+
+fn id_of_addr(a: IpAddr) -> Identity {
+    match a {
+        IpAddr::V4(a) => Identity::Ipv4(a),
+        IpAddr::V6(a) => Identity::Ipv6(a),
+    }
+}
+
+fn identity(c: &mut Checker<'_>, ctx: &str, s: &Spanned<String>) -> Option<Identity> {
+    let v = s.get_ref();
+    if let Ok(a) = v.parse::<IpAddr>() {
+        return Some(id_of_addr(a));
+    }
+    let name = v.strip_prefix('@').unwrap_or(v);
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return c.error(
+            s.span(),
+            format_args!("{ctx}: identity \"{v}\" must be an IP address or a host name (FQDN)"),
+        );
+    }
+    Some(Identity::Fqdn(name.to_string()))
+}
+
+/// Parses `10.1.0.0/24`, `fd01::/64` or a bare address (a host prefix).
+pub fn prefix(s: &str) -> Result<Prefix, String> {
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a prefix like 10.1.0.0/24 or fd01::/64"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        None => max,
+        Some(l) => l
+            .parse::<u8>()
+            .ok()
+            .filter(|l| *l <= max)
+            .ok_or_else(|| format!("\"{s}\": the prefix length must be 0-{max}"))?,
+    };
+    let bits = match addr {
+        IpAddr::V4(a) => u128::from(u32::from(a)) << 96,
+        IpAddr::V6(a) => u128::from(a),
+    };
+    let host = u128::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+    if bits & host != 0 {
+        return Err(format!(
+            "\"{s}\" has host bits set; did you mean the network address of that /{len}?"
+        ));
+    }
+    Ok(Prefix { addr, len })
+}
+
+fn selectors(
+    c: &mut Checker<'_>,
+    ctx: &str,
+    key: &str,
+    raw: Option<&Words>,
+    default: Option<IpAddr>,
+) -> Option<Vec<Prefix>> {
+    let Some(list) = raw else {
+        // Like strongSwan's "dynamic": the address of that side.
+        let a = default?;
+        return Some(vec![Prefix {
+            addr: a,
+            len: if a.is_ipv4() { 32 } else { 128 },
+        }]);
+    };
+    if list.get_ref().is_empty() {
+        return c.error(list.span(), format_args!("{ctx}: {key} is empty"));
+    }
+    let mut out = Vec::new();
+    for s in list.get_ref() {
+        match prefix(s.get_ref()) {
+            Ok(p) => out.push(p),
+            Err(e) => {
+                c.error::<()>(s.span(), format_args!("{ctx}: {key}: {e}"));
+            }
+        }
+    }
+    (out.len() == list.get_ref().len()).then_some(out)
+}
+
+fn proposals<T>(
+    c: &mut Checker<'_>,
+    ctx: &str,
+    key: &str,
+    raw: Option<&Words>,
+    default: &[&str],
+    parse_one: fn(&str) -> Result<T, String>,
+) -> Option<Vec<T>> {
+    let Some(list) = raw else {
+        return default.iter().map(|s| parse_one(s).ok()).collect();
+    };
+    if list.get_ref().is_empty() {
+        return c.error(list.span(), format_args!("{ctx}: {key} is empty"));
+    }
+    let mut out = Vec::new();
+    for s in list.get_ref() {
+        match parse_one(s.get_ref()) {
+            Ok(p) => out.push(p),
+            Err(e) => {
+                c.error::<()>(s.span(), format_args!("{ctx}: {key}: {e}"));
+            }
+        }
+    }
+    (out.len() == list.get_ref().len()).then_some(out)
+}
+
+fn cipher(token: &str) -> Option<(SkCipher, bool)> {
+    Some(match token {
+        "aes128gcm16" | "aes128gcm" => (SkCipher::AesGcm16 { key_bits: 128 }, true),
+        "aes256gcm16" | "aes256gcm" => (SkCipher::AesGcm16 { key_bits: 256 }, true),
+        "aes128" => (SkCipher::AesCbcHmacSha256 { key_bits: 128 }, false),
+        "aes256" => (SkCipher::AesCbcHmacSha256 { key_bits: 256 }, false),
+        _ => return None,
+    })
+}
+
+fn dh(token: &str) -> Option<DhGroup> {
+    Some(match token {
+        "modp2048" => DhGroup::Modp2048,
+        "ecp256" => DhGroup::Ecp256,
+        "curve25519" | "x25519" => DhGroup::Curve25519,
+        _ => return None,
+    })
+}
+
+/// strongSwan's name of a DH group.
+pub fn dh_name(g: DhGroup) -> &'static str {
+    match g {
+        DhGroup::Modp2048 => "modp2048",
+        DhGroup::Ecp256 => "ecp256",
+        DhGroup::Curve25519 => "curve25519",
+    }
+}
+
+const CIPHERS: &str = "aes128gcm16, aes256gcm16, aes128, aes256";
+const GROUPS: &str = "modp2048, ecp256, curve25519";
+
+/// Parses a strongSwan-style IKE proposal: `aes128gcm16-prfsha256-ecp256`,
+/// `aes256-sha256-modp2048` (the PRF follows the integrity algorithm when not named).
+pub fn ike_proposal(s: &str) -> Result<IkeProposal, String> {
+    let mut tokens = s.split('-');
+    let first = tokens.next().unwrap_or_default();
+    let (cipher, aead) = cipher(first)
+        .ok_or_else(|| format!("\"{s}\": unknown encryption `{first}`; use one of {CIPHERS}"))?;
+    let (mut integ, mut prf, mut group) = (false, None, None);
+    for t in tokens {
+        match t {
+            "sha256" if !aead => integ = true,
+            "sha256" => return Err(format!("\"{s}\": {first} is an AEAD and takes no integrity algorithm; write prfsha256 for the PRF")),
+            "prfsha256" => prf = Some(Prf::HmacSha256),
+            "prfsha384" => prf = Some(Prf::HmacSha384),
+            "prfsha512" => prf = Some(Prf::HmacSha512),
+            _ => {
+                group = Some(dh(t).ok_or_else(|| {
+                    format!("\"{s}\": unknown `{t}`; integrity is sha256, PRFs are prfsha256/384/512, DH groups are {GROUPS}")
+                })?)
+            }
+        }
+    }
+    if !aead && !integ {
+        return Err(format!(
+            "\"{s}\": {first} (CBC) needs an integrity algorithm: {first}-sha256-..."
+        ));
+    }
+    let prf = match (prf, integ) {
+        (Some(p), _) => p,
+        (None, true) => Prf::HmacSha256,
+        (None, false) => {
+            return Err(format!(
+                "\"{s}\": an AEAD proposal needs a PRF: {first}-prfsha256-..."
+            ))
+        }
+    };
+    let dh = group.ok_or_else(|| format!("\"{s}\": no DH group; add one of {GROUPS}"))?;
+    Ok(IkeProposal { cipher, prf, dh })
+}
+
+/// Parses an ESP proposal: `aes128gcm16`, `aes256-sha256`, optionally with a DH group for PFS.
+pub fn esp_proposal(s: &str) -> Result<(EspProposal, Option<DhGroup>), String> {
+    let mut tokens = s.split('-');
+    let first = tokens.next().unwrap_or_default();
+    let (cipher, aead) = cipher(first)
+        .ok_or_else(|| format!("\"{s}\": unknown encryption `{first}`; use one of {CIPHERS}"))?;
+    let (mut integ, mut group) = (false, None);
+    for t in tokens {
+        match t {
+            "sha256" if !aead => integ = true,
+            "noesn" => {}
+            "esn" => return Err(format!("\"{s}\": ESN is not negotiated yet; drop `-esn`")),
+            _ => {
+                group = Some(dh(t).ok_or_else(|| {
+                    format!("\"{s}\": unknown `{t}`; ESP takes {CIPHERS}, sha256 after aes128/aes256, and a DH group ({GROUPS}) for PFS")
+                })?)
+            }
+        }
+    }
+    if !aead && !integ {
+        return Err(format!(
+            "\"{s}\": {first} (CBC) needs sha256: {first}-sha256"
+        ));
+    }
+    Ok((EspProposal { cipher }, group))
+}
+
+/// ripsec's algorithm name for a negotiated ESP cipher.
+pub fn ripsec_alg(cipher: SkCipher) -> &'static str {
+    match cipher {
+        SkCipher::AesGcm16 { key_bits: 128 } => "aes128gcm16",
+        SkCipher::AesGcm16 { .. } => "aes256gcm16",
+        SkCipher::AesCbcHmacSha256 { key_bits: 128 } => "aes128-sha256",
+        SkCipher::AesCbcHmacSha256 { .. } => "aes256-sha256",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<Config, String> {
+        parse(Path::new("t.toml"), text).map_err(|e| e.to_string())
+    }
+
+    const GOOD: &str = r#"
+[daemon]
+socket = "/tmp/x.sock"
+
+[connections.site]
+local_addr = "10.0.0.1"
+remote_addr = "10.0.0.2"
+psk = "a long secret"
+ike_proposals = ["aes128gcm16-prfsha256-ecp256", "aes256-sha256-modp2048"]
+start = "trap"
+dpd_delay = 10
+
+[connections.site.children.net]
+local_ts = ["10.1.0.0/24"]
+remote_ts = ["10.2.0.0/24"]
+esp_proposals = ["aes128gcm16-ecp256"]
+rekey_time = 100
+life_time = 120
+"#;
+
+    #[test]
+    fn a_good_file_parses() {
+        let c = check(GOOD).unwrap();
+        assert_eq!(c.socket, PathBuf::from("/tmp/x.sock"));
+        let conn = c.connection("site").unwrap();
+        assert_eq!(conn.start, StartAction::Trap);
+        assert_eq!(conn.local_id, Identity::Ipv4("10.0.0.1".parse().unwrap()));
+        assert_eq!(conn.ike.len(), 2);
+        assert_eq!(conn.ike[1].prf, Prf::HmacSha256);
+        assert!(conn.child.pfs);
+        assert_eq!(conn.child.local_ts[0].to_string(), "10.1.0.0/24");
+        assert_eq!(conn.dpd_delay, Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn transport_defaults_to_the_addresses() {
+        let c = check(
+            "[connections.t]\nlocal_addr = \"fd00::1\"\nremote_addr = \"fd00::2\"\npsk = \"k\"\n[connections.t.children.c]\nmode = \"transport\"\n",
+        )
+        .unwrap();
+        let ch = &c.connections[0].child;
+        assert_eq!(ch.mode, Mode::Transport);
+        assert_eq!(ch.local_ts[0].to_string(), "fd00::1/128");
+        assert_eq!(c.connections[0].ike.len(), DEFAULT_IKE.len());
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let bad = GOOD.replace("start = \"trap\"", "start = \"later\"");
+        let e = check(&bad).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:10: connection `site`: start = \"later\""),
+            "{e}"
+        );
+        let unknown = GOOD.replace("dpd_delay = 10", "dpd = 10");
+        let e = check(&unknown).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:11:") && e.contains("unknown field `dpd`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn several_errors_are_all_reported() {
+        let bad = GOOD
+            .replace("\"10.0.0.2\"", "\"10.0.0.300\"")
+            .replace("10.2.0.0/24", "10.2.0.1/24")
+            .replace("aes256-sha256-modp2048", "aes256-modp2048");
+        let e = check(&bad).unwrap_err();
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 3, "{e}");
+        assert!(lines[0].starts_with("t.toml:7:") && lines[0].contains("not an IP address"));
+        assert!(lines[1].contains("needs an integrity algorithm"), "{e}");
+        assert!(
+            lines[2].starts_with("t.toml:15:") && lines[2].contains("host bits"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn proposals_explain_themselves() {
+        assert!(ike_proposal("aes128gcm16-ecp256")
+            .unwrap_err()
+            .contains("needs a PRF"));
+        assert!(ike_proposal("3des-sha1-modp1024")
+            .unwrap_err()
+            .contains("unknown encryption"));
+        assert!(ike_proposal("aes128-sha256")
+            .unwrap_err()
+            .contains("no DH group"));
+        let p = ike_proposal("aes256gcm16-prfsha384-curve25519").unwrap();
+        assert_eq!((p.prf, p.dh), (Prf::HmacSha384, DhGroup::Curve25519));
+        let (e, g) = esp_proposal("aes256-sha256-modp2048").unwrap();
+        assert_eq!(e.cipher, SkCipher::AesCbcHmacSha256 { key_bits: 256 });
+        assert_eq!(g, Some(DhGroup::Modp2048));
+        assert_eq!(ripsec_alg(e.cipher), "aes256-sha256");
+    }
+
+    #[test]
+    fn pfs_group_must_match_and_lifetimes_must_be_ordered() {
+        let e = check(&GOOD.replace("aes128gcm16-ecp256", "aes128gcm16-modp2048")).unwrap_err();
+        assert!(e.contains("must be the IKE SA's group (ecp256)"), "{e}");
+        let e = check(&GOOD.replace("life_time = 120", "life_time = 50")).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:18:") && e.contains("longer than rekey_time"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_pieces_say_what_to_add() {
+        let e = check(&GOOD.replace("psk = \"a long secret\"\n", "")).unwrap_err();
+        assert!(e.contains("add psk = "), "{e}");
+        let e = check("[connections.x]\nlocal_addr = \"10.0.0.1\"\n").unwrap_err();
+        assert!(
+            e.starts_with("t.toml:1:") && e.contains("remote_addr"),
+            "{e}"
+        );
+        let e = check("").unwrap_err();
+        assert!(e.contains("no connections"), "{e}");
+    }
+}

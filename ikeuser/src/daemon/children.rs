@@ -1,0 +1,286 @@
+//! The Child SAs and policies the daemon installed into ripsec, so it can remove exactly
+//! those: on DELETE, on rekey, on EXPIRE(hard) and at shutdown.
+
+use crate::config::{ripsec_alg, Connection};
+use crate::kernel::{
+    child_selectors, prefix_ts, reverse, Kernel, Selector, Template, CHILD_PRIORITY,
+};
+use anyhow::{Context, Result};
+use ripsec_ike::engine::{describe_ts, ChildSa, Mode, SaId};
+use ripsec_proto::uapi;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// One installed Child SA (both directions).
+pub struct ChildRecord {
+    pub sa: SaId,
+    pub conn: String,
+    pub child: String,
+    pub inbound_spi: u32,
+    pub outbound_spi: u32,
+    pub local: IpAddr,
+    pub peer: IpAddr,
+    pub alg: &'static str,
+    pub mode: Mode,
+    pub ts_local: String,
+    pub ts_remote: String,
+    pub installed: Instant,
+    pub rekeying: bool,
+}
+
+/// A connection's policies, shared by its Child SAs (old and new during a rekey).
+struct PolicySet {
+    ids: Vec<u32>,
+    users: usize,
+    /// Installed at start for `start = "trap"`: they stay while the daemon runs.
+    trap: bool,
+}
+
+#[derive(Default)]
+pub struct Children {
+    pub list: Vec<ChildRecord>,
+    policies: BTreeMap<String, PolicySet>,
+}
+
+/// The selectors a connection's configuration asks for (outbound direction).
+pub fn config_selectors(conn: &Connection) -> Vec<Selector> {
+    let l: Vec<_> = conn.child.local_ts.iter().map(prefix_ts).collect();
+    let r: Vec<_> = conn.child.remote_ts.iter().map(prefix_ts).collect();
+    child_selectors(&l, &r)
+}
+
+fn install_policies(
+    k: &mut Kernel,
+    conn: &Connection,
+    mode: Mode,
+    reqid: u32,
+    peer: IpAddr,
+    sels: &[Selector],
+) -> Result<Vec<u32>> {
+    let out = Template {
+        mode,
+        reqid,
+        src: conn.local,
+        dst: peer,
+    };
+    let inb = Template {
+        src: peer,
+        dst: conn.local,
+        ..out
+    };
+    let mut ids = Vec::new();
+    let mut add = |k: &mut Kernel, dir, sel: &Selector, t: &Template| -> Result<()> {
+        ids.push(k.add_policy(dir, sel, CHILD_PRIORITY, Some(t))?);
+        Ok(())
+    };
+    let r = sels.iter().try_for_each(|s| {
+        add(k, uapi::DIR_OUT, s, &out)?;
+        add(k, uapi::DIR_IN, &reverse(s), &inb)?;
+        if mode == Mode::Tunnel {
+            add(k, uapi::DIR_FWD, &reverse(s), &inb)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = r {
+        for id in ids {
+            let _ = k.del_policy(id);
+        }
+        return Err(e);
+    }
+    Ok(ids)
+}
+
+impl Children {
+    /// Installs a trap connection's policies: outbound traffic then raises ACQUIRE.
+    pub fn trap(
+        &mut self,
+        k: &mut Kernel,
+        conn: &Connection,
+        reqid: u32,
+        sels: &[Selector],
+    ) -> Result<()> {
+        let ids = install_policies(k, conn, conn.child.mode, reqid, conn.remote, sels)?;
+        self.policies.insert(
+            conn.name.clone(),
+            PolicySet {
+                ids,
+                users: 0,
+                trap: true,
+            },
+        );
+        Ok(())
+    }
+
+    /// Installs both SAs of a new Child SA, and the connection's policies if it has none.
+    pub fn install(
+        &mut self,
+        k: &mut Kernel,
+        conn: &Connection,
+        reqid: u32,
+        sa: SaId,
+        child: &ChildSa,
+    ) -> Result<String> {
+        let hard = conn.child.life_time;
+        // Jitter the rekey by up to a tenth, so both peers rarely rekey at once.
+        let soft = conn.child.rekey_time.map(|t| {
+            let jitter = u64::from(child.inbound.spi) % (t / 10 + 1);
+            t.saturating_sub(jitter).max(1)
+        });
+        k.add_sa(child, true, conn.local, reqid, None, hard)
+            .context("inbound SA")?;
+        if let Err(e) = k.add_sa(child, false, conn.local, reqid, soft, hard) {
+            let _ = k.del_sa(conn.local, child.inbound.spi);
+            return Err(e.context("outbound SA"));
+        }
+        if !self.policies.contains_key(&conn.name) {
+            let sels = child_selectors(&child.ts_local, &child.ts_remote);
+            match install_policies(k, conn, child.mode, reqid, child.peer.ip(), &sels) {
+                Ok(ids) => {
+                    self.policies.insert(
+                        conn.name.clone(),
+                        PolicySet {
+                            ids,
+                            users: 0,
+                            trap: false,
+                        },
+                    );
+                }
+                Err(e) => {
+                    let _ = k.del_sa(conn.local, child.inbound.spi);
+                    let _ = k.del_sa(child.peer.ip(), child.outbound.spi);
+                    return Err(e.context("policies"));
+                }
+            }
+        }
+        if let Some(p) = self.policies.get_mut(&conn.name) {
+            p.users += 1;
+        }
+        let rec = ChildRecord {
+            sa,
+            conn: conn.name.clone(),
+            child: conn.child.name.clone(),
+            inbound_spi: child.inbound.spi,
+            outbound_spi: child.outbound.spi,
+            local: conn.local,
+            peer: child.peer.ip(),
+            alg: ripsec_alg(child.cipher),
+            mode: child.mode,
+            ts_local: describe_ts(&child.ts_local),
+            ts_remote: describe_ts(&child.ts_remote),
+            installed: Instant::now(),
+            rekeying: false,
+        };
+        let msg = format!(
+            "Child SA `{}` installed: {} {}, spi in 0x{:08x} out 0x{:08x}, {} === {}",
+            rec.child,
+            mode_name(rec.mode),
+            rec.alg,
+            rec.inbound_spi,
+            rec.outbound_spi,
+            rec.ts_local,
+            rec.ts_remote
+        );
+        self.list.push(rec);
+        Ok(msg)
+    }
+
+    fn release(&mut self, k: &mut Kernel, rec: &ChildRecord) -> String {
+        let _ = k.del_sa(rec.local, rec.inbound_spi);
+        let _ = k.del_sa(rec.peer, rec.outbound_spi);
+        if let Some(p) = self.policies.get_mut(&rec.conn) {
+            p.users = p.users.saturating_sub(1);
+            if p.users == 0 && !p.trap {
+                for id in std::mem::take(&mut p.ids) {
+                    let _ = k.del_policy(id);
+                }
+                self.policies.remove(&rec.conn);
+            }
+        }
+        format!(
+            "Child SA `{}` removed (spi in 0x{:08x} out 0x{:08x})",
+            rec.child, rec.inbound_spi, rec.outbound_spi
+        )
+    }
+
+    /// Removes one Child SA by its IKE SA and inbound SPI.
+    pub fn remove(&mut self, k: &mut Kernel, sa: SaId, inbound_spi: u32) -> Option<String> {
+        let i = self
+            .list
+            .iter()
+            .position(|c| c.sa == sa && c.inbound_spi == inbound_spi)?;
+        let rec = self.list.swap_remove(i);
+        Some(self.release(k, &rec))
+    }
+
+    /// Removes every Child SA of an IKE SA.
+    pub fn remove_sa(&mut self, k: &mut Kernel, sa: SaId) -> Vec<String> {
+        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.list)
+            .into_iter()
+            .partition(|c| c.sa == sa);
+        self.list = keep;
+        gone.iter().map(|rec| self.release(k, rec)).collect()
+    }
+
+    /// Removes everything, trap policies included.
+    pub fn remove_all(&mut self, k: &mut Kernel) {
+        for rec in std::mem::take(&mut self.list) {
+            self.release(k, &rec);
+        }
+        for (_, p) in std::mem::take(&mut self.policies) {
+            for id in p.ids {
+                let _ = k.del_policy(id);
+            }
+        }
+    }
+
+    pub fn of_sa(&self, sa: SaId) -> impl Iterator<Item = &ChildRecord> {
+        self.list.iter().filter(move |c| c.sa == sa)
+    }
+
+    /// The IKE SA and inbound SPI of the Child SA that has an SA `dst`/`spi` in the module.
+    pub fn find(&self, dst: IpAddr, spi: u32) -> Option<(SaId, u32)> {
+        self.list
+            .iter()
+            .find(|c| {
+                (c.local == dst && c.inbound_spi == spi) || (c.peer == dst && c.outbound_spi == spi)
+            })
+            .map(|c| (c.sa, c.inbound_spi))
+    }
+
+    /// Marks a Child SA as being rekeyed; false if it already is.
+    pub fn start_rekey(&mut self, sa: SaId, inbound_spi: u32) -> bool {
+        match self
+            .list
+            .iter_mut()
+            .find(|c| c.sa == sa && c.inbound_spi == inbound_spi)
+        {
+            Some(c) if !c.rekeying => {
+                c.rekeying = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A rekey attempt ended without replacing the Child SA: the next soft expiry may retry.
+    pub fn rekey_done(&mut self, sa: SaId) {
+        for c in self.list.iter_mut().filter(|c| c.sa == sa) {
+            c.rekeying = false;
+        }
+    }
+
+    /// Children follow their IKE SA when it is rekeyed.
+    pub fn move_sa(&mut self, old: SaId, new: SaId) {
+        for c in self.list.iter_mut().filter(|c| c.sa == old) {
+            c.sa = new;
+        }
+    }
+}
+
+pub fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Tunnel => "tunnel",
+        Mode::Transport => "transport",
+    }
+}

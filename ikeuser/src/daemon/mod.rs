@@ -1,0 +1,799 @@
+//! `ikeuser daemon`: drives the sans-IO IKE engine with UDP sockets, the clock, the control
+//! socket and ripsec's netlink family. Threads only read (datagrams, control requests, module
+//! events, signals) and hand what they read to the one loop that owns all state.
+
+mod children;
+pub mod status;
+
+use crate::config::{Config, Connection, StartAction};
+use crate::control::{Reply, Request};
+use crate::kernel::{prefix_ts, Kernel};
+use crate::netlink::{GenlMsg, Ripsec};
+use anyhow::{anyhow, bail, Context, Result};
+use children::Children;
+use ripsec_ike::crypto::OsRandom;
+use ripsec_ike::engine::{self, Engine, Output, SaId, SpiAllocator};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+/// Longest wait between two loop turns (housekeeping, waiter timeouts).
+const TICK: Duration = Duration::from_millis(500);
+/// How long shutdown waits for peers to answer our DELETEs.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// Reqids of the daemon's Child SAs: this plus the connection's index in the file.
+const REQID_BASE: u32 = 0x1_0000;
+
+/// What the reader threads hand to the loop.
+enum Input {
+    Datagram { from: SocketAddr, bytes: Vec<u8> },
+    Control { req: Request, reply: Sender<Reply> },
+    Kernel(GenlMsg),
+    Stop,
+}
+
+/// Logs one line on stderr, prefixed with seconds since start.
+macro_rules! say {
+    ($d:expr, $($arg:tt)*) => {
+        eprintln!("[{:8.3}] {}", $d.started.elapsed().as_secs_f64(), format_args!($($arg)*))
+    };
+}
+
+/// A control request waiting for the engine.
+struct Waiter {
+    sa: SaId,
+    kind: WaitKind,
+    reply: Sender<Reply>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WaitKind {
+    Up,
+    Down,
+    Rekey,
+}
+
+/// An IKE SA as the daemon knows it.
+struct IkeRecord {
+    conn: Option<String>,
+    peer: SocketAddr,
+    initiator: bool,
+    established: Option<Instant>,
+    peer_id: Option<String>,
+    /// When to rekey the IKE SA (from the connection's `rekey_time`).
+    rekey_at: Option<Instant>,
+}
+
+/// SPIs come from the module (GETSPI), so they never collide with other SAs.
+struct GetSpi(Kernel);
+
+impl SpiAllocator for GetSpi {
+    fn allocate(&mut self, peer: IpAddr) -> Result<u32, String> {
+        self.0
+            .getspi(peer)
+            .map_err(|e| format!("cannot reserve an SPI in ripsec: {e:#}"))
+    }
+}
+
+pub struct Daemon {
+    cfg: Config,
+    engine: Engine,
+    started: Instant,
+    kernel: Kernel,
+    sockets: BTreeMap<IpAddr, UdpSocket>,
+    ike: BTreeMap<SaId, IkeRecord>,
+    children: Children,
+    waiters: Vec<Waiter>,
+    bypass: Vec<u32>,
+    stopping: Option<Instant>,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub fn run(cfg: Config) -> Result<()> {
+    let (tx, rx) = mpsc::channel();
+    let mut kernel = Kernel::connect()?;
+    let bypass = kernel
+        .bypass_ike(cfg.port)
+        .context("cannot install the bypass policies for IKE traffic")?;
+    let mut d = Daemon {
+        engine: Engine::with_policy(Box::new(OsRandom), cfg.retransmit),
+        started: Instant::now(),
+        kernel,
+        sockets: BTreeMap::new(),
+        ike: BTreeMap::new(),
+        children: Children::default(),
+        waiters: Vec::new(),
+        bypass,
+        stopping: None,
+        cfg,
+    };
+    let r = d.start(&tx).and_then(|()| d.serve(&rx));
+    d.cleanup();
+    let _ = std::fs::remove_file(&d.cfg.socket);
+    r
+}
+
+impl Daemon {
+    fn now(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn reqid(&self, conn: &str) -> u32 {
+        let index = self
+            .cfg
+            .connections
+            .iter()
+            .position(|c| c.name == conn)
+            .unwrap_or(0);
+        REQID_BASE.wrapping_add(u32::try_from(index).unwrap_or(0))
+    }
+
+    fn start(&mut self, tx: &Sender<Input>) -> Result<()> {
+        self.engine
+            .set_spi_allocator(Box::new(GetSpi(Kernel::connect()?)));
+        for conn in &self.cfg.connections {
+            self.engine.add_config(engine_config(conn));
+        }
+        // One UDP socket per local address, so replies leave from the address peers expect.
+        let locals: Vec<IpAddr> = self.cfg.connections.iter().map(|c| c.local).collect();
+        for local in locals {
+            if self.sockets.contains_key(&local) {
+                continue;
+            }
+            let sock = UdpSocket::bind((local, self.cfg.port)).with_context(|| {
+                format!(
+                    "cannot bind UDP {}: is the address configured on an interface, and is \
+                     another IKE daemon (charon, pluto) using the port?",
+                    SocketAddr::new(local, self.cfg.port)
+                )
+            })?;
+            let reader = sock.try_clone()?;
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                while let Ok((n, from)) = reader.recv_from(&mut buf) {
+                    let bytes = buf.get(..n).unwrap_or_default().to_vec();
+                    if tx.send(Input::Datagram { from, bytes }).is_err() {
+                        break;
+                    }
+                }
+            });
+            self.sockets.insert(local, sock);
+        }
+        self.spawn_control(tx)?;
+        self.spawn_events(tx)?;
+        let signals_tx = tx.clone();
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGINT,
+        ])?;
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                let _ = signals_tx.send(Input::Stop);
+            }
+        });
+        say!(
+            self,
+            "ikeuser daemon: {} connection(s) from {}, control socket {}, UDP port {}",
+            self.cfg.connections.len(),
+            self.cfg.path.display(),
+            self.cfg.socket.display(),
+            self.cfg.port
+        );
+        let conns = self.cfg.connections.clone();
+        for conn in &conns {
+            match conn.start {
+                StartAction::None => {}
+                StartAction::Start => {
+                    self.initiate(conn);
+                }
+                StartAction::Trap => {
+                    let reqid = self.reqid(&conn.name);
+                    let sel = children::config_selectors(conn);
+                    self.children
+                        .trap(&mut self.kernel, conn, reqid, &sel)
+                        .with_context(|| {
+                            format!("connection {}: cannot install trap policies", conn.name)
+                        })?;
+                    say!(
+                        self,
+                        "{}: trap policies installed; traffic will start it",
+                        conn.name
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn_control(&self, tx: &Sender<Input>) -> Result<()> {
+        let path = &self.cfg.socket;
+        if UnixStream::connect(path).is_ok() {
+            bail!(
+                "another ikeuser daemon already listens on {}; stop it or set [daemon] socket",
+                path.display()
+            );
+        }
+        let _ = std::fs::remove_file(path);
+        let listener = UnixListener::bind(path)
+            .with_context(|| format!("cannot create the control socket {}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let tx = tx.clone();
+                std::thread::spawn(move || serve_client(stream, &tx));
+            }
+        });
+        Ok(())
+    }
+
+    fn spawn_events(&self, tx: &Sender<Input>) -> Result<()> {
+        let mut nl = Ripsec::connect()?;
+        nl.subscribe()?;
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            while let Ok(m) = nl.next_event() {
+                if tx.send(Input::Kernel(m)).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn serve(&mut self, rx: &Receiver<Input>) -> Result<()> {
+        loop {
+            let now = self.now();
+            let wait = self
+                .engine
+                .next_timeout()
+                .map_or(TICK, |t| t.saturating_sub(now).min(TICK));
+            match rx.recv_timeout(wait) {
+                Ok(Input::Datagram { from, bytes }) => {
+                    let now = self.now();
+                    self.engine.handle_datagram(now, from, &bytes);
+                }
+                Ok(Input::Control { req, reply }) => self.control(req, reply),
+                Ok(Input::Kernel(m)) => self.kernel_event(&m),
+                Ok(Input::Stop) => self.stop(),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => bail!("all input threads ended"),
+            }
+            let now = self.now();
+            self.engine.tick(now);
+            self.rekey_due();
+            self.drain();
+            if let Some(since) = self.stopping {
+                let established = self.ike.values().any(|r| r.established.is_some());
+                if !established || since.elapsed() > SHUTDOWN_GRACE {
+                    say!(self, "stopping");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        say!(self, "shutting down: deleting IKE SAs");
+        self.stopping = Some(Instant::now());
+        let now = self.now();
+        let ids: Vec<SaId> = self
+            .ike
+            .iter()
+            .filter(|(_, r)| r.established.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.engine.delete(now, id);
+        }
+    }
+
+    /// Removes everything the daemon installed.
+    fn cleanup(&mut self) {
+        self.children.remove_all(&mut self.kernel);
+        for id in std::mem::take(&mut self.bypass) {
+            let _ = self.kernel.del_policy(id);
+        }
+    }
+
+    fn initiate(&mut self, conn: &Connection) -> SaId {
+        let now = self.now();
+        let peer = SocketAddr::new(conn.remote, self.cfg.port);
+        say!(self, "{}: initiating to {peer}", conn.name);
+        let id = self.engine.initiate(now, engine_config(conn), peer);
+        self.ike.insert(
+            id,
+            IkeRecord {
+                conn: Some(conn.name.clone()),
+                peer,
+                initiator: true,
+                established: None,
+                peer_id: None,
+                rekey_at: None,
+            },
+        );
+        id
+    }
+
+    /// When an IKE SA of `conn` established now should be rekeyed (minus up to 10 % jitter).
+    fn ike_rekey_at(&self, conn: &str) -> Option<Instant> {
+        let secs = self.cfg.connection(conn)?.rekey_time?;
+        let jitter = u64::from(self.started.elapsed().subsec_nanos()) % (secs / 10 + 1);
+        Some(Instant::now() + Duration::from_secs(secs.saturating_sub(jitter).max(1)))
+    }
+
+    /// Starts the IKE SA rekeys that are due.
+    fn rekey_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<SaId> = self
+            .ike
+            .iter()
+            .filter(|(_, r)| r.established.is_some() && r.rekey_at.is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            let name = self.conn_name(id);
+            say!(
+                self,
+                "{name}: IKE SA #{} reached its rekey_time; rekeying it",
+                id.0
+            );
+            if let Some(r) = self.ike.get_mut(&id) {
+                // Retried in 5-9 s unless the rekey replaces this SA first (a collision
+                // with the peer's own rekey makes both fail; RFC 7296 §2.8.2).
+                let jitter = u64::from(self.started.elapsed().subsec_millis()) % 4;
+                r.rekey_at = Some(now + Duration::from_secs(5 + jitter));
+            }
+            let t = self.now();
+            self.engine.rekey_ike(t, id);
+        }
+    }
+
+    /// Whether a connection has an IKE SA that is up or being set up.
+    fn active(&self, conn: &str) -> Option<SaId> {
+        self.ike
+            .iter()
+            .find(|(_, r)| r.conn.as_deref() == Some(conn))
+            .map(|(id, _)| *id)
+    }
+
+    fn control(&mut self, req: Request, reply: Sender<Reply>) {
+        let conn_of = |name: &str| -> Result<Connection, Reply> {
+            self.cfg.connection(name).cloned().ok_or_else(|| {
+                let names: Vec<&str> = self
+                    .cfg
+                    .connections
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                Reply::err(format!(
+                    "no connection `{name}` in {}; configured: {}",
+                    self.cfg.path.display(),
+                    names.join(", ")
+                ))
+            })
+        };
+        let answer = match req {
+            Request::Status => {
+                let mut r = Reply::ok("");
+                r.status = Some(status::collect(self));
+                r
+            }
+            Request::Up { conn } => match conn_of(&conn) {
+                Err(e) => e,
+                Ok(c) => {
+                    if let Some(id) = self.active(&conn) {
+                        if self.children.of_sa(id).next().is_some() {
+                            Reply::ok(format!("{conn} is already up (IKE SA #{})", id.0))
+                        } else {
+                            self.waiters.push(Waiter {
+                                sa: id,
+                                kind: WaitKind::Up,
+                                reply,
+                            });
+                            return;
+                        }
+                    } else {
+                        let id = self.initiate(&c);
+                        self.waiters.push(Waiter {
+                            sa: id,
+                            kind: WaitKind::Up,
+                            reply,
+                        });
+                        return;
+                    }
+                }
+            },
+            Request::Down { conn } => match conn_of(&conn) {
+                Err(e) => e,
+                Ok(_) => {
+                    let ids: Vec<SaId> = self
+                        .ike
+                        .iter()
+                        .filter(|(_, r)| r.conn.as_deref() == Some(conn.as_str()))
+                        .map(|(id, _)| *id)
+                        .collect();
+                    if ids.is_empty() {
+                        Reply::err(format!("{conn} has no IKE SA; nothing to take down"))
+                    } else {
+                        let now = self.now();
+                        for id in &ids {
+                            self.engine.delete(now, *id);
+                        }
+                        if let Some(id) = ids.first() {
+                            self.waiters.push(Waiter {
+                                sa: *id,
+                                kind: WaitKind::Down,
+                                reply,
+                            });
+                        }
+                        return;
+                    }
+                }
+            },
+            Request::Rekey { conn, ike } => match conn_of(&conn) {
+                Err(e) => e,
+                Ok(_) => match self.active(&conn) {
+                    None => Reply::err(format!("{conn} is not up; nothing to rekey")),
+                    Some(id) => {
+                        let now = self.now();
+                        if ike {
+                            match self.engine.rekey_ike(now, id) {
+                                Some(new) => {
+                                    self.waiters.push(Waiter {
+                                        sa: new,
+                                        kind: WaitKind::Rekey,
+                                        reply,
+                                    });
+                                    return;
+                                }
+                                None => Reply::err(format!(
+                                    "{conn}: the IKE SA #{} cannot be rekeyed now",
+                                    id.0
+                                )),
+                            }
+                        } else {
+                            let spis: Vec<u32> =
+                                self.children.of_sa(id).map(|c| c.inbound_spi).collect();
+                            if spis.is_empty() {
+                                Reply::err(format!("{conn} has no Child SA to rekey"))
+                            } else {
+                                for spi in spis {
+                                    self.engine.rekey_child(now, id, spi);
+                                }
+                                self.waiters.push(Waiter {
+                                    sa: id,
+                                    kind: WaitKind::Rekey,
+                                    reply,
+                                });
+                                return;
+                            }
+                        }
+                    }
+                },
+            },
+        };
+        let _ = reply.send(answer);
+    }
+
+    fn answer(&mut self, sa: SaId, kinds: &[WaitKind], reply: &Reply) {
+        self.waiters.retain(|w| {
+            if w.sa == sa && kinds.contains(&w.kind) {
+                let _ = w.reply.send(reply.clone());
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    fn conn_name(&self, sa: SaId) -> String {
+        self.ike
+            .get(&sa)
+            .and_then(|r| r.conn.clone())
+            .unwrap_or_else(|| format!("IKE SA #{}", sa.0))
+    }
+
+    fn send(&self, to: SocketAddr, bytes: &[u8]) {
+        let local = self
+            .cfg
+            .connections
+            .iter()
+            .find(|c| c.remote == to.ip())
+            .map(|c| c.local);
+        let sock = local.and_then(|l| self.sockets.get(&l)).or_else(|| {
+            self.sockets
+                .iter()
+                .find(|(a, _)| a.is_ipv4() == to.is_ipv4())
+                .map(|(_, s)| s)
+        });
+        match sock {
+            Some(s) => {
+                if let Err(e) = s.send_to(bytes, to) {
+                    say!(self, "cannot send to {to}: {e}");
+                }
+            }
+            None => say!(
+                self,
+                "no local {} socket to reach {to}",
+                if to.is_ipv4() { "IPv4" } else { "IPv6" }
+            ),
+        }
+    }
+
+    fn drain(&mut self) {
+        let mut outputs = Vec::new();
+        while let Some(o) = self.engine.poll_output() {
+            outputs.push(o);
+        }
+        // An SA's connection is known from Established; handle those first.
+        outputs.sort_by_key(|o| !matches!(o, Output::Established { .. }));
+        for o in outputs {
+            self.output(o);
+        }
+    }
+
+    fn output(&mut self, o: Output) {
+        match o {
+            Output::Send { to, bytes } => self.send(to, &bytes),
+            Output::Established {
+                sa,
+                peer_id,
+                config,
+            } => {
+                let now = Instant::now();
+                let rec = self.ike.entry(sa).or_insert(IkeRecord {
+                    conn: None,
+                    peer: SocketAddr::new(IpAddr::from([0u8; 4]), 0),
+                    initiator: false,
+                    established: None,
+                    peer_id: None,
+                    rekey_at: None,
+                });
+                rec.conn = Some(config.clone());
+                rec.established = Some(now);
+                rec.peer_id = Some(peer_id.to_string());
+                if let Some(st) = self.engine.status().into_iter().find(|s| s.id == sa) {
+                    rec.peer = st.peer;
+                }
+                let role = if rec.initiator {
+                    "initiator"
+                } else {
+                    "responder"
+                };
+                let rekey_at = self.ike_rekey_at(&config);
+                if let Some(r) = self.ike.get_mut(&sa) {
+                    r.rekey_at = rekey_at;
+                }
+                say!(
+                    self,
+                    "{config}: IKE SA #{} established with {peer_id} as {role}",
+                    sa.0
+                );
+            }
+            Output::InstallChild { sa, child } => {
+                let conn_name = self.conn_name(sa);
+                let Some(conn) = self.cfg.connection(&conn_name).cloned() else {
+                    say!(
+                        self,
+                        "IKE SA #{}: a Child SA for an unknown connection; ignored",
+                        sa.0
+                    );
+                    return;
+                };
+                let reqid = self.reqid(&conn.name);
+                match self
+                    .children
+                    .install(&mut self.kernel, &conn, reqid, sa, &child)
+                {
+                    Ok(msg) => {
+                        say!(self, "{}: {msg}", conn.name);
+                        self.answer(
+                            sa,
+                            &[WaitKind::Up, WaitKind::Rekey],
+                            &Reply::ok(format!("{}: {msg}", conn.name)),
+                        );
+                    }
+                    Err(e) => {
+                        let msg = format!(
+                            "{}: cannot install the Child SA into ripsec: {e:#}",
+                            conn.name
+                        );
+                        say!(self, "{msg}");
+                        self.answer(sa, &[WaitKind::Up, WaitKind::Rekey], &Reply::err(msg));
+                        let now = self.now();
+                        self.engine.delete(now, sa);
+                    }
+                }
+            }
+            Output::RemoveChild {
+                sa,
+                inbound_spi,
+                outbound_spi,
+            } => {
+                let name = self.conn_name(sa);
+                if let Some(msg) = self.children.remove(&mut self.kernel, sa, inbound_spi) {
+                    say!(self, "{name}: {msg}");
+                } else {
+                    say!(self, "{name}: Child SA in 0x{inbound_spi:08x} out 0x{outbound_spi:08x} was not installed");
+                }
+            }
+            Output::IkeRekeyed { old, new } => {
+                if let Some(mut rec) = self.ike.remove(&old) {
+                    let name = rec.conn.clone().unwrap_or_default();
+                    rec.established = Some(Instant::now());
+                    rec.rekey_at = self.ike_rekey_at(&name);
+                    self.ike.insert(new, rec);
+                    self.children.move_sa(old, new);
+                    say!(self, "{name}: IKE SA #{} rekeyed, now #{}", old.0, new.0);
+                    self.answer(
+                        new,
+                        &[WaitKind::Rekey],
+                        &Reply::ok(format!(
+                            "{name}: IKE SA rekeyed (#{} replaces #{})",
+                            new.0, old.0
+                        )),
+                    );
+                }
+            }
+            Output::Closed { sa, reason } => {
+                let name = self.conn_name(sa);
+                say!(self, "{name}: IKE SA #{} closed: {reason}", sa.0);
+                for msg in self.children.remove_sa(&mut self.kernel, sa) {
+                    say!(self, "{name}: {msg}");
+                }
+                self.ike.remove(&sa);
+                self.answer(
+                    sa,
+                    &[WaitKind::Down],
+                    &Reply::ok(format!("{name}: IKE SA #{} closed: {reason}", sa.0)),
+                );
+                self.answer(
+                    sa,
+                    &[WaitKind::Up, WaitKind::Rekey],
+                    &Reply::err(format!("{name}: IKE SA #{} closed: {reason}", sa.0)),
+                );
+            }
+            Output::Failed { sa, reason } => {
+                let name = self.conn_name(sa);
+                say!(self, "{name}: IKE SA #{} failed: {reason}", sa.0);
+                for msg in self.children.remove_sa(&mut self.kernel, sa) {
+                    say!(self, "{name}: {msg}");
+                }
+                self.ike.remove(&sa);
+                self.answer(
+                    sa,
+                    &[WaitKind::Up, WaitKind::Down, WaitKind::Rekey],
+                    &Reply::err(format!("{name}: {reason}")),
+                );
+            }
+            Output::RequestFailed { sa, reason } => {
+                let name = self.conn_name(sa);
+                say!(self, "{name}: IKE SA #{}: {reason}", sa.0);
+                self.children.rekey_done(sa);
+                self.answer(
+                    sa,
+                    &[WaitKind::Rekey],
+                    &Reply::err(format!("{name}: {reason}")),
+                );
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+
+    fn kernel_event(&mut self, m: &GenlMsg) {
+        let Ok(ev) = crate::monitor::decode(m.cmd, &m.payload) else {
+            return;
+        };
+        match ev["event"].as_str() {
+            Some("expire") => {
+                let spi = u32::try_from(ev["spi"].as_u64().unwrap_or(0)).unwrap_or(0);
+                let dst: Option<IpAddr> = ev["dst"].as_str().and_then(|s| s.parse().ok());
+                let Some((sa, inbound_spi)) = dst.and_then(|d| self.children.find(d, spi)) else {
+                    return;
+                };
+                let name = self.conn_name(sa);
+                let now = self.now();
+                if ev["hard"].as_bool() == Some(true) {
+                    say!(self, "{name}: Child SA 0x{spi:08x} reached its hard lifetime; deleting it (no rekey finished in time)");
+                    self.children.remove(&mut self.kernel, sa, inbound_spi);
+                    self.engine.delete_child(now, sa, inbound_spi);
+                } else if self.children.start_rekey(sa, inbound_spi) {
+                    say!(
+                        self,
+                        "{name}: Child SA 0x{spi:08x} reached its soft lifetime; rekeying"
+                    );
+                    self.engine.rekey_child(now, sa, inbound_spi);
+                }
+            }
+            Some("acquire") => {
+                let reqid = u32::try_from(ev["reqid"].as_u64().unwrap_or(0)).unwrap_or(0);
+                let conn = self
+                    .cfg
+                    .connections
+                    .iter()
+                    .find(|c| self.reqid(&c.name) == reqid && c.start == StartAction::Trap)
+                    .cloned();
+                if let Some(conn) = conn {
+                    if self.active(&conn.name).is_none() && self.stopping.is_none() {
+                        say!(
+                            self,
+                            "{}: traffic {} -> {} needs it (acquire)",
+                            conn.name,
+                            ev["src"].as_str().unwrap_or("?"),
+                            ev["dst"].as_str().unwrap_or("?")
+                        );
+                        self.initiate(&conn);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The engine's view of a connection.
+pub fn engine_config(conn: &Connection) -> engine::Config {
+    engine::Config {
+        name: conn.name.clone(),
+        local_id: conn.local_id.clone(),
+        remote_id: conn.remote_id.clone(),
+        psk: conn.psk.clone(),
+        ike_proposals: conn.ike.clone(),
+        esp_proposals: conn.child.esp.clone(),
+        ts_local: conn.child.local_ts.iter().map(prefix_ts).collect(),
+        ts_remote: conn.child.remote_ts.iter().map(prefix_ts).collect(),
+        mode: conn.child.mode,
+        dpd_delay: conn.dpd_delay,
+        pfs: conn.child.pfs,
+    }
+}
+
+fn serve_client(stream: UnixStream, tx: &Sender<Input>) {
+    let mut line = String::new();
+    let Ok(read) = stream.try_clone() else {
+        return;
+    };
+    if BufReader::new(read).read_line(&mut line).is_err() {
+        return;
+    }
+    let answer = match serde_json::from_str::<Request>(&line) {
+        Err(e) => Reply::err(format!("malformed request: {e}")),
+        Ok(req) => {
+            let (reply_tx, reply_rx) = mpsc::channel();
+            if tx
+                .send(Input::Control {
+                    req,
+                    reply: reply_tx,
+                })
+                .is_err()
+            {
+                return;
+            }
+            reply_rx
+                .recv()
+                .unwrap_or_else(|_| Reply::err("the daemon is stopping"))
+        }
+    };
+    let mut stream = stream;
+    if let Ok(mut s) = serde_json::to_string(&answer) {
+        s.push('\n');
+        let _ = stream.write_all(s.as_bytes());
+    }
+}
+
+/// Loads a configuration and runs the daemon.
+pub fn main(path: &Path) -> Result<()> {
+    let cfg = crate::config::load(path).map_err(|e| anyhow!("{e}"))?;
+    run(cfg)
+}

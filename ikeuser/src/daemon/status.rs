@@ -1,0 +1,185 @@
+//! `ikeuser status`: IKE SAs and Child SAs with the module's per-SA counters.
+
+use super::children::mode_name;
+use super::Daemon;
+use crate::config::StartAction;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn counters(d: &mut Daemon, dst: std::net::IpAddr, spi: u32) -> Value {
+    match d.kernel.get_sa(dst, spi) {
+        Ok(info) => json!(info.stats),
+        Err(e) => json!({ "error": format!("{e:#}") }),
+    }
+}
+
+/// The daemon's state as JSON (the `--json` output of `ikeuser status`).
+pub fn collect(d: &mut Daemon) -> Value {
+    let engine: BTreeMap<u64, _> = d.engine.status().into_iter().map(|s| (s.id.0, s)).collect();
+    let mut ike_sas = Vec::new();
+    let ids: Vec<_> = d.ike.keys().copied().collect();
+    for id in ids {
+        let Some(rec) = d.ike.get(&id) else { continue };
+        let st = engine.get(&id.0);
+        let (conn, peer, peer_id, initiator) = (
+            rec.conn.clone(),
+            rec.peer,
+            rec.peer_id.clone(),
+            rec.initiator,
+        );
+        let age = rec.established.map(|t| t.elapsed().as_secs());
+        let kids: Vec<_> = d
+            .children
+            .of_sa(id)
+            .map(|c| {
+                (
+                    c.child.clone(),
+                    c.mode,
+                    c.alg,
+                    c.inbound_spi,
+                    c.outbound_spi,
+                    c.local,
+                    c.peer,
+                    c.ts_local.clone(),
+                    c.ts_remote.clone(),
+                    c.installed.elapsed().as_secs(),
+                    c.rekeying,
+                )
+            })
+            .collect();
+        let mut children = Vec::new();
+        for (name, mode, alg, spi_in, spi_out, local, cpeer, tl, tr, cage, rekeying) in kids {
+            let inbound = counters(d, local, spi_in);
+            let outbound = counters(d, cpeer, spi_out);
+            children.push(json!({
+                "name": name,
+                "mode": mode_name(mode),
+                "alg": alg,
+                "spi_in": format!("0x{spi_in:08x}"),
+                "spi_out": format!("0x{spi_out:08x}"),
+                "local_ts": tl,
+                "remote_ts": tr,
+                "age_secs": cage,
+                "rekeying": rekeying,
+                "in": inbound,
+                "out": outbound,
+            }));
+        }
+        ike_sas.push(json!({
+            "id": id.0,
+            "conn": conn,
+            "role": if initiator { "initiator" } else { "responder" },
+            "state": st.map_or_else(|| "unknown".to_string(), |s| s.state.to_string()),
+            "proposal": st.map(|s| s.proposal.clone()),
+            "peer": peer.to_string(),
+            "peer_id": peer_id,
+            "age_secs": age,
+            "children": children,
+        }));
+    }
+    let conns: Vec<Value> = d
+        .cfg
+        .connections
+        .iter()
+        .map(|c| {
+            let sas: Vec<&super::IkeRecord> = d
+                .ike
+                .values()
+                .filter(|r| r.conn.as_deref() == Some(c.name.as_str()))
+                .collect();
+            let state = if sas.iter().any(|r| r.established.is_some()) {
+                "up"
+            } else if !sas.is_empty() {
+                "connecting"
+            } else if c.start == StartAction::Trap {
+                "trap"
+            } else {
+                "down"
+            };
+            json!({
+                "name": c.name,
+                "local": c.local.to_string(),
+                "remote": c.remote.to_string(),
+                "start": c.start,
+                "state": state,
+            })
+        })
+        .collect();
+    json!({ "connections": conns, "ike_sas": ike_sas })
+}
+
+fn nonzero_drops(v: &Value) -> String {
+    let Some(m) = v.as_object() else {
+        return String::new();
+    };
+    let drops: Vec<String> = m
+        .iter()
+        .filter(|(k, n)| k.starts_with("drop") && n.as_u64().unwrap_or(0) > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if drops.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", drops.join(", "))
+    }
+}
+
+fn traffic(v: &Value, dir: &str) -> String {
+    format!(
+        "{} packets, {} bytes{}",
+        v[format!("packets-{dir}")].as_u64().unwrap_or(0),
+        v[format!("bytes-{dir}")].as_u64().unwrap_or(0),
+        nonzero_drops(v)
+    )
+}
+
+/// Prints the status a person reads.
+pub fn print(v: &Value) {
+    let s = |x: &Value| x.as_str().map_or_else(|| x.to_string(), str::to_string);
+    for c in v["connections"].as_array().into_iter().flatten() {
+        println!(
+            "{}: {} ({} -> {}, start {})",
+            s(&c["name"]),
+            s(&c["state"]),
+            s(&c["local"]),
+            s(&c["remote"]),
+            s(&c["start"])
+        );
+    }
+    for sa in v["ike_sas"].as_array().into_iter().flatten() {
+        let age = sa["age_secs"]
+            .as_u64()
+            .map_or_else(String::new, |a| format!(", up {a} s"));
+        println!(
+            "IKE SA #{} {}: {} {} with {} [{}]{age}",
+            sa["id"],
+            s(&sa["conn"]),
+            s(&sa["state"]),
+            s(&sa["role"]),
+            s(&sa["peer"]),
+            s(&sa["peer_id"]),
+        );
+        if let Some(p) = sa["proposal"].as_str() {
+            println!("  {p}");
+        }
+        for c in sa["children"].as_array().into_iter().flatten() {
+            println!(
+                "  child {}: {} {}, spi in {} out {}, up {} s{}",
+                s(&c["name"]),
+                s(&c["mode"]),
+                s(&c["alg"]),
+                s(&c["spi_in"]),
+                s(&c["spi_out"]),
+                c["age_secs"],
+                if c["rekeying"] == Value::Bool(true) {
+                    ", rekeying"
+                } else {
+                    ""
+                }
+            );
+            println!("    {} === {}", s(&c["local_ts"]), s(&c["remote_ts"]));
+            println!("    in:  {}", traffic(&c["in"], "in"));
+            println!("    out: {}", traffic(&c["out"], "out"));
+        }
+    }
+}

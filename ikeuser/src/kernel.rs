@@ -1,0 +1,388 @@
+//! What the daemon installs into ripsec: SPIs (GETSPI), Child SAs and their policies.
+
+use crate::config::{ripsec_alg, Prefix};
+use crate::netlink::attr::{self, AttrWriter};
+use crate::netlink::Ripsec;
+use crate::sa::{decode, SaInfo};
+use crate::words::family_bytes;
+use anyhow::{anyhow, Result};
+use ripsec_ike::engine::{ChildSa, Mode};
+use ripsec_ike::{AddressRange, TrafficSelector};
+use ripsec_proto::uapi::{self, attr as a, cmd};
+use std::net::IpAddr;
+use zeroize::Zeroize;
+
+const ESP: u8 = 50;
+const UDP: u8 = 17;
+/// Priority of the policies the daemon installs for Child SAs (lower wins).
+pub const CHILD_PRIORITY: u32 = 1000;
+
+/// A netlink connection used to install and remove state.
+pub struct Kernel {
+    nl: Ripsec,
+}
+
+/// One direction of a policy selector: prefix, protocol and port range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Selector {
+    pub src: Prefix,
+    pub dst: Prefix,
+    pub proto: u8,
+    pub sport: (u16, u16),
+    pub dport: (u16, u16),
+}
+
+/// Where a protect policy sends traffic.
+#[derive(Clone, Copy, Debug)]
+pub struct Template {
+    pub mode: Mode,
+    pub reqid: u32,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+}
+
+fn mode_id(m: Mode) -> u8 {
+    match m {
+        Mode::Tunnel => uapi::MODE_TUNNEL,
+        Mode::Transport => uapi::MODE_TRANSPORT,
+    }
+}
+
+impl Kernel {
+    pub fn connect() -> Result<Self> {
+        Ok(Self {
+            nl: Ripsec::connect()?,
+        })
+    }
+
+    /// Reserves an unused inbound SPI.
+    pub fn getspi(&mut self, dst: IpAddr) -> Result<u32> {
+        let mut req = AttrWriter::default();
+        let (f, b) = family_bytes(&dst);
+        req.u8(a::SA_PROTO, ESP)
+            .u8(a::SA_FAMILY, f)
+            .bytes(a::SA_DST, &b);
+        let r = self.nl.request(cmd::GETSPI, &req)?;
+        let attrs = attr::parse(&r.first().ok_or_else(|| anyhow!("no GETSPI reply"))?.payload)?;
+        attr::find(&attrs, a::SA_SPI)
+            .ok_or_else(|| anyhow!("GETSPI reply lacks sa-spi"))?
+            .u32()
+    }
+
+    /// Adds one direction of a Child SA.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_sa(
+        &mut self,
+        child: &ChildSa,
+        inbound: bool,
+        local: IpAddr,
+        reqid: u32,
+        soft_secs: Option<u64>,
+        hard_secs: Option<u64>,
+    ) -> Result<()> {
+        let (dir, src, dst) = if inbound {
+            (&child.inbound, child.peer.ip(), local)
+        } else {
+            (&child.outbound, local, child.peer.ip())
+        };
+        let mut key = dir.encr_key.as_bytes().to_vec();
+        key.extend_from_slice(dir.integ_key.as_bytes());
+        let (family, dst_b) = family_bytes(&dst);
+        let mut req = AttrWriter::default();
+        req.u32(a::SA_SPI, dir.spi)
+            .u8(a::SA_PROTO, ESP)
+            .u8(a::SA_FAMILY, family)
+            .bytes(a::SA_DST, &dst_b)
+            .bytes(a::SA_SRC, &family_bytes(&src).1)
+            .u8(a::SA_MODE, mode_id(child.mode))
+            .str(a::SA_ALG, ripsec_alg(child.cipher))
+            .bytes(a::SA_KEY, &key)
+            .u32(a::SA_REQID, reqid);
+        // Only the initiator of a rekey needs the soft event, but either side may start one.
+        if let Some(s) = soft_secs {
+            req.u64(a::SA_SOFT_ADD_SECS, s);
+        }
+        if let Some(h) = hard_secs {
+            req.u64(a::SA_HARD_ADD_SECS, h);
+        }
+        let r = self.nl.request(cmd::SA_ADD, &req).map(drop);
+        key.zeroize();
+        req.buf.zeroize();
+        r
+    }
+
+    /// Removes an SA; a missing one is not an error (it may have expired).
+    pub fn del_sa(&mut self, dst: IpAddr, spi: u32) -> Result<()> {
+        let (family, dst_b) = family_bytes(&dst);
+        let mut req = AttrWriter::default();
+        req.u32(a::SA_SPI, spi)
+            .u8(a::SA_PROTO, ESP)
+            .u8(a::SA_FAMILY, family)
+            .bytes(a::SA_DST, &dst_b);
+        match self.nl.request(cmd::SA_DEL, &req) {
+            Err(e) if is_enoent(&e) => Ok(()),
+            r => r.map(drop),
+        }
+    }
+
+    /// An SA with its counters.
+    pub fn get_sa(&mut self, dst: IpAddr, spi: u32) -> Result<SaInfo> {
+        let (family, dst_b) = family_bytes(&dst);
+        let mut req = AttrWriter::default();
+        req.u32(a::SA_SPI, spi)
+            .u8(a::SA_PROTO, ESP)
+            .u8(a::SA_FAMILY, family)
+            .bytes(a::SA_DST, &dst_b);
+        let r = self.nl.request(cmd::SA_GET, &req)?;
+        decode(&r.first().ok_or_else(|| anyhow!("no SA reply"))?.payload)
+    }
+
+    /// Adds a policy and returns its id.
+    pub fn add_policy(
+        &mut self,
+        dir: u8,
+        sel: &Selector,
+        priority: u32,
+        tmpl: Option<&Template>,
+    ) -> Result<u32> {
+        let mut req = AttrWriter::default();
+        let (family, src_b) = family_bytes(&sel.src.addr);
+        req.u8(a::SP_DIR, dir)
+            .u8(
+                a::SP_ACTION,
+                if tmpl.is_some() {
+                    uapi::ACTION_PROTECT
+                } else {
+                    uapi::ACTION_BYPASS
+                },
+            )
+            .u8(a::SEL_FAMILY, family)
+            .u32(a::SP_PRIORITY, priority)
+            .bytes(a::SEL_SRC, &src_b)
+            .u8(a::SEL_SRC_LEN, sel.src.len)
+            .bytes(a::SEL_DST, &family_bytes(&sel.dst.addr).1)
+            .u8(a::SEL_DST_LEN, sel.dst.len);
+        if sel.proto != 0 {
+            req.u8(a::SEL_PROTO, sel.proto);
+        }
+        if sel.sport != (0, u16::MAX) {
+            req.u16(a::SEL_SPORT_LO, sel.sport.0)
+                .u16(a::SEL_SPORT_HI, sel.sport.1);
+        }
+        if sel.dport != (0, u16::MAX) {
+            req.u16(a::SEL_DPORT_LO, sel.dport.0)
+                .u16(a::SEL_DPORT_HI, sel.dport.1);
+        }
+        if let Some(t) = tmpl {
+            req.u8(a::TMPL_PROTO, ESP)
+                .u8(a::TMPL_MODE, mode_id(t.mode))
+                .u32(a::TMPL_REQID, t.reqid);
+            if t.mode == Mode::Tunnel {
+                let (tf, tsrc) = family_bytes(&t.src);
+                req.u8(a::TMPL_FAMILY, tf)
+                    .bytes(a::TMPL_SRC, &tsrc)
+                    .bytes(a::TMPL_DST, &family_bytes(&t.dst).1);
+            }
+        }
+        let r = self.nl.request(cmd::SP_ADD, &req)?;
+        let attrs = attr::parse(&r.first().ok_or_else(|| anyhow!("no policy reply"))?.payload)?;
+        attr::find(&attrs, a::SP_ID)
+            .ok_or_else(|| anyhow!("policy reply lacks sp-id"))?
+            .u32()
+    }
+
+    /// Removes a policy; a missing one is not an error.
+    pub fn del_policy(&mut self, id: u32) -> Result<()> {
+        let mut req = AttrWriter::default();
+        req.u32(a::SP_ID, id);
+        match self.nl.request(cmd::SP_DEL, &req) {
+            Err(e) if is_enoent(&e) => Ok(()),
+            r => r.map(drop),
+        }
+    }
+
+    /// Bypass policies so IKE itself (UDP `port` both ways, IPv4 and IPv6) is never protected,
+    /// even by a transport-mode policy between the same hosts.
+    pub fn bypass_ike(&mut self, port: u16) -> Result<Vec<u32>> {
+        let mut ids = Vec::new();
+        for any in [IpAddr::from([0u8; 4]), IpAddr::from([0u16; 8])] {
+            let any = Prefix { addr: any, len: 0 };
+            for (dir, sport, dport) in [
+                (uapi::DIR_OUT, (port, port), (0, u16::MAX)),
+                (uapi::DIR_OUT, (0, u16::MAX), (port, port)),
+                (uapi::DIR_IN, (0, u16::MAX), (port, port)),
+                (uapi::DIR_IN, (port, port), (0, u16::MAX)),
+            ] {
+                let sel = Selector {
+                    src: any,
+                    dst: any,
+                    proto: UDP,
+                    sport,
+                    dport,
+                };
+                ids.push(self.add_policy(dir, &sel, 0, None)?);
+            }
+        }
+        Ok(ids)
+    }
+}
+
+fn is_enoent(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<crate::netlink::NlError>()
+        .is_some_and(|n| n.errno == libc::ENOENT)
+}
+
+/// Splits an inclusive address range into the fewest prefixes that cover it exactly.
+pub fn range_prefixes(range: &AddressRange) -> Vec<Prefix> {
+    let (start, end, width, v4) = match *range {
+        AddressRange::V4 { start, end } => (
+            u128::from(u32::from(start)),
+            u128::from(u32::from(end)),
+            32u32,
+            true,
+        ),
+        AddressRange::V6 { start, end } => (u128::from(start), u128::from(end), 128, false),
+    };
+    let to_addr = |x: u128| -> IpAddr {
+        if v4 {
+            IpAddr::from(u32::try_from(x).unwrap_or(u32::MAX).to_be_bytes())
+        } else {
+            IpAddr::from(x.to_be_bytes())
+        }
+    };
+    let mut out = Vec::new();
+    let mut cur = start;
+    loop {
+        // The largest aligned block starting at `cur` that stays within `end`: its size is
+        // 2^bits, and `span` is its size minus one.
+        let mut bits = cur.trailing_zeros().min(width);
+        let span = |bits: u32| 1u128.checked_shl(bits).map_or(u128::MAX, |s| s - 1);
+        while bits > 0 && cur.checked_add(span(bits)).is_none_or(|last| last > end) {
+            bits -= 1;
+        }
+        out.push(Prefix {
+            addr: to_addr(cur),
+            len: u8::try_from(width - bits).unwrap_or(0),
+        });
+        match cur.checked_add(span(bits)) {
+            Some(last) if last < end => cur = last + 1,
+            _ => break,
+        }
+    }
+    out
+}
+
+/// The policy selectors (outbound direction) for a negotiated pair of traffic selector lists.
+pub fn child_selectors(local: &[TrafficSelector], remote: &[TrafficSelector]) -> Vec<Selector> {
+    let mut out = Vec::new();
+    for l in local {
+        for r in remote {
+            if l.ts_type() != r.ts_type() {
+                continue;
+            }
+            let proto = match (l.ip_protocol, r.ip_protocol) {
+                (0, p) | (p, 0) => p,
+                (p, q) if p == q => p,
+                _ => continue,
+            };
+            for src in range_prefixes(&l.addresses) {
+                for dst in range_prefixes(&r.addresses) {
+                    out.push(Selector {
+                        src,
+                        dst,
+                        proto,
+                        sport: (l.start_port, l.end_port),
+                        dport: (r.start_port, r.end_port),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The same selector seen from the other direction.
+pub fn reverse(s: &Selector) -> Selector {
+    Selector {
+        src: s.dst,
+        dst: s.src,
+        proto: s.proto,
+        sport: s.dport,
+        dport: s.sport,
+    }
+}
+
+/// A traffic selector covering a configured prefix (all protocols and ports).
+pub fn prefix_ts(p: &Prefix) -> TrafficSelector {
+    let host = u128::MAX.checked_shr(u32::from(p.len)).unwrap_or(0);
+    match p.addr {
+        IpAddr::V4(a) => {
+            let start = u32::from(a);
+            let h = u32::try_from(host >> 96).unwrap_or(0);
+            TrafficSelector::ipv4(start.into(), (start | h).into())
+        }
+        IpAddr::V6(a) => {
+            let start = u128::from(a);
+            TrafficSelector::ipv6(start.into(), (start | host).into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pfx(s: &str) -> Prefix {
+        crate::config::prefix(s).unwrap()
+    }
+
+    #[test]
+    fn prefixes_round_trip_through_ranges() {
+        for s in [
+            "10.1.0.0/24",
+            "10.0.0.1/32",
+            "0.0.0.0/0",
+            "fd01::/64",
+            "::/0",
+            "fd00::2/128",
+        ] {
+            let p = pfx(s);
+            assert_eq!(range_prefixes(&prefix_ts(&p).addresses), vec![p], "{s}");
+        }
+    }
+
+    #[test]
+    fn odd_ranges_split_into_prefixes() {
+        let r = AddressRange::V4 {
+            start: "10.0.0.1".parse().unwrap(),
+            end: "10.0.0.6".parse().unwrap(),
+        };
+        let got: Vec<String> = range_prefixes(&r).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.4/31", "10.0.0.6/32"]
+        );
+        let all = AddressRange::V4 {
+            start: "255.255.255.255".parse().unwrap(),
+            end: "255.255.255.255".parse().unwrap(),
+        };
+        assert_eq!(range_prefixes(&all).len(), 1);
+    }
+
+    #[test]
+    fn selectors_pair_families_and_protocols() {
+        let l = [prefix_ts(&pfx("10.1.0.0/24")), prefix_ts(&pfx("fd01::/64"))];
+        let mut r = [prefix_ts(&pfx("10.2.0.0/24")), prefix_ts(&pfx("fd02::/64"))];
+        r[0].ip_protocol = 6;
+        r[0].start_port = 80;
+        r[0].end_port = 80;
+        let s = child_selectors(&l, &r);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].proto, s[0].dport, s[0].sport),
+            (6, (80, 80), (0, 65535))
+        );
+        assert_eq!(reverse(&s[0]).sport, (80, 80));
+        assert_eq!(s[1].src.to_string(), "fd01::/64");
+    }
+}

@@ -1,0 +1,147 @@
+# ikeuser (ripsec data plane) in netns A against strongSwan's charon (XFRM data plane) in B:
+# both sides initiate, traffic both ways, rekeys of Child and IKE SAs under traffic, DELETE,
+# DPD, trap, and mismatches. PSK; DH 14/19/31; GCM and CBC-HMAC; tunnel and transport; v4/v6.
+# shellcheck shell=bash
+source tests/vm/ike.sh
+source tests/vm/strongswan.sh
+
+SWAN=$IKE_DIR/swanB
+# charon keeps a rekeyed Child SA's inbound SA for 5 s by default; the tests count SAs.
+export SWAN_EXTRA_CONF="delete_rekeyed_delay = 0"
+
+swan_cleanup() {
+	local rc=$?
+	swan_stop_all "$SWAN" || true
+	if [ $rc -ne 0 ]; then
+		echo "--- charon log (end)"
+		swan_log "$SWAN" 8 || true
+	fi
+	(exit $rc)
+	ike_cleanup
+}
+
+# swan_pair MODE IKE ESP [IKEUSER-KEY=VALUE...] -- [SWAN-KEY=VALUE...]: topology, ikeuser in A,
+# charon in B with connection `c` / child `net` and the same proposals (strongSwan syntax).
+swan_pair() {
+	local mode=$1 ike=$2 esp=$3 a=() b=()
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do a+=("$1"); shift; done
+	[ $# -eq 0 ] || shift
+	b=("$@")
+	load
+	topology "$mode"
+	trap swan_cleanup EXIT
+	ike_conf A "$IKE_DIR/A.toml" ike="[\"$ike\"]" esp="[\"$esp\"]" "${a[@]}"
+	ikeuser_start A "$IKE_DIR/A.toml"
+	mkdir -p "$SWAN"
+	swan_start B "$SWAN"
+	swan_conf "$SWAN" c child=net local_addrs="$B_OUT" remote_addrs="$A_OUT" psk="$IKE_PSK" \
+		proposals="$ike" esp_proposals="$esp" mode="$AMODE" local_ts="$SEL_B" remote_ts="$SEL_A" "${b[@]}"
+	swan_load B "$SWAN"
+}
+
+# xfrm_sa_count: SAs charon installed in B.
+xfrm_sa_count() { ip -n B xfrm state | grep -c '^src' || true; }
+
+# spi_in: ikeuser's inbound SPI of its Child SA.
+spi_in() { json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["children"][0]["spi_in"]'; }
+
+# rekeyed_by CMD...: runs CMD (which starts a Child SA rekey) while pinging A -> B; the pings
+# must all pass, the SPI must change, and both sides end up with exactly one Child SA.
+rekeyed_by() {
+	local before after pinger
+	before=$(spi_in)
+	ip netns exec A ping -c 30 -i 0.1 -W 1 -I "$A_IN" "$B_IN" >"$IKE_DIR/ping" &
+	pinger=$!
+	sleep 1
+	"$@" >/dev/null || fail "rekey ($*) failed: $(ike_log A | tail -5)"
+	wait $pinger || fail "pings lost during the rekey ($*): $(tail -3 "$IKE_DIR/ping")"
+	wait_for 10 test "$(sa_count A)" = 2 || fail "A has $(sa_count A) SAs after the rekey"
+	wait_for 10 test "$(xfrm_sa_count)" = 2 || fail "charon has $(xfrm_sa_count) SAs after the rekey"
+	after=$(spi_in)
+	[ "$before" != "$after" ] || fail "the inbound SPI did not change ($before) after $*"
+}
+
+test_swan_ikeuser_initiates_tunnel44_gcm_ecp256_rekeys_and_deletes() {
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	traffic_both_ways 100000
+	rekeyed_by ikectl A rekey c
+	rekeyed_by ikectl A rekey c --ike
+	traffic_both_ways 20000
+	swan_list_sas B "$SWAN" | grep -q ESTABLISHED || fail "charon lost the IKE SA after the IKE rekey"
+	ikectl A down c >/dev/null || fail "down: $(ike_log A | tail -3)"
+	wait_for 5 test "$(xfrm_sa_count)" = 0 || fail "charon still has SAs after ikeuser's DELETE"
+	expect_clean A
+}
+
+test_swan_charon_initiates_tunnel66_cbc_modp2048_rekeys_and_deletes() {
+	swan_pair tunnel66 aes256-sha256-modp2048 aes256-sha256
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 test "$(sa_count A)" = 2 || fail "ikeuser installed $(sa_count A) SAs"
+	traffic_both_ways 100000
+	rekeyed_by swan_rekey B "$SWAN" net
+	swan_rekey B "$SWAN" --ike c
+	wait_for 10 grep -q "rekeyed, now" "$IKE_DIR/A.log" || fail "no IKE rekey by charon: $(ike_log A | tail -5)"
+	traffic_both_ways 20000
+	swan_terminate B "$SWAN" c
+	wait_for 5 expect_clean A >/dev/null 2>&1 || expect_clean A
+	expect_contains "$(ike_log A)" "the peer [fd00::2]:500 deleted the IKE SA"
+}
+
+test_swan_charon_initiates_transport4_gcm256_curve25519_pfs() {
+	swan_pair transport4 aes256gcm16-prfsha256-curve25519 aes256gcm16-curve25519
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 test "$(sa_count A)" = 2 || fail "ikeuser installed $(sa_count A) SAs"
+	traffic_both_ways 50000
+	# A rekey with PFS from each side.
+	rekeyed_by swan_rekey B "$SWAN" net
+	rekeyed_by ikectl A rekey c
+	expect_contains "$(ikectl A status)" "transport aes256gcm16"
+}
+
+test_swan_ikeuser_initiates_transport6_cbc128_ecp256() {
+	swan_pair transport6 aes128-sha256-ecp256 aes128-sha256
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	traffic_both_ways 50000
+	swan_terminate_child B "$SWAN" net
+	wait_for 5 test "$(sa_count A)" = 0 || fail "ikeuser kept $(sa_count A) SAs after charon deleted the child"
+}
+
+test_swan_dpd_detects_a_dead_charon() {
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16 dpd=1 tries=3
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
+	# SIGKILL: charon cannot say goodbye.
+	swan_kill B "$SWAN"
+	wait_for 15 expect_clean A >/dev/null 2>&1 || fail "ikeuser did not notice the dead peer: $(ike_log A | tail -5)"
+	expect_contains "$(ike_log A)" "unreachable"
+}
+
+test_swan_trap_on_demand() {
+	swan_pair tunnel44 aes128gcm16-prfsha256-curve25519 aes128gcm16 start=trap
+	ip netns exec A ping -c 1 -W 1 -I "$A_IN" "$B_IN" >/dev/null 2>&1 || true
+	wait_for 10 test "$(sa_count A)" = 2 || fail "the trap did not bring the tunnel up: $(ike_log A | tail -5)"
+	ip netns exec A ping -c 2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping after the trap"
+	swan_wait_sa B "$SWAN" net
+}
+
+test_swan_mismatches_explain_and_leave_nothing() {
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16 -- proposals=aes256-sha256-modp2048
+	local out
+	if out=$(ikectl A up c 2>&1); then fail "up succeeded against a proposal mismatch"; fi
+	expect_contains "$out" "NO_PROPOSAL_CHOSEN"
+	expect_contains "$out" "AES_GCM_16"
+	expect_clean A
+	# charon initiating with a proposal ikeuser does not accept: ikeuser's log says why.
+	if swan_initiate B "$SWAN" net c 2>/dev/null; then fail "charon got through a proposal mismatch"; fi
+	expect_contains "$(ike_log A)" "ENCR_AES_CBC"
+	# PSK mismatch (charon's proposals fixed).
+	swan_conf "$SWAN" c child=net local_addrs="$B_OUT" remote_addrs="$A_OUT" psk="not the same key" \
+		proposals=aes128gcm16-prfsha256-ecp256 esp_proposals=aes128gcm16 local_ts="$SEL_B" remote_ts="$SEL_A"
+	swan_load B "$SWAN"
+	if out=$(ikectl A up c 2>&1); then fail "up succeeded with different PSKs"; fi
+	expect_contains "$out" "AUTHENTICATION_FAILED"
+	expect_clean A
+	[ "$(xfrm_sa_count)" = 0 ] || fail "charon installed SAs despite the failures"
+}

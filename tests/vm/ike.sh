@@ -1,0 +1,134 @@
+# Helpers for IKE tests: ikeuser daemons in netns A and B (see interop.sh `topology`).
+# shellcheck shell=bash
+source tests/vm/interop.sh
+
+IKE_DIR=${IKE_DIR:-$(mktemp -d /tmp/ike.XXXXXX)}
+IKE_PSK="a pre-shared key for the tests"
+
+# ike_conf NS FILE KEY=VALUE...: an ikeuser config with one connection `c` and child `net`
+# between netns NS (A or B) and the other one, for the current `topology`. Keys: ike, esp
+# (TOML arrays), mode, start, psk, local_id, remote_id, local_ts, remote_ts, dpd, rekey, life,
+# tries (retransmit_tries), ike_rekey (the IKE SA's rekey_time).
+ike_conf() {
+	local ns=$1 file=$2 ike='["aes128gcm16-prfsha256-ecp256"]' esp='["aes128gcm16"]'
+	local mode=$AMODE start=none psk=$IKE_PSK local_id="" remote_id="" dpd=0 rekey=0 life=0 tries="" ike_rekey=0
+	local local_addr=$A_OUT remote_addr=$B_OUT local_ts=$SEL_A remote_ts=$SEL_B kv
+	if [ "$ns" = B ]; then
+		local_addr=$B_OUT remote_addr=$A_OUT local_ts=$SEL_B remote_ts=$SEL_A
+	fi
+	shift 2
+	for kv in "$@"; do
+		local "${kv%%=*}=${kv#*=}"
+	done
+	{
+		echo "[daemon]"
+		echo "socket = \"$IKE_DIR/$ns.sock\""
+		[ -z "$tries" ] || echo "retransmit_tries = $tries"
+		echo
+		echo "[connections.c]"
+		echo "local_addr = \"$local_addr\""
+		echo "remote_addr = \"$remote_addr\""
+		[ -z "$local_id" ] || echo "local_id = \"$local_id\""
+		[ -z "$remote_id" ] || echo "remote_id = \"$remote_id\""
+		echo "psk = \"$psk\""
+		echo "ike_proposals = $ike"
+		echo "start = \"$start\""
+		echo "dpd_delay = $dpd"
+		echo "rekey_time = $ike_rekey"
+		echo
+		echo "[connections.c.children.net]"
+		echo "mode = \"$mode\""
+		echo "local_ts = [\"$local_ts\"]"
+		echo "remote_ts = [\"$remote_ts\"]"
+		echo "esp_proposals = $esp"
+		echo "rekey_time = $rekey"
+		echo "life_time = $life"
+	} >"$file"
+}
+
+# ikeuser_start NS CONF: starts a daemon in NS (log in $IKE_DIR/NS.log) and waits for its socket.
+ikeuser_start() {
+	local ns=$1 conf=$2 i
+	ip netns exec "$ns" ikeuser daemon -c "$conf" >>"$IKE_DIR/$ns.log" 2>&1 &
+	echo $! >"$IKE_DIR/$ns.pid"
+	for i in $(seq 50); do
+		ikectl "$ns" status >/dev/null 2>&1 && return 0
+		kill -0 "$(cat "$IKE_DIR/$ns.pid")" 2>/dev/null || break
+		sleep 0.2
+	done
+	cat "$IKE_DIR/$ns.log" >&2
+	fail "the ikeuser daemon in $ns did not start"
+}
+
+# ikectl NS ARGS...: the CLI talking to NS's daemon.
+ikectl() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" ikeuser --socket "$IKE_DIR/$ns.sock" "$@"
+}
+
+# ikeuser_stop NS: SIGTERM, then wait for the daemon to exit.
+ikeuser_stop() {
+	local pid i
+	pid=$(cat "$IKE_DIR/$1.pid" 2>/dev/null) || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.2
+	done
+	fail "the ikeuser daemon in $1 did not exit after SIGTERM"
+}
+
+# ike_log NS: the daemon's log so far.
+ike_log() { cat "$IKE_DIR/$1.log" 2>/dev/null || true; }
+
+# sa_count NS: ripsec SAs in NS.
+sa_count() { json_get "$(ip netns exec "$1" ikeuser sa list --json)" 'len(j)'; }
+
+# protect_policy_count NS: ripsec policies in NS other than bypass ones.
+protect_policy_count() {
+	json_get "$(ip netns exec "$1" ikeuser policy list --json)" 'len([p for p in j if p["action"] == "protect"])'
+}
+
+# expect_clean NS...: no SAs and no protect policies left.
+expect_clean() {
+	local ns
+	for ns in "$@"; do
+		expect_eq "$(sa_count "$ns")" 0 "SAs left in $ns"
+		expect_eq "$(protect_policy_count "$ns")" 0 "protect policies left in $ns"
+	done
+}
+
+# traffic_both_ways BYTES: ping and a TCP transfer with a checksum, A -> B and B -> A.
+traffic_both_ways() {
+	local bytes=${1:-100000}
+	ip netns exec A ping -c 2 -i 0.2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping A -> B"
+	ip netns exec B ping -c 2 -i 0.2 -W 2 -I "$B_IN" "$A_IN" >/dev/null || fail "ping B -> A"
+	tcp_transfer A B "$B_IN" "$A_IN" "$bytes"
+	tcp_transfer B A "$A_IN" "$B_IN" "$bytes"
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds or SECONDS have passed.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.2
+	done
+}
+
+# ike_cleanup: the EXIT trap of IKE tests; stops the daemons and, if the test failed, shows
+# the end of their logs.
+ike_cleanup() {
+	local rc=$? ns
+	ikeuser_stop A || true
+	ikeuser_stop B || true
+	if [ $rc -ne 0 ]; then
+		for ns in A B; do
+			[ -f "$IKE_DIR/$ns.log" ] || continue
+			echo "--- ikeuser log of $ns (end)"
+			tail -n 8 "$IKE_DIR/$ns.log"
+		done
+	fi
+}
