@@ -256,6 +256,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     }
     for (name, conn) in &raw.connections {
         if let Some(conn) = connection(&mut c, base, name, conn) {
+            // A responder picks the connection by the peer's identity.
+            if let Some(other) = connections
+                .iter()
+                .find(|o: &&Connection| o.remote_id == conn.remote_id && o.local == conn.local)
+            {
+                c.error::<()>(
+                    raw.connections.get(name).map_or(0..0, Spanned::span),
+                    format_args!(
+                        "connection `{name}`: connection `{}` already expects remote_id {} on {}; a responder could not tell them apart",
+                        other.name, conn.remote_id, conn.local
+                    ),
+                );
+            }
             connections.push(conn);
         }
     }
@@ -493,10 +506,33 @@ fn child(
             );
         }
     }
+    let (local_ts, remote_ts) = (local_ts?, remote_ts?);
+    if !local_ts.iter().any(|l| {
+        remote_ts
+            .iter()
+            .any(|r| l.addr.is_ipv4() == r.addr.is_ipv4())
+    }) {
+        c.error::<()>(
+            raw.span(),
+            format_args!("{ctx}: local_ts and remote_ts have no IP version in common, so nothing could be protected"),
+        );
+    }
+    if mode == Some(Mode::Transport) {
+        let host = |list: &[Prefix], a: Option<IpAddr>| {
+            list.iter()
+                .all(|p| Some(p.addr) == a && p.len == if p.addr.is_ipv4() { 32 } else { 128 })
+        };
+        if !host(&local_ts, local) || !host(&remote_ts, remote) {
+            c.error::<()>(
+                raw.span(),
+                format_args!("{ctx}: transport mode protects traffic between the two hosts only; leave out local_ts and remote_ts (or use the host addresses), or use mode = \"tunnel\""),
+            );
+        }
+    }
     Some(Child {
         name: name.to_string(),
-        local_ts: local_ts?,
-        remote_ts: remote_ts?,
+        local_ts,
+        remote_ts,
         mode: mode?,
         esp: esp?.into_iter().map(|e| e.0).collect(),
         pfs,
@@ -506,7 +542,11 @@ fn child(
 }
 
 fn address(c: &mut Checker<'_>, ctx: &str, key: &str, s: &Spanned<String>) -> Option<IpAddr> {
-    match s.get_ref().parse() {
+    match s.get_ref().parse::<IpAddr>() {
+        Ok(a) if a.is_unspecified() || a.is_multicast() => c.error(
+            s.span(),
+            format_args!("{ctx}: {key} = \"{a}\" must be one host's unicast address"),
+        ),
         Ok(a) => Some(a),
         Err(_) => c.error(
             s.span(),
@@ -847,6 +887,28 @@ life_time = 120
             e.starts_with("t.toml:18:") && e.contains("longer than rekey_time"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn unusable_combinations_are_refused() {
+        let t = "[connections.t]\nlocal_addr = \"10.0.0.1\"\nremote_addr = \"10.0.0.2\"\npsk = \"k\"\n[connections.t.children.c]\nmode = \"transport\"\nremote_ts = [\"10.2.0.0/24\"]\n";
+        assert!(check(t)
+            .unwrap_err()
+            .contains("transport mode protects traffic between the two hosts"));
+        let v = GOOD.replace("10.2.0.0/24", "fd02::/64");
+        assert!(check(&v).unwrap_err().contains("no IP version in common"));
+        let z = GOOD.replace("\"10.0.0.1\"", "\"0.0.0.0\"");
+        assert!(check(&z)
+            .unwrap_err()
+            .contains("one host's unicast address"));
+        let twice = format!(
+            "{GOOD}\n{}",
+            GOOD.replace("[daemon]\nsocket = \"/tmp/x.sock\"\n", "")
+                .replace("site", "site2")
+        );
+        assert!(check(&twice)
+            .unwrap_err()
+            .contains("a responder could not tell them apart"));
     }
 
     #[test]

@@ -113,13 +113,7 @@ impl Kernel {
 
     /// Removes an SA; a missing one is not an error (it may have expired).
     pub fn del_sa(&mut self, dst: IpAddr, spi: u32) -> Result<()> {
-        let (family, dst_b) = family_bytes(&dst);
-        let mut req = AttrWriter::default();
-        req.u32(a::SA_SPI, spi)
-            .u8(a::SA_PROTO, ESP)
-            .u8(a::SA_FAMILY, family)
-            .bytes(a::SA_DST, &dst_b);
-        match self.nl.request(cmd::SA_DEL, &req) {
+        match self.nl.request(cmd::SA_DEL, &sa_id(dst, spi)) {
             Err(e) if is_enoent(&e) => Ok(()),
             r => r.map(drop),
         }
@@ -127,13 +121,7 @@ impl Kernel {
 
     /// An SA with its counters.
     pub fn get_sa(&mut self, dst: IpAddr, spi: u32) -> Result<SaInfo> {
-        let (family, dst_b) = family_bytes(&dst);
-        let mut req = AttrWriter::default();
-        req.u32(a::SA_SPI, spi)
-            .u8(a::SA_PROTO, ESP)
-            .u8(a::SA_FAMILY, family)
-            .bytes(a::SA_DST, &dst_b);
-        let r = self.nl.request(cmd::SA_GET, &req)?;
+        let r = self.nl.request(cmd::SA_GET, &sa_id(dst, spi))?;
         decode(&r.first().ok_or_else(|| anyhow!("no SA reply"))?.payload)
     }
 
@@ -220,11 +208,30 @@ impl Kernel {
                     sport,
                     dport,
                 };
-                ids.push(self.add_policy(dir, &sel, 0, None)?);
+                match self.add_policy(dir, &sel, 0, None) {
+                    Ok(id) => ids.push(id),
+                    Err(e) => {
+                        for id in ids {
+                            let _ = self.del_policy(id);
+                        }
+                        return Err(e);
+                    }
+                }
             }
         }
         Ok(ids)
     }
+}
+
+/// The attributes that name an ESP SA: SPI and destination.
+fn sa_id(dst: IpAddr, spi: u32) -> AttrWriter {
+    let (family, dst_b) = family_bytes(&dst);
+    let mut req = AttrWriter::default();
+    req.u32(a::SA_SPI, spi)
+        .u8(a::SA_PROTO, ESP)
+        .u8(a::SA_FAMILY, family)
+        .bytes(a::SA_DST, &dst_b);
+    req
 }
 
 fn is_enoent(e: &anyhow::Error) -> bool {

@@ -37,13 +37,11 @@ test_ike_tunnel44_up_traffic_down() {
 	expect_contains "$(ike_log B)" "the peer 10.0.0.1:500 deleted the IKE SA"
 }
 
-test_ike_transport6_cbc_curve25519() {
-	ike_pair transport6 ike='["aes256-sha256-curve25519"]' esp='["aes256-sha256"]'
-	# Known limitation: in transport mode ripsec has no per-SA route MTU, so a full-size
-	# segment leaves as a fragmented ESP packet, and an IPv6 receiver's LOCAL_IN hook sees only
-	# the fragments (IPv6 reassembles after LOCAL_IN). Keep TCP segments small on both sides.
-	ip -n A -6 route replace fd00::/64 dev a0 advmss 1200
-	ip -n B -6 route replace fd00::/64 dev b0 advmss 1200
+test_ike_transport4_cbc_curve25519() {
+	# IPv6 transport between two ripsec hosts is not tested here: full-size segments leave as
+	# fragmented ESP, and IPv6 reassembles only after LOCAL_IN, where ripsec's hook drops the
+	# fragments as plaintext (drop-policy). IPv6 transport against strongSwan is tested in 90.
+	ike_pair transport4 ike='["aes256-sha256-curve25519"]' esp='["aes256-sha256"]'
 	ikectl B up c >/dev/null || fail "up from B: $(ike_log B)"
 	traffic_both_ways 50000
 	expect_contains "$(ikectl A status)" "transport aes256-sha256"
@@ -118,6 +116,15 @@ test_ike_sa_rekeys_on_time_and_children_follow() {
 	ikectl A rekey c >/dev/null || fail "child rekey over the new IKE SA: $(ike_log A | tail -3)"
 	ikectl A down c >/dev/null
 	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
+}
+
+test_ike_dpd_detects_a_dead_peer() {
+	ike_pair tunnel44 dpd=1 tries=3
+	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
+	# SIGKILL: B cannot say goodbye, and its SAs stay in its netns.
+	kill -KILL "$(cat "$IKE_DIR/B.pid")"
+	wait_for 20 expect_clean A >/dev/null 2>&1 || fail "A did not notice the dead peer"
+	expect_contains "$(ike_log A)" "unreachable"
 }
 
 test_ike_trap_starts_on_traffic() {

@@ -109,10 +109,11 @@ traffic_both_ways() {
 }
 
 # wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds or SECONDS have passed.
+# CMD runs in a subshell, so a check that calls `fail` (exit) is just retried.
 wait_for() {
 	local end=$((SECONDS + $1))
 	shift
-	until "$@"; do
+	until ("$@"); do
 		[ $SECONDS -lt $end ] || return 1
 		sleep 0.2
 	done
@@ -128,7 +129,9 @@ ike_cleanup() {
 		for ns in A B; do
 			[ -f "$IKE_DIR/$ns.log" ] || continue
 			echo "--- ikeuser log of $ns (end)"
-			tail -n 8 "$IKE_DIR/$ns.log"
+			tail -n 80 "$IKE_DIR/$ns.log"
 		done
+		# Repeated last, so the reason is in the lines run-all shows.
+		[ -z "${FAIL_MSG:-}" ] || echo "FAIL: $FAIL_MSG"
 	fi
 }

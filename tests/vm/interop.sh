@@ -108,7 +108,10 @@ tcp_transfer() {
 	local listener=$!
 	sleep 0.5
 	if ! ip netns exec "$from" timeout 30 nc -N -s "$src" "$addr" "$port" <"$d/sent"; then
-		ip netns exec A ikeuser sa list
+		echo "--- ripsec SAs of $from, then $to:"
+		ip netns exec "$from" ikeuser sa list || true
+		ip netns exec "$to" ikeuser sa list || true
+		ip netns exec "$to" ikeuser stats || true
 		ip -n "$from" route get "$addr"
 		fail "TCP $from -> $to ($addr): client failed"
 	fi

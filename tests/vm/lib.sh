@@ -10,6 +10,7 @@ unload() { if loaded; then rmmod ripsec; fi; }
 
 # fail MSG: fail the current test with a message.
 fail() {
+	FAIL_MSG="$*"
 	echo "FAIL: $*" >&2
 	exit 1
 }

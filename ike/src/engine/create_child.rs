@@ -367,13 +367,7 @@ impl Engine {
         }
         let transport = crate::message::notifications(inner)
             .any(|n| n.notify_type == NotifyType::USE_TRANSPORT_MODE);
-        let mode = match (ex.mode, transport) {
-            (Mode::Transport, true) => Mode::Transport,
-            (Mode::Tunnel, _) => Mode::Tunnel,
-            (Mode::Transport, false) => {
-                return Err("the peer does not accept transport mode".to_string())
-            }
-        };
+        let mode = negotiate::answered_mode(ex.mode, transport)?;
         let child_keys = ChildSaKeys::derive(
             negotiated.prf,
             &keys.sk_d,

@@ -1452,13 +1452,7 @@ impl Engine {
         let transport = notifies
             .iter()
             .any(|n| n.notify_type == NotifyType::USE_TRANSPORT_MODE);
-        let mode = match (config.mode, transport) {
-            (Mode::Transport, true) => Mode::Transport,
-            (Mode::Tunnel, _) => Mode::Tunnel,
-            (Mode::Transport, false) => {
-                return Err("the peer does not accept transport mode".to_string())
-            }
-        };
+        let mode = negotiate::answered_mode(config.mode, transport)?;
         let child_keys = ChildSaKeys::derive(
             negotiated.prf,
             &keys.sk_d,

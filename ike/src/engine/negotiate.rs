@@ -342,3 +342,15 @@ pub fn describe_ts(list: &[TrafficSelector]) -> String {
         items.join(", ")
     }
 }
+
+/// The mode of a Child SA we asked for, given whether the peer's answer carries
+/// USE_TRANSPORT_MODE (RFC 7296 §1.3.1: a responder that refuses transport mode omits it).
+pub(crate) fn answered_mode(asked: super::Mode, transport: bool) -> Result<super::Mode, String> {
+    match (asked, transport) {
+        (super::Mode::Transport, true) => Ok(super::Mode::Transport),
+        (super::Mode::Tunnel, _) => Ok(super::Mode::Tunnel),
+        (super::Mode::Transport, false) => {
+            Err("the peer does not accept transport mode".to_string())
+        }
+    }
+}

@@ -27,6 +27,8 @@ pub struct ChildRecord {
     pub ts_remote: String,
     pub installed: Instant,
     pub rekeying: bool,
+    /// A failed rekey is tried again then (the module's soft EXPIRE comes only once).
+    pub retry_rekey: Option<Instant>,
 }
 
 /// A connection's policies, shared by its Child SAs (old and new during a rekey).
@@ -170,6 +172,7 @@ impl Children {
             ts_remote: describe_ts(&child.ts_remote),
             installed: Instant::now(),
             rekeying: false,
+            retry_rekey: None,
         };
         let msg = format!(
             "Child SA `{}` installed: {} {}, spi in 0x{:08x} out 0x{:08x}, {} === {}",
@@ -263,11 +266,26 @@ impl Children {
         }
     }
 
-    /// A rekey attempt ended without replacing the Child SA: the next soft expiry may retry.
-    pub fn rekey_done(&mut self, sa: SaId) {
-        for c in self.list.iter_mut().filter(|c| c.sa == sa) {
+    /// A rekey attempt of ours ended without replacing the Child SA: try again in 10 s.
+    pub fn rekey_failed(&mut self, sa: SaId) {
+        for c in self.list.iter_mut().filter(|c| c.sa == sa && c.rekeying) {
             c.rekeying = false;
+            c.retry_rekey = Some(Instant::now() + std::time::Duration::from_secs(10));
         }
+    }
+
+    /// Child SAs whose rekey retry is due, marked as rekeying again.
+    pub fn retries_due(&mut self) -> Vec<(SaId, u32)> {
+        let now = Instant::now();
+        self.list
+            .iter_mut()
+            .filter(|c| !c.rekeying && c.retry_rekey.is_some_and(|t| t <= now))
+            .map(|c| {
+                c.rekeying = true;
+                c.retry_rekey = None;
+                (c.sa, c.inbound_spi)
+            })
+            .collect()
     }
 
     /// Children follow their IKE SA when it is rekeyed.

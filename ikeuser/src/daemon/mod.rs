@@ -91,6 +91,8 @@ pub struct Daemon {
     waiters: Vec<Waiter>,
     bypass: Vec<u32>,
     stopping: Option<Instant>,
+    /// The control socket file is ours to remove.
+    socket_created: bool,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -110,11 +112,14 @@ pub fn run(cfg: Config) -> Result<()> {
         waiters: Vec::new(),
         bypass,
         stopping: None,
+        socket_created: false,
         cfg,
     };
     let r = d.start(&tx).and_then(|()| d.serve(&rx));
     d.cleanup();
-    let _ = std::fs::remove_file(&d.cfg.socket);
+    if d.socket_created {
+        let _ = std::fs::remove_file(&d.cfg.socket);
+    }
     r
 }
 
@@ -211,7 +216,7 @@ impl Daemon {
         Ok(())
     }
 
-    fn spawn_control(&self, tx: &Sender<Input>) -> Result<()> {
+    fn spawn_control(&mut self, tx: &Sender<Input>) -> Result<()> {
         let path = &self.cfg.socket;
         if UnixStream::connect(path).is_ok() {
             bail!(
@@ -220,8 +225,15 @@ impl Daemon {
             );
         }
         let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path)
+        // Created without group/other access, so no one else can connect before the chmod.
+        // SAFETY: umask only changes this process's file-creation mask; no memory involved.
+        let old_mask = unsafe { libc::umask(0o177) };
+        let bound = UnixListener::bind(path);
+        // SAFETY: as above, restoring the previous mask.
+        unsafe { libc::umask(old_mask) };
+        let listener = bound
             .with_context(|| format!("cannot create the control socket {}", path.display()))?;
+        self.socket_created = true;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         let tx = tx.clone();
         std::thread::spawn(move || {
@@ -238,9 +250,18 @@ impl Daemon {
         nl.subscribe()?;
         let tx = tx.clone();
         std::thread::spawn(move || {
-            while let Ok(m) = nl.next_event() {
-                if tx.send(Input::Kernel(m)).is_err() {
-                    break;
+            loop {
+                match nl.next_event() {
+                    Ok(m) => {
+                        if tx.send(Input::Kernel(m)).is_err() {
+                            break;
+                        }
+                    }
+                    // ENOBUFS after a burst of events loses some, not the subscription.
+                    Err(e) => {
+                        eprintln!("ikeuser daemon: reading ripsec events: {e:#}; continuing");
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
                 }
             }
         });
@@ -331,8 +352,14 @@ impl Daemon {
         Some(Instant::now() + Duration::from_secs(secs.saturating_sub(jitter).max(1)))
     }
 
-    /// Starts the IKE SA rekeys that are due.
+    /// Starts the IKE SA rekeys and Child SA rekey retries that are due.
     fn rekey_due(&mut self) {
+        for (sa, spi) in self.children.retries_due() {
+            let name = self.conn_name(sa);
+            say!(self, "{name}: retrying the rekey of Child SA 0x{spi:08x}");
+            let t = self.now();
+            self.engine.rekey_child(t, sa, spi);
+        }
         let now = Instant::now();
         let due: Vec<SaId> = self
             .ike
@@ -388,6 +415,9 @@ impl Daemon {
                 r.status = Some(status::collect(self));
                 r
             }
+            Request::Up { .. } if self.stopping.is_some() => {
+                Reply::err("the daemon is shutting down")
+            }
             Request::Up { conn } => match conn_of(&conn) {
                 Err(e) => e,
                 Ok(c) => {
@@ -395,6 +425,10 @@ impl Daemon {
                         if self.children.of_sa(id).next().is_some() {
                             Reply::ok(format!("{conn} is already up (IKE SA #{})", id.0))
                         } else {
+                            if self.ike.get(&id).is_some_and(|r| r.established.is_some()) {
+                                let now = self.now();
+                                self.engine.create_child(now, id);
+                            }
                             self.waiters.push(Waiter {
                                 sa: id,
                                 kind: WaitKind::Up,
@@ -448,9 +482,9 @@ impl Daemon {
                         let now = self.now();
                         if ike {
                             match self.engine.rekey_ike(now, id) {
-                                Some(new) => {
+                                Some(_) => {
                                     self.waiters.push(Waiter {
-                                        sa: new,
+                                        sa: id,
                                         kind: WaitKind::Rekey,
                                         reply,
                                     });
@@ -636,50 +670,44 @@ impl Daemon {
                     self.children.move_sa(old, new);
                     say!(self, "{name}: IKE SA #{} rekeyed, now #{}", old.0, new.0);
                     self.answer(
-                        new,
+                        old,
                         &[WaitKind::Rekey],
                         &Reply::ok(format!(
                             "{name}: IKE SA rekeyed (#{} replaces #{})",
                             new.0, old.0
                         )),
                     );
+                    // A `down` or shutdown asked for while the rekey ran applies to the new SA.
+                    let down = self
+                        .waiters
+                        .iter()
+                        .any(|w| w.sa == old && w.kind == WaitKind::Down);
+                    for w in self.waiters.iter_mut().filter(|w| w.sa == old) {
+                        w.sa = new;
+                    }
+                    if down || self.stopping.is_some() {
+                        let now = self.now();
+                        self.engine.delete(now, new);
+                    }
                 }
             }
             Output::Closed { sa, reason } => {
                 let name = self.conn_name(sa);
-                say!(self, "{name}: IKE SA #{} closed: {reason}", sa.0);
-                for msg in self.children.remove_sa(&mut self.kernel, sa) {
-                    say!(self, "{name}: {msg}");
-                }
-                self.ike.remove(&sa);
-                self.answer(
-                    sa,
-                    &[WaitKind::Down],
-                    &Reply::ok(format!("{name}: IKE SA #{} closed: {reason}", sa.0)),
-                );
-                self.answer(
-                    sa,
-                    &[WaitKind::Up, WaitKind::Rekey],
-                    &Reply::err(format!("{name}: IKE SA #{} closed: {reason}", sa.0)),
-                );
+                let msg = format!("{name}: IKE SA #{} closed: {reason}", sa.0);
+                self.ike_sa_gone(sa, &msg, &msg);
             }
             Output::Failed { sa, reason } => {
                 let name = self.conn_name(sa);
-                say!(self, "{name}: IKE SA #{} failed: {reason}", sa.0);
-                for msg in self.children.remove_sa(&mut self.kernel, sa) {
-                    say!(self, "{name}: {msg}");
-                }
-                self.ike.remove(&sa);
-                self.answer(
+                self.ike_sa_gone(
                     sa,
-                    &[WaitKind::Up, WaitKind::Down, WaitKind::Rekey],
-                    &Reply::err(format!("{name}: {reason}")),
+                    &format!("{name}: IKE SA #{} failed: {reason}", sa.0),
+                    &format!("{name}: {reason}"),
                 );
             }
             Output::RequestFailed { sa, reason } => {
                 let name = self.conn_name(sa);
                 say!(self, "{name}: IKE SA #{}: {reason}", sa.0);
-                self.children.rekey_done(sa);
+                self.children.rekey_failed(sa);
                 self.answer(
                     sa,
                     &[WaitKind::Rekey],
@@ -689,6 +717,19 @@ impl Daemon {
             #[allow(unreachable_patterns)]
             _ => {}
         }
+    }
+
+    /// An IKE SA is gone (closed, or failed before it was up): remove what it installed and
+    /// answer its waiters; `down` succeeded either way, `up` and `rekey` did not.
+    fn ike_sa_gone(&mut self, sa: SaId, log: &str, failure: &str) {
+        say!(self, "{log}");
+        let name = self.conn_name(sa);
+        for msg in self.children.remove_sa(&mut self.kernel, sa) {
+            say!(self, "{name}: {msg}");
+        }
+        self.ike.remove(&sa);
+        self.answer(sa, &[WaitKind::Down], &Reply::ok(log));
+        self.answer(sa, &[WaitKind::Up, WaitKind::Rekey], &Reply::err(failure));
     }
 
     fn kernel_event(&mut self, m: &GenlMsg) {
@@ -725,7 +766,21 @@ impl Daemon {
                     .find(|c| self.reqid(&c.name) == reqid && c.start == StartAction::Trap)
                     .cloned();
                 if let Some(conn) = conn {
-                    if self.active(&conn.name).is_none() && self.stopping.is_none() {
+                    let active = self.active(&conn.name);
+                    let childless = active.filter(|id| {
+                        self.children.of_sa(*id).next().is_none()
+                            && self.ike.get(id).is_some_and(|r| r.established.is_some())
+                    });
+                    if let Some(id) = childless {
+                        say!(
+                            self,
+                            "{}: traffic needs a Child SA; creating one in IKE SA #{}",
+                            conn.name,
+                            id.0
+                        );
+                        let now = self.now();
+                        self.engine.create_child(now, id);
+                    } else if active.is_none() && self.stopping.is_none() {
                         say!(
                             self,
                             "{}: traffic {} -> {} needs it (acquire)",

@@ -7,6 +7,7 @@ use attr::{find, parse, AttrWriter};
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 use ripsec_proto::uapi;
 use std::fmt;
+use zeroize::Zeroize;
 
 const NLMSG_HDR: usize = 16;
 const GENL_HDR: usize = 4;
@@ -120,9 +121,10 @@ impl GenlSocket {
         msg.extend_from_slice(&0u32.to_ne_bytes());
         msg.extend_from_slice(&[cmd, version, 0, 0]);
         msg.extend_from_slice(&attrs.buf);
-        self.sock
-            .send(&msg, 0)
-            .context("cannot send the netlink request")?;
+        let sent = self.sock.send(&msg, 0);
+        // Requests can carry SA keys.
+        msg.zeroize();
+        sent.context("cannot send the netlink request")?;
 
         let mut out = Vec::new();
         loop {
