@@ -24,9 +24,10 @@ pub struct SetupRate {
     pub median_ms: f64,
 }
 
-fn is_request(bytes: &[u8]) -> bool {
-    // Flags octet of the IKE header: bit 0x20 is "Response".
-    bytes.get(19).is_some_and(|f| f & 0x20 == 0)
+/// An IKE_SA_INIT (34) or IKE_AUTH (35) request, retransmissions included.
+fn is_setup_request(bytes: &[u8]) -> bool {
+    // IKE header: exchange type at octet 18, flags at 19 (0x20: response).
+    matches!(bytes.get(18), Some(34 | 35)) && bytes.get(19).is_some_and(|f| f & 0x20 == 0)
 }
 
 /// Runs `count` setups of `conn` against its remote_addr, `parallel` at a time.
@@ -62,7 +63,7 @@ pub fn run(cfg: &Config, conn: &Connection, count: u64, parallel: u64) -> Result
         while let Some(o) = engine.poll_output() {
             match o {
                 Output::Send { to, bytes } => {
-                    if is_request(&bytes) {
+                    if is_setup_request(&bytes) {
                         requests += 1;
                     }
                     sock.send_to(&bytes, to)?;
@@ -100,8 +101,6 @@ pub fn run(cfg: &Config, conn: &Connection, count: u64, parallel: u64) -> Result
     let median_ms = latencies
         .get(latencies.len() / 2)
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-    // The DELETEs are requests too; count only the setup exchanges.
-    let setup_requests = requests.saturating_sub(closed);
     Ok(SetupRate {
         established,
         failed,
@@ -110,7 +109,7 @@ pub fn run(cfg: &Config, conn: &Connection, count: u64, parallel: u64) -> Result
         requests_per_setup: if established == 0 {
             0.0
         } else {
-            setup_requests as f64 / established as f64
+            requests as f64 / established as f64
         },
         median_ms,
     })
