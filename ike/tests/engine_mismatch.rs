@@ -68,7 +68,13 @@ fn dh_group_not_offered_at_all() {
     assert_no_child(&sim);
     let responder = only_failure(&sim, RESPONDER);
     assert!(responder.contains("DH MODP_2048"), "{responder}");
-    assert!(responder.ends_with("no common DH"), "{responder}");
+    assert!(
+        responder.ends_with(
+            "no common DH; closest: the peer's proposal 1 and our proposal 1 differ only in DH \
+             (peer CURVE_25519, ours MODP_2048)"
+        ),
+        "{responder}"
+    );
 }
 
 #[test]

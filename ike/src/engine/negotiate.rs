@@ -230,10 +230,67 @@ pub(crate) fn explain_no_proposal(
         format!("no common {}", missing.join(", "))
     };
     format!(
-        "no proposal chosen for the {what}: we offered {}; the peer offered {}; {verdict}",
+        "no proposal chosen for the {what}: we offered {}; the peer offered {}; {verdict}{}",
         describe(ours),
         describe(&peer_transforms),
+        closest(ours, &peer_transforms),
     )
+}
+
+/// Transform types in which two single proposals have no algorithm in common, with both
+/// sides' names.
+fn differences(ours: &[Transform], theirs: &[Transform]) -> Vec<String> {
+    let mine = names_by_type(std::slice::from_ref(&ours.to_vec()));
+    let peer = names_by_type(std::slice::from_ref(&theirs.to_vec()));
+    let mut out = Vec::new();
+    for kind in TYPES {
+        let get = |list: &[(TransformType, Vec<String>)]| {
+            list.iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default()
+        };
+        let (a, b) = (get(&mine), get(&peer));
+        let none = |v: &[String]| v.iter().all(|n| n == "NONE");
+        if a.iter().any(|n| b.contains(n)) || (none(&a) && none(&b)) {
+            continue;
+        }
+        let show = |v: &[String]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join("/")
+            }
+        };
+        out.push(format!(
+            "{} (peer {}, ours {})",
+            kind.name().unwrap_or("?"),
+            show(&b),
+            show(&a)
+        ));
+    }
+    out
+}
+
+/// "; closest: ..." naming the pair of proposals that differ in the fewest transform types.
+fn closest(ours: &[Vec<Transform>], theirs: &[Vec<Transform>]) -> String {
+    let mut best: Option<(usize, usize, Vec<String>)> = None;
+    for (i, o) in ours.iter().enumerate() {
+        for (j, t) in theirs.iter().enumerate() {
+            let d = differences(o, t);
+            if !d.is_empty() && best.as_ref().is_none_or(|b| d.len() < b.2.len()) {
+                best = Some((i, j, d));
+            }
+        }
+    }
+    best.map_or_else(String::new, |(i, j, d)| {
+        format!(
+            "; closest: the peer's proposal {} and our proposal {} differ only in {}",
+            j + 1,
+            i + 1,
+            d.join(", ")
+        )
+    })
 }
 
 /// The intersection of two selectors, if not empty.
