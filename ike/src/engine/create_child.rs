@@ -8,8 +8,7 @@ use std::time::Duration;
 use super::exchange::{After, ChildEntry, ChildState, Request, Sent};
 use super::negotiate::{self, accepted, explain_no_proposal, narrow, select, within};
 use super::{
-    describe_ts, ChildDirection, ChildSa, Engine, EspProposal, Failure, IkeSa, Mode, Output, SaId,
-    State, NONCE_LEN,
+    describe_ts, ChildSa, Engine, EspProposal, Failure, IkeSa, Mode, Output, SaId, State, NONCE_LEN,
 };
 use crate::codes::{NotifyType, ProtocolId};
 use crate::crypto::{DhGroup, KeyExchange};
@@ -381,16 +380,8 @@ impl Engine {
         let child = ChildSa {
             cipher: chosen.cipher,
             mode,
-            inbound: ChildDirection {
-                spi: ex.inbound_spi,
-                encr_key: child_keys.encr_r.clone(),
-                integ_key: child_keys.integ_r.clone(),
-            },
-            outbound: ChildDirection {
-                spi: peer_spi,
-                encr_key: child_keys.encr_i.clone(),
-                integ_key: child_keys.integ_i.clone(),
-            },
+            inbound: child_keys.inbound(true, ex.inbound_spi),
+            outbound: child_keys.outbound(true, peer_spi),
             ts_local: ts_i,
             ts_remote: ts_r,
             peer: sa.peer,
@@ -578,16 +569,8 @@ impl Engine {
         let child = ChildSa {
             cipher: chosen.cipher,
             mode,
-            inbound: ChildDirection {
-                spi: our_spi,
-                encr_key: child_keys.encr_i.clone(),
-                integ_key: child_keys.integ_i.clone(),
-            },
-            outbound: ChildDirection {
-                spi: peer_spi,
-                encr_key: child_keys.encr_r.clone(),
-                integ_key: child_keys.integ_r.clone(),
-            },
+            inbound: child_keys.inbound(false, our_spi),
+            outbound: child_keys.outbound(false, peer_spi),
             ts_local: narrowed_r.clone(),
             ts_remote: narrowed_i.clone(),
             peer: sa.peer,

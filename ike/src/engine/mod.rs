@@ -223,6 +223,28 @@ pub struct ChildDirection {
     pub integ_key: Secret,
 }
 
+impl ChildSaKeys {
+    /// The direction we receive on: the peer sends with the keys of its role in the exchange
+    /// that made them (`we_initiated`: we started that exchange).
+    fn inbound(&self, we_initiated: bool, spi: u32) -> ChildDirection {
+        let (encr_key, integ_key) = if we_initiated {
+            (&self.encr_r, &self.integ_r)
+        } else {
+            (&self.encr_i, &self.integ_i)
+        };
+        ChildDirection {
+            spi,
+            encr_key: encr_key.clone(),
+            integ_key: integ_key.clone(),
+        }
+    }
+
+    /// The direction we send on.
+    fn outbound(&self, we_initiated: bool, spi: u32) -> ChildDirection {
+        self.inbound(!we_initiated, spi)
+    }
+}
+
 /// A negotiated Child SA, ready to be installed in the kernel.
 #[derive(Clone, Debug)]
 pub struct ChildSa {
@@ -1113,16 +1135,8 @@ impl Engine {
         let child = ChildSa {
             cipher: chosen.cipher,
             mode,
-            inbound: ChildDirection {
-                spi: sa.child_spi,
-                encr_key: child_keys.encr_i.clone(),
-                integ_key: child_keys.integ_i.clone(),
-            },
-            outbound: ChildDirection {
-                spi: peer_spi,
-                encr_key: child_keys.encr_r.clone(),
-                integ_key: child_keys.integ_r.clone(),
-            },
+            inbound: child_keys.inbound(false, sa.child_spi),
+            outbound: child_keys.outbound(false, peer_spi),
             ts_local: narrowed_r,
             ts_remote: narrowed_i,
             peer: sa.peer,
@@ -1468,16 +1482,8 @@ impl Engine {
             ChildSa {
                 cipher: chosen.cipher,
                 mode,
-                inbound: ChildDirection {
-                    spi: sa.child_spi,
-                    encr_key: child_keys.encr_r.clone(),
-                    integ_key: child_keys.integ_r.clone(),
-                },
-                outbound: ChildDirection {
-                    spi: peer_spi,
-                    encr_key: child_keys.encr_i.clone(),
-                    integ_key: child_keys.integ_i.clone(),
-                },
+                inbound: child_keys.inbound(true, sa.child_spi),
+                outbound: child_keys.outbound(true, peer_spi),
                 ts_local: ts_i,
                 ts_remote: ts_r,
                 peer: sa.peer,
