@@ -8,6 +8,7 @@ use crate::daemon::engine_config;
 use anyhow::{bail, Context, Result};
 use ripsec_ike::crypto::OsRandom;
 use ripsec_ike::engine::{Engine, Output, SaId};
+use ripsec_ike::{ExchangeType, IkeHeader};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -24,10 +25,13 @@ pub struct SetupRate {
     pub median_ms: f64,
 }
 
-/// An IKE_SA_INIT (34) or IKE_AUTH (35) request, retransmissions included.
+/// An IKE_SA_INIT or IKE_AUTH request, retransmissions included.
 fn is_setup_request(bytes: &[u8]) -> bool {
-    // IKE header: exchange type at octet 18, flags at 19 (0x20: response).
-    matches!(bytes.get(18), Some(34 | 35)) && bytes.get(19).is_some_and(|f| f & 0x20 == 0)
+    IkeHeader::parse(bytes).is_ok_and(|h| {
+        !h.flags.response
+            && (h.exchange_type == ExchangeType::IKE_SA_INIT
+                || h.exchange_type == ExchangeType::IKE_AUTH)
+    })
 }
 
 /// Runs `count` setups of `conn` against its remote_addr, `parallel` at a time.

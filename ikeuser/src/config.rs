@@ -623,19 +623,7 @@ fn selectors(
             len: if a.is_ipv4() { 32 } else { 128 },
         }]);
     };
-    if list.get_ref().is_empty() {
-        return c.error(list.span(), format_args!("{ctx}: {key} is empty"));
-    }
-    let mut out = Vec::new();
-    for s in list.get_ref() {
-        match prefix(s.get_ref()) {
-            Ok(p) => out.push(p),
-            Err(e) => {
-                c.error::<()>(s.span(), format_args!("{ctx}: {key}: {e}"));
-            }
-        }
-    }
-    (out.len() == list.get_ref().len()).then_some(out)
+    each(c, ctx, key, list, prefix)
 }
 
 fn proposals<T>(
@@ -649,6 +637,17 @@ fn proposals<T>(
     let Some(list) = raw else {
         return default.iter().map(|s| parse_one(s).ok()).collect();
     };
+    each(c, ctx, key, list, parse_one)
+}
+
+/// Parses every entry of a non-empty list, reporting each bad one on its own line.
+fn each<T>(
+    c: &mut Checker<'_>,
+    ctx: &str,
+    key: &str,
+    list: &Words,
+    parse_one: fn(&str) -> Result<T, String>,
+) -> Option<Vec<T>> {
     if list.get_ref().is_empty() {
         return c.error(list.span(), format_args!("{ctx}: {key} is empty"));
     }

@@ -99,15 +99,6 @@ expect_clean() {
 	done
 }
 
-# traffic_both_ways BYTES: ping and a TCP transfer with a checksum, A -> B and B -> A.
-traffic_both_ways() {
-	local bytes=${1:-100000}
-	ip netns exec A ping -c 2 -i 0.2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping A -> B"
-	ip netns exec B ping -c 2 -i 0.2 -W 2 -I "$B_IN" "$A_IN" >/dev/null || fail "ping B -> A"
-	tcp_transfer A B "$B_IN" "$A_IN" "$bytes"
-	tcp_transfer B A "$A_IN" "$B_IN" "$bytes"
-}
-
 # wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds or SECONDS have passed.
 # CMD runs in a subshell, so a check that calls `fail` (exit) is just retried.
 wait_for() {

@@ -120,14 +120,20 @@ tcp_transfer() {
 		fail "TCP $from -> $to: $(stat -c %s "$d/got") of $bytes bytes arrived, or they differ"
 }
 
+# traffic_both_ways BYTES: ping and a TCP transfer with a checksum, A -> B and B -> A.
+traffic_both_ways() {
+	local bytes=${1:-100000}
+	ip netns exec A ping -c 2 -i 0.2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping A -> B"
+	ip netns exec B ping -c 2 -i 0.2 -W 2 -I "$B_IN" "$A_IN" >/dev/null || fail "ping B -> A"
+	tcp_transfer A B "$B_IN" "$A_IN" "$bytes"
+	tcp_transfer B A "$A_IN" "$B_IN" "$bytes"
+}
+
 # xfrm_interop ALG MODE [esn]: the full check for one combination.
 xfrm_interop() {
 	load
 	xfrm_setup "$@"
-	ip netns exec A ping -c 2 -i 0.2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping A -> B"
-	ip netns exec B ping -c 2 -i 0.2 -W 2 -I "$B_IN" "$A_IN" >/dev/null || fail "ping B -> A"
-	tcp_transfer A B "$B_IN" "$A_IN" 100000
-	tcp_transfer B A "$A_IN" "$B_IN" 100000
+	traffic_both_ways 100000
 	local j
 	j=$(ip netns exec A ikeuser sa list --json)
 	expect_eq "$(json_get "$j" '[s["stats"]["packets-out"] > 0 for s in j if s["spi"] == 0x1000][0]')" True "ripsec sent on 0x1000"

@@ -61,10 +61,8 @@ enum WaitKind {
 /// An IKE SA as the daemon knows it.
 struct IkeRecord {
     conn: Option<String>,
-    peer: SocketAddr,
     initiator: bool,
     established: Option<Instant>,
-    peer_id: Option<String>,
     /// When to rekey the IKE SA (from the connection's `rekey_time`).
     rekey_at: Option<Instant>,
 }
@@ -335,10 +333,8 @@ impl Daemon {
             id,
             IkeRecord {
                 conn: Some(conn.name.clone()),
-                peer,
                 initiator: true,
                 established: None,
-                peer_id: None,
                 rekey_at: None,
             },
         );
@@ -587,18 +583,12 @@ impl Daemon {
                 let now = Instant::now();
                 let rec = self.ike.entry(sa).or_insert(IkeRecord {
                     conn: None,
-                    peer: SocketAddr::new(IpAddr::from([0u8; 4]), 0),
                     initiator: false,
                     established: None,
-                    peer_id: None,
                     rekey_at: None,
                 });
                 rec.conn = Some(config.clone());
                 rec.established = Some(now);
-                rec.peer_id = Some(peer_id.to_string());
-                if let Some(st) = self.engine.status().into_iter().find(|s| s.id == sa) {
-                    rec.peer = st.peer;
-                }
                 let role = if rec.initiator {
                     "initiator"
                 } else {

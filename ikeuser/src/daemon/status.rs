@@ -16,66 +16,50 @@ fn counters(d: &mut Daemon, dst: std::net::IpAddr, spi: u32) -> Value {
 /// The daemon's state as JSON (the `--json` output of `ikeuser status`).
 pub fn collect(d: &mut Daemon) -> Value {
     let engine: BTreeMap<u64, _> = d.engine.status().into_iter().map(|s| (s.id.0, s)).collect();
+    // The module's counters need `d.kernel` mutably: look them up after the JSON is built.
+    let mut lookups = Vec::new();
     let mut ike_sas = Vec::new();
-    let ids: Vec<_> = d.ike.keys().copied().collect();
-    for id in ids {
-        let Some(rec) = d.ike.get(&id) else { continue };
+    for (id, rec) in &d.ike {
         let st = engine.get(&id.0);
-        let (conn, peer, peer_id, initiator) = (
-            rec.conn.clone(),
-            rec.peer,
-            rec.peer_id.clone(),
-            rec.initiator,
-        );
-        let age = rec.established.map(|t| t.elapsed().as_secs());
-        let kids: Vec<_> = d
-            .children
-            .of_sa(id)
-            .map(|c| {
-                (
-                    c.child.clone(),
-                    c.mode,
-                    c.alg,
-                    c.inbound_spi,
-                    c.outbound_spi,
-                    c.local,
-                    c.peer,
-                    c.ts_local.clone(),
-                    c.ts_remote.clone(),
-                    c.installed.elapsed().as_secs(),
-                    c.rekeying,
-                )
-            })
-            .collect();
         let mut children = Vec::new();
-        for (name, mode, alg, spi_in, spi_out, local, cpeer, tl, tr, cage, rekeying) in kids {
-            let inbound = counters(d, local, spi_in);
-            let outbound = counters(d, cpeer, spi_out);
+        for c in d.children.of_sa(*id) {
+            lookups.push((
+                ike_sas.len(),
+                children.len(),
+                c.local,
+                c.inbound_spi,
+                c.peer,
+                c.outbound_spi,
+            ));
             children.push(json!({
-                "name": name,
-                "mode": mode_name(mode),
-                "alg": alg,
-                "spi_in": format!("0x{spi_in:08x}"),
-                "spi_out": format!("0x{spi_out:08x}"),
-                "local_ts": tl,
-                "remote_ts": tr,
-                "age_secs": cage,
-                "rekeying": rekeying,
-                "in": inbound,
-                "out": outbound,
+                "name": c.child,
+                "mode": mode_name(c.mode),
+                "alg": c.alg,
+                "spi_in": format!("0x{:08x}", c.inbound_spi),
+                "spi_out": format!("0x{:08x}", c.outbound_spi),
+                "local_ts": c.ts_local,
+                "remote_ts": c.ts_remote,
+                "age_secs": c.installed.elapsed().as_secs(),
+                "rekeying": c.rekeying,
             }));
         }
         ike_sas.push(json!({
             "id": id.0,
-            "conn": conn,
-            "role": if initiator { "initiator" } else { "responder" },
+            "conn": rec.conn,
+            "role": if rec.initiator { "initiator" } else { "responder" },
             "state": st.map_or_else(|| "unknown".to_string(), |s| s.state.to_string()),
             "proposal": st.map(|s| s.proposal.clone()),
-            "peer": peer.to_string(),
-            "peer_id": peer_id,
-            "age_secs": age,
+            "peer": st.map(|s| s.peer.to_string()),
+            "peer_id": st.and_then(|s| s.peer_id.as_ref()).map(ToString::to_string),
+            "age_secs": rec.established.map(|t| t.elapsed().as_secs()),
             "children": children,
         }));
+    }
+    for (sa, child, local, spi_in, peer, spi_out) in lookups {
+        let (inbound, outbound) = (counters(d, local, spi_in), counters(d, peer, spi_out));
+        let c = &mut ike_sas[sa]["children"][child];
+        c["in"] = inbound;
+        c["out"] = outbound;
     }
     let conns: Vec<Value> = d
         .cfg
