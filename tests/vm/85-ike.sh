@@ -71,7 +71,7 @@ test_ike_child_rekey_keeps_traffic() {
 	sleep 1
 	ikectl A rekey c >/dev/null || fail "rekey: $(ike_log A)"
 	wait $pinger || fail "pings lost during the rekey: $(tail -3 "$IKE_DIR/ping")"
-	wait_for 5 test "$(sa_count A)" = 2 || fail "A has $(sa_count A) SAs after the rekey"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after the rekey"
 	after=$(json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["children"][0]["spi_in"]')
 	[ "$before" != "$after" ] || fail "the inbound SPI did not change ($before)"
 	expect_eq "$(sa_count B)" 2 "SAs in B after the rekey"
@@ -85,7 +85,7 @@ test_ike_soft_lifetime_rekeys() {
 	first=$(json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["children"][0]["spi_out"]')
 	wait_for 12 grep -q "reached its soft lifetime; rekeying" "$IKE_DIR/A.log" "$IKE_DIR/B.log" ||
 		fail "no rekey after the soft lifetime: $(ike_log A)"
-	wait_for 5 test "$(sa_count A)" = 2 || true
+	wait_for 5 'test "$(sa_count A)" = 2' || true
 	traffic_both_ways 20000
 	local now
 	now=$(json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["children"][0]["spi_out"]')
@@ -105,7 +105,7 @@ test_ike_sa_rekeys_on_time_and_children_follow() {
 	first=$(json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["id"]')
 	wait_for 12 grep -q "rekeyed, now" "$IKE_DIR/A.log" ||
 		fail "no IKE SA rekey after rekey_time: $(ike_log A | tail -5)"
-	wait_for 5 test "$(json_get "$(ikectl A status --json)" 'len(j["status"]["ike_sas"])')" = 1 ||
+	wait_for 5 'test "$(ike_sa_count A)" = 1' ||
 		fail "more than one IKE SA after the rekey"
 	local j
 	j=$(ikectl A status --json)
@@ -139,7 +139,7 @@ test_ike_trap_starts_on_traffic() {
 	expect_eq "$(sa_count A)" 0 "SAs before traffic"
 	# The first packets trigger ACQUIRE and are dropped while IKE runs.
 	ip netns exec A ping -c 1 -W 1 -I "$A_IN" "$B_IN" >/dev/null 2>&1 || true
-	wait_for 10 test "$(sa_count A)" = 2 || fail "no SA after traffic: $(ike_log A)"
+	wait_for 10 'test "$(sa_count A)" = 2' || fail "no SA after traffic: $(ike_log A)"
 	ip netns exec A ping -c 2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping after the trap fired"
 	expect_contains "$(ike_log A)" "needs it (acquire)"
 }

@@ -61,8 +61,8 @@ rekeyed_by() {
 	sleep 1
 	"$@" >/dev/null || fail "rekey ($*) failed: $(ike_log A | tail -5)"
 	wait $pinger || fail "pings lost during the rekey ($*): $(tail -3 "$IKE_DIR/ping")"
-	wait_for 10 test "$(sa_count A)" = 2 || fail "A has $(sa_count A) SAs after the rekey"
-	wait_for 10 test "$(xfrm_sa_count)" = 2 || fail "charon has $(xfrm_sa_count) SAs after the rekey"
+	wait_for 10 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after the rekey"
+	wait_for 10 'test "$(xfrm_sa_count)" = 2' || fail "charon has $(xfrm_sa_count) SAs after the rekey"
 	after=$(spi_in)
 	[ "$before" != "$after" ] || fail "the inbound SPI did not change ($before) after $*"
 }
@@ -86,14 +86,14 @@ test_swan_ikeuser_initiates_tunnel44_gcm_ecp256_rekeys_and_deletes() {
 	rekeyed_by ikectl A rekey c
 	swan_list_sas B "$SWAN" | grep -q ESTABLISHED || fail "charon lost the IKE SA after the IKE rekey"
 	ikectl A down c >/dev/null || fail "down: $(ike_log A | tail -3)"
-	wait_for 5 test "$(xfrm_sa_count)" = 0 || fail "charon still has SAs after ikeuser's DELETE"
+	wait_for 5 'test "$(xfrm_sa_count)" = 0' || fail "charon still has SAs after ikeuser's DELETE"
 	expect_clean A
 }
 
 test_swan_charon_initiates_tunnel66_cbc_modp2048_rekeys_and_deletes() {
 	swan_pair tunnel66 aes256-sha256-modp2048 aes256-sha256
 	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
-	wait_for 5 test "$(sa_count A)" = 2 || fail "ikeuser installed $(sa_count A) SAs"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
 	traffic_both_ways 100000
 	rekeyed_by swan_rekey B "$SWAN" net
 	swan_rekey B "$SWAN" --ike c
@@ -107,7 +107,7 @@ test_swan_charon_initiates_tunnel66_cbc_modp2048_rekeys_and_deletes() {
 test_swan_charon_initiates_transport4_gcm256_curve25519_pfs() {
 	swan_pair transport4 aes256gcm16-prfsha256-curve25519 aes256gcm16-curve25519
 	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
-	wait_for 5 test "$(sa_count A)" = 2 || fail "ikeuser installed $(sa_count A) SAs"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
 	traffic_both_ways 50000
 	# A rekey with PFS from each side.
 	rekeyed_by swan_rekey B "$SWAN" net
@@ -120,13 +120,33 @@ test_swan_ikeuser_initiates_transport6_cbc128_ecp256() {
 	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
 	traffic_both_ways 50000
 	swan_terminate_child B "$SWAN" net
-	wait_for 5 test "$(sa_count A)" = 0 || fail "ikeuser kept $(sa_count A) SAs after charon deleted the child"
+	wait_for 5 'test "$(sa_count A)" = 0' || fail "ikeuser kept $(sa_count A) SAs after charon deleted the child"
+}
+
+test_swan_dpd_after_the_peer_dies() {
+	# Liveness checks run both ways; each side notices when the other dies without a DELETE.
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16 dpd=1 tries=3 -- dpd_delay=1s
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	swan_kill B "$SWAN"
+	wait_for 25 expect_clean A >/dev/null 2>&1 || fail "ikeuser did not notice the dead charon: $(ike_log A | tail -5)"
+	expect_contains "$(ike_log A)" "unreachable"
+	# charon's turn: a new charon, and ikeuser dies.
+	ip -n B xfrm state flush
+	ip -n B xfrm policy flush
+	swan_start B "$SWAN"
+	swan_load B "$SWAN"
+	ikectl A up c >/dev/null || fail "second up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	kill -KILL "$(cat "$IKE_DIR/A.pid")"
+	wait_for 25 'test "$(xfrm_sa_count)" = 0' || fail "charon kept $(xfrm_sa_count) SAs after ikeuser died: $(swan_log "$SWAN" 15)"
+	swan_log "$SWAN" 200 | grep -q "giving up after" || fail "charon's log does not show the DPD timeout: $(swan_log "$SWAN" 15)"
 }
 
 test_swan_trap_on_demand() {
 	swan_pair tunnel44 aes128gcm16-prfsha256-curve25519 aes128gcm16 start=trap
 	ip netns exec A ping -c 1 -W 1 -I "$A_IN" "$B_IN" >/dev/null 2>&1 || true
-	wait_for 10 test "$(sa_count A)" = 2 || fail "the trap did not bring the tunnel up: $(ike_log A | tail -5)"
+	wait_for 10 'test "$(sa_count A)" = 2' || fail "the trap did not bring the tunnel up: $(ike_log A | tail -5)"
 	ip netns exec A ping -c 2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping after the trap"
 	swan_wait_sa B "$SWAN" net
 }

@@ -84,6 +84,8 @@ ike_log() { cat "$IKE_DIR/$1.log" 2>/dev/null || true; }
 
 # sa_count NS: ripsec SAs in NS.
 sa_count() { json_get "$(ip netns exec "$1" ikeuser sa list --json)" 'len(j)'; }
+# ike_sa_count NS: IKE SAs the daemon in NS reports.
+ike_sa_count() { json_get "$(ikectl "$1" status --json)" 'len(j["status"]["ike_sas"])'; }
 
 # protect_policy_count NS: ripsec policies in NS other than bypass ones.
 protect_policy_count() {
@@ -100,11 +102,12 @@ expect_clean() {
 }
 
 # wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds or SECONDS have passed.
-# CMD runs in a subshell, so a check that calls `fail` (exit) is just retried.
+# CMD runs in a subshell, so a check that calls `fail` (exit) is just retried. A single argument
+# is evaluated anew each time, for checks with $(...) in them: wait_for 5 'test "$(f)" = 2'.
 wait_for() {
 	local end=$((SECONDS + $1))
 	shift
-	until ("$@"); do
+	until if [ $# -eq 1 ]; then (eval "$1"); else ("$@"); fi; do
 		[ $SECONDS -lt $end ] || return 1
 		sleep 0.2
 	done
