@@ -140,7 +140,21 @@ registry! {
         RSA_DIGITAL_SIGNATURE = 1 => "RSA_DIGITAL_SIGNATURE",
         SHARED_KEY_MIC = 2 => "SHARED_KEY_MESSAGE_INTEGRITY_CODE",
         DSS_DIGITAL_SIGNATURE = 3 => "DSS_DIGITAL_SIGNATURE",
+        ECDSA_SHA256_P256 = 9 => "ECDSA_SHA256_P256",
+        ECDSA_SHA384_P384 = 10 => "ECDSA_SHA384_P384",
+        ECDSA_SHA512_P521 = 11 => "ECDSA_SHA512_P521",
         DIGITAL_SIGNATURE = 14 => "DIGITAL_SIGNATURE",
+    }
+}
+
+registry! {
+    /// Hash algorithm in SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4).
+    HashAlgorithm(u16) {
+        SHA1 = 1 => "SHA1",
+        SHA2_256 = 2 => "SHA2_256",
+        SHA2_384 = 3 => "SHA2_384",
+        SHA2_512 = 4 => "SHA2_512",
+        IDENTITY = 5 => "IDENTITY",
     }
 }
 

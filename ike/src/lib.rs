@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! ripsec's IKEv2 building blocks (RFC 7296), sans I/O: strict parsing and serialization of
 //! messages and payloads, key derivation, SK payload protection and Diffie-Hellman
-//! ([`crypto`]), and a deterministic protocol engine ([`engine`]). No sockets, clocks or
-//! threads here: the caller feeds datagrams and time in and sends what comes out.
+//! ([`crypto`]), certificates and signatures ([`pki`]), and a deterministic protocol engine
+//! ([`engine`]). No sockets, clocks or threads here: the caller feeds datagrams and time in
+//! and sends what comes out.
 //!
 //! ```
 //! use ripsec_ike::{Message, Payload};
@@ -34,6 +35,7 @@ mod header;
 pub mod keys;
 mod message;
 mod payload;
+pub mod pki;
 mod sa;
 mod secret;
 mod traffic_selector;
@@ -41,8 +43,8 @@ pub mod transform_ids;
 mod wire;
 
 pub use codes::{
-    AuthMethod, CertEncoding, ExchangeType, IdType, NotifyType, PayloadType, ProtocolId,
-    TransformType, TsType,
+    AuthMethod, CertEncoding, ExchangeType, HashAlgorithm, IdType, NotifyType, PayloadType,
+    ProtocolId, TransformType, TsType,
 };
 pub use error::{EncodeError, Item, ParseError};
 pub use fuzz::fuzz_parse;

@@ -185,7 +185,7 @@ fn replayed_ike_auth_request_after_establishment_gets_cached_response() {
     assert_matching_children(&sim);
     let request = sim.sent[2].bytes.clone();
     let now = sim.now;
-    sim.engines[RESPONDER].handle_datagram(now, addr(INITIATOR), &request);
+    sim.engines[RESPONDER].handle_datagram(now, addr(INITIATOR), addr(RESPONDER), &request);
     let out: Vec<Output> = std::iter::from_fn(|| sim.engines[RESPONDER].poll_output()).collect();
     assert_eq!(out.len(), 1);
     let Output::Send { to, bytes } = &out[0] else {
@@ -194,11 +194,11 @@ fn replayed_ike_auth_request_after_establishment_gets_cached_response() {
     assert_eq!(*to, addr(INITIATOR));
     assert_eq!(bytes, &sim.sent[3].bytes);
     // The initiator ignores the late duplicate response.
-    sim.engines[INITIATOR].handle_datagram(now, addr(RESPONDER), bytes);
+    sim.engines[INITIATOR].handle_datagram(now, addr(RESPONDER), addr(INITIATOR), bytes);
     assert!(sim.engines[INITIATOR].poll_output().is_none());
     // A forged message from elsewhere is ignored too.
     let stranger: SocketAddr = "203.0.113.9:500".parse().unwrap();
-    sim.engines[RESPONDER].handle_datagram(now, stranger, &[0u8; 10]);
+    sim.engines[RESPONDER].handle_datagram(now, stranger, addr(RESPONDER), &[0u8; 10]);
     assert!(sim.engines[RESPONDER].poll_output().is_none());
 }
 

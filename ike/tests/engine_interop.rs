@@ -84,7 +84,7 @@ fn hand_written_initiator_against_engine_responder() {
     }
     .to_bytes()
     .unwrap();
-    engine.handle_datagram(now, addr(INITIATOR), &m1);
+    engine.handle_datagram(now, addr(INITIATOR), addr(RESPONDER), &m1);
     let (sent, _) = sends(&mut engine);
     let m2 = sent.into_iter().next().expect("IKE_SA_INIT response");
     let response = Message::parse(&m2).unwrap();
@@ -187,7 +187,7 @@ fn hand_written_initiator_against_engine_responder() {
     m3[40..40 + plaintext.len()].copy_from_slice(&plaintext);
     m3[40 + plaintext.len()..].copy_from_slice(&tag);
 
-    engine.handle_datagram(now, addr(INITIATOR), &m3);
+    engine.handle_datagram(now, addr(INITIATOR), addr(RESPONDER), &m3);
     let (sent, events) = sends(&mut engine);
     assert_eq!(sent.len(), 1);
     let m4 = &sent[0];

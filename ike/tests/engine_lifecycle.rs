@@ -14,7 +14,7 @@ use ripsec_ike::crypto::DhGroup;
 use ripsec_ike::engine::{
     Config, Mode, Output, RetransmitPolicy, Role, SaId, SpiAllocator, HALF_OPEN_TIMEOUT,
 };
-use ripsec_ike::{Message, NotifyType, Payload};
+use ripsec_ike::{ExchangeType, Message, NotifyType, Payload};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -688,7 +688,7 @@ fn cookie_demanded_only_above_the_threshold() {
     sim.initiate(alice.clone());
     sim.run_until(Duration::from_millis(100));
     let now = sim.now;
-    sim.engines[INITIATOR].initiate(now, alice, addr(RESPONDER));
+    sim.engines[INITIATOR].initiate(now, alice, addr(RESPONDER), addr(INITIATOR));
     sim.run_until(Duration::from_millis(200));
     // sent[2] is the first initiator's held IKE_AUTH request.
     let trace = sim.trace();
@@ -763,30 +763,342 @@ fn simultaneous_deletes_close_once_on_each_side() {
     assert!(sim.engines[RESPONDER].status().is_empty());
 }
 
-#[test]
-fn simultaneous_ike_rekeys_are_refused_and_can_be_retried() {
-    let (alice, bob) = configs();
-    let mut sim = established(141, alice, bob);
+/// (local SPI, remote SPI) of a node's only IKE SA.
+fn ike_spis(sim: &Sim, node: usize) -> ([u8; 8], [u8; 8]) {
+    let status = sim.engines[node].status();
+    assert_eq!(status.len(), 1, "{status:?}");
+    (status[0].local_spi, status[0].remote_spi)
+}
+
+/// Both nodes start an IKE SA rekey at the same instant.
+fn rekey_ike_on_both_sides(sim: &mut Sim) {
     let now = sim.now;
     for node in [INITIATOR, RESPONDER] {
-        let id = sa(&sim, node);
+        let id = sa(sim, node);
         assert!(sim.engines[node].rekey_ike(now, id).is_some());
     }
+}
+
+/// After an IKE SA rekey collision (RFC 7296 §2.8.2): each side has exactly one IKE SA, the
+/// same one, established, holding the Child SA it had before; the old and the redundant new
+/// IKE SA are gone without being reported. Returns the node that initiated the survivor.
+fn assert_one_survivor(sim: &Sim, old_child: &ripsec_ike::engine::ChildSa, context: &str) -> usize {
+    for node in [INITIATOR, RESPONDER] {
+        let rekeyed = count(sim, node, |e| matches!(e, Output::IkeRekeyed { .. }));
+        assert_eq!(rekeyed, 1, "{context}: {:?}", sim.events[node]);
+        assert!(
+            sim.closed(node).is_empty(),
+            "{context}: {:?}",
+            sim.closed(node)
+        );
+        assert!(sim.failures(node).is_empty(), "{context}");
+        let failures = sim.request_failures(node);
+        assert!(failures.is_empty(), "{context}: {failures:?}");
+        assert!(sim.removed(node).is_empty(), "{context}");
+        let status = sim.engines[node].status();
+        assert_eq!(status.len(), 1, "{context}: {status:?}");
+        assert_eq!(status[0].state, "established", "{context}");
+        assert_eq!(status[0].children.len(), 1, "{context}");
+        // The survivor is the IKE SA the outputs point to.
+        assert_eq!(Some(status[0].id), sim.current_sa(node), "{context}");
+    }
+    let (i_local, i_remote) = ike_spis(sim, INITIATOR);
+    let (r_local, r_remote) = ike_spis(sim, RESPONDER);
+    assert_eq!((i_local, i_remote), (r_remote, r_local), "{context}");
+    let roles = [
+        sim.engines[INITIATOR].status()[0].role,
+        sim.engines[RESPONDER].status()[0].role,
+    ];
+    assert_ne!(roles[0], roles[1], "{context}");
+    let (child, _) = assert_one_live_child(sim);
+    assert_eq!(child.inbound.spi, old_child.inbound.spi, "{context}");
+    if roles[0] == Role::Initiator {
+        INITIATOR
+    } else {
+        RESPONDER
+    }
+}
+
+/// The surviving IKE SA carries a Child SA rekey from each side, then a DELETE.
+fn assert_survivor_works(sim: &mut Sim, context: &str) {
+    sim.faults = Faults::default();
+    for node in [RESPONDER, INITIATOR] {
+        let before = first_inbound(sim, node);
+        let now = sim.now;
+        let id = sa(sim, node);
+        sim.engines[node].rekey_child(now, id, before);
+        sim.run();
+        let (new_i, _) = assert_one_live_child(sim);
+        assert_ne!(new_i.inbound.spi, before, "{context}");
+        for node in [INITIATOR, RESPONDER] {
+            assert!(sim.request_failures(node).is_empty(), "{context}");
+        }
+    }
+    let now = sim.now;
+    let id = sa(sim, INITIATOR);
+    sim.engines[INITIATOR].delete(now, id);
     sim.run();
     for node in [INITIATOR, RESPONDER] {
-        let failures = sim.request_failures(node);
-        assert_eq!(failures.len(), 1, "{failures:?}");
-        assert!(failures[0].contains("TEMPORARY_FAILURE"), "{failures:?}");
-        assert_eq!(sim.engines[node].status()[0].state, "established");
+        assert_eq!(
+            sim.closed(node).len(),
+            1,
+            "{context}: {:?}",
+            sim.closed(node)
+        );
+        assert!(sim.live(node).is_empty(), "{context}");
+        assert!(sim.engines[node].status().is_empty(), "{context}");
     }
-    assert_one_live_child(&sim);
-    let now = sim.now;
-    let id = sa(&sim, INITIATOR);
-    sim.engines[INITIATOR].rekey_ike(now, id);
+}
+
+#[test]
+fn simultaneous_ike_rekeys_keep_exactly_one_new_ike_sa() {
+    let mut winners = [0; 2];
+    for seed in 0..16 {
+        let (mut alice, mut bob) = configs();
+        alice.dpd_delay = Some(secs(20));
+        bob.dpd_delay = Some(secs(20));
+        let mut sim = established(400 + seed, alice, bob);
+        let (old_child, _) = assert_one_live_child(&sim);
+        let old_spis = ike_spis(&sim, INITIATOR);
+        let sent_before = sim.sent.len();
+        rekey_ike_on_both_sides(&mut sim);
+        sim.run_until(sim.now + secs(5));
+        let context = format!("seed {seed}: {:?}", sim.trace());
+        let winner = assert_one_survivor(&sim, &old_child, &context);
+        winners[winner] += 1;
+        let survivor = ike_spis(&sim, INITIATOR);
+        // Two rekeys, then two DELETEs: the loser deletes its redundant new IKE SA over
+        // that SA, the winner deletes the old IKE SA over the old SA.
+        let trace: Vec<&str> = sim.trace()[sent_before..]
+            .iter()
+            .map(|t| t.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .map(|t| if t.starts_with("CREATE") { "C" } else { "I" })
+            .collect();
+        assert_eq!(trace, ["C", "C", "C", "C", "I", "I", "I", "I"], "{context}");
+        // Which IKE SAs the DELETEs went over (SPIs as an unordered pair), and who sent them.
+        let pair = |a: [u8; 8], b: [u8; 8]| if a < b { [a, b] } else { [b, a] };
+        let deleted: Vec<(usize, [[u8; 8]; 2])> = sim.sent[sent_before..]
+            .iter()
+            .filter_map(|sent| {
+                let m = Message::parse(&sent.bytes).unwrap();
+                (m.exchange_type == ExchangeType::INFORMATIONAL && !m.flags.response)
+                    .then(|| (sent.from, pair(m.spi_i, m.spi_r)))
+            })
+            .collect();
+        let loser = 1 - winner;
+        let survivor = pair(survivor.0, survivor.1);
+        let old = pair(old_spis.0, old_spis.1);
+        assert_eq!(deleted.len(), 2, "{context}");
+        assert!(deleted.contains(&(winner, old)), "{context}: {deleted:?}");
+        let redundant = deleted.iter().find(|d| d.0 == loser).map(|d| d.1);
+        let redundant = redundant.expect("the loser deletes its redundant IKE SA");
+        assert_ne!(redundant, survivor, "{context}: the survivor was deleted");
+        assert_ne!(redundant, old, "{context}");
+        assert_survivor_works(&mut sim, &context);
+    }
+    // Depending on the nonces, either side's exchange survives.
+    assert!(
+        winners[INITIATOR] > 0 && winners[RESPONDER] > 0,
+        "{winners:?}"
+    );
+}
+
+#[test]
+fn simultaneous_ike_rekeys_with_loss_duplication_and_reordering() {
+    for seed in 0..30 {
+        let (mut alice, mut bob) = configs();
+        alice.pfs = seed % 2 == 0;
+        bob.pfs = seed % 2 == 0;
+        let policy = RetransmitPolicy {
+            initial_timeout: Duration::from_millis(500),
+            max_transmissions: 12,
+        };
+        let mut sim = Sim::with_policy(500 + seed, vec![bob], Faults::default(), policy);
+        sim.initiate(alice);
+        sim.run();
+        assert_matching_children(&sim);
+        let (old_child, _) = assert_one_live_child(&sim);
+        sim.faults = Faults {
+            drop_percent: 20,
+            duplicate_percent: 20,
+            reorder: true,
+            ..Faults::default()
+        };
+        rekey_ike_on_both_sides(&mut sim);
+        sim.run();
+        let context = format!("seed {seed}: {:?}", sim.trace());
+        assert_one_survivor(&sim, &old_child, &context);
+        assert_survivor_works(&mut sim, &context);
+    }
+}
+
+/// Predictable "random" bytes: each fill repeats one byte, `base` plus the number of earlier
+/// fills (at most 63), so every nonce of an engine with a lower base is the lower one.
+struct Rising {
+    base: u8,
+    fills: u8,
+}
+
+impl ripsec_ike::crypto::RandomSource for Rising {
+    fn fill(&mut self, buf: &mut [u8]) {
+        buf.fill(self.base.saturating_add(self.fills));
+        self.fills = self.fills.saturating_add(1).min(63);
+    }
+}
+
+#[test]
+fn ike_rekey_collision_keeps_the_sa_without_the_lowest_nonce() {
+    for low in [INITIATOR, RESPONDER] {
+        let (alice, bob) = configs();
+        let mut sim = Sim::new(143, Vec::new(), Faults::default());
+        for node in [INITIATOR, RESPONDER] {
+            let base = if node == low { 0x01 } else { 0x80 };
+            let rng = Rising { base, fills: 0 };
+            sim.engines[node] = ripsec_ike::engine::Engine::new(Box::new(rng));
+        }
+        sim.engines[RESPONDER].add_config(bob);
+        sim.initiate(alice);
+        sim.run();
+        assert_matching_children(&sim);
+        let (old_child, _) = assert_one_live_child(&sim);
+        rekey_ike_on_both_sides(&mut sim);
+        sim.run();
+        let context = format!("low {low}: {:?}", sim.trace());
+        // `low`'s own request nonce is the lowest of the four: its exchange's IKE SA goes
+        // (RFC 7296 §2.8.2), the peer's survives.
+        let winner = assert_one_survivor(&sim, &old_child, &context);
+        assert_eq!(winner, 1 - low, "{context}");
+        assert_survivor_works(&mut sim, &context);
+    }
+}
+
+#[test]
+fn ike_rekey_collision_survivor_used_before_the_loser_concluded() {
+    let (alice, bob) = configs();
+    let mut sim = Sim::new(144, Vec::new(), Faults::default());
+    for node in [INITIATOR, RESPONDER] {
+        let base = if node == INITIATOR { 0x01 } else { 0x80 };
+        let rng = Rising { base, fills: 0 };
+        sim.engines[node] = ripsec_ike::engine::Engine::new(Box::new(rng));
+    }
+    sim.engines[RESPONDER].add_config(bob);
+    sim.initiate(alice);
     sim.run();
-    assert_eq!(sim.engines[RESPONDER].status().len(), 1);
-    assert_ne!(sa(&sim, RESPONDER), SaId(1));
+    let (old_child, _) = assert_one_live_child(&sim);
+    // Held: the answer to the initiator's rekey (sent[6]) and the responder's DELETE of
+    // the old IKE SA (sent[8]). The responder's exchange wins (the initiator's nonces are
+    // lower), and the responder uses its new IKE SA at once.
+    sim.faults.hold_indices = vec![6, 8];
+    rekey_ike_on_both_sides(&mut sim);
+    let now = sim.now;
+    sim.run_until(now + Duration::from_millis(100));
+    assert_eq!(
+        count(&sim, INITIATOR, |e| matches!(e, Output::IkeRekeyed { .. })),
+        0
+    );
+    let id = sa(&sim, RESPONDER);
+    let spi = first_inbound(&sim, RESPONDER);
+    sim.engines[RESPONDER].rekey_child(now, id, spi);
+    sim.run_until(now + Duration::from_millis(200));
+    let context = format!("{:?}", sim.trace());
+    // The initiator let the new IKE SA take the Child SAs over when the request came.
+    assert_eq!(
+        count(&sim, INITIATOR, |e| matches!(e, Output::IkeRekeyed { .. })),
+        1,
+        "{context}"
+    );
+    let (new_child, _) = assert_one_live_child(&sim);
+    assert_ne!(new_child.inbound.spi, old_child.inbound.spi);
+    sim.release_held();
+    sim.run();
+    let context = format!("{:?}", sim.trace());
+    for node in [INITIATOR, RESPONDER] {
+        assert_eq!(
+            count(&sim, node, |e| matches!(e, Output::IkeRekeyed { .. })),
+            1,
+            "{context}"
+        );
+        assert!(sim.closed(node).is_empty(), "{context}");
+        assert!(sim.request_failures(node).is_empty(), "{context}");
+        assert_eq!(sim.engines[node].status().len(), 1, "{context}");
+    }
+    assert_eq!(sim.engines[RESPONDER].status()[0].role, Role::Initiator);
+    let (i_local, i_remote) = ike_spis(&sim, INITIATOR);
+    assert_eq!((i_remote, i_local), ike_spis(&sim, RESPONDER));
     assert_one_live_child(&sim);
+    assert_survivor_works(&mut sim, &context);
+}
+
+#[test]
+fn ike_rekey_collision_with_a_lost_request() {
+    let (alice, bob) = configs();
+    let mut sim = established(141, alice, bob);
+    let (old_child, _) = assert_one_live_child(&sim);
+    // sent[4] is the initiator's rekey request, sent[5] the responder's.
+    sim.faults.drop_indices = vec![4];
+    rekey_ike_on_both_sides(&mut sim);
+    sim.run();
+    let context = format!("{:?}", sim.trace());
+    assert_eq!(
+        sim.trace()[4..],
+        [
+            "CREATE_CHILD_SA request 2",
+            "CREATE_CHILD_SA request 0",
+            "CREATE_CHILD_SA response 0",
+            "INFORMATIONAL request 1",
+            "INFORMATIONAL response 1",
+        ],
+        "{context}"
+    );
+    // Only the responder's rekey completed: its IKE SA took over on both sides, and the
+    // initiator stopped retransmitting once the old IKE SA was deleted.
+    assert_eq!(assert_one_survivor(&sim, &old_child, &context), RESPONDER);
+    assert_survivor_works(&mut sim, &context);
+}
+
+#[test]
+fn ike_rekey_collision_answered_after_the_peer_finished() {
+    let (alice, bob) = configs();
+    let mut sim = established(142, alice, bob);
+    let (old_child, _) = assert_one_live_child(&sim);
+    // The initiator's first rekey request is lost, the responder's DELETE of the old IKE SA
+    // held back (its first retransmission lost): the initiator's retransmission reaches a
+    // responder whose rekey is done, and is answered TEMPORARY_FAILURE.
+    sim.faults.drop_indices = vec![4, 9];
+    sim.faults.hold_indices = vec![7];
+    rekey_ike_on_both_sides(&mut sim);
+    let now = sim.now;
+    sim.run_until(now + secs(1));
+    let context = format!("{:?}", sim.trace());
+    assert_eq!(
+        sim.trace()[4..],
+        [
+            "CREATE_CHILD_SA request 2",
+            "CREATE_CHILD_SA request 0",
+            "CREATE_CHILD_SA response 0",
+            "INFORMATIONAL request 1",
+            "CREATE_CHILD_SA request 2",
+            "INFORMATIONAL request 1",
+            "CREATE_CHILD_SA response 2",
+        ],
+        "{context}"
+    );
+    let answer = Message::parse(&sim.sent[10].bytes).unwrap();
+    assert_eq!(answer.exchange_type, ExchangeType::CREATE_CHILD_SA);
+    // The TEMPORARY_FAILURE answer is routine here: the peer's new IKE SA took over.
+    for node in [INITIATOR, RESPONDER] {
+        assert!(sim.request_failures(node).is_empty(), "{context}");
+        assert_eq!(
+            count(&sim, node, |e| matches!(e, Output::IkeRekeyed { .. })),
+            1,
+            "{context}"
+        );
+    }
+    sim.release_held();
+    sim.run();
+    let context = format!("{:?}", sim.trace());
+    assert_eq!(assert_one_survivor(&sim, &old_child, &context), RESPONDER);
+    assert_survivor_works(&mut sim, &context);
 }
 
 #[test]

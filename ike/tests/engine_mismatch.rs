@@ -7,7 +7,7 @@ mod engine_sim;
 
 use engine_sim::*;
 use ripsec_ike::crypto::{DhGroup, SkCipher};
-use ripsec_ike::engine::{Config, EspProposal, Identity};
+use ripsec_ike::engine::{Auth, Config, EspProposal, Identity};
 use ripsec_ike::{Message, NotifyType, Secret};
 
 fn run(alice: Config, bob: Config) -> Sim {
@@ -113,7 +113,7 @@ fn invalid_ke_retry_with_the_group_the_responder_wants() {
 #[test]
 fn psk_mismatch_is_named_by_the_responder() {
     let (alice, mut bob) = configs();
-    bob.psk = Secret::from_slice(b"other secret");
+    bob.auth = Auth::Psk(Secret::from_slice(b"other secret"));
     let sim = run(alice, bob);
     assert_no_child(&sim);
     let responder = only_failure(&sim, RESPONDER);

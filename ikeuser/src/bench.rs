@@ -47,6 +47,7 @@ pub fn run(cfg: &Config, conn: &Connection, count: u64, parallel: u64) -> Result
     })?;
     sock.set_read_timeout(Some(Duration::from_millis(20)))?;
     let peer = SocketAddr::new(conn.remote, cfg.port);
+    let local = SocketAddr::new(conn.local, cfg.port);
     let mut engine = Engine::with_policy(Box::new(OsRandom), cfg.retransmit);
     let start = Instant::now();
     let mut started: BTreeMap<SaId, Instant> = BTreeMap::new();
@@ -60,7 +61,7 @@ pub fn run(cfg: &Config, conn: &Connection, count: u64, parallel: u64) -> Result
             bail!("gave up after 600 s: {established} established, {failed} failed");
         }
         while launched < count && launched - (closed + failed) < parallel {
-            let id = engine.initiate(start.elapsed(), engine_config(conn), peer);
+            let id = engine.initiate(start.elapsed(), engine_config(conn), peer, local);
             started.insert(id, Instant::now());
             launched += 1;
         }
@@ -88,9 +89,12 @@ pub fn run(cfg: &Config, conn: &Connection, count: u64, parallel: u64) -> Result
             }
         }
         match sock.recv_from(&mut buf) {
-            Ok((n, from)) => {
-                engine.handle_datagram(start.elapsed(), from, buf.get(..n).unwrap_or_default())
-            }
+            Ok((n, from)) => engine.handle_datagram(
+                start.elapsed(),
+                from,
+                local,
+                buf.get(..n).unwrap_or_default(),
+            ),
             Err(e)
                 if matches!(
                     e.kind(),

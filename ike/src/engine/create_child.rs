@@ -126,11 +126,13 @@ impl Engine {
         sa: SaId,
         f: impl FnOnce(&mut Self, &mut IkeSa),
     ) {
-        let Some(index) = self
-            .sas
-            .iter()
-            .position(|s| s.id == sa && s.state == State::Established && s.rekeyed_to.is_none())
-        else {
+        let Some(index) = self.sas.iter().position(|s| {
+            s.id == sa
+                && s.state == State::Established
+                && s.rekeyed_to.is_none()
+                && s.standby_for.is_none()
+                && !s.redundant
+        }) else {
             return;
         };
         let mut ike = self.sas.swap_remove(index);
@@ -397,7 +399,7 @@ impl Engine {
         inner: &[Payload],
     ) -> (Vec<Payload>, After) {
         let proposals = payload_proposals(inner);
-        let outcome = if sa.state != State::Established || sa.rekeyed_to.is_some() {
+        let outcome = if sa.state != State::Established || sa.rekeyed_to.is_some() || sa.redundant {
             Err((notify(NotifyType::TEMPORARY_FAILURE, Vec::new()), None))
         } else if proposals.iter().any(|p| p.protocol == ProtocolId::IKE) {
             self.ike_rekey_answer(now, sa, inner, &proposals)

@@ -153,6 +153,8 @@ impl IkeSa {
         let delay = self.config.as_ref()?.dpd_delay?;
         (self.state == State::Established
             && self.rekeyed_to.is_none()
+            && self.standby_for.is_none()
+            && !self.redundant
             && self.pending.is_none()
             && self.queue.is_empty())
         .then(|| self.last_received.saturating_add(delay))
@@ -223,7 +225,8 @@ impl Engine {
         self.purge(now);
     }
 
-    /// Closes an established IKE SA and reports it (quietly when it was rekeyed). With
+    /// Closes an established IKE SA and reports it (quietly when it was rekeyed, or is a new
+    /// IKE SA of a rekey collision that never took over, RFC 7296 §2.8.2). With
     /// `linger`, it is kept a while to answer retransmissions of the last request.
     pub(super) fn close_sa(&mut self, now: Duration, sa: &mut IkeSa, reason: String, linger: bool) {
         if sa.state == State::Closed {
@@ -238,7 +241,7 @@ impl Engine {
         } else {
             now
         });
-        if sa.rekeyed_to.is_none() {
+        if sa.rekeyed_to.is_none() && sa.standby_for.is_none() && !sa.redundant {
             self.outputs.push_back(Output::Closed { sa: sa.id, reason });
         }
     }
@@ -369,6 +372,13 @@ impl Engine {
         };
         sa.next_request_id = sa.next_request_id.wrapping_add(1);
         sa.last_received = now;
+        let deletes_ike = inner
+            .iter()
+            .any(|p| matches!(p, Payload::Delete(crate::payload::DeletePayload::IkeSa)));
+        if sa.standby_for.is_some() && !deletes_ike {
+            // The peer uses this new IKE SA of a rekey collision: it survives (§2.8.2).
+            self.adopt_standby(now, sa);
+        }
         let (reply, after) = if exchange == ExchangeType::INFORMATIONAL {
             self.informational_request(sa, &inner)
         } else {
@@ -386,7 +396,10 @@ impl Engine {
         }
         match after {
             After::Nothing => self.send_next(now, sa),
-            After::Close(reason) => self.close_sa(now, sa, reason, true),
+            After::Close(reason) => {
+                self.collision_before_delete(now, sa);
+                self.close_sa(now, sa, reason, true);
+            }
         }
     }
 

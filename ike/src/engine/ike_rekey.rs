@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Rekeying the IKE SA with CREATE_CHILD_SA (RFC 7296 §1.3.2, §2.18): new SPIs, a new DH
 //! exchange, SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr); the Child SAs move to the new
-//! IKE SA and the rekey's initiator deletes the old one.
+//! IKE SA and the rekey's initiator deletes the old one. When both peers rekey at once
+//! (§2.8.2), each answers the other; once both exchanges are done, the new IKE SA of the
+//! exchange with the lowest of the four nonces is deleted by its initiator, the other one
+//! takes the Child SAs over, and the initiator of that survivor deletes the old IKE SA.
 
 use std::time::Duration;
 
@@ -27,6 +30,22 @@ pub(super) struct IkeRekeyExchange {
     nonce: Vec<u8>,
     ke: KeyExchange,
     offered: Vec<IkeProposal>,
+    /// The peer's rekey of the same IKE SA, answered while this one was outstanding.
+    pub(super) collision: Option<Collision>,
+}
+
+/// A colliding rekey by the peer (RFC 7296 §2.8.2).
+#[derive(Debug)]
+pub(super) struct Collision {
+    /// The new IKE SA it created, on standby (we are its responder).
+    sa: SaId,
+    /// The lower of its two nonces.
+    lowest: Vec<u8>,
+}
+
+/// The lower of two nonces (compared as byte strings).
+fn lowest(a: &[u8], b: &[u8]) -> Vec<u8> {
+    a.min(b).to_vec()
 }
 
 /// The parameters of a new IKE SA replacing `old`.
@@ -54,8 +73,11 @@ fn ike_spi(proposal: Option<&Proposal>) -> Option<[u8; 8]> {
 impl Engine {
     /// Rekeys an established IKE SA (CREATE_CHILD_SA, RFC 7296 §1.3.2). Returns the id the new
     /// IKE SA will have; when it is set up, [`Output::IkeRekeyed`] reports it, the Child SAs
-    /// move to it and the old IKE SA is deleted without [`Output::Closed`]. A refusal by the
-    /// peer yields [`Output::RequestFailed`]. `None` for unknown or unusable IKE SAs.
+    /// move to it and the old IKE SA is deleted without [`Output::Closed`]. If the peer
+    /// rekeys the same IKE SA at the same time (§2.8.2), the survivor may be the IKE SA its
+    /// exchange created instead: [`Output::IkeRekeyed`] names it, and the other new IKE SA
+    /// is never reported. A refusal by the peer yields [`Output::RequestFailed`]. `None` for
+    /// unknown or unusable IKE SAs.
     pub fn rekey_ike(&mut self, now: Duration, sa: SaId) -> Option<SaId> {
         let busy = self.sas.iter().any(|s| {
             s.id == sa
@@ -125,6 +147,7 @@ impl Engine {
             nonce,
             ke,
             offered,
+            collision: None,
         };
         Ok(Some((payloads, Sent::IkeRekey(Box::new(exchange)))))
     }
@@ -137,8 +160,16 @@ impl Engine {
         ex: IkeRekeyExchange,
         inner: &[Payload],
     ) {
-        match Self::rekey_from_response(&ex, inner) {
-            Ok((chosen, spi_r, nr, shared)) => {
+        // The peer's colliding rekey, if its new IKE SA still waits for the outcome.
+        let theirs = ex.collision.as_ref().and_then(|c| {
+            self.sas
+                .iter()
+                .any(|s| s.id == c.sa && s.standby_for == Some(sa.id) && s.state.usable())
+                .then(|| (c.sa, c.lowest.clone()))
+        });
+        let created =
+            Self::rekey_from_response(&ex, inner).and_then(|(chosen, spi_r, nr, shared)| {
+                let ours = lowest(&ex.nonce, &nr);
                 let successor = Successor {
                     id: ex.id,
                     role: Role::Initiator,
@@ -149,19 +180,96 @@ impl Engine {
                     ni: ex.nonce,
                     nr,
                 };
-                match self.replace(now, sa, successor) {
-                    Ok(()) => self.request(now, sa, Request::DeleteIke),
-                    Err(reason) => self.outputs.push_back(Output::RequestFailed {
+                Self::successor(now, sa, successor).map(|new| (new, ours))
+            });
+        match created {
+            Err(reason) => {
+                if let Some((id, _)) = theirs {
+                    // Only the peer's rekey completed (§2.8.2; e.g. it answered
+                    // TEMPORARY_FAILURE because it finished first): its IKE SA takes over,
+                    // and the peer deletes the old one.
+                    self.hand_over(now, sa, id);
+                } else if sa.rekeyed_to.is_none() {
+                    self.outputs.push_back(Output::RequestFailed {
                         sa: sa.id,
                         reason: format!("the rekey of the IKE SA failed: {reason}"),
-                    }),
+                    });
                 }
             }
-            Err(reason) => self.outputs.push_back(Output::RequestFailed {
-                sa: sa.id,
-                reason: format!("the rekey of the IKE SA failed: {reason}"),
-            }),
+            Ok((mut new, ours)) => {
+                // Already handed over, or our exchange has the lowest nonce: its IKE SA is
+                // redundant and we, its initiator, delete it (§2.8.2).
+                let lost = sa.rekeyed_to.is_some()
+                    || theirs.as_ref().is_some_and(|(_, lowest)| ours < *lowest);
+                if lost {
+                    new.redundant = true;
+                    self.request(now, &mut new, Request::DeleteIke);
+                    self.sas.push(new);
+                    if let Some((id, _)) = theirs {
+                        self.hand_over(now, sa, id);
+                    }
+                } else {
+                    if let Some((id, _)) = theirs {
+                        // The peer deletes its redundant IKE SA; forget it anyway if not.
+                        if let Some(s) = self.sas.iter_mut().find(|s| s.id == id) {
+                            s.standby_for = None;
+                            s.redundant = true;
+                            s.expires = Some(now.saturating_add(HALF_OPEN_TIMEOUT));
+                        }
+                    }
+                    self.take_over(now, sa, &mut new);
+                    self.sas.push(new);
+                    self.request(now, sa, Request::DeleteIke);
+                }
+            }
         }
+    }
+
+    /// Hands the Child SAs of `old` over to the new IKE SA `new` that the peer's colliding
+    /// rekey created (§2.8.2); the peer deletes `old`, which is forgotten anyway if it does not.
+    fn hand_over(&mut self, now: Duration, old: &mut IkeSa, new: SaId) {
+        let Some(index) = self
+            .sas
+            .iter()
+            .position(|s| s.id == new && s.standby_for == Some(old.id))
+        else {
+            return;
+        };
+        let mut new = self.sas.swap_remove(index);
+        self.take_over(now, old, &mut new);
+        self.sas.push(new);
+        old.expires = Some(now.saturating_add(HALF_OPEN_TIMEOUT));
+    }
+
+    /// The peer deletes `sa` while our rekey of it collided with the peer's: the peer's new
+    /// IKE SA won (§2.8.2) and takes the Child SAs over before `sa` closes.
+    pub(super) fn collision_before_delete(&mut self, now: Duration, sa: &mut IkeSa) {
+        let standby = match sa.pending.as_ref().map(|p| &p.kind) {
+            Some(Sent::IkeRekey(ex)) => ex.collision.as_ref().map(|c| c.sa),
+            _ => None,
+        };
+        if let Some(id) = standby.filter(|_| sa.rekeyed_to.is_none()) {
+            self.hand_over(now, sa, id);
+        }
+    }
+
+    /// The peer sent a request other than its DELETE over `new`, a standby IKE SA: it made
+    /// `new` its survivor (§2.8.2), so `new` takes the Child SAs of the old IKE SA over.
+    pub(super) fn adopt_standby(&mut self, now: Duration, new: &mut IkeSa) {
+        let Some(old) = new.standby_for else {
+            return;
+        };
+        let Some(index) = self
+            .sas
+            .iter()
+            .position(|s| s.id == old && s.rekeyed_to.is_none() && s.state.usable())
+        else {
+            return;
+        };
+        let mut old = self.sas.swap_remove(index);
+        self.take_over(now, &mut old, new);
+        old.expires = Some(now.saturating_add(HALF_OPEN_TIMEOUT));
+        self.sas.push(old);
     }
 
     fn rekey_from_response(
@@ -222,12 +330,17 @@ impl Engine {
         inner: &[Payload],
         proposals: &[Proposal],
     ) -> Result<Vec<Payload>, (NotifyPayload, Option<String>)> {
+        // Our own rekey of this IKE SA is outstanding: a collision (§2.8.2), answered.
+        let collision = sa
+            .pending
+            .as_ref()
+            .is_some_and(|p| matches!(&p.kind, Sent::IkeRekey(ex) if ex.collision.is_none()));
         let busy = sa
             .pending
             .as_ref()
             .is_some_and(|p| !matches!(p.kind, Sent::Liveness));
-        if busy {
-            // Another of our exchanges (e.g. a simultaneous rekey) is outstanding.
+        if busy && !collision {
+            // Another of our exchanges is outstanding.
             return Err((refuse(NotifyType::TEMPORARY_FAILURE, Vec::new()), None));
         }
         let Some(config) = sa.config.as_ref() else {
@@ -285,6 +398,7 @@ impl Engine {
         let spi_r = self.random_spi();
         let nr = self.random(NONCE_LEN);
         let id = self.new_id();
+        let their_lowest = lowest(&ni, &nr);
         let successor = Successor {
             id,
             role: Role::Responder,
@@ -295,14 +409,27 @@ impl Engine {
             ni,
             nr: nr.clone(),
         };
-        self.replace(now, sa, successor).map_err(|reason| {
+        let mut new = Self::successor(now, sa, successor).map_err(|reason| {
             (
                 refuse(NotifyType::TEMPORARY_FAILURE, Vec::new()),
                 Some(format!("the rekey of the IKE SA failed: {reason}")),
             )
         })?;
-        // The peer deletes the old IKE SA; forget it anyway if it does not.
-        sa.expires = Some(now.saturating_add(HALF_OPEN_TIMEOUT));
+        if collision {
+            // The new IKE SA waits until our own exchange tells which one survives.
+            new.standby_for = Some(sa.id);
+            if let Some(Sent::IkeRekey(ours)) = sa.pending.as_mut().map(|p| &mut p.kind) {
+                ours.collision = Some(Collision {
+                    sa: new.id,
+                    lowest: their_lowest,
+                });
+            }
+        } else {
+            self.take_over(now, sa, &mut new);
+            // The peer deletes the old IKE SA; forget it anyway if it does not.
+            sa.expires = Some(now.saturating_add(HALF_OPEN_TIMEOUT));
+        }
+        self.sas.push(new);
         let mut proposal = chosen.to_proposal(number);
         proposal.spi = spi_r.to_vec();
         Ok(vec![
@@ -317,9 +444,8 @@ impl Engine {
         ])
     }
 
-    /// Creates the IKE SA replacing `old` (RFC 7296 §2.18), moves the Child SAs and queued
-    /// requests to it and reports [`Output::IkeRekeyed`].
-    fn replace(&mut self, now: Duration, old: &mut IkeSa, new: Successor) -> Result<(), Failure> {
+    /// Creates the IKE SA replacing `old` (RFC 7296 §2.18), established, without Child SAs.
+    fn successor(now: Duration, old: &IkeSa, new: Successor) -> Result<IkeSa, Failure> {
         let (Some(old_negotiated), Some(old_keys)) = (old.negotiated, old.keys.as_ref()) else {
             return Err("internal error: no IKE SA keys".to_string());
         };
@@ -345,7 +471,14 @@ impl Engine {
             },
         )
         .map_err(|e| format!("key derivation failed: {e}"))?;
-        let mut sa = IkeSa::new(new.id, new.role, State::Established, old.peer, now);
+        let mut sa = IkeSa::new(
+            new.id,
+            new.role,
+            State::Established,
+            (old.local, old.peer),
+            now,
+        );
+        sa.nat = old.nat;
         sa.spi_i = new.spi_i;
         sa.spi_r = new.spi_r;
         sa.config = old.config.clone();
@@ -355,20 +488,27 @@ impl Engine {
         sa.keys = Some(keys);
         sa.established_at = Some(now);
         sa.peer_id = old.peer_id.clone();
-        sa.children = std::mem::take(&mut old.children);
-        sa.queue = old
+        sa.peer_auth = old.peer_auth.clone();
+        sa.peer_hashes = old.peer_hashes.clone();
+        Ok(sa)
+    }
+
+    /// Moves the Child SAs and queued requests of `old` to `new` and reports
+    /// [`Output::IkeRekeyed`].
+    fn take_over(&mut self, now: Duration, old: &mut IkeSa, new: &mut IkeSa) {
+        new.children = std::mem::take(&mut old.children);
+        new.queue = old
             .queue
             .drain(..)
             .filter(|r| !matches!(r, Request::DeleteIke | Request::RekeyIke(_)))
             .collect();
-        old.rekeyed_to = Some(sa.id);
+        new.standby_for = None;
+        new.expires = None;
+        old.rekeyed_to = Some(new.id);
         self.outputs.push_back(Output::IkeRekeyed {
             old: old.id,
-            new: sa.id,
+            new: new.id,
         });
-        let mut sa = sa;
-        self.send_next(now, &mut sa);
-        self.sas.push(sa);
-        Ok(())
+        self.send_next(now, new);
     }
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A deterministic, sans-IO IKEv2 protocol engine (RFC 7296): IKE_SA_INIT and IKE_AUTH with
-//! pre-shared-key authentication and the first Child SA (ESP), then INFORMATIONAL and
-//! CREATE_CHILD_SA exchanges over the established IKE SA.
+//! pre-shared-key or certificate authentication and the first Child SA (ESP), then
+//! INFORMATIONAL and CREATE_CHILD_SA exchanges over the established IKE SA.
 //!
 //! The caller feeds it datagrams ([`Engine::handle_datagram`]), the passage of time
 //! ([`Engine::tick`], when [`Engine::next_timeout`] says) and commands ([`Engine::initiate`],
@@ -14,7 +14,7 @@
 //!
 //! Implemented: proposal selection (NO_PROPOSAL_CHOSEN, with an explanation of what each side
 //! offered), INVALID_KE_PAYLOAD (responder names its group, initiator retries once per
-//! group), PSK AUTH (RFC 7296 §2.15), IDs (IPv4, IPv6, FQDN), ESP proposals (AES-GCM-16,
+//! group), PSK and certificate AUTH (`auth.rs`), IDs (`identity.rs`), ESP proposals (AES-GCM-16,
 //! AES-CBC + HMAC-SHA-256-128, no ESN), traffic selector narrowing (TS_UNACCEPTABLE),
 //! USE_TRANSPORT_MODE, retransmission with exponential backoff, duplicate-request detection
 //! answered from a cached response. After IKE_AUTH, in both roles (`exchange.rs`): separate
@@ -30,59 +30,66 @@
 //! nonce loses and its initiator deletes its new Child SA), CHILD_SA_NOT_FOUND,
 //! NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD, TS_UNACCEPTABLE and TEMPORARY_FAILURE answers.
 //! IKE SA rekeying (`ike_rekey.rs`, §1.3.2, §2.18) in both roles, with the Child SAs moving to
-//! the new IKE SA ([`Output::IkeRekeyed`]). COOKIE (`cookie.rs`, §2.6) above a number of
-//! half-open SAs ([`Engine::set_cookie_threshold`]), followed by initiators. Responder IKE
-//! SAs not established within [`HALF_OPEN_TIMEOUT`] are forgotten; failed initiator SAs are
-//! removed at once.
+//! the new IKE SA ([`Output::IkeRekeyed`]), and simultaneous IKE SA rekeys (§2.8.2: both
+//! requests answered, the new IKE SA of the exchange with the lowest nonce deleted by its
+//! initiator, the other one takes the Child SAs over). NAT detection (`nat.rs`, §2.23) in
+//! IKE_SA_INIT, reported in [`Engine::status`] and as an [`Output::Warning`]. COOKIE
+//! (`cookie.rs`, §2.6) above a number of half-open SAs ([`Engine::set_cookie_threshold`]),
+//! followed by initiators. Responder IKE SAs not established within [`HALF_OPEN_TIMEOUT`] are
+//! forgotten; failed initiator SAs are removed at once.
 //!
-//! Not yet implemented: certificates and signatures, EAP, NAT-D and UDP encapsulation (port
-//! 4500), MOBIKE, IKE fragmentation, configuration payloads, window sizes above 1, lifetimes
-//! (the caller decides when to rekey), AH, rekeying a Child SA with a different DH group than
-//! the IKE SA's (an INVALID_KE_PAYLOAD answer to our CREATE_CHILD_SA is reported, not
-//! retried), IKE SA rekey collisions (§2.8.2: each side answers the other's request with
-//! TEMPORARY_FAILURE and both report [`Output::RequestFailed`]; retry later), and answering
-//! CREATE_CHILD_SA with an IKE proposal while one of our own requests other than a liveness
-//! check is outstanding (TEMPORARY_FAILURE). When the IKE SA authenticates but the Child SA
-//! is refused (RFC 7296 §2.21.2), the engine reports [`Output::Failed`] and abandons the IKE
-//! SA without sending a DELETE. Unauthenticated IKE_SA_INIT error answers
-//! (NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD) are acted on at once instead of waiting for a
-//! possibly genuine answer (RFC 7296 §2.4 suggests waiting). If the initiator asks for
-//! transport mode and the responder is configured for tunnel mode, the responder installs a
-//! tunnel-mode Child SA while the initiator fails (a DELETE is needed). If a CREATE_CHILD_SA
-//! response we cannot use arrives, the peer keeps the Child SA it installed until the IKE SA
-//! goes.
+//! Not yet implemented: EAP, CRL/OCSP checks, UDP encapsulation (RFC 3948, port 4500; a NAT
+//! is only detected), MOBIKE, IKE fragmentation, configuration payloads, window sizes above
+//! 1, lifetimes (the caller decides when to rekey), AH, rekeying a Child SA with a different
+//! DH group than the IKE SA's (an INVALID_KE_PAYLOAD answer to our CREATE_CHILD_SA is
+//! reported, not retried), and answering CREATE_CHILD_SA with an IKE proposal while one of
+//! our own requests other than a liveness check or our own IKE SA rekey is outstanding
+//! (TEMPORARY_FAILURE). When the IKE SA authenticates but the Child SA is refused (RFC 7296
+//! §2.21.2), the engine reports [`Output::Failed`] and abandons the IKE SA without sending a
+//! DELETE. Unauthenticated IKE_SA_INIT error answers (NO_PROPOSAL_CHOSEN,
+//! INVALID_KE_PAYLOAD) are acted on at once instead of waiting for a possibly genuine answer
+//! (RFC 7296 §2.4 suggests waiting). If the initiator asks for transport mode and the
+//! responder is configured for tunnel mode, the responder installs a tunnel-mode Child SA
+//! while the initiator fails (a DELETE is needed). If a CREATE_CHILD_SA response we cannot
+//! use arrives, the peer keeps the Child SA it installed until the IKE SA goes.
 
+mod auth;
 mod cookie;
 mod create_child;
 mod exchange;
+mod identity;
 mod ike_rekey;
 mod informational;
+mod nat;
 mod negotiate;
 mod status;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::codes::{AuthMethod, ExchangeType, IdType, NotifyType, ProtocolId};
+use crate::codes::{ExchangeType, NotifyType, ProtocolId};
 use crate::crypto::{DhGroup, KeyExchange, RandomSource, SkCipher, SkKeys};
 use crate::header::{HeaderFlags, IkeHeader};
-use crate::keys::{skeyseed, ChildSaKeys, IkeSaKeyLengths, IkeSaKeys, Prf};
+use crate::keys::{skeyseed, ChildSaKeys, IkeSaKeyLengths, IkeSaKeys};
 use crate::message::Message;
-use crate::payload::{AuthPayload, IdPayload, KePayload, NotifyPayload, Payload};
+use crate::payload::{KePayload, NotifyPayload, Payload};
 use crate::sa::{Proposal, SaPayload};
 use crate::secret::Secret;
 use crate::traffic_selector::{TrafficSelector, TsPayload};
 
+pub use crate::pki::DistinguishedName;
+pub use auth::Auth;
+use identity::describe_id;
+pub use identity::Identity;
+pub use nat::{nat_detection_hash, NatState};
 use negotiate::{accepted, explain_no_proposal, narrow, select, within};
 pub use negotiate::{describe_ts, EspProposal, IkeProposal};
 pub use status::{ChildStatus, IkeSaStatus};
 
 /// Nonce size we send.
 const NONCE_LEN: usize = 32;
-/// "Key Pad for IKEv2" (RFC 7296 §2.15).
-const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
 /// How many INVALID_KE_PAYLOAD answers an initiator follows before giving up.
 const MAX_INVALID_KE_RETRIES: u8 = 2;
 /// How many COOKIE answers an initiator follows before giving up.
@@ -98,54 +105,6 @@ pub const DEFAULT_COOKIE_THRESHOLD: usize = 64;
 pub trait SpiAllocator {
     /// A fresh inbound ESP SPI for a Child SA with `peer`, or a readable reason.
     fn allocate(&mut self, peer: IpAddr) -> Result<u32, String>;
-}
-
-/// An identity, as carried in IDi/IDr.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Identity {
-    /// ID_IPV4_ADDR.
-    Ipv4(Ipv4Addr),
-    /// ID_IPV6_ADDR.
-    Ipv6(Ipv6Addr),
-    /// ID_FQDN.
-    Fqdn(String),
-}
-
-impl Identity {
-    fn to_payload(&self) -> IdPayload {
-        match self {
-            Identity::Ipv4(a) => IdPayload::ip(IpAddr::V4(*a)),
-            Identity::Ipv6(a) => IdPayload::ip(IpAddr::V6(*a)),
-            Identity::Fqdn(name) => IdPayload::fqdn(name),
-        }
-    }
-
-    fn from_payload(id: &IdPayload) -> Option<Self> {
-        match id.id_type {
-            IdType::FQDN => String::from_utf8(id.data.clone()).ok().map(Identity::Fqdn),
-            _ => match id.ip_address()? {
-                IpAddr::V4(a) => Some(Identity::Ipv4(a)),
-                IpAddr::V6(a) => Some(Identity::Ipv6(a)),
-            },
-        }
-    }
-}
-
-impl fmt::Display for Identity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Identity::Ipv4(a) => write!(f, "{a}"),
-            Identity::Ipv6(a) => write!(f, "{a}"),
-            Identity::Fqdn(name) => write!(f, "{name}"),
-        }
-    }
-}
-
-fn describe_id(id: &IdPayload) -> String {
-    Identity::from_payload(id).map_or_else(
-        || format!("{} ({} bytes)", id.id_type, id.data.len()),
-        |identity| identity.to_string(),
-    )
 }
 
 /// Child SA mode.
@@ -168,8 +127,8 @@ pub struct Config {
     pub local_id: Identity,
     /// The peer's expected identity.
     pub remote_id: Identity,
-    /// The pre-shared key.
-    pub psk: Secret,
+    /// How we authenticate, and how the peer must: pre-shared key or certificates.
+    pub auth: Auth,
     /// IKE SA proposals, most preferred first; the initiator's KE uses the first one's group.
     pub ike_proposals: Vec<IkeProposal>,
     /// ESP proposals, most preferred first.
@@ -335,6 +294,22 @@ pub enum Output {
         /// A human-readable explanation.
         reason: String,
     },
+    /// Something the operator should know that does not stop the IKE SA, e.g. a NAT between
+    /// the peers (RFC 7296 §2.23), which ripsec cannot traverse yet. Given once, right after
+    /// [`Output::Established`].
+    Warning {
+        /// The IKE SA.
+        sa: SaId,
+        /// A plain sentence.
+        message: String,
+    },
+    /// A detail for a debug log, e.g. a malformed notify from the peer that was ignored.
+    Debug {
+        /// The IKE SA.
+        sa: SaId,
+        /// A plain sentence.
+        message: String,
+    },
 }
 
 /// Our role in an IKE SA: the original initiator or responder (RFC 7296 §2.2). After an IKE
@@ -434,13 +409,32 @@ struct IkeSa {
     last_received: Duration,
     /// Set once an IKE SA rekey replaced this one.
     rekeyed_to: Option<SaId>,
+    /// Made by the peer's rekey of this old IKE SA while ours was outstanding (RFC 7296
+    /// §2.8.2): it takes the Child SAs over only if it wins the collision.
+    standby_for: Option<SaId>,
+    /// Lost a rekey collision (§2.8.2): no Child SAs, deleted by its initiator.
+    redundant: bool,
+    /// Our address (where the peer's datagrams arrive).
+    local: SocketAddr,
+    /// What NAT detection found (RFC 7296 §2.23).
+    nat: NatState,
     cookie: Option<Vec<u8>>,
     cookie_retries: u8,
     peer_id: Option<Identity>,
+    /// The peer's SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4), if it sent them in IKE_SA_INIT.
+    peer_hashes: Option<Vec<crate::codes::HashAlgorithm>>,
+    /// How the peer authenticated ("psk", "pubkey SUBJECT"), once established.
+    peer_auth: Option<String>,
 }
 
 impl IkeSa {
-    fn new(id: SaId, role: Role, state: State, peer: SocketAddr, now: Duration) -> Self {
+    fn new(
+        id: SaId,
+        role: Role,
+        state: State,
+        (local, peer): (SocketAddr, SocketAddr),
+        now: Duration,
+    ) -> Self {
         Self {
             id,
             role,
@@ -468,9 +462,15 @@ impl IkeSa {
             established_at: None,
             last_received: now,
             rekeyed_to: None,
+            standby_for: None,
+            redundant: false,
+            local,
+            nat: NatState::default(),
             cookie: None,
             cookie_retries: 0,
             peer_id: None,
+            peer_hashes: None,
+            peer_auth: None,
         }
     }
 
@@ -499,6 +499,12 @@ impl IkeSa {
             peer_id,
             config: self.config_name(),
         });
+        if let Some(message) = self.nat.warning(self.local, self.peer) {
+            out.push_back(Output::Warning {
+                sa: self.id,
+                message,
+            });
+        }
         self.children.push(exchange::ChildEntry::new(&child, now));
         out.push_back(Output::InstallChild { sa: self.id, child });
     }
@@ -515,6 +521,8 @@ pub struct Engine {
     spi_allocator: Option<Box<dyn SpiAllocator>>,
     cookie_secret: Option<Secret>,
     cookie_threshold: usize,
+    /// Unix seconds, for certificate validity ([`Engine::set_wall_clock`]).
+    wall_clock: Option<u64>,
 }
 
 impl fmt::Debug for Engine {
@@ -546,12 +554,20 @@ impl Engine {
             spi_allocator: None,
             cookie_secret: None,
             cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
+            wall_clock: None,
         }
     }
 
     /// Lets `allocator` choose every inbound Child SA SPI (instead of random ones).
     pub fn set_spi_allocator(&mut self, allocator: Box<dyn SpiAllocator>) {
         self.spi_allocator = Some(allocator);
+    }
+
+    /// Sets the current time of day (seconds since the Unix epoch), against which certificate
+    /// validity is checked; call it before feeding input. Without it, public-key
+    /// authentication fails ("no wall clock").
+    pub fn set_wall_clock(&mut self, unix_seconds: u64) {
+        self.wall_clock = Some(unix_seconds);
     }
 
     /// Demands a COOKIE (RFC 7296 §2.6) from initiators while at least `threshold` responder
@@ -615,10 +631,17 @@ impl Engine {
         }
     }
 
-    /// Starts an IKE SA as initiator towards `peer`.
-    pub fn initiate(&mut self, now: Duration, config: Config, peer: SocketAddr) -> SaId {
+    /// Starts an IKE SA as initiator towards `peer`, from our address `local` (the address
+    /// and port the peer's answers arrive on; NAT detection hashes it, RFC 7296 §2.23).
+    pub fn initiate(
+        &mut self,
+        now: Duration,
+        config: Config,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> SaId {
         let id = self.new_id();
-        let mut sa = IkeSa::new(id, Role::Initiator, State::InitSent, peer, now);
+        let mut sa = IkeSa::new(id, Role::Initiator, State::InitSent, (local, peer), now);
         sa.spi_i = self.random_spi();
         sa.nonce_i = self.random(NONCE_LEN);
         sa.next_message_id = 2;
@@ -685,6 +708,18 @@ impl Engine {
                 ])
                 .collect(),
         };
+        // NAT detection (RFC 7296 §2.23), recomputed for each retry.
+        let mut message = message;
+        message
+            .payloads
+            .extend(nat::notifies(&sa.spi_i, &[0; 8], sa.local, sa.peer));
+        if sa
+            .config
+            .as_ref()
+            .is_some_and(|c| c.auth.public_key().is_some())
+        {
+            message.payloads.push(auth::hash_algorithms_notify());
+        }
         let bytes = message
             .to_bytes()
             .map_err(|e| format!("cannot encode IKE_SA_INIT: {e}"))?;
@@ -723,9 +758,15 @@ impl Engine {
         self.outputs.push_back(Output::Failed { sa: sa.id, reason });
     }
 
-    /// Processes a received datagram. Malformed, unauthenticated or unexpected messages are
-    /// dropped (RFC 7296 §2.21).
-    pub fn handle_datagram(&mut self, now: Duration, from: SocketAddr, bytes: &[u8]) {
+    /// Processes a datagram received from `from` on our address and port `to`. Malformed,
+    /// unauthenticated or unexpected messages are dropped (RFC 7296 §2.21).
+    pub fn handle_datagram(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        to: SocketAddr,
+        bytes: &[u8],
+    ) {
         let Ok(header) = IkeHeader::parse(bytes) else {
             return;
         };
@@ -743,6 +784,10 @@ impl Engine {
                 };
                 let mut sa = self.sas.swap_remove(index);
                 self.initiator_response(now, &mut sa, &message, bytes);
+                if sa.state == State::AuthPending {
+                    // The response was accepted: check the peer's NAT-D notifies.
+                    self.record_nat(&mut sa, &message, from, to);
+                }
                 self.put_back(now, sa);
             } else if header.flags.initiator && header.spi_r == [0; 8] {
                 if let Some(sa) = self.sas.iter().find(|sa| {
@@ -754,7 +799,7 @@ impl Engine {
                     }
                     return;
                 }
-                self.responder_init(now, from, &message, bytes);
+                self.responder_init(now, (from, to), &message, bytes);
             }
             return;
         }
@@ -784,15 +829,39 @@ impl Engine {
 
     /// Forgets failed initiator SAs and expired ones.
     fn purge(&mut self, now: Duration) {
+        // A standby IKE SA (§2.8.2) goes when its old IKE SA closes without handing over.
+        let open: Vec<SaId> = self
+            .sas
+            .iter()
+            .filter(|sa| sa.state.usable() && sa.expires.is_none_or(|t| now < t))
+            .map(|sa| sa.id)
+            .collect();
         self.sas.retain(|sa| {
             !(sa.state == State::Failed && sa.role == Role::Initiator)
                 && sa.expires.is_none_or(|t| now < t)
+                && sa.standby_for.is_none_or(|old| open.contains(&old))
         });
+    }
+
+    /// Records what the NAT-D notifies of an accepted IKE_SA_INIT message say (RFC 7296
+    /// §2.23); the warning follows [`Output::Established`].
+    fn record_nat(&mut self, sa: &mut IkeSa, message: &Message, from: SocketAddr, to: SocketAddr) {
+        let (state, notes) = nat::check(message, from, to);
+        sa.nat = state;
+        for message in notes {
+            self.outputs.push_back(Output::Debug { sa: sa.id, message });
+        }
     }
 
     // ---------------------------------------------------------------- responder
 
-    fn responder_init(&mut self, now: Duration, from: SocketAddr, request: &Message, raw: &[u8]) {
+    fn responder_init(
+        &mut self,
+        now: Duration,
+        (from, to): (SocketAddr, SocketAddr),
+        request: &Message,
+        raw: &[u8],
+    ) {
         let Some((sa_payload, ke, nonce)) = init_payloads(request) else {
             return;
         };
@@ -870,6 +939,19 @@ impl Engine {
             ],
             spi_r,
         );
+        // NAT detection (RFC 7296 §2.23): answered in kind, hashed with this message's SPIs.
+        let mut response = response;
+        if nat::present(request) {
+            response
+                .payloads
+                .extend(nat::notifies(&request.spi_i, &spi_r, to, from));
+        }
+        // Public-key configs: our hash algorithms and a CERTREQ (peers such as strongSwan
+        // send their certificate only when asked).
+        if let Some(certreq) = auth::certreq(&self.configs) {
+            response.payloads.push(auth::hash_algorithms_notify());
+            response.payloads.push(certreq);
+        }
         let Ok(bytes) = response.to_bytes() else {
             return;
         };
@@ -877,7 +959,8 @@ impl Engine {
             to: from,
             bytes: bytes.clone(),
         });
-        let mut sa = IkeSa::new(id, Role::Responder, State::AuthPending, from, now);
+        let mut sa = IkeSa::new(id, Role::Responder, State::AuthPending, (to, from), now);
+        self.record_nat(&mut sa, request, from, to);
         sa.spi_i = request.spi_i;
         sa.spi_r = spi_r;
         sa.nonce_i = nonce.clone();
@@ -886,6 +969,7 @@ impl Engine {
         sa.keys = Some(keys);
         sa.init_request = raw.to_vec();
         sa.init_response = bytes;
+        sa.peer_hashes = auth::peer_hash_algorithms(&request.payloads);
         sa.next_request_id = 1;
         sa.expires = Some(now.saturating_add(HALF_OPEN_TIMEOUT));
         self.sas.push(sa);
@@ -989,48 +1073,48 @@ impl Engine {
             return auth_failed("internal error: no IKE SA keys".to_string());
         };
         let prf = negotiated.prf;
-        if auth.method != AuthMethod::SHARED_KEY_MIC {
-            return auth_failed(format!(
-                "authentication failed: peer {} used {}, we expect a pre-shared key",
-                config.remote_id, auth.method
-            ));
-        }
-        let expected = psk_auth(
+        let verified = auth::auth_octets(
             prf,
-            &config.psk,
             &sa.init_request,
             &sa.nonce_r,
             &keys.sk_pi,
             &Payload::IdI(id_i.clone()),
-        );
-        match expected {
-            Ok(expected) if ct_eq(expected.as_bytes(), &auth.data) => {}
-            _ => {
-                return auth_failed(format!(
-                    "authentication failed: AUTH from peer {} does not verify (pre-shared key mismatch)",
-                    config.remote_id
-                ))
+        )
+        .and_then(|octets| {
+            auth::PeerAuth {
+                config: &config,
+                peer_id: &config.remote_id,
+                prf,
+                octets: &octets,
+                auth,
+                inner,
+                wall_clock: self.wall_clock,
             }
+            .verify()
+        });
+        match verified {
+            Ok(how) => sa.peer_auth = Some(how),
+            Err(reason) => return auth_failed(reason),
         }
-        // Authenticated: our own IDr and AUTH go into every further answer.
+        // Authenticated: our own IDr, CERT and AUTH go into every further answer.
         let id_r = Payload::IdR(config.local_id.to_payload());
-        let Ok(our_auth) = psk_auth(
-            prf,
-            &config.psk,
-            &sa.init_response,
-            &sa.nonce_i,
-            &keys.sk_pr,
-            &id_r,
-        ) else {
-            return auth_failed("internal error computing AUTH".to_string());
+        let ours = auth::auth_octets(prf, &sa.init_response, &sa.nonce_i, &keys.sk_pr, &id_r)
+            .and_then(|octets| {
+                auth::our_auth(
+                    &config.auth,
+                    prf,
+                    &octets,
+                    sa.peer_hashes.as_deref(),
+                    self.rng.as_mut(),
+                )
+            });
+        let (certs, our_auth) = match ours {
+            Ok(ours) => ours,
+            Err(e) => return auth_failed(format!("internal error computing AUTH: {e}")),
         };
-        let mut reply = vec![
-            id_r,
-            Payload::Auth(AuthPayload {
-                method: AuthMethod::SHARED_KEY_MIC,
-                data: our_auth.as_bytes().to_vec(),
-            }),
-        ];
+        let mut reply = vec![id_r];
+        reply.extend(certs);
+        reply.push(Payload::Auth(our_auth));
         let peer_id = config.remote_id.clone();
         let child_failed = |mut reply: Vec<Payload>, notify: NotifyType, reason: String| {
             reply.push(Payload::Notify(NotifyPayload::new(notify, Vec::new())));
@@ -1288,24 +1372,31 @@ impl Engine {
         sa.negotiated = Some(chosen);
         sa.ke = None;
 
-        // IKE_AUTH request.
+        sa.peer_hashes = auth::peer_hash_algorithms(&response.payloads);
+
+        // IKE_AUTH request: IDi, [CERT], [CERTREQ], AUTH, ...
         let id_i = Payload::IdI(config.local_id.to_payload());
-        let auth = psk_auth(
+        let (certs, auth) = auth::auth_octets(
             chosen.prf,
-            &config.psk,
             &sa.init_request,
             &sa.nonce_r,
             &keys.sk_pi,
             &id_i,
         )
+        .and_then(|octets| {
+            auth::our_auth(
+                &config.auth,
+                chosen.prf,
+                &octets,
+                sa.peer_hashes.as_deref(),
+                self.rng.as_mut(),
+            )
+        })
         .map_err(|e| format!("AUTH computation failed: {e}"))?;
-        let mut inner = vec![
-            id_i,
-            Payload::Auth(AuthPayload {
-                method: AuthMethod::SHARED_KEY_MIC,
-                data: auth.as_bytes().to_vec(),
-            }),
-        ];
+        let mut inner = vec![id_i];
+        inner.extend(certs);
+        inner.extend(auth::certreq([&config]));
+        inner.push(Payload::Auth(auth));
         if config.mode == Mode::Transport {
             inner.push(Payload::Notify(NotifyPayload::new(
                 NotifyType::USE_TRANSPORT_MODE,
@@ -1363,10 +1454,17 @@ impl Engine {
             .iter()
             .any(|n| n.notify_type == NotifyType::AUTHENTICATION_FAILED)
         {
-            return Err(format!(
-                "the peer rejected our authentication (AUTHENTICATION_FAILED): either it does not know our ID {} or our pre-shared keys differ",
-                config.local_id
-            ));
+            return Err(match config.auth.public_key() {
+                None => format!(
+                    "the peer rejected our authentication (AUTHENTICATION_FAILED): either it does not know our ID {} or our pre-shared keys differ",
+                    config.local_id
+                ),
+                Some(pk) => format!(
+                    "the peer rejected our authentication (AUTHENTICATION_FAILED): either it does not know our ID {} or it does not trust our certificate '{}' (check its CA and our certificate's validity and SANs)",
+                    config.local_id,
+                    pk.certificate.subject()
+                ),
+            });
         }
         let id_r = inner.iter().find_map(|p| match p {
             Payload::IdR(id) => Some(id),
@@ -1386,21 +1484,25 @@ impl Engine {
                 config.remote_id
             ));
         }
-        let expected = psk_auth(
+        let octets = auth::auth_octets(
             negotiated.prf,
-            &config.psk,
             &sa.init_response,
             &sa.nonce_i,
             &keys.sk_pr,
             &Payload::IdR(id_r.clone()),
         )
         .map_err(|e| format!("AUTH computation failed: {e}"))?;
-        if auth.method != AuthMethod::SHARED_KEY_MIC || !ct_eq(expected.as_bytes(), &auth.data) {
-            return Err(format!(
-                "authentication failed: AUTH from peer {} does not verify (pre-shared key mismatch)",
-                config.remote_id
-            ));
+        let how = auth::PeerAuth {
+            config: &config,
+            peer_id: &config.remote_id,
+            prf: negotiated.prf,
+            octets: &octets,
+            auth,
+            inner,
+            wall_clock: self.wall_clock,
         }
+        .verify()?;
+        sa.peer_auth = Some(how);
         if let Some(error) = notifies.iter().find(|n| n.notify_type.is_error()) {
             let detail = if error.notify_type == NotifyType::NO_PROPOSAL_CHOSEN {
                 let ours: Vec<_> = config
@@ -1526,30 +1628,6 @@ fn sk_keys(cipher: SkCipher, keys: &IkeSaKeys, sender: Role) -> SkKeys {
         encr: encr.clone(),
         integ: integ.clone(),
     }
-}
-
-/// AUTH = prf(prf(PSK, "Key Pad for IKEv2"), RealMessage | Nonce | prf(SK_p, RestOfIDPayload))
-/// (RFC 7296 §2.15).
-fn psk_auth(
-    prf: Prf,
-    psk: &Secret,
-    real_message: &[u8],
-    peer_nonce: &[u8],
-    sk_p: &Secret,
-    id: &Payload,
-) -> Result<Secret, Failure> {
-    let id_body = id.body_bytes().map_err(|e| e.to_string())?;
-    let maced_id = prf
-        .prf(sk_p.as_bytes(), &[&id_body])
-        .map_err(|e| e.to_string())?;
-    let pad_key = prf
-        .prf(psk.as_bytes(), &[KEY_PAD])
-        .map_err(|e| e.to_string())?;
-    prf.prf(
-        pad_key.as_bytes(),
-        &[real_message, peer_nonce, maced_id.as_bytes()],
-    )
-    .map_err(|e| e.to_string())
 }
 
 /// Compares two MACs in data-independent time (`subtle`); a length mismatch is unequal.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::negotiate::{cipher_transforms, describe_suite};
-use super::{describe_ts, Engine, Identity, Mode, Role, SaId, State};
+use super::{describe_ts, Engine, Identity, Mode, NatState, Role, SaId, State};
 
 /// One Child SA in [`IkeSaStatus`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,8 +43,14 @@ pub struct IkeSaStatus {
     pub remote_spi: [u8; 8],
     /// The peer's address.
     pub peer: SocketAddr,
+    /// Our address.
+    pub local: SocketAddr,
+    /// What NAT detection found (RFC 7296 §2.23).
+    pub nat: NatState,
     /// The peer's authenticated identity, once established.
     pub peer_id: Option<Identity>,
+    /// How the peer authenticated: "psk" or "pubkey SUBJECT" (empty until established).
+    pub auth: String,
     /// The negotiated suite, e.g. "AES_GCM_16_128/PRF_HMAC_SHA2_256/ECP_256" (empty before).
     pub proposal: String,
     /// When it was established.
@@ -66,6 +72,10 @@ impl Engine {
                 };
                 let state = if sa.rekeyed_to.is_some() {
                     "rekeyed"
+                } else if sa.redundant {
+                    "redundant (lost a rekey collision)"
+                } else if sa.standby_for.is_some() {
+                    "new (rekey collision unresolved)"
                 } else {
                     sa.state.name()
                 };
@@ -77,7 +87,10 @@ impl Engine {
                     local_spi,
                     remote_spi,
                     peer: sa.peer,
+                    local: sa.local,
+                    nat: sa.nat,
                     peer_id: sa.peer_id.clone(),
+                    auth: sa.peer_auth.clone().unwrap_or_default(),
                     proposal: sa
                         .negotiated
                         .map(|p| describe_suite(&p.transforms()))

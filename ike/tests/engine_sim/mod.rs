@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use ripsec_ike::crypto::{DhGroup, RandomSource, SkCipher};
 use ripsec_ike::engine::{
-    ChildSa, Config, Engine, EspProposal, Identity, IkeProposal, Mode, Output, RetransmitPolicy,
-    SaId,
+    Auth, ChildSa, Config, Engine, EspProposal, Identity, IkeProposal, Mode, Output,
+    RetransmitPolicy, SaId,
 };
 use ripsec_ike::keys::Prf;
 use ripsec_ike::{Message, Secret, TrafficSelector};
@@ -58,7 +58,7 @@ pub fn configs() -> (Config, Config) {
         name: "to-bob".into(),
         local_id: Identity::Fqdn("alice.example".into()),
         remote_id: Identity::Fqdn("bob.example".into()),
-        psk: Secret::from_slice(b"secret"),
+        auth: Auth::Psk(Secret::from_slice(b"secret")),
         ike_proposals: vec![ike(gcm256(), DhGroup::Curve25519)],
         esp_proposals: vec![EspProposal { cipher: gcm256() }],
         ts_local: vec![net([10, 1, 0, 0], 255)],
@@ -71,7 +71,7 @@ pub fn configs() -> (Config, Config) {
         name: "from-alice".into(),
         local_id: Identity::Fqdn("bob.example".into()),
         remote_id: Identity::Fqdn("alice.example".into()),
-        psk: Secret::from_slice(b"secret"),
+        auth: Auth::Psk(Secret::from_slice(b"secret")),
         ike_proposals: vec![ike(gcm256(), DhGroup::Curve25519)],
         esp_proposals: vec![EspProposal { cipher: gcm256() }],
         ts_local: vec![net([10, 2, 0, 0], 255)],
@@ -104,6 +104,9 @@ pub struct Sent {
 
 pub struct Sim {
     pub now: Duration,
+    /// The address a NAT in front of each node gives its datagrams (RFC 7296 §2.23): the
+    /// other node sees it as the source and sends to it. `None`: no NAT.
+    pub nat: [Option<SocketAddr>; 2],
     pub engines: [Engine; 2],
     pub events: [Vec<Output>; 2],
     pub sent: Vec<Sent>,
@@ -132,6 +135,7 @@ impl Sim {
         }
         Self {
             now: Duration::ZERO,
+            nat: [None, None],
             engines: [i, r],
             events: [Vec::new(), Vec::new()],
             sent: Vec::new(),
@@ -145,7 +149,13 @@ impl Sim {
 
     pub fn initiate(&mut self, config: Config) {
         let now = self.now;
-        self.sa = Some(self.engines[INITIATOR].initiate(now, config, addr(RESPONDER)));
+        let peer = self.public(RESPONDER);
+        self.sa = Some(self.engines[INITIATOR].initiate(now, config, peer, addr(INITIATOR)));
+    }
+
+    /// The address the other node sees for `node` (its NAT's, if any).
+    pub fn public(&self, node: usize) -> SocketAddr {
+        self.nat[node].unwrap_or_else(|| addr(node))
     }
 
     fn chance(&mut self, percent: usize) -> bool {
@@ -158,7 +168,11 @@ impl Sim {
                 match out {
                     Output::Send { to, bytes } => {
                         let index = self.sent.len();
-                        let dest = if to == addr(0) { 0 } else { 1 };
+                        let dest = if to == addr(0) || Some(to) == self.nat[0] {
+                            0
+                        } else {
+                            1
+                        };
                         self.sent.push(Sent {
                             at: self.now,
                             from: node,
@@ -213,7 +227,9 @@ impl Sim {
                 };
                 let (from, to, bytes) = self.in_flight.remove(index);
                 let now = self.now;
-                self.engines[to].handle_datagram(now, addr(from), &bytes);
+                // A NAT rewrites the sender's address and gives the receiver its own back.
+                let source = self.public(from);
+                self.engines[to].handle_datagram(now, source, addr(to), &bytes);
                 continue;
             }
             let next = [0, 1]

@@ -31,8 +31,16 @@ const REQID_BASE: u32 = 0x1_0000;
 
 /// What the reader threads hand to the loop.
 enum Input {
-    Datagram { from: SocketAddr, bytes: Vec<u8> },
-    Control { req: Request, reply: Sender<Reply> },
+    /// `to`: our address and port it arrived on (the socket's).
+    Datagram {
+        from: SocketAddr,
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    Control {
+        req: Request,
+        reply: Sender<Reply>,
+    },
     Kernel(GenlMsg),
     Stop,
 }
@@ -157,11 +165,12 @@ impl Daemon {
             })?;
             let reader = sock.try_clone()?;
             let tx = tx.clone();
+            let to = SocketAddr::new(local, self.cfg.port);
             std::thread::spawn(move || {
                 let mut buf = vec![0u8; 65536];
                 while let Ok((n, from)) = reader.recv_from(&mut buf) {
                     let bytes = buf.get(..n).unwrap_or_default().to_vec();
-                    if tx.send(Input::Datagram { from, bytes }).is_err() {
+                    if tx.send(Input::Datagram { from, to, bytes }).is_err() {
                         break;
                     }
                 }
@@ -274,9 +283,9 @@ impl Daemon {
                 .next_timeout()
                 .map_or(TICK, |t| t.saturating_sub(now).min(TICK));
             match rx.recv_timeout(wait) {
-                Ok(Input::Datagram { from, bytes }) => {
+                Ok(Input::Datagram { from, to, bytes }) => {
                     let now = self.now();
-                    self.engine.handle_datagram(now, from, &bytes);
+                    self.engine.handle_datagram(now, from, to, &bytes);
                 }
                 Ok(Input::Control { req, reply }) => self.control(req, reply),
                 Ok(Input::Kernel(m)) => self.kernel_event(&m),
@@ -327,8 +336,9 @@ impl Daemon {
     fn initiate(&mut self, conn: &Connection) -> SaId {
         let now = self.now();
         let peer = SocketAddr::new(conn.remote, self.cfg.port);
+        let local = SocketAddr::new(conn.local, self.cfg.port);
         say!(self, "{}: initiating to {peer}", conn.name);
-        let id = self.engine.initiate(now, engine_config(conn), peer);
+        let id = self.engine.initiate(now, engine_config(conn), peer, local);
         self.ike.insert(
             id,
             IkeRecord {
@@ -371,8 +381,9 @@ impl Daemon {
                 id.0
             );
             if let Some(r) = self.ike.get_mut(&id) {
-                // Retried in 5-9 s unless the rekey replaces this SA first (a collision
-                // with the peer's own rekey makes both fail; RFC 7296 §2.8.2).
+                // Retried in 5-9 s unless the rekey replaces this SA first (it fails when
+                // the peer refuses or does not answer; a collision with the peer's own
+                // rekey still replaces it, RFC 7296 §2.8.2).
                 let jitter = u64::from(self.started.elapsed().subsec_millis()) % 4;
                 r.rekey_at = Some(now + Duration::from_secs(5 + jitter));
             }
@@ -704,6 +715,14 @@ impl Daemon {
                     &Reply::err(format!("{name}: {reason}")),
                 );
             }
+            Output::Warning { sa, message } => {
+                let name = self.conn_name(sa);
+                say!(self, "{name}: IKE SA #{}: warning: {message}", sa.0);
+            }
+            Output::Debug { sa, message } => {
+                let name = self.conn_name(sa);
+                say!(self, "{name}: IKE SA #{}: debug: {message}", sa.0);
+            }
             #[allow(unreachable_patterns)]
             _ => {}
         }
@@ -793,7 +812,7 @@ pub fn engine_config(conn: &Connection) -> engine::Config {
         name: conn.name.clone(),
         local_id: conn.local_id.clone(),
         remote_id: conn.remote_id.clone(),
-        psk: conn.psk.clone(),
+        auth: engine::Auth::Psk(conn.psk.clone()),
         ike_proposals: conn.ike.clone(),
         esp_proposals: conn.child.esp.clone(),
         ts_local: conn.child.local_ts.iter().map(prefix_ts).collect(),

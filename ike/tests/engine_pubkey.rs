@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Certificate authentication between two engines (RFC 7296 §2.15, RFC 7427): RSA, ECDSA and
+//! mixed, DN and FQDN identities; each certificate problem fails with a sentence naming it and
+//! installs no Child SA on the side that refused.
+
+mod common;
+mod engine_sim;
+mod pki_common;
+
+use std::sync::Arc;
+
+use engine_sim::*;
+use pki_common::*;
+use ripsec_ike::engine::{Auth, Config, Identity};
+use ripsec_ike::pki::PublicKeyAuth;
+use ripsec_ike::{CertEncoding, Message, NotifyType, Payload, Secret};
+
+/// alice (initiator, left) and bob (responder, right) with the given credentials and IDs.
+fn pair(alice_auth: Auth, alice_id: &str, bob_auth: Auth, bob_id: &str) -> (Config, Config) {
+    let (mut alice, mut bob) = configs();
+    alice.auth = alice_auth;
+    bob.auth = bob_auth;
+    alice.local_id = Identity::parse(alice_id).unwrap();
+    bob.remote_id = alice.local_id.clone();
+    bob.local_id = Identity::parse(bob_id).unwrap();
+    alice.remote_id = bob.local_id.clone();
+    (alice, bob)
+}
+
+fn run(alice: Config, bob: Config) -> Sim {
+    let mut sim = Sim::new(11, vec![bob], Faults::default());
+    for engine in &mut sim.engines {
+        engine.set_wall_clock(NOW);
+    }
+    sim.initiate(alice);
+    sim.run();
+    sim
+}
+
+fn assert_established(sim: &Sim, alice_sees: &str, bob_sees: &str) {
+    assert_eq!(
+        sim.established(INITIATOR),
+        1,
+        "{:?}",
+        sim.failures(INITIATOR)
+    );
+    assert_eq!(
+        sim.established(RESPONDER),
+        1,
+        "{:?}",
+        sim.failures(RESPONDER)
+    );
+    assert_one_live_child(sim);
+    let status = |node: usize| sim.engines[node].status()[0].auth.clone();
+    assert_eq!(status(INITIATOR), format!("pubkey {alice_sees}"));
+    assert_eq!(status(RESPONDER), format!("pubkey {bob_sees}"));
+}
+
+fn only_failure(sim: &Sim, node: usize) -> String {
+    let failures = sim.failures(node);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(sim.children(node).is_empty(), "a Child SA was installed");
+    assert_eq!(sim.established(node), 0);
+    failures[0].clone()
+}
+
+const LEFT_RSA: &str = "CN=left.ripsec.test, O=ripsec";
+const RIGHT_RSA: &str = "CN=right.ripsec.test, O=ripsec";
+const LEFT_EC: &str = "C=CH, O=ripsec, CN=left.ripsec.test";
+const RIGHT_EC: &str = "C=CH, O=ripsec, CN=right.ripsec.test";
+
+#[test]
+fn rsa_with_fqdn_identities() {
+    let (alice, bob) = pair(
+        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
+        "left.ripsec.test",
+        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
+        "right.ripsec.test",
+    );
+    let sim = run(alice, bob);
+    assert_established(&sim, RIGHT_RSA, LEFT_RSA);
+}
+
+#[test]
+fn ecdsa_with_dn_identities() {
+    // The DNs are typed differently from the certificates' encoding (case, spaces).
+    let (alice, bob) = pair(
+        pubkey("left-ec.crt", "left-ec.key", &["ca-ec.crt"]),
+        "c=ch,o=RIPSEC,cn=left.ripsec.test",
+        pubkey("right-ec.crt", "right-ec.sec1.key", &["ca-ec.crt"]),
+        "C=CH, O=ripsec, CN=right.ripsec.test",
+    );
+    let sim = run(alice, bob);
+    assert_established(&sim, RIGHT_EC, LEFT_EC);
+}
+
+#[test]
+fn mixed_rsa_and_ecdsa_with_address_identities() {
+    let trusted = ["ca-rsa.crt", "ca-ec.crt"];
+    let (alice, bob) = pair(
+        pubkey("left-rsa.crt", "left-rsa.key", &trusted),
+        "10.0.0.1",
+        pubkey("right-ec.crt", "right-ec.sec1.key", &trusted),
+        "10.0.0.2",
+    );
+    let sim = run(alice, bob);
+    assert_established(&sim, RIGHT_EC, LEFT_RSA);
+}
+
+#[test]
+fn p384_end_entity_sent_with_its_intermediate() {
+    let bob_auth = Auth::PublicKey(Arc::new(credentials(
+        "leaf-p384.crt",
+        "leaf-p384.key",
+        &["intermediate.crt"],
+        &["ca-rsa.crt"],
+    )));
+    let (alice, bob) = pair(
+        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
+        "left@ripsec.test",
+        bob_auth,
+        "leaf.ripsec.test",
+    );
+    let sim = run(alice, bob);
+    assert_established(&sim, "CN=leaf.ripsec.test, O=ripsec", LEFT_RSA);
+}
+
+#[test]
+fn ike_sa_init_carries_hash_algorithms_and_certreq() {
+    let (alice, bob) = pair(
+        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
+        "left.ripsec.test",
+        pubkey(
+            "right-ec.crt",
+            "right-ec.sec1.key",
+            &["ca-rsa.crt", "ca-ec.crt"],
+        ),
+        "right.ripsec.test",
+    );
+    let sim = run(alice, bob);
+    let request = Message::parse(&sim.sent[0].bytes).unwrap();
+    let response = Message::parse(&sim.sent[1].bytes).unwrap();
+    for message in [&request, &response] {
+        let notify = message
+            .notification(NotifyType::SIGNATURE_HASH_ALGORITHMS)
+            .expect("SIGNATURE_HASH_ALGORITHMS");
+        assert_eq!(notify.data, [0, 2, 0, 3, 0, 4]);
+    }
+    let certreq = |m: &Message| {
+        m.payloads
+            .iter()
+            .filter_map(|p| match p {
+                Payload::CertReq(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    // The initiator's CERTREQ travels in IKE_AUTH; the responder's in IKE_SA_INIT.
+    assert!(certreq(&request).is_empty());
+    let answer = certreq(&response);
+    assert_eq!(answer.len(), 1);
+    assert_eq!(answer[0].encoding, CertEncoding::X509_CERT_SIGNATURE);
+    let mut hashes = fixture("ca-rsa.spki-sha1");
+    hashes.extend(fixture("ca-ec.spki-sha1"));
+    assert_eq!(answer[0].data, hashes);
+}
+
+#[test]
+fn psk_only_ike_sa_init_is_unchanged() {
+    let (alice, bob) = configs();
+    let sim = run(alice, bob);
+    for sent in &sim.sent[..2] {
+        let message = Message::parse(&sent.bytes).unwrap();
+        assert!(message
+            .notification(NotifyType::SIGNATURE_HASH_ALGORITHMS)
+            .is_none());
+        assert!(!message
+            .payloads
+            .iter()
+            .any(|p| matches!(p, Payload::CertReq(_))));
+    }
+    assert_eq!(sim.engines[INITIATOR].status()[0].auth, "psk");
+}
+
+#[test]
+fn untrusted_ca_is_named_by_the_responder() {
+    let (alice, bob) = pair(
+        pubkey("untrusted.crt", "left-rsa.key", &["ca-rsa.crt"]),
+        "left.ripsec.test",
+        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
+        "right.ripsec.test",
+    );
+    let sim = run(alice, bob);
+    assert_eq!(
+        only_failure(&sim, RESPONDER),
+        "authentication failed: certificate 'CN=left.ripsec.test, O=ripsec' is not signed by a trusted CA: its issuer is 'CN=Other CA, O=elsewhere', we trust 'CN=ripsec test CA, O=ripsec'"
+    );
+    assert_eq!(
+        only_failure(&sim, INITIATOR),
+        "the peer rejected our authentication (AUTHENTICATION_FAILED): either it does not know our ID left.ripsec.test or it does not trust our certificate 'CN=left.ripsec.test, O=ripsec' (check its CA and our certificate's validity and SANs)"
+    );
+}
+
+#[test]
+fn untrusted_responder_is_named_by_the_initiator() {
+    let (alice, bob) = pair(
+        pubkey("left-ec.crt", "left-ec.key", &["ca-ec.crt"]),
+        "left.ripsec.test",
+        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-ec.crt"]),
+        "right.ripsec.test",
+    );
+    let sim = run(alice, bob);
+    assert_eq!(
+        only_failure(&sim, INITIATOR),
+        "authentication failed: certificate 'CN=right.ripsec.test, O=ripsec' is not signed by a trusted CA: its issuer is 'CN=ripsec test CA, O=ripsec', we trust 'C=CH, O=ripsec, CN=ripsec ECDSA CA'"
+    );
+}
+
+#[test]
+fn expired_certificate_is_named() {
+    let (alice, bob) = pair(
+        pubkey("expired.crt", "left-rsa.key", &["ca-rsa.crt"]),
+        "left.ripsec.test",
+        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
+        "right.ripsec.test",
+    );
+    let sim = run(alice, bob);
+    assert_eq!(
+        only_failure(&sim, RESPONDER),
+        "authentication failed: certificate 'CN=left.ripsec.test, O=ripsec' expired on 2021-01-01 00:00:00 UTC"
+    );
+    assert!(only_failure(&sim, INITIATOR).contains("AUTHENTICATION_FAILED"));
+}
+
+#[test]
+fn id_not_in_certificate_is_named() {
+    let (alice, bob) = pair(
+        pubkey("nosan.crt", "left-rsa.key", &["ca-rsa.crt"]),
+        "left.ripsec.test",
+        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
+        "right.ripsec.test",
+    );
+    let sim = run(alice, bob);
+    assert_eq!(
+        only_failure(&sim, RESPONDER),
+        "authentication failed: peer's ID left.ripsec.test is not in its certificate (subject 'CN=left.ripsec.test, O=ripsec', SANs none)"
+    );
+    // The responder claims an ID its certificate does not carry.
+    let (alice, bob) = pair(
+        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
+        "left.ripsec.test",
+        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
+        "10.0.0.9",
+    );
+    let sim = run(alice, bob);
+    assert_eq!(
+        only_failure(&sim, INITIATOR),
+        "authentication failed: peer's ID 10.0.0.9 is not in its certificate (subject 'CN=right.ripsec.test, O=ripsec', SANs DNS:right.ripsec.test, IP:10.0.0.2)"
+    );
+}
+
+#[test]
+fn wrong_key_is_refused_before_any_exchange() {
+    let e = PublicKeyAuth::new(
+        cert("left-rsa.crt"),
+        vec![],
+        key("right-rsa.pkcs1.key"),
+        vec![cert("ca-rsa.crt")],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "the private key (RSA 2048) does not belong to certificate 'CN=left.ripsec.test, O=ripsec': its public key differs"
+    );
+}
+
+#[test]
+fn psk_initiator_meets_pubkey_responder() {
+    let (mut alice, bob) = pair(
+        Auth::Psk(Secret::from_slice(b"secret")),
+        "left.ripsec.test",
+        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
+        "right.ripsec.test",
+    );
+    alice.name = "psk".into();
+    let sim = run(alice, bob);
+    assert_eq!(
+        only_failure(&sim, RESPONDER),
+        "authentication failed: peer left.ripsec.test used a pre-shared key (SHARED_KEY_MESSAGE_INTEGRITY_CODE (2)), we expect a certificate signature (public-key authentication)"
+    );
+    assert!(only_failure(&sim, INITIATOR).contains("or our pre-shared keys differ"));
+}
+
+#[test]
+fn pubkey_initiator_meets_psk_responder() {
+    let (alice, bob) = pair(
+        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
+        "left.ripsec.test",
+        Auth::Psk(Secret::from_slice(b"secret")),
+        "right.ripsec.test",
+    );
+    let sim = run(alice, bob);
+    // A PSK-only responder sends no SIGNATURE_HASH_ALGORITHMS: the initiator signs with the
+    // RFC 7296 method.
+    assert_eq!(
+        only_failure(&sim, RESPONDER),
+        "authentication failed: peer left.ripsec.test used RSA_DIGITAL_SIGNATURE (1), we expect a pre-shared key"
+    );
+    assert!(only_failure(&sim, INITIATOR).contains("does not trust our certificate"));
+}
+
+#[test]
+fn missing_wall_clock_is_an_internal_error() {
+    let (alice, bob) = pair(
+        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
+        "left.ripsec.test",
+        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
+        "right.ripsec.test",
+    );
+    let mut sim = Sim::new(3, vec![bob], Faults::default());
+    sim.engines[INITIATOR].set_wall_clock(NOW);
+    sim.initiate(alice);
+    sim.run();
+    assert_eq!(
+        only_failure(&sim, RESPONDER),
+        "internal error: no wall clock (Engine::set_wall_clock was never called), cannot check the validity of certificate 'CN=left.ripsec.test, O=ripsec' from peer left.ripsec.test"
+    );
+}
+
+#[test]
+fn auth_debug_output_hides_the_key() {
+    let auth = pubkey("left-ec.crt", "left-ec.key", &["ca-ec.crt"]);
+    let text = format!("{auth:?}");
+    assert_eq!(
+        text,
+        "PublicKey(\"C=CH, O=ripsec, CN=left.ripsec.test\", 1 trusted)"
+    );
+    let pk = credentials("left-ec.crt", "left-ec.key", &[], &[]);
+    let text = format!("{pk:?}");
+    assert!(text.contains("PrivateKey(ECDSA P-256)"), "{text}");
+    let pem = String::from_utf8(fixture("left-ec.key")).unwrap();
+    let secret_line = pem.lines().nth(1).unwrap();
+    assert!(!text.contains(secret_line));
+}
