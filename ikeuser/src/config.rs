@@ -3,8 +3,9 @@
 //! unknown keys are errors.
 
 use ripsec_ike::crypto::{DhGroup, SkCipher};
-use ripsec_ike::engine::{EspProposal, Identity, IkeProposal, Mode, RetransmitPolicy};
+use ripsec_ike::engine::{Auth, EspProposal, Identity, IkeProposal, Mode, RetransmitPolicy};
 use ripsec_ike::keys::Prf;
+use ripsec_ike::pki::{check_identity, format_time, Certificate, PrivateKey, PublicKeyAuth};
 use ripsec_ike::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -55,6 +56,9 @@ struct RawConnection {
     auth: Option<Spanned<String>>,
     psk: Option<Spanned<String>>,
     psk_file: Option<Spanned<String>>,
+    cert: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+    ca: Option<Words>,
     ike_proposals: Option<Words>,
     start: Option<Spanned<String>>,
     dpd_delay: Option<Spanned<u64>>,
@@ -123,7 +127,7 @@ pub struct Connection {
     pub remote: IpAddr,
     pub local_id: Identity,
     pub remote_id: Identity,
-    pub psk: Secret,
+    pub auth: Auth,
     pub ike: Vec<IkeProposal>,
     pub start: StartAction,
     pub dpd_delay: Option<Duration>,
@@ -319,58 +323,25 @@ fn connection(
             );
         }
     }
-    let local_id = r
-        .local_id
-        .as_ref()
-        .map_or_else(|| local.map(id_of_addr), |s| identity(c, &ctx, s));
+    let auth = auth(c, base, &ctx, r, span.clone());
+    let local_id = match (&r.local_id, auth.as_ref().and_then(Auth::public_key)) {
+        (Some(s), pk) => identity(c, &ctx, s).and_then(|id| match pk {
+            Some(pk) => match check_identity(&id, &pk.certificate) {
+                Ok(()) => Some(id),
+                Err(e) => c.error(
+                    s.span(),
+                    format_args!("{ctx}: local_id {id} cannot be used with cert: {e}; use one of the certificate's names, or leave local_id out to use its subject"),
+                ),
+            },
+            None => Some(id),
+        }),
+        (None, Some(pk)) => Some(pk.certificate.subject_identity()),
+        (None, None) => local.map(id_of_addr),
+    };
     let remote_id = r
         .remote_id
         .as_ref()
         .map_or_else(|| remote.map(id_of_addr), |s| identity(c, &ctx, s));
-    if let Some(a) = &r.auth {
-        if a.get_ref() != "psk" {
-            c.error::<()>(
-                a.span(),
-                format_args!(
-                    "{ctx}: auth = \"{}\" is not supported; only \"psk\" (certificates are not implemented yet)",
-                    a.get_ref()
-                ),
-            );
-        }
-    }
-    let psk = match (&r.psk, &r.psk_file) {
-        (Some(p), None) if p.get_ref().is_empty() => {
-            c.error(p.span(), format_args!("{ctx}: psk is empty"))
-        }
-        (Some(p), None) => Some(Secret::from_slice(p.get_ref().as_bytes())),
-        (None, Some(f)) => {
-            let file = base.join(f.get_ref());
-            match std::fs::read(&file) {
-                Ok(mut bytes) => {
-                    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                        bytes.pop();
-                    }
-                    if bytes.is_empty() {
-                        c.error(f.span(), format_args!("{ctx}: {} is empty", file.display()))
-                    } else {
-                        Some(Secret::new(bytes))
-                    }
-                }
-                Err(e) => c.error(
-                    f.span(),
-                    format_args!("{ctx}: cannot read psk_file {}: {e}", file.display()),
-                ),
-            }
-        }
-        (Some(p), Some(_)) => c.error(
-            p.span(),
-            format_args!("{ctx}: give either psk or psk_file, not both"),
-        ),
-        (None, None) => c.error(
-            span.clone(),
-            format_args!("{ctx}: no pre-shared key: add psk = \"...\" or psk_file = \"PATH\""),
-        ),
-    };
     let ike = proposals(
         c,
         &ctx,
@@ -419,7 +390,7 @@ fn connection(
         remote: remote?,
         local_id: local_id?,
         remote_id: remote_id?,
-        psk: psk?,
+        auth: auth?,
         ike: ike?,
         start: start?,
         dpd_delay: r
@@ -562,19 +533,215 @@ fn id_of_addr(a: IpAddr) -> Identity {
     }
 }
 
-fn identity(c: &mut Checker<'_>, ctx: &str, s: &Spanned<String>) -> Option<Identity> {
-    let v = s.get_ref();
-    if let Ok(a) = v.parse::<IpAddr>() {
-        return Some(id_of_addr(a));
-    }
-    let name = v.strip_prefix('@').unwrap_or(v);
-    if name.is_empty() || name.contains(char::is_whitespace) {
-        return c.error(
-            s.span(),
-            format_args!("{ctx}: identity \"{v}\" must be an IP address or a host name (FQDN)"),
+/// `auth = "psk"` (the default: `psk` or `psk_file`) or `auth = "pubkey"` (`cert`, `key`, `ca`).
+fn auth(
+    c: &mut Checker<'_>,
+    base: &Path,
+    ctx: &str,
+    r: &RawConnection,
+    span: std::ops::Range<usize>,
+) -> Option<Auth> {
+    let method = r.auth.as_ref().map_or("psk", |a| a.get_ref().as_str());
+    let stray: Vec<(&str, std::ops::Range<usize>)> = match method {
+        "psk" => [
+            ("cert", r.cert.as_ref().map(Spanned::span)),
+            ("key", r.key.as_ref().map(Spanned::span)),
+            ("ca", r.ca.as_ref().map(Spanned::span)),
+        ]
+        .into_iter()
+        .filter_map(|(k, s)| Some((k, s?)))
+        .collect(),
+        _ => [
+            ("psk", r.psk.as_ref().map(Spanned::span)),
+            ("psk_file", r.psk_file.as_ref().map(Spanned::span)),
+        ]
+        .into_iter()
+        .filter_map(|(k, s)| Some((k, s?)))
+        .collect(),
+    };
+    for (key, at) in stray {
+        c.error::<()>(
+            at,
+            format_args!(
+                "{ctx}: {key} does not apply to auth = \"{method}\"; remove it, or set auth to {}",
+                if method == "psk" {
+                    "\"pubkey\""
+                } else {
+                    "\"psk\""
+                }
+            ),
         );
     }
-    Some(Identity::Fqdn(name.to_string()))
+    match method {
+        "psk" => psk(c, base, ctx, r, span).map(Auth::Psk),
+        "pubkey" => pubkey(c, base, ctx, r, span).map(|pk| Auth::PublicKey(std::sync::Arc::new(pk))),
+        other => c.error(
+            r.auth.as_ref().map_or(span, Spanned::span),
+            format_args!("{ctx}: auth = \"{other}\": use \"psk\" (pre-shared key) or \"pubkey\" (certificates)"),
+        ),
+    }
+}
+
+fn psk(
+    c: &mut Checker<'_>,
+    base: &Path,
+    ctx: &str,
+    r: &RawConnection,
+    span: std::ops::Range<usize>,
+) -> Option<Secret> {
+    match (&r.psk, &r.psk_file) {
+        (Some(p), None) if p.get_ref().is_empty() => {
+            c.error(p.span(), format_args!("{ctx}: psk is empty"))
+        }
+        (Some(p), None) => Some(Secret::from_slice(p.get_ref().as_bytes())),
+        (None, Some(f)) => {
+            let file = base.join(f.get_ref());
+            match std::fs::read(&file) {
+                Ok(mut bytes) => {
+                    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                        bytes.pop();
+                    }
+                    if bytes.is_empty() {
+                        c.error(f.span(), format_args!("{ctx}: {} is empty", file.display()))
+                    } else {
+                        Some(Secret::new(bytes))
+                    }
+                }
+                Err(e) => c.error(
+                    f.span(),
+                    format_args!("{ctx}: cannot read psk_file {}: {e}", file.display()),
+                ),
+            }
+        }
+        (Some(p), Some(_)) => c.error(
+            p.span(),
+            format_args!("{ctx}: give either psk or psk_file, not both"),
+        ),
+        (None, None) => c.error(
+            span,
+            format_args!("{ctx}: no pre-shared key: add psk = \"...\" or psk_file = \"PATH\", or use auth = \"pubkey\" with cert, key and ca"),
+        ),
+    }
+}
+
+/// Reads a file named in the config (relative to the config's directory).
+fn read_file(
+    c: &mut Checker<'_>,
+    base: &Path,
+    ctx: &str,
+    key: &str,
+    s: &Spanned<String>,
+) -> Option<Vec<u8>> {
+    let file = base.join(s.get_ref());
+    std::fs::read(&file)
+        .map_err(|e| {
+            c.error::<()>(
+                s.span(),
+                format_args!("{ctx}: cannot read {key} {}: {e}", file.display()),
+            )
+        })
+        .ok()
+}
+
+fn pubkey(
+    c: &mut Checker<'_>,
+    base: &Path,
+    ctx: &str,
+    r: &RawConnection,
+    span: std::ops::Range<usize>,
+) -> Option<PublicKeyAuth> {
+    let missing: Vec<&str> = [
+        ("cert = \"PATH\"", r.cert.is_none()),
+        ("key = \"PATH\"", r.key.is_none()),
+        ("ca = [\"PATH\"]", r.ca.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(k, m)| m.then_some(k))
+    .collect();
+    if !missing.is_empty() {
+        return c.error(
+            span,
+            format_args!("{ctx}: auth = \"pubkey\" needs our certificate, its private key and the CA(s) we trust for the peer: add {}", missing.join(", ")),
+        );
+    }
+    let (cert_s, key_s, ca_s) = (r.cert.as_ref()?, r.key.as_ref()?, r.ca.as_ref()?);
+    let mut chain = read_file(c, base, ctx, "cert", cert_s).and_then(|bytes| {
+        Certificate::parse_all(&bytes)
+            .map_err(|e| {
+                c.error::<()>(
+                    cert_s.span(),
+                    format_args!("{ctx}: cert {}: {e}", cert_s.get_ref()),
+                )
+            })
+            .ok()
+    });
+    let key = read_file(c, base, ctx, "key", key_s).and_then(|bytes| {
+        PrivateKey::parse(&bytes)
+            .map_err(|e| {
+                c.error::<()>(
+                    key_s.span(),
+                    format_args!("{ctx}: key {}: {e}", key_s.get_ref()),
+                )
+            })
+            .ok()
+    });
+    let mut trusted = Vec::new();
+    if ca_s.get_ref().is_empty() {
+        c.error::<()>(
+            ca_s.span(),
+            format_args!(
+                "{ctx}: ca is empty; list the CA certificate(s) that sign the peer's certificate"
+            ),
+        );
+    }
+    for f in ca_s.get_ref() {
+        if let Some(bytes) = read_file(c, base, ctx, "ca", f) {
+            match Certificate::parse_all(&bytes) {
+                Ok(certs) => trusted.extend(certs),
+                Err(e) => c
+                    .error::<()>(f.span(), format_args!("{ctx}: ca {}: {e}", f.get_ref()))
+                    .unwrap_or(()),
+            }
+        }
+    }
+    let (chain, key) = (chain.take()?, key?);
+    let mut chain = chain.into_iter();
+    let certificate = chain.next()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if now > certificate.not_after() {
+        return c.error(
+            cert_s.span(),
+            format_args!(
+                "{ctx}: cert {}: certificate '{}' expired on {}; the peer will refuse it",
+                cert_s.get_ref(),
+                certificate.subject(),
+                format_time(certificate.not_after())
+            ),
+        );
+    }
+    PublicKeyAuth::new(certificate, chain.collect(), key, trusted)
+        .map_err(|e| {
+            c.error::<()>(
+                key_s.span(),
+                format_args!("{ctx}: key {}: {e}", key_s.get_ref()),
+            )
+        })
+        .ok()
+}
+
+fn identity(c: &mut Checker<'_>, ctx: &str, s: &Spanned<String>) -> Option<Identity> {
+    match Identity::parse(s.get_ref()) {
+        Ok(id) => Some(id),
+        Err(e) => c.error(
+            s.span(),
+            format_args!(
+                "{ctx}: identity \"{}\": {e}; use an IP address, a host name (FQDN), an email address or a DN like \"CN=host, O=org\"",
+                s.get_ref()
+            ),
+        ),
+    }
 }
 
 /// Parses `10.1.0.0/24`, `fd01::/64` or a bare address (a host prefix).
@@ -921,5 +1088,74 @@ life_time = 120
         );
         let e = check("").unwrap_err();
         assert!(e.contains("no connections"), "{e}");
+    }
+
+    /// GOOD with certificates from the ike crate's fixtures instead of the PSK.
+    fn pubkey_conf(cert: &str, key: &str, extra: &str) -> String {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../ike/tests/fixtures/pki");
+        GOOD.replace(
+            "psk = \"a long secret\"\n",
+            &format!("auth = \"pubkey\"\ncert = \"{dir}/{cert}\"\nkey = \"{dir}/{key}\"\nca = [\"{dir}/ca-rsa.crt\", \"{dir}/ca-ec.crt\"]\n{extra}"),
+        )
+    }
+
+    #[test]
+    fn certificates_load_and_name_our_identity() {
+        let c = check(&pubkey_conf("left-rsa.crt", "left-rsa.key", "")).unwrap();
+        let conn = c.connection("site").unwrap();
+        let pk = conn.auth.public_key().unwrap();
+        assert_eq!(pk.trusted.len(), 2);
+        // Without local_id, we are the certificate's subject.
+        assert_eq!(conn.local_id.to_string(), "CN=left.ripsec.test, O=ripsec");
+        let c = check(&pubkey_conf(
+            "left-ec.crt",
+            "left-ec.key",
+            "local_id = \"left.ripsec.test\"\nremote_id = \"C=CH, O=x, CN=right\"\n",
+        ))
+        .unwrap();
+        let conn = c.connection("site").unwrap();
+        assert_eq!(conn.local_id, Identity::Fqdn("left.ripsec.test".into()));
+        assert!(matches!(conn.remote_id, Identity::Dn(_)));
+    }
+
+    #[test]
+    fn certificate_problems_are_named() {
+        let e = check(&pubkey_conf("left-rsa.crt", "left-ec.key", "")).unwrap_err();
+        assert!(
+            e.contains("does not belong to certificate 'CN=left.ripsec.test"),
+            "{e}"
+        );
+        let e = check(&pubkey_conf("expired.crt", "left-rsa.key", "")).unwrap_err();
+        assert!(e.contains("expired on 2021-01-01"), "{e}");
+        let e = check(&pubkey_conf(
+            "left-rsa.crt",
+            "left-rsa.key",
+            "local_id = \"right.ripsec.test\"\n",
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("local_id right.ripsec.test cannot be used with cert"),
+            "{e}"
+        );
+        let e = check(&pubkey_conf("missing.crt", "left-rsa.key", "")).unwrap_err();
+        assert!(e.contains("cannot read cert"), "{e}");
+        let e = check(&pubkey_conf("left-rsa.key", "left-rsa.key", "")).unwrap_err();
+        assert!(e.contains("t.toml:9: connection `site`: cert"), "{e}");
+        assert!(e.contains("no \"BEGIN CERTIFICATE\" block"), "{e}");
+        let e = check(&GOOD.replace("psk = \"a long secret\"", "auth = \"pubkey\"\ncert = \"x\""))
+            .unwrap_err();
+        assert!(e.contains("add key = \"PATH\", ca = [\"PATH\"]"), "{e}");
+        let e = check(&pubkey_conf(
+            "left-rsa.crt",
+            "left-rsa.key",
+            "psk = \"k\"\n",
+        ))
+        .unwrap_err();
+        assert!(e.contains("psk does not apply to auth = \"pubkey\""), "{e}");
+        let e = check(&GOOD.replace("psk = \"a long secret\"", "auth = \"rsa\"")).unwrap_err();
+        assert!(
+            e.contains("use \"psk\" (pre-shared key) or \"pubkey\""),
+            "{e}"
+        );
     }
 }

@@ -2,6 +2,7 @@
 # rekey, trap, and mismatches that must explain themselves and leave nothing installed.
 # shellcheck shell=bash
 source tests/vm/ike.sh
+source tests/vm/pki.sh
 
 # ike_pair MODE [KEY=VALUE...]: topology plus a daemon on each side with the same settings.
 ike_pair() {
@@ -200,4 +201,29 @@ test_ike_check_reports_lines() {
 	expect_contains "$out" "OK, 1 connection(s): c"
 	if out=$(ikeuser --socket "$d/none.sock" status 2>&1); then fail "status without a daemon succeeded"; fi
 	expect_contains "$out" "no ikeuser daemon is listening"
+}
+
+test_ike_certs_rsa_against_ecdsa_transport4() {
+	pki_init
+	load
+	topology transport4
+	trap ike_cleanup EXIT
+	ike_conf A "$IKE_DIR/A.toml" cert="$PKI/left-rsa.crt" key="$PKI/left-rsa.key" ca="$PKI/both-cas.crt" \
+		remote_id=10.0.0.2
+	ike_conf B "$IKE_DIR/B.toml" cert="$PKI/right-ec.crt" key="$PKI/right-ec.key" ca="$PKI/ca-rsa.crt" \
+		local_id=10.0.0.2 remote_id="CN=left.ripsec.test, O=ripsec"
+	ikeuser_start A "$IKE_DIR/A.toml"
+	ikeuser_start B "$IKE_DIR/B.toml"
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(ike_log B | tail -5)"
+	traffic_both_ways 20000
+	expect_contains "$(ikectl A status)" "peer authenticated by pubkey CN=right.ripsec.test, O=ripsec"
+	expect_contains "$(ikectl B status)" "peer authenticated by pubkey CN=left.ripsec.test, O=ripsec"
+	# B's certificate does not name 10.0.0.9: check refuses such a local_id before anything starts.
+	ike_conf B "$IKE_DIR/B2.toml" cert="$PKI/right-ec.crt" key="$PKI/right-ec.key" ca="$PKI/ca-rsa.crt" \
+		local_id=10.0.0.9
+	local out
+	if out=$(ikeuser check "$IKE_DIR/B2.toml" 2>&1); then fail "check accepted a local_id the certificate lacks"; fi
+	expect_contains "$out" "local_id 10.0.0.9 cannot be used with cert"
+	ikectl A down c >/dev/null
+	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
 }

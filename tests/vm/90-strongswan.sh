@@ -1,9 +1,11 @@
 # ikeuser (ripsec data plane) in netns A against strongSwan's charon (XFRM data plane) in B:
 # both sides initiate, traffic both ways, rekeys of Child and IKE SAs under traffic, DELETE,
-# DPD, trap, and mismatches. PSK; DH 14/19/31; GCM and CBC-HMAC; tunnel and transport; v4/v6.
+# DPD, trap, and mismatches. PSK and certificates (RSA, ECDSA; FQDN and DN IDs); DH 14/19/31;
+# GCM and CBC-HMAC; tunnel and transport; v4/v6.
 # shellcheck shell=bash
 source tests/vm/ike.sh
 source tests/vm/strongswan.sh
+source tests/vm/pki.sh
 
 SWAN=$IKE_DIR/swanB
 # charon keeps a rekeyed Child SA's inbound SA for 5 s by default; the tests count SAs.
@@ -39,7 +41,10 @@ swan_pair() {
 	ikeuser_start A "$IKE_DIR/A.toml"
 	mkdir -p "$SWAN"
 	swan_start B "$SWAN"
-	swan_conf "$SWAN" c child=net local_addrs="$B_OUT" remote_addrs="$A_OUT" psk="$IKE_PSK" \
+	# Certificates replace the PSK when charon gets cert=...
+	local auth=(psk="$IKE_PSK")
+	case " ${b[*]} " in *" cert="*) auth=() ;; esac
+	swan_conf "$SWAN" c child=net local_addrs="$B_OUT" remote_addrs="$A_OUT" "${auth[@]}" \
 		proposals="$ike" esp_proposals="$esp" mode="$AMODE" local_ts="$SEL_B" remote_ts="$SEL_A" "${b[@]}"
 	swan_load B "$SWAN"
 }
@@ -141,6 +146,65 @@ test_swan_dpd_after_the_peer_dies() {
 	kill -KILL "$(cat "$IKE_DIR/A.pid")"
 	wait_for 25 'test "$(xfrm_sa_count)" = 0' || fail "charon kept $(xfrm_sa_count) SAs after ikeuser died: $(swan_log "$SWAN" 15)"
 	swan_log "$SWAN" 200 | grep -q "giving up after" || fail "charon's log does not show the DPD timeout: $(swan_log "$SWAN" 15)"
+}
+
+test_swan_certs_rsa_fqdn_ids_ikeuser_initiates_tunnel44() {
+	pki_init
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16 \
+		cert="$PKI/left-rsa.crt" key="$PKI/left-rsa.key" ca="$PKI/ca-rsa.crt" \
+		local_id=left.ripsec.test remote_id=right.ripsec.test -- \
+		cert="$PKI/right-rsa.crt" key="$PKI/right-rsa.key" cacert="$PKI/ca-rsa.crt" \
+		local_id=right.ripsec.test remote_id=left.ripsec.test
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	traffic_both_ways 50000
+	expect_contains "$(ikectl A status)" "peer authenticated by pubkey CN=right.ripsec.test, O=ripsec"
+	expect_contains "$(swan_log "$SWAN" 400)" "authentication of 'left.ripsec.test' with RSA_EMSA_PKCS1_SHA2_256 successful"
+	# The Child SA and the IKE SA rekey over the certificate-authenticated SA.
+	rekeyed_by ikectl A rekey c
+	ikectl A rekey c --ike >/dev/null || fail "IKE rekey: $(ike_log A | tail -3)"
+	traffic_both_ways 20000
+}
+
+test_swan_certs_ecdsa_dn_ids_charon_initiates_tunnel66() {
+	pki_init
+	# No IDs on our side: we are our certificate's subject DN; charon is likewise by default.
+	swan_pair tunnel66 aes256-sha256-modp2048 aes256-sha256 \
+		cert="$PKI/left-ec.crt" key="$PKI/left-ec.key" ca="$PKI/ca-ec.crt" \
+		remote_id="CN=right.ripsec.test, O=ripsec" -- \
+		cert="$PKI/right-ec.crt" key="$PKI/right-ec.key" cacert="$PKI/ca-ec.crt" \
+		remote_id="CN=left.ripsec.test, O=ripsec"
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	traffic_both_ways 50000
+	expect_contains "$(ikectl A status)" "peer authenticated by pubkey CN=right.ripsec.test, O=ripsec"
+	expect_contains "$(swan_log "$SWAN" 400)" "authentication of 'CN=left.ripsec.test, O=ripsec' with ECDSA_WITH_SHA256_DER successful"
+	swan_terminate B "$SWAN" c
+	wait_for 5 expect_clean A >/dev/null 2>&1 || expect_clean A
+}
+
+test_swan_certs_untrusted_either_way_is_explained() {
+	pki_init
+	# Our certificate is from a CA charon does not trust: it refuses us, and we say what may be
+	# wrong. (This comes first: charon caches certificates it has seen, by subject.)
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16 \
+		cert="$PKI/left-untrusted.crt" key="$PKI/left-untrusted.key" ca="$PKI/both-cas.crt" \
+		local_id=left.ripsec.test remote_id=right.ripsec.test -- \
+		cert="$PKI/right-rsa.crt" key="$PKI/right-rsa.key" cacert="$PKI/ca-ec.crt" \
+		local_id=right.ripsec.test remote_id=left.ripsec.test
+	local out
+	if out=$(ikectl A up c 2>&1); then fail "up succeeded with our untrusted certificate"; fi
+	expect_contains "$out" "does not trust our certificate 'CN=left.ripsec.test, O=ripsec'"
+	expect_contains "$(swan_log "$SWAN" 400)" "no trusted"
+	expect_clean A
+	# charon's certificate is from a CA we do not trust.
+	ikeuser_stop A
+	ike_conf A "$IKE_DIR/A.toml" cert="$PKI/left-ec.crt" key="$PKI/left-ec.key" ca="$PKI/ca-ec.crt" \
+		local_id=left.ripsec.test remote_id=right.ripsec.test
+	ikeuser_start A "$IKE_DIR/A.toml"
+	if out=$(ikectl A up c 2>&1); then fail "up succeeded with an untrusted peer certificate"; fi
+	expect_contains "$out" "certificate 'CN=right.ripsec.test, O=ripsec' is not signed by a trusted CA: its issuer is 'CN=ripsec test RSA CA, O=ripsec'"
+	expect_clean A
 }
 
 test_swan_trap_on_demand() {

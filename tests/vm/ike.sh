@@ -8,10 +8,12 @@ IKE_PSK="a pre-shared key for the tests"
 # ike_conf NS FILE KEY=VALUE...: an ikeuser config with one connection `c` and child `net`
 # between netns NS (A or B) and the other one, for the current `topology`. Keys: ike, esp
 # (TOML arrays), mode, start, psk, local_id, remote_id, local_ts, remote_ts, dpd, rekey, life,
-# tries (retransmit_tries), ike_rekey (the IKE SA's rekey_time).
+# tries (retransmit_tries), ike_rekey (the IKE SA's rekey_time), cert, key, ca (certificates
+# instead of the PSK; ca is one file).
 ike_conf() {
 	local ns=$1 file=$2 ike='["aes128gcm16-prfsha256-ecp256"]' esp='["aes128gcm16"]'
 	local mode=$AMODE start=none psk=$IKE_PSK local_id="" remote_id="" dpd=0 rekey=0 life=0 tries="" ike_rekey=0
+	local cert="" key="" ca=""
 	local local_addr=$A_OUT remote_addr=$B_OUT local_ts=$SEL_A remote_ts=$SEL_B kv
 	if [ "$ns" = B ]; then
 		local_addr=$B_OUT remote_addr=$A_OUT local_ts=$SEL_B remote_ts=$SEL_A
@@ -30,7 +32,11 @@ ike_conf() {
 		echo "remote_addr = \"$remote_addr\""
 		[ -z "$local_id" ] || echo "local_id = \"$local_id\""
 		[ -z "$remote_id" ] || echo "remote_id = \"$remote_id\""
-		echo "psk = \"$psk\""
+		if [ -n "$cert" ]; then
+			printf 'auth = "pubkey"\ncert = "%s"\nkey = "%s"\nca = ["%s"]\n' "$cert" "$key" "$ca"
+		else
+			echo "psk = \"$psk\""
+		fi
 		echo "ike_proposals = $ike"
 		echo "start = \"$start\""
 		echo "dpd_delay = $dpd"

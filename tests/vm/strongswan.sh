@@ -240,6 +240,8 @@ _swan_kv() {
 #   child: child [NAME] local_ts remote_ts [dynamic] esp_proposals [aes128gcm16; add e.g.
 #     -ecp256 for PFS] mode [tunnel] start_action [none] dpd_action close_action rekey_time
 #     life_time rand_time (child lifetimes) replay_window ipcomp policies
+#   certificates instead of the PSK: cert=FILE key=FILE cacert=FILE (copied into DIR's swanctl
+#     tree: x509, private, x509ca; auth = pubkey both ways, local certs = FILE)
 #   ike.KEY=V, child.KEY=V, local.KEY=V, remote.KEY=V: any other swanctl.conf key at that level.
 # Values are written quoted, so IDs like "C=CH, CN=x" are fine. Unknown keys are an error.
 swan_conf() {
@@ -249,7 +251,7 @@ swan_conf() {
 		[reauth_time]=0 [mobike]=no [version]=2)
 	local -A chd=([esp_proposals]=aes128gcm16 [mode]=tunnel [start_action]=none)
 	local -A loc=([auth]=psk) rem=([auth]=psk)
-	local psk="" child_name=$name local_id="" remote_id=""
+	local psk="" child_name=$name local_id="" remote_id="" cert="" key="" cacert=""
 	for kv in "$@"; do
 		case $kv in *=*) ;; *)
 			_swan_die "swan_conf: not KEY=VALUE: $kv"
@@ -259,6 +261,9 @@ swan_conf() {
 		k=${kv%%=*} v=${kv#*=}
 		case $k in
 		psk) psk=$v ;;
+		cert) cert=$v ;;
+		key) key=$v ;;
+		cacert) cacert=$v ;;
 		child) child_name=$v ;;
 		local_id) local_id=$v loc[id]=$v ;;
 		remote_id) remote_id=$v rem[id]=$v ;;
@@ -278,11 +283,19 @@ swan_conf() {
 			;;
 		esac
 	done
-	[ -n "$psk" ] || {
-		_swan_die "swan_conf: psk=... is required"
-		return 1
-	}
 	_swan_tree "$dir" || return 1
+	if [ -n "$cert$key$cacert" ]; then
+		[ -n "$cert" ] && [ -n "$key" ] && [ -n "$cacert" ] && [ -z "$psk" ] || {
+			_swan_die "swan_conf: certificates need cert=, key= and cacert= (and no psk=)"
+			return 1
+		}
+		cp "$cert" "$dir/swanctl/x509/$name.crt" && cp "$key" "$dir/swanctl/private/$name.key" &&
+			cp "$cacert" "$dir/swanctl/x509ca/$name-ca.crt" || return 1
+		loc[auth]=pubkey rem[auth]=pubkey loc[certs]=$name.crt
+	elif [ -z "$psk" ]; then
+		_swan_die "swan_conf: psk=... (or cert=, key=, cacert=) is required"
+		return 1
+	fi
 	{
 		echo "connections {"
 		echo "	$name {"
@@ -300,6 +313,7 @@ swan_conf() {
 		echo "		}"
 		echo "	}"
 		echo "}"
+		[ -n "$psk" ] || return 0
 		echo "secrets {"
 		echo "	ike-$name {"
 		[ -z "$local_id" ] || _swan_kv "		" id-local "$local_id"

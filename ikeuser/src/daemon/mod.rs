@@ -20,7 +20,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Longest wait between two loop turns (housekeeping, waiter timeouts).
 const TICK: Duration = Duration::from_millis(500);
@@ -282,7 +282,12 @@ impl Daemon {
                 .engine
                 .next_timeout()
                 .map_or(TICK, |t| t.saturating_sub(now).min(TICK));
-            match rx.recv_timeout(wait) {
+            let input = rx.recv_timeout(wait);
+            // Certificate validity is checked against the wall clock.
+            if let Ok(since_epoch) = SystemTime::now().duration_since(UNIX_EPOCH) {
+                self.engine.set_wall_clock(since_epoch.as_secs());
+            }
+            match input {
                 Ok(Input::Datagram { from, to, bytes }) => {
                     let now = self.now();
                     self.engine.handle_datagram(now, from, to, &bytes);
@@ -812,7 +817,7 @@ pub fn engine_config(conn: &Connection) -> engine::Config {
         name: conn.name.clone(),
         local_id: conn.local_id.clone(),
         remote_id: conn.remote_id.clone(),
-        auth: engine::Auth::Psk(conn.psk.clone()),
+        auth: conn.auth.clone(),
         ike_proposals: conn.ike.clone(),
         esp_proposals: conn.child.esp.clone(),
         ts_local: conn.child.local_ts.iter().map(prefix_ts).collect(),

@@ -51,6 +51,7 @@ pub fn collect(d: &mut Daemon) -> Value {
             "proposal": st.map(|s| s.proposal.clone()),
             "peer": st.map(|s| s.peer.to_string()),
             "peer_id": st.and_then(|s| s.peer_id.as_ref()).map(ToString::to_string),
+            "peer_auth": st.map(|s| s.auth.clone()).filter(|a| !a.is_empty()),
             "nat": st.map(|s| s.nat.describe()),
             "age_secs": rec.established.map(|t| t.elapsed().as_secs()),
             "children": children,
@@ -146,6 +147,9 @@ pub fn print(v: &Value) {
         );
         if let Some(p) = sa["proposal"].as_str() {
             println!("  {p}");
+        }
+        if let Some(a) = sa["peer_auth"].as_str() {
+            println!("  peer authenticated by {a}");
         }
         if let Some(n) = sa["nat"].as_str() {
             println!("  NAT: {n}");
