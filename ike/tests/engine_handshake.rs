@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use engine_sim::*;
 use ripsec_ike::crypto::{DhGroup, SkCipher};
-use ripsec_ike::engine::{EspProposal, Identity, Mode, Output, RetransmitPolicy};
+use ripsec_ike::engine::{EspCipher, EspProposal, Identity, Mode, Output, RetransmitPolicy};
 use ripsec_ike::{Message, TrafficSelector};
 
 #[test]
@@ -30,7 +30,7 @@ fn clean_handshake_takes_four_messages() {
         ]
     );
     let child = sim.children(INITIATOR)[0];
-    assert_eq!(child.cipher, SkCipher::AesGcm16 { key_bits: 256 });
+    assert_eq!(child.cipher, EspCipher::AesGcm16 { key_bits: 256 });
     assert_eq!(child.mode, Mode::Tunnel);
     assert_eq!(child.outbound.encr_key.len(), 36);
     assert!(child.outbound.integ_key.is_empty());
@@ -54,7 +54,7 @@ fn cbc_ecp256_transport_ipv6_ids() {
     let cbc = SkCipher::AesCbcHmacSha256 { key_bits: 128 };
     for c in [&mut alice, &mut bob] {
         c.ike_proposals = vec![ike(cbc, DhGroup::Ecp256)];
-        c.esp_proposals = vec![EspProposal { cipher: cbc }];
+        c.esp_proposals = vec![EspProposal { cipher: cbc.into() }];
         c.mode = Mode::Transport;
     }
     alice.local_id = Identity::Ipv6(Ipv6Addr::LOCALHOST);
@@ -67,10 +67,55 @@ fn cbc_ecp256_transport_ipv6_ids() {
     assert_matching_children(&sim);
     let child = sim.children(RESPONDER)[0];
     assert_eq!(child.mode, Mode::Transport);
-    assert_eq!(child.cipher, cbc);
+    assert_eq!(child.cipher, EspCipher::from(cbc));
     assert_eq!(child.outbound.encr_key.len(), 16);
     assert_eq!(child.outbound.integ_key.len(), 32);
     assert_eq!(sim.sent.len(), 4);
+}
+
+#[test]
+fn chacha20poly1305_and_null_sha256_child_sas() {
+    let esp = |cipher| EspProposal { cipher };
+    let gcm128 = EspCipher::AesGcm16 { key_bits: 128 };
+    // Alice prefers AES-GCM, then ChaCha20-Poly1305; Bob allows NULL and ChaCha20-Poly1305.
+    let (mut alice, mut bob) = configs();
+    alice.esp_proposals = vec![esp(gcm128), esp(EspCipher::ChaCha20Poly1305)];
+    bob.esp_proposals = vec![
+        esp(EspCipher::NullHmacSha256),
+        esp(EspCipher::ChaCha20Poly1305),
+    ];
+    let mut sim = Sim::new(4, vec![bob], Faults::default());
+    sim.initiate(alice);
+    sim.run();
+    assert_matching_children(&sim);
+    let child = sim.children(RESPONDER)[0];
+    assert_eq!(child.cipher, EspCipher::ChaCha20Poly1305);
+    assert_eq!(child.inbound.encr_key.len(), 36);
+    assert!(child.inbound.integ_key.is_empty());
+    let status = sim.engines[INITIATOR].status();
+    assert_eq!(status[0].children[0].cipher, "CHACHA20_POLY1305");
+
+    // NULL + HMAC-SHA-256 in transport mode: integrity keys only.
+    let (mut alice, mut bob) = configs();
+    for c in [&mut alice, &mut bob] {
+        c.esp_proposals = vec![esp(EspCipher::NullHmacSha256)];
+        c.mode = Mode::Transport;
+    }
+    let mut sim = Sim::new(5, vec![bob], Faults::default());
+    sim.initiate(alice);
+    sim.run();
+    assert_matching_children(&sim);
+    let child = sim.children(INITIATOR)[0];
+    assert_eq!(child.cipher, EspCipher::NullHmacSha256);
+    assert_eq!(child.mode, Mode::Transport);
+    assert!(child.outbound.encr_key.is_empty());
+    assert_eq!(child.outbound.integ_key.len(), 32);
+    assert_ne!(
+        child.outbound.integ_key.as_bytes(),
+        child.inbound.integ_key.as_bytes()
+    );
+    let status = sim.engines[RESPONDER].status();
+    assert_eq!(status[0].children[0].cipher, "NULL/HMAC_SHA2_256_128");
 }
 
 #[test]

@@ -12,7 +12,8 @@ use std::time::Duration;
 use engine_sim::*;
 use ripsec_ike::crypto::DhGroup;
 use ripsec_ike::engine::{
-    Config, Mode, Output, RetransmitPolicy, Role, SaId, SpiAllocator, HALF_OPEN_TIMEOUT,
+    ChildSa, Config, EspCipher, EspProposal, Mode, Output, RetransmitPolicy, Role, SaId,
+    SpiAllocator, HALF_OPEN_TIMEOUT,
 };
 use ripsec_ike::{ExchangeType, Message, NotifyType, Payload};
 
@@ -312,6 +313,42 @@ fn ecp256_transport_rekey_keeps_mode() {
     sim.run();
     let (new_i, _) = assert_one_live_child(&sim);
     assert_eq!(new_i.mode, Mode::Transport);
+}
+
+#[test]
+fn chacha20poly1305_and_null_sha256_children_rekey_with_pfs() {
+    for (seed, cipher) in [
+        (66, EspCipher::ChaCha20Poly1305),
+        (67, EspCipher::NullHmacSha256),
+    ] {
+        let (mut alice, mut bob) = configs();
+        for c in [&mut alice, &mut bob] {
+            c.esp_proposals = vec![EspProposal { cipher }];
+            c.pfs = true;
+        }
+        let mut sim = established(seed, alice, bob);
+        let (old_i, _) = assert_one_live_child(&sim);
+        let now = sim.now;
+        let id = sa(&sim, RESPONDER);
+        let spi = first_inbound(&sim, RESPONDER);
+        sim.engines[RESPONDER].rekey_child(now, id, spi);
+        sim.run();
+        let (new_i, new_r) = assert_one_live_child(&sim);
+        assert_ne!(new_i.inbound.spi, old_i.inbound.spi, "{cipher:?}");
+        assert_eq!((new_i.cipher, new_r.cipher), (cipher, cipher));
+        assert_eq!(new_i.outbound.encr_key.len(), cipher.encr_key_len());
+        assert_eq!(new_i.outbound.integ_key.len(), cipher.integ_key_len());
+        let keys = |c: &ChildSa| {
+            [
+                c.outbound.encr_key.as_bytes(),
+                c.outbound.integ_key.as_bytes(),
+            ]
+            .concat()
+        };
+        assert_ne!(keys(&new_i), keys(&old_i), "{cipher:?}");
+        assert!(sim.request_failures(INITIATOR).is_empty(), "{cipher:?}");
+        assert!(sim.request_failures(RESPONDER).is_empty(), "{cipher:?}");
+    }
 }
 
 #[test]

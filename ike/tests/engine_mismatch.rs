@@ -7,7 +7,7 @@ mod engine_sim;
 
 use engine_sim::*;
 use ripsec_ike::crypto::{DhGroup, SkCipher};
-use ripsec_ike::engine::{Auth, Config, EspProposal, Identity};
+use ripsec_ike::engine::{Auth, Config, EspCipher, EspProposal, Identity};
 use ripsec_ike::{Message, NotifyType, Secret};
 
 fn run(alice: Config, bob: Config) -> Sim {
@@ -157,7 +157,7 @@ fn unexpected_responder_id_is_named_by_the_initiator() {
 fn esp_proposal_mismatch_explains_both_offers() {
     let (alice, mut bob) = configs();
     bob.esp_proposals = vec![EspProposal {
-        cipher: SkCipher::AesGcm16 { key_bits: 128 },
+        cipher: EspCipher::AesGcm16 { key_bits: 128 },
     }];
     let sim = run(alice, bob);
     assert_no_child(&sim);

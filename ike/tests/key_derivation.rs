@@ -317,6 +317,37 @@ fn child_sa_keys_split_initiator_first_encryption_first() {
     assert_eq!(keys.integ_r.as_bytes(), &keymat[64..96]);
 }
 
+/// RFC 7296 §2.17 with the sizes of the ESP suites that have only one kind of key:
+/// ChaCha20-Poly1305 (36 + 0 per direction) and NULL + HMAC-SHA-256 (0 + 32).
+#[test]
+fn child_sa_keys_for_chacha20poly1305_and_null_sha256() {
+    use ripsec_ike::engine::EspCipher;
+    let sk_d = Secret::new(vec![0x5d; 32]);
+    let (ni, nr) = ([0x11; 16], [0x22; 16]);
+    let seed = [[0x11u8; 16], [0x22; 16]].concat();
+    let derive = |c: EspCipher| {
+        let sizes = (c.encr_key_len(), c.integ_key_len());
+        let keys =
+            ChildSaKeys::derive(Prf::HmacSha256, &sk_d, None, &ni, &nr, sizes.0, sizes.1).unwrap();
+        (sizes, keys)
+    };
+
+    let ((encr, integ), keys) = derive(EspCipher::ChaCha20Poly1305);
+    assert_eq!((encr, integ), (36, 0));
+    let keymat = reference_prf_plus(Prf::HmacSha256, &[0x5d; 32], &seed, 72);
+    // Key then salt, as one 36-byte encryption key per direction; no integrity keys.
+    assert_eq!(keys.encr_i.as_bytes(), &keymat[0..36]);
+    assert_eq!(keys.encr_r.as_bytes(), &keymat[36..72]);
+    assert!(keys.integ_i.as_bytes().is_empty() && keys.integ_r.as_bytes().is_empty());
+
+    let ((encr, integ), keys) = derive(EspCipher::NullHmacSha256);
+    assert_eq!((encr, integ), (0, 32));
+    let keymat = reference_prf_plus(Prf::HmacSha256, &[0x5d; 32], &seed, 64);
+    assert!(keys.encr_i.as_bytes().is_empty() && keys.encr_r.as_bytes().is_empty());
+    assert_eq!(keys.integ_i.as_bytes(), &keymat[0..32]);
+    assert_eq!(keys.integ_r.as_bytes(), &keymat[32..64]);
+}
+
 #[test]
 fn secrets_do_not_print() {
     let secret = Secret::new(vec![0x41; 16]);

@@ -3,7 +3,9 @@
 //! unknown keys are errors.
 
 use ripsec_ike::crypto::{DhGroup, SkCipher};
-use ripsec_ike::engine::{Auth, EspProposal, Identity, IkeProposal, Mode, RetransmitPolicy};
+use ripsec_ike::engine::{
+    Auth, EspCipher, EspProposal, Identity, IkeProposal, Mode, RetransmitPolicy,
+};
 use ripsec_ike::keys::Prf;
 use ripsec_ike::pki::{check_identity, format_time, Certificate, PrivateKey, PublicKeyAuth};
 use ripsec_ike::Secret;
@@ -840,6 +842,15 @@ fn cipher(token: &str) -> Option<(SkCipher, bool)> {
     })
 }
 
+/// An ESP encryption keyword: the IKE ones, plus ChaCha20-Poly1305 and NULL (integrity only).
+fn esp_cipher(token: &str) -> Option<(EspCipher, bool)> {
+    Some(match token {
+        "chacha20poly1305" => (EspCipher::ChaCha20Poly1305, true),
+        "null" => (EspCipher::NullHmacSha256, false),
+        _ => cipher(token).map(|(c, aead)| (c.into(), aead))?,
+    })
+}
+
 fn dh(token: &str) -> Option<DhGroup> {
     Some(match token {
         "modp2048" => DhGroup::Modp2048,
@@ -859,6 +870,7 @@ pub fn dh_name(g: DhGroup) -> &'static str {
 }
 
 const CIPHERS: &str = "aes128gcm16, aes256gcm16, aes128, aes256";
+const ESP_CIPHERS: &str = "aes128gcm16, aes256gcm16, chacha20poly1305, aes128, aes256, null";
 const GROUPS: &str = "modp2048, ecp256, curve25519";
 
 /// Parses a strongSwan-style IKE proposal: `aes128gcm16-prfsha256-ecp256`,
@@ -866,8 +878,10 @@ const GROUPS: &str = "modp2048, ecp256, curve25519";
 pub fn ike_proposal(s: &str) -> Result<IkeProposal, String> {
     let mut tokens = s.split('-');
     let first = tokens.next().unwrap_or_default();
-    let (cipher, aead) = cipher(first)
-        .ok_or_else(|| format!("\"{s}\": unknown encryption `{first}`; use one of {CIPHERS}"))?;
+    let (cipher, aead) = cipher(first).ok_or_else(|| match esp_cipher(first) {
+        Some(_) => format!("\"{s}\": {first} is for ESP only; IKE takes one of {CIPHERS}"),
+        None => format!("\"{s}\": unknown encryption `{first}`; use one of {CIPHERS}"),
+    })?;
     let (mut integ, mut prf, mut group) = (false, None, None);
     for t in tokens {
         match t {
@@ -901,40 +915,51 @@ pub fn ike_proposal(s: &str) -> Result<IkeProposal, String> {
     Ok(IkeProposal { cipher, prf, dh })
 }
 
-/// Parses an ESP proposal: `aes128gcm16`, `aes256-sha256`, optionally with a DH group for PFS.
+/// Parses an ESP proposal: `aes128gcm16`, `chacha20poly1305`, `aes256-sha256`, `null-sha256`,
+/// optionally with a DH group for PFS.
 pub fn esp_proposal(s: &str) -> Result<(EspProposal, Option<DhGroup>), String> {
     let mut tokens = s.split('-');
     let first = tokens.next().unwrap_or_default();
-    let (cipher, aead) = cipher(first)
-        .ok_or_else(|| format!("\"{s}\": unknown encryption `{first}`; use one of {CIPHERS}"))?;
+    let (cipher, aead) = esp_cipher(first).ok_or_else(|| {
+        format!("\"{s}\": unknown encryption `{first}`; use one of {ESP_CIPHERS}")
+    })?;
     let (mut integ, mut group) = (false, None);
     for t in tokens {
         match t {
             "sha256" if !aead => integ = true,
+            "sha256" => return Err(format!("\"{s}\": {first} is an AEAD and takes no integrity algorithm; drop `-sha256`")),
             "noesn" => {}
             "esn" => return Err(format!("\"{s}\": ESN is not negotiated yet; drop `-esn`")),
             _ => {
                 group = Some(dh(t).ok_or_else(|| {
-                    format!("\"{s}\": unknown `{t}`; ESP takes {CIPHERS}, sha256 after aes128/aes256, and a DH group ({GROUPS}) for PFS")
+                    format!("\"{s}\": unknown `{t}`; ESP takes {ESP_CIPHERS}, sha256 after aes128/aes256/null, and a DH group ({GROUPS}) for PFS")
                 })?)
             }
         }
     }
     if !aead && !integ {
+        let what = if cipher == EspCipher::NullHmacSha256 {
+            "no encryption"
+        } else {
+            "CBC"
+        };
         return Err(format!(
-            "\"{s}\": {first} (CBC) needs sha256: {first}-sha256"
+            "\"{s}\": {first} ({what}) needs sha256: {first}-sha256"
         ));
     }
     Ok((EspProposal { cipher }, group))
 }
 
-/// ripsec's algorithm name for a negotiated ESP cipher.
-pub fn ripsec_alg(cipher: SkCipher) -> &'static str {
+/// ripsec's algorithm name (`ripsec_proto::alg::ALGS`) for a negotiated ESP cipher. The key
+/// installed with it is the encryption key (salt included) followed by the integrity key.
+pub fn ripsec_alg(cipher: EspCipher) -> &'static str {
     match cipher {
-        SkCipher::AesGcm16 { key_bits: 128 } => "aes128gcm16",
-        SkCipher::AesGcm16 { .. } => "aes256gcm16",
-        SkCipher::AesCbcHmacSha256 { key_bits: 128 } => "aes128-sha256",
-        SkCipher::AesCbcHmacSha256 { .. } => "aes256-sha256",
+        EspCipher::AesGcm16 { key_bits: 128 } => "aes128gcm16",
+        EspCipher::AesGcm16 { .. } => "aes256gcm16",
+        EspCipher::ChaCha20Poly1305 => "chacha20poly1305",
+        EspCipher::AesCbcHmacSha256 { key_bits: 128 } => "aes128-sha256",
+        EspCipher::AesCbcHmacSha256 { .. } => "aes256-sha256",
+        EspCipher::NullHmacSha256 => "null-sha256",
     }
 }
 
@@ -1039,9 +1064,108 @@ life_time = 120
         let p = ike_proposal("aes256gcm16-prfsha384-curve25519").unwrap();
         assert_eq!((p.prf, p.dh), (Prf::HmacSha384, DhGroup::Curve25519));
         let (e, g) = esp_proposal("aes256-sha256-modp2048").unwrap();
-        assert_eq!(e.cipher, SkCipher::AesCbcHmacSha256 { key_bits: 256 });
+        assert_eq!(e.cipher, EspCipher::AesCbcHmacSha256 { key_bits: 256 });
         assert_eq!(g, Some(DhGroup::Modp2048));
         assert_eq!(ripsec_alg(e.cipher), "aes256-sha256");
+    }
+
+    #[test]
+    fn esp_proposals_cover_the_module_algorithms() {
+        let ok = |s: &str| esp_proposal(s).unwrap();
+        let chacha = EspProposal {
+            cipher: EspCipher::ChaCha20Poly1305,
+        };
+        let null = EspProposal {
+            cipher: EspCipher::NullHmacSha256,
+        };
+        assert_eq!(ok("chacha20poly1305"), (chacha, None));
+        assert_eq!(
+            ok("chacha20poly1305-curve25519"),
+            (chacha, Some(DhGroup::Curve25519))
+        );
+        assert_eq!(ok("chacha20poly1305-noesn"), (chacha, None));
+        assert_eq!(ok("null-sha256"), (null, None));
+        assert_eq!(ok("null-sha256-ecp256"), (null, Some(DhGroup::Ecp256)));
+        assert_eq!(
+            ok("aes128gcm16").0.cipher,
+            EspCipher::AesGcm16 { key_bits: 128 }
+        );
+        let err = |s: &str| esp_proposal(s).unwrap_err();
+        assert_eq!(
+            err("null"),
+            "\"null\": null (no encryption) needs sha256: null-sha256"
+        );
+        assert_eq!(
+            err("chacha20poly1305-sha256"),
+            "\"chacha20poly1305-sha256\": chacha20poly1305 is an AEAD and takes no integrity algorithm; drop `-sha256`"
+        );
+        assert_eq!(
+            err("3des-sha1"),
+            "\"3des-sha1\": unknown encryption `3des`; use one of aes128gcm16, aes256gcm16, chacha20poly1305, aes128, aes256, null"
+        );
+        assert_eq!(
+            err("null-sha1"),
+            "\"null-sha1\": unknown `sha1`; ESP takes aes128gcm16, aes256gcm16, chacha20poly1305, aes128, aes256, null, sha256 after aes128/aes256/null, and a DH group (modp2048, ecp256, curve25519) for PFS"
+        );
+        // IKE (SK payloads) keeps its own suites.
+        assert_eq!(
+            ike_proposal("chacha20poly1305-prfsha256-curve25519").unwrap_err(),
+            "\"chacha20poly1305-prfsha256-curve25519\": chacha20poly1305 is for ESP only; IKE takes one of aes128gcm16, aes256gcm16, aes128, aes256"
+        );
+        assert!(ike_proposal("null-sha256-modp2048")
+            .unwrap_err()
+            .contains("null is for ESP only"));
+        // In a config file, with PFS in the IKE SA's group.
+        let cfg = check(&GOOD.replace(
+            r#"esp_proposals = ["aes128gcm16-ecp256"]"#,
+            r#"esp_proposals = ["chacha20poly1305-ecp256", "null-sha256-ecp256"]"#,
+        ))
+        .unwrap();
+        let child = &cfg.connections[0].child;
+        assert_eq!(child.esp, vec![chacha, null]);
+        assert!(child.pfs);
+        let e = check(&GOOD.replace(
+            r#"esp_proposals = ["aes128gcm16-ecp256"]"#,
+            r#"esp_proposals = ["chacha20poly1305-sha256"]"#,
+        ))
+        .unwrap_err();
+        assert!(e.contains("takes no integrity algorithm"), "{e}");
+    }
+
+    /// Every negotiable ESP suite names an algorithm of ripsec's table with the same IKEv2
+    /// transform IDs, and the key the daemon installs (encryption key then integrity key) has
+    /// the length the module expects.
+    #[test]
+    fn esp_ciphers_map_to_the_module_table() {
+        use ripsec_proto::alg::{self, CryptoKind};
+        use ripsec_proto::uapi::PROTO_ESP;
+        let all = [
+            EspCipher::AesGcm16 { key_bits: 128 },
+            EspCipher::AesGcm16 { key_bits: 256 },
+            EspCipher::ChaCha20Poly1305,
+            EspCipher::AesCbcHmacSha256 { key_bits: 128 },
+            EspCipher::AesCbcHmacSha256 { key_bits: 256 },
+            EspCipher::NullHmacSha256,
+        ];
+        for c in all {
+            let name = ripsec_alg(c);
+            let a = alg::find(name, PROTO_ESP).unwrap_or_else(|| panic!("{name} not in ALGS"));
+            assert_eq!(a.ikev2_encr, c.encr_id(), "{name}");
+            assert_eq!(a.ikev2_integ, c.integ_id().unwrap_or(0), "{name}");
+            assert_eq!(
+                a.enc_key_bits / 8 + u16::from(a.salt_len),
+                c.encr_key_len() as u16
+            );
+            assert_eq!(usize::from(a.auth_key_len), c.integ_key_len(), "{name}");
+            assert_eq!(a.key_len(), c.encr_key_len() + c.integ_key_len(), "{name}");
+            assert_eq!(a.kind == CryptoKind::Aead, c.integ_id().is_none(), "{name}");
+            // The keyword parses back to the same suite.
+            assert_eq!(esp_proposal(name).unwrap().0.cipher, c, "{name}");
+        }
+        // And the other way: no ESP algorithm of the module is left out.
+        for a in alg::ALGS.iter().filter(|a| a.proto == PROTO_ESP) {
+            assert!(all.iter().any(|c| ripsec_alg(*c) == a.name), "{}", a.name);
+        }
     }
 
     #[test]

@@ -2,12 +2,13 @@
 
 use crate::config::{ripsec_alg, Prefix};
 use crate::netlink::attr::{self, AttrWriter};
-use crate::netlink::Ripsec;
+use crate::netlink::{Ripsec, NLM_F_DUMP};
 use crate::sa::{decode, SaInfo};
 use crate::words::family_bytes;
 use anyhow::{anyhow, Result};
-use ripsec_ike::engine::{ChildSa, Mode};
+use ripsec_ike::engine::{ChildDirection, ChildSa, EspCipher, Mode};
 use ripsec_ike::{AddressRange, TrafficSelector};
+use ripsec_proto::alg;
 use ripsec_proto::uapi::{self, attr as a, cmd};
 use std::net::IpAddr;
 use zeroize::Zeroize;
@@ -85,8 +86,7 @@ impl Kernel {
         } else {
             (&child.outbound, local, child.peer.ip())
         };
-        let mut key = dir.encr_key.as_bytes().to_vec();
-        key.extend_from_slice(dir.integ_key.as_bytes());
+        let (alg, mut key) = sa_alg_key(child.cipher, dir)?;
         let (family, dst_b) = family_bytes(&dst);
         let mut req = AttrWriter::default();
         req.u32(a::SA_SPI, dir.spi)
@@ -95,7 +95,7 @@ impl Kernel {
             .bytes(a::SA_DST, &dst_b)
             .bytes(a::SA_SRC, &family_bytes(&src).1)
             .u8(a::SA_MODE, mode_id(child.mode))
-            .str(a::SA_ALG, ripsec_alg(child.cipher))
+            .str(a::SA_ALG, alg)
             .bytes(a::SA_KEY, &key)
             .u32(a::SA_REQID, reqid);
         // Only the initiator of a rekey needs the soft event, but either side may start one.
@@ -221,6 +221,80 @@ impl Kernel {
         }
         Ok(ids)
     }
+
+    /// Removes what an earlier daemon on this port left behind when it could not clean up
+    /// (SIGKILL, crash): its IKE bypass policies, and the SAs and policies with a reqid in
+    /// `reqids`. Returns how many SAs and policies went.
+    pub fn remove_leftovers(
+        &mut self,
+        port: u16,
+        reqids: std::ops::Range<u32>,
+    ) -> Result<(usize, usize)> {
+        let mut policies = Vec::new();
+        for m in self
+            .nl
+            .request_flags(cmd::SP_GET, NLM_F_DUMP, &AttrWriter::default())?
+        {
+            let attrs = attr::parse(&m.payload)?;
+            let u32_of = |ty| attr::find(&attrs, ty).and_then(|x| x.u32().ok());
+            let u16_of = |ty| attr::find(&attrs, ty).and_then(|x| x.u16().ok());
+            let u8_of = |ty| attr::find(&attrs, ty).and_then(|x| x.u8().ok());
+            let Some(id) = u32_of(a::SP_ID) else { continue };
+            let ours = match u32_of(a::TMPL_REQID) {
+                Some(reqid) => reqids.contains(&reqid),
+                None => {
+                    let port_range = |lo, hi| (u16_of(lo), u16_of(hi)) == (Some(port), Some(port));
+                    u32_of(a::SP_PRIORITY) == Some(0)
+                        && u8_of(a::SP_ACTION) == Some(uapi::ACTION_BYPASS)
+                        && u8_of(a::SEL_PROTO) == Some(UDP)
+                        && u8_of(a::SEL_SRC_LEN) == Some(0)
+                        && u8_of(a::SEL_DST_LEN) == Some(0)
+                        && (port_range(a::SEL_SPORT_LO, a::SEL_SPORT_HI)
+                            || port_range(a::SEL_DPORT_LO, a::SEL_DPORT_HI))
+                }
+            };
+            if ours {
+                policies.push(id);
+            }
+        }
+        let mut sas = Vec::new();
+        for m in self
+            .nl
+            .request_flags(cmd::SA_GET, NLM_F_DUMP, &AttrWriter::default())?
+        {
+            let sa = decode(&m.payload)?;
+            if reqids.contains(&sa.reqid) {
+                if let Ok(dst) = sa.dst.parse::<IpAddr>() {
+                    sas.push((dst, sa.spi));
+                }
+            }
+        }
+        for id in &policies {
+            self.del_policy(*id)?;
+        }
+        for (dst, spi) in &sas {
+            self.del_sa(*dst, *spi)?;
+        }
+        Ok((sas.len(), policies.len()))
+    }
+}
+
+/// ripsec's algorithm name and key for one direction of a Child SA: the encryption key (salt
+/// included) followed by the integrity key, checked against the module's table.
+pub fn sa_alg_key(cipher: EspCipher, dir: &ChildDirection) -> Result<(&'static str, Vec<u8>)> {
+    let name = ripsec_alg(cipher);
+    let mut key = dir.encr_key.as_bytes().to_vec();
+    key.extend_from_slice(dir.integ_key.as_bytes());
+    let want = alg::find(name, uapi::PROTO_ESP).map(|a| a.key_len());
+    if want != Some(key.len()) {
+        let got = key.len();
+        key.zeroize();
+        return Err(anyhow!(
+            "the negotiated {name} keys are {got} bytes, but ripsec expects {}",
+            want.map_or_else(|| "no such algorithm".to_string(), |n| format!("{n}"))
+        ));
+    }
+    Ok((name, key))
 }
 
 /// The attributes that name an ESP SA: SPI and destination.
@@ -341,6 +415,40 @@ mod tests {
 
     fn pfx(s: &str) -> Prefix {
         crate::config::prefix(s).unwrap()
+    }
+
+    fn direction(encr: usize, integ: usize) -> ChildDirection {
+        ChildDirection {
+            spi: 0x1234,
+            encr_key: ripsec_ike::Secret::new((0..encr).map(|i| i as u8).collect()),
+            integ_key: ripsec_ike::Secret::new((0..integ).map(|i| 0x80 | i as u8).collect()),
+        }
+    }
+
+    #[test]
+    fn child_sa_keys_become_the_module_key() {
+        // ChaCha20-Poly1305: 32-byte key + 4-byte salt, no integrity key.
+        let (name, key) = sa_alg_key(EspCipher::ChaCha20Poly1305, &direction(36, 0)).unwrap();
+        assert_eq!((name, key.len()), ("chacha20poly1305", 36));
+        assert_eq!(key[35], 35);
+        // NULL + HMAC-SHA-256: the HMAC key alone.
+        let (name, key) = sa_alg_key(EspCipher::NullHmacSha256, &direction(0, 32)).unwrap();
+        assert_eq!((name, key.len(), key[0]), ("null-sha256", 32, 0x80));
+        // CBC: cipher key, then HMAC key.
+        let cbc = EspCipher::AesCbcHmacSha256 { key_bits: 128 };
+        let (name, key) = sa_alg_key(cbc, &direction(16, 32)).unwrap();
+        assert_eq!(
+            (name, key.len(), key[15], key[16]),
+            ("aes128-sha256", 48, 15, 0x80)
+        );
+        let gcm = EspCipher::AesGcm16 { key_bits: 256 };
+        assert_eq!(sa_alg_key(gcm, &direction(36, 0)).unwrap().0, "aes256gcm16");
+        // A length the module would refuse is caught here, in a sentence.
+        let e = sa_alg_key(EspCipher::ChaCha20Poly1305, &direction(32, 0)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the negotiated chacha20poly1305 keys are 32 bytes, but ripsec expects 36"
+        );
     }
 
     #[test]

@@ -126,6 +126,11 @@ test_ike_dpd_detects_a_dead_peer() {
 	kill -KILL "$(cat "$IKE_DIR/B.pid")"
 	wait_for 20 expect_clean A >/dev/null 2>&1 || fail "A did not notice the dead peer"
 	expect_contains "$(ike_log A)" "unreachable"
+	# B comes back: it removes what its killed predecessor left, and the tunnel works again.
+	ikeuser_start B "$IKE_DIR/B.toml"
+	expect_contains "$(ike_log B)" "removed 2 SAs and 11 policies left by an earlier ikeuser"
+	ikectl A up c >/dev/null || fail "up after B restarted: $(ike_log A | tail -5)"
+	traffic_both_ways 20000
 }
 
 test_ike_trap_starts_on_traffic() {
@@ -226,4 +231,37 @@ test_ike_certs_rsa_against_ecdsa_transport4() {
 	expect_contains "$out" "local_id 10.0.0.9 cannot be used with cert"
 	ikectl A down c >/dev/null
 	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
+}
+
+test_ike_esp_null_sha256_then_chacha20poly1305() {
+	# A offers ChaCha20-Poly1305, then NULL + HMAC-SHA-256; B accepts only the latter.
+	local ike='["aes256gcm16-prfsha256-curve25519"]' out before after
+	load
+	topology tunnel44
+	trap ike_cleanup EXIT
+	ike_conf A "$IKE_DIR/A.toml" ike="$ike" esp='["chacha20poly1305-curve25519", "null-sha256-curve25519"]'
+	ike_conf B "$IKE_DIR/B.toml" ike="$ike" esp='["null-sha256-curve25519"]'
+	ikeuser_start A "$IKE_DIR/A.toml"
+	ikeuser_start B "$IKE_DIR/B.toml"
+	out=$(ikectl A up c) || fail "up failed: $out"
+	expect_contains "$out" "Child SA \`net\` installed: tunnel null-sha256"
+	traffic_both_ways 50000
+	expect_eq "$(json_get "$(ip netns exec B ikeuser sa list --json)" 'sorted(set(s["alg"] for s in j))')" "['null-sha256']" "B's SA algorithms"
+	ikectl A down c >/dev/null
+	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
+	# B now takes ChaCha20-Poly1305 only; a rekey (with PFS) keeps it.
+	ikeuser_stop B
+	ike_conf B "$IKE_DIR/B.toml" ike="$ike" esp='["chacha20poly1305-curve25519"]'
+	ikeuser_start B "$IKE_DIR/B.toml"
+	out=$(ikectl A up c) || fail "second up failed: $out"
+	expect_contains "$out" "Child SA \`net\` installed: tunnel chacha20poly1305"
+	traffic_both_ways 50000
+	before=$(json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["children"][0]["spi_in"]')
+	ikectl A rekey c >/dev/null || fail "rekey: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after the rekey"
+	wait_for 5 'test "$(sa_count B)" = 2' || fail "B has $(sa_count B) SAs after the rekey"
+	after=$(json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["children"][0]["spi_in"]')
+	[ "$before" != "$after" ] || fail "the inbound SPI did not change ($before)"
+	expect_eq "$(json_get "$(ip netns exec A ikeuser sa list --json)" 'sorted(set(s["alg"] for s in j))')" "['chacha20poly1305']" "A's SA algorithms after the rekey"
+	traffic_both_ways 20000
 }

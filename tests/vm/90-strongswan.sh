@@ -1,7 +1,7 @@
 # ikeuser (ripsec data plane) in netns A against strongSwan's charon (XFRM data plane) in B:
 # both sides initiate, traffic both ways, rekeys of Child and IKE SAs under traffic, DELETE,
 # DPD, trap, and mismatches. PSK and certificates (RSA, ECDSA; FQDN and DN IDs); DH 14/19/31;
-# GCM and CBC-HMAC; tunnel and transport; v4/v6.
+# GCM and CBC-HMAC, plus ChaCha20-Poly1305 and NULL-HMAC for ESP; tunnel and transport; v4/v6.
 # shellcheck shell=bash
 source tests/vm/ike.sh
 source tests/vm/strongswan.sh
@@ -205,6 +205,9 @@ test_swan_certs_untrusted_either_way_is_explained() {
 	if out=$(ikectl A up c 2>&1); then fail "up succeeded with an untrusted peer certificate"; fi
 	expect_contains "$out" "certificate 'CN=right.ripsec.test, O=ripsec' is not signed by a trusted CA: its issuer is 'CN=ripsec test RSA CA, O=ripsec'"
 	expect_clean A
+	# charon had installed its side; our AUTHENTICATION_FAILED notify makes it remove that.
+	wait_for 5 'test "$(xfrm_sa_count)" = 0' || fail "charon kept $(xfrm_sa_count) SAs after we rejected its certificate"
+	expect_contains "$(swan_log "$SWAN" 100)" "parsed INFORMATIONAL request 2 [ N(AUTH_FAILED) ]"
 }
 
 test_swan_trap_on_demand() {
@@ -233,4 +236,39 @@ test_swan_mismatches_explain_and_leave_nothing() {
 	expect_contains "$out" "AUTHENTICATION_FAILED"
 	expect_clean A
 	[ "$(xfrm_sa_count)" = 0 ] || fail "charon installed SAs despite the failures"
+}
+
+# alg_of_sas: the algorithms of ripsec's SAs in A, e.g. ['chacha20poly1305'].
+alg_of_sas() { json_get "$(ip netns exec A ikeuser sa list --json)" 'sorted(set(s["alg"] for s in j))'; }
+
+test_swan_esp_chacha20poly1305_and_null_sha256() {
+	# ChaCha20-Poly1305 (RFC 7634: 36 bytes of KEYMAT per direction, no Key Length attribute)
+	# in a v4 tunnel, PFS on rekeys; ikeuser initiates, then each side rekeys.
+	swan_pair tunnel44 aes128gcm16-prfsha256-curve25519 chacha20poly1305-curve25519
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	expect_contains "$(ikectl A status)" "tunnel chacha20poly1305"
+	expect_eq "$(alg_of_sas)" "['chacha20poly1305']" "ripsec's SAs in A"
+	expect_contains "$(ip -n B xfrm state)" "rfc7539esp(chacha20,poly1305)" "charon's SAs"
+	traffic_both_ways 50000
+	rekeyed_by ikectl A rekey c
+	rekeyed_by swan_rekey B "$SWAN" net
+	expect_eq "$(alg_of_sas)" "['chacha20poly1305']" "ripsec's SAs in A after the rekeys"
+	traffic_both_ways 20000
+
+	# A fresh pair: NULL + HMAC-SHA-256 (integrity only: no encryption key, 32-byte HMAC keys)
+	# in v4 transport mode; charon initiates, ikeuser rekeys.
+	ikeuser_stop A
+	swan_stop B "$SWAN"
+	delete_all_netns
+	swan_pair transport4 aes128gcm16-prfsha256-ecp256 null-sha256
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	expect_contains "$(ikectl A status)" "transport null-sha256"
+	expect_eq "$(alg_of_sas)" "['null-sha256']" "ripsec's SAs in A"
+	expect_contains "$(ip -n B xfrm state)" "cipher_null" "charon's SAs"
+	traffic_both_ways 50000
+	rekeyed_by ikectl A rekey c
+	expect_eq "$(alg_of_sas)" "['null-sha256']" "ripsec's SAs in A after the rekey"
+	traffic_both_ways 20000
 }

@@ -9,13 +9,12 @@ use super::create_child::ChildExchange;
 use super::ike_rekey::IkeRekeyExchange;
 use super::{sk_keys, Engine, Failure, IkeSa, Output, Role, SaId, State, HALF_OPEN_TIMEOUT};
 use crate::codes::ExchangeType;
-use crate::crypto::SkCipher;
 use crate::header::HeaderFlags;
 use crate::message::Message;
 use crate::payload::Payload;
 use crate::traffic_selector::TrafficSelector;
 
-use super::{ChildSa, Mode};
+use super::{ChildSa, EspCipher, Mode};
 
 /// A request we want to send once the previous one is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +92,7 @@ pub(super) enum ChildState {
 pub(super) struct ChildEntry {
     pub(super) inbound_spi: u32,
     pub(super) outbound_spi: u32,
-    pub(super) cipher: SkCipher,
+    pub(super) cipher: EspCipher,
     pub(super) mode: Mode,
     pub(super) ts_local: Vec<TrafficSelector>,
     pub(super) ts_remote: Vec<TrafficSelector>,
@@ -372,9 +371,14 @@ impl Engine {
         };
         sa.next_request_id = sa.next_request_id.wrapping_add(1);
         sa.last_received = now;
-        let deletes_ike = inner
-            .iter()
-            .any(|p| matches!(p, Payload::Delete(crate::payload::DeletePayload::IkeSa)));
+        let deletes_ike = inner.iter().any(|p| match p {
+            Payload::Delete(crate::payload::DeletePayload::IkeSa) => true,
+            Payload::Notify(n) => {
+                exchange == ExchangeType::INFORMATIONAL
+                    && n.notify_type == crate::codes::NotifyType::AUTHENTICATION_FAILED
+            }
+            _ => false,
+        });
         if sa.standby_for.is_some() && !deletes_ike {
             // The peer uses this new IKE SA of a rekey collision: it survives (§2.8.2).
             self.adopt_standby(now, sa);

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use super::exchange::{After, ChildState, Request, Sent};
-use super::{Engine, IkeSa, SaId, State};
-use crate::codes::ProtocolId;
-use crate::payload::{DeletePayload, Payload};
+use super::{Engine, IkeSa, Output, SaId, State};
+use crate::codes::{ExchangeType, NotifyType, ProtocolId};
+use crate::payload::{DeletePayload, NotifyPayload, Payload};
 
 impl Engine {
     /// Deletes an IKE SA and with it all its Child SAs (INFORMATIONAL with a Delete payload).
@@ -78,8 +78,30 @@ impl Engine {
         self.request(now, sa, Request::DeleteChildren(spis));
     }
 
+    /// Tells the peer that we reject its authentication, after its IKE_AUTH response (RFC 7296
+    /// §2.21.2): one INFORMATIONAL request with N(AUTHENTICATION_FAILED), protected with the
+    /// IKE SA's keys, sent once; no answer is awaited (the caller drops the IKE SA).
+    pub(super) fn send_auth_failed(&mut self, sa: &mut IkeSa) {
+        let notify = NotifyPayload::new(NotifyType::AUTHENTICATION_FAILED, Vec::new());
+        let id = sa.next_message_id;
+        let payloads = [Payload::Notify(notify)];
+        let message = match self.seal(sa, ExchangeType::INFORMATIONAL, id, false, &payloads) {
+            Ok(bytes) => {
+                sa.next_message_id = id.wrapping_add(1);
+                self.outputs.push_back(Output::Send { to: sa.peer, bytes });
+                format!(
+                    "sent AUTHENTICATION_FAILED to {} in INFORMATIONAL request {id}",
+                    sa.peer
+                )
+            }
+            Err(reason) => format!("cannot send AUTHENTICATION_FAILED to {}: {reason}", sa.peer),
+        };
+        self.outputs.push_back(Output::Debug { sa: sa.id, message });
+    }
+
     /// Answers an INFORMATIONAL request: an empty one is a liveness check; Delete payloads
-    /// remove the IKE SA or Child SAs (RFC 7296 §1.4.1).
+    /// remove the IKE SA or Child SAs (RFC 7296 §1.4.1); N(AUTHENTICATION_FAILED) (the peer
+    /// refused our AUTH after IKE_AUTH, §2.21.2) removes the IKE SA like a Delete.
     pub(super) fn informational_request(
         &mut self,
         sa: &mut IkeSa,
@@ -90,6 +112,13 @@ impl Engine {
             match payload {
                 Payload::Delete(DeletePayload::IkeSa) => {
                     let reason = format!("the peer {} deleted the IKE SA", sa.peer);
+                    return (Vec::new(), After::Close(reason));
+                }
+                Payload::Notify(n) if n.notify_type == NotifyType::AUTHENTICATION_FAILED => {
+                    let reason = format!(
+                        "the peer {} rejected our authentication after IKE_AUTH (AUTHENTICATION_FAILED): it does not accept our AUTH or certificate; the IKE SA and its Child SAs are removed",
+                        sa.peer
+                    );
                     return (Vec::new(), After::Close(reason));
                 }
                 Payload::Delete(DeletePayload::ChildSas { protocol, spis })

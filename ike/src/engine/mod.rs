@@ -14,8 +14,8 @@
 //!
 //! Implemented: proposal selection (NO_PROPOSAL_CHOSEN, with an explanation of what each side
 //! offered), INVALID_KE_PAYLOAD (responder names its group, initiator retries once per
-//! group), PSK and certificate AUTH (`auth.rs`), IDs (`identity.rs`), ESP proposals (AES-GCM-16,
-//! AES-CBC + HMAC-SHA-256-128, no ESN), traffic selector narrowing (TS_UNACCEPTABLE),
+//! group), PSK and certificate AUTH (`auth.rs`), IDs (`identity.rs`), ESP proposals (every
+//! [`EspCipher`], no ESN), traffic selector narrowing (TS_UNACCEPTABLE),
 //! USE_TRANSPORT_MODE, retransmission with exponential backoff, duplicate-request detection
 //! answered from a cached response. After IKE_AUTH, in both roles (`exchange.rs`): separate
 //! message ID counters for the requests we send and receive (§2.2), window size 1 with our
@@ -23,7 +23,10 @@
 //! request goes unanswered after the last retransmission is closed ([`Output::Closed`]).
 //! INFORMATIONAL (`informational.rs`): liveness checks (answered, and sent as DPD after
 //! [`Config::dpd_delay`] of silence), DELETE of the IKE SA and of ESP Child SAs in both
-//! directions, including simultaneous deletes (§1.4.1). CREATE_CHILD_SA (`create_child.rs`):
+//! directions, including simultaneous deletes (§1.4.1), and N(AUTHENTICATION_FAILED) after
+//! IKE_AUTH (§2.21.2): an initiator that refuses the responder's ID or AUTH sends it once in
+//! an INFORMATIONAL request before dropping the IKE SA; received, it closes the IKE SA like a
+//! DELETE. CREATE_CHILD_SA (`create_child.rs`):
 //! new and rekeyed Child SAs in both roles (REKEY_SA), PFS ([`Config::pfs`], the IKE SA's DH
 //! group), KEYMAT from the exchange's nonces (and g^ir) (§2.17), the new Child SA installed
 //! before the old one is deleted, rekey collisions (§2.8.1: the exchange with the lowest
@@ -85,7 +88,7 @@ use identity::describe_id;
 pub use identity::Identity;
 pub use nat::{nat_detection_hash, NatState};
 use negotiate::{accepted, explain_no_proposal, narrow, select, within};
-pub use negotiate::{describe_ts, EspProposal, IkeProposal};
+pub use negotiate::{describe_ts, EspCipher, EspProposal, IkeProposal};
 pub use status::{ChildStatus, IkeSaStatus};
 
 /// Nonce size we send.
@@ -176,9 +179,9 @@ pub struct SaId(pub u64);
 pub struct ChildDirection {
     /// The SPI carried by ESP packets in this direction (chosen by their receiver).
     pub spi: u32,
-    /// Encryption key (AES-GCM: key followed by the 4-byte salt).
+    /// Encryption key (AEADs: key followed by the 4-byte salt; empty for ENCR_NULL).
     pub encr_key: Secret,
-    /// Integrity key (empty for AES-GCM).
+    /// Integrity key (empty for AEADs).
     pub integ_key: Secret,
 }
 
@@ -208,7 +211,7 @@ impl ChildSaKeys {
 #[derive(Clone, Debug)]
 pub struct ChildSa {
     /// ESP transform.
-    pub cipher: SkCipher,
+    pub cipher: EspCipher,
     /// Tunnel or transport.
     pub mode: Mode,
     /// Packets we receive.
@@ -266,7 +269,8 @@ pub enum Output {
         /// Its outbound SPI.
         outbound_spi: u32,
     },
-    /// An established IKE SA is gone: we deleted it, the peer deleted it, or the peer stopped
+    /// An established IKE SA is gone: we deleted it, the peer deleted it or rejected our
+    /// authentication after IKE_AUTH (AUTHENTICATION_FAILED), or the peer stopped
     /// answering (liveness check or any other request retransmitted in vain). No
     /// [`Output::RemoveChild`] follows for its Child SAs: the caller removes every Child SA
     /// still installed for `sa`.
@@ -1261,7 +1265,14 @@ impl Engine {
                 sa.pending = None;
                 match self.initiator_auth_response(sa, &inner) {
                     Ok((peer_id, child)) => sa.establish(now, peer_id, child, &mut self.outputs),
-                    Err(reason) => self.fail_sa(sa, reason),
+                    Err(reason) => {
+                        // The responder considers the IKE SA up but we refused its ID or
+                        // AUTH (not a Child SA refusal): tell it (RFC 7296 §2.21.2).
+                        if sa.peer_auth.is_none() && responder_accepted_us(&inner) {
+                            self.send_auth_failed(sa);
+                        }
+                        self.fail_sa(sa, reason);
+                    }
                 }
             }
             _ => {}
@@ -1633,6 +1644,16 @@ fn sk_keys(cipher: SkCipher, keys: &IkeSaKeys, sender: Role) -> SkKeys {
 /// Compares two MACs in data-independent time (`subtle`); a length mismatch is unequal.
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
+}
+
+/// Whether an IKE_AUTH response shows that the responder authenticated us and considers the
+/// IKE SA established: it carries IDr and AUTH and no AUTHENTICATION_FAILED.
+fn responder_accepted_us(inner: &[Payload]) -> bool {
+    let has_id = inner.iter().any(|p| matches!(p, Payload::IdR(_)));
+    let has_auth = inner.iter().any(|p| matches!(p, Payload::Auth(_)));
+    let refused = crate::message::notifications(inner)
+        .any(|n| n.notify_type == NotifyType::AUTHENTICATION_FAILED);
+    has_id && has_auth && !refused
 }
 
 /// The SA, KE and Nonce payloads an IKE_SA_INIT message must carry (the last of each kind).

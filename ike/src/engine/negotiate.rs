@@ -9,7 +9,10 @@ use crate::crypto::{DhGroup, SkCipher};
 use crate::keys::Prf;
 use crate::sa::{Proposal, Transform};
 use crate::traffic_selector::{AddressRange, TrafficSelector};
-use crate::transform_ids::NO_ESN;
+use crate::transform_ids::{
+    AUTH_HMAC_SHA2_256_128, ENCR_AES_CBC, ENCR_AES_GCM_16, ENCR_CHACHA20_POLY1305, ENCR_NULL,
+    NO_ESN,
+};
 
 /// One IKE SA proposal: a cipher suite, a PRF and a DH group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -22,12 +25,96 @@ pub struct IkeProposal {
     pub dh: DhGroup,
 }
 
-/// One ESP proposal for a Child SA (ESN is always "no ESN" for now). The suites are the same
-/// as for SK payloads: AES-GCM-16 or AES-CBC + HMAC-SHA-256-128.
+/// One ESP proposal for a Child SA (ESN is always "no ESN" for now).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EspProposal {
-    /// ENCR (and INTEG for CBC).
-    pub cipher: SkCipher,
+    /// ENCR (and INTEG for the non-AEAD suites).
+    pub cipher: EspCipher,
+}
+
+/// An ESP suite: every ESP algorithm of ripsec's data plane (`ripsec_proto::alg::ALGS`).
+/// Unlike [`SkCipher`], it includes suites that never protect IKE messages, such as ENCR_NULL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EspCipher {
+    /// ENCR_AES_GCM_16 with a 128- or 256-bit key (RFC 4106): 4-byte salt, 16-byte ICV.
+    AesGcm16 {
+        /// Key size in bits: 128 or 256.
+        key_bits: u16,
+    },
+    /// ENCR_AES_CBC (RFC 3602) with AUTH_HMAC_SHA2_256_128 (RFC 4868).
+    AesCbcHmacSha256 {
+        /// Key size in bits: 128 or 256.
+        key_bits: u16,
+    },
+    /// ENCR_CHACHA20_POLY1305 (RFC 7634): 256-bit key and 4-byte salt, no Key Length attribute.
+    ChaCha20Poly1305,
+    /// ENCR_NULL (RFC 2410) with AUTH_HMAC_SHA2_256_128: integrity only, no encryption.
+    NullHmacSha256,
+}
+
+impl EspCipher {
+    /// Encryption key size in bytes, salt included for the AEADs (RFC 4106 §8.1, RFC 7634 §2).
+    pub const fn encr_key_len(self) -> usize {
+        match self {
+            EspCipher::AesGcm16 { key_bits } => key_bits as usize / 8 + 4,
+            EspCipher::AesCbcHmacSha256 { key_bits } => key_bits as usize / 8,
+            EspCipher::ChaCha20Poly1305 => 32 + 4,
+            EspCipher::NullHmacSha256 => 0,
+        }
+    }
+
+    /// Integrity key size in bytes (0 for the AEADs).
+    pub const fn integ_key_len(self) -> usize {
+        match self {
+            EspCipher::AesGcm16 { .. } | EspCipher::ChaCha20Poly1305 => 0,
+            EspCipher::AesCbcHmacSha256 { .. } | EspCipher::NullHmacSha256 => 32,
+        }
+    }
+
+    /// The ENCR transform ID.
+    pub const fn encr_id(self) -> u16 {
+        match self {
+            EspCipher::AesGcm16 { .. } => ENCR_AES_GCM_16,
+            EspCipher::AesCbcHmacSha256 { .. } => ENCR_AES_CBC,
+            EspCipher::ChaCha20Poly1305 => ENCR_CHACHA20_POLY1305,
+            EspCipher::NullHmacSha256 => ENCR_NULL,
+        }
+    }
+
+    /// The INTEG transform ID, if any.
+    pub const fn integ_id(self) -> Option<u16> {
+        match self {
+            EspCipher::AesGcm16 { .. } | EspCipher::ChaCha20Poly1305 => None,
+            EspCipher::AesCbcHmacSha256 { .. } | EspCipher::NullHmacSha256 => {
+                Some(AUTH_HMAC_SHA2_256_128)
+            }
+        }
+    }
+
+    /// The ENCR transform's Key Length attribute in bits; none for algorithms with a fixed
+    /// key size (RFC 7634 §3, RFC 2410).
+    pub const fn key_length_attribute(self) -> Option<u16> {
+        match self {
+            EspCipher::AesGcm16 { key_bits } | EspCipher::AesCbcHmacSha256 { key_bits } => {
+                Some(key_bits)
+            }
+            EspCipher::ChaCha20Poly1305 | EspCipher::NullHmacSha256 => None,
+        }
+    }
+
+    /// The ENCR and INTEG transforms.
+    pub(crate) fn transforms(self) -> Vec<Transform> {
+        encr_integ_transforms(self.encr_id(), self.key_length_attribute(), self.integ_id())
+    }
+}
+
+impl From<SkCipher> for EspCipher {
+    fn from(cipher: SkCipher) -> Self {
+        match cipher {
+            SkCipher::AesGcm16 { key_bits } => EspCipher::AesGcm16 { key_bits },
+            SkCipher::AesCbcHmacSha256 { key_bits } => EspCipher::AesCbcHmacSha256 { key_bits },
+        }
+    }
 }
 
 impl IkeProposal {
@@ -50,7 +137,7 @@ impl IkeProposal {
 
 impl EspProposal {
     pub(crate) fn transforms(&self) -> Vec<Transform> {
-        let mut out = cipher_transforms(self.cipher);
+        let mut out = self.cipher.transforms();
         out.push(Transform::new(TransformType::ESN, NO_ESN));
         out
     }
@@ -85,12 +172,15 @@ pub(crate) fn describe_suite(transforms: &[Transform]) -> String {
 }
 
 pub(crate) fn cipher_transforms(cipher: SkCipher) -> Vec<Transform> {
-    let mut out = vec![Transform::with_key_length(
-        TransformType::ENCR,
-        cipher.encr_id(),
-        cipher.key_bits(),
-    )];
-    if let Some(integ) = cipher.integ_id() {
+    encr_integ_transforms(cipher.encr_id(), Some(cipher.key_bits()), cipher.integ_id())
+}
+
+fn encr_integ_transforms(encr: u16, key_bits: Option<u16>, integ: Option<u16>) -> Vec<Transform> {
+    let mut out = vec![match key_bits {
+        Some(bits) => Transform::with_key_length(TransformType::ENCR, encr, bits),
+        None => Transform::new(TransformType::ENCR, encr),
+    }];
+    if let Some(integ) = integ {
         out.push(Transform::new(TransformType::INTEG, integ));
     }
     out
@@ -409,5 +499,182 @@ pub(crate) fn answered_mode(asked: super::Mode, transport: bool) -> Result<super
         (super::Mode::Transport, false) => {
             Err("the peer does not accept transport mode".to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transform_ids::ESN;
+
+    const CHACHA: EspProposal = EspProposal {
+        cipher: EspCipher::ChaCha20Poly1305,
+    };
+    const NULL: EspProposal = EspProposal {
+        cipher: EspCipher::NullHmacSha256,
+    };
+    const GCM128: EspProposal = EspProposal {
+        cipher: EspCipher::AesGcm16 { key_bits: 128 },
+    };
+
+    fn esp(number: u8, transforms: Vec<Transform>) -> Proposal {
+        Proposal {
+            number,
+            protocol: ProtocolId::ESP,
+            spi: vec![0, 0, 0x10, number],
+            transforms,
+        }
+    }
+
+    fn encr(id: u16) -> Transform {
+        Transform::new(TransformType::ENCR, id)
+    }
+
+    fn integ(id: u16) -> Transform {
+        Transform::new(TransformType::INTEG, id)
+    }
+
+    fn no_esn() -> Transform {
+        Transform::new(TransformType::ESN, NO_ESN)
+    }
+
+    #[test]
+    fn esp_key_material_sizes() {
+        let sizes = |c: EspCipher| (c.encr_key_len(), c.integ_key_len());
+        // RFC 7634 §2: 256-bit key + 4-byte salt; AEAD, so no integrity key.
+        assert_eq!(sizes(EspCipher::ChaCha20Poly1305), (36, 0));
+        // RFC 2410: no key; RFC 4868: 32-byte HMAC-SHA-256 key.
+        assert_eq!(sizes(EspCipher::NullHmacSha256), (0, 32));
+        assert_eq!(sizes(EspCipher::AesGcm16 { key_bits: 128 }), (20, 0));
+        assert_eq!(sizes(EspCipher::AesGcm16 { key_bits: 256 }), (36, 0));
+        assert_eq!(
+            sizes(EspCipher::AesCbcHmacSha256 { key_bits: 256 }),
+            (32, 32)
+        );
+        // The IKE suites map to the same ESP sizes.
+        for sk in [
+            SkCipher::AesGcm16 { key_bits: 128 },
+            SkCipher::AesGcm16 { key_bits: 256 },
+            SkCipher::AesCbcHmacSha256 { key_bits: 128 },
+            SkCipher::AesCbcHmacSha256 { key_bits: 256 },
+        ] {
+            let c = EspCipher::from(sk);
+            assert_eq!(sizes(c), (sk.encr_key_len(), sk.integ_key_len()));
+            assert_eq!(c.transforms(), cipher_transforms(sk), "{sk:?}");
+        }
+    }
+
+    #[test]
+    fn esp_transforms_follow_the_rfcs() {
+        // RFC 7634 §3: no Key Length attribute.
+        assert_eq!(
+            CHACHA.transforms(),
+            [encr(ENCR_CHACHA20_POLY1305), no_esn()]
+        );
+        assert_eq!(
+            NULL.transforms(),
+            [encr(ENCR_NULL), integ(AUTH_HMAC_SHA2_256_128), no_esn()]
+        );
+        assert_eq!(
+            GCM128.transforms(),
+            [
+                Transform::with_key_length(TransformType::ENCR, ENCR_AES_GCM_16, 128),
+                no_esn()
+            ]
+        );
+        let pfs = CHACHA.to_proposal_with(2, 0x1234, Some(DhGroup::Curve25519));
+        assert_eq!((pfs.number, pfs.protocol), (2, ProtocolId::ESP));
+        assert_eq!(pfs.spi, [0, 0, 0x12, 0x34]);
+        assert_eq!(pfs.transforms.len(), 3);
+        assert_eq!(
+            describe_suite(&pfs.transforms),
+            "CHACHA20_POLY1305/NO_ESN/CURVE_25519"
+        );
+        assert_eq!(
+            describe(&[CHACHA.transforms(), NULL.transforms()]),
+            "ENCR CHACHA20_POLY1305|NULL, INTEG HMAC_SHA2_256_128, ESN NO_ESN"
+        );
+    }
+
+    #[test]
+    fn selection_picks_chacha20poly1305_and_null() {
+        // A strongSwan-style offer: gcm128, then chacha20poly1305, then null-sha256.
+        let peer = [
+            esp(
+                1,
+                vec![
+                    Transform::with_key_length(TransformType::ENCR, ENCR_AES_GCM_16, 128),
+                    no_esn(),
+                ],
+            ),
+            esp(2, vec![encr(ENCR_CHACHA20_POLY1305), no_esn()]),
+            esp(
+                3,
+                vec![encr(ENCR_NULL), integ(AUTH_HMAC_SHA2_256_128), no_esn()],
+            ),
+        ];
+        let pick =
+            |ours: &[EspProposal]| select(ProtocolId::ESP, &peer, ours, EspProposal::transforms);
+        assert_eq!(pick(&[NULL, CHACHA]), Some((2, CHACHA)));
+        assert_eq!(pick(&[NULL]), Some((3, NULL)));
+        assert_eq!(pick(&[GCM128, CHACHA]), Some((1, GCM128)));
+        // The responder's single answer is recognised by the initiator.
+        let only = |p: &Proposal| {
+            accepted(
+                ProtocolId::ESP,
+                std::slice::from_ref(p),
+                &[GCM128, CHACHA, NULL],
+                EspProposal::transforms,
+            )
+        };
+        assert_eq!(only(&peer[1]), Some(CHACHA));
+        assert_eq!(only(&peer[2]), Some(NULL));
+        // A peer allowing ESN as well still gets NO_ESN.
+        let both_esn = esp(
+            1,
+            vec![
+                encr(ENCR_CHACHA20_POLY1305),
+                no_esn(),
+                Transform::new(TransformType::ESN, ESN),
+            ],
+        );
+        assert_eq!(
+            select(
+                ProtocolId::ESP,
+                &[both_esn],
+                &[CHACHA],
+                EspProposal::transforms
+            ),
+            Some((1, CHACHA))
+        );
+    }
+
+    #[test]
+    fn malformed_chacha20poly1305_and_null_are_not_accepted() {
+        // ChaCha20-Poly1305 with a Key Length attribute (RFC 7634 §3 forbids it).
+        let keyed = esp(
+            1,
+            vec![
+                Transform::with_key_length(TransformType::ENCR, ENCR_CHACHA20_POLY1305, 256),
+                no_esn(),
+            ],
+        );
+        // NULL without integrity protection: ripsec has no such SA.
+        let bare_null = esp(2, vec![encr(ENCR_NULL), no_esn()]);
+        let peer = [keyed, bare_null];
+        let ours = [CHACHA, NULL];
+        assert_eq!(
+            select(ProtocolId::ESP, &peer, &ours, EspProposal::transforms),
+            None
+        );
+        let ours_t: Vec<_> = ours.iter().map(EspProposal::transforms).collect();
+        let why = explain_no_proposal("Child SA (ESP)", &ours_t, &peer);
+        assert_eq!(
+            why,
+            "no proposal chosen for the Child SA (ESP): we offered ENCR CHACHA20_POLY1305|NULL, \
+             INTEG HMAC_SHA2_256_128, ESN NO_ESN; the peer offered ENCR CHACHA20_POLY1305_256|NULL, \
+             ESN NO_ESN; no common INTEG; closest: the peer's proposal 1 and our proposal 1 \
+             differ only in ENCR (peer CHACHA20_POLY1305_256, ours CHACHA20_POLY1305)"
+        );
     }
 }

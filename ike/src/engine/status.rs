@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::negotiate::{cipher_transforms, describe_suite};
+use super::negotiate::describe_suite;
 use super::{describe_ts, Engine, Identity, Mode, NatState, Role, SaId, State};
 
 /// One Child SA in [`IkeSaStatus`].
@@ -14,7 +14,7 @@ pub struct ChildStatus {
     pub inbound_spi: u32,
     /// SPI of packets we send.
     pub outbound_spi: u32,
-    /// The ESP transforms, e.g. "AES_GCM_16_256".
+    /// The ESP transforms, e.g. "AES_GCM_16_256" or "NULL/HMAC_SHA2_256_128".
     pub cipher: String,
     /// Tunnel or transport.
     pub mode: Mode,
@@ -102,7 +102,7 @@ impl Engine {
                         .map(|c| ChildStatus {
                             inbound_spi: c.inbound_spi,
                             outbound_spi: c.outbound_spi,
-                            cipher: describe_suite(&cipher_transforms(c.cipher)),
+                            cipher: describe_suite(&c.cipher.transforms()),
                             mode: c.mode,
                             ts_local: describe_ts(&c.ts_local),
                             ts_remote: describe_ts(&c.ts_remote),

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use ripsec_ike::crypto::{DhGroup, RandomSource, SkCipher};
 use ripsec_ike::engine::{
-    Auth, ChildSa, Config, Engine, EspProposal, Identity, IkeProposal, Mode, Output,
-    RetransmitPolicy, SaId,
+    Auth, ChildDirection, ChildSa, Config, Engine, EspProposal, Identity, IkeProposal, Mode,
+    Output, RetransmitPolicy, SaId,
 };
 use ripsec_ike::keys::Prf;
 use ripsec_ike::{Message, Secret, TrafficSelector};
@@ -60,7 +60,9 @@ pub fn configs() -> (Config, Config) {
         remote_id: Identity::Fqdn("bob.example".into()),
         auth: Auth::Psk(Secret::from_slice(b"secret")),
         ike_proposals: vec![ike(gcm256(), DhGroup::Curve25519)],
-        esp_proposals: vec![EspProposal { cipher: gcm256() }],
+        esp_proposals: vec![EspProposal {
+            cipher: gcm256().into(),
+        }],
         ts_local: vec![net([10, 1, 0, 0], 255)],
         ts_remote: vec![net([10, 2, 0, 0], 255)],
         mode: Mode::Tunnel,
@@ -73,7 +75,9 @@ pub fn configs() -> (Config, Config) {
         remote_id: Identity::Fqdn("alice.example".into()),
         auth: Auth::Psk(Secret::from_slice(b"secret")),
         ike_proposals: vec![ike(gcm256(), DhGroup::Curve25519)],
-        esp_proposals: vec![EspProposal { cipher: gcm256() }],
+        esp_proposals: vec![EspProposal {
+            cipher: gcm256().into(),
+        }],
         ts_local: vec![net([10, 2, 0, 0], 255)],
         ts_remote: vec![net([10, 1, 0, 0], 255)],
         mode: Mode::Tunnel,
@@ -381,6 +385,11 @@ impl Sim {
     }
 }
 
+/// One direction's keys, encryption then integrity (either may be empty: AEAD, ENCR_NULL).
+fn key_material(d: &ChildDirection) -> Vec<u8> {
+    [d.encr_key.as_bytes(), d.integ_key.as_bytes()].concat()
+}
+
 /// Asserts that two Child SAs are mirror images of each other (SPIs, keys, selectors).
 pub fn assert_mirror(i: &ChildSa, r: &ChildSa) {
     assert_eq!(i.outbound.spi, r.inbound.spi);
@@ -401,10 +410,7 @@ pub fn assert_mirror(i: &ChildSa, r: &ChildSa) {
         i.inbound.integ_key.as_bytes(),
         r.outbound.integ_key.as_bytes()
     );
-    assert_ne!(
-        i.inbound.encr_key.as_bytes(),
-        i.outbound.encr_key.as_bytes()
-    );
+    assert_ne!(key_material(&i.inbound), key_material(&i.outbound));
     assert_eq!(i.cipher, r.cipher);
     assert_eq!(i.mode, r.mode);
     assert_eq!(i.ts_local, r.ts_remote);
@@ -457,10 +463,7 @@ pub fn assert_matching_children(sim: &Sim) {
         i.inbound.integ_key.as_bytes(),
         r.outbound.integ_key.as_bytes()
     );
-    assert_ne!(
-        i.inbound.encr_key.as_bytes(),
-        i.outbound.encr_key.as_bytes()
-    );
+    assert_ne!(key_material(&i.inbound), key_material(&i.outbound));
     assert_eq!(i.outbound.encr_key.len(), i.cipher.encr_key_len());
     assert_eq!(i.outbound.integ_key.len(), i.cipher.integ_key_len());
     assert_eq!(i.cipher, r.cipher);

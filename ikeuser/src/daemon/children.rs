@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
+/// Most policy selectors one Child SA may need (each is installed as out, in and fwd).
+const MAX_SELECTORS: usize = 64;
+
 /// One installed Child SA (both directions).
 pub struct ChildRecord {
     pub sa: SaId,
@@ -129,6 +132,15 @@ impl Children {
             let jitter = u64::from(child.inbound.spi) % (t / 10 + 1);
             t.saturating_sub(jitter).max(1)
         });
+        let sels = child_selectors(&child.ts_local, &child.ts_remote);
+        if sels.len() > MAX_SELECTORS {
+            anyhow::bail!(
+                "the traffic selectors TSi [{}] TSr [{}] need {} policy selectors (ranges that are not CIDR prefixes split into many); at most {MAX_SELECTORS} are installed, so ask the peer for prefixes",
+                describe_ts(&child.ts_local),
+                describe_ts(&child.ts_remote),
+                sels.len()
+            );
+        }
         k.add_sa(child, true, conn.local, reqid, None, hard)
             .context("inbound SA")?;
         if let Err(e) = k.add_sa(child, false, conn.local, reqid, soft, hard) {
@@ -136,7 +148,6 @@ impl Children {
             return Err(e.context("outbound SA"));
         }
         if !self.policies.contains_key(&conn.name) {
-            let sels = child_selectors(&child.ts_local, &child.ts_remote);
             match install_policies(k, conn, child.mode, reqid, child.peer.ip(), &sels) {
                 Ok(ids) => {
                     self.policies.insert(

@@ -105,6 +105,16 @@ pub struct Daemon {
 pub fn run(cfg: Config) -> Result<()> {
     let (tx, rx) = mpsc::channel();
     let mut kernel = Kernel::connect()?;
+    let leftovers = REQID_BASE..REQID_BASE.wrapping_add(0x1_0000);
+    match kernel.remove_leftovers(cfg.port, leftovers) {
+        Ok((0, 0)) => {}
+        Ok((sas, policies)) => eprintln!(
+            "ikeuser daemon: removed {sas} SAs and {policies} policies left by an earlier ikeuser that did not clean up (killed?)"
+        ),
+        Err(e) => eprintln!(
+            "ikeuser daemon: could not look for SAs and policies left by an earlier ikeuser: {e:#}"
+        ),
+    }
     let bypass = kernel
         .bypass_ike(cfg.port)
         .context("cannot install the bypass policies for IKE traffic")?;
