@@ -23,13 +23,9 @@ const SETUP: [&str; 4] = [
 ];
 
 fn sim_with(alice: Config, bob: Config, faults: Faults) -> Sim {
-    let mut sim = Sim::new(5, vec![bob], faults);
-    for engine in &mut sim.engines {
-        engine.set_wall_clock(NOW);
-    }
-    sim.initiate(alice);
-    sim.run();
-    sim
+    Sim::new(5, vec![bob], faults)
+        .with_wall_clock(NOW)
+        .connect(alice)
 }
 
 /// PSK: the responder authenticates alice but names itself eve.example.
@@ -41,24 +37,17 @@ fn responder_id_mismatch() -> (Config, Config) {
 
 /// Certificates: the responder trusts alice's CA, alice does not trust the responder's.
 fn untrusted_responder() -> (Config, Config) {
-    let (mut alice, mut bob) = configs();
-    alice.auth = pubkey("left-ec.crt", "left-ec.key", &["ca-ec.crt"]);
-    bob.auth = pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-ec.crt"]);
-    alice.local_id = Identity::parse("left.ripsec.test").unwrap();
-    bob.remote_id = alice.local_id.clone();
-    bob.local_id = Identity::parse("right.ripsec.test").unwrap();
-    alice.remote_id = bob.local_id.clone();
-    (alice, bob)
+    configs_with(
+        pubkey("left-ec.crt", "left-ec.key", &["ca-ec.crt"]),
+        "left.ripsec.test",
+        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-ec.crt"]),
+        "right.ripsec.test",
+    )
 }
 
 /// Certificates: the responder claims an ID its certificate does not carry.
 fn responder_id_not_in_certificate() -> (Config, Config) {
-    let (mut alice, mut bob) = untrusted_responder();
-    alice.auth = pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]);
-    bob.auth = pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]);
-    bob.local_id = Identity::parse("10.0.0.9").unwrap();
-    alice.remote_id = bob.local_id.clone();
-    (alice, bob)
+    configs_with(left_rsa(), "left.ripsec.test", right_rsa(), "10.0.0.9")
 }
 
 fn cases() -> [((Config, Config), &'static str); 3] {
@@ -135,11 +124,7 @@ fn responder_removes_its_child_sa_when_the_initiator_rejects_its_auth() {
 fn authentication_failed_is_sent_once_and_not_retransmitted() {
     // Datagram 4 is the INFORMATIONAL: lost, it is not sent again.
     let (alice, bob) = responder_id_mismatch();
-    let faults = Faults {
-        drop_indices: vec![4],
-        ..Faults::default()
-    };
-    let sim = sim_with(alice, bob, faults);
+    let sim = sim_with(alice, bob, Faults::dropping([4]));
     let mut trace = SETUP.to_vec();
     trace.push("INFORMATIONAL request 2");
     assert_eq!(sim.trace(), trace);
@@ -154,11 +139,7 @@ fn authentication_failed_is_sent_once_and_not_retransmitted() {
 #[test]
 fn authentication_failed_is_protected_with_the_ike_sa_keys() {
     let (alice, bob) = untrusted_responder();
-    let faults = Faults {
-        hold_indices: vec![4],
-        ..Faults::default()
-    };
-    let mut sim = sim_with(alice, bob, faults);
+    let mut sim = sim_with(alice, bob, Faults::holding([4]));
     assert_eq!(sim.sent.len(), 5);
     let auth_response = Message::parse(&sim.sent[3].bytes).unwrap();
     let bytes = sim.sent[4].bytes.clone();

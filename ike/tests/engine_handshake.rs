@@ -16,10 +16,7 @@ use ripsec_ike::{Message, TrafficSelector};
 #[test]
 fn clean_handshake_takes_four_messages() {
     let (alice, bob) = configs();
-    let mut sim = Sim::new(1, vec![bob], Faults::default());
-    sim.initiate(alice);
-    sim.run();
-    assert_matching_children(&sim);
+    let sim = established(1, alice, bob);
     assert_eq!(
         sim.trace(),
         [
@@ -61,10 +58,7 @@ fn cbc_ecp256_transport_ipv6_ids() {
     bob.remote_id = Identity::Ipv6(Ipv6Addr::LOCALHOST);
     alice.remote_id = Identity::Ipv4([192, 0, 2, 2].into());
     bob.local_id = Identity::Ipv4([192, 0, 2, 2].into());
-    let mut sim = Sim::new(2, vec![bob], Faults::default());
-    sim.initiate(alice);
-    sim.run();
-    assert_matching_children(&sim);
+    let sim = established(2, alice, bob);
     let child = sim.children(RESPONDER)[0];
     assert_eq!(child.mode, Mode::Transport);
     assert_eq!(child.cipher, EspCipher::from(cbc));
@@ -84,10 +78,7 @@ fn chacha20poly1305_and_null_sha256_child_sas() {
         esp(EspCipher::NullHmacSha256),
         esp(EspCipher::ChaCha20Poly1305),
     ];
-    let mut sim = Sim::new(4, vec![bob], Faults::default());
-    sim.initiate(alice);
-    sim.run();
-    assert_matching_children(&sim);
+    let sim = established(4, alice, bob);
     let child = sim.children(RESPONDER)[0];
     assert_eq!(child.cipher, EspCipher::ChaCha20Poly1305);
     assert_eq!(child.inbound.encr_key.len(), 36);
@@ -101,10 +92,7 @@ fn chacha20poly1305_and_null_sha256_child_sas() {
         c.esp_proposals = vec![esp(EspCipher::NullHmacSha256)];
         c.mode = Mode::Transport;
     }
-    let mut sim = Sim::new(5, vec![bob], Faults::default());
-    sim.initiate(alice);
-    sim.run();
-    assert_matching_children(&sim);
+    let sim = established(5, alice, bob);
     let child = sim.children(INITIATOR)[0];
     assert_eq!(child.cipher, EspCipher::NullHmacSha256);
     assert_eq!(child.mode, Mode::Transport);
@@ -126,10 +114,7 @@ fn modp2048_and_ipv4_ids() {
     }
     alice.local_id = Identity::Ipv4([192, 0, 2, 1].into());
     bob.remote_id = Identity::Ipv4([192, 0, 2, 1].into());
-    let mut sim = Sim::new(3, vec![bob], Faults::default());
-    sim.initiate(alice);
-    sim.run();
-    assert_matching_children(&sim);
+    let sim = established(3, alice, bob);
     assert_eq!(sim.sent.len(), 4);
 }
 
@@ -147,10 +132,7 @@ fn responder_narrows_traffic_selectors() {
     )];
     bob.ts_local = vec![net([10, 2, 0, 0], 255)];
     bob.ts_remote = vec![net([10, 1, 0, 0], 255)];
-    let mut sim = Sim::new(4, vec![bob], Faults::default());
-    sim.initiate(alice);
-    sim.run();
-    assert_matching_children(&sim);
+    let sim = established(4, alice, bob);
     let child = sim.children(INITIATOR)[0];
     assert_eq!(child.ts_local, vec![net([10, 1, 0, 0], 255)]);
     assert_eq!(child.ts_remote, vec![net([10, 2, 0, 0], 255)]);
@@ -224,10 +206,7 @@ fn duplicates_are_answered_from_cache_without_state_change() {
 #[test]
 fn replayed_ike_auth_request_after_establishment_gets_cached_response() {
     let (alice, bob) = configs();
-    let mut sim = Sim::new(30, vec![bob], Faults::default());
-    sim.initiate(alice);
-    sim.run();
-    assert_matching_children(&sim);
+    let mut sim = established(30, alice, bob);
     let request = sim.sent[2].bytes.clone();
     let now = sim.now;
     sim.engines[RESPONDER].handle_datagram(now, addr(INITIATOR), addr(RESPONDER), &request);

@@ -21,13 +21,12 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-/// A handshake with the given configurations; both sides established with one Child SA.
-fn established(seed: u64, alice: Config, bob: Config) -> Sim {
-    let mut sim = Sim::new(seed, vec![bob], Faults::default());
-    sim.initiate(alice);
+/// `node` asks for a new Child SA on its current IKE SA now, and the network runs.
+fn create_child(sim: &mut Sim, node: usize) {
+    let now = sim.now;
+    let id = sa(sim, node);
+    sim.engines[node].create_child(now, id);
     sim.run();
-    assert_matching_children(&sim);
-    sim
 }
 
 fn sa(sim: &Sim, node: usize) -> SaId {
@@ -42,14 +41,70 @@ fn count(sim: &Sim, node: usize, pred: impl Fn(&Output) -> bool) -> usize {
     sim.events[node].iter().filter(|e| pred(e)).count()
 }
 
+/// How many `IkeRekeyed` outputs `node` gave.
+fn ike_rekeys(sim: &Sim, node: usize) -> usize {
+    count(sim, node, |e| matches!(e, Output::IkeRekeyed { .. }))
+}
+
+/// [`configs`] with PFS on or off on both sides.
+fn configs_with_pfs(pfs: bool) -> (Config, Config) {
+    let (mut alice, mut bob) = configs();
+    alice.pfs = pfs;
+    bob.pfs = pfs;
+    (alice, bob)
+}
+
+/// `node` starts a rekey of its first Child SA now (without running the network); returns the
+/// inbound SPI of the Child SA being rekeyed.
+fn start_child_rekey(sim: &mut Sim, node: usize) -> u32 {
+    let now = sim.now;
+    let id = sa(sim, node);
+    let spi = first_inbound(sim, node);
+    sim.engines[node].rekey_child(now, id, spi);
+    spi
+}
+
+/// `node` deletes its current IKE SA now, and the network runs; returns the deleted SA.
+fn delete_ike(sim: &mut Sim, node: usize) -> SaId {
+    let now = sim.now;
+    let id = sa(sim, node);
+    sim.engines[node].delete(now, id);
+    sim.run();
+    id
+}
+
+/// Both sides closed their IKE SA once and have nothing left in their tables.
+fn assert_both_closed(sim: &Sim, context: &str) {
+    for node in [INITIATOR, RESPONDER] {
+        let closed = sim.closed(node);
+        assert_eq!(closed.len(), 1, "node {node}: {context}: {closed:?}");
+        assert!(
+            sim.engines[node].status().is_empty(),
+            "node {node}: {context}"
+        );
+    }
+}
+
+/// A handshake with a patient retransmit policy over a clean network, run until `settled`;
+/// then the network turns lossy (20 % loss, 20 % duplication, reordering).
+fn established_then_lossy(seed: u64, alice: Config, bob: Config, settled: Duration) -> Sim {
+    let policy = RetransmitPolicy {
+        initial_timeout: Duration::from_millis(500),
+        max_transmissions: 12,
+    };
+    let mut sim = Sim::with_policy(seed, vec![bob], Faults::default(), policy);
+    sim.initiate(alice);
+    sim.run_until(settled);
+    assert_matching_children(&sim);
+    sim.faults = Faults::lossy(20);
+    sim
+}
+
 #[test]
 fn delete_from_initiator_removes_everything_on_both_sides() {
     let (alice, bob) = configs();
     let mut sim = established(50, alice, bob);
-    let now = sim.now;
-    let id = sa(&sim, INITIATOR);
-    sim.engines[INITIATOR].delete(now, id);
-    sim.run();
+    let id = delete_ike(&mut sim, INITIATOR);
     assert_eq!(
         sim.trace()[4..],
         ["INFORMATIONAL request 2", "INFORMATIONAL response 2"]
@@ -76,34 +131,19 @@ fn delete_from_initiator_removes_everything_on_both_sides() {
 fn delete_from_responder_uses_its_own_message_ids() {
     let (alice, bob) = configs();
     let mut sim = established(51, alice, bob);
-    let now = sim.now;
-    let id = sa(&sim, RESPONDER);
-    sim.engines[RESPONDER].delete(now, id);
-    sim.run();
+    delete_ike(&mut sim, RESPONDER);
     assert_eq!(
         sim.trace()[4..],
         ["INFORMATIONAL request 0", "INFORMATIONAL response 0"]
     );
-    assert_eq!(sim.closed(INITIATOR).len(), 1);
-    assert_eq!(sim.closed(RESPONDER).len(), 1);
-    assert!(sim.engines[INITIATOR].status().is_empty());
-    assert!(sim.engines[RESPONDER].status().is_empty());
+    assert_both_closed(&sim, "the responder deleted the IKE SA");
 }
 
 #[test]
 fn lost_delete_response_is_answered_from_cache() {
     let (alice, bob) = configs();
-    let faults = Faults {
-        drop_indices: vec![5],
-        ..Faults::default()
-    };
-    let mut sim = Sim::new(52, vec![bob], faults);
-    sim.initiate(alice);
-    sim.run();
-    let now = sim.now;
-    let id = sa(&sim, INITIATOR);
-    sim.engines[INITIATOR].delete(now, id);
-    sim.run();
+    let mut sim = Sim::new(52, vec![bob], Faults::dropping([5])).connect(alice);
+    delete_ike(&mut sim, INITIATOR);
     assert_eq!(
         sim.trace()[4..],
         [
@@ -126,10 +166,7 @@ fn unanswered_delete_still_closes() {
     let (alice, bob) = configs();
     let mut sim = established(53, alice, bob);
     sim.faults.drop_percent = 100;
-    let now = sim.now;
-    let id = sa(&sim, INITIATOR);
-    sim.engines[INITIATOR].delete(now, id);
-    sim.run();
+    delete_ike(&mut sim, INITIATOR);
     let closed = sim.closed(INITIATOR);
     assert_eq!(closed.len(), 1);
     assert!(
@@ -192,15 +229,10 @@ fn peer_traffic_postpones_dpd() {
 }
 
 fn rekey_child_case(seed: u64, pfs: bool, from: usize) {
-    let (mut alice, mut bob) = configs();
-    alice.pfs = pfs;
-    bob.pfs = pfs;
+    let (alice, bob) = configs_with_pfs(pfs);
     let mut sim = established(seed, alice, bob);
     let (old_i, old_r) = assert_one_live_child(&sim);
-    let now = sim.now;
-    let id = sa(&sim, from);
-    let spi = first_inbound(&sim, from);
-    sim.engines[from].rekey_child(now, id, spi);
+    start_child_rekey(&mut sim, from);
     sim.run();
     let request_id = if from == INITIATOR { 2 } else { 0 };
     assert_eq!(
@@ -267,10 +299,7 @@ fn pfs_mismatch_is_refused_and_the_old_child_stays() {
     let (alice, mut bob) = configs();
     bob.pfs = true;
     let mut sim = established(63, alice, bob);
-    let now = sim.now;
-    let id = sa(&sim, INITIATOR);
-    let spi = first_inbound(&sim, INITIATOR);
-    sim.engines[INITIATOR].rekey_child(now, id, spi);
+    start_child_rekey(&mut sim, INITIATOR);
     sim.run();
     assert_one_live_child(&sim);
     let i = sim.request_failures(INITIATOR);
@@ -287,10 +316,7 @@ fn responder_without_pfs_accepts_a_pfs_rekey() {
     let (mut alice, bob) = configs();
     alice.pfs = true;
     let mut sim = established(64, alice, bob);
-    let now = sim.now;
-    let id = sa(&sim, INITIATOR);
-    let spi = first_inbound(&sim, INITIATOR);
-    sim.engines[INITIATOR].rekey_child(now, id, spi);
+    let spi = start_child_rekey(&mut sim, INITIATOR);
     sim.run();
     let (new_i, _) = assert_one_live_child(&sim);
     assert_ne!(new_i.inbound.spi, spi);
@@ -306,10 +332,7 @@ fn ecp256_transport_rekey_keeps_mode() {
         c.pfs = true;
     }
     let mut sim = established(65, alice, bob);
-    let now = sim.now;
-    let id = sa(&sim, RESPONDER);
-    let spi = first_inbound(&sim, RESPONDER);
-    sim.engines[RESPONDER].rekey_child(now, id, spi);
+    start_child_rekey(&mut sim, RESPONDER);
     sim.run();
     let (new_i, _) = assert_one_live_child(&sim);
     assert_eq!(new_i.mode, Mode::Transport);
@@ -328,10 +351,7 @@ fn chacha20poly1305_and_null_sha256_children_rekey_with_pfs() {
         }
         let mut sim = established(seed, alice, bob);
         let (old_i, _) = assert_one_live_child(&sim);
-        let now = sim.now;
-        let id = sa(&sim, RESPONDER);
-        let spi = first_inbound(&sim, RESPONDER);
-        sim.engines[RESPONDER].rekey_child(now, id, spi);
+        start_child_rekey(&mut sim, RESPONDER);
         sim.run();
         let (new_i, new_r) = assert_one_live_child(&sim);
         assert_ne!(new_i.inbound.spi, old_i.inbound.spi, "{cipher:?}");
@@ -355,16 +375,11 @@ fn chacha20poly1305_and_null_sha256_children_rekey_with_pfs() {
 fn simultaneous_rekeys_end_with_exactly_one_new_child() {
     for seed in 0..12 {
         for pfs in [false, true] {
-            let (mut alice, mut bob) = configs();
-            alice.pfs = pfs;
-            bob.pfs = pfs;
+            let (alice, bob) = configs_with_pfs(pfs);
             let mut sim = established(70 + seed, alice, bob);
             let (old_i, _) = assert_one_live_child(&sim);
-            let now = sim.now;
             for node in [INITIATOR, RESPONDER] {
-                let id = sa(&sim, node);
-                let spi = first_inbound(&sim, node);
-                sim.engines[node].rekey_child(now, id, spi);
+                start_child_rekey(&mut sim, node);
             }
             sim.run();
             let (new_i, _) = assert_one_live_child(&sim);
@@ -384,42 +399,18 @@ fn simultaneous_rekeys_end_with_exactly_one_new_child() {
 #[test]
 fn rekey_and_delete_with_loss_duplication_and_reordering() {
     for seed in 0..20 {
-        let (mut alice, mut bob) = configs();
-        alice.pfs = seed % 2 == 0;
-        bob.pfs = seed % 2 == 0;
-        let policy = RetransmitPolicy {
-            initial_timeout: Duration::from_millis(500),
-            max_transmissions: 12,
-        };
-        let mut sim = Sim::with_policy(200 + seed, vec![bob], Faults::default(), policy);
-        sim.initiate(alice);
-        sim.run();
-        assert_matching_children(&sim);
-        sim.faults = Faults {
-            drop_percent: 20,
-            duplicate_percent: 20,
-            reorder: true,
-            ..Faults::default()
-        };
-        let now = sim.now;
+        let (alice, bob) = configs_with_pfs(seed % 2 == 0);
+        let mut sim = established_then_lossy(200 + seed, alice, bob, secs(600));
         for node in [INITIATOR, RESPONDER] {
             if seed % 3 == 0 || node == INITIATOR {
-                let id = sa(&sim, node);
-                let spi = first_inbound(&sim, node);
-                sim.engines[node].rekey_child(now, id, spi);
+                start_child_rekey(&mut sim, node);
             }
         }
         sim.run();
         assert_one_live_child(&sim);
-        let now = sim.now;
-        let id = sa(&sim, RESPONDER);
-        sim.engines[RESPONDER].delete(now, id);
-        sim.run();
-        assert_eq!(sim.closed(INITIATOR).len(), 1, "seed {seed}");
-        assert_eq!(sim.closed(RESPONDER).len(), 1, "seed {seed}");
+        delete_ike(&mut sim, RESPONDER);
+        assert_both_closed(&sim, &format!("seed {seed}"));
         assert!(sim.live(INITIATOR).is_empty() && sim.live(RESPONDER).is_empty());
-        assert!(sim.engines[INITIATOR].status().is_empty());
-        assert!(sim.engines[RESPONDER].status().is_empty());
     }
 }
 
@@ -427,10 +418,7 @@ fn rekey_and_delete_with_loss_duplication_and_reordering() {
 fn delete_child_from_either_side() {
     let (alice, bob) = configs();
     let mut sim = established(80, alice, bob);
-    let now = sim.now;
-    let id = sa(&sim, INITIATOR);
-    sim.engines[INITIATOR].create_child(now, id);
-    sim.run();
+    create_child(&mut sim, INITIATOR);
     assert_eq!(sim.live(INITIATOR).len(), 2);
     assert_eq!(sim.live(RESPONDER).len(), 2);
     let now = sim.now;
@@ -453,10 +441,7 @@ fn delete_child_from_either_side() {
     assert_eq!(sim.removed(INITIATOR).len(), 2);
     assert_eq!(sim.removed(RESPONDER).len(), 2);
     // The IKE SA is still usable.
-    let now = sim.now;
-    let id = sa(&sim, INITIATOR);
-    sim.engines[INITIATOR].create_child(now, id);
-    sim.run();
+    create_child(&mut sim, INITIATOR);
     assert_one_live_child(&sim);
 }
 
@@ -489,9 +474,7 @@ fn rekey_of_a_child_the_responder_no_longer_has_gets_child_sa_not_found() {
 #[test]
 fn ike_rekey_moves_children_and_the_new_sa_works() {
     for from in [INITIATOR, RESPONDER] {
-        let (mut alice, mut bob) = configs();
-        alice.pfs = true;
-        bob.pfs = true;
+        let (alice, bob) = configs_with_pfs(true);
         let mut sim = established(90 + from as u64, alice, bob);
         let (old_child, _) = assert_one_live_child(&sim);
         let now = sim.now;
@@ -512,10 +495,7 @@ fn ike_rekey_moves_children_and_the_new_sa_works() {
             ]
         );
         for node in [INITIATOR, RESPONDER] {
-            assert_eq!(
-                count(&sim, node, |e| matches!(e, Output::IkeRekeyed { .. })),
-                1
-            );
+            assert_eq!(ike_rekeys(&sim, node), 1);
             assert!(sim.closed(node).is_empty(), "{:?}", sim.closed(node));
             assert!(sim.removed(node).is_empty());
             let status = sim.engines[node].status();
@@ -540,11 +520,7 @@ fn ike_rekey_moves_children_and_the_new_sa_works() {
         // The new IKE SA carries a child rekey (message IDs restart at 0) and a DELETE:
         // both engines derived the same keys.
         let sent_before = sim.sent.len();
-        let now = sim.now;
-        let other = 1 - from;
-        let id = sa(&sim, other);
-        let spi = first_inbound(&sim, other);
-        sim.engines[other].rekey_child(now, id, spi);
+        start_child_rekey(&mut sim, 1 - from);
         sim.run();
         assert_eq!(
             sim.trace()[sent_before..],
@@ -557,14 +533,8 @@ fn ike_rekey_moves_children_and_the_new_sa_works() {
         );
         let (rekeyed, _) = assert_one_live_child(&sim);
         assert_ne!(rekeyed.inbound.spi, child.inbound.spi);
-        let now = sim.now;
-        let id = sa(&sim, from);
-        sim.engines[from].delete(now, id);
-        sim.run();
-        assert_eq!(sim.closed(INITIATOR).len(), 1);
-        assert_eq!(sim.closed(RESPONDER).len(), 1);
-        assert!(sim.engines[INITIATOR].status().is_empty());
-        assert!(sim.engines[RESPONDER].status().is_empty());
+        delete_ike(&mut sim, from);
+        assert_both_closed(&sim, &format!("from {from}"));
     }
 }
 
@@ -644,11 +614,7 @@ fn spi_allocation_failure_fails_the_negotiation() {
 fn half_open_and_failed_sas_are_forgotten() {
     let (alice, bob) = configs();
     // Every IKE_AUTH request is lost.
-    let faults = Faults {
-        drop_indices: (2..10).collect(),
-        ..Faults::default()
-    };
-    let mut sim = Sim::new(110, vec![bob], faults);
+    let mut sim = Sim::new(110, vec![bob], Faults::dropping(2..10));
     sim.initiate(alice);
     sim.run_until(secs(10));
     assert_eq!(sim.engines[INITIATOR].status().len(), 1);
@@ -716,11 +682,7 @@ fn cookie_demanded_only_above_the_threshold() {
     assert_eq!(sim.sent.len(), 4, "no half-open SA: no cookie");
     // A half-open SA exists while the second initiator talks.
     let (alice, bob) = configs();
-    let faults = Faults {
-        hold_indices: vec![2],
-        ..Faults::default()
-    };
-    let mut sim = Sim::new(122, vec![bob], faults);
+    let mut sim = Sim::new(122, vec![bob], Faults::holding([2]));
     sim.engines[RESPONDER].set_cookie_threshold(1);
     sim.initiate(alice.clone());
     sim.run_until(Duration::from_millis(100));
@@ -794,10 +756,7 @@ fn simultaneous_deletes_close_once_on_each_side() {
         sim.engines[node].delete(now, id);
     }
     sim.run();
-    assert_eq!(sim.closed(INITIATOR).len(), 1);
-    assert_eq!(sim.closed(RESPONDER).len(), 1);
-    assert!(sim.engines[INITIATOR].status().is_empty());
-    assert!(sim.engines[RESPONDER].status().is_empty());
+    assert_both_closed(&sim, "both deleted the IKE SA");
 }
 
 /// (local SPI, remote SPI) of a node's only IKE SA.
@@ -819,10 +778,14 @@ fn rekey_ike_on_both_sides(sim: &mut Sim) {
 /// After an IKE SA rekey collision (RFC 7296 §2.8.2): each side has exactly one IKE SA, the
 /// same one, established, holding the Child SA it had before; the old and the redundant new
 /// IKE SA are gone without being reported. Returns the node that initiated the survivor.
-fn assert_one_survivor(sim: &Sim, old_child: &ripsec_ike::engine::ChildSa, context: &str) -> usize {
+fn assert_one_survivor(sim: &Sim, old_child: &ChildSa, context: &str) -> usize {
     for node in [INITIATOR, RESPONDER] {
-        let rekeyed = count(sim, node, |e| matches!(e, Output::IkeRekeyed { .. }));
-        assert_eq!(rekeyed, 1, "{context}: {:?}", sim.events[node]);
+        assert_eq!(
+            ike_rekeys(sim, node),
+            1,
+            "{context}: {:?}",
+            sim.events[node]
+        );
         assert!(
             sim.closed(node).is_empty(),
             "{context}: {:?}",
@@ -860,10 +823,7 @@ fn assert_one_survivor(sim: &Sim, old_child: &ripsec_ike::engine::ChildSa, conte
 fn assert_survivor_works(sim: &mut Sim, context: &str) {
     sim.faults = Faults::default();
     for node in [RESPONDER, INITIATOR] {
-        let before = first_inbound(sim, node);
-        let now = sim.now;
-        let id = sa(sim, node);
-        sim.engines[node].rekey_child(now, id, before);
+        let before = start_child_rekey(sim, node);
         sim.run();
         let (new_i, _) = assert_one_live_child(sim);
         assert_ne!(new_i.inbound.spi, before, "{context}");
@@ -871,19 +831,10 @@ fn assert_survivor_works(sim: &mut Sim, context: &str) {
             assert!(sim.request_failures(node).is_empty(), "{context}");
         }
     }
-    let now = sim.now;
-    let id = sa(sim, INITIATOR);
-    sim.engines[INITIATOR].delete(now, id);
-    sim.run();
+    delete_ike(sim, INITIATOR);
+    assert_both_closed(sim, context);
     for node in [INITIATOR, RESPONDER] {
-        assert_eq!(
-            sim.closed(node).len(),
-            1,
-            "{context}: {:?}",
-            sim.closed(node)
-        );
         assert!(sim.live(node).is_empty(), "{context}");
-        assert!(sim.engines[node].status().is_empty(), "{context}");
     }
 }
 
@@ -943,24 +894,9 @@ fn simultaneous_ike_rekeys_keep_exactly_one_new_ike_sa() {
 #[test]
 fn simultaneous_ike_rekeys_with_loss_duplication_and_reordering() {
     for seed in 0..30 {
-        let (mut alice, mut bob) = configs();
-        alice.pfs = seed % 2 == 0;
-        bob.pfs = seed % 2 == 0;
-        let policy = RetransmitPolicy {
-            initial_timeout: Duration::from_millis(500),
-            max_transmissions: 12,
-        };
-        let mut sim = Sim::with_policy(500 + seed, vec![bob], Faults::default(), policy);
-        sim.initiate(alice);
-        sim.run();
-        assert_matching_children(&sim);
+        let (alice, bob) = configs_with_pfs(seed % 2 == 0);
+        let mut sim = established_then_lossy(500 + seed, alice, bob, secs(600));
         let (old_child, _) = assert_one_live_child(&sim);
-        sim.faults = Faults {
-            drop_percent: 20,
-            duplicate_percent: 20,
-            reorder: true,
-            ..Faults::default()
-        };
         rekey_ike_on_both_sides(&mut sim);
         sim.run();
         let context = format!("seed {seed}: {:?}", sim.trace());
@@ -983,20 +919,26 @@ impl ripsec_ike::crypto::RandomSource for Rising {
     }
 }
 
+/// A handshake between engines with [`Rising`] randomness: every nonce of `low` is lower than
+/// any of its peer's.
+fn rising_handshake(seed: u64, low: usize) -> Sim {
+    let (alice, bob) = configs();
+    let mut sim = Sim::new(seed, Vec::new(), Faults::default());
+    for node in [INITIATOR, RESPONDER] {
+        let base = if node == low { 0x01 } else { 0x80 };
+        let rng = Rising { base, fills: 0 };
+        sim.engines[node] = ripsec_ike::engine::Engine::new(Box::new(rng));
+    }
+    sim.engines[RESPONDER].add_config(bob);
+    let sim = sim.connect(alice);
+    assert_matching_children(&sim);
+    sim
+}
+
 #[test]
 fn ike_rekey_collision_keeps_the_sa_without_the_lowest_nonce() {
     for low in [INITIATOR, RESPONDER] {
-        let (alice, bob) = configs();
-        let mut sim = Sim::new(143, Vec::new(), Faults::default());
-        for node in [INITIATOR, RESPONDER] {
-            let base = if node == low { 0x01 } else { 0x80 };
-            let rng = Rising { base, fills: 0 };
-            sim.engines[node] = ripsec_ike::engine::Engine::new(Box::new(rng));
-        }
-        sim.engines[RESPONDER].add_config(bob);
-        sim.initiate(alice);
-        sim.run();
-        assert_matching_children(&sim);
+        let mut sim = rising_handshake(143, low);
         let (old_child, _) = assert_one_live_child(&sim);
         rekey_ike_on_both_sides(&mut sim);
         sim.run();
@@ -1011,16 +953,7 @@ fn ike_rekey_collision_keeps_the_sa_without_the_lowest_nonce() {
 
 #[test]
 fn ike_rekey_collision_survivor_used_before_the_loser_concluded() {
-    let (alice, bob) = configs();
-    let mut sim = Sim::new(144, Vec::new(), Faults::default());
-    for node in [INITIATOR, RESPONDER] {
-        let base = if node == INITIATOR { 0x01 } else { 0x80 };
-        let rng = Rising { base, fills: 0 };
-        sim.engines[node] = ripsec_ike::engine::Engine::new(Box::new(rng));
-    }
-    sim.engines[RESPONDER].add_config(bob);
-    sim.initiate(alice);
-    sim.run();
+    let mut sim = rising_handshake(144, INITIATOR);
     let (old_child, _) = assert_one_live_child(&sim);
     // Held: the answer to the initiator's rekey (sent[6]) and the responder's DELETE of
     // the old IKE SA (sent[8]). The responder's exchange wins (the initiator's nonces are
@@ -1029,32 +962,21 @@ fn ike_rekey_collision_survivor_used_before_the_loser_concluded() {
     rekey_ike_on_both_sides(&mut sim);
     let now = sim.now;
     sim.run_until(now + Duration::from_millis(100));
-    assert_eq!(
-        count(&sim, INITIATOR, |e| matches!(e, Output::IkeRekeyed { .. })),
-        0
-    );
+    assert_eq!(ike_rekeys(&sim, INITIATOR), 0);
     let id = sa(&sim, RESPONDER);
     let spi = first_inbound(&sim, RESPONDER);
     sim.engines[RESPONDER].rekey_child(now, id, spi);
     sim.run_until(now + Duration::from_millis(200));
     let context = format!("{:?}", sim.trace());
     // The initiator let the new IKE SA take the Child SAs over when the request came.
-    assert_eq!(
-        count(&sim, INITIATOR, |e| matches!(e, Output::IkeRekeyed { .. })),
-        1,
-        "{context}"
-    );
+    assert_eq!(ike_rekeys(&sim, INITIATOR), 1, "{context}");
     let (new_child, _) = assert_one_live_child(&sim);
     assert_ne!(new_child.inbound.spi, old_child.inbound.spi);
     sim.release_held();
     sim.run();
     let context = format!("{:?}", sim.trace());
     for node in [INITIATOR, RESPONDER] {
-        assert_eq!(
-            count(&sim, node, |e| matches!(e, Output::IkeRekeyed { .. })),
-            1,
-            "{context}"
-        );
+        assert_eq!(ike_rekeys(&sim, node), 1, "{context}");
         assert!(sim.closed(node).is_empty(), "{context}");
         assert!(sim.request_failures(node).is_empty(), "{context}");
         assert_eq!(sim.engines[node].status().len(), 1, "{context}");
@@ -1066,76 +988,84 @@ fn ike_rekey_collision_survivor_used_before_the_loser_concluded() {
     assert_survivor_works(&mut sim, &context);
 }
 
+/// Both sides of a fresh IKE SA start rekeying it at the same instant, over a network with
+/// `faults`; returns the simulation (not run since) and the Child SA before.
+fn colliding_ike_rekeys(seed: u64, faults: Faults) -> (Sim, ChildSa) {
+    let (alice, bob) = configs();
+    let mut sim = established(seed, alice, bob);
+    let (old_child, _) = assert_one_live_child(&sim);
+    sim.faults = faults;
+    rekey_ike_on_both_sides(&mut sim);
+    (sim, old_child)
+}
+
+/// What is sent when both sides start an IKE SA rekey and the initiator's request (2) is lost:
+/// the responder's rekey (0) completes, and it deletes the old IKE SA (1).
+const LOST_REKEY: [&str; 4] = [
+    "CREATE_CHILD_SA request 2",
+    "CREATE_CHILD_SA request 0",
+    "CREATE_CHILD_SA response 0",
+    "INFORMATIONAL request 1",
+];
+
+/// The datagrams sent after the handshake's four are `expected`, concatenated.
+fn assert_sent_after_handshake(sim: &Sim, expected: &[&[&str]]) {
+    let trace = sim.trace();
+    assert_eq!(trace[4..], expected.concat(), "{trace:?}");
+}
+
+/// After a collision, the responder's new IKE SA is the one left on both sides, and it works.
+fn assert_responder_survives(sim: &mut Sim, old_child: &ChildSa) {
+    let context = format!("{:?}", sim.trace());
+    assert_eq!(assert_one_survivor(sim, old_child, &context), RESPONDER);
+    assert_survivor_works(sim, &context);
+}
+
 #[test]
 fn ike_rekey_collision_with_a_lost_request() {
-    let (alice, bob) = configs();
-    let mut sim = established(141, alice, bob);
-    let (old_child, _) = assert_one_live_child(&sim);
     // sent[4] is the initiator's rekey request, sent[5] the responder's.
-    sim.faults.drop_indices = vec![4];
-    rekey_ike_on_both_sides(&mut sim);
+    let (mut sim, old_child) = colliding_ike_rekeys(141, Faults::dropping([4]));
     sim.run();
-    let context = format!("{:?}", sim.trace());
-    assert_eq!(
-        sim.trace()[4..],
-        [
-            "CREATE_CHILD_SA request 2",
-            "CREATE_CHILD_SA request 0",
-            "CREATE_CHILD_SA response 0",
-            "INFORMATIONAL request 1",
-            "INFORMATIONAL response 1",
-        ],
-        "{context}"
-    );
+    assert_sent_after_handshake(&sim, &[&LOST_REKEY[..], &["INFORMATIONAL response 1"]]);
     // Only the responder's rekey completed: its IKE SA took over on both sides, and the
     // initiator stopped retransmitting once the old IKE SA was deleted.
-    assert_eq!(assert_one_survivor(&sim, &old_child, &context), RESPONDER);
-    assert_survivor_works(&mut sim, &context);
+    assert_responder_survives(&mut sim, &old_child);
 }
 
 #[test]
 fn ike_rekey_collision_answered_after_the_peer_finished() {
-    let (alice, bob) = configs();
-    let mut sim = established(142, alice, bob);
-    let (old_child, _) = assert_one_live_child(&sim);
     // The initiator's first rekey request is lost, the responder's DELETE of the old IKE SA
     // held back (its first retransmission lost): the initiator's retransmission reaches a
     // responder whose rekey is done, and is answered TEMPORARY_FAILURE.
-    sim.faults.drop_indices = vec![4, 9];
-    sim.faults.hold_indices = vec![7];
-    rekey_ike_on_both_sides(&mut sim);
+    let faults = Faults {
+        hold_indices: vec![7],
+        ..Faults::dropping([4, 9])
+    };
+    let (mut sim, old_child) = colliding_ike_rekeys(142, faults);
     let now = sim.now;
     sim.run_until(now + secs(1));
     let context = format!("{:?}", sim.trace());
-    assert_eq!(
-        sim.trace()[4..],
-        [
-            "CREATE_CHILD_SA request 2",
-            "CREATE_CHILD_SA request 0",
-            "CREATE_CHILD_SA response 0",
-            "INFORMATIONAL request 1",
-            "CREATE_CHILD_SA request 2",
-            "INFORMATIONAL request 1",
-            "CREATE_CHILD_SA response 2",
+    assert_sent_after_handshake(
+        &sim,
+        &[
+            &LOST_REKEY[..],
+            &[
+                "CREATE_CHILD_SA request 2",
+                "INFORMATIONAL request 1",
+                "CREATE_CHILD_SA response 2",
+            ],
         ],
-        "{context}"
     );
     let answer = Message::parse(&sim.sent[10].bytes).unwrap();
     assert_eq!(answer.exchange_type, ExchangeType::CREATE_CHILD_SA);
     // The TEMPORARY_FAILURE answer is routine here: the peer's new IKE SA took over.
     for node in [INITIATOR, RESPONDER] {
         assert!(sim.request_failures(node).is_empty(), "{context}");
-        assert_eq!(
-            count(&sim, node, |e| matches!(e, Output::IkeRekeyed { .. })),
-            1,
-            "{context}"
-        );
+        assert_eq!(ike_rekeys(&sim, node), 1, "{context}");
     }
     sim.release_held();
     sim.run();
-    let context = format!("{:?}", sim.trace());
-    assert_eq!(assert_one_survivor(&sim, &old_child, &context), RESPONDER);
-    assert_survivor_works(&mut sim, &context);
+    assert_responder_survives(&mut sim, &old_child);
 }
 
 #[test]
@@ -1144,20 +1074,7 @@ fn ike_rekey_with_loss_and_duplication() {
         let (mut alice, mut bob) = configs();
         alice.dpd_delay = Some(secs(20));
         bob.ike_proposals.push(ike(gcm256(), DhGroup::Ecp256));
-        let policy = RetransmitPolicy {
-            initial_timeout: Duration::from_millis(500),
-            max_transmissions: 12,
-        };
-        let mut sim = Sim::with_policy(300 + seed, vec![bob], Faults::default(), policy);
-        sim.initiate(alice);
-        sim.run_until(secs(1));
-        assert_matching_children(&sim);
-        sim.faults = Faults {
-            drop_percent: 20,
-            duplicate_percent: 20,
-            reorder: true,
-            ..Faults::default()
-        };
+        let mut sim = established_then_lossy(300 + seed, alice, bob, secs(1));
         let now = sim.now;
         let from = (seed % 2) as usize;
         let id = sa(&sim, from);

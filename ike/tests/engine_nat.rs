@@ -73,10 +73,7 @@ fn hash_matches_vectors_computed_with_openssl() {
 #[test]
 fn ike_sa_init_carries_both_notifies_with_the_right_hashes() {
     let (alice, bob) = configs();
-    let mut sim = Sim::new(600, vec![bob], Faults::default());
-    sim.initiate(alice);
-    sim.run();
-    assert_matching_children(&sim);
+    let sim = established(600, alice, bob);
     let request = Message::parse(&sim.sent[0].bytes).unwrap();
     let response = Message::parse(&sim.sent[1].bytes).unwrap();
     assert_eq!(request.spi_r, [0; 8]);
@@ -120,8 +117,7 @@ fn cookie_retry_recomputes_the_notifies() {
     let (alice, bob) = configs();
     let mut sim = Sim::new(601, vec![bob], Faults::default());
     sim.engines[RESPONDER].set_cookie_threshold(0);
-    sim.initiate(alice);
-    sim.run();
+    let sim = sim.connect(alice);
     assert_matching_children(&sim);
     let retry = Message::parse(&sim.sent[2].bytes).unwrap();
     assert!(retry.notification(NotifyType::COOKIE).is_some());
@@ -214,9 +210,10 @@ fn responder_behind_a_nat_is_detected_by_both() {
     assert_eq!(warnings(&sim, RESPONDER).len(), 1);
 }
 
-/// The initiator's IKE_SA_INIT request with its notifies changed by `edit`, answered by a
-/// fresh responder engine; returns the response and the responder's outputs.
-fn answer_edited_request(edit: impl Fn(&mut Vec<Payload>)) -> (Message, Vec<Output>) {
+/// The initiator's IKE_SA_INIT request with its payloads changed by `edit`, answered by a
+/// fresh responder engine; returns the response, the responder's outputs and what its only
+/// IKE SA concluded about NATs.
+fn answer_edited_request(edit: impl Fn(&mut Vec<Payload>)) -> (Message, Vec<Output>, NatState) {
     let (alice, bob) = configs();
     let mut sim = Sim::new(604, vec![bob.clone()], Faults::default());
     sim.initiate(alice);
@@ -241,12 +238,23 @@ fn answer_edited_request(edit: impl Fn(&mut Vec<Payload>)) -> (Message, Vec<Outp
         .expect("an IKE_SA_INIT response");
     let status = responder.status();
     assert_eq!(status.len(), 1);
-    (response, outputs)
+    (response, outputs, status[0].nat)
+}
+
+/// Applies `edit` to the data of each notify of type `kind`.
+fn edit_notifies(payloads: &mut [Payload], kind: NotifyType, edit: impl Fn(&mut Vec<u8>)) {
+    for p in payloads {
+        if let Payload::Notify(n) = p {
+            if n.notify_type == kind {
+                edit(&mut n.data);
+            }
+        }
+    }
 }
 
 #[test]
 fn a_peer_without_nat_detection_gets_none_and_no_warning() {
-    let (response, outputs) = answer_edited_request(|payloads| {
+    let (response, outputs, _) = answer_edited_request(|payloads| {
         payloads.retain(|p| !matches!(p, Payload::Notify(_)));
     });
     assert!(response.notifications().next().is_none(), "{response:?}");
@@ -257,14 +265,10 @@ fn a_peer_without_nat_detection_gets_none_and_no_warning() {
 
 #[test]
 fn malformed_nat_detection_notifies_are_ignored_with_a_debug_note() {
-    let (response, outputs) = answer_edited_request(|payloads| {
-        for p in payloads.iter_mut() {
-            if let Payload::Notify(n) = p {
-                if n.notify_type == NotifyType::NAT_DETECTION_SOURCE_IP {
-                    n.data.truncate(19);
-                }
-            }
-        }
+    let (response, outputs, _) = answer_edited_request(|payloads| {
+        edit_notifies(payloads, NotifyType::NAT_DETECTION_SOURCE_IP, |data| {
+            data.truncate(19)
+        });
     });
     // Still answered in kind.
     assert_eq!(
@@ -287,27 +291,10 @@ fn malformed_nat_detection_notifies_are_ignored_with_a_debug_note() {
 
 #[test]
 fn a_nat_detection_mismatch_in_the_request_is_found_by_the_responder() {
-    let (alice, bob) = configs();
-    let mut sim = Sim::new(605, vec![bob], Faults::default());
-    sim.initiate(alice);
-    sim.run_until(Duration::ZERO);
-    let mut request = Message::parse(&sim.sent[0].bytes).unwrap();
-    for p in request.payloads.iter_mut() {
-        if let Payload::Notify(n) = p {
-            if n.notify_type == NotifyType::NAT_DETECTION_DESTINATION_IP {
-                n.data[0] ^= 1;
-            }
-        }
-    }
-    let mut responder = Engine::new(Box::new(TestRng(common::XorShift(9))));
-    let (_, bob) = configs();
-    responder.add_config(bob);
-    responder.handle_datagram(
-        Duration::ZERO,
-        addr(INITIATOR),
-        addr(RESPONDER),
-        &request.to_bytes().unwrap(),
-    );
-    let nat = responder.status()[0].nat;
+    let (_, _, nat) = answer_edited_request(|payloads| {
+        edit_notifies(payloads, NotifyType::NAT_DETECTION_DESTINATION_IP, |data| {
+            data[0] ^= 1
+        });
+    });
     assert!(nat.checked && nat.local_behind_nat && !nat.peer_behind_nat);
 }

@@ -11,30 +11,24 @@ use std::sync::Arc;
 
 use engine_sim::*;
 use pki_common::*;
-use ripsec_ike::engine::{Auth, Config, Identity};
+use ripsec_ike::engine::{Auth, Config};
 use ripsec_ike::pki::PublicKeyAuth;
 use ripsec_ike::{CertEncoding, Message, NotifyType, Payload, Secret};
 
-/// alice (initiator, left) and bob (responder, right) with the given credentials and IDs.
-fn pair(alice_auth: Auth, alice_id: &str, bob_auth: Auth, bob_id: &str) -> (Config, Config) {
-    let (mut alice, mut bob) = configs();
-    alice.auth = alice_auth;
-    bob.auth = bob_auth;
-    alice.local_id = Identity::parse(alice_id).unwrap();
-    bob.remote_id = alice.local_id.clone();
-    bob.local_id = Identity::parse(bob_id).unwrap();
-    alice.remote_id = bob.local_id.clone();
-    (alice, bob)
+const LEFT_ID: &str = "left.ripsec.test";
+const RIGHT_ID: &str = "right.ripsec.test";
+
+/// alice (initiator, left) and bob (responder, right) after their exchange.
+fn exchange(alice: Config, bob: Config) -> Sim {
+    Sim::new(11, vec![bob], Faults::default())
+        .with_wall_clock(NOW)
+        .connect(alice)
 }
 
-fn run(alice: Config, bob: Config) -> Sim {
-    let mut sim = Sim::new(11, vec![bob], Faults::default());
-    for engine in &mut sim.engines {
-        engine.set_wall_clock(NOW);
-    }
-    sim.initiate(alice);
-    sim.run();
-    sim
+/// [`exchange`] with the given credentials and IDs.
+fn run(alice_auth: Auth, alice_id: &str, bob_auth: Auth, bob_id: &str) -> Sim {
+    let (alice, bob) = configs_with(alice_auth, alice_id, bob_auth, bob_id);
+    exchange(alice, bob)
 }
 
 fn assert_established(sim: &Sim, alice_sees: &str, bob_sees: &str) {
@@ -56,12 +50,34 @@ fn assert_established(sim: &Sim, alice_sees: &str, bob_sees: &str) {
     assert_eq!(status(RESPONDER), format!("pubkey {bob_sees}"));
 }
 
+/// `node`'s only failure; it installed no Child SA and established nothing.
 fn only_failure(sim: &Sim, node: usize) -> String {
     let failures = sim.failures(node);
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(sim.children(node).is_empty(), "a Child SA was installed");
     assert_eq!(sim.established(node), 0);
     failures[0].clone()
+}
+
+/// `node` failed (see [`only_failure`]) with exactly `expected`.
+fn assert_failure(sim: &Sim, node: usize, expected: &str) {
+    assert_eq!(only_failure(sim, node), expected, "node {node}");
+}
+
+/// `node` failed (see [`only_failure`]) with a reason that contains `part`.
+fn assert_failure_mentions(sim: &Sim, node: usize, part: &str) {
+    let failure = only_failure(sim, node);
+    assert!(failure.contains(part), "node {node}: {failure}");
+}
+
+/// left presents `cert_file` (with left's RSA key) to right, which trusts the RSA CA: right
+/// refuses it with `reason`, and left fails on right's AUTHENTICATION_FAILED.
+fn left_certificate_refused(cert_file: &str, reason: &str) -> Sim {
+    let alice_auth = pubkey(cert_file, "left-rsa.key", &["ca-rsa.crt"]);
+    let sim = run(alice_auth, LEFT_ID, right_rsa(), RIGHT_ID);
+    assert_failure(&sim, RESPONDER, reason);
+    assert_failure_mentions(&sim, INITIATOR, "AUTHENTICATION_FAILED");
+    sim
 }
 
 const LEFT_RSA: &str = "CN=left.ripsec.test, O=ripsec";
@@ -71,39 +87,31 @@ const RIGHT_EC: &str = "C=CH, O=ripsec, CN=right.ripsec.test";
 
 #[test]
 fn rsa_with_fqdn_identities() {
-    let (alice, bob) = pair(
-        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
-        "left.ripsec.test",
-        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
-        "right.ripsec.test",
-    );
-    let sim = run(alice, bob);
+    let sim = run(left_rsa(), LEFT_ID, right_rsa(), RIGHT_ID);
     assert_established(&sim, RIGHT_RSA, LEFT_RSA);
 }
 
 #[test]
 fn ecdsa_with_dn_identities() {
     // The DNs are typed differently from the certificates' encoding (case, spaces).
-    let (alice, bob) = pair(
+    let sim = run(
         pubkey("left-ec.crt", "left-ec.key", &["ca-ec.crt"]),
         "c=ch,o=RIPSEC,cn=left.ripsec.test",
         pubkey("right-ec.crt", "right-ec.sec1.key", &["ca-ec.crt"]),
         "C=CH, O=ripsec, CN=right.ripsec.test",
     );
-    let sim = run(alice, bob);
     assert_established(&sim, RIGHT_EC, LEFT_EC);
 }
 
 #[test]
 fn mixed_rsa_and_ecdsa_with_address_identities() {
     let trusted = ["ca-rsa.crt", "ca-ec.crt"];
-    let (alice, bob) = pair(
+    let sim = run(
         pubkey("left-rsa.crt", "left-rsa.key", &trusted),
         "10.0.0.1",
         pubkey("right-ec.crt", "right-ec.sec1.key", &trusted),
         "10.0.0.2",
     );
-    let sim = run(alice, bob);
     assert_established(&sim, RIGHT_EC, LEFT_RSA);
 }
 
@@ -115,29 +123,15 @@ fn p384_end_entity_sent_with_its_intermediate() {
         &["intermediate.crt"],
         &["ca-rsa.crt"],
     )));
-    let (alice, bob) = pair(
-        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
-        "left@ripsec.test",
-        bob_auth,
-        "leaf.ripsec.test",
-    );
-    let sim = run(alice, bob);
+    let sim = run(left_rsa(), "left@ripsec.test", bob_auth, "leaf.ripsec.test");
     assert_established(&sim, "CN=leaf.ripsec.test, O=ripsec", LEFT_RSA);
 }
 
 #[test]
 fn ike_sa_init_carries_hash_algorithms_and_certreq() {
-    let (alice, bob) = pair(
-        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
-        "left.ripsec.test",
-        pubkey(
-            "right-ec.crt",
-            "right-ec.sec1.key",
-            &["ca-rsa.crt", "ca-ec.crt"],
-        ),
-        "right.ripsec.test",
-    );
-    let sim = run(alice, bob);
+    let trusted = ["ca-rsa.crt", "ca-ec.crt"];
+    let bob_auth = pubkey("right-ec.crt", "right-ec.sec1.key", &trusted);
+    let sim = run(left_rsa(), LEFT_ID, bob_auth, RIGHT_ID);
     let request = Message::parse(&sim.sent[0].bytes).unwrap();
     let response = Message::parse(&sim.sent[1].bytes).unwrap();
     for message in [&request, &response] {
@@ -168,7 +162,7 @@ fn ike_sa_init_carries_hash_algorithms_and_certreq() {
 #[test]
 fn psk_only_ike_sa_init_is_unchanged() {
     let (alice, bob) = configs();
-    let sim = run(alice, bob);
+    let sim = exchange(alice, bob);
     for sent in &sim.sent[..2] {
         let message = Message::parse(&sent.bytes).unwrap();
         assert!(message
@@ -184,78 +178,49 @@ fn psk_only_ike_sa_init_is_unchanged() {
 
 #[test]
 fn untrusted_ca_is_named_by_the_responder() {
-    let (alice, bob) = pair(
-        pubkey("untrusted.crt", "left-rsa.key", &["ca-rsa.crt"]),
-        "left.ripsec.test",
-        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
-        "right.ripsec.test",
+    let sim = left_certificate_refused(
+        "untrusted.crt",
+        "authentication failed: certificate 'CN=left.ripsec.test, O=ripsec' is not signed by a trusted CA: its issuer is 'CN=Other CA, O=elsewhere', we trust 'CN=ripsec test CA, O=ripsec'",
     );
-    let sim = run(alice, bob);
-    assert_eq!(
-        only_failure(&sim, RESPONDER),
-        "authentication failed: certificate 'CN=left.ripsec.test, O=ripsec' is not signed by a trusted CA: its issuer is 'CN=Other CA, O=elsewhere', we trust 'CN=ripsec test CA, O=ripsec'"
-    );
-    assert_eq!(
-        only_failure(&sim, INITIATOR),
-        "the peer rejected our authentication (AUTHENTICATION_FAILED): either it does not know our ID left.ripsec.test or it does not trust our certificate 'CN=left.ripsec.test, O=ripsec' (check its CA and our certificate's validity and SANs)"
+    assert_failure(
+        &sim,
+        INITIATOR,
+        "the peer rejected our authentication (AUTHENTICATION_FAILED): either it does not know our ID left.ripsec.test or it does not trust our certificate 'CN=left.ripsec.test, O=ripsec' (check its CA and our certificate's validity and SANs)",
     );
 }
 
 #[test]
 fn untrusted_responder_is_named_by_the_initiator() {
-    let (alice, bob) = pair(
-        pubkey("left-ec.crt", "left-ec.key", &["ca-ec.crt"]),
-        "left.ripsec.test",
-        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-ec.crt"]),
-        "right.ripsec.test",
-    );
-    let sim = run(alice, bob);
-    assert_eq!(
-        only_failure(&sim, INITIATOR),
-        "authentication failed: certificate 'CN=right.ripsec.test, O=ripsec' is not signed by a trusted CA: its issuer is 'CN=ripsec test CA, O=ripsec', we trust 'C=CH, O=ripsec, CN=ripsec ECDSA CA'"
+    let alice_auth = pubkey("left-ec.crt", "left-ec.key", &["ca-ec.crt"]);
+    let bob_auth = pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-ec.crt"]);
+    let sim = run(alice_auth, LEFT_ID, bob_auth, RIGHT_ID);
+    assert_failure(
+        &sim,
+        INITIATOR,
+        "authentication failed: certificate 'CN=right.ripsec.test, O=ripsec' is not signed by a trusted CA: its issuer is 'CN=ripsec test CA, O=ripsec', we trust 'C=CH, O=ripsec, CN=ripsec ECDSA CA'",
     );
 }
 
 #[test]
 fn expired_certificate_is_named() {
-    let (alice, bob) = pair(
-        pubkey("expired.crt", "left-rsa.key", &["ca-rsa.crt"]),
-        "left.ripsec.test",
-        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
-        "right.ripsec.test",
+    left_certificate_refused(
+        "expired.crt",
+        "authentication failed: certificate 'CN=left.ripsec.test, O=ripsec' expired on 2021-01-01 00:00:00 UTC",
     );
-    let sim = run(alice, bob);
-    assert_eq!(
-        only_failure(&sim, RESPONDER),
-        "authentication failed: certificate 'CN=left.ripsec.test, O=ripsec' expired on 2021-01-01 00:00:00 UTC"
-    );
-    assert!(only_failure(&sim, INITIATOR).contains("AUTHENTICATION_FAILED"));
 }
 
 #[test]
 fn id_not_in_certificate_is_named() {
-    let (alice, bob) = pair(
-        pubkey("nosan.crt", "left-rsa.key", &["ca-rsa.crt"]),
-        "left.ripsec.test",
-        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
-        "right.ripsec.test",
-    );
-    let sim = run(alice, bob);
-    assert_eq!(
-        only_failure(&sim, RESPONDER),
-        "authentication failed: peer's ID left.ripsec.test is not in its certificate (subject 'CN=left.ripsec.test, O=ripsec', SANs none)"
+    left_certificate_refused(
+        "nosan.crt",
+        "authentication failed: peer's ID left.ripsec.test is not in its certificate (subject 'CN=left.ripsec.test, O=ripsec', SANs none)",
     );
     // The responder claims an ID its certificate does not carry.
-    let (alice, bob) = pair(
-        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
-        "left.ripsec.test",
-        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
-        "10.0.0.9",
-    );
-    let sim = run(alice, bob);
-    assert_eq!(
-        only_failure(&sim, INITIATOR),
-        "authentication failed: peer's ID 10.0.0.9 is not in its certificate (subject 'CN=right.ripsec.test, O=ripsec', SANs DNS:right.ripsec.test, IP:10.0.0.2)"
+    let sim = run(left_rsa(), LEFT_ID, right_rsa(), "10.0.0.9");
+    assert_failure(
+        &sim,
+        INITIATOR,
+        "authentication failed: peer's ID 10.0.0.9 is not in its certificate (subject 'CN=right.ripsec.test, O=ripsec', SANs DNS:right.ripsec.test, IP:10.0.0.2)",
     );
 }
 
@@ -276,54 +241,42 @@ fn wrong_key_is_refused_before_any_exchange() {
 
 #[test]
 fn psk_initiator_meets_pubkey_responder() {
-    let (mut alice, bob) = pair(
-        Auth::Psk(Secret::from_slice(b"secret")),
-        "left.ripsec.test",
-        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
-        "right.ripsec.test",
-    );
+    let psk = Auth::Psk(Secret::from_slice(b"secret"));
+    let (mut alice, bob) = configs_with(psk, LEFT_ID, right_rsa(), RIGHT_ID);
     alice.name = "psk".into();
-    let sim = run(alice, bob);
-    assert_eq!(
-        only_failure(&sim, RESPONDER),
-        "authentication failed: peer left.ripsec.test used a pre-shared key (SHARED_KEY_MESSAGE_INTEGRITY_CODE (2)), we expect a certificate signature (public-key authentication)"
+    let sim = exchange(alice, bob);
+    assert_failure(
+        &sim,
+        RESPONDER,
+        "authentication failed: peer left.ripsec.test used a pre-shared key (SHARED_KEY_MESSAGE_INTEGRITY_CODE (2)), we expect a certificate signature (public-key authentication)",
     );
-    assert!(only_failure(&sim, INITIATOR).contains("or our pre-shared keys differ"));
+    assert_failure_mentions(&sim, INITIATOR, "or our pre-shared keys differ");
 }
 
 #[test]
 fn pubkey_initiator_meets_psk_responder() {
-    let (alice, bob) = pair(
-        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
-        "left.ripsec.test",
-        Auth::Psk(Secret::from_slice(b"secret")),
-        "right.ripsec.test",
-    );
-    let sim = run(alice, bob);
+    let psk = Auth::Psk(Secret::from_slice(b"secret"));
+    let sim = run(left_rsa(), LEFT_ID, psk, RIGHT_ID);
     // A PSK-only responder sends no SIGNATURE_HASH_ALGORITHMS: the initiator signs with the
     // RFC 7296 method.
-    assert_eq!(
-        only_failure(&sim, RESPONDER),
-        "authentication failed: peer left.ripsec.test used RSA_DIGITAL_SIGNATURE (1), we expect a pre-shared key"
+    assert_failure(
+        &sim,
+        RESPONDER,
+        "authentication failed: peer left.ripsec.test used RSA_DIGITAL_SIGNATURE (1), we expect a pre-shared key",
     );
-    assert!(only_failure(&sim, INITIATOR).contains("does not trust our certificate"));
+    assert_failure_mentions(&sim, INITIATOR, "does not trust our certificate");
 }
 
 #[test]
 fn missing_wall_clock_is_an_internal_error() {
-    let (alice, bob) = pair(
-        pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"]),
-        "left.ripsec.test",
-        pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"]),
-        "right.ripsec.test",
-    );
+    let (alice, bob) = configs_with(left_rsa(), LEFT_ID, right_rsa(), RIGHT_ID);
     let mut sim = Sim::new(3, vec![bob], Faults::default());
     sim.engines[INITIATOR].set_wall_clock(NOW);
-    sim.initiate(alice);
-    sim.run();
-    assert_eq!(
-        only_failure(&sim, RESPONDER),
-        "internal error: no wall clock (Engine::set_wall_clock was never called), cannot check the validity of certificate 'CN=left.ripsec.test, O=ripsec' from peer left.ripsec.test"
+    let sim = sim.connect(alice);
+    assert_failure(
+        &sim,
+        RESPONDER,
+        "internal error: no wall clock (Engine::set_wall_clock was never called), cannot check the validity of certificate 'CN=left.ripsec.test, O=ripsec' from peer left.ripsec.test",
     );
 }
 

@@ -419,6 +419,33 @@ fn identities_must_be_in_the_certificate() {
 
 const OCTETS: &[u8] = b"RealMessage | Nonce | prf(SK_p, RestOfIDPayload) stand-in";
 
+/// AUTH `data` verifies over `octets` with `cert`'s key, but not over other octets, nor once
+/// `flip` (byte index, bits) changed it.
+fn assert_signature(
+    cert: &Certificate,
+    method: AuthMethod,
+    data: &[u8],
+    octets: &[u8],
+    flip: (usize, u8),
+) {
+    verify_auth(cert, method, data, octets).unwrap_or_else(|e| panic!("{method:?}: {e}"));
+    let mut other = octets.to_vec();
+    other[0] ^= 1;
+    assert_eq!(
+        verify_auth(cert, method, data, &other),
+        Err(VerifyError::BadSignature),
+        "{method:?}: other octets"
+    );
+    let mut tampered = data.to_vec();
+    tampered[flip.0] ^= flip.1;
+    assert_eq!(
+        verify_auth(cert, method, &tampered, octets),
+        Err(VerifyError::BadSignature),
+        "{method:?}: byte {} changed",
+        flip.0
+    );
+}
+
 #[test]
 fn rsa_signs_with_the_hash_the_peer_offers() {
     let key = key("left-rsa.key");
@@ -436,17 +463,7 @@ fn rsa_signs_with_the_hash_the_peer_offers() {
         assert_eq!(data[0] as usize, algorithm.len());
         assert_eq!(&data[1..1 + algorithm.len()], algorithm);
         assert_eq!(data.len(), 1 + algorithm.len() + 256);
-        verify_auth(&left, method, &data, OCTETS).unwrap();
-        let mut tampered = data.clone();
-        *tampered.last_mut().unwrap() ^= 0x80;
-        assert_eq!(
-            verify_auth(&left, method, &tampered, OCTETS),
-            Err(VerifyError::BadSignature)
-        );
-        assert_eq!(
-            verify_auth(&left, method, &data, b"other octets"),
-            Err(VerifyError::BadSignature)
-        );
+        assert_signature(&left, method, &data, OCTETS, (data.len() - 1, 0x80));
         // Another RSA certificate's key.
         assert_eq!(
             verify_auth(&right, method, &data, OCTETS),
@@ -458,13 +475,7 @@ fn rsa_signs_with_the_hash_the_peer_offers() {
         let (method, data) = sign_auth(&key, OCTETS, offered.as_deref(), &mut OsRandom).unwrap();
         assert_eq!(method, AuthMethod::RSA_DIGITAL_SIGNATURE);
         assert_eq!(data.len(), 256);
-        verify_auth(&left, method, &data, OCTETS).unwrap();
-        let mut tampered = data.clone();
-        tampered[10] ^= 1;
-        assert_eq!(
-            verify_auth(&left, method, &tampered, OCTETS),
-            Err(VerifyError::BadSignature)
-        );
+        assert_signature(&left, method, &data, OCTETS, (10, 1));
     }
 }
 
@@ -506,11 +517,7 @@ fn ecdsa_signs_with_the_curves_hash() {
         let signature = &data[1 + algorithm.len()..];
         assert_eq!(signature[0], 0x30);
         assert_eq!(signature[1] as usize, signature.len() - 2);
-        verify_auth(&cert, method, &data, OCTETS).unwrap();
-        assert_eq!(
-            verify_auth(&cert, method, &data, b"other"),
-            Err(VerifyError::BadSignature)
-        );
+        assert_signature(&cert, method, &data, OCTETS, (data.len() - 1, 1));
     }
     // Without the peer's notify: RFC 4754 methods, r || s.
     for (c, k, method, len) in [
@@ -530,13 +537,7 @@ fn ecdsa_signs_with_the_curves_hash() {
         let (cert, key) = (cert(c), key(k));
         let (got, data) = sign_auth(&key, OCTETS, None, &mut OsRandom).unwrap();
         assert_eq!((got, data.len()), (method, len));
-        verify_auth(&cert, method, &data, OCTETS).unwrap();
-        let mut tampered = data.clone();
-        tampered[5] ^= 1;
-        assert_eq!(
-            verify_auth(&cert, method, &tampered, OCTETS),
-            Err(VerifyError::BadSignature)
-        );
+        assert_signature(&cert, method, &data, OCTETS, (5, 1));
     }
 }
 
@@ -569,20 +570,26 @@ fn mismatched_or_unsupported_signatures_are_explained() {
 
 // ------------------------------------------------------------------ RSASSA-PSS
 
+/// An RSASSA-PSS signature of OCTETS with hash `D` and a salt as long as its output.
+fn pss_signature<D>(key: &rsa::RsaPrivateKey) -> Vec<u8>
+where
+    D: 'static + Digest + sha2::digest::DynDigest + Send + Sync,
+{
+    key.sign_with_rng(
+        &mut rand_core::OsRng,
+        rsa::Pss::new::<D>(),
+        &D::digest(OCTETS),
+    )
+    .unwrap()
+}
+
 #[test]
 fn rsassa_pss_signatures_verify() {
     use rsa::pkcs8::DecodePrivateKey;
     let pem = String::from_utf8(fixture("left-rsa.key")).unwrap();
     let private = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
     let cert = cert("left-rsa.crt");
-    let digest = sha2::Sha256::digest(OCTETS);
-    let signature = private
-        .sign_with_rng(
-            &mut rand_core::OsRng,
-            rsa::Pss::new::<sha2::Sha256>(),
-            &digest,
-        )
-        .unwrap();
+    let signature = pss_signature::<sha2::Sha256>(&private);
     let data = digital_signature(&pss_algorithm::<sha2::Sha256>(32), &signature);
     verify_auth(&cert, AuthMethod::DIGITAL_SIGNATURE, &data, OCTETS).unwrap();
     assert_eq!(
@@ -595,14 +602,7 @@ fn rsassa_pss_signatures_verify() {
         verify_auth(&cert, AuthMethod::DIGITAL_SIGNATURE, &wrong_salt, OCTETS),
         Err(VerifyError::BadSignature)
     );
-    let digest = sha2::Sha512::digest(OCTETS);
-    let signature = private
-        .sign_with_rng(
-            &mut rand_core::OsRng,
-            rsa::Pss::new::<sha2::Sha512>(),
-            &digest,
-        )
-        .unwrap();
+    let signature = pss_signature::<sha2::Sha512>(&private);
     let data = digital_signature(&pss_algorithm::<sha2::Sha512>(64), &signature);
     verify_auth(&cert, AuthMethod::DIGITAL_SIGNATURE, &data, OCTETS).unwrap();
     // PSS with SHA-1 is refused.

@@ -48,6 +48,13 @@ impl Capture {
     fn secret(&self, key: &str) -> Secret {
         Secret::from_slice(self.get(key))
     }
+
+    /// Each of `ours` equals charon's value of the same name.
+    fn assert_values(&self, ours: &[(&str, &Secret)]) {
+        for (name, value) in ours {
+            assert_eq!(value.as_bytes(), self.get(name), "{}: {name}", self.name);
+        }
+    }
 }
 
 fn captures() -> Vec<Capture> {
@@ -137,7 +144,7 @@ fn ike_sa_keys_match_charon() {
             },
         )
         .unwrap();
-        for (name, ours) in [
+        c.assert_values(&[
             ("sk_d", &keys.sk_d),
             ("sk_ai", &keys.sk_ai),
             ("sk_ar", &keys.sk_ar),
@@ -145,9 +152,7 @@ fn ike_sa_keys_match_charon() {
             ("sk_er", &keys.sk_er),
             ("sk_pi", &keys.sk_pi),
             ("sk_pr", &keys.sk_pr),
-        ] {
-            assert_eq!(ours.as_bytes(), c.get(name), "{}: {name}", c.name);
-        }
+        ]);
     }
 }
 
@@ -168,30 +173,12 @@ fn child_sa_keys_match_charon() {
             integ,
         )
         .unwrap();
-        assert_eq!(
-            keys.encr_i.as_bytes(),
-            c.get("child_encryption_initiator"),
-            "{}",
-            c.name
-        );
-        assert_eq!(
-            keys.encr_r.as_bytes(),
-            c.get("child_encryption_responder"),
-            "{}",
-            c.name
-        );
-        assert_eq!(
-            keys.integ_i.as_bytes(),
-            c.get("child_integrity_initiator"),
-            "{}",
-            c.name
-        );
-        assert_eq!(
-            keys.integ_r.as_bytes(),
-            c.get("child_integrity_responder"),
-            "{}",
-            c.name
-        );
+        c.assert_values(&[
+            ("child_encryption_initiator", &keys.encr_i),
+            ("child_encryption_responder", &keys.encr_r),
+            ("child_integrity_initiator", &keys.integ_i),
+            ("child_integrity_responder", &keys.integ_r),
+        ]);
     }
 }
 

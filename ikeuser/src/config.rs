@@ -544,35 +544,30 @@ fn auth(
     span: std::ops::Range<usize>,
 ) -> Option<Auth> {
     let method = r.auth.as_ref().map_or("psk", |a| a.get_ref().as_str());
-    let stray: Vec<(&str, std::ops::Range<usize>)> = match method {
-        "psk" => [
-            ("cert", r.cert.as_ref().map(Spanned::span)),
-            ("key", r.key.as_ref().map(Spanned::span)),
-            ("ca", r.ca.as_ref().map(Spanned::span)),
-        ]
-        .into_iter()
-        .filter_map(|(k, s)| Some((k, s?)))
-        .collect(),
-        _ => [
-            ("psk", r.psk.as_ref().map(Spanned::span)),
-            ("psk_file", r.psk_file.as_ref().map(Spanned::span)),
-        ]
-        .into_iter()
-        .filter_map(|(k, s)| Some((k, s?)))
-        .collect(),
+    let (stray, other) = if method == "psk" {
+        let spans = [&r.cert, &r.key].map(|o| o.as_ref().map(Spanned::span));
+        (
+            vec![
+                ("cert", spans[0].clone()),
+                ("key", spans[1].clone()),
+                ("ca", r.ca.as_ref().map(Spanned::span)),
+            ],
+            "pubkey",
+        )
+    } else {
+        let spans = [&r.psk, &r.psk_file].map(|o| o.as_ref().map(Spanned::span));
+        (
+            vec![("psk", spans[0].clone()), ("psk_file", spans[1].clone())],
+            "psk",
+        )
     };
     for (key, at) in stray {
-        c.error::<()>(
-            at,
-            format_args!(
-                "{ctx}: {key} does not apply to auth = \"{method}\"; remove it, or set auth to {}",
-                if method == "psk" {
-                    "\"pubkey\""
-                } else {
-                    "\"psk\""
-                }
-            ),
-        );
+        if let Some(at) = at {
+            c.error::<()>(
+                at,
+                format_args!("{ctx}: {key} does not apply to auth = \"{method}\"; remove it, or set auth to \"{other}\""),
+            );
+        }
     }
     match method {
         "psk" => psk(c, base, ctx, r, span).map(Auth::Psk),
@@ -627,21 +622,21 @@ fn psk(
 }
 
 /// Reads a file named in the config (relative to the config's directory).
-fn read_file(
+/// Reads and parses a file named in the config (relative to the config's directory).
+fn load_file<T>(
     c: &mut Checker<'_>,
     base: &Path,
     ctx: &str,
     key: &str,
     s: &Spanned<String>,
-) -> Option<Vec<u8>> {
+    parse: impl FnOnce(&[u8]) -> Result<T, String>,
+) -> Option<T> {
     let file = base.join(s.get_ref());
-    std::fs::read(&file)
-        .map_err(|e| {
-            c.error::<()>(
-                s.span(),
-                format_args!("{ctx}: cannot read {key} {}: {e}", file.display()),
-            )
-        })
+    let parsed = std::fs::read(&file)
+        .map_err(|e| format!("cannot read {key} {}: {e}", file.display()))
+        .and_then(|bytes| parse(&bytes).map_err(|e| format!("{key} {}: {e}", s.get_ref())));
+    parsed
+        .map_err(|e| c.error::<()>(s.span(), format_args!("{ctx}: {e}")))
         .ok()
 }
 
@@ -667,26 +662,8 @@ fn pubkey(
         );
     }
     let (cert_s, key_s, ca_s) = (r.cert.as_ref()?, r.key.as_ref()?, r.ca.as_ref()?);
-    let mut chain = read_file(c, base, ctx, "cert", cert_s).and_then(|bytes| {
-        Certificate::parse_all(&bytes)
-            .map_err(|e| {
-                c.error::<()>(
-                    cert_s.span(),
-                    format_args!("{ctx}: cert {}: {e}", cert_s.get_ref()),
-                )
-            })
-            .ok()
-    });
-    let key = read_file(c, base, ctx, "key", key_s).and_then(|bytes| {
-        PrivateKey::parse(&bytes)
-            .map_err(|e| {
-                c.error::<()>(
-                    key_s.span(),
-                    format_args!("{ctx}: key {}: {e}", key_s.get_ref()),
-                )
-            })
-            .ok()
-    });
+    let chain = load_file(c, base, ctx, "cert", cert_s, Certificate::parse_all);
+    let key = load_file(c, base, ctx, "key", key_s, PrivateKey::parse);
     let mut trusted = Vec::new();
     if ca_s.get_ref().is_empty() {
         c.error::<()>(
@@ -697,16 +674,10 @@ fn pubkey(
         );
     }
     for f in ca_s.get_ref() {
-        if let Some(bytes) = read_file(c, base, ctx, "ca", f) {
-            match Certificate::parse_all(&bytes) {
-                Ok(certs) => trusted.extend(certs),
-                Err(e) => c
-                    .error::<()>(f.span(), format_args!("{ctx}: ca {}: {e}", f.get_ref()))
-                    .unwrap_or(()),
-            }
-        }
+        trusted
+            .extend(load_file(c, base, ctx, "ca", f, Certificate::parse_all).unwrap_or_default());
     }
-    let (chain, key) = (chain.take()?, key?);
+    let (chain, key) = (chain?, key?);
     let mut chain = chain.into_iter();
     let certificate = chain.next()?;
     let now = std::time::SystemTime::now()

@@ -87,6 +87,32 @@ pub fn configs() -> (Config, Config) {
     (alice, bob)
 }
 
+/// A clean handshake between alice (initiator) and a responder with `bob`; both sides installed
+/// mirror-image Child SAs.
+pub fn established(seed: u64, alice: Config, bob: Config) -> Sim {
+    let sim = Sim::new(seed, vec![bob], Faults::default()).connect(alice);
+    assert_matching_children(&sim);
+    sim
+}
+
+/// [`configs`] with the given credentials and IDs: alice (initiator) and bob (responder) each
+/// expect the other's ID.
+pub fn configs_with(
+    alice_auth: Auth,
+    alice_id: &str,
+    bob_auth: Auth,
+    bob_id: &str,
+) -> (Config, Config) {
+    let (mut alice, mut bob) = configs();
+    alice.auth = alice_auth;
+    bob.auth = bob_auth;
+    alice.local_id = Identity::parse(alice_id).unwrap();
+    bob.remote_id = alice.local_id.clone();
+    bob.local_id = Identity::parse(bob_id).unwrap();
+    alice.remote_id = bob.local_id.clone();
+    (alice, bob)
+}
+
 /// Fault model: probabilities in percent, plus explicit drops/duplicates by datagram index
 /// (0-based, counting every datagram any engine sends).
 #[derive(Default, Clone)]
@@ -98,6 +124,34 @@ pub struct Faults {
     pub duplicate_indices: Vec<usize>,
     /// Datagrams kept back until [`Sim::release_held`].
     pub hold_indices: Vec<usize>,
+}
+
+impl Faults {
+    /// Drops the datagrams with these indices.
+    pub fn dropping(indices: impl IntoIterator<Item = usize>) -> Self {
+        Self {
+            drop_indices: indices.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Holds the datagrams with these indices back until [`Sim::release_held`].
+    pub fn holding(indices: impl IntoIterator<Item = usize>) -> Self {
+        Self {
+            hold_indices: indices.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Drops and duplicates `percent` % of the datagrams each, and reorders them.
+    pub fn lossy(percent: usize) -> Self {
+        Self {
+            drop_percent: percent,
+            duplicate_percent: percent,
+            reorder: true,
+            ..Self::default()
+        }
+    }
 }
 
 pub struct Sent {
@@ -149,6 +203,22 @@ impl Sim {
             faults,
             sa: None,
         }
+    }
+
+    /// Sets both engines' wall clock (seconds since the Unix epoch), which certificate checks
+    /// need.
+    pub fn with_wall_clock(mut self, unix_seconds: u64) -> Self {
+        for engine in &mut self.engines {
+            engine.set_wall_clock(unix_seconds);
+        }
+        self
+    }
+
+    /// The initiator starts `config`; the network then runs until it settles.
+    pub fn connect(mut self, config: Config) -> Self {
+        self.initiate(config);
+        self.run();
+        self
     }
 
     pub fn initiate(&mut self, config: Config) {

@@ -45,3 +45,13 @@ pub fn credentials(
 pub fn pubkey(cert_file: &str, key_file: &str, trusted: &[&str]) -> Auth {
     Auth::PublicKey(Arc::new(credentials(cert_file, key_file, &[], trusted)))
 }
+
+/// left's RSA certificate and key, trusting the RSA CA.
+pub fn left_rsa() -> Auth {
+    pubkey("left-rsa.crt", "left-rsa.key", &["ca-rsa.crt"])
+}
+
+/// right's RSA certificate and key, trusting the RSA CA.
+pub fn right_rsa() -> Auth {
+    pubkey("right-rsa.crt", "right-rsa.pkcs1.key", &["ca-rsa.crt"])
+}
