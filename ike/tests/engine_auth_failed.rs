@@ -195,7 +195,7 @@ fn nothing_is_sent_when_the_responder_refused_us_or_the_child_sa() {
     // Authenticated, but the Child SA was refused: the IKE SA is not an authentication
     // failure.
     let (alice, mut bob) = configs();
-    bob.ts_remote = vec![net([10, 9, 0, 0], 255)];
+    bob.children[0].ts_remote = vec![net([10, 9, 0, 0], 255)];
     let sim = sim_with(alice, bob, Faults::default());
     assert!(sim.failures(INITIATOR)[0].contains("TS_UNACCEPTABLE"));
     assert_eq!(sim.trace(), SETUP);

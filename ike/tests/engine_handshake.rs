@@ -51,8 +51,8 @@ fn cbc_ecp256_transport_ipv6_ids() {
     let cbc = SkCipher::AesCbcHmacSha256 { key_bits: 128 };
     for c in [&mut alice, &mut bob] {
         c.ike_proposals = vec![ike(cbc, DhGroup::Ecp256)];
-        c.esp_proposals = vec![EspProposal { cipher: cbc.into() }];
-        c.mode = Mode::Transport;
+        c.children[0].esp_proposals = vec![EspProposal { cipher: cbc.into() }];
+        c.children[0].mode = Mode::Transport;
     }
     alice.local_id = Identity::Ipv6(Ipv6Addr::LOCALHOST);
     bob.remote_id = Identity::Ipv6(Ipv6Addr::LOCALHOST);
@@ -73,8 +73,8 @@ fn chacha20poly1305_and_null_sha256_child_sas() {
     let gcm128 = EspCipher::AesGcm16 { key_bits: 128 };
     // Alice prefers AES-GCM, then ChaCha20-Poly1305; Bob allows NULL and ChaCha20-Poly1305.
     let (mut alice, mut bob) = configs();
-    alice.esp_proposals = vec![esp(gcm128), esp(EspCipher::ChaCha20Poly1305)];
-    bob.esp_proposals = vec![
+    alice.children[0].esp_proposals = vec![esp(gcm128), esp(EspCipher::ChaCha20Poly1305)];
+    bob.children[0].esp_proposals = vec![
         esp(EspCipher::NullHmacSha256),
         esp(EspCipher::ChaCha20Poly1305),
     ];
@@ -89,8 +89,8 @@ fn chacha20poly1305_and_null_sha256_child_sas() {
     // NULL + HMAC-SHA-256 in transport mode: integrity keys only.
     let (mut alice, mut bob) = configs();
     for c in [&mut alice, &mut bob] {
-        c.esp_proposals = vec![esp(EspCipher::NullHmacSha256)];
-        c.mode = Mode::Transport;
+        c.children[0].esp_proposals = vec![esp(EspCipher::NullHmacSha256)];
+        c.children[0].mode = Mode::Transport;
     }
     let sim = established(5, alice, bob);
     let child = sim.children(INITIATOR)[0];
@@ -122,16 +122,16 @@ fn modp2048_and_ipv4_ids() {
 fn responder_narrows_traffic_selectors() {
     let (mut alice, mut bob) = configs();
     // Alice asks for all of 10.0.0.0/8 on both sides; Bob allows two /24s.
-    alice.ts_local = vec![
+    alice.children[0].ts_local = vec![
         net([10, 0, 0, 0], 255),
         TrafficSelector::ipv4([10, 0, 0, 0].into(), [10, 255, 255, 255].into()),
     ];
-    alice.ts_remote = vec![TrafficSelector::ipv4(
+    alice.children[0].ts_remote = vec![TrafficSelector::ipv4(
         [10, 0, 0, 0].into(),
         [10, 255, 255, 255].into(),
     )];
-    bob.ts_local = vec![net([10, 2, 0, 0], 255)];
-    bob.ts_remote = vec![net([10, 1, 0, 0], 255)];
+    bob.children[0].ts_local = vec![net([10, 2, 0, 0], 255)];
+    bob.children[0].ts_remote = vec![net([10, 1, 0, 0], 255)];
     let sim = established(4, alice, bob);
     let child = sim.children(INITIATOR)[0];
     assert_eq!(child.ts_local, vec![net([10, 1, 0, 0], 255)]);

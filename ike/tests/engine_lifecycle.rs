@@ -25,7 +25,7 @@ fn secs(s: u64) -> Duration {
 fn create_child(sim: &mut Sim, node: usize) {
     let now = sim.now;
     let id = sa(sim, node);
-    sim.engines[node].create_child(now, id);
+    sim.engines[node].create_child(now, id, 0);
     sim.run();
 }
 
@@ -49,8 +49,8 @@ fn ike_rekeys(sim: &Sim, node: usize) -> usize {
 /// [`configs`] with PFS on or off on both sides.
 fn configs_with_pfs(pfs: bool) -> (Config, Config) {
     let (mut alice, mut bob) = configs();
-    alice.pfs = pfs;
-    bob.pfs = pfs;
+    alice.children[0].pfs = pfs;
+    bob.children[0].pfs = pfs;
     (alice, bob)
 }
 
@@ -297,7 +297,7 @@ fn child_rekey_with_pfs_from_responder() {
 #[test]
 fn pfs_mismatch_is_refused_and_the_old_child_stays() {
     let (alice, mut bob) = configs();
-    bob.pfs = true;
+    bob.children[0].pfs = true;
     let mut sim = established(63, alice, bob);
     start_child_rekey(&mut sim, INITIATOR);
     sim.run();
@@ -314,7 +314,7 @@ fn pfs_mismatch_is_refused_and_the_old_child_stays() {
 #[test]
 fn responder_without_pfs_accepts_a_pfs_rekey() {
     let (mut alice, bob) = configs();
-    alice.pfs = true;
+    alice.children[0].pfs = true;
     let mut sim = established(64, alice, bob);
     let spi = start_child_rekey(&mut sim, INITIATOR);
     sim.run();
@@ -328,8 +328,8 @@ fn ecp256_transport_rekey_keeps_mode() {
     let (mut alice, mut bob) = configs();
     for c in [&mut alice, &mut bob] {
         c.ike_proposals = vec![ike(gcm256(), DhGroup::Ecp256)];
-        c.mode = Mode::Transport;
-        c.pfs = true;
+        c.children[0].mode = Mode::Transport;
+        c.children[0].pfs = true;
     }
     let mut sim = established(65, alice, bob);
     start_child_rekey(&mut sim, RESPONDER);
@@ -346,8 +346,8 @@ fn chacha20poly1305_and_null_sha256_children_rekey_with_pfs() {
     ] {
         let (mut alice, mut bob) = configs();
         for c in [&mut alice, &mut bob] {
-            c.esp_proposals = vec![EspProposal { cipher }];
-            c.pfs = true;
+            c.children[0].esp_proposals = vec![EspProposal { cipher }];
+            c.children[0].pfs = true;
         }
         let mut sim = established(seed, alice, bob);
         let (old_i, _) = assert_one_live_child(&sim);

@@ -156,7 +156,7 @@ fn unexpected_responder_id_is_named_by_the_initiator() {
 #[test]
 fn esp_proposal_mismatch_explains_both_offers() {
     let (alice, mut bob) = configs();
-    bob.esp_proposals = vec![EspProposal {
+    bob.children[0].esp_proposals = vec![EspProposal {
         cipher: EspCipher::AesGcm16 { key_bits: 128 },
     }];
     let sim = run(alice, bob);
@@ -179,7 +179,7 @@ fn esp_proposal_mismatch_explains_both_offers() {
 #[test]
 fn traffic_selector_mismatch_names_both_sets() {
     let (alice, mut bob) = configs();
-    bob.ts_remote = vec![net([10, 9, 0, 0], 255)];
+    bob.children[0].ts_remote = vec![net([10, 9, 0, 0], 255)];
     let sim = run(alice, bob);
     assert_no_child(&sim);
     let responder = only_failure(&sim, RESPONDER);
@@ -202,7 +202,7 @@ fn traffic_selector_mismatch_names_both_sets() {
 #[test]
 fn transport_mode_refused() {
     let (mut alice, bob) = configs();
-    alice.mode = ripsec_ike::engine::Mode::Transport;
+    alice.children[0].mode = ripsec_ike::engine::Mode::Transport;
     let sim = run(alice, bob);
     assert!(sim.children(INITIATOR).is_empty());
     assert_eq!(

@@ -25,6 +25,10 @@ pub const DEFAULT_IKE: &[&str] = &[
     "aes128gcm16-prfsha256-ecp256",
     "aes256-sha256-modp2048",
 ];
+/// Most connections in a file, and most children in a connection (each child of each
+/// connection has its own reqid in a range of 0x10000).
+pub const MAX_CONNECTIONS: usize = 256;
+pub const MAX_CHILDREN: usize = 256;
 /// Default ESP proposals.
 pub const DEFAULT_ESP: &[&str] = &["aes256gcm16", "aes128gcm16", "aes256-sha256"];
 
@@ -135,7 +139,8 @@ pub struct Connection {
     pub dpd_delay: Option<Duration>,
     /// Seconds between IKE SA rekeys.
     pub rekey_time: Option<u64>,
-    pub child: Child,
+    /// Its children, in file order; IKE_AUTH negotiates the first one.
+    pub children: Vec<Child>,
 }
 
 /// A validated configuration file.
@@ -260,6 +265,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
             "no connections: add a [connections.NAME] table (see README, \"Configuration\")",
         );
     }
+    if raw.connections.len() > MAX_CONNECTIONS {
+        c.error::<()>(
+            0..0,
+            format_args!(
+                "{} connections; at most {MAX_CONNECTIONS} are supported",
+                raw.connections.len()
+            ),
+        );
+    }
     for (name, conn) in &raw.connections {
         if let Some(conn) = connection(&mut c, base, name, conn) {
             // A responder picks the connection by the peer's identity.
@@ -364,25 +378,46 @@ fn connection(
             ),
         },
     };
-    let child = match r.children.len() {
-        0 => c.error(
+    if r.children.len() > MAX_CHILDREN {
+        c.error::<()>(
+            span.clone(),
+            format_args!(
+                "{ctx}: has {} children; at most {MAX_CHILDREN} are supported",
+                r.children.len()
+            ),
+        );
+    }
+    if r.children.is_empty() {
+        c.error::<()>(
             span.clone(),
             format_args!("{ctx}: no child: add a [connections.{name}.children.NAME] table with local_ts and remote_ts"),
-        ),
-        1 => r.children.iter().next().and_then(|(cname, raw_child)| {
-            child(c, &ctx, cname, raw_child, local, remote, ike.as_deref())
-        }),
-        _ => {
-            let names: Vec<&str> = r.children.keys().map(String::as_str).collect();
-            c.error(
-                span.clone(),
+        );
+    }
+    // Children in file order (the span of each table).
+    let mut raw_children: Vec<(&String, &Spanned<RawChild>)> = r.children.iter().collect();
+    raw_children.sort_by_key(|(_, raw)| raw.span().start);
+    let mut children: Vec<(Child, std::ops::Range<usize>)> = Vec::new();
+    for (cname, raw_child) in raw_children {
+        let Some(ch) = child(c, &ctx, cname, raw_child, local, remote, ike.as_deref()) else {
+            continue;
+        };
+        // Policies of two children with overlapping selectors would clash.
+        if let Some((other, _)) = children.iter().find(|(o, _)| overlap(o, &ch)) {
+            c.error::<()>(
+                raw_child.span(),
                 format_args!(
-                    "{ctx}: has children {}; only one child per connection is supported so far (use one connection per child)",
-                    names.join(", ")
+                    "{ctx}: children `{}` and `{}` protect overlapping traffic (local_ts {} / remote_ts {} and local_ts {} / remote_ts {}); their policies would clash, so make their selectors disjoint",
+                    other.name,
+                    ch.name,
+                    prefix_list(&other.local_ts),
+                    prefix_list(&other.remote_ts),
+                    prefix_list(&ch.local_ts),
+                    prefix_list(&ch.remote_ts),
                 ),
-            )
+            );
         }
-    };
+        children.push((ch, raw_child.span()));
+    }
     if c.errors.len() > errors_before {
         return None;
     }
@@ -406,8 +441,38 @@ fn connection(
             .as_ref()
             .map(|t| *t.get_ref())
             .filter(|t| *t > 0),
-        child: child?,
+        children: children.into_iter().map(|(ch, _)| ch).collect(),
     })
+}
+
+/// Whether two prefixes share an address.
+fn prefixes_overlap(a: &Prefix, b: &Prefix) -> bool {
+    let bits = |p: &Prefix| -> (u128, u32) {
+        match p.addr {
+            IpAddr::V4(v) => (u128::from(u32::from(v)), 32),
+            IpAddr::V6(v) => (u128::from(v), 128),
+        }
+    };
+    let ((x, width), (y, other)) = (bits(a), bits(b));
+    if width != other {
+        return false;
+    }
+    let len = u32::from(a.len.min(b.len)).min(width);
+    let shift = width - len;
+    // Compare the common leading `len` bits.
+    x.checked_shr(shift).unwrap_or(0) == y.checked_shr(shift).unwrap_or(0)
+}
+
+/// Whether two children's local_ts x remote_ts sets share traffic.
+fn overlap(a: &Child, b: &Child) -> bool {
+    let any =
+        |x: &[Prefix], y: &[Prefix]| x.iter().any(|p| y.iter().any(|q| prefixes_overlap(p, q)));
+    any(&a.local_ts, &b.local_ts) && any(&a.remote_ts, &b.remote_ts)
+}
+
+fn prefix_list(list: &[Prefix]) -> String {
+    let all: Vec<String> = list.iter().map(ToString::to_string).collect();
+    format!("[{}]", all.join(", "))
 }
 
 fn child(
@@ -971,8 +1036,8 @@ life_time = 120
         assert_eq!(conn.local_id, Identity::Ipv4("10.0.0.1".parse().unwrap()));
         assert_eq!(conn.ike.len(), 2);
         assert_eq!(conn.ike[1].prf, Prf::HmacSha256);
-        assert!(conn.child.pfs);
-        assert_eq!(conn.child.local_ts[0].to_string(), "10.1.0.0/24");
+        assert!(conn.children[0].pfs);
+        assert_eq!(conn.children[0].local_ts[0].to_string(), "10.1.0.0/24");
         assert_eq!(conn.dpd_delay, Some(Duration::from_secs(10)));
     }
 
@@ -982,7 +1047,7 @@ life_time = 120
             "[connections.t]\nlocal_addr = \"fd00::1\"\nremote_addr = \"fd00::2\"\npsk = \"k\"\n[connections.t.children.c]\nmode = \"transport\"\n",
         )
         .unwrap();
-        let ch = &c.connections[0].child;
+        let ch = &c.connections[0].children[0];
         assert_eq!(ch.mode, Mode::Transport);
         assert_eq!(ch.local_ts[0].to_string(), "fd00::1/128");
         assert_eq!(c.connections[0].ike.len(), DEFAULT_IKE.len());
@@ -1092,7 +1157,7 @@ life_time = 120
             r#"esp_proposals = ["chacha20poly1305-ecp256", "null-sha256-ecp256"]"#,
         ))
         .unwrap();
-        let child = &cfg.connections[0].child;
+        let child = &cfg.connections[0].children[0];
         assert_eq!(child.esp, vec![chacha, null]);
         assert!(child.pfs);
         let e = check(&GOOD.replace(
@@ -1252,5 +1317,70 @@ life_time = 120
             e.contains("use \"psk\" (pre-shared key) or \"pubkey\""),
             "{e}"
         );
+    }
+
+    const TWO: &str = r#"
+[connections.c]
+local_addr = "10.0.0.1"
+remote_addr = "10.0.0.2"
+psk = "k"
+
+[connections.c.children.zeta]
+local_ts = ["10.1.0.0/24"]
+remote_ts = ["10.2.0.0/24"]
+
+[connections.c.children.alpha]
+local_ts = ["10.1.1.0/24"]
+remote_ts = ["10.2.0.0/24"]
+mode = "tunnel"
+"#;
+
+    #[test]
+    fn several_children_keep_file_order() {
+        let c = check(TWO).unwrap();
+        let names: Vec<&str> = c.connections[0]
+            .children
+            .iter()
+            .map(|ch| ch.name.as_str())
+            .collect();
+        assert_eq!(names, ["zeta", "alpha"]);
+        assert_eq!(
+            c.connections[0].children[1].local_ts[0].to_string(),
+            "10.1.1.0/24"
+        );
+    }
+
+    #[test]
+    fn overlapping_children_are_refused() {
+        // alpha's local 10.1.0.0/16 contains zeta's 10.1.0.0/24, same remote.
+        let bad = TWO.replace("10.1.1.0/24", "10.1.0.0/16");
+        let e = check(&bad).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:11: connection `c`: children `zeta` and `alpha` protect overlapping traffic"),
+            "{e}"
+        );
+        // Disjoint remotes are fine even with overlapping locals.
+        let ok = bad.replace(
+            "local_ts = [\"10.1.0.0/16\"]\nremote_ts = [\"10.2.0.0/24\"]",
+            "local_ts = [\"10.1.0.0/16\"]\nremote_ts = [\"10.3.0.0/24\"]",
+        );
+        assert_ne!(ok, bad);
+        assert_eq!(check(&ok).unwrap().connections[0].children.len(), 2);
+    }
+
+    #[test]
+    fn prefix_overlap() {
+        let p = |s: &str| {
+            let (a, l) = s.split_once('/').unwrap();
+            Prefix {
+                addr: a.parse().unwrap(),
+                len: l.parse().unwrap(),
+            }
+        };
+        assert!(prefixes_overlap(&p("10.0.0.0/8"), &p("10.9.0.0/16")));
+        assert!(prefixes_overlap(&p("0.0.0.0/0"), &p("192.0.2.1/32")));
+        assert!(!prefixes_overlap(&p("10.1.0.0/24"), &p("10.1.1.0/24")));
+        assert!(!prefixes_overlap(&p("10.0.0.0/8"), &p("::/0")));
+        assert!(prefixes_overlap(&p("fd00::/8"), &p("fd00:1::/32")));
     }
 }

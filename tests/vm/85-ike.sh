@@ -82,6 +82,9 @@ test_ike_child_rekey_keeps_traffic() {
 test_ike_soft_lifetime_rekeys() {
 	ike_pair tunnel44 rekey=3 life=60
 	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
+	# status shows what is left of the lifetimes (the rekey is jittered by up to a tenth).
+	expect_contains "$(ikectl A status)" "expires in"
+	expect_eq "$(json_get "$(ikectl A status --json)" '[c["rekey_in_secs"] <= 3 and 55 <= c["expires_in_secs"] <= 60 for c in j["status"]["ike_sas"][0]["children"]]')" "[True]" "lifetimes in status"
 	local first
 	first=$(json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["children"][0]["spi_out"]')
 	wait_for 12 grep -q "reached its soft lifetime; rekeying" "$IKE_DIR/A.log" "$IKE_DIR/B.log" ||
@@ -265,3 +268,31 @@ test_ike_esp_null_sha256_then_chacha20poly1305() {
 	expect_eq "$(json_get "$(ip netns exec A ikeuser sa list --json)" 'sorted(set(s["alg"] for s in j))')" "['chacha20poly1305']" "A's SA algorithms after the rekey"
 	traffic_both_ways 20000
 }
+
+test_ike_two_children_in_one_connection() {
+	load
+	topology tunnel44
+	second_subnets
+	trap ike_cleanup EXIT
+	ike_conf A "$IKE_DIR/A.toml"
+	ike_conf B "$IKE_DIR/B.toml"
+	ike_child "$IKE_DIR/A.toml" A net2
+	ike_child "$IKE_DIR/B.toml" B net2
+	ikeuser_start A "$IKE_DIR/A.toml"
+	ikeuser_start B "$IKE_DIR/B.toml"
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 4' || fail "A has $(sa_count A) SAs, not 2 per child"
+	traffic_both_ways 20000
+	second_traffic
+	local st
+	st=$(ikectl A status --json)
+	expect_eq "$(json_get "$st" 'len(j["status"]["ike_sas"])')" 1 "IKE SAs for two children"
+	expect_eq "$(json_get "$st" 'sorted(c["name"] for c in j["status"]["ike_sas"][0]["children"])')" "['net', 'net2']" "children"
+	# Rekeys keep each child apart; then one DELETE removes both.
+	ikectl A rekey c >/dev/null || fail "rekey: $(ike_log A | tail -3)"
+	wait_for 10 'test "$(sa_count A)" = 4' || fail "A has $(sa_count A) SAs after the rekey"
+	second_traffic
+	ikectl A down c >/dev/null
+	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
+}
+

@@ -82,7 +82,11 @@ test_swan_ikeuser_initiates_tunnel44_gcm_ecp256_rekeys_and_deletes() {
 	local ike_id spi
 	ike_id=$(json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["id"]')
 	spi=$(spi_in)
+	# Under pings: an IKE SA rekey leaves the Child SA (and its traffic) alone.
+	ip netns exec A ping -c 20 -i 0.1 -W 1 -I "$A_IN" "$B_IN" >"$IKE_DIR/ping" &
+	local pinger=$!
 	ikectl A rekey c --ike >/dev/null || fail "IKE rekey: $(ike_log A | tail -3)"
+	wait $pinger || fail "pings lost during the IKE rekey: $(tail -3 "$IKE_DIR/ping")"
 	[ "$(json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["id"]')" != "$ike_id" ] ||
 		fail "the IKE SA was not replaced"
 	expect_eq "$(spi_in)" "$spi" "the Child SA's inbound SPI after the IKE rekey"
@@ -101,8 +105,11 @@ test_swan_charon_initiates_tunnel66_cbc_modp2048_rekeys_and_deletes() {
 	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
 	traffic_both_ways 100000
 	rekeyed_by swan_rekey B "$SWAN" net
+	ip netns exec A ping -c 20 -i 0.1 -W 1 -I "$A_IN" "$B_IN" >"$IKE_DIR/ping" &
+	local pinger=$!
 	swan_rekey B "$SWAN" --ike c
 	wait_for 10 grep -q "rekeyed, now" "$IKE_DIR/A.log" || fail "no IKE rekey by charon: $(ike_log A | tail -5)"
+	wait $pinger || fail "pings lost during charon's IKE rekey: $(tail -3 "$IKE_DIR/ping")"
 	traffic_both_ways 20000
 	swan_terminate B "$SWAN" c
 	wait_for 5 expect_clean A >/dev/null 2>&1 || expect_clean A
@@ -208,6 +215,32 @@ test_swan_certs_untrusted_either_way_is_explained() {
 	# charon had installed its side; our AUTHENTICATION_FAILED notify makes it remove that.
 	wait_for 5 'test "$(xfrm_sa_count)" = 0' || fail "charon kept $(xfrm_sa_count) SAs after we rejected its certificate"
 	expect_contains "$(swan_log "$SWAN" 100)" "parsed INFORMATIONAL request 2 [ N(AUTH_FAILED) ]"
+}
+
+test_swan_two_children_in_one_connection() {
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16
+	second_subnets
+	ike_child "$IKE_DIR/A.toml" A net2
+	ikeuser_stop A
+	ikeuser_start A "$IKE_DIR/A.toml"
+	swan_child "$SWAN" c net2 local_ts="$SEL_B2" remote_ts="$SEL_A2"
+	swan_load B "$SWAN"
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	swan_wait_sa B "$SWAN" net2
+	traffic_both_ways 20000
+	second_traffic
+	# charon rekeys one child; the other stays as it was.
+	local net net2
+	# shellcheck disable=SC2034 # net2 is read by the wait_for check
+	net=$(child_spi A net) net2=$(child_spi A net2)
+	swan_rekey B "$SWAN" net2
+	wait_for 10 'test "$(child_spi A net2)" != "$net2"' || fail "net2 was not rekeyed: $(ike_log A | tail -3)"
+	expect_eq "$(child_spi A net)" "$net" "net's inbound SPI after net2's rekey"
+	second_traffic
+	ikectl A down c >/dev/null || fail "down: $(ike_log A | tail -3)"
+	wait_for 5 'test "$(xfrm_sa_count)" = 0' || fail "charon still has SAs after ikeuser's DELETE"
+	expect_clean A
 }
 
 test_swan_trap_on_demand() {

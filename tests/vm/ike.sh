@@ -52,6 +52,38 @@ ike_conf() {
 	} >"$file"
 }
 
+# second_subnets: for tunnel44, a second pair of protected subnets (10.1.1.0/24 behind A,
+# 10.2.1.0/24 behind B) for a second child; sets A_IN2/B_IN2 and SEL_A2/SEL_B2.
+second_subnets() {
+	A_IN2=10.1.1.1 B_IN2=10.2.1.1 SEL_A2=10.1.1.0/24 SEL_B2=10.2.1.0/24
+	ip -n A addr add $A_IN2/32 dev lo
+	ip -n B addr add $B_IN2/32 dev lo
+	ip -n A route add $SEL_B2 dev a0 src $A_IN2
+	ip -n B route add $SEL_A2 dev b0 src $B_IN2
+}
+
+# ike_child FILE NS NAME: append child NAME protecting the second subnets to NS's config FILE.
+ike_child() {
+	local file=$1 ns=$2 name=$3 l=$SEL_A2 r=$SEL_B2
+	[ "$ns" = A ] || l=$SEL_B2 r=$SEL_A2
+	printf '\n[connections.c.children.%s]\nmode = "tunnel"\nlocal_ts = ["%s"]\nremote_ts = ["%s"]\n' \
+		"$name" "$l" "$r" >>"$file"
+}
+
+# child_spi NS CHILD: the inbound SPI of Child SA CHILD of the first IKE SA in NS.
+child_spi() {
+	json_get "$(ikectl "$1" status --json)" \
+		"[c['spi_in'] for c in j['status']['ike_sas'][0]['children'] if c['name'] == '$2'][0]"
+}
+
+# second_traffic: ping and TCP between the second subnets, both ways.
+second_traffic() {
+	ip netns exec A ping -c 2 -i 0.2 -W 2 -I "$A_IN2" "$B_IN2" >/dev/null || fail "ping A -> B (second subnets)"
+	ip netns exec B ping -c 2 -i 0.2 -W 2 -I "$B_IN2" "$A_IN2" >/dev/null || fail "ping B -> A (second subnets)"
+	tcp_transfer A B "$B_IN2" "$A_IN2" 20000
+	tcp_transfer B A "$A_IN2" "$B_IN2" 20000
+}
+
 # ikeuser_start NS CONF: starts a daemon in NS (log in $IKE_DIR/NS.log) and waits for its socket.
 ikeuser_start() {
 	local ns=$1 conf=$2 i

@@ -286,7 +286,6 @@ impl PeerAuth<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Mode;
 
     const CERT: &[u8] = include_bytes!("../../tests/fixtures/pki/left-rsa.crt");
     const KEY: &[u8] = include_bytes!("../../tests/fixtures/pki/left-rsa.key");
@@ -303,12 +302,8 @@ mod tests {
             remote_id: Identity::Fqdn("left.ripsec.test".into()),
             auth: Auth::PublicKey(Arc::new(pk)),
             ike_proposals: vec![],
-            esp_proposals: vec![],
-            ts_local: vec![],
-            ts_remote: vec![],
-            mode: Mode::Tunnel,
+            children: vec![],
             dpd_delay: None,
-            pfs: false,
         }
     }
 

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use super::exchange::{After, ChildEntry, ChildState, Request, Sent};
-use super::negotiate::{self, accepted, explain_no_proposal, narrow, select, within};
+use super::negotiate::{
+    self, accepted, choose_child, describe_allowed, explain_no_proposal, select, within,
+};
 use super::{
     describe_ts, ChildSa, Engine, EspProposal, Failure, IkeSa, Mode, Output, SaId, State, NONCE_LEN,
 };
@@ -33,9 +35,21 @@ pub(super) struct ChildExchange {
     mode: Mode,
     ts_local: Vec<TrafficSelector>,
     ts_remote: Vec<TrafficSelector>,
+    /// The index of the child configuration.
+    child: usize,
     /// The lowest nonce of the peer's rekey of the same Child SA, which we answered while
     /// this request was outstanding (RFC 7296 §2.8.1).
     pub(super) collision: Option<Vec<u8>>,
+}
+
+impl ChildExchange {
+    /// The child configuration's name when this exchange creates a new Child SA.
+    pub(super) fn new_child_name(&self, sa: &IkeSa) -> Option<String> {
+        if self.rekey.is_some() {
+            return None;
+        }
+        sa.child_config(self.child).ok().map(|c| c.name.clone())
+    }
 }
 
 /// The lower of two nonces (compared as byte strings).
@@ -112,10 +126,11 @@ impl Engine {
     }
 
     /// Negotiates one more Child SA over an established IKE SA (CREATE_CHILD_SA), with the
-    /// configuration's proposals, traffic selectors and mode.
-    pub fn create_child(&mut self, now: Duration, sa: SaId) {
+    /// proposals, traffic selectors and mode of child configuration `child` (an index into
+    /// [`super::Config::children`]; an unknown one is reported with [`Output::RequestFailed`]).
+    pub fn create_child(&mut self, now: Duration, sa: SaId, child: usize) {
         self.with_established(now, sa, |engine, ike| {
-            engine.request(now, ike, Request::NewChild);
+            engine.request(now, ike, Request::NewChild(child));
         });
     }
 
@@ -145,11 +160,12 @@ impl Engine {
         &mut self,
         sa: &mut IkeSa,
         rekey: Option<u32>,
+        new_child: usize,
     ) -> Result<Option<(Vec<Payload>, Sent)>, Failure> {
-        let (Some(config), Some(negotiated)) = (sa.config.clone(), sa.negotiated) else {
+        let Some(negotiated) = sa.negotiated else {
             return Ok(None);
         };
-        let (mode, ts_local, ts_remote) = match rekey {
+        let (index, mode, ts_local, ts_remote) = match rekey {
             Some(spi) => {
                 let Some(child) = sa
                     .children
@@ -158,18 +174,24 @@ impl Engine {
                 else {
                     return Ok(None);
                 };
-                (child.mode, child.ts_local.clone(), child.ts_remote.clone())
+                let ts = (child.ts_local.clone(), child.ts_remote.clone());
+                (child.child, child.mode, ts.0, ts.1)
             }
-            None => (
-                config.mode,
-                config.ts_local.clone(),
-                config.ts_remote.clone(),
-            ),
+            None => {
+                let c = sa
+                    .child_config(new_child)
+                    .map_err(|e| format!("cannot create a Child SA: {e}"))?;
+                (new_child, c.mode, c.ts_local.clone(), c.ts_remote.clone())
+            }
         };
         let what = match rekey {
             Some(spi) => format!("rekey Child SA {spi:08x}"),
             None => "create a Child SA".to_string(),
         };
+        let config = sa
+            .child_config(index)
+            .map_err(|e| format!("cannot {what}: {e}"))?
+            .clone();
         let inbound_spi = self
             .allocate_child_spi(sa.peer)
             .map_err(|e| format!("cannot {what}: {e}"))?;
@@ -227,6 +249,7 @@ impl Engine {
             mode,
             ts_local,
             ts_remote,
+            child: index,
             collision: None,
         };
         Ok(Some((payloads, Sent::Child(Box::new(exchange)))))
@@ -283,6 +306,7 @@ impl Engine {
             self.outputs.push_back(Output::RequestFailed {
                 sa: sa.id,
                 reason: format!("the peer refused {what} with {}{detail}", error.notify_type),
+                child: ex.new_child_name(sa),
             });
             return;
         }
@@ -292,12 +316,13 @@ impl Engine {
                 self.outputs.push_back(Output::RequestFailed {
                     sa: sa.id,
                     reason: format!("{what} failed: {reason}"),
+                    child: ex.new_child_name(sa),
                 });
                 return;
             }
         };
         let new_inbound = child.inbound.spi;
-        sa.children.push(ChildEntry::new(&child, now));
+        sa.children.push(ChildEntry::new(&child, ex.child, now));
         self.outputs
             .push_back(Output::InstallChild { sa: sa.id, child });
         let Some(old) = ex.rekey else {
@@ -387,6 +412,10 @@ impl Engine {
             ts_local: ts_i,
             ts_remote: ts_r,
             peer: sa.peer,
+            child: sa
+                .child_config(ex.child)
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
         };
         Ok((child, nr))
     }
@@ -410,8 +439,11 @@ impl Engine {
             Ok(reply) => (reply, After::Nothing),
             Err((refusal, reason)) => {
                 if let Some(reason) = reason {
-                    self.outputs
-                        .push_back(Output::RequestFailed { sa: sa.id, reason });
+                    self.outputs.push_back(Output::RequestFailed {
+                        sa: sa.id,
+                        reason,
+                        child: None,
+                    });
                 }
                 (vec![Payload::Notify(refusal)], After::Nothing)
             }
@@ -457,17 +489,45 @@ impl Engine {
                     // Already rekeyed or being deleted (§2.8.1, §2.25).
                     return Err((notify(NotifyType::TEMPORARY_FAILURE, Vec::new()), None));
                 }
-                Some(child.inbound_spi)
+                Some((child.inbound_spi, child.child))
             }
         };
+        // The child configuration: the rekeyed Child SA's, or the first that fits.
+        let (ts_i, ts_r) = payload_ts(inner);
+        let (ts_i, ts_r) = (ts_i.unwrap_or_default(), ts_r.unwrap_or_default());
+        let wants_transport = crate::message::notifications(inner)
+            .any(|n| n.notify_type == NotifyType::USE_TRANSPORT_MODE);
+        let candidates_ts = match old {
+            Some((_, index)) => config.children.get(index..=index).unwrap_or_default(),
+            None => config.children.as_slice(),
+        };
+        let Some((found, narrowed_i, narrowed_r)) =
+            choose_child(candidates_ts, &ts_i, &ts_r, wants_transport)
+        else {
+            let reason = format!(
+                "traffic selectors unacceptable in CREATE_CHILD_SA: the peer proposed TSi [{}] TSr [{}]; we allow {}",
+                describe_ts(&ts_i),
+                describe_ts(&ts_r),
+                describe_allowed(candidates_ts),
+            );
+            return Err((
+                notify(NotifyType::TS_UNACCEPTABLE, Vec::new()),
+                Some(reason),
+            ));
+        };
+        let index = old.map_or(found, |(_, index)| index);
+        let old = old.map(|(spi, _)| spi);
+        let Some(child_config) = config.children.get(index) else {
+            return Err((notify(NotifyType::TEMPORARY_FAILURE, Vec::new()), None));
+        };
         let group = negotiated.dh;
-        let mut candidates: Vec<Offer> = config
+        let mut candidates: Vec<Offer> = child_config
             .esp_proposals
             .iter()
             .map(|p| (*p, Some(group)))
             .collect();
-        if !config.pfs {
-            candidates = config
+        if !child_config.pfs {
+            candidates = child_config
                 .esp_proposals
                 .iter()
                 .map(|p| (*p, None))
@@ -520,26 +580,7 @@ impl Engine {
             );
             our_ke = Some(ke);
         }
-        let (ts_i, ts_r) = payload_ts(inner);
-        let (ts_i, ts_r) = (ts_i.unwrap_or_default(), ts_r.unwrap_or_default());
-        let narrowed_i = narrow(&ts_i, &config.ts_remote);
-        let narrowed_r = narrow(&ts_r, &config.ts_local);
-        if narrowed_i.is_empty() || narrowed_r.is_empty() {
-            let reason = format!(
-                "traffic selectors unacceptable in CREATE_CHILD_SA: the peer proposed TSi [{}] TSr [{}]; we allow remote [{}] local [{}]",
-                describe_ts(&ts_i),
-                describe_ts(&ts_r),
-                describe_ts(&config.ts_remote),
-                describe_ts(&config.ts_local),
-            );
-            return Err((
-                notify(NotifyType::TS_UNACCEPTABLE, Vec::new()),
-                Some(reason),
-            ));
-        }
-        let wants_transport = crate::message::notifications(inner)
-            .any(|n| n.notify_type == NotifyType::USE_TRANSPORT_MODE);
-        let mode = if wants_transport && config.mode == Mode::Transport {
+        let mode = if wants_transport && child_config.mode == Mode::Transport {
             Mode::Transport
         } else {
             Mode::Tunnel
@@ -576,8 +617,9 @@ impl Engine {
             ts_local: narrowed_r.clone(),
             ts_remote: narrowed_i.clone(),
             peer: sa.peer,
+            child: child_config.name.clone(),
         };
-        sa.children.push(ChildEntry::new(&child, now));
+        sa.children.push(ChildEntry::new(&child, index, now));
         self.outputs
             .push_back(Output::InstallChild { sa: sa.id, child });
         if let Some(old) = old {

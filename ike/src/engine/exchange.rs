@@ -27,8 +27,8 @@ pub(super) enum Request {
     DeleteChildren(Vec<u32>),
     /// CREATE_CHILD_SA rekeying the Child SA with this inbound SPI.
     RekeyChild(u32),
-    /// CREATE_CHILD_SA for an additional Child SA with the configured selectors.
-    NewChild,
+    /// CREATE_CHILD_SA for an additional Child SA of this child configuration (index).
+    NewChild(usize),
     /// CREATE_CHILD_SA rekeying the IKE SA; the new IKE SA gets this id.
     RekeyIke(SaId),
 }
@@ -96,12 +96,14 @@ pub(super) struct ChildEntry {
     pub(super) mode: Mode,
     pub(super) ts_local: Vec<TrafficSelector>,
     pub(super) ts_remote: Vec<TrafficSelector>,
+    /// The index of its child configuration (kept by rekeys).
+    pub(super) child: usize,
     pub(super) installed_at: Duration,
     pub(super) state: ChildState,
 }
 
 impl ChildEntry {
-    pub(super) fn new(child: &ChildSa, now: Duration) -> Self {
+    pub(super) fn new(child: &ChildSa, index: usize, now: Duration) -> Self {
         Self {
             inbound_spi: child.inbound.spi,
             outbound_spi: child.outbound.spi,
@@ -109,6 +111,7 @@ impl ChildEntry {
             mode: child.mode,
             ts_local: child.ts_local.clone(),
             ts_remote: child.ts_remote.clone(),
+            child: index,
             installed_at: now,
             state: ChildState::Installed,
         }
@@ -264,6 +267,10 @@ impl Engine {
             let Some(request) = sa.queue.pop_front() else {
                 return;
             };
+            let child = match &request {
+                Request::NewChild(index) => sa.child_config(*index).ok().map(|c| c.name.clone()),
+                _ => None,
+            };
             let built = match request {
                 Request::Liveness => Ok(Some((Vec::new(), Sent::Liveness))),
                 Request::DeleteIke => Ok(Some((
@@ -271,8 +278,8 @@ impl Engine {
                     Sent::DeleteIke,
                 ))),
                 Request::DeleteChildren(spis) => Ok(self.delete_children_request(sa, spis)),
-                Request::RekeyChild(spi) => self.child_request(sa, Some(spi)),
-                Request::NewChild => self.child_request(sa, None),
+                Request::RekeyChild(spi) => self.child_request(sa, Some(spi), 0),
+                Request::NewChild(child) => self.child_request(sa, None, child),
                 Request::RekeyIke(id) => self.ike_rekey_request(sa, id),
             };
             match built {
@@ -287,13 +294,19 @@ impl Engine {
                         Err(reason) => self.outputs.push_back(Output::RequestFailed {
                             sa: sa.id,
                             reason: format!("cannot send {}: {reason}", kind.describe()),
+                            child: match &kind {
+                                Sent::Child(ex) => ex.new_child_name(sa),
+                                _ => None,
+                            },
                         }),
                     }
                 }
                 Ok(None) => {}
-                Err(reason) => self
-                    .outputs
-                    .push_back(Output::RequestFailed { sa: sa.id, reason }),
+                Err(reason) => self.outputs.push_back(Output::RequestFailed {
+                    sa: sa.id,
+                    reason,
+                    child,
+                }),
             }
         }
     }
@@ -394,8 +407,11 @@ impl Engine {
                 self.outputs.push_back(Output::Send { to: sa.peer, bytes });
             }
             Err(reason) => {
-                self.outputs
-                    .push_back(Output::RequestFailed { sa: sa.id, reason });
+                self.outputs.push_back(Output::RequestFailed {
+                    sa: sa.id,
+                    reason,
+                    child: None,
+                });
             }
         }
         match after {

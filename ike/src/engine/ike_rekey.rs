@@ -193,6 +193,7 @@ impl Engine {
                     self.outputs.push_back(Output::RequestFailed {
                         sa: sa.id,
                         reason: format!("the rekey of the IKE SA failed: {reason}"),
+                        child: None,
                     });
                 }
             }

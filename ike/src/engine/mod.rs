@@ -27,7 +27,7 @@
 //! IKE_AUTH (§2.21.2): an initiator that refuses the responder's ID or AUTH sends it once in
 //! an INFORMATIONAL request before dropping the IKE SA; received, it closes the IKE SA like a
 //! DELETE. CREATE_CHILD_SA (`create_child.rs`):
-//! new and rekeyed Child SAs in both roles (REKEY_SA), PFS ([`Config::pfs`], the IKE SA's DH
+//! new and rekeyed Child SAs in both roles (REKEY_SA), PFS ([`ChildConfig::pfs`], the IKE SA's DH
 //! group), KEYMAT from the exchange's nonces (and g^ir) (§2.17), the new Child SA installed
 //! before the old one is deleted, rekey collisions (§2.8.1: the exchange with the lowest
 //! nonce loses and its initiator deletes its new Child SA), CHILD_SA_NOT_FOUND,
@@ -87,7 +87,7 @@ pub use auth::Auth;
 use identity::describe_id;
 pub use identity::Identity;
 pub use nat::{nat_detection_hash, NatState};
-use negotiate::{accepted, explain_no_proposal, narrow, select, within};
+use negotiate::{accepted, choose_child, describe_allowed, explain_no_proposal, select, within};
 pub use negotiate::{describe_ts, EspCipher, EspProposal, IkeProposal};
 pub use status::{ChildStatus, IkeSaStatus};
 
@@ -119,9 +119,10 @@ pub enum Mode {
     Transport,
 }
 
-/// One connection: who we are, who the peer is, how we authenticate and what we protect.
-/// The initiator uses the one given to [`Engine::initiate`]; a responder picks among those
-/// given to [`Engine::add_config`] by the peer's IDi.
+/// One connection: who we are, who the peer is, how we authenticate and what we protect
+/// ([`Config::children`]). The initiator uses the one given to [`Engine::initiate`]; a
+/// responder picks among those given to [`Engine::add_config`] by the peer's IDi, then a
+/// child for each Child SA by its traffic selectors and mode.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The connection's name (reported in [`Output::Established`] and [`Engine::status`]).
@@ -134,17 +135,27 @@ pub struct Config {
     pub auth: Auth,
     /// IKE SA proposals, most preferred first; the initiator's KE uses the first one's group.
     pub ike_proposals: Vec<IkeProposal>,
-    /// ESP proposals, most preferred first.
-    pub esp_proposals: Vec<EspProposal>,
+    /// The Child SA configurations. A responder picks, for each Child SA the peer asks for,
+    /// the first one whose mode and traffic selectors fit the request.
+    pub children: Vec<ChildConfig>,
+    /// Send a liveness check (empty INFORMATIONAL) when nothing was received from the peer
+    /// for this long; `None` disables it.
+    pub dpd_delay: Option<Duration>,
+}
+
+/// One Child SA configuration of a [`Config`]: what it protects and how.
+#[derive(Clone, Debug)]
+pub struct ChildConfig {
+    /// Its name (reported in [`ChildSa::child`] and [`ChildStatus::child`]).
+    pub name: String,
     /// Our side of the protected traffic.
     pub ts_local: Vec<TrafficSelector>,
     /// The peer's side of the protected traffic.
     pub ts_remote: Vec<TrafficSelector>,
     /// Tunnel or transport mode.
     pub mode: Mode,
-    /// Send a liveness check (empty INFORMATIONAL) when nothing was received from the peer
-    /// for this long; `None` disables it.
-    pub dpd_delay: Option<Duration>,
+    /// ESP proposals, most preferred first.
+    pub esp_proposals: Vec<EspProposal>,
     /// Perfect forward secrecy for Child SAs created or rekeyed with CREATE_CHILD_SA: the
     /// request carries a KE payload of the IKE SA's DH group and the ESP proposals include
     /// that group. A responder with `pfs` refuses requests without it.
@@ -224,6 +235,8 @@ pub struct ChildSa {
     pub ts_remote: Vec<TrafficSelector>,
     /// The peer's address.
     pub peer: SocketAddr,
+    /// The name of the [`ChildConfig`] it was negotiated for.
+    pub child: String,
 }
 
 /// What the engine asks its caller to do or tells it.
@@ -297,6 +310,9 @@ pub enum Output {
         sa: SaId,
         /// A human-readable explanation.
         reason: String,
+        /// When the creation of a new Child SA we asked for ([`Engine::create_child`])
+        /// failed: the name of its child configuration.
+        child: Option<String>,
     },
     /// Something the operator should know that does not stop the IKE SA, e.g. a NAT between
     /// the peers (RFC 7296 §2.23), which ripsec cannot traverse yet. Given once, right after
@@ -402,6 +418,8 @@ struct IkeSa {
     cached_response: Option<(u32, Vec<u8>)>,
     invalid_ke_retries: u8,
     child_spi: u32,
+    /// Initiator: the index of the child configuration IKE_AUTH negotiates.
+    first_child: usize,
     /// Message ID of our next request (RFC 7296 §2.2).
     next_message_id: u32,
     /// Requests waiting for `pending` to be answered (window size 1).
@@ -459,6 +477,7 @@ impl IkeSa {
             cached_response: None,
             invalid_ke_retries: 0,
             child_spi: 0,
+            first_child: 0,
             next_message_id: 0,
             queue: VecDeque::new(),
             children: Vec::new(),
@@ -478,6 +497,21 @@ impl IkeSa {
         }
     }
 
+    /// The child configuration with this index.
+    fn child_config(&self, index: usize) -> Result<&ChildConfig, Failure> {
+        let config = self
+            .config
+            .as_ref()
+            .ok_or("internal error: no configuration")?;
+        config.children.get(index).ok_or_else(|| {
+            format!(
+                "connection {} has no child number {index} (it has {})",
+                config.name,
+                config.children.len()
+            )
+        })
+    }
+
     fn config_name(&self) -> String {
         self.config
             .as_ref()
@@ -490,7 +524,7 @@ impl IkeSa {
         &mut self,
         now: Duration,
         peer_id: Identity,
-        child: ChildSa,
+        (child, index): (ChildSa, usize),
         out: &mut VecDeque<Output>,
     ) {
         self.state = State::Established;
@@ -509,7 +543,8 @@ impl IkeSa {
                 message,
             });
         }
-        self.children.push(exchange::ChildEntry::new(&child, now));
+        self.children
+            .push(exchange::ChildEntry::new(&child, index, now));
         out.push_back(Output::InstallChild { sa: self.id, child });
     }
 }
@@ -637,10 +672,24 @@ impl Engine {
 
     /// Starts an IKE SA as initiator towards `peer`, from our address `local` (the address
     /// and port the peer's answers arrive on; NAT detection hashes it, RFC 7296 §2.23).
+    /// IKE_AUTH negotiates the configuration's first child; see [`Engine::initiate_child`].
     pub fn initiate(
         &mut self,
         now: Duration,
         config: Config,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> SaId {
+        self.initiate_child(now, config, 0, peer, local)
+    }
+
+    /// Like [`Engine::initiate`], with IKE_AUTH negotiating child `first_child` (an index
+    /// into [`Config::children`]); the others follow with [`Engine::create_child`].
+    pub fn initiate_child(
+        &mut self,
+        now: Duration,
+        config: Config,
+        first_child: usize,
         peer: SocketAddr,
         local: SocketAddr,
     ) -> SaId {
@@ -649,8 +698,13 @@ impl Engine {
         sa.spi_i = self.random_spi();
         sa.nonce_i = self.random(NONCE_LEN);
         sa.next_message_id = 2;
+        sa.first_child = first_child;
         let result = match config.ike_proposals.first().copied() {
             None => Err("the configuration has no IKE proposal".to_string()),
+            Some(_) if config.children.get(first_child).is_none() => Err(format!(
+                "the configuration has no child number {first_child} (it has {})",
+                config.children.len()
+            )),
             Some(first) => {
                 sa.config = Some(config);
                 self.allocate_child_spi(peer).and_then(|spi| {
@@ -1034,7 +1088,7 @@ impl Engine {
         &mut self,
         sa: &mut IkeSa,
         inner: &[Payload],
-    ) -> (Vec<Payload>, Result<(Identity, ChildSa), Failure>) {
+    ) -> (Vec<Payload>, Result<(Identity, (ChildSa, usize)), Failure>) {
         let auth_failed = |reason: String| {
             (
                 vec![Payload::Notify(NotifyPayload::new(
@@ -1129,6 +1183,32 @@ impl Engine {
                 )),
             )
         };
+        let ts_i = inner.iter().find_map(|p| match p {
+            Payload::TsI(ts) => Some(ts.selectors.clone()),
+            _ => None,
+        });
+        let ts_r = inner.iter().find_map(|p| match p {
+            Payload::TsR(ts) => Some(ts.selectors.clone()),
+            _ => None,
+        });
+        let (ts_i, ts_r) = (ts_i.unwrap_or_default(), ts_r.unwrap_or_default());
+        let wants_transport = inner.iter().any(
+            |p| matches!(p, Payload::Notify(n) if n.notify_type == NotifyType::USE_TRANSPORT_MODE),
+        );
+        let Some((index, narrowed_i, narrowed_r)) =
+            choose_child(&config.children, &ts_i, &ts_r, wants_transport)
+        else {
+            let reason = format!(
+                "traffic selectors unacceptable: the peer proposed TSi [{}] TSr [{}]; we allow {}",
+                describe_ts(&ts_i),
+                describe_ts(&ts_r),
+                describe_allowed(&config.children),
+            );
+            return child_failed(reply, NotifyType::TS_UNACCEPTABLE, reason);
+        };
+        let Some(child_config) = config.children.get(index) else {
+            return auth_failed("internal error: no child configuration".to_string());
+        };
         let proposals: Vec<Proposal> = inner
             .iter()
             .filter_map(|p| match p {
@@ -1140,10 +1220,10 @@ impl Engine {
         let Some((number, chosen)) = select(
             ProtocolId::ESP,
             &proposals,
-            &config.esp_proposals,
+            &child_config.esp_proposals,
             EspProposal::transforms,
         ) else {
-            let ours: Vec<_> = config
+            let ours: Vec<_> = child_config
                 .esp_proposals
                 .iter()
                 .map(EspProposal::transforms)
@@ -1163,31 +1243,7 @@ impl Engine {
                 "ESP proposal without a 4-byte SPI".to_string(),
             );
         };
-        let ts_i = inner.iter().find_map(|p| match p {
-            Payload::TsI(ts) => Some(ts.selectors.clone()),
-            _ => None,
-        });
-        let ts_r = inner.iter().find_map(|p| match p {
-            Payload::TsR(ts) => Some(ts.selectors.clone()),
-            _ => None,
-        });
-        let (ts_i, ts_r) = (ts_i.unwrap_or_default(), ts_r.unwrap_or_default());
-        let narrowed_i = narrow(&ts_i, &config.ts_remote);
-        let narrowed_r = narrow(&ts_r, &config.ts_local);
-        if narrowed_i.is_empty() || narrowed_r.is_empty() {
-            let reason = format!(
-                "traffic selectors unacceptable: the peer proposed TSi [{}] TSr [{}]; we allow remote [{}] local [{}]",
-                describe_ts(&ts_i),
-                describe_ts(&ts_r),
-                describe_ts(&config.ts_remote),
-                describe_ts(&config.ts_local),
-            );
-            return child_failed(reply, NotifyType::TS_UNACCEPTABLE, reason);
-        }
-        let wants_transport = inner.iter().any(
-            |p| matches!(p, Payload::Notify(n) if n.notify_type == NotifyType::USE_TRANSPORT_MODE),
-        );
-        let mode = if wants_transport && config.mode == Mode::Transport {
+        let mode = if wants_transport && child_config.mode == Mode::Transport {
             reply.push(Payload::Notify(NotifyPayload::new(
                 NotifyType::USE_TRANSPORT_MODE,
                 Vec::new(),
@@ -1228,9 +1284,10 @@ impl Engine {
             ts_local: narrowed_r,
             ts_remote: narrowed_i,
             peer: sa.peer,
+            child: child_config.name.clone(),
         };
         sa.config = Some(config);
-        (reply, Ok((peer_id, child)))
+        (reply, Ok((peer_id, (child, index))))
     }
 
     // ---------------------------------------------------------------- initiator
@@ -1408,14 +1465,15 @@ impl Engine {
         inner.extend(certs);
         inner.extend(auth::certreq([&config]));
         inner.push(Payload::Auth(auth));
-        if config.mode == Mode::Transport {
+        let child = sa.child_config(sa.first_child)?.clone();
+        if child.mode == Mode::Transport {
             inner.push(Payload::Notify(NotifyPayload::new(
                 NotifyType::USE_TRANSPORT_MODE,
                 Vec::new(),
             )));
         }
         inner.push(Payload::Sa(SaPayload {
-            proposals: config
+            proposals: child
                 .esp_proposals
                 .iter()
                 .zip(1u8..)
@@ -1423,10 +1481,10 @@ impl Engine {
                 .collect(),
         }));
         inner.push(Payload::TsI(TsPayload {
-            selectors: config.ts_local.clone(),
+            selectors: child.ts_local,
         }));
         inner.push(Payload::TsR(TsPayload {
-            selectors: config.ts_remote.clone(),
+            selectors: child.ts_remote,
         }));
         let message = Message {
             spi_i: sa.spi_i,
@@ -1452,11 +1510,13 @@ impl Engine {
         &mut self,
         sa: &mut IkeSa,
         inner: &[Payload],
-    ) -> Result<(Identity, ChildSa), Failure> {
+    ) -> Result<(Identity, (ChildSa, usize)), Failure> {
         let config = sa
             .config
             .clone()
             .ok_or("internal error: no configuration")?;
+        let index = sa.first_child;
+        let child = sa.child_config(index)?.clone();
         let (Some(negotiated), Some(keys)) = (sa.negotiated, sa.keys.as_ref()) else {
             return Err("internal error: no IKE SA keys".to_string());
         };
@@ -1516,7 +1576,7 @@ impl Engine {
         sa.peer_auth = Some(how);
         if let Some(error) = notifies.iter().find(|n| n.notify_type.is_error()) {
             let detail = if error.notify_type == NotifyType::NO_PROPOSAL_CHOSEN {
-                let ours: Vec<_> = config
+                let ours: Vec<_> = child
                     .esp_proposals
                     .iter()
                     .map(EspProposal::transforms)
@@ -1525,8 +1585,8 @@ impl Engine {
             } else if error.notify_type == NotifyType::TS_UNACCEPTABLE {
                 format!(
                     "; we proposed TSi [{}] TSr [{}]",
-                    describe_ts(&config.ts_local),
-                    describe_ts(&config.ts_remote)
+                    describe_ts(&child.ts_local),
+                    describe_ts(&child.ts_remote)
                 )
             } else {
                 String::new()
@@ -1547,7 +1607,7 @@ impl Engine {
         let chosen = accepted(
             ProtocolId::ESP,
             &proposals,
-            &config.esp_proposals,
+            &child.esp_proposals,
             EspProposal::transforms,
         )
         .ok_or("the peer chose an ESP proposal we did not offer")?;
@@ -1567,19 +1627,19 @@ impl Engine {
         let (Some(ts_i), Some(ts_r)) = (ts_i, ts_r) else {
             return Err("IKE_AUTH response without TSi/TSr".to_string());
         };
-        if !within(&ts_i, &config.ts_local) || !within(&ts_r, &config.ts_remote) {
+        if !within(&ts_i, &child.ts_local) || !within(&ts_r, &child.ts_remote) {
             return Err(format!(
                 "the peer's traffic selectors TSi [{}] TSr [{}] are not within our proposal TSi [{}] TSr [{}]",
                 describe_ts(&ts_i),
                 describe_ts(&ts_r),
-                describe_ts(&config.ts_local),
-                describe_ts(&config.ts_remote)
+                describe_ts(&child.ts_local),
+                describe_ts(&child.ts_remote)
             ));
         }
         let transport = notifies
             .iter()
             .any(|n| n.notify_type == NotifyType::USE_TRANSPORT_MODE);
-        let mode = negotiate::answered_mode(config.mode, transport)?;
+        let mode = negotiate::answered_mode(child.mode, transport)?;
         let child_keys = ChildSaKeys::derive(
             negotiated.prf,
             &keys.sk_d,
@@ -1592,15 +1652,19 @@ impl Engine {
         .map_err(|e| format!("Child SA key derivation failed: {e}"))?;
         Ok((
             config.remote_id.clone(),
-            ChildSa {
-                cipher: chosen.cipher,
-                mode,
-                inbound: child_keys.inbound(true, sa.child_spi),
-                outbound: child_keys.outbound(true, peer_spi),
-                ts_local: ts_i,
-                ts_remote: ts_r,
-                peer: sa.peer,
-            },
+            (
+                ChildSa {
+                    cipher: chosen.cipher,
+                    mode,
+                    inbound: child_keys.inbound(true, sa.child_spi),
+                    outbound: child_keys.outbound(true, peer_spi),
+                    ts_local: ts_i,
+                    ts_remote: ts_r,
+                    peer: sa.peer,
+                    child: child.name,
+                },
+                index,
+            ),
         ))
     }
 }

@@ -492,6 +492,56 @@ pub fn describe_ts(list: &[TrafficSelector]) -> String {
 
 /// The mode of a Child SA we asked for, given whether the peer's answer carries
 /// USE_TRANSPORT_MODE (RFC 7296 §1.3.1: a responder that refuses transport mode omits it).
+/// The child configuration a peer's Child SA request is for, with the narrowed TSi and TSr:
+/// the first (in configuration order) whose mode is the one asked for (`transport`:
+/// USE_TRANSPORT_MODE) and whose selectors leave something of the proposal, else the first
+/// whose selectors do (it answers in tunnel mode).
+pub(crate) fn choose_child(
+    children: &[super::ChildConfig],
+    ts_i: &[TrafficSelector],
+    ts_r: &[TrafficSelector],
+    transport: bool,
+) -> Option<(usize, Vec<TrafficSelector>, Vec<TrafficSelector>)> {
+    let fitting = children.iter().enumerate().filter_map(|(i, c)| {
+        let narrowed_i = narrow(ts_i, &c.ts_remote);
+        let narrowed_r = narrow(ts_r, &c.ts_local);
+        (!narrowed_i.is_empty() && !narrowed_r.is_empty()).then_some((i, narrowed_i, narrowed_r))
+    });
+    let wanted = if transport {
+        super::Mode::Transport
+    } else {
+        super::Mode::Tunnel
+    };
+    let fitting: Vec<_> = fitting.collect();
+    let same_mode = fitting
+        .iter()
+        .position(|(i, _, _)| children.get(*i).is_some_and(|c| c.mode == wanted));
+    let pick = same_mode.unwrap_or(0);
+    fitting.into_iter().nth(pick)
+}
+
+/// What we allow, for TS_UNACCEPTABLE explanations: "remote [..] local [..]" for one child,
+/// "child `a` (remote [..] local [..]), child `b` (..)" for several.
+pub(crate) fn describe_allowed(children: &[super::ChildConfig]) -> String {
+    let one = |c: &super::ChildConfig| {
+        format!(
+            "remote [{}] local [{}]",
+            describe_ts(&c.ts_remote),
+            describe_ts(&c.ts_local)
+        )
+    };
+    match children {
+        [c] => one(c),
+        _ => {
+            let all: Vec<String> = children
+                .iter()
+                .map(|c| format!("child `{}` ({})", c.name, one(c)))
+                .collect();
+            all.join(", ")
+        }
+    }
+}
+
 pub(crate) fn answered_mode(asked: super::Mode, transport: bool) -> Result<super::Mode, String> {
     match (asked, transport) {
         (super::Mode::Transport, true) => Ok(super::Mode::Transport),

@@ -10,6 +10,8 @@ use super::{describe_ts, Engine, Identity, Mode, NatState, Role, SaId, State};
 /// One Child SA in [`IkeSaStatus`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChildStatus {
+    /// The name of its child configuration.
+    pub child: String,
     /// SPI of packets we receive.
     pub inbound_spi: u32,
     /// SPI of packets we send.
@@ -100,6 +102,12 @@ impl Engine {
                         .children
                         .iter()
                         .map(|c| ChildStatus {
+                            child: sa
+                                .config
+                                .as_ref()
+                                .and_then(|k| k.children.get(c.child))
+                                .map(|k| k.name.clone())
+                                .unwrap_or_default(),
                             inbound_spi: c.inbound_spi,
                             outbound_spi: c.outbound_spi,
                             cipher: describe_suite(&c.cipher.transforms()),

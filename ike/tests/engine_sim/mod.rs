@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use ripsec_ike::crypto::{DhGroup, RandomSource, SkCipher};
 use ripsec_ike::engine::{
-    Auth, ChildDirection, ChildSa, Config, Engine, EspProposal, Identity, IkeProposal, Mode,
-    Output, RetransmitPolicy, SaId,
+    Auth, ChildConfig, ChildDirection, ChildSa, Config, Engine, EspProposal, Identity, IkeProposal,
+    Mode, Output, RetransmitPolicy, SaId,
 };
 use ripsec_ike::keys::Prf;
 use ripsec_ike::{Message, Secret, TrafficSelector};
@@ -60,14 +60,12 @@ pub fn configs() -> (Config, Config) {
         remote_id: Identity::Fqdn("bob.example".into()),
         auth: Auth::Psk(Secret::from_slice(b"secret")),
         ike_proposals: vec![ike(gcm256(), DhGroup::Curve25519)],
-        esp_proposals: vec![EspProposal {
-            cipher: gcm256().into(),
-        }],
-        ts_local: vec![net([10, 1, 0, 0], 255)],
-        ts_remote: vec![net([10, 2, 0, 0], 255)],
-        mode: Mode::Tunnel,
+        children: vec![child(
+            "net",
+            net([10, 1, 0, 0], 255),
+            net([10, 2, 0, 0], 255),
+        )],
         dpd_delay: None,
-        pfs: false,
     };
     let bob = Config {
         name: "from-alice".into(),
@@ -75,16 +73,28 @@ pub fn configs() -> (Config, Config) {
         remote_id: Identity::Fqdn("alice.example".into()),
         auth: Auth::Psk(Secret::from_slice(b"secret")),
         ike_proposals: vec![ike(gcm256(), DhGroup::Curve25519)],
+        children: vec![child(
+            "net",
+            net([10, 2, 0, 0], 255),
+            net([10, 1, 0, 0], 255),
+        )],
+        dpd_delay: None,
+    };
+    (alice, bob)
+}
+
+/// A tunnel-mode child `name` protecting `local` <-> `remote` with AES-GCM-256, no PFS.
+pub fn child(name: &str, local: TrafficSelector, remote: TrafficSelector) -> ChildConfig {
+    ChildConfig {
+        name: name.into(),
+        ts_local: vec![local],
+        ts_remote: vec![remote],
+        mode: Mode::Tunnel,
         esp_proposals: vec![EspProposal {
             cipher: gcm256().into(),
         }],
-        ts_local: vec![net([10, 2, 0, 0], 255)],
-        ts_remote: vec![net([10, 1, 0, 0], 255)],
-        mode: Mode::Tunnel,
-        dpd_delay: None,
         pfs: false,
-    };
-    (alice, bob)
+    }
 }
 
 /// A clean handshake between alice (initiator) and a responder with `bob`; both sides installed

@@ -1,7 +1,7 @@
 //! The Child SAs and policies the daemon installed into ripsec, so it can remove exactly
 //! those: on DELETE, on rekey, on EXPIRE(hard) and at shutdown.
 
-use crate::config::{ripsec_alg, Connection};
+use crate::config::{ripsec_alg, Child, Connection};
 use crate::kernel::{
     child_selectors, prefix_ts, reverse, Kernel, Selector, Template, CHILD_PRIORITY,
 };
@@ -32,9 +32,12 @@ pub struct ChildRecord {
     pub rekeying: bool,
     /// A failed rekey is tried again then (the module's soft EXPIRE comes only once).
     pub retry_rekey: Option<Instant>,
+    /// Seconds after `installed` when the module's soft (rekey) and hard expiry fire.
+    pub soft_secs: Option<u64>,
+    pub hard_secs: Option<u64>,
 }
 
-/// A connection's policies, shared by its Child SAs (old and new during a rekey).
+/// A child's policies, shared by its Child SAs (old and new during a rekey).
 struct PolicySet {
     ids: Vec<u32>,
     users: usize,
@@ -45,13 +48,14 @@ struct PolicySet {
 #[derive(Default)]
 pub struct Children {
     pub list: Vec<ChildRecord>,
-    policies: BTreeMap<String, PolicySet>,
+    /// By connection and child name.
+    policies: BTreeMap<(String, String), PolicySet>,
 }
 
-/// The selectors a connection's configuration asks for (outbound direction).
-pub fn config_selectors(conn: &Connection) -> Vec<Selector> {
-    let l: Vec<_> = conn.child.local_ts.iter().map(prefix_ts).collect();
-    let r: Vec<_> = conn.child.remote_ts.iter().map(prefix_ts).collect();
+/// The selectors a child's configuration asks for (outbound direction).
+pub fn config_selectors(child: &Child) -> Vec<Selector> {
+    let l: Vec<_> = child.local_ts.iter().map(prefix_ts).collect();
+    let r: Vec<_> = child.remote_ts.iter().map(prefix_ts).collect();
     child_selectors(&l, &r)
 }
 
@@ -97,17 +101,18 @@ fn install_policies(
 }
 
 impl Children {
-    /// Installs a trap connection's policies: outbound traffic then raises ACQUIRE.
+    /// Installs a trap child's policies: outbound traffic then raises ACQUIRE.
     pub fn trap(
         &mut self,
         k: &mut Kernel,
         conn: &Connection,
+        child: &Child,
         reqid: u32,
-        sels: &[Selector],
     ) -> Result<()> {
-        let ids = install_policies(k, conn, conn.child.mode, reqid, conn.remote, sels)?;
+        let sels = config_selectors(child);
+        let ids = install_policies(k, conn, child.mode, reqid, conn.remote, &sels)?;
         self.policies.insert(
-            conn.name.clone(),
+            (conn.name.clone(), child.name.clone()),
             PolicySet {
                 ids,
                 users: 0,
@@ -117,18 +122,19 @@ impl Children {
         Ok(())
     }
 
-    /// Installs both SAs of a new Child SA, and the connection's policies if it has none.
+    /// Installs both SAs of a new Child SA of child `cfg`, and its policies if it has none.
     pub fn install(
         &mut self,
         k: &mut Kernel,
-        conn: &Connection,
+        (conn, cfg): (&Connection, &Child),
         reqid: u32,
         sa: SaId,
         child: &ChildSa,
     ) -> Result<String> {
-        let hard = conn.child.life_time;
+        let hard = cfg.life_time;
+        let key = (conn.name.clone(), cfg.name.clone());
         // Jitter the rekey by up to a tenth, so both peers rarely rekey at once.
-        let soft = conn.child.rekey_time.map(|t| {
+        let soft = cfg.rekey_time.map(|t| {
             let jitter = u64::from(child.inbound.spi) % (t / 10 + 1);
             t.saturating_sub(jitter).max(1)
         });
@@ -147,11 +153,11 @@ impl Children {
             let _ = k.del_sa(conn.local, child.inbound.spi);
             return Err(e.context("outbound SA"));
         }
-        if !self.policies.contains_key(&conn.name) {
+        if !self.policies.contains_key(&key) {
             match install_policies(k, conn, child.mode, reqid, child.peer.ip(), &sels) {
                 Ok(ids) => {
                     self.policies.insert(
-                        conn.name.clone(),
+                        key.clone(),
                         PolicySet {
                             ids,
                             users: 0,
@@ -166,13 +172,13 @@ impl Children {
                 }
             }
         }
-        if let Some(p) = self.policies.get_mut(&conn.name) {
+        if let Some(p) = self.policies.get_mut(&key) {
             p.users += 1;
         }
         let rec = ChildRecord {
             sa,
             conn: conn.name.clone(),
-            child: conn.child.name.clone(),
+            child: cfg.name.clone(),
             inbound_spi: child.inbound.spi,
             outbound_spi: child.outbound.spi,
             local: conn.local,
@@ -184,6 +190,8 @@ impl Children {
             installed: Instant::now(),
             rekeying: false,
             retry_rekey: None,
+            soft_secs: soft,
+            hard_secs: hard,
         };
         let msg = format!(
             "Child SA `{}` installed: {} {}, spi in 0x{:08x} out 0x{:08x}, {} === {}",
@@ -202,13 +210,14 @@ impl Children {
     fn release(&mut self, k: &mut Kernel, rec: &ChildRecord) -> String {
         let _ = k.del_sa(rec.local, rec.inbound_spi);
         let _ = k.del_sa(rec.peer, rec.outbound_spi);
-        if let Some(p) = self.policies.get_mut(&rec.conn) {
+        let key = (rec.conn.clone(), rec.child.clone());
+        if let Some(p) = self.policies.get_mut(&key) {
             p.users = p.users.saturating_sub(1);
             if p.users == 0 && !p.trap {
                 for id in std::mem::take(&mut p.ids) {
                     let _ = k.del_policy(id);
                 }
-                self.policies.remove(&rec.conn);
+                self.policies.remove(&key);
             }
         }
         format!(

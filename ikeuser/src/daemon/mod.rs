@@ -26,7 +26,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const TICK: Duration = Duration::from_millis(500);
 /// How long shutdown waits for peers to answer our DELETEs.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
-/// Reqids of the daemon's Child SAs: this plus the connection's index in the file.
+/// Reqids of the daemon's Child SAs: this plus 256 times the connection's index in the file
+/// plus the child's index in its connection (the configuration allows 256 of each).
 const REQID_BASE: u32 = 0x1_0000;
 
 /// What the reader threads hand to the loop.
@@ -57,6 +58,29 @@ struct Waiter {
     sa: SaId,
     kind: WaitKind,
     reply: Sender<Reply>,
+    /// `up` and Child SA rekeys: the children still awaited; empty: the first event answers.
+    pending: Vec<String>,
+    /// Messages of the children installed so far, and of those that failed.
+    done: Vec<String>,
+    failed: Vec<String>,
+}
+
+impl Waiter {
+    fn new(sa: SaId, kind: WaitKind, reply: Sender<Reply>) -> Self {
+        Self {
+            sa,
+            kind,
+            reply,
+            pending: Vec::new(),
+            done: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    fn awaiting(mut self, children: Vec<String>) -> Self {
+        self.pending = children;
+        self
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -73,6 +97,23 @@ struct IkeRecord {
     established: Option<Instant>,
     /// When to rekey the IKE SA (from the connection's `rekey_time`).
     rekey_at: Option<Instant>,
+    /// Children (indices) to create once the IKE SA is established.
+    want: Vec<usize>,
+    /// Children whose CREATE_CHILD_SA we asked for and that are not answered yet.
+    creating: Vec<usize>,
+}
+
+impl IkeRecord {
+    fn new(conn: Option<String>, initiator: bool) -> Self {
+        Self {
+            conn,
+            initiator,
+            established: None,
+            rekey_at: None,
+            want: Vec::new(),
+            creating: Vec::new(),
+        }
+    }
 }
 
 /// SPIs come from the module (GETSPI), so they never collide with other SAs.
@@ -144,14 +185,27 @@ impl Daemon {
         self.started.elapsed()
     }
 
-    fn reqid(&self, conn: &str) -> u32 {
+    /// The reqid of child `child` (index) of connection `conn`.
+    fn reqid(&self, conn: &str, child: usize) -> u32 {
         let index = self
             .cfg
             .connections
             .iter()
             .position(|c| c.name == conn)
             .unwrap_or(0);
-        REQID_BASE.wrapping_add(u32::try_from(index).unwrap_or(0))
+        let index = u32::try_from(index).unwrap_or(0).wrapping_mul(256);
+        REQID_BASE
+            .wrapping_add(index)
+            .wrapping_add(u32::try_from(child).unwrap_or(0))
+    }
+
+    /// The connection and child index a reqid stands for.
+    fn of_reqid(&self, reqid: u32) -> Option<(Connection, usize)> {
+        self.cfg.connections.iter().find_map(|c| {
+            (0..c.children.len())
+                .find(|i| self.reqid(&c.name, *i) == reqid)
+                .map(|i| (c.clone(), i))
+        })
     }
 
     fn start(&mut self, tx: &Sender<Input>) -> Result<()> {
@@ -212,16 +266,17 @@ impl Daemon {
             match conn.start {
                 StartAction::None => {}
                 StartAction::Start => {
-                    self.initiate(conn);
+                    self.initiate(conn, 0, (1..conn.children.len()).collect());
                 }
                 StartAction::Trap => {
-                    let reqid = self.reqid(&conn.name);
-                    let sel = children::config_selectors(conn);
-                    self.children
-                        .trap(&mut self.kernel, conn, reqid, &sel)
-                        .with_context(|| {
-                            format!("connection {}: cannot install trap policies", conn.name)
-                        })?;
+                    for (i, child) in conn.children.iter().enumerate() {
+                        let reqid = self.reqid(&conn.name, i);
+                        self.children
+                            .trap(&mut self.kernel, conn, child, reqid)
+                            .with_context(|| {
+                                format!("connection {}: cannot install trap policies", conn.name)
+                            })?;
+                    }
                     say!(
                         self,
                         "{}: trap policies installed; traffic will start it",
@@ -348,22 +403,49 @@ impl Daemon {
         }
     }
 
-    fn initiate(&mut self, conn: &Connection) -> SaId {
+    /// Starts an IKE SA of `conn` whose IKE_AUTH negotiates child `first`; the children
+    /// `then` follow with CREATE_CHILD_SA once it is established.
+    fn initiate(&mut self, conn: &Connection, first: usize, then: Vec<usize>) -> SaId {
         let now = self.now();
         let peer = SocketAddr::new(conn.remote, self.cfg.port);
         let local = SocketAddr::new(conn.local, self.cfg.port);
         say!(self, "{}: initiating to {peer}", conn.name);
-        let id = self.engine.initiate(now, engine_config(conn), peer, local);
-        self.ike.insert(
-            id,
-            IkeRecord {
-                conn: Some(conn.name.clone()),
-                initiator: true,
-                established: None,
-                rekey_at: None,
-            },
-        );
+        let id = self
+            .engine
+            .initiate_child(now, engine_config(conn), first, peer, local);
+        let mut rec = IkeRecord::new(Some(conn.name.clone()), true);
+        rec.want = then;
+        rec.creating = vec![first];
+        self.ike.insert(id, rec);
         id
+    }
+
+    /// Asks for a Child SA of child `index` over the IKE SA `id`, now if it is established,
+    /// else once it is; nothing if one is already on its way.
+    fn create_child(&mut self, id: SaId, index: usize) {
+        let now = self.now();
+        let Some(rec) = self.ike.get_mut(&id) else {
+            return;
+        };
+        if rec.creating.contains(&index) || rec.want.contains(&index) {
+            return;
+        }
+        if rec.established.is_some() {
+            rec.creating.push(index);
+            self.engine.create_child(now, id, index);
+        } else {
+            rec.want.push(index);
+        }
+    }
+
+    /// The names of `conn`'s children without an installed Child SA in IKE SA `id`.
+    fn missing_children(&self, conn: &Connection, id: SaId) -> Vec<(usize, String)> {
+        conn.children
+            .iter()
+            .enumerate()
+            .filter(|(_, ch)| !self.children.of_sa(id).any(|c| c.child == ch.name))
+            .map(|(i, ch)| (i, ch.name.clone()))
+            .collect()
     }
 
     /// When an IKE SA of `conn` established now should be rekeyed (minus up to 10 % jitter).
@@ -444,27 +526,23 @@ impl Daemon {
                 Err(e) => e,
                 Ok(c) => {
                     if let Some(id) = self.active(&conn) {
-                        if self.children.of_sa(id).next().is_some() {
+                        let missing = self.missing_children(&c, id);
+                        if missing.is_empty() {
                             Reply::ok(format!("{conn} is already up (IKE SA #{})", id.0))
                         } else {
-                            if self.ike.get(&id).is_some_and(|r| r.established.is_some()) {
-                                let now = self.now();
-                                self.engine.create_child(now, id);
+                            for (i, _) in &missing {
+                                self.create_child(id, *i);
                             }
-                            self.waiters.push(Waiter {
-                                sa: id,
-                                kind: WaitKind::Up,
-                                reply,
-                            });
+                            let names = missing.into_iter().map(|(_, n)| n).collect();
+                            self.waiters
+                                .push(Waiter::new(id, WaitKind::Up, reply).awaiting(names));
                             return;
                         }
                     } else {
-                        let id = self.initiate(&c);
-                        self.waiters.push(Waiter {
-                            sa: id,
-                            kind: WaitKind::Up,
-                            reply,
-                        });
+                        let id = self.initiate(&c, 0, (1..c.children.len()).collect());
+                        let names = c.children.iter().map(|ch| ch.name.clone()).collect();
+                        self.waiters
+                            .push(Waiter::new(id, WaitKind::Up, reply).awaiting(names));
                         return;
                     }
                 }
@@ -486,11 +564,7 @@ impl Daemon {
                             self.engine.delete(now, *id);
                         }
                         if let Some(id) = ids.first() {
-                            self.waiters.push(Waiter {
-                                sa: *id,
-                                kind: WaitKind::Down,
-                                reply,
-                            });
+                            self.waiters.push(Waiter::new(*id, WaitKind::Down, reply));
                         }
                         return;
                     }
@@ -505,11 +579,7 @@ impl Daemon {
                         if ike {
                             match self.engine.rekey_ike(now, id) {
                                 Some(_) => {
-                                    self.waiters.push(Waiter {
-                                        sa: id,
-                                        kind: WaitKind::Rekey,
-                                        reply,
-                                    });
+                                    self.waiters.push(Waiter::new(id, WaitKind::Rekey, reply));
                                     return;
                                 }
                                 None => Reply::err(format!(
@@ -520,17 +590,18 @@ impl Daemon {
                         } else {
                             let spis: Vec<u32> =
                                 self.children.of_sa(id).map(|c| c.inbound_spi).collect();
+                            let mut names: Vec<String> =
+                                self.children.of_sa(id).map(|c| c.child.clone()).collect();
+                            names.sort();
+                            names.dedup();
                             if spis.is_empty() {
                                 Reply::err(format!("{conn} has no Child SA to rekey"))
                             } else {
                                 for spi in spis {
                                     self.engine.rekey_child(now, id, spi);
                                 }
-                                self.waiters.push(Waiter {
-                                    sa: id,
-                                    kind: WaitKind::Rekey,
-                                    reply,
-                                });
+                                self.waiters
+                                    .push(Waiter::new(id, WaitKind::Rekey, reply).awaiting(names));
                                 return;
                             }
                         }
@@ -550,6 +621,47 @@ impl Daemon {
                 true
             }
         });
+    }
+
+    /// A Child SA of child `child` in IKE SA `sa` was installed (`Ok`) or could not be
+    /// (`Err`): `up` and rekey waiters answer once every child they await is accounted for.
+    fn child_done(&mut self, sa: SaId, child: &str, result: Result<String, String>) {
+        let mut answered = Vec::new();
+        for (i, w) in self.waiters.iter_mut().enumerate() {
+            if w.sa != sa || !matches!(w.kind, WaitKind::Up | WaitKind::Rekey) {
+                continue;
+            }
+            if w.pending.is_empty() {
+                // Waits for the first event only (e.g. an IKE SA rekey).
+                let _ = w.reply.send(match &result {
+                    Ok(m) => Reply::ok(m.clone()),
+                    Err(m) => Reply::err(m.clone()),
+                });
+                answered.push(i);
+                continue;
+            }
+            let Some(at) = w.pending.iter().position(|n| n == child) else {
+                continue;
+            };
+            w.pending.remove(at);
+            match &result {
+                Ok(m) => w.done.push(m.clone()),
+                Err(m) => w.failed.push(m.clone()),
+            }
+            if w.pending.is_empty() {
+                let mut lines = w.failed.clone();
+                lines.extend(w.done.iter().cloned());
+                let _ = w.reply.send(if w.failed.is_empty() {
+                    Reply::ok(lines.join("\n"))
+                } else {
+                    Reply::err(lines.join("\n"))
+                });
+                answered.push(i);
+            }
+        }
+        for i in answered.into_iter().rev() {
+            self.waiters.remove(i);
+        }
     }
 
     fn conn_name(&self, sa: SaId) -> String {
@@ -607,12 +719,10 @@ impl Daemon {
                 config,
             } => {
                 let now = Instant::now();
-                let rec = self.ike.entry(sa).or_insert(IkeRecord {
-                    conn: None,
-                    initiator: false,
-                    established: None,
-                    rekey_at: None,
-                });
+                let rec = self
+                    .ike
+                    .entry(sa)
+                    .or_insert_with(|| IkeRecord::new(None, false));
                 rec.conn = Some(config.clone());
                 rec.established = Some(now);
                 let role = if rec.initiator {
@@ -629,6 +739,15 @@ impl Daemon {
                     "{config}: IKE SA #{} established with {peer_id} as {role}",
                     sa.0
                 );
+                // The other children of `up`, `start` or ACQUIREs during IKE_AUTH.
+                let want = self
+                    .ike
+                    .get_mut(&sa)
+                    .map(|r| std::mem::take(&mut r.want))
+                    .unwrap_or_default();
+                for index in want {
+                    self.create_child(sa, index);
+                }
             }
             Output::InstallChild { sa, child } => {
                 let conn_name = self.conn_name(sa);
@@ -640,18 +759,33 @@ impl Daemon {
                     );
                     return;
                 };
-                let reqid = self.reqid(&conn.name);
-                match self
-                    .children
-                    .install(&mut self.kernel, &conn, reqid, sa, &child)
-                {
+                let Some(index) = conn.children.iter().position(|c| c.name == child.child) else {
+                    say!(
+                        self,
+                        "{}: IKE SA #{}: a Child SA for unknown child `{}`; ignored",
+                        conn.name,
+                        sa.0,
+                        child.child
+                    );
+                    return;
+                };
+                if let Some(r) = self.ike.get_mut(&sa) {
+                    r.creating.retain(|i| *i != index);
+                }
+                let reqid = self.reqid(&conn.name, index);
+                let cfg = conn.children.get(index).cloned();
+                let installed = match &cfg {
+                    Some(cfg) => {
+                        self.children
+                            .install(&mut self.kernel, (&conn, cfg), reqid, sa, &child)
+                    }
+                    None => Err(anyhow!("no child `{}`", child.child)),
+                };
+                match installed {
                     Ok(msg) => {
                         say!(self, "{}: {msg}", conn.name);
-                        self.answer(
-                            sa,
-                            &[WaitKind::Up, WaitKind::Rekey],
-                            &Reply::ok(format!("{}: {msg}", conn.name)),
-                        );
+                        let msg = format!("{}: {msg}", conn.name);
+                        self.child_done(sa, &child.child, Ok(msg));
                     }
                     Err(e) => {
                         let msg = format!(
@@ -659,7 +793,7 @@ impl Daemon {
                             conn.name
                         );
                         say!(self, "{msg}");
-                        self.answer(sa, &[WaitKind::Up, WaitKind::Rekey], &Reply::err(msg));
+                        self.child_done(sa, &child.child, Err(msg));
                         let now = self.now();
                         self.engine.delete(now, sa);
                     }
@@ -720,9 +854,22 @@ impl Daemon {
                     &format!("{name}: {reason}"),
                 );
             }
-            Output::RequestFailed { sa, reason } => {
+            Output::RequestFailed { sa, reason, child } => {
                 let name = self.conn_name(sa);
                 say!(self, "{name}: IKE SA #{}: {reason}", sa.0);
+                if let Some(child) = child {
+                    // A new Child SA of ours was refused: the others are unaffected.
+                    let index = self
+                        .cfg
+                        .connection(&name)
+                        .and_then(|c| c.children.iter().position(|ch| ch.name == child));
+                    if let (Some(r), Some(index)) = (self.ike.get_mut(&sa), index) {
+                        r.creating.retain(|i| *i != index);
+                    }
+                    let msg = format!("{name}: child `{child}`: {reason}");
+                    self.child_done(sa, &child, Err(msg));
+                    return;
+                }
                 self.children.rekey_failed(sa);
                 self.answer(
                     sa,
@@ -783,27 +930,28 @@ impl Daemon {
             }
             Some("acquire") => {
                 let reqid = u32::try_from(ev["reqid"].as_u64().unwrap_or(0)).unwrap_or(0);
-                let conn = self
-                    .cfg
-                    .connections
-                    .iter()
-                    .find(|c| self.reqid(&c.name) == reqid && c.start == StartAction::Trap)
-                    .cloned();
-                if let Some(conn) = conn {
+                let found = self
+                    .of_reqid(reqid)
+                    .filter(|(c, _)| c.start == StartAction::Trap);
+                if let Some((conn, index)) = found {
+                    let name = conn.children.get(index).map(|c| c.name.clone());
+                    let name = name.unwrap_or_default();
                     let active = self.active(&conn.name);
-                    let childless = active.filter(|id| {
-                        self.children.of_sa(*id).next().is_none()
-                            && self.ike.get(id).is_some_and(|r| r.established.is_some())
+                    // The IKE SA is up (or coming) but lacks this child.
+                    let lacking = active.filter(|id| {
+                        !self.children.of_sa(*id).any(|c| c.child == name)
+                            && self.ike.get(id).is_some_and(|r| {
+                                !r.creating.contains(&index) && !r.want.contains(&index)
+                            })
                     });
-                    if let Some(id) = childless {
+                    if let Some(id) = lacking {
                         say!(
                             self,
-                            "{}: traffic needs a Child SA; creating one in IKE SA #{}",
+                            "{}: traffic needs a Child SA; creating one (child `{name}`) in IKE SA #{}",
                             conn.name,
                             id.0
                         );
-                        let now = self.now();
-                        self.engine.create_child(now, id);
+                        self.create_child(id, index);
                     } else if active.is_none() && self.stopping.is_none() {
                         say!(
                             self,
@@ -812,7 +960,7 @@ impl Daemon {
                             ev["src"].as_str().unwrap_or("?"),
                             ev["dst"].as_str().unwrap_or("?")
                         );
-                        self.initiate(&conn);
+                        self.initiate(&conn, index, Vec::new());
                     }
                 }
             }
@@ -829,12 +977,19 @@ pub fn engine_config(conn: &Connection) -> engine::Config {
         remote_id: conn.remote_id.clone(),
         auth: conn.auth.clone(),
         ike_proposals: conn.ike.clone(),
-        esp_proposals: conn.child.esp.clone(),
-        ts_local: conn.child.local_ts.iter().map(prefix_ts).collect(),
-        ts_remote: conn.child.remote_ts.iter().map(prefix_ts).collect(),
-        mode: conn.child.mode,
+        children: conn
+            .children
+            .iter()
+            .map(|c| engine::ChildConfig {
+                name: c.name.clone(),
+                ts_local: c.local_ts.iter().map(prefix_ts).collect(),
+                ts_remote: c.remote_ts.iter().map(prefix_ts).collect(),
+                mode: c.mode,
+                esp_proposals: c.esp.clone(),
+                pfs: c.pfs,
+            })
+            .collect(),
         dpd_delay: conn.dpd_delay,
-        pfs: conn.child.pfs,
     }
 }
 

@@ -5,6 +5,7 @@ use super::Daemon;
 use crate::config::StartAction;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 fn counters(d: &mut Daemon, dst: std::net::IpAddr, spi: u32) -> Value {
     match d.kernel.get_sa(dst, spi) {
@@ -40,6 +41,8 @@ pub fn collect(d: &mut Daemon) -> Value {
                 "local_ts": c.ts_local,
                 "remote_ts": c.ts_remote,
                 "age_secs": c.installed.elapsed().as_secs(),
+                "rekey_in_secs": c.soft_secs.map(|t| t.saturating_sub(c.installed.elapsed().as_secs())),
+                "expires_in_secs": c.hard_secs.map(|t| t.saturating_sub(c.installed.elapsed().as_secs())),
                 "rekeying": c.rekeying,
             }));
         }
@@ -54,6 +57,7 @@ pub fn collect(d: &mut Daemon) -> Value {
             "peer_auth": st.map(|s| s.auth.clone()).filter(|a| !a.is_empty()),
             "nat": st.map(|s| s.nat.describe()),
             "age_secs": rec.established.map(|t| t.elapsed().as_secs()),
+            "rekey_in_secs": rec.rekey_at.map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
             "children": children,
         }));
     }
@@ -88,6 +92,12 @@ pub fn collect(d: &mut Daemon) -> Value {
                 "remote": c.remote.to_string(),
                 "start": c.start,
                 "state": state,
+                "children": c.children.iter().map(|ch| json!({
+                    "name": ch.name,
+                    "mode": mode_name(ch.mode),
+                    "local_ts": ch.local_ts.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "remote_ts": ch.remote_ts.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -131,6 +141,19 @@ pub fn print(v: &Value) {
             s(&c["remote"]),
             s(&c["start"])
         );
+        for ch in c["children"].as_array().into_iter().flatten() {
+            let list = |v: &Value| {
+                let all: Vec<String> = v.as_array().into_iter().flatten().map(s).collect();
+                all.join(", ")
+            };
+            println!(
+                "  child {}: {}, {} === {}",
+                s(&ch["name"]),
+                s(&ch["mode"]),
+                list(&ch["local_ts"]),
+                list(&ch["remote_ts"])
+            );
+        }
     }
     for sa in v["ike_sas"].as_array().into_iter().flatten() {
         let age = sa["age_secs"]
@@ -147,6 +170,9 @@ pub fn print(v: &Value) {
         );
         if let Some(p) = sa["proposal"].as_str() {
             println!("  {p}");
+        }
+        if let Some(t) = sa["rekey_in_secs"].as_u64() {
+            println!("  IKE SA rekey in {t} s");
         }
         if let Some(a) = sa["peer_auth"].as_str() {
             println!("  peer authenticated by {a}");
@@ -170,8 +196,25 @@ pub fn print(v: &Value) {
                 }
             );
             println!("    {} === {}", s(&c["local_ts"]), s(&c["remote_ts"]));
+            println!(
+                "    {}",
+                lifetimes(&c["rekey_in_secs"], &c["expires_in_secs"])
+            );
             println!("    in:  {}", traffic(&c["in"], "in"));
             println!("    out: {}", traffic(&c["out"], "out"));
         }
     }
+}
+
+/// "rekey in 3240 s, expires in 3540 s" (or "no rekey, no expiry" for unlimited SAs).
+fn lifetimes(rekey: &Value, expire: &Value) -> String {
+    let part = |v: &Value, what: &str, none: &str| {
+        v.as_u64()
+            .map_or_else(|| none.to_string(), |t| format!("{what} in {t} s"))
+    };
+    format!(
+        "{}, {}",
+        part(rekey, "rekey", "no rekey"),
+        part(expire, "expires", "no expiry")
+    )
 }
