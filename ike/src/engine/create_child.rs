@@ -82,7 +82,10 @@ pub(super) fn payload_proposals(inner: &[Payload]) -> Vec<Proposal> {
         .collect()
 }
 
-fn payload_ts(inner: &[Payload]) -> (Option<Vec<TrafficSelector>>, Option<Vec<TrafficSelector>>) {
+/// The TSi and TSr selectors of a message, if present.
+pub(super) fn payload_ts(
+    inner: &[Payload],
+) -> (Option<Vec<TrafficSelector>>, Option<Vec<TrafficSelector>>) {
     let ts_i = inner.iter().find_map(|p| match p {
         Payload::TsI(ts) => Some(ts.selectors.clone()),
         _ => None,

@@ -1183,14 +1183,7 @@ impl Engine {
                 )),
             )
         };
-        let ts_i = inner.iter().find_map(|p| match p {
-            Payload::TsI(ts) => Some(ts.selectors.clone()),
-            _ => None,
-        });
-        let ts_r = inner.iter().find_map(|p| match p {
-            Payload::TsR(ts) => Some(ts.selectors.clone()),
-            _ => None,
-        });
+        let (ts_i, ts_r) = create_child::payload_ts(inner);
         let (ts_i, ts_r) = (ts_i.unwrap_or_default(), ts_r.unwrap_or_default());
         let wants_transport = inner.iter().any(
             |p| matches!(p, Payload::Notify(n) if n.notify_type == NotifyType::USE_TRANSPORT_MODE),
@@ -1616,15 +1609,7 @@ impl Engine {
             .and_then(|p| <[u8; 4]>::try_from(p.spi.as_slice()).ok())
             .map(u32::from_be_bytes)
             .ok_or("the peer's ESP proposal has no 4-byte SPI")?;
-        let ts_i = inner.iter().find_map(|p| match p {
-            Payload::TsI(ts) => Some(ts.selectors.clone()),
-            _ => None,
-        });
-        let ts_r = inner.iter().find_map(|p| match p {
-            Payload::TsR(ts) => Some(ts.selectors.clone()),
-            _ => None,
-        });
-        let (Some(ts_i), Some(ts_r)) = (ts_i, ts_r) else {
+        let (Some(ts_i), Some(ts_r)) = create_child::payload_ts(inner) else {
             return Err("IKE_AUTH response without TSi/TSr".to_string());
         };
         if !within(&ts_i, &child.ts_local) || !within(&ts_r, &child.ts_remote) {
