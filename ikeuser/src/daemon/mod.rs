@@ -145,20 +145,7 @@ pub struct Daemon {
 /// Runs the daemon until SIGTERM/SIGINT.
 pub fn run(cfg: Config) -> Result<()> {
     let (tx, rx) = mpsc::channel();
-    let mut kernel = Kernel::connect()?;
-    let leftovers = REQID_BASE..REQID_BASE.wrapping_add(0x1_0000);
-    match kernel.remove_leftovers(cfg.port, leftovers) {
-        Ok((0, 0)) => {}
-        Ok((sas, policies)) => eprintln!(
-            "ikeuser daemon: removed {sas} SAs and {policies} policies left by an earlier ikeuser that did not clean up (killed?)"
-        ),
-        Err(e) => eprintln!(
-            "ikeuser daemon: could not look for SAs and policies left by an earlier ikeuser: {e:#}"
-        ),
-    }
-    let bypass = kernel
-        .bypass_ike(cfg.port)
-        .context("cannot install the bypass policies for IKE traffic")?;
+    let kernel = Kernel::connect()?;
     let mut d = Daemon {
         engine: Engine::with_policy(Box::new(OsRandom), cfg.retransmit),
         started: Instant::now(),
@@ -167,7 +154,7 @@ pub fn run(cfg: Config) -> Result<()> {
         ike: BTreeMap::new(),
         children: Children::default(),
         waiters: Vec::new(),
-        bypass,
+        bypass: Vec::new(),
         stopping: None,
         socket_created: false,
         cfg,
@@ -242,6 +229,22 @@ impl Daemon {
             self.sockets.insert(local, sock);
         }
         self.spawn_control(tx)?;
+        // Only now, with the IKE port and the control socket ours (so no other daemon runs
+        // here), is what a killed predecessor left behind safe to remove.
+        let leftovers = REQID_BASE..REQID_BASE.wrapping_add(0x1_0000);
+        match self.kernel.remove_leftovers(self.cfg.port, leftovers) {
+            Ok((0, 0)) => {}
+            Ok((sas, policies)) => eprintln!(
+                "ikeuser daemon: removed {sas} SAs and {policies} policies left by an earlier ikeuser that did not clean up (killed?)"
+            ),
+            Err(e) => eprintln!(
+                "ikeuser daemon: could not look for SAs and policies left by an earlier ikeuser: {e:#}"
+            ),
+        }
+        self.bypass = self
+            .kernel
+            .bypass_ike(self.cfg.port)
+            .context("cannot install the bypass policies for IKE traffic")?;
         self.spawn_events(tx)?;
         let signals_tx = tx.clone();
         let mut signals = signal_hook::iterator::Signals::new([
