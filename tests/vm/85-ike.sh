@@ -32,6 +32,11 @@ test_ike_tunnel44_up_traffic_down() {
 	out=$(ikectl B status)
 	expect_contains "$out" "responder"
 	expect_contains "$out" "10.2.0.0/24 === 10.1.0.0/24"
+	# A second daemon started by mistake refuses to run, and touches nothing of the first's.
+	if out=$(ip netns exec A ikeuser daemon -c "$IKE_DIR/A.toml" 2>&1); then fail "a second daemon started"; fi
+	expect_contains "$out" "cannot bind UDP 10.0.0.1:500"
+	expect_eq "$(sa_count A)" 2 "SAs in A after a second daemon tried to start"
+	ip netns exec A ping -c 1 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping after a second daemon tried to start"
 	out=$(ikectl A down c) || fail "down failed: $out"
 	expect_contains "$out" "closed"
 	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
