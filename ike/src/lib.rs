@@ -56,4 +56,6 @@ pub use payload::{
 };
 pub use sa::{Proposal, SaPayload, Transform, TransformAttribute};
 pub use secret::Secret;
-pub use traffic_selector::{AddressRange, TrafficSelector, TsPayload};
+pub use traffic_selector::{
+    prefix_pair_count, selector_pairs, AddressRange, TrafficSelector, TsPayload,
+};

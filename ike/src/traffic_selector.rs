@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! TSi/TSr payloads (RFC 7296 §3.13).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::codes::{PayloadType, TsType};
 use crate::error::{EncodeError, Item, ParseError};
@@ -80,6 +80,79 @@ impl TrafficSelector {
             AddressRange::V6 { .. } => TsType::IPV6_ADDR_RANGE,
         }
     }
+}
+
+impl AddressRange {
+    /// The fewest prefixes (address, length) that cover the range exactly, in order.
+    pub fn prefixes(&self) -> Vec<(IpAddr, u8)> {
+        let (start, end, width, v4) = match *self {
+            AddressRange::V4 { start, end } => (
+                u128::from(u32::from(start)),
+                u128::from(u32::from(end)),
+                32u32,
+                true,
+            ),
+            AddressRange::V6 { start, end } => (u128::from(start), u128::from(end), 128, false),
+        };
+        let to_addr = |x: u128| -> IpAddr {
+            if v4 {
+                IpAddr::from(u32::try_from(x).unwrap_or(u32::MAX).to_be_bytes())
+            } else {
+                IpAddr::from(x.to_be_bytes())
+            }
+        };
+        let span = |bits: u32| 1u128.checked_shl(bits).map_or(u128::MAX, |s| s - 1);
+        let mut out = Vec::new();
+        let mut cur = start;
+        loop {
+            // The largest aligned block starting at `cur` that stays within `end`: its size
+            // is 2^bits, and `span` is its size minus one.
+            let mut bits = cur.trailing_zeros().min(width);
+            while bits > 0 && cur.checked_add(span(bits)).is_none_or(|last| last > end) {
+                bits -= 1;
+            }
+            out.push((to_addr(cur), u8::try_from(width - bits).unwrap_or(0)));
+            match cur.checked_add(span(bits)) {
+                Some(last) if last < end => cur = last + 1,
+                _ => break,
+            }
+        }
+        out
+    }
+}
+
+/// The pairs of a negotiated local and remote selector list that carry traffic (same family,
+/// compatible protocols), with the protocol they share (0: any).
+pub fn selector_pairs<'a>(
+    local: &'a [TrafficSelector],
+    remote: &'a [TrafficSelector],
+) -> impl Iterator<Item = (&'a TrafficSelector, &'a TrafficSelector, u8)> {
+    local.iter().flat_map(move |l| {
+        remote.iter().filter_map(move |r| {
+            if l.ts_type() != r.ts_type() {
+                return None;
+            }
+            let proto = match (l.ip_protocol, r.ip_protocol) {
+                (0, p) | (p, 0) => p,
+                (p, q) if p == q => p,
+                _ => return None,
+            };
+            Some((l, r, proto))
+        })
+    })
+}
+
+/// How many (source prefix, destination prefix) policy entries the selector lists need per
+/// direction in an SPD that matches prefixes, as ripsec's does.
+pub fn prefix_pair_count(local: &[TrafficSelector], remote: &[TrafficSelector]) -> usize {
+    selector_pairs(local, remote)
+        .map(|(l, r, _)| {
+            l.addresses
+                .prefixes()
+                .len()
+                .saturating_mul(r.addresses.prefixes().len())
+        })
+        .fold(0, usize::saturating_add)
 }
 
 /// Parses a TSi/TSr payload body.

@@ -7,7 +7,8 @@ mod common;
 mod engine_sim;
 
 use engine_sim::*;
-use ripsec_ike::engine::{ChildConfig, ChildSa, Config, Mode, Output, SaId};
+use ripsec_ike::engine::{ChildConfig, ChildSa, Config, FailedRequest, Mode, Output, SaId};
+use ripsec_ike::TrafficSelector;
 
 /// alice's children `a` (10.1.0.0/24 <-> 10.2.0.0/24) and `b` (10.11.0.0/24 <->
 /// 10.12.0.0/24); bob has the same two, mirrored, in the opposite order.
@@ -32,7 +33,7 @@ fn sa(sim: &Sim, node: usize) -> SaId {
 fn create_child(sim: &mut Sim, node: usize, index: usize) {
     let now = sim.now;
     let id = sa(sim, node);
-    sim.engines[node].create_child(now, id, index);
+    assert!(sim.engines[node].create_child(now, id, index));
     sim.run();
 }
 
@@ -112,6 +113,12 @@ fn an_unknown_child_index_fails_cleanly() {
     let failures = sim.request_failures(INITIATOR);
     assert!(failures[0].contains("no child number 7"), "{failures:?}");
     assert_eq!(sim.live(INITIATOR).len(), 1);
+    // An IKE SA that is closing takes no new request, and says so.
+    let now = sim.now;
+    let id = sa(&sim, INITIATOR);
+    sim.engines[INITIATOR].delete(now, id);
+    assert!(!sim.engines[INITIATOR].create_child(now, id, 1));
+    assert!(!sim.engines[INITIATOR].create_child(now, SaId(999), 1));
 }
 
 #[test]
@@ -172,12 +179,22 @@ fn a_child_matching_no_configuration_gets_ts_unacceptable_naming_the_children() 
         ]
     );
     let refused = sim.events[INITIATOR].iter().find_map(|e| match e {
-        Output::RequestFailed { reason, child, .. } => Some((reason.clone(), child.clone())),
+        Output::RequestFailed {
+            reason, request, ..
+        } => Some((reason.clone(), request.clone())),
         _ => None,
     });
     let (reason, child_name) = refused.expect("a RequestFailed");
     assert!(reason.contains("TS_UNACCEPTABLE"), "{reason}");
-    assert_eq!(child_name.as_deref(), Some("c"));
+    assert_eq!(child_name, FailedRequest::NewChild("c".to_string()));
+    // The responder refused the peer's request: reported as such, not as a failure of ours.
+    assert!(sim.events[RESPONDER].iter().any(|e| matches!(
+        e,
+        Output::RequestFailed {
+            request: FailedRequest::Peer,
+            ..
+        }
+    )));
     // In IKE_AUTH, the same refusal fails the IKE SA.
     let mut sim = Sim::new(306, vec![bob], Faults::default());
     let now = sim.now;
@@ -194,6 +211,35 @@ fn a_child_matching_no_configuration_gets_ts_unacceptable_naming_the_children() 
         "{responder:?}"
     );
     assert!(sim.failures(INITIATOR)[0].contains("TS_UNACCEPTABLE"));
+}
+
+#[test]
+fn a_new_child_needing_too_many_policy_selectors_is_refused_and_the_rest_stays() {
+    let (mut alice, bob) = two_children();
+    // 10.11.0.1-10.11.0.254 and 10.12.0.1-10.12.0.254 split into 14 prefixes each.
+    let range = |a: [u8; 4], b: [u8; 4]| {
+        TrafficSelector::ipv4(std::net::Ipv4Addr::from(a), std::net::Ipv4Addr::from(b))
+    };
+    alice.children[1].ts_local = vec![range([10, 11, 0, 1], [10, 11, 0, 254])];
+    alice.children[1].ts_remote = vec![range([10, 12, 0, 1], [10, 12, 0, 254])];
+    let mut sim = established(307, alice, bob);
+    create_child(&mut sim, INITIATOR, 1);
+    assert_eq!(sim.live(INITIATOR).len(), 1);
+    assert_eq!(sim.live(RESPONDER).len(), 1);
+    assert_eq!(
+        sim.request_failures(RESPONDER),
+        vec![
+            "traffic selectors unacceptable in CREATE_CHILD_SA: the peer proposed TSi \
+             [10.11.0.1-10.11.0.254] TSr [10.12.0.1-10.12.0.254], narrowed to local \
+             [10.12.0.1-10.12.0.254] remote [10.11.0.1-10.11.0.254] would need 196 policy \
+             selectors (ranges that are not CIDR prefixes split into many), and ripsec installs \
+             at most 64 per Child SA: use prefixes"
+                .to_string()
+        ]
+    );
+    let failures = sim.request_failures(INITIATOR);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].contains("TS_UNACCEPTABLE"), "{failures:?}");
 }
 
 fn with_mode(mut c: ChildConfig, name: &str, mode: Mode) -> ChildConfig {

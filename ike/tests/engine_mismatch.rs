@@ -8,7 +8,7 @@ mod engine_sim;
 use engine_sim::*;
 use ripsec_ike::crypto::{DhGroup, SkCipher};
 use ripsec_ike::engine::{Auth, Config, EspCipher, EspProposal, Identity};
-use ripsec_ike::{Message, NotifyType, Secret};
+use ripsec_ike::{Message, NotifyType, Secret, TrafficSelector};
 
 fn run(alice: Config, bob: Config) -> Sim {
     let mut sim = Sim::new(7, vec![bob], Faults::default());
@@ -197,6 +197,35 @@ fn traffic_selector_mismatch_names_both_sets() {
         initiator.contains("we proposed TSi [10.1.0.0/24] TSr [10.2.0.0/24]"),
         "{initiator}"
     );
+}
+
+#[test]
+fn selectors_needing_too_many_policies_are_refused() {
+    use std::net::Ipv4Addr;
+    let range =
+        |a: [u8; 4], b: [u8; 4]| TrafficSelector::ipv4(Ipv4Addr::from(a), Ipv4Addr::from(b));
+    // .1-.254 splits into 14 prefixes each: 196 policy selectors, more than ripsec installs.
+    let (mut alice, bob) = configs();
+    alice.children[0].ts_local = vec![range([10, 1, 0, 1], [10, 1, 0, 254])];
+    alice.children[0].ts_remote = vec![range([10, 2, 0, 1], [10, 2, 0, 254])];
+    let sim = run(alice, bob);
+    assert_no_child(&sim);
+    let responder = only_failure(&sim, RESPONDER);
+    assert!(
+        responder.contains(
+            "traffic selectors unacceptable: the peer proposed TSi [10.1.0.1-10.1.0.254] \
+             TSr [10.2.0.1-10.2.0.254], narrowed to local [10.2.0.1-10.2.0.254] \
+             remote [10.1.0.1-10.1.0.254] would need 196 policy selectors"
+        ),
+        "{responder}"
+    );
+    assert!(only_failure(&sim, INITIATOR).contains("TS_UNACCEPTABLE"));
+    // A range of 4 prefixes against a prefix: 4 policy selectors, accepted.
+    let (mut alice, bob) = configs();
+    alice.children[0].ts_local = vec![range([10, 1, 0, 1], [10, 1, 0, 6])];
+    let sim = run(alice, bob);
+    assert_eq!(sim.children(RESPONDER).len(), 1);
+    assert_eq!(sim.children(INITIATOR).len(), 1);
 }
 
 #[test]

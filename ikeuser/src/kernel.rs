@@ -7,7 +7,7 @@ use crate::sa::{decode, SaInfo};
 use crate::words::family_bytes;
 use anyhow::{anyhow, Result};
 use ripsec_ike::engine::{ChildDirection, ChildSa, EspCipher, Mode};
-use ripsec_ike::{AddressRange, TrafficSelector};
+use ripsec_ike::{selector_pairs, AddressRange, TrafficSelector};
 use ripsec_proto::alg;
 use ripsec_proto::uapi::{self, attr as a, cmd};
 use std::net::IpAddr;
@@ -315,67 +315,26 @@ fn is_enoent(e: &anyhow::Error) -> bool {
 
 /// Splits an inclusive address range into the fewest prefixes that cover it exactly.
 pub fn range_prefixes(range: &AddressRange) -> Vec<Prefix> {
-    let (start, end, width, v4) = match *range {
-        AddressRange::V4 { start, end } => (
-            u128::from(u32::from(start)),
-            u128::from(u32::from(end)),
-            32u32,
-            true,
-        ),
-        AddressRange::V6 { start, end } => (u128::from(start), u128::from(end), 128, false),
-    };
-    let to_addr = |x: u128| -> IpAddr {
-        if v4 {
-            IpAddr::from(u32::try_from(x).unwrap_or(u32::MAX).to_be_bytes())
-        } else {
-            IpAddr::from(x.to_be_bytes())
-        }
-    };
-    let mut out = Vec::new();
-    let mut cur = start;
-    loop {
-        // The largest aligned block starting at `cur` that stays within `end`: its size is
-        // 2^bits, and `span` is its size minus one.
-        let mut bits = cur.trailing_zeros().min(width);
-        let span = |bits: u32| 1u128.checked_shl(bits).map_or(u128::MAX, |s| s - 1);
-        while bits > 0 && cur.checked_add(span(bits)).is_none_or(|last| last > end) {
-            bits -= 1;
-        }
-        out.push(Prefix {
-            addr: to_addr(cur),
-            len: u8::try_from(width - bits).unwrap_or(0),
-        });
-        match cur.checked_add(span(bits)) {
-            Some(last) if last < end => cur = last + 1,
-            _ => break,
-        }
-    }
-    out
+    range
+        .prefixes()
+        .into_iter()
+        .map(|(addr, len)| Prefix { addr, len })
+        .collect()
 }
 
 /// The policy selectors (outbound direction) for a negotiated pair of traffic selector lists.
 pub fn child_selectors(local: &[TrafficSelector], remote: &[TrafficSelector]) -> Vec<Selector> {
     let mut out = Vec::new();
-    for l in local {
-        for r in remote {
-            if l.ts_type() != r.ts_type() {
-                continue;
-            }
-            let proto = match (l.ip_protocol, r.ip_protocol) {
-                (0, p) | (p, 0) => p,
-                (p, q) if p == q => p,
-                _ => continue,
-            };
-            for src in range_prefixes(&l.addresses) {
-                for dst in range_prefixes(&r.addresses) {
-                    out.push(Selector {
-                        src,
-                        dst,
-                        proto,
-                        sport: (l.start_port, l.end_port),
-                        dport: (r.start_port, r.end_port),
-                    });
-                }
+    for (l, r, proto) in selector_pairs(local, remote) {
+        for src in range_prefixes(&l.addresses) {
+            for dst in range_prefixes(&r.addresses) {
+                out.push(Selector {
+                    src,
+                    dst,
+                    proto,
+                    sport: (l.start_port, l.end_port),
+                    dport: (r.start_port, r.end_port),
+                });
             }
         }
     }

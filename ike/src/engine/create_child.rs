@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use super::exchange::{After, ChildEntry, ChildState, Request, Sent};
 use super::negotiate::{
-    self, accepted, choose_child, describe_allowed, explain_no_proposal, select, within,
+    self, accepted, choose_child, describe_allowed, explain_no_proposal, select,
 };
 use super::{
-    describe_ts, ChildSa, Engine, EspProposal, Failure, IkeSa, Mode, Output, SaId, State, NONCE_LEN,
+    describe_ts, ChildSa, Engine, EspProposal, FailedRequest, Failure, IkeSa, Mode, Output, SaId,
+    State, NONCE_LEN,
 };
 use crate::codes::{NotifyType, ProtocolId};
 use crate::crypto::{DhGroup, KeyExchange};
@@ -43,12 +44,16 @@ pub(super) struct ChildExchange {
 }
 
 impl ChildExchange {
-    /// The child configuration's name when this exchange creates a new Child SA.
-    pub(super) fn new_child_name(&self, sa: &IkeSa) -> Option<String> {
-        if self.rekey.is_some() {
-            return None;
+    /// What this exchange asked for, to report its failure.
+    pub(super) fn request(&self, sa: &IkeSa) -> FailedRequest {
+        match self.rekey {
+            Some(spi) => FailedRequest::ChildRekey(spi),
+            None => sa
+                .child_config(self.child)
+                .map_or(FailedRequest::Other, |c| {
+                    FailedRequest::NewChild(c.name.clone())
+                }),
         }
-        sa.child_config(self.child).ok().map(|c| c.name.clone())
     }
 }
 
@@ -131,10 +136,15 @@ impl Engine {
     /// Negotiates one more Child SA over an established IKE SA (CREATE_CHILD_SA), with the
     /// proposals, traffic selectors and mode of child configuration `child` (an index into
     /// [`super::Config::children`]; an unknown one is reported with [`Output::RequestFailed`]).
-    pub fn create_child(&mut self, now: Duration, sa: SaId, child: usize) {
+    /// False, with nothing asked, when `sa` is not an established IKE SA that carries new
+    /// requests (it is gone, closing, or replaced by a rekey).
+    pub fn create_child(&mut self, now: Duration, sa: SaId, child: usize) -> bool {
+        let mut queued = false;
         self.with_established(now, sa, |engine, ike| {
             engine.request(now, ike, Request::NewChild(child));
+            queued = true;
         });
+        queued
     }
 
     /// Runs `f` on an established (not rekeyed, not closing) IKE SA, if there is one.
@@ -309,7 +319,7 @@ impl Engine {
             self.outputs.push_back(Output::RequestFailed {
                 sa: sa.id,
                 reason: format!("the peer refused {what} with {}{detail}", error.notify_type),
-                child: ex.new_child_name(sa),
+                request: ex.request(sa),
             });
             return;
         }
@@ -319,7 +329,7 @@ impl Engine {
                 self.outputs.push_back(Output::RequestFailed {
                     sa: sa.id,
                     reason: format!("{what} failed: {reason}"),
-                    child: ex.new_child_name(sa),
+                    request: ex.request(sa),
                 });
                 return;
             }
@@ -385,15 +395,7 @@ impl Engine {
         let (Some(ts_i), Some(ts_r)) = (ts_i, ts_r) else {
             return Err("the response lacks TSi/TSr".to_string());
         };
-        if !within(&ts_i, &ex.ts_local) || !within(&ts_r, &ex.ts_remote) {
-            return Err(format!(
-                "the peer's traffic selectors TSi [{}] TSr [{}] are not within our proposal TSi [{}] TSr [{}]",
-                describe_ts(&ts_i),
-                describe_ts(&ts_r),
-                describe_ts(&ex.ts_local),
-                describe_ts(&ex.ts_remote)
-            ));
-        }
+        negotiate::check_answered_ts((&ts_i, &ts_r), (&ex.ts_local, &ex.ts_remote))?;
         let transport = crate::message::notifications(inner)
             .any(|n| n.notify_type == NotifyType::USE_TRANSPORT_MODE);
         let mode = negotiate::answered_mode(ex.mode, transport)?;
@@ -445,7 +447,7 @@ impl Engine {
                     self.outputs.push_back(Output::RequestFailed {
                         sa: sa.id,
                         reason,
-                        child: None,
+                        request: FailedRequest::Peer,
                     });
                 }
                 (vec![Payload::Notify(refusal)], After::Nothing)
@@ -518,6 +520,17 @@ impl Engine {
                 Some(reason),
             ));
         };
+        if let Err(reason) = negotiate::installable(&narrowed_r, &narrowed_i) {
+            let reason = format!(
+                "traffic selectors unacceptable in CREATE_CHILD_SA: the peer proposed TSi [{}] TSr [{}], narrowed to {reason}",
+                describe_ts(&ts_i),
+                describe_ts(&ts_r),
+            );
+            return Err((
+                notify(NotifyType::TS_UNACCEPTABLE, Vec::new()),
+                Some(reason),
+            ));
+        }
         let index = old.map_or(found, |(_, index)| index);
         let old = old.map(|(spi, _)| spi);
         let Some(child_config) = config.children.get(index) else {

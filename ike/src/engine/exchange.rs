@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use super::create_child::ChildExchange;
 use super::ike_rekey::IkeRekeyExchange;
-use super::{sk_keys, Engine, Failure, IkeSa, Output, Role, SaId, State, HALF_OPEN_TIMEOUT};
+use super::{
+    sk_keys, Engine, FailedRequest, Failure, IkeSa, Output, Role, SaId, State, HALF_OPEN_TIMEOUT,
+};
 use crate::codes::ExchangeType;
 use crate::header::HeaderFlags;
 use crate::message::Message;
@@ -267,9 +269,15 @@ impl Engine {
             let Some(request) = sa.queue.pop_front() else {
                 return;
             };
-            let child = match &request {
-                Request::NewChild(index) => sa.child_config(*index).ok().map(|c| c.name.clone()),
-                _ => None,
+            let failed = match &request {
+                Request::NewChild(index) => {
+                    sa.child_config(*index).map_or(FailedRequest::Other, |c| {
+                        FailedRequest::NewChild(c.name.clone())
+                    })
+                }
+                Request::RekeyChild(spi) => FailedRequest::ChildRekey(*spi),
+                Request::RekeyIke(_) => FailedRequest::IkeRekey,
+                _ => FailedRequest::Other,
             };
             let built = match request {
                 Request::Liveness => Ok(Some((Vec::new(), Sent::Liveness))),
@@ -294,10 +302,7 @@ impl Engine {
                         Err(reason) => self.outputs.push_back(Output::RequestFailed {
                             sa: sa.id,
                             reason: format!("cannot send {}: {reason}", kind.describe()),
-                            child: match &kind {
-                                Sent::Child(ex) => ex.new_child_name(sa),
-                                _ => None,
-                            },
+                            request: failed,
                         }),
                     }
                 }
@@ -305,7 +310,7 @@ impl Engine {
                 Err(reason) => self.outputs.push_back(Output::RequestFailed {
                     sa: sa.id,
                     reason,
-                    child,
+                    request: failed,
                 }),
             }
         }
@@ -410,7 +415,7 @@ impl Engine {
                 self.outputs.push_back(Output::RequestFailed {
                     sa: sa.id,
                     reason,
-                    child: None,
+                    request: FailedRequest::Peer,
                 });
             }
         }

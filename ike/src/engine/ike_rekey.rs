@@ -12,7 +12,8 @@ use super::create_child::payload_proposals;
 use super::exchange::{Request, Sent};
 use super::negotiate::{accepted, explain_no_proposal, select};
 use super::{
-    Engine, Failure, IkeProposal, IkeSa, Output, Role, SaId, State, HALF_OPEN_TIMEOUT, NONCE_LEN,
+    Engine, FailedRequest, Failure, IkeProposal, IkeSa, Output, Role, SaId, State,
+    HALF_OPEN_TIMEOUT, NONCE_LEN,
 };
 use crate::codes::{NotifyType, ProtocolId};
 use crate::crypto::KeyExchange;
@@ -193,7 +194,7 @@ impl Engine {
                     self.outputs.push_back(Output::RequestFailed {
                         sa: sa.id,
                         reason: format!("the rekey of the IKE SA failed: {reason}"),
-                        child: None,
+                        request: FailedRequest::IkeRekey,
                     });
                 }
             }

@@ -87,8 +87,8 @@ pub use auth::Auth;
 use identity::describe_id;
 pub use identity::Identity;
 pub use nat::{nat_detection_hash, NatState};
-use negotiate::{accepted, choose_child, describe_allowed, explain_no_proposal, select, within};
-pub use negotiate::{describe_ts, EspCipher, EspProposal, IkeProposal};
+use negotiate::{accepted, choose_child, describe_allowed, explain_no_proposal, select};
+pub use negotiate::{describe_ts, EspCipher, EspProposal, IkeProposal, MAX_SELECTOR_PAIRS};
 pub use status::{ChildStatus, IkeSaStatus};
 
 /// Nonce size we send.
@@ -239,6 +239,22 @@ pub struct ChildSa {
     pub child: String,
 }
 
+/// The request behind an [`Output::RequestFailed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailedRequest {
+    /// The creation of a new Child SA we asked for ([`Engine::create_child`]): the name of
+    /// its child configuration.
+    NewChild(String),
+    /// Our rekey of the Child SA with this inbound SPI.
+    ChildRekey(u32),
+    /// Our rekey of the IKE SA.
+    IkeRekey,
+    /// Another request of ours, e.g. a DELETE that could not be sent.
+    Other,
+    /// A request from the peer that we refused or could not answer.
+    Peer,
+}
+
 /// What the engine asks its caller to do or tells it.
 #[derive(Clone, Debug)]
 pub enum Output {
@@ -310,9 +326,8 @@ pub enum Output {
         sa: SaId,
         /// A human-readable explanation.
         reason: String,
-        /// When the creation of a new Child SA we asked for ([`Engine::create_child`])
-        /// failed: the name of its child configuration.
-        child: Option<String>,
+        /// Which request failed.
+        request: FailedRequest,
     },
     /// Something the operator should know that does not stop the IKE SA, e.g. a NAT between
     /// the peers (RFC 7296 §2.23), which ripsec cannot traverse yet. Given once, right after
@@ -1199,6 +1214,14 @@ impl Engine {
             );
             return child_failed(reply, NotifyType::TS_UNACCEPTABLE, reason);
         };
+        if let Err(reason) = negotiate::installable(&narrowed_r, &narrowed_i) {
+            let reason = format!(
+                "traffic selectors unacceptable: the peer proposed TSi [{}] TSr [{}], narrowed to {reason}",
+                describe_ts(&ts_i),
+                describe_ts(&ts_r),
+            );
+            return child_failed(reply, NotifyType::TS_UNACCEPTABLE, reason);
+        }
         let Some(child_config) = config.children.get(index) else {
             return auth_failed("internal error: no child configuration".to_string());
         };
@@ -1612,15 +1635,7 @@ impl Engine {
         let (Some(ts_i), Some(ts_r)) = create_child::payload_ts(inner) else {
             return Err("IKE_AUTH response without TSi/TSr".to_string());
         };
-        if !within(&ts_i, &child.ts_local) || !within(&ts_r, &child.ts_remote) {
-            return Err(format!(
-                "the peer's traffic selectors TSi [{}] TSr [{}] are not within our proposal TSi [{}] TSr [{}]",
-                describe_ts(&ts_i),
-                describe_ts(&ts_r),
-                describe_ts(&child.ts_local),
-                describe_ts(&child.ts_remote)
-            ));
-        }
+        negotiate::check_answered_ts((&ts_i, &ts_r), (&child.ts_local, &child.ts_remote))?;
         let transport = notifies
             .iter()
             .any(|n| n.notify_type == NotifyType::USE_TRANSPORT_MODE);

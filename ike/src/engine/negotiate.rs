@@ -442,6 +442,44 @@ pub(crate) fn within(list: &[TrafficSelector], allowed: &[TrafficSelector]) -> b
         })
 }
 
+/// The most policy selectors (prefix pairs, per direction) ripsec installs for one Child SA.
+pub const MAX_SELECTOR_PAIRS: usize = 64;
+
+/// Refuses negotiated selectors that would need more than [`MAX_SELECTOR_PAIRS`] policy
+/// selectors: address ranges that are not CIDR prefixes split into many.
+pub(crate) fn installable(
+    ts_local: &[TrafficSelector],
+    ts_remote: &[TrafficSelector],
+) -> Result<(), String> {
+    let needed = crate::traffic_selector::prefix_pair_count(ts_local, ts_remote);
+    if needed > MAX_SELECTOR_PAIRS {
+        return Err(format!(
+            "local [{}] remote [{}] would need {needed} policy selectors (ranges that are not CIDR prefixes split into many), and ripsec installs at most {MAX_SELECTOR_PAIRS} per Child SA: use prefixes",
+            describe_ts(ts_local),
+            describe_ts(ts_remote)
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the TSi/TSr of the answer to our Child SA request against what we proposed.
+pub(crate) fn check_answered_ts(
+    (ts_i, ts_r): (&[TrafficSelector], &[TrafficSelector]),
+    (ours_i, ours_r): (&[TrafficSelector], &[TrafficSelector]),
+) -> Result<(), String> {
+    if !within(ts_i, ours_i) || !within(ts_r, ours_r) {
+        return Err(format!(
+            "the peer's traffic selectors TSi [{}] TSr [{}] are not within our proposal TSi [{}] TSr [{}]",
+            describe_ts(ts_i),
+            describe_ts(ts_r),
+            describe_ts(ours_i),
+            describe_ts(ours_r)
+        ));
+    }
+    installable(ts_i, ts_r)
+        .map_err(|e| format!("the peer's traffic selectors cannot be installed: {e}"))
+}
+
 /// `start/len` when the range is exactly one prefix, else `start-end`.
 fn describe_range(start: u128, end: u128, width: u32, show: impl Fn(u128) -> String) -> String {
     let diff = start ^ end;
@@ -726,5 +764,38 @@ mod tests {
              ESN NO_ESN; no common INTEG; closest: the peer's proposal 1 and our proposal 1 \
              differ only in ENCR (peer CHACHA20_POLY1305_256, ours CHACHA20_POLY1305)"
         );
+    }
+
+    #[test]
+    fn answers_must_be_within_our_proposal_and_installable() {
+        let v4 = |a: [u8; 4], b: [u8; 4]| {
+            TrafficSelector::ipv4(std::net::Ipv4Addr::from(a), std::net::Ipv4Addr::from(b))
+        };
+        let ours_i = [v4([10, 1, 0, 0], [10, 1, 0, 255])];
+        let ours_r = [v4([10, 2, 0, 0], [10, 2, 0, 255])];
+        // Narrowed to ranges of 4 prefixes each: 16 policy selectors, fine.
+        let small_i = [v4([10, 1, 0, 1], [10, 1, 0, 6])];
+        let small_r = [v4([10, 2, 0, 1], [10, 2, 0, 6])];
+        assert_eq!(
+            check_answered_ts((&small_i, &small_r), (&ours_i, &ours_r)),
+            Ok(())
+        );
+        // .1-.254 splits into 14 prefixes: 196 pairs.
+        let odd_i = [v4([10, 1, 0, 1], [10, 1, 0, 254])];
+        let odd_r = [v4([10, 2, 0, 1], [10, 2, 0, 254])];
+        assert_eq!(
+            check_answered_ts((&odd_i, &odd_r), (&ours_i, &ours_r)),
+            Err(
+                "the peer's traffic selectors cannot be installed: local [10.1.0.1-10.1.0.254] \
+                 remote [10.2.0.1-10.2.0.254] would need 196 policy selectors (ranges that are \
+                 not CIDR prefixes split into many), and ripsec installs at most 64 per Child \
+                 SA: use prefixes"
+                    .to_string()
+            )
+        );
+        // Wider than proposed.
+        let wide = [v4([10, 1, 0, 0], [10, 1, 1, 255])];
+        assert!(check_answered_ts((&wide, &ours_r), (&ours_i, &ours_r))
+            .is_err_and(|e| e.contains("are not within our proposal")));
     }
 }

@@ -6,14 +6,11 @@ use crate::kernel::{
     child_selectors, prefix_ts, reverse, Kernel, Selector, Template, CHILD_PRIORITY,
 };
 use anyhow::{Context, Result};
-use ripsec_ike::engine::{describe_ts, ChildSa, Mode, SaId};
+use ripsec_ike::engine::{describe_ts, ChildSa, Mode, SaId, MAX_SELECTOR_PAIRS};
 use ripsec_proto::uapi;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Instant;
-
-/// Most policy selectors one Child SA may need (each is installed as out, in and fwd).
-const MAX_SELECTORS: usize = 64;
 
 /// One installed Child SA (both directions).
 pub struct ChildRecord {
@@ -139,9 +136,10 @@ impl Children {
             t.saturating_sub(jitter).max(1)
         });
         let sels = child_selectors(&child.ts_local, &child.ts_remote);
-        if sels.len() > MAX_SELECTORS {
+        // The engine refuses such selectors already; this guards the kernel all the same.
+        if sels.len() > MAX_SELECTOR_PAIRS {
             anyhow::bail!(
-                "the traffic selectors TSi [{}] TSr [{}] need {} policy selectors (ranges that are not CIDR prefixes split into many); at most {MAX_SELECTORS} are installed, so ask the peer for prefixes",
+                "the traffic selectors TSi [{}] TSr [{}] need {} policy selectors (ranges that are not CIDR prefixes split into many); at most {MAX_SELECTOR_PAIRS} are installed, so ask the peer for prefixes",
                 describe_ts(&child.ts_local),
                 describe_ts(&child.ts_remote),
                 sels.len()
@@ -287,11 +285,14 @@ impl Children {
     }
 
     /// A rekey attempt of ours ended without replacing the Child SA: try again in 10 s.
-    pub fn rekey_failed(&mut self, sa: SaId) {
-        for c in self.list.iter_mut().filter(|c| c.sa == sa && c.rekeying) {
-            c.rekeying = false;
-            c.retry_rekey = Some(Instant::now() + std::time::Duration::from_secs(10));
-        }
+    pub fn rekey_failed(&mut self, sa: SaId, inbound_spi: u32) -> Option<String> {
+        let c = self
+            .list
+            .iter_mut()
+            .find(|c| c.sa == sa && c.inbound_spi == inbound_spi)?;
+        c.rekeying = false;
+        c.retry_rekey = Some(Instant::now() + std::time::Duration::from_secs(10));
+        Some(c.child.clone())
     }
 
     /// Child SAs whose rekey retry is due, marked as rekeying again.

@@ -12,7 +12,7 @@ use crate::netlink::{GenlMsg, Ripsec};
 use anyhow::{anyhow, bail, Context, Result};
 use children::Children;
 use ripsec_ike::crypto::OsRandom;
-use ripsec_ike::engine::{self, Engine, Output, SaId, SpiAllocator};
+use ripsec_ike::engine::{self, Engine, FailedRequest, Output, SaId, SpiAllocator};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -58,7 +58,7 @@ struct Waiter {
     sa: SaId,
     kind: WaitKind,
     reply: Sender<Reply>,
-    /// `up` and Child SA rekeys: the children still awaited; empty: the first event answers.
+    /// `up` and Child SA rekeys: the children still awaited.
     pending: Vec<String>,
     /// Messages of the children installed so far, and of those that failed.
     done: Vec<String>,
@@ -87,7 +87,10 @@ impl Waiter {
 enum WaitKind {
     Up,
     Down,
+    /// Child SA rekeys, answered per child.
     Rekey,
+    /// An IKE SA rekey, answered by its outcome only.
+    RekeyIke,
 }
 
 /// An IKE SA as the daemon knows it.
@@ -434,8 +437,22 @@ impl Daemon {
             return;
         }
         if rec.established.is_some() {
-            rec.creating.push(index);
-            self.engine.create_child(now, id, index);
+            if self.engine.create_child(now, id, index) {
+                rec.creating.push(index);
+            } else {
+                let name = self.conn_name(id);
+                let child = self
+                    .cfg
+                    .connection(&name)
+                    .and_then(|c| c.children.get(index))
+                    .map_or_else(|| format!("#{index}"), |c| c.name.clone());
+                let msg = format!(
+                    "{name}: child `{child}`: IKE SA #{} is closing or being replaced by a rekey; try again",
+                    id.0
+                );
+                say!(self, "{msg}");
+                self.child_done(id, &child, Err(msg));
+            }
         } else {
             rec.want.push(index);
         }
@@ -582,7 +599,8 @@ impl Daemon {
                         if ike {
                             match self.engine.rekey_ike(now, id) {
                                 Some(_) => {
-                                    self.waiters.push(Waiter::new(id, WaitKind::Rekey, reply));
+                                    self.waiters
+                                        .push(Waiter::new(id, WaitKind::RekeyIke, reply));
                                     return;
                                 }
                                 None => Reply::err(format!(
@@ -632,15 +650,6 @@ impl Daemon {
         let mut answered = Vec::new();
         for (i, w) in self.waiters.iter_mut().enumerate() {
             if w.sa != sa || !matches!(w.kind, WaitKind::Up | WaitKind::Rekey) {
-                continue;
-            }
-            if w.pending.is_empty() {
-                // Waits for the first event only (e.g. an IKE SA rekey).
-                let _ = w.reply.send(match &result {
-                    Ok(m) => Reply::ok(m.clone()),
-                    Err(m) => Reply::err(m.clone()),
-                });
-                answered.push(i);
                 continue;
             }
             let Some(at) = w.pending.iter().position(|n| n == child) else {
@@ -824,7 +833,7 @@ impl Daemon {
                     say!(self, "{name}: IKE SA #{} rekeyed, now #{}", old.0, new.0);
                     self.answer(
                         old,
-                        &[WaitKind::Rekey],
+                        &[WaitKind::RekeyIke],
                         &Reply::ok(format!(
                             "{name}: IKE SA rekeyed (#{} replaces #{})",
                             new.0, old.0
@@ -857,28 +866,41 @@ impl Daemon {
                     &format!("{name}: {reason}"),
                 );
             }
-            Output::RequestFailed { sa, reason, child } => {
+            Output::RequestFailed {
+                sa,
+                reason,
+                request,
+            } => {
                 let name = self.conn_name(sa);
                 say!(self, "{name}: IKE SA #{}: {reason}", sa.0);
-                if let Some(child) = child {
-                    // A new Child SA of ours was refused: the others are unaffected.
-                    let index = self
-                        .cfg
-                        .connection(&name)
-                        .and_then(|c| c.children.iter().position(|ch| ch.name == child));
-                    if let (Some(r), Some(index)) = (self.ike.get_mut(&sa), index) {
-                        r.creating.retain(|i| *i != index);
+                match request {
+                    FailedRequest::NewChild(child) => {
+                        // A new Child SA of ours was refused: the others are unaffected.
+                        let index = self
+                            .cfg
+                            .connection(&name)
+                            .and_then(|c| c.children.iter().position(|ch| ch.name == child));
+                        if let (Some(r), Some(index)) = (self.ike.get_mut(&sa), index) {
+                            r.creating.retain(|i| *i != index);
+                        }
+                        let msg = format!("{name}: child `{child}`: {reason}");
+                        self.child_done(sa, &child, Err(msg));
                     }
-                    let msg = format!("{name}: child `{child}`: {reason}");
-                    self.child_done(sa, &child, Err(msg));
-                    return;
+                    FailedRequest::ChildRekey(spi) => {
+                        if let Some(child) = self.children.rekey_failed(sa, spi) {
+                            let msg = format!("{name}: child `{child}`: {reason}");
+                            self.child_done(sa, &child, Err(msg));
+                        }
+                    }
+                    FailedRequest::IkeRekey => self.answer(
+                        sa,
+                        &[WaitKind::RekeyIke],
+                        &Reply::err(format!("{name}: {reason}")),
+                    ),
+                    // Refusing the peer's request, or failing to send a DELETE, changes
+                    // nothing the daemon tracks.
+                    FailedRequest::Peer | FailedRequest::Other => {}
                 }
-                self.children.rekey_failed(sa);
-                self.answer(
-                    sa,
-                    &[WaitKind::Rekey],
-                    &Reply::err(format!("{name}: {reason}")),
-                );
             }
             Output::Warning { sa, message } => {
                 let name = self.conn_name(sa);
@@ -903,7 +925,11 @@ impl Daemon {
         }
         self.ike.remove(&sa);
         self.answer(sa, &[WaitKind::Down], &Reply::ok(log));
-        self.answer(sa, &[WaitKind::Up, WaitKind::Rekey], &Reply::err(failure));
+        self.answer(
+            sa,
+            &[WaitKind::Up, WaitKind::Rekey, WaitKind::RekeyIke],
+            &Reply::err(failure),
+        );
     }
 
     fn kernel_event(&mut self, m: &GenlMsg) {
