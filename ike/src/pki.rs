@@ -14,7 +14,9 @@ use der::{Decode, Encode, Header, Reader, SliceReader};
 use rsa::traits::PublicKeyParts;
 use sha1::{Digest, Sha1};
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{BasicConstraints, SubjectAltName};
+use x509_cert::ext::pkix::{
+    BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName,
+};
 use zeroize::Zeroizing;
 
 use crate::engine::Identity;
@@ -29,7 +31,9 @@ const SECP256R1: &str = "1.2.840.10045.3.1.7";
 const SECP384R1: &str = "1.3.132.0.34";
 const OID_SUBJECT_ALT_NAME: &str = "2.5.29.17";
 const OID_BASIC_CONSTRAINTS: &str = "2.5.29.19";
-/// Smallest RSA modulus we accept for our own key.
+const OID_KEY_USAGE: &str = "2.5.29.15";
+const OID_EXT_KEY_USAGE: &str = "2.5.29.37";
+/// Smallest RSA modulus we accept, for our own key and in certificates.
 const MIN_RSA_BITS: usize = 2048;
 
 /// A parsed X.509 v3 certificate; keeps its DER encoding.
@@ -181,6 +185,39 @@ impl Certificate {
             .map(|bc| (bc.ca, bc.path_len_constraint))
     }
 
+    /// keyUsage as RFC 5280 names the bits ("digitalSignature", "keyCertSign"), if present
+    /// and parseable.
+    pub(crate) fn key_usage(&self) -> Option<Vec<&'static str>> {
+        let usage = self
+            .extension(OID_KEY_USAGE)
+            .and_then(|(_, value)| KeyUsage::from_der(value).ok())?;
+        let names = [
+            (KeyUsages::DigitalSignature, "digitalSignature"),
+            (KeyUsages::NonRepudiation, "nonRepudiation"),
+            (KeyUsages::KeyEncipherment, "keyEncipherment"),
+            (KeyUsages::DataEncipherment, "dataEncipherment"),
+            (KeyUsages::KeyAgreement, "keyAgreement"),
+            (KeyUsages::KeyCertSign, "keyCertSign"),
+            (KeyUsages::CRLSign, "cRLSign"),
+            (KeyUsages::EncipherOnly, "encipherOnly"),
+            (KeyUsages::DecipherOnly, "decipherOnly"),
+        ];
+        Some(
+            names
+                .into_iter()
+                .filter(|(flag, _)| usage.0.contains(*flag))
+                .map(|(_, name)| name)
+                .collect(),
+        )
+    }
+
+    /// extendedKeyUsage OIDs, if present and parseable.
+    pub(crate) fn extended_key_usage(&self) -> Option<Vec<String>> {
+        self.extension(OID_EXT_KEY_USAGE)
+            .and_then(|(_, value)| ExtendedKeyUsage::from_der(value).ok())
+            .map(|eku| eku.0.iter().map(ToString::to_string).collect())
+    }
+
     /// The extension `oid`: (critical, DER value).
     fn extension(&self, oid: &str) -> Option<(bool, &[u8])> {
         self.inner
@@ -229,9 +266,16 @@ impl Certificate {
         match algorithm.as_str() {
             RSA_ENCRYPTION => {
                 use rsa::pkcs1::DecodeRsaPublicKey;
-                rsa::RsaPublicKey::from_pkcs1_der(bits)
-                    .map(PublicKey::Rsa)
-                    .map_err(|e| unsupported(&format!("invalid RSA key: {e}")))
+                let key = rsa::RsaPublicKey::from_pkcs1_der(bits)
+                    .map_err(|e| unsupported(&format!("invalid RSA key: {e}")))?;
+                let size = key.n().bits();
+                if size < MIN_RSA_BITS {
+                    return Err(format!(
+                        "certificate '{}' has an RSA key of {size} bits; at least {MIN_RSA_BITS} are required",
+                        self.subject
+                    ));
+                }
+                Ok(PublicKey::Rsa(key))
             }
             EC_PUBLIC_KEY => {
                 let curve = spki

@@ -294,6 +294,52 @@ fn bad_signatures_non_cas_and_sha1_break_the_path() {
     );
 }
 
+#[test]
+fn key_usages_and_key_sizes_are_enforced() {
+    let ca_rsa = [cert("ca-rsa.crt")];
+    let chain = |name: &str| verify_chain(&cert(name), &[], &ca_rsa, NOW);
+    assert_eq!(
+        chain("keyenc-only.crt").unwrap_err(),
+        "certificate 'CN=left.ripsec.test, O=ripsec' does not allow signing: its keyUsage is \
+         keyEncipherment, and IKE needs digitalSignature"
+    );
+    assert_eq!(
+        chain("eku-codesign.crt").unwrap_err(),
+        "certificate 'CN=left.ripsec.test, O=ripsec' is not for IKE: its extendedKeyUsage is \
+         codeSigning (1.3.6.1.5.5.7.3.3); one of ipsecIKE, anyExtendedKeyUsage, serverAuth, \
+         clientAuth is needed"
+    );
+    // serverAuth/clientAuth and id-kp-ipsecIKE are fine.
+    assert_eq!(chain("eku-server.crt").unwrap().len(), 2);
+    assert_eq!(chain("eku-ipsecike.crt").unwrap().len(), 2);
+    // A 1024-bit RSA key: the chain holds, the key is refused where it would be used.
+    let weak = cert("weak-rsa.crt");
+    let e = verify_auth(
+        &weak,
+        AuthMethod::DIGITAL_SIGNATURE,
+        &digital_signature(&unhex(SHA256_WITH_RSA), &[0; 128]),
+        b"octets",
+    )
+    .unwrap_err();
+    assert!(
+        format!("{e:?}").contains("has an RSA key of 1024 bits; at least 2048 are required"),
+        "{e:?}"
+    );
+    // A CA whose keyUsage lacks keyCertSign cannot issue.
+    let e = verify_chain(
+        &cert("nocertsign-child.crt"),
+        &[cert("nocertsign-ca.crt")],
+        &ca_rsa,
+        NOW,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "CA certificate 'CN=no certsign CA, O=ripsec' may not sign certificates: its keyUsage is \
+         digitalSignature, without keyCertSign"
+    );
+}
+
 // ------------------------------------------------------------------ identities
 
 #[test]

@@ -9,8 +9,10 @@ use crate::codes::IdType;
 use crate::payload::IdPayload;
 use crate::pki::DistinguishedName;
 
-/// An identity, as carried in IDi/IDr.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// An identity, as carried in IDi/IDr. Host names and email addresses compare without
+/// regard to ASCII case (RFC 4343), and a host name's trailing dot is ignored, as strongSwan
+/// does.
+#[derive(Clone, Debug)]
 pub enum Identity {
     /// ID_IPV4_ADDR.
     Ipv4(Ipv4Addr),
@@ -93,6 +95,45 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// The form compared and hashed: lower case, without a trailing dot for host names.
+    fn folded(&self) -> Option<String> {
+        match self {
+            Identity::Fqdn(name) => Some(name.trim_end_matches('.').to_ascii_lowercase()),
+            Identity::Email(address) => Some(address.to_ascii_lowercase()),
+            _ => None,
+        }
+    }
+}
+
+impl PartialEq for Identity {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Identity::Ipv4(a), Identity::Ipv4(b)) => a == b,
+            (Identity::Ipv6(a), Identity::Ipv6(b)) => a == b,
+            (Identity::Dn(a), Identity::Dn(b)) => a == b,
+            (Identity::Fqdn(_), Identity::Fqdn(_)) | (Identity::Email(_), Identity::Email(_)) => {
+                self.folded() == other.folded()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Identity {}
+
+impl std::hash::Hash for Identity {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Identity::Ipv4(a) => a.hash(state),
+            Identity::Ipv6(a) => a.hash(state),
+            Identity::Dn(dn) => dn.hash(state),
+            Identity::Fqdn(_) | Identity::Email(_) => self.folded().hash(state),
+        }
+    }
+}
+
 impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -110,4 +151,31 @@ pub(super) fn describe_id(id: &IdPayload) -> String {
         || format!("{} ({} bytes)", id.id_type, id.data.len()),
         |identity| identity.to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn id(s: &str) -> Identity {
+        Identity::parse(s).unwrap()
+    }
+
+    #[test]
+    fn host_names_and_email_addresses_ignore_case() {
+        assert_eq!(id("@Moon.StrongSwan.org."), id("moon.strongswan.org"));
+        assert_eq!(id("Carol@StrongSwan.org"), id("carol@strongswan.org"));
+        assert_ne!(id("moon.strongswan.org"), id("sun.strongswan.org"));
+        // Same text, different types.
+        assert_ne!(
+            Identity::Fqdn("carol.x".into()),
+            Identity::Email("carol.x".into())
+        );
+        assert_ne!(id("10.0.0.1"), id("@10.0.0.1"));
+        let set: HashSet<Identity> = [id("A.example"), id("a.example.")].into();
+        assert_eq!(set.len(), 1);
+        // Displayed as configured.
+        assert_eq!(id("A.Example").to_string(), "A.Example");
+    }
 }

@@ -105,6 +105,7 @@ pub fn verify_chain(
             end.subject()
         ));
     }
+    check_end_entity_usage(end)?;
     let mut path = vec![end.clone()];
     let mut current = end.clone();
     loop {
@@ -173,20 +174,95 @@ pub fn verify_chain(
     }
 }
 
+/// Extended key usages that allow IKE (RFC 4945 §5.1.3.12): id-kp-ipsecIKE, anyExtendedKeyUsage,
+/// and serverAuth/clientAuth, which strongSwan and Windows accept as well.
+const IKE_EKUS: &[(&str, &str)] = &[
+    ("1.3.6.1.5.5.7.3.17", "ipsecIKE"),
+    ("2.5.29.37.0", "anyExtendedKeyUsage"),
+    ("1.3.6.1.5.5.7.3.1", "serverAuth"),
+    ("1.3.6.1.5.5.7.3.2", "clientAuth"),
+];
+
+/// The peer's certificate must be for signing (keyUsage digitalSignature or nonRepudiation,
+/// RFC 4945 §5.1.3.2) and for IKE (extendedKeyUsage, when present).
+fn check_end_entity_usage(cert: &Certificate) -> Result<(), String> {
+    if let Some(usage) = cert.key_usage() {
+        if !usage.contains(&"digitalSignature") && !usage.contains(&"nonRepudiation") {
+            return Err(format!(
+                "certificate '{}' does not allow signing: its keyUsage is {}, and IKE needs digitalSignature",
+                cert.subject(),
+                usage_text(&usage)
+            ));
+        }
+    }
+    if let Some(ekus) = cert.extended_key_usage() {
+        if !ekus
+            .iter()
+            .any(|o| IKE_EKUS.iter().any(|(oid, _)| o == oid))
+        {
+            let allowed: Vec<&str> = IKE_EKUS.iter().map(|(_, name)| *name).collect();
+            return Err(format!(
+                "certificate '{}' is not for IKE: its extendedKeyUsage is {}; one of {} is needed",
+                cert.subject(),
+                ekus.iter()
+                    .map(|o| describe_eku(o))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                allowed.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn usage_text(usage: &[&str]) -> String {
+    if usage.is_empty() {
+        "empty".to_string()
+    } else {
+        usage.join(", ")
+    }
+}
+
+fn describe_eku(oid: &str) -> String {
+    let known = [
+        ("1.3.6.1.5.5.7.3.3", "codeSigning"),
+        ("1.3.6.1.5.5.7.3.4", "emailProtection"),
+        ("1.3.6.1.5.5.7.3.8", "timeStamping"),
+        ("1.3.6.1.5.5.7.3.9", "OCSPSigning"),
+    ];
+    match known.iter().chain(IKE_EKUS).find(|(o, _)| *o == oid) {
+        Some((_, name)) => format!("{name} ({oid})"),
+        None => oid.to_string(),
+    }
+}
+
 /// A CA certificate issuing a path with `below` intermediates under it: cA must be set
-/// (trust anchors are accepted without) and pathLenConstraint respected.
+/// (trust anchors are accepted without), keyUsage (if present) must include keyCertSign, and
+/// pathLenConstraint must be respected.
 fn check_path_len(ca: &Certificate, below: usize, anchor: bool) -> Result<(), String> {
     match ca.basic_constraints() {
-        Some((true, Some(limit))) if below > usize::from(limit) => Err(format!(
-            "CA certificate '{}' allows {limit} intermediate CA(s) below it, the path has {below}",
-            ca.subject()
+        Some((true, Some(limit))) if below > usize::from(limit) => {
+            return Err(format!(
+                "CA certificate '{}' allows {limit} intermediate CA(s) below it, the path has {below}",
+                ca.subject()
+            ))
+        }
+        Some((true, _)) => {}
+        _ if anchor => {}
+        _ => {
+            return Err(format!(
+                "certificate '{}' is used as an intermediate CA but is not a CA (basicConstraints cA is not set)",
+                ca.subject()
+            ))
+        }
+    }
+    match ca.key_usage() {
+        Some(usage) if !usage.contains(&"keyCertSign") => Err(format!(
+            "CA certificate '{}' may not sign certificates: its keyUsage is {}, without keyCertSign",
+            ca.subject(),
+            usage_text(&usage)
         )),
-        Some((true, _)) => Ok(()),
-        _ if anchor => Ok(()),
-        _ => Err(format!(
-            "certificate '{}' is used as an intermediate CA but is not a CA (basicConstraints cA is not set)",
-            ca.subject()
-        )),
+        _ => Ok(()),
     }
 }
 
