@@ -158,6 +158,27 @@ test_ike_trap_starts_on_traffic() {
 	expect_contains "$(ike_log A)" "needs it (acquire)"
 }
 
+test_ike_trap_narrowed_by_the_peer_adds_specific_policies() {
+	load
+	topology tunnel44
+	trap ike_cleanup EXIT
+	ike_conf A "$IKE_DIR/A.toml" start=trap
+	# B allows only its one host: the Child SA is narrower than A's trap policies.
+	ike_conf B "$IKE_DIR/B.toml" local_ts="$B_IN/32"
+	ikeuser_start B "$IKE_DIR/B.toml"
+	ikeuser_start A "$IKE_DIR/A.toml"
+	expect_eq "$(protect_policy_count A)" 3 "trap policies (out, in, fwd)"
+	ip netns exec A ping -c 1 -W 1 -I "$A_IN" "$B_IN" >/dev/null 2>&1 || true
+	wait_for 10 'test "$(sa_count A)" = 2' || fail "no SA after traffic: $(ike_log A)"
+	expect_contains "$(ikectl A status)" "=== $B_IN/32"
+	# The negotiated, narrower selectors get their own policies next to the trap's.
+	expect_eq "$(protect_policy_count A)" 6 "trap and Child SA policies"
+	ip netns exec A ping -c 2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping after the trap fired"
+	ikectl A down c >/dev/null || fail "down"
+	expect_eq "$(protect_policy_count A)" 3 "the trap policies stay after down"
+	expect_eq "$(sa_count A)" 0 "SAs after down"
+}
+
 # mismatch NAME A-SETTINGS B-SETTINGS WANT...: `up` from A fails, the message names WANT,
 # and nothing is left installed on either side.
 mismatch() {

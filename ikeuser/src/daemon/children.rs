@@ -32,10 +32,14 @@ pub struct ChildRecord {
     /// Seconds after `installed` when the module's soft (rekey) and hard expiry fire.
     pub soft_secs: Option<u64>,
     pub hard_secs: Option<u64>,
+    /// The policy selectors it uses (outbound direction).
+    sels: Vec<Selector>,
 }
 
-/// A child's policies, shared by its Child SAs (old and new during a rekey).
-struct PolicySet {
+/// The out, in (and fwd) policies of one selector of a child, shared by the Child SAs that
+/// negotiated it (old and new during a rekey).
+struct PolicyEntry {
+    sel: Selector,
     ids: Vec<u32>,
     users: usize,
     /// Installed at start for `start = "trap"`: they stay while the daemon runs.
@@ -45,8 +49,15 @@ struct PolicySet {
 #[derive(Default)]
 pub struct Children {
     pub list: Vec<ChildRecord>,
-    /// By connection and child name.
-    policies: BTreeMap<(String, String), PolicySet>,
+    /// By connection and child name. A Child SA whose negotiated selectors are narrower than
+    /// the trap's (or than another Child SA's) gets its own, more specific, policies.
+    policies: BTreeMap<(String, String), Vec<PolicyEntry>>,
+}
+
+fn delete_entries(k: &mut Kernel, entries: Vec<PolicyEntry>) {
+    for id in entries.into_iter().flat_map(|e| e.ids) {
+        let _ = k.del_policy(id);
+    }
 }
 
 /// The selectors a child's configuration asks for (outbound direction).
@@ -106,16 +117,61 @@ impl Children {
         child: &Child,
         reqid: u32,
     ) -> Result<()> {
-        let sels = config_selectors(child);
-        let ids = install_policies(k, conn, child.mode, reqid, conn.remote, &sels)?;
-        self.policies.insert(
-            (conn.name.clone(), child.name.clone()),
-            PolicySet {
-                ids,
-                users: 0,
-                trap: true,
-            },
-        );
+        let mut entries = Vec::new();
+        for sel in config_selectors(child) {
+            match install_policies(k, conn, child.mode, reqid, conn.remote, &[sel]) {
+                Ok(ids) => entries.push(PolicyEntry {
+                    sel,
+                    ids,
+                    users: 0,
+                    trap: true,
+                }),
+                Err(e) => {
+                    delete_entries(k, entries);
+                    return Err(e);
+                }
+            }
+        }
+        self.policies
+            .insert((conn.name.clone(), child.name.clone()), entries);
+        Ok(())
+    }
+
+    /// Takes a reference on the policies of `sels`, installing those the child lacks.
+    fn use_policies(
+        &mut self,
+        k: &mut Kernel,
+        (conn, cfg): (&Connection, &Child),
+        child: &ChildSa,
+        reqid: u32,
+        sels: &[Selector],
+    ) -> Result<()> {
+        let entries = self
+            .policies
+            .entry((conn.name.clone(), cfg.name.clone()))
+            .or_default();
+        let mut added = Vec::new();
+        for sel in sels {
+            if entries.iter().any(|e| e.sel == *sel) {
+                continue;
+            }
+            match install_policies(k, conn, child.mode, reqid, child.peer.ip(), &[*sel]) {
+                Ok(ids) => added.push(PolicyEntry {
+                    sel: *sel,
+                    ids,
+                    users: 0,
+                    trap: false,
+                }),
+                Err(e) => {
+                    delete_entries(k, added);
+                    return Err(e);
+                }
+            }
+        }
+        entries.extend(added);
+        for e in entries.iter_mut().filter(|e| sels.contains(&e.sel)) {
+            e.users += 1;
+        }
         Ok(())
     }
 
@@ -129,7 +185,6 @@ impl Children {
         child: &ChildSa,
     ) -> Result<String> {
         let hard = cfg.life_time;
-        let key = (conn.name.clone(), cfg.name.clone());
         // Jitter the rekey by up to a tenth, so both peers rarely rekey at once.
         let soft = cfg.rekey_time.map(|t| {
             let jitter = u64::from(child.inbound.spi) % (t / 10 + 1);
@@ -151,27 +206,10 @@ impl Children {
             let _ = k.del_sa(conn.local, child.inbound.spi);
             return Err(e.context("outbound SA"));
         }
-        if !self.policies.contains_key(&key) {
-            match install_policies(k, conn, child.mode, reqid, child.peer.ip(), &sels) {
-                Ok(ids) => {
-                    self.policies.insert(
-                        key.clone(),
-                        PolicySet {
-                            ids,
-                            users: 0,
-                            trap: false,
-                        },
-                    );
-                }
-                Err(e) => {
-                    let _ = k.del_sa(conn.local, child.inbound.spi);
-                    let _ = k.del_sa(child.peer.ip(), child.outbound.spi);
-                    return Err(e.context("policies"));
-                }
-            }
-        }
-        if let Some(p) = self.policies.get_mut(&key) {
-            p.users += 1;
+        if let Err(e) = self.use_policies(k, (conn, cfg), child, reqid, &sels) {
+            let _ = k.del_sa(conn.local, child.inbound.spi);
+            let _ = k.del_sa(child.peer.ip(), child.outbound.spi);
+            return Err(e.context("policies"));
         }
         let rec = ChildRecord {
             sa,
@@ -190,6 +228,7 @@ impl Children {
             retry_rekey: None,
             soft_secs: soft,
             hard_secs: hard,
+            sels,
         };
         let msg = format!(
             "Child SA `{}` installed: {} {}, spi in 0x{:08x} out 0x{:08x}, {} === {}",
@@ -209,12 +248,16 @@ impl Children {
         let _ = k.del_sa(rec.local, rec.inbound_spi);
         let _ = k.del_sa(rec.peer, rec.outbound_spi);
         let key = (rec.conn.clone(), rec.child.clone());
-        if let Some(p) = self.policies.get_mut(&key) {
-            p.users = p.users.saturating_sub(1);
-            if p.users == 0 && !p.trap {
-                for id in std::mem::take(&mut p.ids) {
-                    let _ = k.del_policy(id);
-                }
+        if let Some(entries) = self.policies.get_mut(&key) {
+            for e in entries.iter_mut().filter(|e| rec.sels.contains(&e.sel)) {
+                e.users = e.users.saturating_sub(1);
+            }
+            let (gone, keep) = std::mem::take(entries)
+                .into_iter()
+                .partition(|e| e.users == 0 && !e.trap);
+            *entries = keep;
+            delete_entries(k, gone);
+            if entries.is_empty() {
                 self.policies.remove(&key);
             }
         }
@@ -248,10 +291,8 @@ impl Children {
         for rec in std::mem::take(&mut self.list) {
             self.release(k, &rec);
         }
-        for (_, p) in std::mem::take(&mut self.policies) {
-            for id in p.ids {
-                let _ = k.del_policy(id);
-            }
+        for (_, entries) in std::mem::take(&mut self.policies) {
+            delete_entries(k, entries);
         }
     }
 
