@@ -174,6 +174,13 @@ test_ike_trap_narrowed_by_the_peer_adds_specific_policies() {
 	# The negotiated, narrower selectors get their own policies next to the trap's.
 	expect_eq "$(protect_policy_count A)" 6 "trap and Child SA policies"
 	ip netns exec A ping -c 2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping after the trap fired"
+	# Traffic outside the negotiated selectors meets the trap, not this Child SA.
+	local out='sum(s["stats"]["packets-out"] for s in j)' before
+	before=$(json_get "$(ip netns exec A ikeuser sa list --json)" "$out")
+	ip -n B addr add 10.2.0.2/32 dev lo
+	ip netns exec A ping -c 2 -W 1 -I "$A_IN" 10.2.0.2 >/dev/null 2>&1 && fail "10.2.0.2 answered"
+	expect_eq "$(json_get "$(ip netns exec A ikeuser sa list --json)" "$out")" "$before" \
+		"packets the Child SA for $B_IN/32 sent to 10.2.0.2"
 	ikectl A down c >/dev/null || fail "down"
 	expect_eq "$(protect_policy_count A)" 3 "the trap policies stay after down"
 	expect_eq "$(sa_count A)" 0 "SAs after down"

@@ -32,14 +32,22 @@ pub struct ChildRecord {
     /// Seconds after `installed` when the module's soft (rekey) and hard expiry fire.
     pub soft_secs: Option<u64>,
     pub hard_secs: Option<u64>,
-    /// The policy selectors it uses (outbound direction).
+    /// The policy selectors it uses (outbound direction), and their reqid.
     sels: Vec<Selector>,
+    reqid: u32,
 }
+
+/// Added to a child's reqid for its Child SAs while it has trap policies: their own policies
+/// (at [`CHILD_PRIORITY`] - 1, ahead of the trap's) then lead to them alone, and traffic
+/// outside the negotiated selectors still meets the trap (ACQUIRE, and no decrypted packet
+/// of this Child SA passes the trap's in policy).
+pub const UNDER_TRAP: u32 = 0x1_0000;
 
 /// The out, in (and fwd) policies of one selector of a child, shared by the Child SAs that
 /// negotiated it (old and new during a rekey).
 struct PolicyEntry {
     sel: Selector,
+    reqid: u32,
     ids: Vec<u32>,
     users: usize,
     /// Installed at start for `start = "trap"`: they stay while the daemon runs.
@@ -71,7 +79,7 @@ fn install_policies(
     k: &mut Kernel,
     conn: &Connection,
     mode: Mode,
-    reqid: u32,
+    (reqid, priority): (u32, u32),
     peer: IpAddr,
     sels: &[Selector],
 ) -> Result<Vec<u32>> {
@@ -88,7 +96,7 @@ fn install_policies(
     };
     let mut ids = Vec::new();
     let mut add = |k: &mut Kernel, dir, sel: &Selector, t: &Template| -> Result<()> {
-        ids.push(k.add_policy(dir, sel, CHILD_PRIORITY, Some(t))?);
+        ids.push(k.add_policy(dir, sel, priority, Some(t))?);
         Ok(())
     };
     let r = sels.iter().try_for_each(|s| {
@@ -119,9 +127,11 @@ impl Children {
     ) -> Result<()> {
         let mut entries = Vec::new();
         for sel in config_selectors(child) {
-            match install_policies(k, conn, child.mode, reqid, conn.remote, &[sel]) {
+            let at = (reqid, CHILD_PRIORITY);
+            match install_policies(k, conn, child.mode, at, conn.remote, &[sel]) {
                 Ok(ids) => entries.push(PolicyEntry {
                     sel,
+                    reqid,
                     ids,
                     users: 0,
                     trap: true,
@@ -137,27 +147,31 @@ impl Children {
         Ok(())
     }
 
-    /// Takes a reference on the policies of `sels`, installing those the child lacks.
+    /// Takes a reference on the policies of `sels` for `reqid`, installing those the child
+    /// lacks at `priority`.
     fn use_policies(
         &mut self,
         k: &mut Kernel,
         (conn, cfg): (&Connection, &Child),
         child: &ChildSa,
-        reqid: u32,
+        (reqid, priority): (u32, u32),
         sels: &[Selector],
     ) -> Result<()> {
         let entries = self
             .policies
             .entry((conn.name.clone(), cfg.name.clone()))
             .or_default();
-        let mut added = Vec::new();
+        let mut added: Vec<PolicyEntry> = Vec::new();
         for sel in sels {
-            if entries.iter().any(|e| e.sel == *sel) {
+            let have = |e: &PolicyEntry| e.sel == *sel && e.reqid == reqid;
+            if entries.iter().any(have) || added.iter().any(have) {
                 continue;
             }
-            match install_policies(k, conn, child.mode, reqid, child.peer.ip(), &[*sel]) {
+            let at = (reqid, priority);
+            match install_policies(k, conn, child.mode, at, child.peer.ip(), &[*sel]) {
                 Ok(ids) => added.push(PolicyEntry {
                     sel: *sel,
+                    reqid,
                     ids,
                     users: 0,
                     trap: false,
@@ -169,7 +183,10 @@ impl Children {
             }
         }
         entries.extend(added);
-        for e in entries.iter_mut().filter(|e| sels.contains(&e.sel)) {
+        for e in entries
+            .iter_mut()
+            .filter(|e| e.reqid == reqid && sels.contains(&e.sel))
+        {
             e.users += 1;
         }
         Ok(())
@@ -200,13 +217,22 @@ impl Children {
                 sels.len()
             );
         }
+        let trapped = self
+            .policies
+            .get(&(conn.name.clone(), cfg.name.clone()))
+            .is_some_and(|entries| entries.iter().any(|e| e.trap));
+        let (reqid, priority) = if trapped {
+            (reqid.wrapping_add(UNDER_TRAP), CHILD_PRIORITY - 1)
+        } else {
+            (reqid, CHILD_PRIORITY)
+        };
         k.add_sa(child, true, conn.local, reqid, None, hard)
             .context("inbound SA")?;
         if let Err(e) = k.add_sa(child, false, conn.local, reqid, soft, hard) {
             let _ = k.del_sa(conn.local, child.inbound.spi);
             return Err(e.context("outbound SA"));
         }
-        if let Err(e) = self.use_policies(k, (conn, cfg), child, reqid, &sels) {
+        if let Err(e) = self.use_policies(k, (conn, cfg), child, (reqid, priority), &sels) {
             let _ = k.del_sa(conn.local, child.inbound.spi);
             let _ = k.del_sa(child.peer.ip(), child.outbound.spi);
             return Err(e.context("policies"));
@@ -229,6 +255,7 @@ impl Children {
             soft_secs: soft,
             hard_secs: hard,
             sels,
+            reqid,
         };
         let msg = format!(
             "Child SA `{}` installed: {} {}, spi in 0x{:08x} out 0x{:08x}, {} === {}",
@@ -249,7 +276,10 @@ impl Children {
         let _ = k.del_sa(rec.peer, rec.outbound_spi);
         let key = (rec.conn.clone(), rec.child.clone());
         if let Some(entries) = self.policies.get_mut(&key) {
-            for e in entries.iter_mut().filter(|e| rec.sels.contains(&e.sel)) {
+            for e in entries
+                .iter_mut()
+                .filter(|e| e.reqid == rec.reqid && rec.sels.contains(&e.sel))
+            {
                 e.users = e.users.saturating_sub(1);
             }
             let (gone, keep) = std::mem::take(entries)

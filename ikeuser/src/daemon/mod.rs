@@ -234,7 +234,8 @@ impl Daemon {
         self.spawn_control(tx)?;
         // Only now, with the IKE port and the control socket ours (so no other daemon runs
         // here), is what a killed predecessor left behind safe to remove.
-        let leftovers = REQID_BASE..REQID_BASE.wrapping_add(0x1_0000);
+        // Child reqids, and the same under a trap (children::UNDER_TRAP).
+        let leftovers = REQID_BASE..REQID_BASE.wrapping_add(0x2_0000);
         match self.kernel.remove_leftovers(self.cfg.port, leftovers) {
             Ok((0, 0)) => {}
             Ok((sas, policies)) => eprintln!(
