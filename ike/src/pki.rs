@@ -185,12 +185,13 @@ impl Certificate {
             .map(|bc| (bc.ca, bc.path_len_constraint))
     }
 
-    /// keyUsage as RFC 5280 names the bits ("digitalSignature", "keyCertSign"), if present
-    /// and parseable.
+    /// keyUsage as RFC 5280 names the bits ("digitalSignature", "keyCertSign"), if present.
     pub(crate) fn key_usage(&self) -> Option<Vec<&'static str>> {
-        let usage = self
-            .extension(OID_KEY_USAGE)
-            .and_then(|(_, value)| KeyUsage::from_der(value).ok())?;
+        // Present but unparseable counts as allowing nothing.
+        let (_, value) = self.extension(OID_KEY_USAGE)?;
+        let Ok(usage) = KeyUsage::from_der(value) else {
+            return Some(Vec::new());
+        };
         let names = [
             (KeyUsages::DigitalSignature, "digitalSignature"),
             (KeyUsages::NonRepudiation, "nonRepudiation"),
@@ -211,11 +212,14 @@ impl Certificate {
         )
     }
 
-    /// extendedKeyUsage OIDs, if present and parseable.
+    /// extendedKeyUsage OIDs, if present.
     pub(crate) fn extended_key_usage(&self) -> Option<Vec<String>> {
-        self.extension(OID_EXT_KEY_USAGE)
-            .and_then(|(_, value)| ExtendedKeyUsage::from_der(value).ok())
-            .map(|eku| eku.0.iter().map(ToString::to_string).collect())
+        // Present but unparseable counts as allowing nothing.
+        let (_, value) = self.extension(OID_EXT_KEY_USAGE)?;
+        Some(ExtendedKeyUsage::from_der(value).map_or_else(
+            |_| vec!["(unparseable)".to_string()],
+            |eku| eku.0.iter().map(ToString::to_string).collect(),
+        ))
     }
 
     /// The extension `oid`: (critical, DER value).

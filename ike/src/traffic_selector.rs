@@ -145,14 +145,21 @@ pub fn selector_pairs<'a>(
 /// How many (source prefix, destination prefix) policy entries the selector lists need per
 /// direction in an SPD that matches prefixes, as ripsec's does.
 pub fn prefix_pair_count(local: &[TrafficSelector], remote: &[TrafficSelector]) -> usize {
-    selector_pairs(local, remote)
-        .map(|(l, r, _)| {
-            l.addresses
-                .prefixes()
-                .len()
-                .saturating_mul(r.addresses.prefixes().len())
-        })
-        .fold(0, usize::saturating_add)
+    let count = |ts: &TrafficSelector| ts.addresses.prefixes().len();
+    let local_counts: Vec<usize> = local.iter().map(count).collect();
+    let remote_counts: Vec<usize> = remote.iter().map(count).collect();
+    let mut total = 0usize;
+    for (l, lc) in local.iter().zip(&local_counts) {
+        for (r, rc) in remote.iter().zip(&remote_counts) {
+            if selector_pairs(std::slice::from_ref(l), std::slice::from_ref(r))
+                .next()
+                .is_some()
+            {
+                total = total.saturating_add(lc.saturating_mul(*rc));
+            }
+        }
+    }
+    total
 }
 
 /// Parses a TSi/TSr payload body.

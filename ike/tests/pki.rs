@@ -309,6 +309,8 @@ fn key_usages_and_key_sizes_are_enforced() {
          codeSigning (1.3.6.1.5.5.7.3.3); one of ipsecIKE, anyExtendedKeyUsage, serverAuth, \
          clientAuth is needed"
     );
+    // A pinned certificate is trusted as it is, even a CA's (keyUsage keyCertSign only).
+    assert_eq!(chain("ca-rsa.crt").unwrap().len(), 1);
     // serverAuth/clientAuth and id-kp-ipsecIKE are fine.
     assert_eq!(chain("eku-server.crt").unwrap().len(), 2);
     assert_eq!(chain("eku-ipsecike.crt").unwrap().len(), 2);

@@ -46,13 +46,13 @@ pub(super) struct ChildExchange {
 impl ChildExchange {
     /// What this exchange asked for, to report its failure.
     pub(super) fn request(&self, sa: &IkeSa) -> FailedRequest {
+        let name = sa.child_config(self.child).map(|c| c.name.clone());
         match self.rekey {
-            Some(spi) => FailedRequest::ChildRekey(spi),
-            None => sa
-                .child_config(self.child)
-                .map_or(FailedRequest::Other, |c| {
-                    FailedRequest::NewChild(c.name.clone())
-                }),
+            Some(spi) => FailedRequest::ChildRekey {
+                spi,
+                child: name.unwrap_or_default(),
+            },
+            None => name.map_or(FailedRequest::Other, FailedRequest::NewChild),
         }
     }
 }
@@ -117,8 +117,10 @@ impl Engine {
     /// Rekeys the Child SA with inbound SPI `inbound_spi` (CREATE_CHILD_SA with REKEY_SA,
     /// PFS as configured). The new Child SA is reported with [`Output::InstallChild`], then
     /// the old one is deleted (INFORMATIONAL) and reported with [`Output::RemoveChild`].
-    /// Unknown SAs or Child SAs already being rekeyed or deleted are ignored.
-    pub fn rekey_child(&mut self, now: Duration, sa: SaId, inbound_spi: u32) {
+    /// True when a rekey of that Child SA is now queued or under way; false (and nothing
+    /// asked) for unknown SAs and Child SAs being deleted or already replaced.
+    pub fn rekey_child(&mut self, now: Duration, sa: SaId, inbound_spi: u32) -> bool {
+        let mut asked = false;
         self.with_established(now, sa, |engine, ike| {
             let installed = ike
                 .children
@@ -130,7 +132,9 @@ impl Engine {
             if installed && !busy {
                 engine.request(now, ike, Request::RekeyChild(inbound_spi));
             }
+            asked = installed || busy;
         });
+        asked
     }
 
     /// Negotiates one more Child SA over an established IKE SA (CREATE_CHILD_SA), with the

@@ -128,6 +128,17 @@ pub(super) enum After {
 }
 
 impl IkeSa {
+    /// The name of the child configuration of the Child SA with this inbound SPI ("" if
+    /// unknown).
+    pub(super) fn child_name(&self, spi: u32) -> String {
+        self.children
+            .iter()
+            .find(|c| c.inbound_spi == spi)
+            .and_then(|c| self.child_config(c.child).ok())
+            .map(|c| c.name.clone())
+            .unwrap_or_default()
+    }
+
     pub(super) fn child_by_inbound(&mut self, spi: u32) -> Option<&mut ChildEntry> {
         self.children.iter_mut().find(|c| c.inbound_spi == spi)
     }
@@ -275,7 +286,10 @@ impl Engine {
                         FailedRequest::NewChild(c.name.clone())
                     })
                 }
-                Request::RekeyChild(spi) => FailedRequest::ChildRekey(*spi),
+                Request::RekeyChild(spi) => FailedRequest::ChildRekey {
+                    spi: *spi,
+                    child: sa.child_name(*spi),
+                },
                 Request::RekeyIke(_) => FailedRequest::IkeRekey,
                 _ => FailedRequest::Other,
             };

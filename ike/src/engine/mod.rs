@@ -245,8 +245,13 @@ pub enum FailedRequest {
     /// The creation of a new Child SA we asked for ([`Engine::create_child`]): the name of
     /// its child configuration.
     NewChild(String),
-    /// Our rekey of the Child SA with this inbound SPI.
-    ChildRekey(u32),
+    /// Our rekey of a Child SA.
+    ChildRekey {
+        /// Its inbound SPI.
+        spi: u32,
+        /// The name of its child configuration.
+        child: String,
+    },
     /// Our rekey of the IKE SA.
     IkeRekey,
     /// Another request of ours, e.g. a DELETE that could not be sent.

@@ -355,15 +355,17 @@ impl Children {
         }
     }
 
-    /// A rekey attempt of ours ended without replacing the Child SA: try again in 10 s.
-    pub fn rekey_failed(&mut self, sa: SaId, inbound_spi: u32) -> Option<String> {
-        let c = self
+    /// A rekey attempt of ours ended without replacing the Child SA: if its lifetime started
+    /// it, try again in 10 s (a failed `ikeuser rekey` is not retried).
+    pub fn rekey_failed(&mut self, sa: SaId, inbound_spi: u32) {
+        if let Some(c) = self
             .list
             .iter_mut()
-            .find(|c| c.sa == sa && c.inbound_spi == inbound_spi)?;
-        c.rekeying = false;
-        c.retry_rekey = Some(Instant::now() + std::time::Duration::from_secs(10));
-        Some(c.child.clone())
+            .find(|c| c.sa == sa && c.inbound_spi == inbound_spi && c.rekeying)
+        {
+            c.rekeying = false;
+            c.retry_rekey = Some(Instant::now() + std::time::Duration::from_secs(10));
+        }
     }
 
     /// Child SAs whose rekey retry is due, marked as rekeying again.

@@ -482,7 +482,9 @@ impl Daemon {
             let name = self.conn_name(sa);
             say!(self, "{name}: retrying the rekey of Child SA 0x{spi:08x}");
             let t = self.now();
-            self.engine.rekey_child(t, sa, spi);
+            if !self.engine.rekey_child(t, sa, spi) {
+                self.children.rekey_failed(sa, spi);
+            }
         }
         let now = Instant::now();
         let due: Vec<SaId> = self
@@ -610,18 +612,26 @@ impl Daemon {
                                 )),
                             }
                         } else {
-                            let spis: Vec<u32> =
-                                self.children.of_sa(id).map(|c| c.inbound_spi).collect();
-                            let mut names: Vec<String> =
-                                self.children.of_sa(id).map(|c| c.child.clone()).collect();
+                            let children: Vec<(u32, String)> = self
+                                .children
+                                .of_sa(id)
+                                .map(|c| (c.inbound_spi, c.child.clone()))
+                                .collect();
+                            let mut names = Vec::new();
+                            for (spi, name) in &children {
+                                if self.engine.rekey_child(now, id, *spi) {
+                                    names.push(name.clone());
+                                }
+                            }
                             names.sort();
                             names.dedup();
-                            if spis.is_empty() {
+                            if children.is_empty() {
                                 Reply::err(format!("{conn} has no Child SA to rekey"))
+                            } else if names.is_empty() {
+                                Reply::err(format!(
+                                    "{conn}: its Child SAs are being deleted or replaced; try again"
+                                ))
                             } else {
-                                for spi in spis {
-                                    self.engine.rekey_child(now, id, spi);
-                                }
                                 self.waiters
                                     .push(Waiter::new(id, WaitKind::Rekey, reply).awaiting(names));
                                 return;
@@ -887,11 +897,10 @@ impl Daemon {
                         let msg = format!("{name}: child `{child}`: {reason}");
                         self.child_done(sa, &child, Err(msg));
                     }
-                    FailedRequest::ChildRekey(spi) => {
-                        if let Some(child) = self.children.rekey_failed(sa, spi) {
-                            let msg = format!("{name}: child `{child}`: {reason}");
-                            self.child_done(sa, &child, Err(msg));
-                        }
+                    FailedRequest::ChildRekey { spi, child } => {
+                        self.children.rekey_failed(sa, spi);
+                        let msg = format!("{name}: child `{child}`: {reason}");
+                        self.child_done(sa, &child, Err(msg));
                     }
                     FailedRequest::IkeRekey => self.answer(
                         sa,
@@ -955,7 +964,9 @@ impl Daemon {
                         self,
                         "{name}: Child SA 0x{spi:08x} reached its soft lifetime; rekeying"
                     );
-                    self.engine.rekey_child(now, sa, inbound_spi);
+                    if !self.engine.rekey_child(now, sa, inbound_spi) {
+                        self.children.rekey_failed(sa, inbound_spi);
+                    }
                 }
             }
             Some("acquire") => {
