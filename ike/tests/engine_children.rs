@@ -242,6 +242,27 @@ fn a_new_child_needing_too_many_policy_selectors_is_refused_and_the_rest_stays()
     assert!(failures[0].contains("TS_UNACCEPTABLE"), "{failures:?}");
 }
 
+#[test]
+fn a_new_child_we_refuse_after_the_peer_installed_it_is_deleted_there() {
+    let (mut alice, bob) = two_children();
+    // We want `b` in transport mode; bob answers in tunnel mode, which we refuse.
+    alice.children[1].mode = Mode::Transport;
+    let mut sim = established(308, alice, bob);
+    create_child(&mut sim, INITIATOR, 1);
+    let failures = sim.request_failures(INITIATOR);
+    assert_eq!(
+        failures,
+        vec!["the new Child SA failed: the peer does not accept transport mode"]
+    );
+    // Bob installed it, then removed it on our DELETE; `a` stays on both sides.
+    assert_eq!(sim.children(RESPONDER).len(), 2);
+    assert_eq!(sim.removed(RESPONDER).len(), 1);
+    assert_eq!(sim.live(RESPONDER).len(), 1);
+    assert_eq!(sim.live(INITIATOR).len(), 1);
+    assert_eq!(sim.established(RESPONDER), 1);
+    assert!(sim.closed(RESPONDER).is_empty());
+}
+
 fn with_mode(mut c: ChildConfig, name: &str, mode: Mode) -> ChildConfig {
     c.name = name.into();
     c.mode = mode;

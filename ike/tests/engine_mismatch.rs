@@ -238,4 +238,11 @@ fn transport_mode_refused() {
         only_failure(&sim, INITIATOR),
         "the peer does not accept transport mode"
     );
+    // The responder had installed a tunnel-mode Child SA: our DELETE of the IKE SA removes
+    // it there too.
+    assert_eq!(sim.children(RESPONDER).len(), 1);
+    assert_eq!(
+        sim.closed(RESPONDER),
+        vec!["the peer 192.0.2.1:500 deleted the IKE SA".to_string()]
+    );
 }

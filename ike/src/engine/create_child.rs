@@ -335,6 +335,8 @@ impl Engine {
                     reason: format!("{what} failed: {reason}"),
                     request: ex.request(sa),
                 });
+                // The peer installed what it answered: have it remove that again.
+                sa.queue.push_back(Request::DeleteRefused(ex.inbound_spi));
                 return;
             }
         };

@@ -27,6 +27,9 @@ pub(super) enum Request {
     DeleteIke,
     /// INFORMATIONAL deleting Child SAs, by our inbound SPIs.
     DeleteChildren(Vec<u32>),
+    /// INFORMATIONAL deleting a Child SA the peer created but we refused (RFC 7296 §2.9), by
+    /// the inbound SPI we had offered for it.
+    DeleteRefused(u32),
     /// CREATE_CHILD_SA rekeying the Child SA with this inbound SPI.
     RekeyChild(u32),
     /// CREATE_CHILD_SA for an additional Child SA of this child configuration (index).
@@ -300,6 +303,13 @@ impl Engine {
                     Sent::DeleteIke,
                 ))),
                 Request::DeleteChildren(spis) => Ok(self.delete_children_request(sa, spis)),
+                Request::DeleteRefused(spi) => Ok(Some((
+                    vec![Payload::Delete(crate::payload::DeletePayload::ChildSas {
+                        protocol: crate::codes::ProtocolId::ESP,
+                        spis: vec![spi],
+                    })],
+                    Sent::DeleteChildren(vec![spi]),
+                ))),
                 Request::RekeyChild(spi) => self.child_request(sa, Some(spi), 0),
                 Request::NewChild(child) => self.child_request(sa, None, child),
                 Request::RekeyIke(id) => self.ike_rekey_request(sa, id),

@@ -83,18 +83,28 @@ impl Engine {
     /// IKE SA's keys, sent once; no answer is awaited (the caller drops the IKE SA).
     pub(super) fn send_auth_failed(&mut self, sa: &mut IkeSa) {
         let notify = NotifyPayload::new(NotifyType::AUTHENTICATION_FAILED, Vec::new());
+        self.send_once(sa, &[Payload::Notify(notify)], "AUTHENTICATION_FAILED");
+    }
+
+    /// Tells the peer, once and without waiting for an answer, that we deleted the IKE SA
+    /// it considers up (e.g. we refused the Child SA of its IKE_AUTH answer).
+    pub(super) fn send_ike_delete(&mut self, sa: &mut IkeSa) {
+        self.send_once(
+            sa,
+            &[Payload::Delete(DeletePayload::IkeSa)],
+            "a DELETE of the IKE SA",
+        );
+    }
+
+    fn send_once(&mut self, sa: &mut IkeSa, payloads: &[Payload], what: &str) {
         let id = sa.next_message_id;
-        let payloads = [Payload::Notify(notify)];
-        let message = match self.seal(sa, ExchangeType::INFORMATIONAL, id, false, &payloads) {
+        let message = match self.seal(sa, ExchangeType::INFORMATIONAL, id, false, payloads) {
             Ok(bytes) => {
                 sa.next_message_id = id.wrapping_add(1);
                 self.outputs.push_back(Output::Send { to: sa.peer, bytes });
-                format!(
-                    "sent AUTHENTICATION_FAILED to {} in INFORMATIONAL request {id}",
-                    sa.peer
-                )
+                format!("sent {what} to {} in INFORMATIONAL request {id}", sa.peer)
             }
-            Err(reason) => format!("cannot send AUTHENTICATION_FAILED to {}: {reason}", sa.peer),
+            Err(reason) => format!("cannot send {what} to {}: {reason}", sa.peer),
         };
         self.outputs.push_back(Output::Debug { sa: sa.id, message });
     }

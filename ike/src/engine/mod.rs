@@ -1346,8 +1346,14 @@ impl Engine {
                     Err(reason) => {
                         // The responder considers the IKE SA up but we refused its ID or
                         // AUTH (not a Child SA refusal): tell it (RFC 7296 §2.21.2).
-                        if sa.peer_auth.is_none() && responder_accepted_us(&inner) {
-                            self.send_auth_failed(sa);
+                        if responder_accepted_us(&inner) {
+                            if sa.peer_auth.is_none() {
+                                self.send_auth_failed(sa);
+                            } else if !refused_child(&inner) {
+                                // We refused the Child SA the peer installed: the IKE SA
+                                // fails here, so have the peer delete it and the Child SA.
+                                self.send_ike_delete(sa);
+                            }
                         }
                         self.fail_sa(sa, reason);
                     }
@@ -1713,6 +1719,11 @@ fn sk_keys(cipher: SkCipher, keys: &IkeSaKeys, sender: Role) -> SkKeys {
 /// Compares two MACs in data-independent time (`subtle`); a length mismatch is unequal.
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
+}
+
+/// Whether the peer refused the Child SA of IKE_AUTH (an error notify): it installed none.
+fn refused_child(inner: &[Payload]) -> bool {
+    crate::message::notifications(inner).any(|n| n.notify_type.is_error())
 }
 
 /// Whether an IKE_AUTH response shows that the responder authenticated us and considers the
