@@ -17,8 +17,14 @@ pub enum Request {
     Up { conn: String },
     /// Delete a connection's IKE SAs (and with them its Child SAs).
     Down { conn: String },
-    /// Rekey a connection's Child SAs, or its IKE SA with `ike`.
-    Rekey { conn: String, ike: bool },
+    /// Rekey a connection's Child SAs (only those of child `child` if given), or its IKE SA
+    /// with `ike`.
+    Rekey {
+        conn: String,
+        ike: bool,
+        #[serde(default)]
+        child: Option<String>,
+    },
     /// IKE SAs, Child SAs and the module's counters.
     Status,
 }

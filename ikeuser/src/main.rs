@@ -78,11 +78,13 @@ enum Cmd {
     Up { conn: String },
     /// Delete a connection's IKE SA and its Child SAs (the peer is told).
     Down { conn: String },
-    /// Rekey a connection's Child SA (or its IKE SA with --ike).
+    /// Rekey a connection's Child SAs (one child's with --child NAME, the IKE SA with --ike).
     Rekey {
         conn: String,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "child")]
         ike: bool,
+        #[arg(long, value_name = "NAME")]
+        child: Option<String>,
     },
     /// IKE SAs and Child SAs of the running daemon, with the module's counters.
     Status,
@@ -139,12 +141,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Up { conn } => return control(&cli, Request::Up { conn: conn.clone() }),
         Cmd::Down { conn } => return control(&cli, Request::Down { conn: conn.clone() }),
-        Cmd::Rekey { conn, ike } => {
+        Cmd::Rekey { conn, ike, child } => {
             return control(
                 &cli,
                 Request::Rekey {
                     conn: conn.clone(),
                     ike: *ike,
+                    child: child.clone(),
                 },
             )
         }

@@ -325,6 +325,16 @@ test_ike_two_children_in_one_connection() {
 	ikectl A rekey c >/dev/null || fail "rekey: $(ike_log A | tail -3)"
 	wait_for 10 'test "$(sa_count A)" = 4' || fail "A has $(sa_count A) SAs after the rekey"
 	second_traffic
+	# `rekey --child` rekeys that child only.
+	local spis='sorted((c["name"], c["spi_in"]) for c in j["status"]["ike_sas"][0]["children"])' before after
+	before=$(json_get "$(ikectl A status --json)" "$spis")
+	ikectl A rekey c --child net2 >/dev/null || fail "rekey --child net2: $(ike_log A | tail -3)"
+	wait_for 10 'test "$(sa_count A)" = 4' || fail "A has $(sa_count A) SAs after rekey --child"
+	after=$(json_get "$(ikectl A status --json)" "$spis")
+	expect_eq "$(python3 -c "import sys; b, a = eval(sys.argv[1]), eval(sys.argv[2]); print([x[0] for x in b if x not in a])" "$before" "$after")" "['net2']" "children whose SPI changed"
+	expect_contains "$(ikectl A rekey c --child nope 2>&1)" "c has no child \`nope\`; its children are net, net2"
+	traffic_both_ways 20000
+	second_traffic
 	ikectl A down c >/dev/null
 	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
 }

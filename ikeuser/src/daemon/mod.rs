@@ -593,8 +593,20 @@ impl Daemon {
                     }
                 }
             },
-            Request::Rekey { conn, ike } => match conn_of(&conn) {
+            Request::Rekey { conn, ike, child } => match conn_of(&conn) {
                 Err(e) => e,
+                Ok(c)
+                    if child
+                        .as_ref()
+                        .is_some_and(|name| !c.children.iter().any(|ch| &ch.name == name)) =>
+                {
+                    let names: Vec<&str> = c.children.iter().map(|ch| ch.name.as_str()).collect();
+                    Reply::err(format!(
+                        "{conn} has no child `{}`; its children are {}",
+                        child.unwrap_or_default(),
+                        names.join(", ")
+                    ))
+                }
                 Ok(_) => match self.active(&conn) {
                     None => Reply::err(format!("{conn} is not up; nothing to rekey")),
                     Some(id) => {
@@ -615,6 +627,7 @@ impl Daemon {
                             let children: Vec<(u32, String)> = self
                                 .children
                                 .of_sa(id)
+                                .filter(|c| child.as_ref().is_none_or(|n| *n == c.child))
                                 .map(|c| (c.inbound_spi, c.child.clone()))
                                 .collect();
                             let mut names = Vec::new();
@@ -626,7 +639,12 @@ impl Daemon {
                             names.sort();
                             names.dedup();
                             if children.is_empty() {
-                                Reply::err(format!("{conn} has no Child SA to rekey"))
+                                Reply::err(match &child {
+                                    Some(name) => {
+                                        format!("{conn}: child `{name}` has no Child SA to rekey")
+                                    }
+                                    None => format!("{conn} has no Child SA to rekey"),
+                                })
                             } else if names.is_empty() {
                                 Reply::err(format!(
                                     "{conn}: its Child SAs are being deleted or replaced; try again"
