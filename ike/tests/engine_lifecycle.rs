@@ -673,6 +673,30 @@ fn cookie_round_trip() {
 }
 
 #[test]
+fn duplicate_cookie_demands_are_answered_once() {
+    // The first request and the COOKIE answer are both duplicated: three identical demands
+    // reach the initiator, which resends with the cookie once and sets up the IKE SA.
+    let (alice, bob) = configs();
+    let faults = Faults {
+        duplicate_indices: vec![0, 1],
+        ..Faults::default()
+    };
+    let mut sim = Sim::new(123, vec![bob], faults);
+    sim.engines[RESPONDER].set_cookie_threshold(0);
+    sim.initiate(alice);
+    sim.run();
+    assert_matching_children(&sim);
+    let with_cookie = sim
+        .sent
+        .iter()
+        .filter_map(|d| Message::parse(&d.bytes).ok())
+        .filter(|m| m.exchange_type == ExchangeType::IKE_SA_INIT && !m.flags.response)
+        .filter(|m| m.notification(NotifyType::COOKIE).is_some())
+        .count();
+    assert_eq!(with_cookie, 1, "{:?}", sim.trace());
+}
+
+#[test]
 fn cookie_demanded_only_above_the_threshold() {
     let (alice, bob) = configs();
     let mut sim = Sim::new(121, vec![bob], Faults::default());

@@ -96,7 +96,7 @@ const NONCE_LEN: usize = 32;
 /// How many INVALID_KE_PAYLOAD answers an initiator follows before giving up.
 const MAX_INVALID_KE_RETRIES: u8 = 2;
 /// How many COOKIE answers an initiator follows before giving up.
-const MAX_COOKIE_RETRIES: u8 = 2;
+const MAX_COOKIE_RETRIES: u8 = 3;
 /// A responder forgets IKE SAs not established within this time (half-open SAs), and keeps
 /// closed or rekeyed IKE SAs this long to answer retransmitted requests.
 pub const HALF_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -1375,6 +1375,11 @@ impl Engine {
             .clone()
             .ok_or("internal error: no configuration")?;
         if let Some(notify) = response.notification(NotifyType::COOKIE) {
+            if sa.cookie.as_deref() == Some(notify.data.as_slice()) {
+                // Another answer to a request we already resent with this cookie (one of
+                // our retransmissions crossed the first answer): nothing new.
+                return Ok(());
+            }
             if sa.cookie_retries >= MAX_COOKIE_RETRIES || notify.data.is_empty() {
                 return Err("the peer keeps demanding a COOKIE (RFC 7296 §2.6)".to_string());
             }
