@@ -121,6 +121,19 @@ impl AddressRange {
     }
 }
 
+/// The IP protocol traffic between `l` and `r` can have (0: any), or `None` when no traffic
+/// fits both (different families or protocols).
+fn shared_protocol(l: &TrafficSelector, r: &TrafficSelector) -> Option<u8> {
+    if l.ts_type() != r.ts_type() {
+        return None;
+    }
+    match (l.ip_protocol, r.ip_protocol) {
+        (0, p) | (p, 0) => Some(p),
+        (p, q) if p == q => Some(p),
+        _ => None,
+    }
+}
+
 /// The pairs of a negotiated local and remote selector list that carry traffic (same family,
 /// compatible protocols), with the protocol they share (0: any).
 pub fn selector_pairs<'a>(
@@ -128,34 +141,26 @@ pub fn selector_pairs<'a>(
     remote: &'a [TrafficSelector],
 ) -> impl Iterator<Item = (&'a TrafficSelector, &'a TrafficSelector, u8)> {
     local.iter().flat_map(move |l| {
-        remote.iter().filter_map(move |r| {
-            if l.ts_type() != r.ts_type() {
-                return None;
-            }
-            let proto = match (l.ip_protocol, r.ip_protocol) {
-                (0, p) | (p, 0) => p,
-                (p, q) if p == q => p,
-                _ => return None,
-            };
-            Some((l, r, proto))
-        })
+        remote
+            .iter()
+            .filter_map(move |r| shared_protocol(l, r).map(|proto| (l, r, proto)))
     })
 }
 
 /// How many (source prefix, destination prefix) policy entries the selector lists need per
-/// direction in an SPD that matches prefixes, as ripsec's does.
+/// direction in an SPD that matches prefixes, as ripsec's does. Each selector is split once.
 pub fn prefix_pair_count(local: &[TrafficSelector], remote: &[TrafficSelector]) -> usize {
-    let count = |ts: &TrafficSelector| ts.addresses.prefixes().len();
-    let local_counts: Vec<usize> = local.iter().map(count).collect();
-    let remote_counts: Vec<usize> = remote.iter().map(count).collect();
+    let split = |list: &[TrafficSelector]| -> Vec<usize> {
+        list.iter()
+            .map(|ts| ts.addresses.prefixes().len())
+            .collect()
+    };
+    let remote_counts = split(remote);
     let mut total = 0usize;
-    for (l, lc) in local.iter().zip(&local_counts) {
-        for (r, rc) in remote.iter().zip(&remote_counts) {
-            if selector_pairs(std::slice::from_ref(l), std::slice::from_ref(r))
-                .next()
-                .is_some()
-            {
-                total = total.saturating_add(lc.saturating_mul(*rc));
+    for (l, l_count) in local.iter().zip(split(local)) {
+        for (r, r_count) in remote.iter().zip(&remote_counts) {
+            if shared_protocol(l, r).is_some() {
+                total = total.saturating_add(l_count.saturating_mul(*r_count));
             }
         }
     }

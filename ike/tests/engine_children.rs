@@ -88,9 +88,7 @@ fn second_child_comes_with_create_child_sa_and_the_responder_picks_it_by_ts() {
 fn ike_auth_can_carry_any_child() {
     let (alice, bob) = two_children();
     let mut sim = Sim::new(301, vec![bob], Faults::default());
-    let now = sim.now;
-    let peer = sim.public(RESPONDER);
-    sim.sa = Some(sim.engines[INITIATOR].initiate_child(now, alice, 1, peer, addr(INITIATOR)));
+    sim.initiate_child(alice, 1);
     sim.run();
     assert_eq!(sim.live(INITIATOR).len(), 1);
     both_up(&sim, "b", [10, 11, 0, 0], [10, 12, 0, 0]);
@@ -102,9 +100,7 @@ fn ike_auth_can_carry_any_child() {
 fn an_unknown_child_index_fails_cleanly() {
     let (alice, bob) = two_children();
     let mut sim = Sim::new(302, vec![bob], Faults::default());
-    let now = sim.now;
-    let peer = sim.public(RESPONDER);
-    sim.engines[INITIATOR].initiate_child(now, alice.clone(), 2, peer, addr(INITIATOR));
+    sim.initiate_child(alice.clone(), 2);
     sim.run();
     let failures = sim.failures(INITIATOR);
     assert!(failures[0].contains("no child number 2"), "{failures:?}");
@@ -197,9 +193,7 @@ fn a_child_matching_no_configuration_gets_ts_unacceptable_naming_the_children() 
     )));
     // In IKE_AUTH, the same refusal fails the IKE SA.
     let mut sim = Sim::new(306, vec![bob], Faults::default());
-    let now = sim.now;
-    let peer = sim.public(RESPONDER);
-    sim.engines[INITIATOR].initiate_child(now, alice, 2, peer, addr(INITIATOR));
+    sim.initiate_child(alice, 2);
     sim.run();
     let responder = sim.failures(RESPONDER);
     assert!(
@@ -290,15 +284,7 @@ fn the_responder_picks_the_child_whose_mode_matches() {
         }
         // IKE_AUTH with the transport child, then the tunnel one.
         let mut sim = Sim::new(seed, vec![bob], Faults::default());
-        let now = sim.now;
-        let peer = sim.public(RESPONDER);
-        sim.sa = Some(sim.engines[INITIATOR].initiate_child(
-            now,
-            alice.clone(),
-            1,
-            peer,
-            addr(INITIATOR),
-        ));
+        sim.initiate_child(alice.clone(), 1);
         sim.run();
         let (i, r) = (
             live_child(&sim, INITIATOR, "tra"),

@@ -160,6 +160,13 @@ impl Config {
     }
 }
 
+impl Connection {
+    /// The index of child `name`.
+    pub fn child_index(&self, name: &str) -> Option<usize> {
+        self.children.iter().position(|c| c.name == name)
+    }
+}
+
 /// All problems found in a file, one per line as `FILE:LINE: message`.
 #[derive(Debug)]
 pub struct ConfigErrors(pub Vec<String>);

@@ -46,14 +46,7 @@ pub(super) struct ChildExchange {
 impl ChildExchange {
     /// What this exchange asked for, to report its failure.
     pub(super) fn request(&self, sa: &IkeSa) -> FailedRequest {
-        let name = sa.child_config(self.child).map(|c| c.name.clone());
-        match self.rekey {
-            Some(spi) => FailedRequest::ChildRekey {
-                spi,
-                child: name.unwrap_or_default(),
-            },
-            None => name.map_or(FailedRequest::Other, FailedRequest::NewChild),
-        }
+        sa.failed_child_request(self.rekey, Some(self.child))
     }
 }
 

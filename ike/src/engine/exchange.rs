@@ -131,15 +131,23 @@ pub(super) enum After {
 }
 
 impl IkeSa {
-    /// The name of the child configuration of the Child SA with this inbound SPI ("" if
-    /// unknown).
-    pub(super) fn child_name(&self, spi: u32) -> String {
-        self.children
-            .iter()
-            .find(|c| c.inbound_spi == spi)
-            .and_then(|c| self.child_config(c.child).ok())
-            .map(|c| c.name.clone())
-            .unwrap_or_default()
+    /// How the failure of our CREATE_CHILD_SA request for child configuration `index`
+    /// (rekeying the Child SA with inbound SPI `rekey`, or creating a new one) is reported.
+    pub(super) fn failed_child_request(
+        &self,
+        rekey: Option<u32>,
+        index: Option<usize>,
+    ) -> FailedRequest {
+        let name = index
+            .and_then(|i| self.child_config(i).ok())
+            .map(|c| c.name.clone());
+        match rekey {
+            Some(spi) => FailedRequest::ChildRekey {
+                spi,
+                child: name.unwrap_or_default(),
+            },
+            None => name.map_or(FailedRequest::Other, FailedRequest::NewChild),
+        }
     }
 
     pub(super) fn child_by_inbound(&mut self, spi: u32) -> Option<&mut ChildEntry> {
@@ -284,15 +292,11 @@ impl Engine {
                 return;
             };
             let failed = match &request {
-                Request::NewChild(index) => {
-                    sa.child_config(*index).map_or(FailedRequest::Other, |c| {
-                        FailedRequest::NewChild(c.name.clone())
-                    })
+                Request::NewChild(index) => sa.failed_child_request(None, Some(*index)),
+                Request::RekeyChild(spi) => {
+                    let index = sa.children.iter().find(|c| c.inbound_spi == *spi);
+                    sa.failed_child_request(Some(*spi), index.map(|c| c.child))
                 }
-                Request::RekeyChild(spi) => FailedRequest::ChildRekey {
-                    spi: *spi,
-                    child: sa.child_name(*spi),
-                },
                 Request::RekeyIke(_) => FailedRequest::IkeRekey,
                 _ => FailedRequest::Other,
             };
@@ -303,13 +307,9 @@ impl Engine {
                     Sent::DeleteIke,
                 ))),
                 Request::DeleteChildren(spis) => Ok(self.delete_children_request(sa, spis)),
-                Request::DeleteRefused(spi) => Ok(Some((
-                    vec![Payload::Delete(crate::payload::DeletePayload::ChildSas {
-                        protocol: crate::codes::ProtocolId::ESP,
-                        spis: vec![spi],
-                    })],
-                    Sent::DeleteChildren(vec![spi]),
-                ))),
+                Request::DeleteRefused(spi) => {
+                    Ok(Some(super::informational::child_delete(vec![spi])))
+                }
                 Request::RekeyChild(spi) => self.child_request(sa, Some(spi), 0),
                 Request::NewChild(child) => self.child_request(sa, None, child),
                 Request::RekeyIke(id) => self.ike_rekey_request(sa, id),

@@ -61,11 +61,7 @@ impl Engine {
                 child.state = ChildState::Deleting;
             }
         }
-        let payload = Payload::Delete(DeletePayload::ChildSas {
-            protocol: ProtocolId::ESP,
-            spis: spis.clone(),
-        });
-        Some((vec![payload], Sent::DeleteChildren(spis)))
+        Some(child_delete(spis))
     }
 
     /// Queues the DELETE of our Child SAs with these inbound SPIs.
@@ -163,4 +159,13 @@ impl Engine {
         };
         (reply, After::Nothing)
     }
+}
+
+/// An INFORMATIONAL request deleting the ESP Child SAs with these (our inbound) SPIs.
+pub(super) fn child_delete(spis: Vec<u32>) -> (Vec<Payload>, Sent) {
+    let payload = Payload::Delete(DeletePayload::ChildSas {
+        protocol: ProtocolId::ESP,
+        spis: spis.clone(),
+    });
+    (vec![payload], Sent::DeleteChildren(spis))
 }

@@ -528,8 +528,6 @@ pub fn describe_ts(list: &[TrafficSelector]) -> String {
     }
 }
 
-/// The mode of a Child SA we asked for, given whether the peer's answer carries
-/// USE_TRANSPORT_MODE (RFC 7296 §1.3.1: a responder that refuses transport mode omits it).
 /// The child configuration a peer's Child SA request is for, with the narrowed TSi and TSr:
 /// the first (in configuration order) whose mode is the one asked for (`transport`:
 /// USE_TRANSPORT_MODE) and whose selectors leave something of the proposal, else the first
@@ -580,6 +578,8 @@ pub(crate) fn describe_allowed(children: &[super::ChildConfig]) -> String {
     }
 }
 
+/// The mode of a Child SA we asked for, given whether the peer's answer carries
+/// USE_TRANSPORT_MODE (RFC 7296 §1.3.1: a responder that refuses transport mode omits it).
 pub(crate) fn answered_mode(asked: super::Mode, transport: bool) -> Result<super::Mode, String> {
     match (asked, transport) {
         (super::Mode::Transport, true) => Ok(super::Mode::Transport),

@@ -237,6 +237,14 @@ impl Sim {
         self.sa = Some(self.engines[INITIATOR].initiate(now, config, peer, addr(INITIATOR)));
     }
 
+    /// Like [`Sim::initiate`], with child configuration `child` in IKE_AUTH.
+    pub fn initiate_child(&mut self, config: Config, child: usize) {
+        let now = self.now;
+        let peer = self.public(RESPONDER);
+        let engine = &mut self.engines[INITIATOR];
+        self.sa = Some(engine.initiate_child(now, config, child, peer, addr(INITIATOR)));
+    }
+
     /// The address the other node sees for `node` (its NAT's, if any).
     pub fn public(&self, node: usize) -> SocketAddr {
         self.nat[node].unwrap_or_else(|| addr(node))

@@ -75,13 +75,15 @@ pub fn config_selectors(child: &Child) -> Vec<Selector> {
     child_selectors(&l, &r)
 }
 
+/// Installs out, in (and fwd in tunnel mode) policies for `sel` with templates between us
+/// and `peer`; their ids.
 fn install_policies(
     k: &mut Kernel,
     conn: &Connection,
     mode: Mode,
     (reqid, priority): (u32, u32),
     peer: IpAddr,
-    sels: &[Selector],
+    sel: &Selector,
 ) -> Result<Vec<u32>> {
     let out = Template {
         mode,
@@ -94,26 +96,54 @@ fn install_policies(
         dst: conn.local,
         ..out
     };
+    let mut dirs = vec![
+        (uapi::DIR_OUT, *sel, out),
+        (uapi::DIR_IN, reverse(sel), inb),
+    ];
+    if mode == Mode::Tunnel {
+        dirs.push((uapi::DIR_FWD, reverse(sel), inb));
+    }
     let mut ids = Vec::new();
-    let mut add = |k: &mut Kernel, dir, sel: &Selector, t: &Template| -> Result<()> {
-        ids.push(k.add_policy(dir, sel, priority, Some(t))?);
-        Ok(())
-    };
-    let r = sels.iter().try_for_each(|s| {
-        add(k, uapi::DIR_OUT, s, &out)?;
-        add(k, uapi::DIR_IN, &reverse(s), &inb)?;
-        if mode == Mode::Tunnel {
-            add(k, uapi::DIR_FWD, &reverse(s), &inb)?;
+    for (dir, s, t) in dirs {
+        match k.add_policy(dir, &s, priority, Some(&t)) {
+            Ok(id) => ids.push(id),
+            Err(e) => {
+                for id in ids {
+                    let _ = k.del_policy(id);
+                }
+                return Err(e);
+            }
         }
-        Ok(())
-    });
-    if let Err(e) = r {
-        for id in ids {
-            let _ = k.del_policy(id);
-        }
-        return Err(e);
     }
     Ok(ids)
+}
+
+/// Installs the policies of each of `sels` as a new entry (none on failure).
+fn install_entries(
+    k: &mut Kernel,
+    conn: &Connection,
+    mode: Mode,
+    (reqid, priority): (u32, u32),
+    peer: IpAddr,
+    (sels, trap): (&[Selector], bool),
+) -> Result<Vec<PolicyEntry>> {
+    let mut entries: Vec<PolicyEntry> = Vec::new();
+    for sel in sels {
+        match install_policies(k, conn, mode, (reqid, priority), peer, sel) {
+            Ok(ids) => entries.push(PolicyEntry {
+                sel: *sel,
+                reqid,
+                ids,
+                users: 0,
+                trap,
+            }),
+            Err(e) => {
+                delete_entries(k, entries);
+                return Err(e);
+            }
+        }
+    }
+    Ok(entries)
 }
 
 impl Children {
@@ -125,23 +155,9 @@ impl Children {
         child: &Child,
         reqid: u32,
     ) -> Result<()> {
-        let mut entries = Vec::new();
-        for sel in config_selectors(child) {
-            let at = (reqid, CHILD_PRIORITY);
-            match install_policies(k, conn, child.mode, at, conn.remote, &[sel]) {
-                Ok(ids) => entries.push(PolicyEntry {
-                    sel,
-                    reqid,
-                    ids,
-                    users: 0,
-                    trap: true,
-                }),
-                Err(e) => {
-                    delete_entries(k, entries);
-                    return Err(e);
-                }
-            }
-        }
+        let sels = config_selectors(child);
+        let at = (reqid, CHILD_PRIORITY);
+        let entries = install_entries(k, conn, child.mode, at, conn.remote, (&sels, true))?;
         self.policies
             .insert((conn.name.clone(), child.name.clone()), entries);
         Ok(())
@@ -161,27 +177,15 @@ impl Children {
             .policies
             .entry((conn.name.clone(), cfg.name.clone()))
             .or_default();
-        let mut added: Vec<PolicyEntry> = Vec::new();
+        let mut missing: Vec<Selector> = Vec::new();
         for sel in sels {
-            let have = |e: &PolicyEntry| e.sel == *sel && e.reqid == reqid;
-            if entries.iter().any(have) || added.iter().any(have) {
-                continue;
-            }
-            let at = (reqid, priority);
-            match install_policies(k, conn, child.mode, at, child.peer.ip(), &[*sel]) {
-                Ok(ids) => added.push(PolicyEntry {
-                    sel: *sel,
-                    reqid,
-                    ids,
-                    users: 0,
-                    trap: false,
-                }),
-                Err(e) => {
-                    delete_entries(k, added);
-                    return Err(e);
-                }
+            if !missing.contains(sel) && !entries.iter().any(|e| e.sel == *sel && e.reqid == reqid)
+            {
+                missing.push(*sel);
             }
         }
+        let at = (reqid, priority);
+        let added = install_entries(k, conn, child.mode, at, child.peer.ip(), (&missing, false))?;
         entries.extend(added);
         for e in entries
             .iter_mut()

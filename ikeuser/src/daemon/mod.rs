@@ -598,7 +598,7 @@ impl Daemon {
                 Ok(c)
                     if child
                         .as_ref()
-                        .is_some_and(|name| !c.children.iter().any(|ch| &ch.name == name)) =>
+                        .is_some_and(|name| c.child_index(name).is_none()) =>
                 {
                     let names: Vec<&str> = c.children.iter().map(|ch| ch.name.as_str()).collect();
                     Reply::err(format!(
@@ -800,7 +800,8 @@ impl Daemon {
                     );
                     return;
                 };
-                let Some(index) = conn.children.iter().position(|c| c.name == child.child) else {
+                let mut children = conn.children.iter().enumerate();
+                let Some((index, cfg)) = children.find(|(_, c)| c.name == child.child) else {
                     say!(
                         self,
                         "{}: IKE SA #{}: a Child SA for unknown child `{}`; ignored",
@@ -814,14 +815,9 @@ impl Daemon {
                     r.creating.retain(|i| *i != index);
                 }
                 let reqid = self.reqid(&conn.name, index);
-                let cfg = conn.children.get(index).cloned();
-                let installed = match &cfg {
-                    Some(cfg) => {
-                        self.children
-                            .install(&mut self.kernel, (&conn, cfg), reqid, sa, &child)
-                    }
-                    None => Err(anyhow!("no child `{}`", child.child)),
-                };
+                let installed =
+                    self.children
+                        .install(&mut self.kernel, (&conn, cfg), reqid, sa, &child);
                 match installed {
                     Ok(msg) => {
                         say!(self, "{}: {msg}", conn.name);
@@ -908,7 +904,7 @@ impl Daemon {
                         let index = self
                             .cfg
                             .connection(&name)
-                            .and_then(|c| c.children.iter().position(|ch| ch.name == child));
+                            .and_then(|c| c.child_index(&child));
                         if let (Some(r), Some(index)) = (self.ike.get_mut(&sa), index) {
                             r.creating.retain(|i| *i != index);
                         }
