@@ -39,6 +39,7 @@ extern "C" {
     fn ripsec_shim_pernet_unregister();
     fn ripsec_shim_net_state(net: *mut raw::net) -> *mut c_void;
     fn ripsec_shim_net_cookie(net: *mut raw::net) -> u64;
+    fn ripsec_shim_defrag_use(net: *mut raw::net) -> c_int;
     fn ripsec_shim_genl_register() -> c_int;
     fn ripsec_shim_genl_unregister();
     fn ripsec_shim_genl_info_net(info: *mut raw::genl_info) -> *mut raw::net;
@@ -168,7 +169,14 @@ extern "C" {
         skb: *mut raw::sk_buff,
         ipv6: bool,
         marker: *mut raw::xfrm_state,
+        reassembled: bool,
     ) -> c_int;
+    fn ripsec_shim_skb_headroom(skb: *const raw::sk_buff) -> c_uint;
+    fn ripsec_shim_skb_tailroom(skb: *const raw::sk_buff) -> c_uint;
+    fn ripsec_shim_skb_header(skb: *mut raw::sk_buff, len: c_uint) -> *const u8;
+    fn ripsec_shim_skb_ignore_df(skb: *const raw::sk_buff) -> bool;
+    fn ripsec_shim_skb_frag_max_size(skb: *const raw::sk_buff, ipv6: bool) -> c_uint;
+    fn ripsec_shim_defrag(net: *mut raw::net, skb: *mut raw::sk_buff, ipv6: bool) -> c_int;
     fn ripsec_shim_skb_dev_mtu(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_icmp_too_big(skb: *mut raw::sk_buff, mtu: u32, ipv6: bool);
     fn ripsec_shim_crypto_has_ahash(name: *const c_char) -> bool;
@@ -270,6 +278,13 @@ impl<'a> Net<'a> {
     pub(crate) fn state_ptr(&self) -> *mut c_void {
         // SAFETY: `ptr` is a live netns (type invariant) and the pernet id is registered.
         unsafe { ripsec_shim_net_state(self.ptr) }
+    }
+
+    /// Turns netfilter's defragmentation on in this netns until it goes (idempotent).
+    pub(crate) fn use_defrag(&self) -> Result {
+        // SAFETY: `ptr` is a live netns past ripsec's pernet init (type invariant); the shim
+        // serialises calls.
+        to_result(unsafe { ripsec_shim_defrag_use(self.ptr) })
     }
 
     /// The netns cookie, unique for the lifetime of the system.
@@ -1157,27 +1172,54 @@ impl Skb {
         unsafe { ripsec_shim_skb_is_gso(self.ptr.as_ptr()) }
     }
 
-    /// Makes the packet linear, private and writable.
-    pub(crate) fn make_writable(&mut self) -> Result {
-        // SAFETY: `ptr` is owned (type invariant).
-        to_result(unsafe { ripsec_shim_skb_make_writable(self.ptr.as_ptr()) })
+    /// The first `len` bytes of the packet (all of it if shorter), pulled into the linear
+    /// head, to read.
+    pub(crate) fn head(&mut self, len: usize) -> Result<&[u8]> {
+        let len = len.min(self.len());
+        let n = c_uint::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: `ptr` is owned (type invariant); the shim only pulls bytes into the head.
+        let data = unsafe { ripsec_shim_skb_header(self.ptr.as_ptr(), n) };
+        if data.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: the shim made `len` bytes at `data` linear. They stay put and unchanged while
+        // `self` is borrowed: only `&mut self` methods move or write them. Clones may share
+        // them, but the kernel writes shared packet data only after unsharing it.
+        Ok(unsafe { core::slice::from_raw_parts(data, len) })
     }
 
-    /// Computes a checksum the stack left to the device, which will not see the plaintext.
-    pub(crate) fn finish_checksum(&mut self) -> Result {
+    /// Makes the packet linear, private and writable; on failure it is freed.
+    pub(crate) fn into_writable(self) -> Result<WritableSkb> {
         // SAFETY: `ptr` is owned (type invariant).
-        to_result(unsafe { ripsec_shim_skb_checksum_help(self.ptr.as_ptr()) })
+        to_result(unsafe { ripsec_shim_skb_make_writable(self.ptr.as_ptr()) })?;
+        // INVARIANT: the shim linearized the packet and unshared its head.
+        Ok(WritableSkb(self))
     }
 
-    /// The packet bytes. Call [`Skb::make_writable`] first: before that only the linear part
-    /// is covered.
-    pub(crate) fn data(&mut self) -> &mut [u8] {
-        // SAFETY: `ptr` is owned; after `make_writable` the `len` bytes at `data` are linear and
-        // private. Without it this still covers at least the linear head, never more than
-        // `len`, which callers only read through bounds-checked parsers.
-        unsafe {
-            let len = self.len();
-            core::slice::from_raw_parts_mut(ripsec_shim_skb_data(self.ptr.as_ptr()), len)
+    /// Whether the stack may fragment the packet despite DF or IPv6: a local datagram whose
+    /// socket does not insist on path MTU discovery.
+    pub(crate) fn ignore_df(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { ripsec_shim_skb_ignore_df(self.ptr.as_ptr()) }
+    }
+
+    /// The largest fragment of a datagram that netfilter reassembled; 0 if it was not.
+    pub(crate) fn frag_max_size(&self, ipv6: bool) -> usize {
+        // SAFETY: `ptr` is valid (type invariant); the shim reads the IP control block.
+        unsafe { ripsec_shim_skb_frag_max_size(self.ptr.as_ptr(), ipv6) as usize }
+    }
+
+    /// Queues the fragment at the start of the data in ripsec's own reassembly queues.
+    /// `Ok(Some(skb))`: the whole datagram (or a packet the queues did not take);
+    /// `Ok(None)`: queued until the datagram is complete.
+    pub(crate) fn defrag(self, net: Net<'_>, ipv6: bool) -> Result<Option<Skb>> {
+        let skb = self.into_raw();
+        // SAFETY: `net` is live; the shim consumes `skb` unless it returns 0.
+        match unsafe { ripsec_shim_defrag(net.ptr, skb, ipv6) } {
+            // SAFETY: 0: `skb` is still ours (now the whole datagram).
+            0 => Ok(unsafe { Skb::from_raw(skb) }),
+            1 => Ok(None),
+            err => Err(Error::from_errno(err)),
         }
     }
 
@@ -1186,50 +1228,6 @@ impl Skb {
         // SAFETY: `ptr` is valid; the shim returns a list of new skbs or an ERR_PTR.
         let head = from_err_ptr(unsafe { ripsec_shim_skb_gso_segment(self.ptr.as_ptr()) })?;
         Ok(SkbList { next: Some(head) })
-    }
-
-    /// Ensures headroom and tailroom.
-    pub(crate) fn make_room(&mut self, head: usize, tail: usize) -> Result {
-        let h = c_uint::try_from(head).map_err(|_| EINVAL)?;
-        let t = c_uint::try_from(tail).map_err(|_| EINVAL)?;
-        // SAFETY: `ptr` is owned (type invariant).
-        to_result(unsafe { ripsec_shim_skb_make_room(self.ptr.as_ptr(), h, t) })
-    }
-
-    /// Prepends `n` bytes (headroom must suffice: see [`Skb::make_room`]).
-    pub(crate) fn push(&mut self, n: usize) -> Result {
-        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
-        // SAFETY: `ptr` is owned; callers reserved the headroom.
-        unsafe { ripsec_shim_skb_push(self.ptr.as_ptr(), n) };
-        Ok(())
-    }
-
-    /// Appends `n` bytes (tailroom must suffice).
-    pub(crate) fn put(&mut self, n: usize) -> Result {
-        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
-        // SAFETY: `ptr` is owned; callers reserved the tailroom.
-        unsafe { ripsec_shim_skb_put(self.ptr.as_ptr(), n) };
-        Ok(())
-    }
-
-    /// Removes `n` bytes from the front.
-    pub(crate) fn pull(&mut self, n: usize) -> Result {
-        if n > self.len() {
-            return Err(EINVAL);
-        }
-        // SAFETY: `ptr` is owned and linear; `n` is within the packet.
-        unsafe { ripsec_shim_skb_pull(self.ptr.as_ptr(), n as c_uint) };
-        Ok(())
-    }
-
-    /// Shortens the packet to `len` bytes.
-    pub(crate) fn trim(&mut self, len: usize) -> Result {
-        if len > self.len() {
-            return Err(EINVAL);
-        }
-        // SAFETY: `ptr` is owned and linear; `len` is within the packet.
-        unsafe { ripsec_shim_skb_trim(self.ptr.as_ptr(), len as c_uint) };
-        Ok(())
     }
 
     /// MTU of the device the packet's route leaves through (0 if it has no route).
@@ -1267,17 +1265,127 @@ impl Skb {
     }
 
     /// Feeds the (decapsulated) IP packet at the start of the data back into the stack,
-    /// marked with `marker` ([`Skb::decrypted`]).
-    pub(crate) fn reinject(self, ipv6: bool, marker: &Marker) -> Result {
+    /// marked with `marker` ([`Skb::decrypted`]). A `reassembled` packet may be fragmented
+    /// again on its way on. `ELOOP`: nested deeper than the kernel's secpath holds.
+    pub(crate) fn reinject(self, ipv6: bool, marker: &Marker, reassembled: bool) -> Result {
         // SAFETY: the shim consumes the skb in every case and takes its own reference on the
         // live marker.
-        to_result(unsafe { ripsec_shim_reinject(self.into_raw(), ipv6, marker.ptr.as_ptr()) })
+        to_result(unsafe {
+            ripsec_shim_reinject(self.into_raw(), ipv6, marker.ptr.as_ptr(), reassembled)
+        })
     }
 
     /// Whether ripsec decrypted the packet: it carries `marker` (see [`Marker`]).
     pub(crate) fn decrypted(&self, marker: &Marker) -> bool {
         // SAFETY: `ptr` is valid (type invariant); the marker is only compared.
         unsafe { ripsec_shim_skb_decrypted(self.ptr.as_ptr(), marker.ptr.as_ptr()) }
+    }
+}
+
+/// A packet that is linear and private: the only kind whose bytes may be written.
+///
+/// # Invariants
+///
+/// The packet's `len` bytes at `data` are linear, and neither its head nor its data is
+/// shared with another skb. Every method keeps it so.
+pub(crate) struct WritableSkb(Skb);
+
+impl core::ops::Deref for WritableSkb {
+    type Target = Skb;
+
+    fn deref(&self) -> &Skb {
+        &self.0
+    }
+}
+
+impl WritableSkb {
+    /// Back to a plain packet (to hand on).
+    pub(crate) fn into_skb(self) -> Skb {
+        self.0
+    }
+
+    fn ptr(&self) -> *mut raw::sk_buff {
+        self.0.ptr.as_ptr()
+    }
+
+    /// The packet bytes.
+    pub(crate) fn data(&mut self) -> &mut [u8] {
+        let len = self.len();
+        // SAFETY: the `len` bytes at `data` are linear and private (type invariant), and
+        // `&mut self` keeps every other access out while the slice lives.
+        unsafe { core::slice::from_raw_parts_mut(ripsec_shim_skb_data(self.ptr()), len) }
+    }
+
+    /// Computes a checksum the stack left to the device, which will not see the plaintext.
+    pub(crate) fn finish_checksum(&mut self) -> Result {
+        // SAFETY: the packet is owned and private (type invariant); the checksum is written
+        // in place.
+        to_result(unsafe { ripsec_shim_skb_checksum_help(self.ptr()) })
+    }
+
+    /// Ensures headroom and tailroom (reallocating the head keeps it linear and private).
+    pub(crate) fn make_room(&mut self, head: usize, tail: usize) -> Result {
+        let h = c_uint::try_from(head).map_err(|_| EINVAL)?;
+        let t = c_uint::try_from(tail).map_err(|_| EINVAL)?;
+        // SAFETY: the packet is owned (type invariant).
+        to_result(unsafe { ripsec_shim_skb_make_room(self.ptr(), h, t) })
+    }
+
+    /// Prepends `n` bytes; fails without enough headroom (see [`WritableSkb::make_room`]).
+    pub(crate) fn push(&mut self, n: usize) -> Result {
+        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
+        if n > self.headroom() {
+            return Err(ENOSPC);
+        }
+        // SAFETY: the packet is owned and linear; `n` bytes of headroom exist.
+        unsafe { ripsec_shim_skb_push(self.ptr(), n) };
+        Ok(())
+    }
+
+    /// Appends `n` bytes; fails without enough tailroom.
+    pub(crate) fn put(&mut self, n: usize) -> Result {
+        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
+        if n > self.tailroom() {
+            return Err(ENOSPC);
+        }
+        // SAFETY: the packet is owned and linear; `n` bytes of tailroom exist.
+        unsafe { ripsec_shim_skb_put(self.ptr(), n) };
+        Ok(())
+    }
+
+    /// Removes `n` bytes from the front.
+    pub(crate) fn pull(&mut self, n: usize) -> Result {
+        if n > self.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: the packet is owned and linear; `n` is within it.
+        unsafe { ripsec_shim_skb_pull(self.ptr(), n as c_uint) };
+        Ok(())
+    }
+
+    /// Shortens the packet to `len` bytes.
+    pub(crate) fn trim(&mut self, len: usize) -> Result {
+        if len > self.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: the packet is owned and linear; `len` is within it.
+        unsafe { ripsec_shim_skb_trim(self.ptr(), len as c_uint) };
+        Ok(())
+    }
+
+    /// Sends the packet's source an ICMP "packet too big" (see [`Skb::icmp_too_big`]).
+    pub(crate) fn icmp_too_big(&mut self, mtu: usize, ipv6: bool) {
+        self.0.icmp_too_big(mtu, ipv6);
+    }
+
+    fn headroom(&self) -> c_uint {
+        // SAFETY: the packet is valid (type invariant).
+        unsafe { ripsec_shim_skb_headroom(self.ptr()) }
+    }
+
+    fn tailroom(&self) -> c_uint {
+        // SAFETY: the packet is valid (type invariant).
+        unsafe { ripsec_shim_skb_tailroom(self.ptr()) }
     }
 }
 

@@ -319,6 +319,7 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
         transform,
     })?;
     let mut cfg = state.config.lock();
+    info.net().use_defrag()?;
     match state.sad.insert(sa) {
         Err(e) if e == EEXIST => Err(info.fail(
             EEXIST,
@@ -563,6 +564,7 @@ fn sp_add(info: &GenlInfo<'_>) -> Result {
     let tmpl = template(info, action)?;
     let state = NetState::of(info.net());
     let mut cfg = state.config.lock();
+    info.net().use_defrag()?;
     if cfg.spd.has_duplicate(dir, &sel, priority) {
         return Err(info.fail(
             EEXIST,
@@ -654,6 +656,11 @@ fn sp_del(info: &GenlInfo<'_>) -> Result {
 
 fn getspi(info: &GenlInfo<'_>) -> Result {
     ipsec_proto(info, a::SA_PROTO)?;
+    // The destination is optional (SPIs are unique per netns), but checked like everywhere.
+    if info.attr(a::SA_FAMILY).is_some() || info.attr(a::SA_DST).is_some() {
+        let f = family(info, a::SA_FAMILY)?;
+        opt_addr(info, a::SA_DST, f)?;
+    }
     let min = opt_u32(info, a::SPI_MIN)?.unwrap_or(SPI_MIN_VALID);
     let max = opt_u32(info, a::SPI_MAX)?.unwrap_or(u32::MAX);
     if min < SPI_MIN_VALID {

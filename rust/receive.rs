@@ -4,199 +4,274 @@
 //! policy the SA serves, then hands it back to the stack marked as decrypted. LOCAL_IN and
 //! FORWARD drop plaintext that an inbound policy says must arrive protected. Every drop is
 //! counted by reason, globally and per SA.
+//!
+//! Policy decisions see the real upper-layer protocol and ports, past IPv6 extension headers,
+//! and ESP is found behind them too. Fragments arrive reassembled (netfilter's
+//! defragmentation runs at PRE_ROUTING); one that was not, and that a protect or discard policy
+//! may cover, is dropped (RFC 4301 §7). Decrypted fragments are reassembled in ripsec's own
+//! queues, so a plaintext fragment can never complete a protected datagram.
 
 use crate::{
     esp, expire,
-    ffi::{Net, Skb},
+    ffi::{Net, Skb, WritableSkb},
+    headers::{self, Chain},
     ip,
     net_state::NetState,
+    packet::{self, count_drop, Verdict},
     replay,
     sad::{Sa, SaId},
-    selector::{Flow, AF_INET6},
-    send::Verdict,
-    spd::Spd,
+    selector::{Decision, AF_INET6},
+    spd::{Policy, Spd},
     uapi::{self, stats_attr as st},
 };
+use kernel::{prelude::*, sync::Arc};
 
 /// The LOCAL_IN (`forward` false) and FORWARD hooks.
 pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
     let state = NetState::of(net);
-    let esp = matches!(ip::parse(skb.data()), Some(h) if h.proto == uapi::PROTO_ESP);
-    if esp && !forward {
-        // Transparent in a netns where ripsec holds no SA: its ESP is someone else's (XFRM).
-        if state.sad.len() == 0 {
-            return Verdict::Accept(skb);
-        }
-        return match receive(state, &mut skb) {
-            Ok(ipv6) => {
-                if skb.reinject(ipv6, &state.marker).is_err() {
-                    state.counters.add(st::DROP_NOMEM, 1);
-                }
-                Verdict::Stolen
-            }
-            Err((reason, sa)) => {
-                state.counters.add(reason, 1);
-                if let Some(sa) = sa {
-                    sa.counters.add(reason, 1);
-                }
-                Verdict::Drop(skb)
-            }
-        };
-    }
-    // Decrypted packets were checked against policy before reinjection.
-    if skb.decrypted(&state.marker) {
+    let dir = if forward { uapi::DIR_FWD } else { uapi::DIR_IN };
+    let spd = state.spd();
+    let guarded = spd.as_ref().is_some_and(|s| !s.is_empty(dir));
+    // Transparent in a netns where ripsec holds no SA: its ESP is someone else's (XFRM).
+    let ours = !forward && state.sad.len() != 0;
+    if !guarded && !ours {
         return Verdict::Accept(skb);
     }
-    let dir = if forward { uapi::DIR_FWD } else { uapi::DIR_IN };
-    match plaintext_verdict(state, dir, skb.data()) {
+    let chain = match packet::chain(&mut skb) {
+        Ok(c) => c,
+        Err(_) if guarded => {
+            count_drop(state, None, st::DROP_MALFORMED);
+            return Verdict::Drop(skb);
+        }
+        Err(_) => return Verdict::Accept(skb),
+    };
+    if ours && chain.proto == uapi::PROTO_ESP {
+        if chain.is_fragment() {
+            count_drop(state, None, st::DROP_FRAGMENT);
+            return Verdict::Drop(skb);
+        }
+        esp_in(net, state, skb, &chain);
+        return Verdict::Stolen;
+    }
+    // Decrypted packets were checked against policy before reinjection.
+    let Some(spd) = spd.filter(|_| guarded && !skb.decrypted(&state.marker)) else {
+        return Verdict::Accept(skb);
+    };
+    match plaintext_verdict(&spd, dir, &chain) {
         Ok(()) => Verdict::Accept(skb),
         Err(reason) => {
-            state.counters.add(reason, 1);
+            count_drop(state, None, reason);
             Verdict::Drop(skb)
         }
     }
 }
 
-/// Plaintext must not match an inbound protect (or discard) policy.
-fn plaintext_verdict(state: &NetState, dir: u8, pkt: &[u8]) -> Result<(), u16> {
-    let Some(spd) = state.spd() else {
-        return Ok(());
-    };
-    if spd.is_empty(dir) {
-        return Ok(());
-    }
-    let Some(flow) = ip::flow(pkt) else {
-        return Ok(());
-    };
-    match spd.lookup(dir, &flow).map(|p| p.action) {
-        Some(uapi::ACTION_PROTECT) => Err(st::DROP_POLICY),
-        Some(uapi::ACTION_DISCARD) => Err(st::DROP_DISCARD),
+/// Plaintext must not match an inbound protect (or discard) policy, nor may a fragment that
+/// such a policy might cover pass.
+fn plaintext_verdict(spd: &Spd, dir: u8, chain: &Chain) -> Result<(), u16> {
+    match spd.decide(dir, &chain.flow(), chain.known) {
+        Decision::Matched(p) if p.action == uapi::ACTION_PROTECT => Err(st::DROP_POLICY),
+        Decision::Matched(p) if p.action == uapi::ACTION_DISCARD => Err(st::DROP_DISCARD),
+        Decision::Maybe(_) => Err(st::DROP_FRAGMENT),
         _ => Ok(()),
     }
 }
 
-/// Whether `sa` may carry `flow`: the winning inbound (or forward) policy for the decrypted
-/// packet protects it with a template this SA satisfies (RFC 4301 §5.2, step 4).
-fn allowed(spd: Option<&Spd>, sa: &Sa, flow: &Flow) -> bool {
+/// Whether `p` protects its traffic with a template `sa` satisfies.
+fn protects_with(p: &Policy, sa: &Sa) -> bool {
+    p.action == uapi::ACTION_PROTECT
+        && p.tmpl.is_some_and(|t| {
+            t.proto == sa.id.proto
+                && t.mode == sa.mode
+                && (t.reqid == 0 || t.reqid == sa.reqid)
+                && (t.mode != uapi::MODE_TUNNEL
+                    || (t.family == sa.id.family && t.src == sa.src && t.dst == sa.id.dst))
+        })
+}
+
+const INBOUND: [u8; 2] = [uapi::DIR_IN, uapi::DIR_FWD];
+
+/// Whether `sa` may carry the whole packet `chain`: the winning inbound (or forward) policy
+/// protects it with a template this SA satisfies (RFC 4301 §5.2, step 4).
+fn allowed(spd: Option<&Spd>, sa: &Sa, chain: &Chain) -> bool {
     let Some(spd) = spd else {
         return false;
     };
-    [uapi::DIR_IN, uapi::DIR_FWD].into_iter().any(|dir| {
-        spd.lookup(dir, flow).is_some_and(|p| {
-            p.action == uapi::ACTION_PROTECT
-                && p.tmpl.is_some_and(|t| {
-                    t.proto == sa.id.proto
-                        && t.mode == sa.mode
-                        && (t.reqid == 0 || t.reqid == sa.reqid)
-                        && (t.mode != uapi::MODE_TUNNEL
-                            || (t.family == sa.id.family && t.src == sa.src && t.dst == sa.id.dst))
-                })
-        })
+    let flow = chain.flow();
+    INBOUND.into_iter().any(|dir| {
+        matches!(spd.decide(dir, &flow, chain.known), Decision::Matched(p) if protects_with(p, sa))
     })
 }
 
-type Drop = (u16, Option<kernel::sync::Arc<Sa>>);
+/// Whether `sa` may carry a fragment of `chain`'s datagram: some inbound policy that may
+/// cover it protects it with this SA. The whole datagram is checked once reassembled.
+fn may_carry(spd: Option<&Spd>, sa: &Sa, chain: &Chain) -> bool {
+    let Some(spd) = spd else {
+        return false;
+    };
+    let flow = chain.flow();
+    INBOUND.into_iter().any(|dir| {
+        spd.candidates(dir, &flow, chain.known)
+            .any(|p| protects_with(p, sa))
+    })
+}
 
-/// Decapsulates in place; `Ok(ipv6)`: reinject the inner packet, of that family.
-fn receive(state: &NetState, skb: &mut Skb) -> Result<bool, Drop> {
-    let malformed = (st::DROP_MALFORMED, None);
-    skb.make_writable().map_err(|_| (st::DROP_NOMEM, None))?;
-    let hdr = ip::parse(skb.data()).ok_or(malformed.clone())?;
-    if hdr.total_len > skb.len() || hdr.fragment {
-        return Err(malformed);
+type Drop = (u16, Option<Arc<Sa>>);
+
+/// Decapsulates an ESP packet for this host and delivers what it carries.
+fn esp_in(net: Net<'_>, state: &NetState, skb: Skb, outer: &Chain) {
+    match decapsulate(state, skb, outer) {
+        Ok((sa, skb, inner_v6)) => {
+            if let Err(reason) = deliver(net, state, &sa, skb, inner_v6) {
+                count_drop(state, Some(&sa), reason);
+            }
+        }
+        Err((reason, sa)) => count_drop(state, sa.as_deref(), reason),
     }
-    skb.trim(hdr.total_len)
-        .map_err(|_| (st::DROP_MALFORMED, None))?;
-    let (spi, seq_lo) =
-        esp::parse_header(&skb.data()[hdr.hdr_len..]).ok_or((st::DROP_MALFORMED, None))?;
+}
+
+/// Checks the decrypted packet against inbound policy and hands it back to the stack.
+/// Fragments are first reassembled in ripsec's own queues.
+fn deliver(
+    net: Net<'_>,
+    state: &NetState,
+    sa: &Sa,
+    mut skb: WritableSkb,
+    v6: bool,
+) -> Result<(), u16> {
+    let spd = state.spd();
+    let chain = headers::walk_all(skb.data()).map_err(|_| st::DROP_MALFORMED)?;
+    if (chain.family == AF_INET6) != v6 {
+        return Err(st::DROP_MALFORMED);
+    }
+    let (skb, chain, reassembled) = if chain.is_fragment() {
+        if !may_carry(spd.as_deref(), sa, &chain) {
+            return Err(st::DROP_POLICY);
+        }
+        let queued = skb.into_skb().defrag(net, v6);
+        let Some(mut whole) = queued.map_err(|_| st::DROP_FRAGMENT)? else {
+            return Ok(());
+        };
+        let chain = packet::chain(&mut whole).map_err(|_| st::DROP_MALFORMED)?;
+        if chain.is_fragment() {
+            return Err(st::DROP_FRAGMENT);
+        }
+        (whole, chain, true)
+    } else {
+        (skb.into_skb(), chain, false)
+    };
+    if !allowed(spd.as_deref(), sa, &chain) {
+        return Err(st::DROP_POLICY);
+    }
+    skb.reinject(v6, &state.marker, reassembled)
+        .map_err(|e| match e {
+            kernel::error::code::ELOOP => st::DROP_NESTING,
+            _ => st::DROP_NOMEM,
+        })
+}
+
+/// Decapsulates in place; `Ok((sa, inner, ipv6))`: the inner packet, of that family.
+fn decapsulate(
+    state: &NetState,
+    skb: Skb,
+    outer: &Chain,
+) -> Result<(Arc<Sa>, WritableSkb, bool), Drop> {
+    let malformed = (st::DROP_MALFORMED, None);
+    let mut skb = skb.into_writable().map_err(|_| (st::DROP_NOMEM, None))?;
+    // Making the packet writable moved no byte: the chain's offsets still hold.
+    skb.trim(outer.total_len).map_err(|_| malformed.clone())?;
+    let at = outer.l4_at;
+    let esp = skb.data().get(at..).ok_or(malformed.clone())?;
+    let (spi, _) = esp::parse_header(esp).ok_or(malformed)?;
     let id = SaId {
         spi,
         proto: uapi::PROTO_ESP,
-        family: hdr.family,
-        dst: hdr.dst,
+        family: outer.family,
+        dst: outer.dst,
     };
     let sa = state.sad.get(&id).ok_or((st::DROP_NO_SA, None))?;
     let fail = |reason| (reason, Some(sa.clone()));
     if sa.expired() {
         return Err(fail(st::DROP_EXPIRED));
     }
-    let alg = sa.alg;
-    let (iv_len, icv_len) = (usize::from(alg.iv_len), usize::from(alg.icv_len));
-    let esp_hdr = esp::ESP_HDR_LEN + iv_len;
-    let esp_len = hdr.total_len - hdr.hdr_len;
-    if esp_len < esp_hdr + esp::TRAILER_MIN + icv_len {
-        return Err(fail(st::DROP_MALFORMED));
-    }
-    let seq = sa
-        .rt
-        .lock()
-        .replay
-        .check(seq_lo)
-        .map_err(|_| fail(st::DROP_REPLAY))?;
-    let aead = sa.aead().ok_or(fail(st::DROP_NO_SA))?;
-    {
-        let at = hdr.hdr_len;
-        let d = skb.data();
-        let mut iv = [0u8; 16];
-        iv[..iv_len].copy_from_slice(&d[at + esp::ESP_HDR_LEN..at + esp_hdr]);
-        let cryptlen = esp_len - esp_hdr;
-        let r = if sa.esn {
-            // The IP header's last 4 bytes hold the SPI meanwhile (`esp::esn_prepare`).
-            let saved =
-                esp::esn_prepare(d, at, replay::seq_hi(seq)).ok_or(fail(st::DROP_MALFORMED))?;
-            let r = aead.crypt(
-                &mut d[at - 4..],
-                esp_hdr + 4,
-                cryptlen,
-                &mut iv[..iv_len],
-                false,
-            );
-            esp::esn_restore(d, at, saved).ok_or(fail(st::DROP_MALFORMED))?;
-            r
-        } else {
-            aead.crypt(&mut d[at..], esp_hdr, cryptlen, &mut iv[..iv_len], false)
-        };
-        r.map_err(|_| fail(st::DROP_AUTH))?;
-    }
-    // Authenticated: now the window may move.
-    sa.rt
-        .lock()
-        .replay
-        .accept(seq)
-        .map_err(|_| fail(st::DROP_REPLAY))?;
-    let plain_end = hdr.total_len - icv_len;
-    let (inner_len, next_header) =
-        esp::parse_trailer(&skb.data()[hdr.hdr_len + esp_hdr..plain_end])
-            .map_err(|_| fail(st::DROP_TRAILER))?;
+    let (inner_len, next_header) = decrypt(&sa, &mut skb, outer).map_err(fail)?;
     sa.counters.add(st::PACKETS_IN, 1);
     sa.counters.add(st::BYTES_IN, inner_len as u64);
     state.counters.add(st::PACKETS_IN, 1);
     state.counters.add(st::BYTES_IN, inner_len as u64);
     expire::note_use(state, &sa);
+    let esp_hdr = esp::ESP_HDR_LEN + usize::from(sa.alg.iv_len);
     let ipv6 = if sa.mode == uapi::MODE_TUNNEL {
         let inner_v6 = match next_header {
             ip::PROTO_IPIP => false,
             ip::PROTO_IPV6 => true,
             _ => return Err(fail(st::DROP_POLICY)),
         };
-        skb.pull(hdr.hdr_len + esp_hdr)
+        skb.pull(at + esp_hdr)
             .map_err(|_| fail(st::DROP_MALFORMED))?;
         skb.trim(inner_len).map_err(|_| fail(st::DROP_MALFORMED))?;
         inner_v6
     } else {
-        // Transport mode: the IP header moves down over the ESP header and takes its protocol.
-        let hl = hdr.hdr_len;
-        skb.data().copy_within(0..hl, esp_hdr);
+        // Transport mode: the headers in front move down over the ESP header, and the one
+        // that named ESP names what ESP carried.
+        skb.data().copy_within(0..at, esp_hdr);
         skb.pull(esp_hdr).map_err(|_| fail(st::DROP_MALFORMED))?;
-        skb.trim(hl + inner_len)
+        skb.trim(at + inner_len)
             .map_err(|_| fail(st::DROP_MALFORMED))?;
-        ip::set_proto_and_len(skb.data(), next_header, hl + inner_len)
+        ip::set_proto_and_len(skb.data(), outer.proto_at, next_header, at + inner_len)
             .ok_or(fail(st::DROP_MALFORMED))?;
-        hdr.family == AF_INET6
+        outer.family == AF_INET6
     };
-    let flow = ip::flow(skb.data()).ok_or(fail(st::DROP_MALFORMED))?;
-    if !allowed(state.spd().as_deref(), &sa, &flow) {
-        return Err(fail(st::DROP_POLICY));
+    Ok((sa, skb, ipv6))
+}
+
+/// Checks replay, authenticates and decrypts the ESP at `outer.l4_at` in place; returns the
+/// inner length and the trailer's next header.
+fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<(usize, u8), u16> {
+    let alg = sa.alg;
+    let (iv_len, icv_len) = (usize::from(alg.iv_len), usize::from(alg.icv_len));
+    let esp_hdr = esp::ESP_HDR_LEN + iv_len;
+    let at = outer.l4_at;
+    let esp_len = outer.total_len - at;
+    if esp_len < esp_hdr + esp::TRAILER_MIN + icv_len {
+        return Err(st::DROP_MALFORMED);
     }
-    Ok(ipv6)
+    let esp = skb.data().get(at..).ok_or(st::DROP_MALFORMED)?;
+    let (_, seq_lo) = esp::parse_header(esp).ok_or(st::DROP_MALFORMED)?;
+    let seq = sa
+        .rt
+        .lock()
+        .replay
+        .check(seq_lo)
+        .map_err(|_| st::DROP_REPLAY)?;
+    let aead = sa.aead().ok_or(st::DROP_NO_SA)?;
+    let d = skb.data();
+    let mut iv = [0u8; 16];
+    iv[..iv_len].copy_from_slice(&d[at + esp::ESP_HDR_LEN..at + esp_hdr]);
+    let cryptlen = esp_len - esp_hdr;
+    let r = if sa.esn {
+        // The 4 bytes in front of the ESP header hold the high sequence bits meanwhile
+        // (`esp::esn_prepare`).
+        let saved = esp::esn_prepare(d, at, replay::seq_hi(seq)).ok_or(st::DROP_MALFORMED)?;
+        let r = aead.crypt(
+            &mut d[at - 4..],
+            esp_hdr + 4,
+            cryptlen,
+            &mut iv[..iv_len],
+            false,
+        );
+        esp::esn_restore(d, at, saved).ok_or(st::DROP_MALFORMED)?;
+        r
+    } else {
+        aead.crypt(&mut d[at..], esp_hdr, cryptlen, &mut iv[..iv_len], false)
+    };
+    r.map_err(|_| st::DROP_AUTH)?;
+    // Authenticated: now the window may move.
+    sa.rt
+        .lock()
+        .replay
+        .accept(seq)
+        .map_err(|_| st::DROP_REPLAY)?;
+    let plain_end = outer.total_len - icv_len;
+    esp::parse_trailer(&skb.data()[at + esp_hdr..plain_end]).map_err(|_| st::DROP_TRAILER)
 }

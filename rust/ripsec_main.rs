@@ -14,6 +14,9 @@ mod alg;
 #[path = "proto/src/esp.rs"]
 mod esp;
 #[allow(dead_code, unreachable_pub)]
+#[path = "proto/src/headers.rs"]
+mod headers;
+#[allow(dead_code, unreachable_pub)]
 #[path = "proto/src/ip.rs"]
 mod ip;
 #[allow(dead_code, unreachable_pub)]
@@ -34,6 +37,7 @@ mod expire;
 mod ffi;
 mod net_state;
 mod netlink;
+mod packet;
 mod receive;
 mod sad;
 mod send;
@@ -44,17 +48,17 @@ const NF_DROP: c_uint = 0;
 const NF_ACCEPT: c_uint = 1;
 const NF_STOLEN: c_uint = 2;
 
-fn verdict(v: send::Verdict) -> c_uint {
+fn verdict(v: packet::Verdict) -> c_uint {
     match v {
-        send::Verdict::Accept(skb) => {
+        packet::Verdict::Accept(skb) => {
             let _ = skb.into_raw();
             NF_ACCEPT
         }
-        send::Verdict::Drop(skb) => {
+        packet::Verdict::Drop(skb) => {
             let _ = skb.into_raw();
             NF_DROP
         }
-        send::Verdict::Stolen => NF_STOLEN,
+        packet::Verdict::Stolen => NF_STOLEN,
     }
 }
 
@@ -81,7 +85,7 @@ extern "C" fn ripsec_rs_hook(
         NF_INET_POST_ROUTING => send::hook(net, skb),
         NF_INET_LOCAL_IN => receive::hook(net, skb, false),
         NF_INET_FORWARD => receive::hook(net, skb, true),
-        _ => send::Verdict::Accept(skb),
+        _ => packet::Verdict::Accept(skb),
     })
 }
 

@@ -71,8 +71,8 @@ impl Transform {
     }
 }
 
-/// Number of counters in [`Counters`] (the `stats` attribute set without its padding).
-pub(crate) const NUM_COUNTERS: usize = stats_attr::PAD as usize - 1;
+/// Number of counter slots in [`Counters`]: one per `stats` attribute (padding's stays 0).
+pub(crate) const NUM_COUNTERS: usize = stats_attr::MAX as usize;
 
 /// Packet and drop counters, indexed by `stats_attr` number - 1.
 pub(crate) struct Counters([AtomicU64; NUM_COUNTERS]);
@@ -102,7 +102,9 @@ impl Counters {
         w.nest(nest, |w| {
             for (i, c) in self.0.iter().enumerate() {
                 let attr = u16::try_from(i + 1).map_err(|_| EINVAL)?;
-                w.put_u64(attr, c.load(Ordering::Relaxed))?;
+                if attr != stats_attr::PAD {
+                    w.put_u64(attr, c.load(Ordering::Relaxed))?;
+                }
             }
             Ok(())
         })

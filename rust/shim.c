@@ -30,6 +30,9 @@
 #include <crypto/aead.h>
 #include <crypto/hash.h>
 #include <net/xfrm.h>
+#include <net/ipv6_frag.h>
+#include <net/netfilter/ipv4/nf_defrag_ipv4.h>
+#include <net/netfilter/ipv6/nf_defrag_ipv6.h>
 #include <linux/workqueue.h>
 #include "shim.h"
 #include "uapi.h"
@@ -65,31 +68,78 @@ struct net *ripsec_shim_hook_net(const struct nf_hook_state *state)
 
 static unsigned int ripsec_net_id;
 
+/* The netns's slot: Rust's state, and whether ripsec turned defragmentation on there. */
+struct ripsec_net {
+	void *state;
+	bool defrag;
+};
+
+static struct ripsec_net *ripsec_net(struct net *net)
+{
+	return net_generic(net, ripsec_net_id);
+}
+
 static int __net_init ripsec_net_init(struct net *net)
 {
-	void **slot = net_generic(net, ripsec_net_id);
-	int err = ripsec_rs_net_init(net, slot);
+	struct ripsec_net *rn = ripsec_net(net);
+	int err = ripsec_rs_net_init(net, &rn->state);
 
 	if (err)
 		return err;
 	err = nf_register_net_hooks(net, ripsec_nf_ops, ARRAY_SIZE(ripsec_nf_ops));
 	if (err)
-		ripsec_rs_net_exit(*slot);
+		ripsec_rs_net_exit(rn->state);
 	return err;
 }
 
 static void __net_exit ripsec_net_exit(struct net *net)
 {
+	struct ripsec_net *rn = ripsec_net(net);
+
 	/* No hook runs after this returns (it waits for an RCU grace period). */
 	nf_unregister_net_hooks(net, ripsec_nf_ops, ARRAY_SIZE(ripsec_nf_ops));
-	ripsec_rs_net_exit(*(void **)net_generic(net, ripsec_net_id));
+	if (rn->defrag) {
+		nf_defrag_ipv6_disable(net);
+		nf_defrag_ipv4_disable(net);
+	}
+	ripsec_rs_net_exit(rn->state);
+}
+
+/*
+ * Policy decisions need whole packets: the kernel's netfilter defragmentation reassembles
+ * IPv4 and IPv6 fragments at PRE_ROUTING and LOCAL_OUT (priority -400), before ripsec's
+ * hooks (IPv6 would otherwise reassemble only after LOCAL_IN). Turned on in a netns with its
+ * first SA or policy, off when the netns goes.
+ */
+static DEFINE_MUTEX(ripsec_defrag_lock);
+
+int ripsec_shim_defrag_use(struct net *net)
+{
+	struct ripsec_net *rn = ripsec_net(net);
+	int err = 0;
+
+	mutex_lock(&ripsec_defrag_lock);
+	if (rn->defrag)
+		goto out;
+	err = nf_defrag_ipv4_enable(net);
+	if (err)
+		goto out;
+	err = nf_defrag_ipv6_enable(net);
+	if (err) {
+		nf_defrag_ipv4_disable(net);
+		goto out;
+	}
+	rn->defrag = true;
+out:
+	mutex_unlock(&ripsec_defrag_lock);
+	return err;
 }
 
 static struct pernet_operations ripsec_net_ops = {
 	.init = ripsec_net_init,
 	.exit = ripsec_net_exit,
 	.id = &ripsec_net_id,
-	.size = sizeof(void *),
+	.size = sizeof(struct ripsec_net),
 };
 
 int ripsec_shim_pernet_register(void)
@@ -104,7 +154,7 @@ void ripsec_shim_pernet_unregister(void)
 
 void *ripsec_shim_net_state(struct net *net)
 {
-	return *(void **)net_generic(net, ripsec_net_id);
+	return ripsec_net(net)->state;
 }
 
 u64 ripsec_shim_net_cookie(struct net *net)
@@ -545,6 +595,65 @@ u8 *ripsec_shim_skb_data(struct sk_buff *skb)
 	return skb->data;
 }
 
+unsigned int ripsec_shim_skb_headroom(const struct sk_buff *skb)
+{
+	return skb_headroom(skb);
+}
+
+unsigned int ripsec_shim_skb_tailroom(const struct sk_buff *skb)
+{
+	return skb_tailroom(skb);
+}
+
+/* Pulls the first @len bytes (at most skb->len) into the linear head; NULL on failure. */
+const u8 *ripsec_shim_skb_header(struct sk_buff *skb, unsigned int len)
+{
+	return pskb_may_pull(skb, len) ? skb->data : NULL;
+}
+
+/* Whether the stack may fragment the packet although it is IPv6 or has DF (a local
+ * datagram whose socket does not insist on path MTU discovery). */
+bool ripsec_shim_skb_ignore_df(const struct sk_buff *skb)
+{
+	return skb->ignore_df;
+}
+
+/* The largest fragment of a packet netfilter reassembled (0: it was not reassembled). */
+unsigned int ripsec_shim_skb_frag_max_size(const struct sk_buff *skb, bool ipv6)
+{
+	return ipv6 ? IP6CB(skb)->frag_max_size : IPCB(skb)->frag_max_size;
+}
+
+/*
+ * ripsec's own reassembly queues for fragments it decrypted, apart from the stack's (a
+ * plaintext fragment can never complete a protected datagram). Values past the kernel's
+ * defrag users.
+ */
+#define RIPSEC_DEFRAG_USER4 ((u32)IP_DEFRAG_MACVLAN + 0x100)
+#define RIPSEC_DEFRAG_USER6 ((u32)__IP6_DEFRAG_CONNTRACK_BRIDGE_IN + 0x100)
+
+/*
+ * Queues the decrypted fragment at skb->data for reassembly. Returns 0 when @skb is now the
+ * whole datagram (or was not a fragment after all), 1 when it was queued, or a negative
+ * error; @skb is consumed unless 0 is returned.
+ */
+int ripsec_shim_defrag(struct net *net, struct sk_buff *skb, bool ipv6)
+{
+	int err;
+
+	skb_reset_network_header(skb);
+	if (ipv6) {
+		memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+		err = nf_ct_frag6_gather(net, skb, RIPSEC_DEFRAG_USER6);
+		if (err && err != -EINPROGRESS)
+			kfree_skb(skb);
+	} else {
+		memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+		err = ip_defrag(net, skb, RIPSEC_DEFRAG_USER4);
+	}
+	return err == -EINPROGRESS ? 1 : err;
+}
+
 unsigned int ripsec_shim_skb_len(const struct sk_buff *skb)
 {
 	return skb->len;
@@ -693,15 +802,19 @@ void ripsec_shim_marker_put(struct xfrm_state *x)
 }
 
 /* Feeds a decapsulated packet at skb->data back into the stack, marked with @marker; consumes
- * @skb. */
-int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *marker)
+ * @skb. A @reassembled packet may be fragmented again on its way on. -ELOOP: nested deeper
+ * than a secpath holds. */
+int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *marker,
+			 bool reassembled)
 {
 	struct sec_path *sp = secpath_set(skb);
 
 	if (!sp || sp->len == XFRM_MAX_DEPTH) {
 		kfree_skb(skb);
-		return -ENOMEM;
+		return sp ? -ELOOP : -ENOMEM;
 	}
+	if (reassembled)
+		skb->ignore_df = 1;
 	xfrm_state_hold(marker);
 	sp->xvec[sp->len++] = marker;
 	skb_dst_drop(skb);

@@ -3,7 +3,10 @@
 //! precedence (`selector::precedence`: priority, then specificity, then age), so the first
 //! match wins.
 
-use crate::selector::{precedence, Flow, Selector};
+use crate::{
+    selector::{self, precedence, Decision, Flow, Known, Selector},
+    uapi,
+};
 use core::{cmp::Ordering, sync::atomic::AtomicU64};
 use kernel::{prelude::*, sync::Arc};
 
@@ -164,11 +167,30 @@ impl Spd {
         self.dirs.get(usize::from(dir)).is_none_or(|d| d.is_empty())
     }
 
-    /// The winning policy for `flow` in direction `dir`: the first match in precedence order.
-    pub(crate) fn lookup(&self, dir: u8, flow: &Flow) -> Option<&Arc<Policy>> {
-        self.dirs
-            .get(usize::from(dir))?
-            .iter()
-            .find(|p| p.sel.matches(flow))
+    fn policies(&self, dir: u8) -> &[Arc<Policy>] {
+        self.dirs.get(usize::from(dir)).map_or(&[], |d| &d[..])
+    }
+
+    /// The policy a packet of `flow`, of which only `known` is certain, meets in direction
+    /// `dir` (see [`selector::decide`]); with everything known, the first match in precedence
+    /// order.
+    pub(crate) fn decide(&self, dir: u8, flow: &Flow, known: Known) -> Decision<&Arc<Policy>> {
+        let policies = self.policies(dir).iter();
+        selector::decide(
+            policies.map(|p| (p, &p.sel, p.action == uapi::ACTION_BYPASS)),
+            flow,
+            known,
+        )
+    }
+
+    /// The policies in direction `dir` that a packet of `flow` may match.
+    pub(crate) fn candidates<'a>(
+        &'a self,
+        dir: u8,
+        flow: &'a Flow,
+        known: Known,
+    ) -> impl Iterator<Item = &'a Arc<Policy>> + 'a {
+        let policies = self.policies(dir).iter();
+        policies.filter(move |p| p.sel.may_match(flow, known))
     }
 }

@@ -88,6 +88,9 @@ sa-add {"sa-spi": 4096, "sa-proto": 50, "sa-family": 2, "sa-dst": "0a000002", "s
 sa-add {"sa-spi": 4096, "sa-proto": 50, "sa-family": 2, "sa-dst": "0a000002", "sa-replay-top": 5}
 sa-update {"sa-spi": 4096, "sa-proto": 50, "sa-family": 2, "sa-dst": "0a000002", "sa-key": "00"}
 get-info {"sp-dir": 1}
+getspi {"sa-proto": 50, "sa-family": 1, "sa-dst": "0a0000"}
+getspi {"sa-proto": 50, "sa-family": 2, "sa-dst": "0a0000"}
+getspi {"sa-proto": 50, "sa-dst": "0a000002"}
 CASES
 )
 	expect_contains "$out" "1: sa-dst: missing"
@@ -104,6 +107,10 @@ CASES
 	expect_contains "$out" "'bad-attr': '.sa-replay-top'"
 	expect_contains "$(echo "$out" | grep '^9: ')" "'bad-attr': '.sa-key'" "sa-update with a key"
 	expect_contains "$(echo "$out" | grep '^10: ')" "'bad-attr': '.sp-dir'" "get-info with a policy attribute"
+	# GETSPI checks the destination it may be given like every other command.
+	expect_contains "$out" "11: sa-family: 1 is not 2 (IPv4) or 10 (IPv6)"
+	expect_contains "$out" "12: sa-dst: an IPv4 address is 4 bytes, got 3"
+	expect_contains "$out" "13: sa-family: missing"
 	expect_eq "$(json_get "$(ikeuser stats --json)" 'j["sa_count"]')" 0 "SAs after rejected raw requests"
 }
 

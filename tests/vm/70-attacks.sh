@@ -1,6 +1,7 @@
 # Hostile ESP against a live ripsec <-> XFRM tunnel: each is dropped and counted, nothing crashes,
 # and the tunnel keeps working afterwards.
 source tests/vm/interop.sh
+source tests/vm/probe.sh
 
 sa_drop() { # SPI REASON -> that SA's counter
 	json_get "$(ip netns exec A ikeuser sa list --json)" "[s['stats']['drop-$2'] for s in j if s['spi'] == $1][0]"
@@ -83,4 +84,24 @@ test_decrypted_traffic_outside_the_in_policy_is_dropped() {
 	ip netns exec A ikeuser policy add dir in src 10.2.0.0/24 dst 10.1.0.0/24 proto tcp tmpl proto esp mode tunnel reqid 1 src 10.0.0.2 dst 10.0.0.1 >/dev/null
 	! ip netns exec B ping -c 1 -W 1 -I 10.2.0.1 10.1.0.1 >/dev/null || fail "decrypted ICMP outside the in policy accepted"
 	tcp_transfer B A 10.1.0.1 10.2.0.1 20000
+}
+
+# ESP inside ESP is decrypted again (the inner ESP is allowed by its own in policy) as deep as the
+# kernel's secpath holds (6); an authenticated peer nesting deeper is dropped and counted on the SA.
+test_esp_nested_deeper_than_the_secpath_holds_is_dropped_on_its_sa() {
+	load
+	xfrm_setup aes128gcm16 tunnel44 >/dev/null
+	ip netns exec A ikeuser policy add dir in src 10.0.0.2/32 dst 10.0.0.1/32 proto esp tmpl proto esp mode tunnel reqid 1 src 10.0.0.2 dst 10.0.0.1 >/dev/null
+	local out dmac
+	out=$(mktemp)
+	dmac=$(mac_of A a0)
+	start_listener A 10.1.0.1 "$out" 300
+	nest() { ip netns exec B /usr/bin/python3 tests/vm/frag_probe.py nest 0x2000 "$KEY_BA" 10.0.0.2 10.0.0.1 10.2.0.1 10.1.0.1 "$@" b0 "$dmac"; }
+	nest 6 100 nest6
+	nest 7 200 nest7
+	sleep 1
+	expect_eq "$(delivered "$out")" "nest6 " "datagrams delivered"
+	expect_eq "$(sa_drop 0x2000 nesting)" 1 "nesting drops on SA 0x2000"
+	expect_eq "$(global_drop nomem)" 0 "drop-nomem"
+	expect_eq "$(json_get "$(ip netns exec A ikeuser sa list --json)" "[s['stats']['packets-in'] for s in j if s['spi'] == 0x2000][0]")" 13 "ESP layers decrypted"
 }

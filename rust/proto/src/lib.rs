@@ -12,6 +12,7 @@ pub mod c_header;
 
 pub mod alg;
 pub mod esp;
+pub mod headers;
 pub mod ip;
 pub mod lifetime;
 pub mod replay;

@@ -213,6 +213,79 @@ impl Selector {
     }
 }
 
+/// How much of a packet's flow is known. A fragment that reached a hook without being
+/// reassembled has its ports (or even its protocol) in another fragment: OPAQUE in RFC 4301
+/// §4.4.1.1's terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Known {
+    /// Addresses, protocol and ports.
+    All,
+    /// Addresses and protocol.
+    Proto,
+    /// Addresses only.
+    Addresses,
+}
+
+impl Known {
+    fn proto(self) -> bool {
+        self != Known::Addresses
+    }
+
+    fn ports(self) -> bool {
+        self == Known::All
+    }
+}
+
+impl Selector {
+    /// Whether a packet of `flow`, of which only `known` is certain, could match.
+    pub fn may_match(&self, flow: &Flow, known: Known) -> bool {
+        self.family == flow.family
+            && self.src.contains(flow.family, &flow.src)
+            && self.dst.contains(flow.family, &flow.dst)
+            && (!known.proto() || self.proto == 0 || self.proto == flow.proto)
+            && (!known.ports()
+                || (self.sport.contains(flow.sport) && self.dport.contains(flow.dport)))
+    }
+
+    /// Whether a packet of `flow` matches whatever its unknown fields hold.
+    pub fn surely_matches(&self, flow: &Flow, known: Known) -> bool {
+        self.may_match(flow, known)
+            && (known.proto() || self.proto == 0)
+            && (known.ports() || (self.sport == PortRange::ANY && self.dport == PortRange::ANY))
+    }
+}
+
+/// The outcome of [`decide`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision<T> {
+    /// This policy wins for the packet, whatever its unknown fields hold.
+    Matched(T),
+    /// This policy, which does not bypass, may win: the packet might be traffic it covers.
+    Maybe(T),
+    /// No policy can match.
+    Unmatched,
+}
+
+/// Decides which policy a packet of `flow` meets when only `known` of it is certain
+/// (RFC 4301 §7: never let through in the clear what a protect policy might cover).
+/// `policies` are `(policy, selector, bypasses)` in precedence order. A bypass policy that
+/// only may match is passed over: if it does not match, a later policy decides.
+pub fn decide<'a, T>(
+    policies: impl IntoIterator<Item = (T, &'a Selector, bool)>,
+    flow: &Flow,
+    known: Known,
+) -> Decision<T> {
+    for (p, sel, bypass) in policies {
+        if sel.surely_matches(flow, known) {
+            return Decision::Matched(p);
+        }
+        if !bypass && sel.may_match(flow, known) {
+            return Decision::Maybe(p);
+        }
+    }
+    Decision::Unmatched
+}
+
 /// Orders policy `a` against policy `b`; `Less` means `a` wins. See the module doc.
 pub fn precedence(
     a_prio: u32,
@@ -543,6 +616,65 @@ mod tests {
         assert_eq!(
             lookup(&flow4([1, 0, 0, 1], [2, 0, 0, 2], 17, 500, 500)),
             Some(1)
+        );
+    }
+
+    #[test]
+    fn opaque_flows_meet_every_policy_that_may_cover_them() {
+        let a = p4([10, 0, 0, 1], 32);
+        let b = p4([10, 0, 0, 2], 32);
+        let mut udp7777 = sel4(a, b);
+        udp7777.proto = 17;
+        udp7777.dport = ports(7777, 7777);
+        let mut udp = sel4(a, b);
+        udp.proto = 17;
+        let all = sel4(a, b);
+        let f = flow4([10, 0, 0, 1], [10, 0, 0, 2], 17, 0, 0);
+        // Ports unknown: a port-specific protect policy may cover the packet.
+        assert!(udp7777.may_match(&f, Known::Proto) && !udp7777.surely_matches(&f, Known::Proto));
+        assert!(!udp7777.matches(&f));
+        assert!(udp.surely_matches(&f, Known::Proto) && !udp.surely_matches(&f, Known::Addresses));
+        assert!(all.surely_matches(&f, Known::Addresses));
+        let mut tcp = f;
+        tcp.proto = 6;
+        assert!(
+            !udp7777.may_match(&tcp, Known::Proto) && udp7777.may_match(&tcp, Known::Addresses)
+        );
+        // (policy, selector, bypasses) in precedence order.
+        let protect7777 = [(1, &udp7777, false), (2, &all, true)];
+        assert_eq!(decide(protect7777, &f, Known::Proto), Decision::Maybe(1));
+        assert_eq!(
+            decide(protect7777, &tcp, Known::Proto),
+            Decision::Matched(2)
+        );
+        assert_eq!(
+            decide(protect7777, &tcp, Known::Addresses),
+            Decision::Maybe(1)
+        );
+        // A bypass that only may match is passed over; what follows decides.
+        let bypass_then_protect = [(1, &udp7777, true), (2, &udp, false)];
+        assert_eq!(
+            decide(bypass_then_protect, &f, Known::Proto),
+            Decision::Matched(2)
+        );
+        let bypass_only = [(1, &udp7777, true)];
+        assert_eq!(decide(bypass_only, &f, Known::Proto), Decision::Unmatched);
+        // Other addresses: nothing may match.
+        let other = flow4([10, 0, 0, 9], [10, 0, 0, 2], 17, 0, 0);
+        assert_eq!(
+            decide(protect7777, &other, Known::Addresses),
+            Decision::Unmatched
+        );
+        // With everything known, decide is the ordinary first match.
+        let whole = flow4([10, 0, 0, 1], [10, 0, 0, 2], 17, 1000, 7777);
+        assert_eq!(
+            decide(protect7777, &whole, Known::All),
+            Decision::Matched(1)
+        );
+        let other_port = flow4([10, 0, 0, 1], [10, 0, 0, 2], 17, 1000, 53);
+        assert_eq!(
+            decide(protect7777, &other_port, Known::All),
+            Decision::Matched(2)
         );
     }
 }

@@ -196,8 +196,13 @@ pub mod stats_attr {
     pub const DROP_NO_ROUTE: u16 = 16;
     /// Padding for 64-bit attributes.
     pub const PAD: u16 = 17;
+    /// Dropped: a fragment that was not reassembled and that a protect or discard policy may
+    /// cover (RFC 4301 §7: its ports, or its protocol, are in another fragment).
+    pub const DROP_FRAGMENT: u16 = 18;
+    /// Dropped: authenticated ESP nested deeper than the kernel's secpath holds.
+    pub const DROP_NESTING: u16 = 19;
     /// Highest attribute number.
-    pub const MAX: u16 = 17;
+    pub const MAX: u16 = 19;
 }
 
 /// Attributes nested inside [`attr::ALG`].
@@ -475,6 +480,8 @@ pub const ATTR_SETS: &[AttrSet] = &[
             a(stats_attr::DROP_NOMEM, "drop-nomem", AttrType::U64),
             a(stats_attr::DROP_NO_ROUTE, "drop-no-route", AttrType::U64),
             a(stats_attr::PAD, "pad", AttrType::Pad),
+            a(stats_attr::DROP_FRAGMENT, "drop-fragment", AttrType::U64),
+            a(stats_attr::DROP_NESTING, "drop-nesting", AttrType::U64),
         ],
     },
 ];

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+//! What every hook shares: the verdict it returns, the header chain of a packet (walked over
+//! as few bytes as the chain needs, pulled into the linear head), and drop counting.
+
+use crate::{
+    ffi::Skb,
+    headers::{self, Chain, ChainError},
+    net_state::NetState,
+    sad::Sa,
+};
+
+/// What a hook tells netfilter.
+pub(crate) enum Verdict {
+    /// Let the packet continue.
+    Accept(Skb),
+    /// Drop it (netfilter frees it).
+    Drop(Skb),
+    /// ripsec took it (sent, queued or freed it).
+    Stolen,
+}
+
+/// The header chain of `skb`, pulling more of it into the linear head while the walk needs
+/// it. A packet that cannot be pulled counts as malformed.
+pub(crate) fn chain(skb: &mut Skb) -> Result<Chain, ChainError> {
+    let len = skb.len();
+    let mut want = headers::FIRST_PULL;
+    loop {
+        let head = skb.head(want).map_err(|_| ChainError::Malformed)?;
+        match headers::walk(head, len) {
+            // The walker asks for more than it had, never more than the packet.
+            Err(ChainError::NeedMore(n)) if n > want && n <= len => want = n,
+            Err(ChainError::NeedMore(_)) => return Err(ChainError::Malformed),
+            r => return r,
+        }
+    }
+}
+
+/// Counts a drop globally and, if known, on the SA.
+pub(crate) fn count_drop(state: &NetState, sa: Option<&Sa>, reason: u16) {
+    state.counters.add(reason, 1);
+    if let Some(sa) = sa {
+        sa.counters.add(reason, 1);
+    }
+}
