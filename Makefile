@@ -1,7 +1,7 @@
 # ripsec: `make demo` shows it working, `make test` runs every test.
 # KDIR=/path builds the module against your own CONFIG_RUST=y kernel build;
 # KSRC=/path builds the test kernel from your own Linux 7.3 source tree.
-.PHONY: all setup kernel module uapi demo test vm-test host-test bench clean
+.PHONY: all setup kernel module uapi entry-header demo test vm-test host-test bench clean
 
 all: module
 
@@ -17,6 +17,10 @@ module:
 # Regenerate the C view of the netlink UAPI after editing rust/proto/src/uapi.rs.
 uapi:
 	cargo run -q -p ripsec-proto --features std --bin gen-uapi-header > rust/uapi.h
+
+# Regenerate the prototypes of Rust's entry points after editing rust/ffi/entry.rs.
+entry-header:
+	python3 scripts/gen-entry-header
 
 demo:
 	bash scripts/demo

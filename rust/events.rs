@@ -5,11 +5,11 @@
 
 use crate::{
     ffi::{Event, MsgWriter, Net},
-    netlink::put_addr,
+    attrs::{put_addr, put_template},
     sad::Sa,
     selector::Flow,
     spd::Policy,
-    uapi::{self, attr as a, cmd},
+    uapi::{attr as a, cmd},
 };
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -61,14 +61,7 @@ pub(crate) fn acquire(net: Net<'_>, policy: &Policy, flow: &Flow, now: u64) {
     };
     let put = |w: &mut MsgWriter| -> Result {
         w.put_u32(a::SP_ID, policy.id)?;
-        w.put_u8(a::TMPL_PROTO, t.proto)?;
-        w.put_u8(a::TMPL_MODE, t.mode)?;
-        w.put_u32(a::TMPL_REQID, t.reqid)?;
-        if t.mode == uapi::MODE_TUNNEL {
-            w.put_u8(a::TMPL_FAMILY, t.family)?;
-            put_addr(w, a::TMPL_SRC, t.family, &t.src)?;
-            put_addr(w, a::TMPL_DST, t.family, &t.dst)?;
-        }
+        put_template(w, t)?;
         w.put_u8(a::SEL_FAMILY, flow.family)?;
         put_addr(w, a::SEL_SRC, flow.family, &flow.src)?;
         put_addr(w, a::SEL_DST, flow.family, &flow.dst)?;

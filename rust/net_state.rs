@@ -2,11 +2,14 @@
 //! Per-network-namespace state, created and destroyed by the pernet operations.
 
 use crate::{
-    ffi::{self, ArcXArray, Marker, Net, Work},
+    ffi::{ArcXArray, Marker, Net, NetInit, Work},
     sad::{Counters, Sad},
     spd::Spd,
 };
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::{
+    pin::Pin,
+    sync::atomic::{AtomicU64, Ordering},
+};
 use kernel::{
     new_mutex,
     prelude::*,
@@ -52,9 +55,7 @@ pub(crate) struct NetState {
 impl NetState {
     /// The state of `net`.
     pub(crate) fn of<'a>(net: Net<'a>) -> &'a NetState {
-        // SAFETY: `Net` guarantees pernet init ran, which stored a pinned `KBox<NetState>`
-        // pointer that stays valid until pernet exit, after the netns (and so `'a`) is gone.
-        unsafe { &*net.state_ptr().cast::<NetState>() }
+        net.state()
     }
 
     /// The current SPD snapshot (lock-free).
@@ -80,19 +81,15 @@ impl NetState {
     }
 }
 
-/// # Safety
-///
-/// `net` is the netns being initialised; the state must be freed before it is gone.
-unsafe fn new_state(net: *mut ffi::raw::net) -> Result<Pin<KBox<NetState>>> {
+/// Pernet init: the state of a new netns.
+pub(crate) fn new_state(net: &NetInit<'_>) -> Result<Pin<KBox<NetState>>> {
     let config = Config {
         spd: Spd::new(),
         reserved: KVec::new(),
     };
     let sad = Sad::new()?;
     let spd = ArcXArray::new()?;
-    // SAFETY: the state owns the work and is freed in pernet exit, while `net` lives; the
-    // work is queued only through the state, after pernet init stored it.
-    let work = unsafe { Work::new(net)? };
+    let work = Work::new(net)?;
     let marker = Marker::new(net)?;
     KBox::pin_init(
         try_pin_init!(NetState {
@@ -106,34 +103,4 @@ unsafe fn new_state(net: *mut ffi::raw::net) -> Result<Pin<KBox<NetState>>> {
         }? Error),
         GFP_KERNEL,
     )
-}
-
-/// Pernet init: allocates the state and stores it in the netns's slot.
-#[no_mangle]
-extern "C" fn ripsec_rs_net_init(net: *mut ffi::raw::net, slot: *mut *mut c_void) -> c_int {
-    // SAFETY: `net` is being initialised; `ripsec_rs_net_exit` frees the state before it goes.
-    match unsafe { new_state(net) } {
-        Ok(state) => {
-            // SAFETY: the state stays pinned: it is only ever used through this pointer and
-            // freed by `ripsec_rs_net_exit`, which rebuilds the pinned box.
-            let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
-            // SAFETY: `slot` is this netns's `net_generic` slot, sized for one pointer.
-            unsafe { *slot = raw.cast() };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// Pernet exit: frees the state (SAs, policies, keys). No request can reach it any more.
-#[no_mangle]
-extern "C" fn ripsec_rs_net_exit(state: *mut c_void) {
-    if !state.is_null() {
-        let state = state.cast::<NetState>();
-        // SAFETY: `state` came from `KBox::into_raw` in `ripsec_rs_net_init` and is still live.
-        unsafe { (*state).work.cancel() };
-        // SAFETY: the netns is being destroyed and its work is idle, so no other reference to
-        // the state remains.
-        drop(unsafe { KBox::from_raw(state) });
-    }
 }

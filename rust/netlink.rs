@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Generic netlink command handlers. `shim.c` routes every command to [`ripsec_rs_doit`] and
-//! every dump to [`ripsec_rs_dumpit`]; each request is validated here, and every rejection names
+//! Generic netlink command handlers. Every command reaches [`doit`] and every dump [`dump`];
+//! each request is validated here, and every rejection names
 //! the attribute at fault through extack. Nothing is changed unless the whole request is valid.
 
 use crate::{
     alg::{self, Alg},
+    attrs::{addr_len, put_addr, put_template},
     ffi::{self, Dump, GenlInfo, MsgWriter},
     net_state::{NetState, Reservation},
     sad::{self, Sa, SaId, SaParams},
@@ -92,14 +93,6 @@ fn family(info: &GenlInfo<'_>, ty: u16) -> Result<u8> {
             ty,
             format_args!("{}: {} is not 2 (IPv4) or 10 (IPv6)", name(ty), f),
         )),
-    }
-}
-
-fn addr_len(family: u8) -> usize {
-    if family == AF_INET {
-        4
-    } else {
-        16
     }
 }
 
@@ -334,10 +327,6 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
             r
         }
     }
-}
-
-pub(crate) fn put_addr(w: &mut MsgWriter, ty: u16, family: u8, addr: &[u8; 16]) -> Result {
-    w.put(ty, &addr[..addr_len(family)])
 }
 
 fn put_sa(w: &mut MsgWriter, sa: &Sa, show_keys: bool) -> Result {
@@ -612,17 +601,10 @@ fn put_sp(w: &mut MsgWriter, p: &Policy) -> Result {
     w.put_u16(a::SEL_SPORT_HI, s.sport.hi)?;
     w.put_u16(a::SEL_DPORT_LO, s.dport.lo)?;
     w.put_u16(a::SEL_DPORT_HI, s.dport.hi)?;
-    if let Some(t) = &p.tmpl {
-        w.put_u8(a::TMPL_PROTO, t.proto)?;
-        w.put_u8(a::TMPL_MODE, t.mode)?;
-        w.put_u32(a::TMPL_REQID, t.reqid)?;
-        if t.mode == uapi::MODE_TUNNEL {
-            w.put_u8(a::TMPL_FAMILY, t.family)?;
-            put_addr(w, a::TMPL_SRC, t.family, &t.src)?;
-            put_addr(w, a::TMPL_DST, t.family, &t.dst)?;
-        }
+    match &p.tmpl {
+        Some(t) => put_template(w, t),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn sp_id(info: &GenlInfo<'_>) -> Result<u32> {
@@ -764,41 +746,32 @@ fn get_info(info: &GenlInfo<'_>) -> Result {
 }
 
 /// Every `doit`: dispatches on the command.
-#[no_mangle]
-extern "C" fn ripsec_rs_doit(
-    _skb: *mut crate::ffi::raw::sk_buff,
-    info: *mut crate::ffi::raw::genl_info,
-) -> c_int {
-    // SAFETY: the genl core passes the `genl_info` of the request it is serving right now.
-    let info = unsafe { GenlInfo::from_raw(info) };
+pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
     NetState::of(info.net()).count_request();
-    let r = match info.cmd() {
-        cmd::GET_INFO => get_info(&info),
-        cmd::SA_ADD => sa_add(&info, false),
-        cmd::SA_UPDATE => sa_add(&info, true),
-        cmd::SA_DEL => sa_del(&info),
-        cmd::SA_GET => sa_get(&info),
-        cmd::SA_FLUSH => sa_flush(&info),
-        cmd::SP_ADD => sp_add(&info),
-        cmd::SP_DEL => sp_del(&info),
-        cmd::SP_GET => sp_get(&info),
+    match info.cmd() {
+        cmd::GET_INFO => get_info(info),
+        cmd::SA_ADD => sa_add(info, false),
+        cmd::SA_UPDATE => sa_add(info, true),
+        cmd::SA_DEL => sa_del(info),
+        cmd::SA_GET => sa_get(info),
+        cmd::SA_FLUSH => sa_flush(info),
+        cmd::SP_ADD => sp_add(info),
+        cmd::SP_DEL => sp_del(info),
+        cmd::SP_GET => sp_get(info),
         cmd::SP_FLUSH => {
             let state = NetState::of(info.net());
             let mut cfg = state.config.lock();
             cfg.spd.flush();
             state.publish_spd(&cfg)
         }
-        cmd::GETSPI => getspi(&info),
-        cmd::GET_STATS => get_stats(&info),
+        cmd::GETSPI => getspi(info),
+        cmd::GET_STATS => get_stats(info),
         _ => Err(EOPNOTSUPP),
-    };
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
     }
 }
 
-fn dump(d: &mut Dump<'_>) -> Result<c_int> {
+/// Every `dumpit` round: dumps SAs or policies, resuming from the cursor in `cb->args`.
+pub(crate) fn dump(d: &mut Dump<'_>) -> Result<c_int> {
     let info = d.info();
     let command = info.cmd();
     let show_keys = flag(&info, a::SHOW_KEYS);
@@ -836,18 +809,4 @@ fn dump(d: &mut Dump<'_>) -> Result<c_int> {
         added += 1;
     }
     Ok(added)
-}
-
-/// Every `dumpit`: dumps SAs or policies, resuming from the cursor in `cb->args`.
-#[no_mangle]
-extern "C" fn ripsec_rs_dumpit(
-    skb: *mut crate::ffi::raw::sk_buff,
-    cb: *mut crate::ffi::raw::netlink_callback,
-) -> c_int {
-    // SAFETY: the genl core passes the arguments of the dump round it is running.
-    let mut d = unsafe { Dump::from_raw(skb, cb) };
-    match dump(&mut d) {
-        Ok(n) => n,
-        Err(e) => e.to_errno(),
-    }
 }

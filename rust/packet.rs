@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! What every hook shares: the verdict it returns, the header chain of a packet (walked over
+//! What every hook shares: the header chain of a packet (walked over
 //! as few bytes as the chain needs, pulled into the linear head), and drop counting.
 
 use crate::{
@@ -7,17 +7,8 @@ use crate::{
     headers::{self, Chain, ChainError},
     net_state::NetState,
     sad::Sa,
+    uapi::DropReason,
 };
-
-/// What a hook tells netfilter.
-pub(crate) enum Verdict {
-    /// Let the packet continue.
-    Accept(Skb),
-    /// Drop it (netfilter frees it).
-    Drop(Skb),
-    /// ripsec took it (sent, queued or freed it).
-    Stolen,
-}
 
 /// The header chain of `skb`, pulling more of it into the linear head while the walk needs
 /// it. A packet that cannot be pulled counts as malformed.
@@ -36,9 +27,9 @@ pub(crate) fn chain(skb: &mut Skb) -> Result<Chain, ChainError> {
 }
 
 /// Counts a drop globally and, if known, on the SA.
-pub(crate) fn count_drop(state: &NetState, sa: Option<&Sa>, reason: u16) {
-    state.counters.add(reason, 1);
+pub(crate) fn count_drop(state: &NetState, sa: Option<&Sa>, reason: DropReason) {
+    state.counters.add(reason.attr(), 1);
     if let Some(sa) = sa {
-        sa.counters.add(reason, 1);
+        sa.counters.add(reason.attr(), 1);
     }
 }

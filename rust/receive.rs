@@ -13,16 +13,16 @@
 
 use crate::{
     esp, expire,
-    ffi::{Net, Skb, WritableSkb},
+    ffi::{Net, Skb, Verdict, WritableSkb},
     headers::{self, Chain},
     ip,
     net_state::NetState,
-    packet::{self, count_drop, Verdict},
+    packet::{self, count_drop},
     replay,
     sad::{Sa, SaId},
     selector::{Decision, AF_INET6},
     spd::{Policy, Spd},
-    uapi::{self, stats_attr as st},
+    uapi::{self, stats_attr as st, DropReason},
 };
 use kernel::{prelude::*, sync::Arc};
 
@@ -40,14 +40,14 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
     let chain = match packet::chain(&mut skb) {
         Ok(c) => c,
         Err(_) if guarded => {
-            count_drop(state, None, st::DROP_MALFORMED);
+            count_drop(state, None, DropReason::Malformed);
             return Verdict::Drop(skb);
         }
         Err(_) => return Verdict::Accept(skb),
     };
     if ours && chain.proto == uapi::PROTO_ESP {
         if chain.is_fragment() {
-            count_drop(state, None, st::DROP_FRAGMENT);
+            count_drop(state, None, DropReason::Fragment);
             return Verdict::Drop(skb);
         }
         esp_in(net, state, skb, &chain);
@@ -68,11 +68,11 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
 
 /// Plaintext must not match an inbound protect (or discard) policy, nor may a fragment that
 /// such a policy might cover pass.
-fn plaintext_verdict(spd: &Spd, dir: u8, chain: &Chain) -> Result<(), u16> {
+fn plaintext_verdict(spd: &Spd, dir: u8, chain: &Chain) -> Result<(), DropReason> {
     match spd.decide(dir, &chain.flow(), chain.known) {
-        Decision::Matched(p) if p.action == uapi::ACTION_PROTECT => Err(st::DROP_POLICY),
-        Decision::Matched(p) if p.action == uapi::ACTION_DISCARD => Err(st::DROP_DISCARD),
-        Decision::Maybe(_) => Err(st::DROP_FRAGMENT),
+        Decision::Matched(p) if p.action == uapi::ACTION_PROTECT => Err(DropReason::Policy),
+        Decision::Matched(p) if p.action == uapi::ACTION_DISCARD => Err(DropReason::Discard),
+        Decision::Maybe(_) => Err(DropReason::Fragment),
         _ => Ok(()),
     }
 }
@@ -116,7 +116,7 @@ fn may_carry(spd: Option<&Spd>, sa: &Sa, chain: &Chain) -> bool {
     })
 }
 
-type Drop = (u16, Option<Arc<Sa>>);
+type Drop = (DropReason, Option<Arc<Sa>>);
 
 /// Decapsulates an ESP packet for this host and delivers what it carries.
 fn esp_in(net: Net<'_>, state: &NetState, skb: Skb, outer: &Chain) {
@@ -138,35 +138,35 @@ fn deliver(
     sa: &Sa,
     mut skb: WritableSkb,
     v6: bool,
-) -> Result<(), u16> {
+) -> Result<(), DropReason> {
     let spd = state.spd();
-    let chain = headers::walk_all(skb.data()).map_err(|_| st::DROP_MALFORMED)?;
+    let chain = headers::walk_all(skb.data()).map_err(|_| DropReason::Malformed)?;
     if (chain.family == AF_INET6) != v6 {
-        return Err(st::DROP_MALFORMED);
+        return Err(DropReason::Malformed);
     }
     let (skb, chain, reassembled) = if chain.is_fragment() {
         if !may_carry(spd.as_deref(), sa, &chain) {
-            return Err(st::DROP_POLICY);
+            return Err(DropReason::Policy);
         }
         let queued = skb.into_skb().defrag(net, v6);
-        let Some(mut whole) = queued.map_err(|_| st::DROP_FRAGMENT)? else {
+        let Some(mut whole) = queued.map_err(|_| DropReason::Fragment)? else {
             return Ok(());
         };
-        let chain = packet::chain(&mut whole).map_err(|_| st::DROP_MALFORMED)?;
+        let chain = packet::chain(&mut whole).map_err(|_| DropReason::Malformed)?;
         if chain.is_fragment() {
-            return Err(st::DROP_FRAGMENT);
+            return Err(DropReason::Fragment);
         }
         (whole, chain, true)
     } else {
         (skb.into_skb(), chain, false)
     };
     if !allowed(spd.as_deref(), sa, &chain) {
-        return Err(st::DROP_POLICY);
+        return Err(DropReason::Policy);
     }
     skb.reinject(v6, &state.marker, reassembled)
         .map_err(|e| match e {
-            kernel::error::code::ELOOP => st::DROP_NESTING,
-            _ => st::DROP_NOMEM,
+            kernel::error::code::ELOOP => DropReason::Nesting,
+            _ => DropReason::NoMem,
         })
 }
 
@@ -176,8 +176,8 @@ fn decapsulate(
     skb: Skb,
     outer: &Chain,
 ) -> Result<(Arc<Sa>, WritableSkb, bool), Drop> {
-    let malformed = (st::DROP_MALFORMED, None);
-    let mut skb = skb.into_writable().map_err(|_| (st::DROP_NOMEM, None))?;
+    let malformed = (DropReason::Malformed, None);
+    let mut skb = skb.into_writable().map_err(|_| (DropReason::NoMem, None))?;
     // Making the packet writable moved no byte: the chain's offsets still hold.
     skb.trim(outer.total_len).map_err(|_| malformed.clone())?;
     let at = outer.l4_at;
@@ -189,10 +189,10 @@ fn decapsulate(
         family: outer.family,
         dst: outer.dst,
     };
-    let sa = state.sad.get(&id).ok_or((st::DROP_NO_SA, None))?;
+    let sa = state.sad.get(&id).ok_or((DropReason::NoSa, None))?;
     let fail = |reason| (reason, Some(sa.clone()));
     if sa.expired() {
-        return Err(fail(st::DROP_EXPIRED));
+        return Err(fail(DropReason::Expired));
     }
     let (inner_len, next_header) = decrypt(&sa, &mut skb, outer).map_err(fail)?;
     sa.counters.add(st::PACKETS_IN, 1);
@@ -205,21 +205,21 @@ fn decapsulate(
         let inner_v6 = match next_header {
             ip::PROTO_IPIP => false,
             ip::PROTO_IPV6 => true,
-            _ => return Err(fail(st::DROP_POLICY)),
+            _ => return Err(fail(DropReason::Policy)),
         };
         skb.pull(at + esp_hdr)
-            .map_err(|_| fail(st::DROP_MALFORMED))?;
-        skb.trim(inner_len).map_err(|_| fail(st::DROP_MALFORMED))?;
+            .map_err(|_| fail(DropReason::Malformed))?;
+        skb.trim(inner_len).map_err(|_| fail(DropReason::Malformed))?;
         inner_v6
     } else {
         // Transport mode: the headers in front move down over the ESP header, and the one
         // that named ESP names what ESP carried.
         skb.data().copy_within(0..at, esp_hdr);
-        skb.pull(esp_hdr).map_err(|_| fail(st::DROP_MALFORMED))?;
+        skb.pull(esp_hdr).map_err(|_| fail(DropReason::Malformed))?;
         skb.trim(at + inner_len)
-            .map_err(|_| fail(st::DROP_MALFORMED))?;
+            .map_err(|_| fail(DropReason::Malformed))?;
         ip::set_proto_and_len(skb.data(), outer.proto_at, next_header, at + inner_len)
-            .ok_or(fail(st::DROP_MALFORMED))?;
+            .ok_or(fail(DropReason::Malformed))?;
         outer.family == AF_INET6
     };
     Ok((sa, skb, ipv6))
@@ -227,24 +227,24 @@ fn decapsulate(
 
 /// Checks replay, authenticates and decrypts the ESP at `outer.l4_at` in place; returns the
 /// inner length and the trailer's next header.
-fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<(usize, u8), u16> {
+fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<(usize, u8), DropReason> {
     let alg = sa.alg;
     let (iv_len, icv_len) = (usize::from(alg.iv_len), usize::from(alg.icv_len));
     let esp_hdr = esp::ESP_HDR_LEN + iv_len;
     let at = outer.l4_at;
     let esp_len = outer.total_len - at;
     if esp_len < esp_hdr + esp::TRAILER_MIN + icv_len {
-        return Err(st::DROP_MALFORMED);
+        return Err(DropReason::Malformed);
     }
-    let esp = skb.data().get(at..).ok_or(st::DROP_MALFORMED)?;
-    let (_, seq_lo) = esp::parse_header(esp).ok_or(st::DROP_MALFORMED)?;
+    let esp = skb.data().get(at..).ok_or(DropReason::Malformed)?;
+    let (_, seq_lo) = esp::parse_header(esp).ok_or(DropReason::Malformed)?;
     let seq = sa
         .rt
         .lock()
         .replay
         .check(seq_lo)
-        .map_err(|_| st::DROP_REPLAY)?;
-    let aead = sa.aead().ok_or(st::DROP_NO_SA)?;
+        .map_err(|_| DropReason::Replay)?;
+    let aead = sa.aead().ok_or(DropReason::NoSa)?;
     let d = skb.data();
     let mut iv = [0u8; 16];
     iv[..iv_len].copy_from_slice(&d[at + esp::ESP_HDR_LEN..at + esp_hdr]);
@@ -252,7 +252,7 @@ fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<(usize, u8),
     let r = if sa.esn {
         // The 4 bytes in front of the ESP header hold the high sequence bits meanwhile
         // (`esp::esn_prepare`).
-        let saved = esp::esn_prepare(d, at, replay::seq_hi(seq)).ok_or(st::DROP_MALFORMED)?;
+        let saved = esp::esn_prepare(d, at, replay::seq_hi(seq)).ok_or(DropReason::Malformed)?;
         let r = aead.crypt(
             &mut d[at - 4..],
             esp_hdr + 4,
@@ -260,18 +260,23 @@ fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<(usize, u8),
             &mut iv[..iv_len],
             false,
         );
-        esp::esn_restore(d, at, saved).ok_or(st::DROP_MALFORMED)?;
+        esp::esn_restore(d, at, saved).ok_or(DropReason::Malformed)?;
         r
     } else {
         aead.crypt(&mut d[at..], esp_hdr, cryptlen, &mut iv[..iv_len], false)
     };
-    r.map_err(|_| st::DROP_AUTH)?;
+    r.map_err(|e| match e {
+        // The ICV did not match.
+        e if e == EBADMSG => DropReason::Auth,
+        e if e == ENOMEM => DropReason::NoMem,
+        _ => DropReason::Crypto,
+    })?;
     // Authenticated: now the window may move.
     sa.rt
         .lock()
         .replay
         .accept(seq)
-        .map_err(|_| st::DROP_REPLAY)?;
+        .map_err(|_| DropReason::Replay)?;
     let plain_end = outer.total_len - icv_len;
-    esp::parse_trailer(&skb.data()[at + esp_hdr..plain_end]).map_err(|_| st::DROP_TRAILER)
+    esp::parse_trailer(&skb.data()[at + esp_hdr..plain_end]).map_err(|_| DropReason::Trailer)
 }

@@ -2,9 +2,11 @@
 //! ripsec: IPsec (ESP/AH) with its own SAD and SPD, netfilter hooks, and a generic netlink
 //! family for configuration and events.
 //!
-//! Layout: `ffi` is the only place that calls into `shim.c`; `alg` and `uapi` are the pure
+//! Layout: `ffi` is the only place that calls into `shim.c` (and writes `unsafe`); `alg` and
+//! `uapi` are the pure
 //! protocol files shared with the host crate in `proto/` (and with `ikeuser`).
 
+use core::pin::Pin;
 use kernel::prelude::*;
 
 #[allow(dead_code, unreachable_pub)]
@@ -32,6 +34,7 @@ mod selector;
 #[path = "proto/src/uapi.rs"]
 mod uapi;
 
+mod attrs;
 mod events;
 mod expire;
 mod ffi;
@@ -43,59 +46,43 @@ mod sad;
 mod send;
 mod spd;
 
-/// Netfilter verdicts.
-const NF_DROP: c_uint = 0;
-const NF_ACCEPT: c_uint = 1;
-const NF_STOLEN: c_uint = 2;
+/// What the kernel calls: pernet init/exit, the netfilter hooks, the expiry work and the
+/// netlink requests.
+impl ffi::entry::Handlers for Ripsec {
+    type NetState = net_state::NetState;
 
-fn verdict(v: packet::Verdict) -> c_uint {
-    match v {
-        packet::Verdict::Accept(skb) => {
-            let _ = skb.into_raw();
-            NF_ACCEPT
+    fn net_init(init: &ffi::NetInit<'_>) -> Result<Pin<KBox<Self::NetState>>> {
+        net_state::new_state(init)
+    }
+
+    fn net_exit(state: &Self::NetState) {
+        state.work.cancel();
+    }
+
+    /// POST_ROUTING sends, LOCAL_IN receives, LOCAL_IN and FORWARD enforce inbound policy.
+    fn hook(net: ffi::Net<'_>, skb: ffi::Skb, hook: ffi::Hook) -> ffi::Verdict {
+        match hook {
+            ffi::Hook::PostRouting => send::hook(net, skb),
+            ffi::Hook::LocalIn => receive::hook(net, skb, false),
+            ffi::Hook::Forward => receive::hook(net, skb, true),
+            ffi::Hook::Other => ffi::Verdict::Accept(skb),
         }
-        packet::Verdict::Drop(skb) => {
-            let _ = skb.into_raw();
-            NF_DROP
-        }
-        packet::Verdict::Stolen => NF_STOLEN,
+    }
+
+    fn work(net: ffi::Net<'_>) {
+        expire::run(net);
+    }
+
+    fn doit(info: &ffi::GenlInfo<'_>) -> Result {
+        netlink::doit(info)
+    }
+
+    fn dumpit(dump: &mut ffi::Dump<'_>) -> Result<c_int> {
+        netlink::dump(dump)
     }
 }
 
-/// Netfilter hook numbers (`NF_INET_*`).
-const NF_INET_LOCAL_IN: u8 = 1;
-const NF_INET_FORWARD: u8 = 2;
-const NF_INET_POST_ROUTING: u8 = 4;
-
-/// Every netfilter hook of ripsec (IPv4 and IPv6): POST_ROUTING sends, LOCAL_IN receives,
-/// LOCAL_IN and FORWARD enforce inbound policy on plaintext.
-#[no_mangle]
-extern "C" fn ripsec_rs_hook(
-    _priv: *mut c_void,
-    skb: *mut ffi::raw::sk_buff,
-    state: *const ffi::raw::nf_hook_state,
-) -> c_uint {
-    // SAFETY: netfilter passes the packet it owns; on ACCEPT/DROP ownership goes back to it.
-    let Some(skb) = (unsafe { ffi::Skb::from_raw(skb) }) else {
-        return NF_ACCEPT;
-    };
-    // SAFETY: `state` is the running hook's state.
-    let (net, hook) = unsafe { (ffi::hook_net(state), ffi::hook_num(state)) };
-    verdict(match hook {
-        NF_INET_POST_ROUTING => send::hook(net, skb),
-        NF_INET_LOCAL_IN => receive::hook(net, skb, false),
-        NF_INET_FORWARD => receive::hook(net, skb, true),
-        _ => packet::Verdict::Accept(skb),
-    })
-}
-
-/// The deferred work of a netns (lifetime expiry).
-#[no_mangle]
-extern "C" fn ripsec_rs_work(net: *mut ffi::raw::net) {
-    // SAFETY: the work of a netns is queued only after its pernet init and cancelled (waiting
-    // for a running instance) before its pernet exit completes.
-    expire::run(unsafe { ffi::Net::from_raw(net) });
-}
+ffi::entry::entry_points!(Ripsec, net_state::NetState);
 
 module! {
     type: Ripsec,

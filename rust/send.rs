@@ -9,16 +9,16 @@
 use crate::{
     alg::CryptoKind,
     esp, events, expire,
-    ffi::{self, Net, Skb, WritableSkb},
+    ffi::{self, Net, Skb, Verdict, WritableSkb},
     headers::{self, Chain},
     ip,
     net_state::NetState,
-    packet::{self, count_drop, Verdict},
+    packet::{self, count_drop},
     replay,
     sad::Sa,
     selector::{Decision, AF_INET6},
     spd::Template,
-    uapi::{self, stats_attr as st},
+    uapi::{self, stats_attr as st, DropReason},
 };
 use kernel::{prelude::*, sync::Arc};
 
@@ -37,7 +37,7 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
         return Verdict::Accept(skb);
     }
     let Ok(chain) = packet::chain(&mut skb) else {
-        count_drop(state, None, st::DROP_MALFORMED);
+        count_drop(state, None, DropReason::Malformed);
         return Verdict::Drop(skb);
     };
     // IPsec packets (ours included) are never protected again.
@@ -48,7 +48,7 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     let policy = match spd.decide(uapi::DIR_OUT, &flow, chain.known) {
         Decision::Matched(p) => p,
         Decision::Maybe(_) => {
-            count_drop(state, None, st::DROP_FRAGMENT);
+            count_drop(state, None, DropReason::Fragment);
             return Verdict::Drop(skb);
         }
         Decision::Unmatched => return Verdict::Accept(skb),
@@ -56,7 +56,7 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     let tmpl = match (policy.action, policy.tmpl) {
         (uapi::ACTION_PROTECT, Some(t)) => t,
         (uapi::ACTION_DISCARD, _) => {
-            count_drop(state, None, st::DROP_DISCARD);
+            count_drop(state, None, DropReason::Discard);
             return Verdict::Drop(skb);
         }
         _ => return Verdict::Accept(skb),
@@ -74,8 +74,8 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
         // No usable SA: ask the key manager for one, and drop the packet.
         events::acquire(net, policy, &flow, ffi::seconds());
         match state.sad.find_out(tmpl.reqid, &want_dst, fits) {
-            Some(old) => count_drop(state, Some(&old), st::DROP_EXPIRED),
-            None => count_drop(state, None, st::DROP_NO_SA),
+            Some(old) => count_drop(state, Some(&old), DropReason::Expired),
+            None => count_drop(state, None, DropReason::NoSa),
         }
         return Verdict::Drop(skb);
     };
@@ -88,7 +88,7 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     };
     if skb.is_gso() {
         let Ok(segs) = skb.segment() else {
-            count_drop(state, Some(&sa), st::DROP_NOMEM);
+            count_drop(state, Some(&sa), DropReason::NoMem);
             return Verdict::Drop(skb);
         };
         drop(skb);
@@ -99,6 +99,15 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     }
     out.send(skb);
     Verdict::Stolen
+}
+
+/// Why encryption failed: memory, or the crypto API itself.
+fn crypto_failure(e: Error) -> DropReason {
+    if e == ENOMEM {
+        DropReason::NoMem
+    } else {
+        DropReason::Crypto
+    }
 }
 
 /// What every packet of one hook call is sent with.
@@ -133,21 +142,21 @@ impl Outbound<'_> {
         }
     }
 
-    fn encapsulate(&self, skb: Skb) -> Result<(), u16> {
+    fn encapsulate(&self, skb: Skb) -> Result<(), DropReason> {
         let sa = self.sa;
         if sa.aead().is_none() {
-            return Err(st::DROP_NO_SA);
+            return Err(DropReason::NoSa);
         }
         if sa.expired() {
-            return Err(st::DROP_EXPIRED);
+            return Err(DropReason::Expired);
         }
-        let mut skb = skb.into_writable().map_err(|_| st::DROP_NOMEM)?;
-        skb.finish_checksum().map_err(|_| st::DROP_NOMEM)?;
+        let mut skb = skb.into_writable().map_err(|_| DropReason::NoMem)?;
+        skb.finish_checksum().map_err(|_| DropReason::NoMem)?;
         let layout = self.layout(&mut skb)?;
         let inner_len = layout.chain.total_len;
         let outer_tos = ip::outer_tos(ip::tos(skb.data()));
         self.check_mtu(&mut skb, &layout)?;
-        let seq = sa.rt.lock().out.next().map_err(|_| st::DROP_SEQ_OVERFLOW)?;
+        let seq = sa.rt.lock().out.next().map_err(|_| DropReason::SeqOverflow)?;
         self.protect(&mut skb, &layout, seq)?;
         self.add_front(&mut skb, &layout, outer_tos)?;
         sa.counters.add(st::PACKETS_OUT, 1);
@@ -167,12 +176,12 @@ impl Outbound<'_> {
         // The packet is counted as sent above; a routing or device failure is counted here.
         skb.into_skb()
             .output(self.net, v6, &src, &dst, ignore_df)
-            .map_err(|_| st::DROP_NO_ROUTE)
+            .map_err(|_| DropReason::NoRoute)
     }
 
-    fn layout(&self, skb: &mut WritableSkb) -> Result<Layout, u16> {
-        let chain = headers::walk_all(skb.data()).map_err(|_| st::DROP_MALFORMED)?;
-        skb.trim(chain.total_len).map_err(|_| st::DROP_MALFORMED)?;
+    fn layout(&self, skb: &mut WritableSkb) -> Result<Layout, DropReason> {
+        let chain = headers::walk_all(skb.data()).map_err(|_| DropReason::Malformed)?;
+        skb.trim(chain.total_len).map_err(|_| DropReason::Malformed)?;
         let tunnel = self.tmpl.mode == uapi::MODE_TUNNEL;
         Ok(if tunnel {
             let next_header = if chain.family == AF_INET6 {
@@ -204,7 +213,7 @@ impl Outbound<'_> {
 
     /// Path MTU: a tunnel-mode packet that may not be fragmented and would not fit once
     /// encapsulated is refused with ICMP.
-    fn check_mtu(&self, skb: &mut WritableSkb, l: &Layout) -> Result<(), u16> {
+    fn check_mtu(&self, skb: &mut WritableSkb, l: &Layout) -> Result<(), DropReason> {
         let alg = self.sa.alg;
         let mtu = skb.dev_mtu();
         let fixed = l.front_len + esp::ESP_HDR_LEN + usize::from(alg.iv_len + alg.icv_len);
@@ -213,16 +222,16 @@ impl Outbound<'_> {
         let no_frag = (l.chain.df || v6) && !self.may_fragment;
         if l.tunnel && mtu != 0 && l.chain.total_len > max_inner && no_frag {
             skb.icmp_too_big(max_inner, v6);
-            return Err(st::DROP_MTU);
+            return Err(DropReason::Mtu);
         }
         Ok(())
     }
 
     /// Adds the ESP header, IV and trailer around the payload and encrypts it. In transport
     /// mode the headers in front of the payload move up to make room.
-    fn protect(&self, skb: &mut WritableSkb, l: &Layout, seq: u64) -> Result<(), u16> {
+    fn protect(&self, skb: &mut WritableSkb, l: &Layout, seq: u64) -> Result<(), DropReason> {
         let sa = self.sa;
-        let aead = sa.aead().ok_or(st::DROP_NO_SA)?;
+        let aead = sa.aead().ok_or(DropReason::NoSa)?;
         let alg = sa.alg;
         let (iv_len, icv_len) = (usize::from(alg.iv_len), usize::from(alg.icv_len));
         let pad = esp::pad_len(l.payload_len, alg.pad_align());
@@ -230,22 +239,22 @@ impl Outbound<'_> {
         let esp_hdr = esp::ESP_HDR_LEN + iv_len;
         let front = if l.tunnel { l.front_len } else { 0 };
         skb.make_room(LL_RESERVE + front + esp_hdr + 4, trailer + icv_len)
-            .map_err(|_| st::DROP_NOMEM)?;
-        skb.put(trailer + icv_len).map_err(|_| st::DROP_NOMEM)?;
+            .map_err(|_| DropReason::NoMem)?;
+        skb.put(trailer + icv_len).map_err(|_| DropReason::NoMem)?;
         let end = skb.len();
         esp::write_trailer(
             &mut skb.data()[end - icv_len - trailer..end - icv_len],
             l.next_header,
         )
-        .map_err(|_| st::DROP_MALFORMED)?;
-        skb.push(esp_hdr).map_err(|_| st::DROP_NOMEM)?;
+        .map_err(|_| DropReason::Malformed)?;
+        skb.push(esp_hdr).map_err(|_| DropReason::NoMem)?;
         if !l.tunnel {
             skb.data().copy_within(esp_hdr..esp_hdr + l.front_len, 0);
         }
         // With ESN the associated data starts 4 bytes before the ESP header
         // (`esp::esn_prepare`); in tunnel mode those 4 bytes are borrowed from the headroom.
         let borrowed = if sa.esn && l.tunnel { 4 } else { 0 };
-        skb.push(borrowed).map_err(|_| st::DROP_NOMEM)?;
+        skb.push(borrowed).map_err(|_| DropReason::NoMem)?;
         let esp_at = if l.tunnel { borrowed } else { l.front_len };
         let mut iv = [0u8; 16];
         let iv = &mut iv[..iv_len];
@@ -262,19 +271,20 @@ impl Outbound<'_> {
         d[esp_at + esp::ESP_HDR_LEN..esp_at + esp_hdr].copy_from_slice(iv);
         let cryptlen = l.payload_len + trailer;
         if sa.esn {
-            let saved = esp::esn_prepare(d, esp_at, replay::seq_hi(seq)).ok_or(st::DROP_NOMEM)?;
+            let saved =
+                esp::esn_prepare(d, esp_at, replay::seq_hi(seq)).ok_or(DropReason::Malformed)?;
             let r = aead.crypt(&mut d[esp_at - 4..], esp_hdr + 4, cryptlen, iv, true);
-            esp::esn_restore(d, esp_at, saved).ok_or(st::DROP_NOMEM)?;
-            r.map_err(|_| st::DROP_NOMEM)?;
+            esp::esn_restore(d, esp_at, saved).ok_or(DropReason::Malformed)?;
+            r.map_err(crypto_failure)?;
         } else {
             aead.crypt(&mut d[esp_at..], esp_hdr, cryptlen, iv, true)
-                .map_err(|_| st::DROP_NOMEM)?;
+                .map_err(crypto_failure)?;
         }
-        skb.pull(borrowed).map_err(|_| st::DROP_NOMEM)
+        skb.pull(borrowed).map_err(|_| DropReason::NoMem)
     }
 
     /// Tunnel mode: the outer header. Transport mode: the headers that stay now name ESP.
-    fn add_front(&self, skb: &mut WritableSkb, l: &Layout, tos: u8) -> Result<(), u16> {
+    fn add_front(&self, skb: &mut WritableSkb, l: &Layout, tos: u8) -> Result<(), DropReason> {
         let sa = self.sa;
         if !l.tunnel {
             let total = skb.len();
@@ -284,7 +294,7 @@ impl Outbound<'_> {
                 uapi::PROTO_ESP,
                 total,
             )
-            .ok_or(st::DROP_MTU);
+            .ok_or(DropReason::Mtu);
         }
         let o = ip::Outer {
             payload_len: skb.len(),
@@ -295,18 +305,18 @@ impl Outbound<'_> {
             src: &sa.src,
             dst: &sa.id.dst,
         };
-        skb.push(l.front_len).map_err(|_| st::DROP_NOMEM)?;
+        skb.push(l.front_len).map_err(|_| DropReason::NoMem)?;
         let d = skb.data();
         if sa.id.family == AF_INET6 {
             let h: &mut [u8; ip::IPV6_HDR_LEN] = (&mut d[..ip::IPV6_HDR_LEN])
                 .try_into()
-                .map_err(|_| st::DROP_NOMEM)?;
-            ip::write_ipv6(h, &o).ok_or(st::DROP_MTU)
+                .map_err(|_| DropReason::NoMem)?;
+            ip::write_ipv6(h, &o).ok_or(DropReason::Mtu)
         } else {
             let h: &mut [u8; ip::IPV4_HDR_LEN] = (&mut d[..ip::IPV4_HDR_LEN])
                 .try_into()
-                .map_err(|_| st::DROP_NOMEM)?;
-            ip::write_ipv4(h, &o).ok_or(st::DROP_MTU)
+                .map_err(|_| DropReason::NoMem)?;
+            ip::write_ipv4(h, &o).ok_or(DropReason::Mtu)
         }
     }
 }

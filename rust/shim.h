@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The boundary between ripsec's Rust code and the kernel: functions shim.c provides to Rust
- * (declared again in rust/ffi.rs) and the callbacks Rust provides to shim.c.
+ * (declared again in rust/ffi/, next to their safe wrappers) and the callbacks Rust provides to
+ * shim.c (rust/entry.h, generated).
  */
 #ifndef RIPSEC_SHIM_H
 #define RIPSEC_SHIM_H
@@ -20,13 +21,8 @@ struct nf_hook_state;
 struct ripsec_work;
 struct xfrm_state;
 
-/* Provided by Rust. */
-int ripsec_rs_net_init(struct net *net, void **state);
-void ripsec_rs_net_exit(void *state);
-unsigned int ripsec_rs_hook(void *priv, struct sk_buff *skb, const struct nf_hook_state *state);
-void ripsec_rs_work(struct net *net);
-int ripsec_rs_doit(struct sk_buff *skb, struct genl_info *info);
-int ripsec_rs_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
+/* Provided by Rust (generated from rust/ffi/entry.rs). */
+#include "entry.h"
 
 /* Provided by shim.c. */
 int ripsec_shim_pernet_register(void);

@@ -118,7 +118,8 @@ enum {
 	RIPSEC_A_STATS_PAD = 17,
 	RIPSEC_A_STATS_DROP_FRAGMENT = 18,
 	RIPSEC_A_STATS_DROP_NESTING = 19,
-	RIPSEC_A_STATS_MAX = 19
+	RIPSEC_A_STATS_DROP_CRYPTO = 20,
+	RIPSEC_A_STATS_MAX = 20
 };
 
 static const struct nla_policy ripsec_get_info_policy[RIPSEC_A_MAX + 1] = {

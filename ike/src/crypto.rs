@@ -181,6 +181,11 @@ pub struct SkKeys {
     pub integ: Secret,
 }
 
+/// Compares two MACs in data-independent time (`subtle`); a length mismatch is unequal.
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
+}
+
 /// Serializes `message` (whose payloads must not contain an SK payload) with `inner` encrypted
 /// into an SK payload appended last. Returns the whole datagram.
 pub fn seal(

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! ripsec's IKEv2 building blocks (RFC 7296), sans I/O: strict parsing and serialization of
 //! messages and payloads, key derivation, SK payload protection and Diffie-Hellman
-//! ([`crypto`]), certificates and signatures ([`pki`]), and a deterministic protocol engine
-//! ([`engine`]). No sockets, clocks or threads here: the caller feeds datagrams and time in
-//! and sends what comes out.
+//! ([`crypto`]), IKE identities ([`Identity`]), certificates and signatures ([`pki`]), and a
+//! deterministic protocol engine ([`engine`]). No sockets, clocks or threads here: the caller
+//! feeds datagrams and time in and sends what comes out.
 //!
 //! ```
 //! use ripsec_ike::{Message, Payload};
@@ -32,6 +32,7 @@ pub mod engine;
 mod error;
 mod fuzz;
 mod header;
+mod identity;
 pub mod keys;
 mod message;
 mod payload;
@@ -49,6 +50,7 @@ pub use codes::{
 pub use error::{EncodeError, Item, ParseError};
 pub use fuzz::fuzz_parse;
 pub use header::{HeaderFlags, IkeHeader, IKE_HEADER_LEN, IKE_MAJOR_VERSION};
+pub use identity::Identity;
 pub use message::{build_inner_chain, notifications, parse_inner_chain, Message};
 pub use payload::{
     AuthPayload, CertPayload, DeletePayload, EncryptedPayload, IdPayload, KePayload, NotifyPayload,

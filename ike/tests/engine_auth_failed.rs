@@ -10,8 +10,10 @@ mod pki_common;
 
 use engine_sim::*;
 use pki_common::*;
-use ripsec_ike::engine::{Auth, Config, Identity, Output};
-use ripsec_ike::{ExchangeType, Message, PayloadType, Secret};
+use ripsec_ike::engine::{
+    Auth, AuthError, ChildContext, ChildError, CloseReason, Config, Error, Output,
+};
+use ripsec_ike::{ExchangeType, Identity, Message, NotifyType, PayloadType, Secret};
 
 const CLOSED: &str = "the peer 192.0.2.1:500 rejected our authentication after IKE_AUTH (AUTHENTICATION_FAILED): it does not accept our AUTH or certificate; the IKE SA and its Child SAs are removed";
 
@@ -50,21 +52,39 @@ fn responder_id_not_in_certificate() -> (Config, Config) {
     configs_with(left_rsa(), "left.ripsec.test", right_rsa(), "10.0.0.9")
 }
 
-fn cases() -> [((Config, Config), &'static str); 3] {
+/// Each case, the kind of the initiator's failure, and its explanation.
+type Case = ((Config, Config), fn(&AuthError) -> bool, &'static str);
+
+fn cases() -> [Case; 3] {
     [
         (
             responder_id_mismatch(),
+            |e| matches!(e, AuthError::UnexpectedPeer { .. }),
             "the peer identified as eve.example, but we expect bob.example",
         ),
         (
             untrusted_responder(),
+            |e| matches!(e, AuthError::Untrusted(_)),
             "authentication failed: certificate 'CN=right.ripsec.test, O=ripsec' is not signed by a trusted CA: its issuer is 'CN=ripsec test CA, O=ripsec', we trust 'C=CH, O=ripsec, CN=ripsec ECDSA CA'",
         ),
         (
             responder_id_not_in_certificate(),
+            |e| matches!(e, AuthError::NotInCertificate(_)),
             "authentication failed: peer's ID 10.0.0.9 is not in its certificate (subject 'CN=right.ripsec.test, O=ripsec', SANs DNS:right.ripsec.test, IP:10.0.0.2)",
         ),
     ]
+}
+
+/// The responder's close when the initiator rejects its authentication.
+fn assert_closed_by_authentication_failed(sim: &Sim) {
+    let closed = sim.closed(RESPONDER);
+    assert_eq!(
+        closed,
+        [CloseReason::AuthenticationFailed {
+            peer: addr(INITIATOR)
+        }]
+    );
+    assert_eq!(texts(&closed), [CLOSED]);
 }
 
 /// INFORMATIONAL requests the initiator sent.
@@ -95,10 +115,15 @@ fn assert_nothing_left(sim: &Sim) {
 
 #[test]
 fn responder_removes_its_child_sa_when_the_initiator_rejects_its_auth() {
-    for ((alice, bob), failure) in cases() {
+    for ((alice, bob), kind, failure) in cases() {
         let sim = sim_with(alice, bob, Faults::default());
         // The initiator's report is unchanged; it never established anything.
-        assert_eq!(sim.failures(INITIATOR), [failure]);
+        let failures = sim.failures(INITIATOR);
+        assert!(
+            matches!(&failures[..], [Error::Auth(e)] if kind(e)),
+            "{failures:?}"
+        );
+        assert_eq!(texts(&failures), [failure]);
         assert_eq!(sim.established(INITIATOR), 0);
         assert!(sim.children(INITIATOR).is_empty());
         assert!(sim.closed(INITIATOR).is_empty());
@@ -106,7 +131,7 @@ fn responder_removes_its_child_sa_when_the_initiator_rejects_its_auth() {
         assert_eq!(sim.established(RESPONDER), 1, "{failure}");
         assert_eq!(sim.children(RESPONDER).len(), 1);
         assert!(sim.failures(RESPONDER).is_empty());
-        assert_eq!(sim.closed(RESPONDER), [CLOSED]);
+        assert_closed_by_authentication_failed(&sim);
         let installed = position(&sim, RESPONDER, |e| {
             matches!(e, Output::InstallChild { .. })
         });
@@ -173,7 +198,7 @@ fn authentication_failed_is_protected_with_the_ike_sa_keys() {
     // The genuine one decrypts with the responder's keys and closes the IKE SA.
     sim.release_held();
     sim.run();
-    assert_eq!(sim.closed(RESPONDER), [CLOSED]);
+    assert_closed_by_authentication_failed(&sim);
     let answer = Message::parse(&sim.sent[5].bytes).unwrap();
     assert_eq!(answer.exchange_type, ExchangeType::INFORMATIONAL);
     assert_eq!(answer.message_id, 2);
@@ -189,7 +214,12 @@ fn nothing_is_sent_when_the_responder_refused_us_or_the_child_sa() {
     let (alice, mut bob) = configs();
     bob.auth = Auth::Psk(Secret::from_slice(b"other secret"));
     let sim = sim_with(alice, bob, Faults::default());
-    assert!(sim.failures(INITIATOR)[0].contains("AUTHENTICATION_FAILED"));
+    let failures = sim.failures(INITIATOR);
+    assert!(matches!(
+        failures[0],
+        Error::Auth(AuthError::Rejected { .. })
+    ));
+    assert!(failures[0].to_string().contains("AUTHENTICATION_FAILED"));
     assert_eq!(sim.trace(), SETUP);
 
     // Authenticated, but the Child SA was refused: the IKE SA is not an authentication
@@ -197,7 +227,18 @@ fn nothing_is_sent_when_the_responder_refused_us_or_the_child_sa() {
     let (alice, mut bob) = configs();
     bob.children[0].ts_remote = vec![net([10, 9, 0, 0], 255)];
     let sim = sim_with(alice, bob, Faults::default());
-    assert!(sim.failures(INITIATOR)[0].contains("TS_UNACCEPTABLE"));
+    let failures = sim.failures(INITIATOR);
+    assert!(matches!(
+        &failures[0],
+        Error::Child {
+            context: ChildContext::AnsweredInAuth { .. },
+            error: ChildError::PeerRefused {
+                notify: NotifyType::TS_UNACCEPTABLE,
+                ..
+            }
+        }
+    ));
+    assert!(failures[0].to_string().contains("TS_UNACCEPTABLE"));
     assert_eq!(sim.trace(), SETUP);
     assert_eq!(informational_requests(&sim), 0);
 }

@@ -7,7 +7,11 @@ mod common;
 mod engine_sim;
 
 use engine_sim::*;
-use ripsec_ike::engine::{ChildConfig, ChildSa, Config, FailedRequest, Mode, Output, SaId};
+use ripsec_ike::engine::{
+    Attempt, ChildConfig, ChildContext, ChildError, ChildOp, ChildSa, Config, Error, FailedRequest,
+    Mode, Output, SaId,
+};
+use ripsec_ike::NotifyType;
 use ripsec_ike::TrafficSelector;
 
 /// alice's children `a` (10.1.0.0/24 <-> 10.2.0.0/24) and `b` (10.11.0.0/24 <->
@@ -103,11 +107,37 @@ fn an_unknown_child_index_fails_cleanly() {
     sim.initiate_child(alice.clone(), 2);
     sim.run();
     let failures = sim.failures(INITIATOR);
-    assert!(failures[0].contains("no child number 2"), "{failures:?}");
+    assert_eq!(
+        failures[0],
+        Error::NoChild {
+            connection: None,
+            index: 2,
+            count: 2
+        }
+    );
+    assert!(
+        failures[0].to_string().contains("no child number 2"),
+        "{failures:?}"
+    );
     let mut sim = established(303, alice, two_children().1);
     create_child(&mut sim, INITIATOR, 7);
     let failures = sim.request_failures(INITIATOR);
-    assert!(failures[0].contains("no child number 7"), "{failures:?}");
+    let no_child = Error::NoChild {
+        connection: Some("to-bob".into()),
+        index: 7,
+        count: 2,
+    };
+    assert_eq!(
+        failures[0],
+        Error::CannotStart {
+            attempt: Attempt::Child(ChildOp::New),
+            cause: Box::new(no_child)
+        }
+    );
+    assert!(
+        failures[0].to_string().contains("no child number 7"),
+        "{failures:?}"
+    );
     assert_eq!(sim.live(INITIATOR).len(), 1);
     // An IKE SA that is closing takes no new request, and says so.
     let now = sim.now;
@@ -165,8 +195,18 @@ fn a_child_matching_no_configuration_gets_ts_unacceptable_naming_the_children() 
     create_child(&mut sim, INITIATOR, 2);
     assert_eq!(sim.live(INITIATOR).len(), 1);
     let responder = sim.request_failures(RESPONDER);
+    assert!(
+        matches!(
+            &responder[..],
+            [Error::Child {
+                context: ChildContext::Refused,
+                error: ChildError::TsUnacceptable { .. }
+            }]
+        ),
+        "{responder:?}"
+    );
     assert_eq!(
-        responder,
+        texts(&responder),
         vec![
             "traffic selectors unacceptable in CREATE_CHILD_SA: the peer proposed TSi [10.21.0.0/24] \
              TSr [10.22.0.0/24]; we allow child `b` (remote [10.11.0.0/24] local [10.12.0.0/24]), \
@@ -181,7 +221,20 @@ fn a_child_matching_no_configuration_gets_ts_unacceptable_naming_the_children() 
         _ => None,
     });
     let (reason, child_name) = refused.expect("a RequestFailed");
-    assert!(reason.contains("TS_UNACCEPTABLE"), "{reason}");
+    assert!(
+        matches!(
+            &reason,
+            Error::Child {
+                context: ChildContext::Answered(ChildOp::New),
+                error: ChildError::PeerRefused {
+                    notify: NotifyType::TS_UNACCEPTABLE,
+                    ..
+                }
+            }
+        ),
+        "{reason:?}"
+    );
+    assert!(reason.to_string().contains("TS_UNACCEPTABLE"), "{reason}");
     assert_eq!(child_name, FailedRequest::NewChild("c".to_string()));
     // The responder refused the peer's request: reported as such, not as a failure of ours.
     assert!(sim.events[RESPONDER].iter().any(|e| matches!(
@@ -197,6 +250,17 @@ fn a_child_matching_no_configuration_gets_ts_unacceptable_naming_the_children() 
     sim.run();
     let responder = sim.failures(RESPONDER);
     assert!(
+        matches!(
+            &responder[0],
+            Error::Child {
+                context: ChildContext::RefusedInAuth { .. },
+                error: ChildError::TsUnacceptable { .. }
+            }
+        ),
+        "{responder:?}"
+    );
+    let responder = texts(&responder);
+    assert!(
         responder[0].ends_with(
             "traffic selectors unacceptable: the peer proposed TSi [10.21.0.0/24] TSr \
              [10.22.0.0/24]; we allow child `b` (remote [10.11.0.0/24] local [10.12.0.0/24]), \
@@ -204,7 +268,18 @@ fn a_child_matching_no_configuration_gets_ts_unacceptable_naming_the_children() 
         ),
         "{responder:?}"
     );
-    assert!(sim.failures(INITIATOR)[0].contains("TS_UNACCEPTABLE"));
+    let initiator = sim.failures(INITIATOR);
+    assert!(matches!(
+        &initiator[0],
+        Error::Child {
+            context: ChildContext::AnsweredInAuth { .. },
+            error: ChildError::PeerRefused {
+                notify: NotifyType::TS_UNACCEPTABLE,
+                ..
+            }
+        }
+    ));
+    assert!(initiator[0].to_string().contains("TS_UNACCEPTABLE"));
 }
 
 #[test]
@@ -220,8 +295,19 @@ fn a_new_child_needing_too_many_policy_selectors_is_refused_and_the_rest_stays()
     create_child(&mut sim, INITIATOR, 1);
     assert_eq!(sim.live(INITIATOR).len(), 1);
     assert_eq!(sim.live(RESPONDER).len(), 1);
+    let responder = sim.request_failures(RESPONDER);
+    assert!(
+        matches!(
+            &responder[..],
+            [Error::Child {
+                context: ChildContext::Refused,
+                error: ChildError::TooManySelectors { .. }
+            }]
+        ),
+        "{responder:?}"
+    );
     assert_eq!(
-        sim.request_failures(RESPONDER),
+        texts(&responder),
         vec![
             "traffic selectors unacceptable in CREATE_CHILD_SA: the peer proposed TSi \
              [10.11.0.1-10.11.0.254] TSr [10.12.0.1-10.12.0.254], narrowed to local \
@@ -233,7 +319,23 @@ fn a_new_child_needing_too_many_policy_selectors_is_refused_and_the_rest_stays()
     );
     let failures = sim.request_failures(INITIATOR);
     assert_eq!(failures.len(), 1, "{failures:?}");
-    assert!(failures[0].contains("TS_UNACCEPTABLE"), "{failures:?}");
+    assert!(
+        matches!(
+            &failures[0],
+            Error::Child {
+                error: ChildError::PeerRefused {
+                    notify: NotifyType::TS_UNACCEPTABLE,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{failures:?}"
+    );
+    assert!(
+        failures[0].to_string().contains("TS_UNACCEPTABLE"),
+        "{failures:?}"
+    );
 }
 
 #[test]
@@ -246,6 +348,13 @@ fn a_new_child_we_refuse_after_the_peer_installed_it_is_deleted_there() {
     let failures = sim.request_failures(INITIATOR);
     assert_eq!(
         failures,
+        [Error::Child {
+            context: ChildContext::Answered(ChildOp::New),
+            error: ChildError::TransportRefused
+        }]
+    );
+    assert_eq!(
+        texts(&failures),
         vec!["the new Child SA failed: the peer does not accept transport mode"]
     );
     // Bob installed it, then removed it on our DELETE; `a` stays on both sides.

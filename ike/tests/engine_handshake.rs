@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use engine_sim::*;
 use ripsec_ike::crypto::{DhGroup, SkCipher};
-use ripsec_ike::engine::{EspCipher, EspProposal, Identity, Mode, Output, RetransmitPolicy};
-use ripsec_ike::{Message, TrafficSelector};
+use ripsec_ike::engine::{Error, EspCipher, EspProposal, Mode, Output, RetransmitPolicy};
+use ripsec_ike::{Identity, Message, TrafficSelector};
 
 #[test]
 fn clean_handshake_takes_four_messages() {
@@ -261,8 +261,18 @@ fn total_loss_gives_up_after_backoff() {
     assert_eq!(times, [0, 500, 1500, 3500, 7500, 15500]);
     let failures = sim.failures(INITIATOR);
     assert_eq!(failures.len(), 1);
+    assert_eq!(
+        failures[0],
+        Error::NoResponse {
+            peer: addr(RESPONDER),
+            transmissions: 6,
+            message_id: 0
+        }
+    );
     assert!(
-        failures[0].contains("no response from 192.0.2.2:500 after 6 transmissions"),
+        failures[0]
+            .to_string()
+            .contains("no response from 192.0.2.2:500 after 6 transmissions"),
         "{failures:?}"
     );
     assert_eq!(sim.now, Duration::from_millis(31500));

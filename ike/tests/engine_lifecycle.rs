@@ -12,8 +12,9 @@ use std::time::Duration;
 use engine_sim::*;
 use ripsec_ike::crypto::DhGroup;
 use ripsec_ike::engine::{
-    ChildSa, Config, EspCipher, EspProposal, Mode, Output, RetransmitPolicy, Role, SaId,
-    SpiAllocator, HALF_OPEN_TIMEOUT,
+    ChildContext, ChildError, ChildOp, ChildSa, CloseReason, Config, Error, EspCipher, EspProposal,
+    Mode, OurRequest, Output, RefusalDetail, RetransmitPolicy, Role, SaId, SpiAllocator, SpiError,
+    HALF_OPEN_TIMEOUT,
 };
 use ripsec_ike::{ExchangeType, Message, NotifyType, Payload};
 
@@ -112,10 +113,18 @@ fn delete_from_initiator_removes_everything_on_both_sides() {
     let i = sim.closed(INITIATOR);
     let r = sim.closed(RESPONDER);
     assert_eq!(i.len(), 1);
-    assert!(i[0].contains("we deleted the IKE SA"), "{i:?}");
+    assert!(matches!(i[0], CloseReason::DeletedByUs { .. }), "{i:?}");
+    assert!(i[0].to_string().contains("we deleted the IKE SA"), "{i:?}");
     assert_eq!(r.len(), 1);
+    assert_eq!(
+        r[0],
+        CloseReason::DeletedByPeer {
+            peer: addr(INITIATOR)
+        }
+    );
     assert!(
-        r[0].contains("the peer 192.0.2.1:500 deleted the IKE SA"),
+        r[0].to_string()
+            .contains("the peer 192.0.2.1:500 deleted the IKE SA"),
         "{r:?}"
     );
     assert!(sim.live(INITIATOR).is_empty() && sim.live(RESPONDER).is_empty());
@@ -154,7 +163,9 @@ fn lost_delete_response_is_answered_from_cache() {
         ]
     );
     assert_eq!(sim.sent[5].bytes, sim.sent[7].bytes);
-    assert!(sim.closed(INITIATOR)[0].contains("we deleted"));
+    let closed = sim.closed(INITIATOR);
+    assert!(matches!(closed[0], CloseReason::DeletedByUs { .. }));
+    assert!(closed[0].to_string().contains("we deleted"));
     assert_eq!(sim.closed(RESPONDER).len(), 1);
     // The responder forgot the closed IKE SA after a while.
     assert!(sim.engines[RESPONDER].status().is_empty());
@@ -170,7 +181,19 @@ fn unanswered_delete_still_closes() {
     let closed = sim.closed(INITIATOR);
     assert_eq!(closed.len(), 1);
     assert!(
-        closed[0].contains("no answer from 192.0.2.2:500 to the DELETE of the IKE SA"),
+        matches!(
+            closed[0],
+            CloseReason::NoAnswer {
+                request: OurRequest::DeleteIke,
+                ..
+            }
+        ),
+        "{closed:?}"
+    );
+    assert!(
+        closed[0]
+            .to_string()
+            .contains("no answer from 192.0.2.2:500 to the DELETE of the IKE SA"),
         "{closed:?}"
     );
     assert!(sim.engines[INITIATOR].status().is_empty());
@@ -201,6 +224,15 @@ fn dpd_detects_a_silent_peer() {
     sim.run();
     let closed = sim.closed(INITIATOR);
     assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(
+        closed[0],
+        CloseReason::NoAnswer {
+            peer: addr(RESPONDER),
+            request: OurRequest::Liveness,
+            transmissions: 6
+        }
+    );
+    let closed = texts(&closed);
     assert!(
         closed[0]
             .contains("no answer from 192.0.2.2:500 to a liveness check after 6 transmissions"),
@@ -304,11 +336,35 @@ fn pfs_mismatch_is_refused_and_the_old_child_stays() {
     assert_one_live_child(&sim);
     let i = sim.request_failures(INITIATOR);
     assert_eq!(i.len(), 1);
+    assert!(
+        matches!(
+            &i[0],
+            Error::Child {
+                context: ChildContext::Answered(ChildOp::Rekey(_)),
+                error: ChildError::PeerRefused {
+                    notify: NotifyType::NO_PROPOSAL_CHOSEN,
+                    detail: RefusalDetail::Offered(_)
+                }
+            }
+        ),
+        "{i:?}"
+    );
+    let i = texts(&i);
     assert!(i[0].contains("NO_PROPOSAL_CHOSEN"), "{i:?}");
     assert!(i[0].contains("we offered ESP"), "{i:?}");
     let r = sim.request_failures(RESPONDER);
     assert_eq!(r.len(), 1);
-    assert!(r[0].contains("no common DH"), "{r:?}");
+    assert!(
+        matches!(
+            &r[0],
+            Error::Child {
+                context: ChildContext::Refused,
+                error: ChildError::NoProposalChosen { .. }
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(r[0].to_string().contains("no common DH"), "{r:?}");
 }
 
 #[test]
@@ -464,7 +520,17 @@ fn rekey_of_a_child_the_responder_no_longer_has_gets_child_sa_not_found() {
     sim.run();
     let r = sim.request_failures(RESPONDER);
     assert_eq!(r.len(), 1, "{r:?}");
-    assert!(r[0].contains("which we do not have"), "{r:?}");
+    assert!(
+        matches!(
+            &r[0],
+            Error::Child {
+                context: ChildContext::Refused,
+                error: ChildError::UnknownChild { .. }
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(r[0].to_string().contains("which we do not have"), "{r:?}");
     // The initiator knows it deleted the Child SA: nothing to report, nothing installed.
     assert!(sim.request_failures(INITIATOR).is_empty());
     assert!(sim.live(INITIATOR).is_empty());
@@ -595,10 +661,32 @@ fn spi_allocation_failure_fails_the_negotiation() {
     assert!(sim.children(INITIATOR).is_empty());
     let r = sim.failures(RESPONDER);
     assert!(
-        r[0].contains("cannot allocate an inbound SPI: netlink says no"),
+        matches!(
+            &r[0],
+            Error::Child {
+                context: ChildContext::RefusedInAuth { .. },
+                error: ChildError::Spi(SpiError::Refused(e))
+            } if e == "netlink says no"
+        ),
         "{r:?}"
     );
-    assert!(sim.failures(INITIATOR)[0].contains("NO_PROPOSAL_CHOSEN"));
+    assert!(
+        r[0].to_string()
+            .contains("cannot allocate an inbound SPI: netlink says no"),
+        "{r:?}"
+    );
+    let i = sim.failures(INITIATOR);
+    assert!(matches!(
+        &i[0],
+        Error::Child {
+            context: ChildContext::AnsweredInAuth { .. },
+            error: ChildError::PeerRefused {
+                notify: NotifyType::NO_PROPOSAL_CHOSEN,
+                ..
+            }
+        }
+    ));
+    assert!(i[0].to_string().contains("NO_PROPOSAL_CHOSEN"));
     // Initiator side: fails at once, nothing sent, nothing kept.
     let (alice, bob) = configs();
     let mut sim = Sim::new(102, vec![bob], Faults::default());
@@ -606,7 +694,9 @@ fn spi_allocation_failure_fails_the_negotiation() {
     sim.initiate(alice);
     sim.run();
     assert!(sim.sent.is_empty());
-    assert!(sim.failures(INITIATOR)[0].contains("no SPI"));
+    let i = sim.failures(INITIATOR);
+    assert_eq!(i[0], Error::Spi(SpiError::Refused("no SPI".into())));
+    assert!(i[0].to_string().contains("no SPI"));
     assert!(sim.engines[INITIATOR].status().is_empty());
 }
 

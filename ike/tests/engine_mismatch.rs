@@ -7,8 +7,11 @@ mod engine_sim;
 
 use engine_sim::*;
 use ripsec_ike::crypto::{DhGroup, SkCipher};
-use ripsec_ike::engine::{Auth, Config, EspCipher, EspProposal, Identity};
-use ripsec_ike::{Message, NotifyType, Secret, TrafficSelector};
+use ripsec_ike::engine::{
+    Auth, AuthError, ChildContext, ChildError, CloseReason, Config, Error, EspCipher, EspProposal,
+    InitError, RefusalDetail,
+};
+use ripsec_ike::{Identity, Message, NotifyType, Secret, TrafficSelector};
 
 fn run(alice: Config, bob: Config) -> Sim {
     let mut sim = Sim::new(7, vec![bob], Faults::default());
@@ -24,10 +27,38 @@ fn assert_no_child(sim: &Sim) {
     assert_eq!(sim.established(RESPONDER), 0);
 }
 
-fn only_failure(sim: &Sim, node: usize) -> String {
+fn only_failure(sim: &Sim, node: usize) -> Error {
     let failures = sim.failures(node);
     assert_eq!(failures.len(), 1, "{failures:?}");
     failures[0].clone()
+}
+
+/// The initiator's failure when the responder answers IKE_AUTH with AUTHENTICATION_FAILED.
+fn assert_rejected(sim: &Sim) -> String {
+    let initiator = only_failure(sim, INITIATOR);
+    assert!(
+        matches!(initiator, Error::Auth(AuthError::Rejected { .. })),
+        "{initiator:?}"
+    );
+    let initiator = initiator.to_string();
+    assert!(initiator.contains("AUTHENTICATION_FAILED"), "{initiator}");
+    initiator
+}
+
+/// The initiator's failure when the responder refused the Child SA of IKE_AUTH with `notify`.
+fn assert_child_refused(sim: &Sim, notify: NotifyType) -> Error {
+    let initiator = only_failure(sim, INITIATOR);
+    assert!(
+        matches!(
+            &initiator,
+            Error::Child {
+                context: ChildContext::AnsweredInAuth { .. },
+                error: ChildError::PeerRefused { notify: n, .. }
+            } if *n == notify
+        ),
+        "{initiator:?}"
+    );
+    initiator
 }
 
 #[test]
@@ -41,6 +72,11 @@ fn ike_proposal_mismatch_explains_both_offers() {
     assert_no_child(&sim);
     let responder = only_failure(&sim, RESPONDER);
     assert!(
+        matches!(responder, Error::NoProposalFrom { .. }),
+        "{responder:?}"
+    );
+    let responder = responder.to_string();
+    assert!(
         responder.contains(
             "no proposal chosen for the IKE SA: we offered ENCR AES_CBC_128, PRF PRF_HMAC_SHA2_256, \
              INTEG HMAC_SHA2_256_128, DH CURVE_25519; the peer offered ENCR AES_GCM_16_256, \
@@ -49,6 +85,11 @@ fn ike_proposal_mismatch_explains_both_offers() {
         "{responder}"
     );
     let initiator = only_failure(&sim, INITIATOR);
+    assert!(
+        matches!(initiator, Error::Init(InitError::NoProposalChosen { .. })),
+        "{initiator:?}"
+    );
+    let initiator = initiator.to_string();
     assert!(
         initiator.contains("the peer accepted none of our offer (ENCR AES_GCM_16_256, PRF PRF_HMAC_SHA2_256, DH CURVE_25519)"),
         "{initiator}"
@@ -67,6 +108,11 @@ fn dh_group_not_offered_at_all() {
     let sim = run(alice, bob);
     assert_no_child(&sim);
     let responder = only_failure(&sim, RESPONDER);
+    assert!(
+        matches!(responder, Error::NoProposalFrom { .. }),
+        "{responder:?}"
+    );
+    let responder = responder.to_string();
     assert!(responder.contains("DH MODP_2048"), "{responder}");
     assert!(
         responder.ends_with(
@@ -119,10 +165,15 @@ fn psk_mismatch_is_named_by_the_responder() {
     let responder = only_failure(&sim, RESPONDER);
     assert_eq!(
         responder,
+        Error::Auth(AuthError::PskMismatch {
+            peer: Identity::Fqdn("alice.example".into())
+        })
+    );
+    assert_eq!(
+        responder.to_string(),
         "authentication failed: AUTH from peer alice.example does not verify (pre-shared key mismatch)"
     );
-    let initiator = only_failure(&sim, INITIATOR);
-    assert!(initiator.contains("AUTHENTICATION_FAILED"), "{initiator}");
+    let initiator = assert_rejected(&sim);
     assert!(initiator.contains("alice.example"), "{initiator}");
 }
 
@@ -133,11 +184,15 @@ fn unknown_initiator_id_is_named_by_the_responder() {
     let sim = run(alice, bob);
     assert_no_child(&sim);
     let responder = only_failure(&sim, RESPONDER);
+    assert!(
+        matches!(responder, Error::Auth(AuthError::UnknownPeer { .. })),
+        "{responder:?}"
+    );
     assert_eq!(
-        responder,
+        responder.to_string(),
         "authentication failed: unknown peer ID mallory.example (configured peers: alice.example)"
     );
-    assert!(only_failure(&sim, INITIATOR).contains("AUTHENTICATION_FAILED"));
+    assert_rejected(&sim);
 }
 
 #[test]
@@ -147,8 +202,12 @@ fn unexpected_responder_id_is_named_by_the_initiator() {
     let sim = run(alice, bob);
     assert!(sim.children(INITIATOR).is_empty());
     let initiator = only_failure(&sim, INITIATOR);
+    assert!(
+        matches!(initiator, Error::Auth(AuthError::UnexpectedPeer { .. })),
+        "{initiator:?}"
+    );
     assert_eq!(
-        initiator,
+        initiator.to_string(),
         "the peer identified as eve.example, but we expect bob.example"
     );
 }
@@ -163,13 +222,24 @@ fn esp_proposal_mismatch_explains_both_offers() {
     assert_no_child(&sim);
     let responder = only_failure(&sim, RESPONDER);
     assert!(
+        matches!(
+            responder,
+            Error::Child {
+                context: ChildContext::RefusedInAuth { .. },
+                error: ChildError::NoProposalChosen { .. }
+            }
+        ),
+        "{responder:?}"
+    );
+    let responder = responder.to_string();
+    assert!(
         responder.contains(
             "no proposal chosen for the Child SA (ESP): we offered ENCR AES_GCM_16_128, ESN NO_ESN; \
              the peer offered ENCR AES_GCM_16_256, ESN NO_ESN; no common ENCR"
         ),
         "{responder}"
     );
-    let initiator = only_failure(&sim, INITIATOR);
+    let initiator = assert_child_refused(&sim, NotifyType::NO_PROPOSAL_CHOSEN).to_string();
     assert!(
         initiator.contains("refused the Child SA with NO_PROPOSAL_CHOSEN (14); we offered ESP ENCR AES_GCM_16_256, ESN NO_ESN"),
         "{initiator}"
@@ -184,6 +254,17 @@ fn traffic_selector_mismatch_names_both_sets() {
     assert_no_child(&sim);
     let responder = only_failure(&sim, RESPONDER);
     assert!(
+        matches!(
+            responder,
+            Error::Child {
+                context: ChildContext::RefusedInAuth { .. },
+                error: ChildError::TsUnacceptable { .. }
+            }
+        ),
+        "{responder:?}"
+    );
+    let responder = responder.to_string();
+    assert!(
         responder.contains(
             "traffic selectors unacceptable: the peer proposed TSi [10.1.0.0/24] \
              TSr [10.2.0.0/24]; we allow remote [10.9.0.0/24] \
@@ -191,7 +272,18 @@ fn traffic_selector_mismatch_names_both_sets() {
         ),
         "{responder}"
     );
-    let initiator = only_failure(&sim, INITIATOR);
+    let initiator = assert_child_refused(&sim, NotifyType::TS_UNACCEPTABLE);
+    assert!(matches!(
+        &initiator,
+        Error::Child {
+            error: ChildError::PeerRefused {
+                detail: RefusalDetail::Proposed(..),
+                ..
+            },
+            ..
+        }
+    ));
+    let initiator = initiator.to_string();
     assert!(initiator.contains("TS_UNACCEPTABLE"), "{initiator}");
     assert!(
         initiator.contains("we proposed TSi [10.1.0.0/24] TSr [10.2.0.0/24]"),
@@ -212,6 +304,17 @@ fn selectors_needing_too_many_policies_are_refused() {
     assert_no_child(&sim);
     let responder = only_failure(&sim, RESPONDER);
     assert!(
+        matches!(
+            responder,
+            Error::Child {
+                context: ChildContext::RefusedInAuth { .. },
+                error: ChildError::TooManySelectors { .. }
+            }
+        ),
+        "{responder:?}"
+    );
+    let responder = responder.to_string();
+    assert!(
         responder.contains(
             "traffic selectors unacceptable: the peer proposed TSi [10.1.0.1-10.1.0.254] \
              TSr [10.2.0.1-10.2.0.254], narrowed to local [10.2.0.1-10.2.0.254] \
@@ -219,7 +322,8 @@ fn selectors_needing_too_many_policies_are_refused() {
         ),
         "{responder}"
     );
-    assert!(only_failure(&sim, INITIATOR).contains("TS_UNACCEPTABLE"));
+    let initiator = assert_child_refused(&sim, NotifyType::TS_UNACCEPTABLE);
+    assert!(initiator.to_string().contains("TS_UNACCEPTABLE"));
     // A range of 4 prefixes against a prefix: 4 policy selectors, accepted.
     let (mut alice, bob) = configs();
     alice.children[0].ts_local = vec![range([10, 1, 0, 1], [10, 1, 0, 6])];
@@ -234,15 +338,33 @@ fn transport_mode_refused() {
     alice.children[0].mode = ripsec_ike::engine::Mode::Transport;
     let sim = run(alice, bob);
     assert!(sim.children(INITIATOR).is_empty());
+    let initiator = only_failure(&sim, INITIATOR);
+    assert!(
+        matches!(
+            initiator,
+            Error::Child {
+                context: ChildContext::AnsweredInAuth { .. },
+                error: ChildError::TransportRefused
+            }
+        ),
+        "{initiator:?}"
+    );
     assert_eq!(
-        only_failure(&sim, INITIATOR),
+        initiator.to_string(),
         "the peer does not accept transport mode"
     );
     // The responder had installed a tunnel-mode Child SA: our DELETE of the IKE SA removes
     // it there too.
     assert_eq!(sim.children(RESPONDER).len(), 1);
+    let closed = sim.closed(RESPONDER);
     assert_eq!(
-        sim.closed(RESPONDER),
+        closed,
+        [CloseReason::DeletedByPeer {
+            peer: addr(INITIATOR)
+        }]
+    );
+    assert_eq!(
+        texts(&closed),
         vec!["the peer 192.0.2.1:500 deleted the IKE SA".to_string()]
     );
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use engine_sim::*;
 use pki_common::*;
-use ripsec_ike::engine::{Auth, Config};
+use ripsec_ike::engine::{Auth, AuthError, Config, Error};
 use ripsec_ike::pki::PublicKeyAuth;
 use ripsec_ike::{CertEncoding, Message, NotifyType, Payload, Secret};
 
@@ -50,33 +50,53 @@ fn assert_established(sim: &Sim, alice_sees: &str, bob_sees: &str) {
     assert_eq!(status(RESPONDER), format!("pubkey {bob_sees}"));
 }
 
-/// `node`'s only failure; it installed no Child SA and established nothing.
-fn only_failure(sim: &Sim, node: usize) -> String {
+/// The kind of an authentication failure.
+type Kind = fn(&AuthError) -> bool;
+
+fn untrusted(e: &AuthError) -> bool {
+    matches!(e, AuthError::Untrusted(_))
+}
+
+fn not_in_certificate(e: &AuthError) -> bool {
+    matches!(e, AuthError::NotInCertificate(_))
+}
+
+fn rejected(e: &AuthError) -> bool {
+    matches!(e, AuthError::Rejected { .. })
+}
+
+/// `node`'s only failure, an authentication failure of kind `kind`; it installed no Child SA
+/// and established nothing. Returns its explanation.
+fn only_failure(sim: &Sim, node: usize, kind: Kind) -> String {
     let failures = sim.failures(node);
     assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        matches!(&failures[0], Error::Auth(e) if kind(e)),
+        "node {node}: {failures:?}"
+    );
     assert!(sim.children(node).is_empty(), "a Child SA was installed");
     assert_eq!(sim.established(node), 0);
-    failures[0].clone()
+    failures[0].to_string()
 }
 
 /// `node` failed (see [`only_failure`]) with exactly `expected`.
-fn assert_failure(sim: &Sim, node: usize, expected: &str) {
-    assert_eq!(only_failure(sim, node), expected, "node {node}");
+fn assert_failure(sim: &Sim, node: usize, kind: Kind, expected: &str) {
+    assert_eq!(only_failure(sim, node, kind), expected, "node {node}");
 }
 
 /// `node` failed (see [`only_failure`]) with a reason that contains `part`.
-fn assert_failure_mentions(sim: &Sim, node: usize, part: &str) {
-    let failure = only_failure(sim, node);
+fn assert_failure_mentions(sim: &Sim, node: usize, kind: Kind, part: &str) {
+    let failure = only_failure(sim, node, kind);
     assert!(failure.contains(part), "node {node}: {failure}");
 }
 
 /// left presents `cert_file` (with left's RSA key) to right, which trusts the RSA CA: right
-/// refuses it with `reason`, and left fails on right's AUTHENTICATION_FAILED.
-fn left_certificate_refused(cert_file: &str, reason: &str) -> Sim {
+/// refuses it (`kind`) with `reason`, and left fails on right's AUTHENTICATION_FAILED.
+fn left_certificate_refused(cert_file: &str, kind: Kind, reason: &str) -> Sim {
     let alice_auth = pubkey(cert_file, "left-rsa.key", &["ca-rsa.crt"]);
     let sim = run(alice_auth, LEFT_ID, right_rsa(), RIGHT_ID);
-    assert_failure(&sim, RESPONDER, reason);
-    assert_failure_mentions(&sim, INITIATOR, "AUTHENTICATION_FAILED");
+    assert_failure(&sim, RESPONDER, kind, reason);
+    assert_failure_mentions(&sim, INITIATOR, rejected, "AUTHENTICATION_FAILED");
     sim
 }
 
@@ -180,11 +200,13 @@ fn psk_only_ike_sa_init_is_unchanged() {
 fn untrusted_ca_is_named_by_the_responder() {
     let sim = left_certificate_refused(
         "untrusted.crt",
+        untrusted,
         "authentication failed: certificate 'CN=left.ripsec.test, O=ripsec' is not signed by a trusted CA: its issuer is 'CN=Other CA, O=elsewhere', we trust 'CN=ripsec test CA, O=ripsec'",
     );
     assert_failure(
         &sim,
         INITIATOR,
+        rejected,
         "the peer rejected our authentication (AUTHENTICATION_FAILED): either it does not know our ID left.ripsec.test or it does not trust our certificate 'CN=left.ripsec.test, O=ripsec' (check its CA and our certificate's validity and SANs)",
     );
 }
@@ -197,6 +219,7 @@ fn untrusted_responder_is_named_by_the_initiator() {
     assert_failure(
         &sim,
         INITIATOR,
+        untrusted,
         "authentication failed: certificate 'CN=right.ripsec.test, O=ripsec' is not signed by a trusted CA: its issuer is 'CN=ripsec test CA, O=ripsec', we trust 'C=CH, O=ripsec, CN=ripsec ECDSA CA'",
     );
 }
@@ -205,6 +228,7 @@ fn untrusted_responder_is_named_by_the_initiator() {
 fn expired_certificate_is_named() {
     left_certificate_refused(
         "expired.crt",
+        untrusted,
         "authentication failed: certificate 'CN=left.ripsec.test, O=ripsec' expired on 2021-01-01 00:00:00 UTC",
     );
 }
@@ -213,6 +237,7 @@ fn expired_certificate_is_named() {
 fn id_not_in_certificate_is_named() {
     left_certificate_refused(
         "nosan.crt",
+        not_in_certificate,
         "authentication failed: peer's ID left.ripsec.test is not in its certificate (subject 'CN=left.ripsec.test, O=ripsec', SANs none)",
     );
     // The responder claims an ID its certificate does not carry.
@@ -220,6 +245,7 @@ fn id_not_in_certificate_is_named() {
     assert_failure(
         &sim,
         INITIATOR,
+        not_in_certificate,
         "authentication failed: peer's ID 10.0.0.9 is not in its certificate (subject 'CN=right.ripsec.test, O=ripsec', SANs DNS:right.ripsec.test, IP:10.0.0.2)",
     );
 }
@@ -248,9 +274,10 @@ fn psk_initiator_meets_pubkey_responder() {
     assert_failure(
         &sim,
         RESPONDER,
+        |e| matches!(e, AuthError::NotSignature { .. }),
         "authentication failed: peer left.ripsec.test used a pre-shared key (SHARED_KEY_MESSAGE_INTEGRITY_CODE (2)), we expect a certificate signature (public-key authentication)",
     );
-    assert_failure_mentions(&sim, INITIATOR, "or our pre-shared keys differ");
+    assert_failure_mentions(&sim, INITIATOR, rejected, "or our pre-shared keys differ");
 }
 
 #[test]
@@ -262,9 +289,10 @@ fn pubkey_initiator_meets_psk_responder() {
     assert_failure(
         &sim,
         RESPONDER,
+        |e| matches!(e, AuthError::NotPsk { .. }),
         "authentication failed: peer left.ripsec.test used RSA_DIGITAL_SIGNATURE (1), we expect a pre-shared key",
     );
-    assert_failure_mentions(&sim, INITIATOR, "does not trust our certificate");
+    assert_failure_mentions(&sim, INITIATOR, rejected, "does not trust our certificate");
 }
 
 #[test]
@@ -276,6 +304,7 @@ fn missing_wall_clock_is_an_internal_error() {
     assert_failure(
         &sim,
         RESPONDER,
+        |e| matches!(e, AuthError::NoWallClock { .. }),
         "internal error: no wall clock (Engine::set_wall_clock was never called), cannot check the validity of certificate 'CN=left.ripsec.test, O=ripsec' from peer left.ripsec.test",
     );
 }

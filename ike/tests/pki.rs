@@ -9,11 +9,11 @@ use std::collections::HashSet;
 use der::{Decode, Encode};
 use pki_common::*;
 use ripsec_ike::crypto::OsRandom;
-use ripsec_ike::engine::Identity;
 use ripsec_ike::pki::{
     certreq_data, check_identity, format_time, sign_auth, verify_auth, verify_chain, Certificate,
     DistinguishedName, PrivateKey, PublicKeyAuth, VerifyError,
 };
+use ripsec_ike::Identity;
 use ripsec_ike::{AuthMethod, HashAlgorithm};
 use sha2::Digest;
 

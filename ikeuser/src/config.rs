@@ -3,12 +3,10 @@
 //! unknown keys are errors.
 
 use ripsec_ike::crypto::{DhGroup, SkCipher};
-use ripsec_ike::engine::{
-    Auth, EspCipher, EspProposal, Identity, IkeProposal, Mode, RetransmitPolicy,
-};
+use ripsec_ike::engine::{Auth, EspCipher, EspProposal, IkeProposal, Mode, RetransmitPolicy};
 use ripsec_ike::keys::Prf;
 use ripsec_ike::pki::{check_identity, format_time, Certificate, PrivateKey, PublicKeyAuth};
-use ripsec_ike::Secret;
+use ripsec_ike::{Identity, Secret};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;

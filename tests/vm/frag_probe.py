@@ -15,7 +15,8 @@ host tests of the builders are in `selftest`.
   listen ADDR PORT SECONDS       print the payload of every UDP datagram that arrives, one a line
   capture IFACE SECONDS NEEDLE   until SIGTERM or SECONDS pass, count the frames leaving IFACE
                                  that contain NEEDLE, the ESP frames, and the ESP frames behind
-                                 an IPv6 options header (also those arriving); print the four
+                                 an IPv6 options header (also those arriving), and the longest
+                                 frame that arrived (GRO makes them longer than the MTU)
   nest SPI KEY OSRC ODST ISRC IDST DEPTH SEQ TAG IFACE DMAC
                                  a UDP datagram ISRC -> IDST:7777 carrying TAG, in DEPTH layers of
                                  tunnel-mode AES-GCM-128 ESP (OSRC -> ODST, SPI, KEY with salt,
@@ -254,7 +255,7 @@ def cmd_capture(iface, seconds, needle):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
     s.bind((iface, 0))
     end = time.time() + float(seconds)
-    hits = esp = behind = behind_in = 0
+    hits = esp = behind = behind_in = longest_in = 0
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     print("capturing", flush=True)
@@ -267,6 +268,7 @@ def cmd_capture(iface, seconds, needle):
         is_behind = ethertype == b"\x86\xdd" and frame[20] in (0, 60) and len(frame) > 54 and frame[54] == 50
         if pkttype != socket.PACKET_OUTGOING:
             behind_in += is_behind
+            longest_in = max(longest_in, len(frame))
             continue
         behind += is_behind
         esp += (ethertype == b"\x08\x00" and frame[23] == 50) or (ethertype == b"\x86\xdd" and frame[20] == 50)
@@ -274,7 +276,8 @@ def cmd_capture(iface, seconds, needle):
             hits += 1
             if hits <= 5:
                 print("in the clear:", frame[:96].hex(), flush=True)
-    print(f"plaintext {hits} esp {esp} esp-behind-options {behind} in-esp-behind-options {behind_in}", flush=True)
+    print(f"plaintext {hits} esp {esp} esp-behind-options {behind} in-esp-behind-options {behind_in}"
+          f" longest-in {longest_in}", flush=True)
 
 
 def selftest():

@@ -2,16 +2,19 @@
 //! IKE_AUTH authentication (RFC 7296 §2.15): pre-shared keys, and certificates with digital
 //! signatures (RFC 7427), including SIGNATURE_HASH_ALGORITHMS and CERTREQ.
 
-use std::fmt;
-use std::sync::Arc;
-
-use super::{ct_eq, Config, Failure, Identity};
+use super::auth_error::AuthError;
+use super::payloads;
+use super::types::{Auth, Config};
 use crate::codes::{AuthMethod, CertEncoding, HashAlgorithm, NotifyType};
-use crate::crypto::RandomSource;
+use crate::crypto::{ct_eq, RandomSource};
+use crate::identity::Identity;
 use crate::keys::Prf;
 use crate::payload::{AuthPayload, CertPayload, NotifyPayload, Payload};
 use crate::pki::{self, Certificate, PublicKeyAuth, VerifyError};
 use crate::secret::Secret;
+
+/// Why computing AUTH octets or our AUTH failed (a local problem).
+type Failure = String;
 
 /// "Key Pad for IKEv2" (RFC 7296 §2.15).
 const KEY_PAD: &[u8] = b"Key Pad for IKEv2";
@@ -26,40 +29,6 @@ const OUR_HASHES: [HashAlgorithm; 3] = [
 /// Most CERT payloads after the end-entity certificate we consider as intermediates.
 const MAX_PEER_INTERMEDIATES: usize = 8;
 
-/// How a connection authenticates, both ways: we prove ourselves and expect the peer to
-/// prove itself the same way.
-#[derive(Clone)]
-pub enum Auth {
-    /// A pre-shared key (AUTH method 2).
-    Psk(Secret),
-    /// Our certificate and key, and the CAs we trust for the peer's certificate.
-    PublicKey(Arc<PublicKeyAuth>),
-}
-
-impl fmt::Debug for Auth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Auth::Psk(secret) => f.debug_tuple("Psk").field(secret).finish(),
-            Auth::PublicKey(pk) => write!(
-                f,
-                "PublicKey({:?}, {} trusted)",
-                pk.certificate.subject(),
-                pk.trusted.len()
-            ),
-        }
-    }
-}
-
-impl Auth {
-    /// The public-key credentials, if any.
-    pub fn public_key(&self) -> Option<&PublicKeyAuth> {
-        match self {
-            Auth::Psk(_) => None,
-            Auth::PublicKey(pk) => Some(pk),
-        }
-    }
-}
-
 /// The N(SIGNATURE_HASH_ALGORITHMS) we send.
 pub(super) fn hash_algorithms_notify() -> Payload {
     let data = OUR_HASHES.iter().flat_map(|h| h.0.to_be_bytes()).collect();
@@ -70,16 +39,14 @@ pub(super) fn hash_algorithms_notify() -> Payload {
 }
 
 /// The hash algorithms of the peer's N(SIGNATURE_HASH_ALGORITHMS), if it sent one.
-pub(super) fn peer_hash_algorithms(payloads: &[Payload]) -> Option<Vec<HashAlgorithm>> {
-    crate::message::notifications(payloads)
-        .find(|n| n.notify_type == NotifyType::SIGNATURE_HASH_ALGORITHMS)
-        .map(|n| {
-            n.data
-                .chunks_exact(2)
-                .filter_map(|pair| <[u8; 2]>::try_from(pair).ok())
-                .map(|pair| HashAlgorithm(u16::from_be_bytes(pair)))
-                .collect()
-        })
+pub(super) fn peer_hash_algorithms(received: &[Payload]) -> Option<Vec<HashAlgorithm>> {
+    payloads::notify(received, NotifyType::SIGNATURE_HASH_ALGORITHMS).map(|n| {
+        n.data
+            .chunks_exact(2)
+            .filter_map(|pair| <[u8; 2]>::try_from(pair).ok())
+            .map(|pair| HashAlgorithm(u16::from_be_bytes(pair)))
+            .collect()
+    })
 }
 
 /// A CERTREQ for the CAs trusted by `configs` (public-key ones), or `None` if none uses
@@ -184,36 +151,30 @@ impl PeerAuth<'_> {
     /// Verifies the peer's AUTH; for public keys also its certificate: path to a trusted CA,
     /// validity, the ID bound to the certificate, the signature. Returns how the peer
     /// authenticated ("psk" or "pubkey SUBJECT").
-    pub(super) fn verify(&self) -> Result<String, Failure> {
-        let id = self.peer_id;
+    pub(super) fn verify(&self) -> Result<String, AuthError> {
+        let peer = self.peer_id.clone();
         match &self.config.auth {
             Auth::Psk(psk) => {
-                if self.auth.method != AuthMethod::SHARED_KEY_MIC {
-                    return Err(format!(
-                        "authentication failed: peer {id} used {}, we expect a pre-shared key",
-                        self.auth.method
-                    ));
+                let method = self.auth.method;
+                if method != AuthMethod::SHARED_KEY_MIC {
+                    return Err(AuthError::NotPsk { peer, method });
                 }
                 match psk_auth(self.prf, psk, self.octets) {
                     Ok(expected) if ct_eq(expected.as_bytes(), &self.auth.data) => {
                         Ok("psk".to_string())
                     }
-                    _ => Err(format!(
-                        "authentication failed: AUTH from peer {id} does not verify (pre-shared key mismatch)"
-                    )),
+                    _ => Err(AuthError::PskMismatch { peer }),
                 }
             }
             Auth::PublicKey(pk) => self.verify_public_key(pk),
         }
     }
 
-    fn verify_public_key(&self, pk: &PublicKeyAuth) -> Result<String, Failure> {
-        let id = self.peer_id;
+    fn verify_public_key(&self, pk: &PublicKeyAuth) -> Result<String, AuthError> {
+        let peer = self.peer_id.clone();
         let method = self.auth.method;
         if method == AuthMethod::SHARED_KEY_MIC {
-            return Err(format!(
-                "authentication failed: peer {id} used a pre-shared key ({method}), we expect a certificate signature (public-key authentication)"
-            ));
+            return Err(AuthError::NotSignature { peer, method });
         }
         if ![
             AuthMethod::DIGITAL_SIGNATURE,
@@ -223,69 +184,58 @@ impl PeerAuth<'_> {
         ]
         .contains(&method)
         {
-            return Err(format!(
-                "authentication failed: peer {id} used {method}, which we do not support; we expect a certificate signature (DIGITAL_SIGNATURE, RSA_DIGITAL_SIGNATURE or ECDSA)"
-            ));
+            return Err(AuthError::UnsupportedMethod { peer, method });
         }
-        let certs: Vec<&CertPayload> = self
-            .inner
+        let end = self.peer_certificate()?;
+        let certs = payloads::certs(self.inner);
+        let intermediates: Vec<Certificate> = certs
             .iter()
-            .filter_map(|p| match p {
-                Payload::Cert(c) => Some(c),
-                _ => None,
-            })
-            .collect();
-        let x509: Vec<&CertPayload> = certs
-            .iter()
-            .copied()
             .filter(|c| c.encoding == CertEncoding::X509_CERT_SIGNATURE)
-            .collect();
-        let Some((end, rest)) = x509.split_first() else {
-            if let Some(other) = certs.first() {
-                return Err(format!(
-                    "authentication failed: peer {id} sent its certificate as {}, we support only {}",
-                    other.encoding,
-                    CertEncoding::X509_CERT_SIGNATURE
-                ));
-            }
-            return Err(format!(
-                "authentication failed: peer {id} sent no certificate (CERT payload); does it have a certificate configured, and did it get our CERTREQ?"
-            ));
-        };
-        let end = Certificate::from_der(&end.data).map_err(|e| {
-            format!("authentication failed: peer {id} sent an unusable certificate: {e}")
-        })?;
-        let intermediates: Vec<Certificate> = rest
-            .iter()
+            .skip(1)
             .take(MAX_PEER_INTERMEDIATES)
             .filter_map(|c| Certificate::from_der(&c.data).ok())
             .collect();
+        let subject = end.subject();
         let Some(now) = self.wall_clock else {
-            return Err(format!(
-                "internal error: no wall clock (Engine::set_wall_clock was never called), cannot check the validity of certificate '{}' from peer {id}",
-                end.subject()
-            ));
+            return Err(AuthError::NoWallClock { peer, subject });
         };
-        pki::verify_chain(&end, &intermediates, &pk.trusted, now)
-            .map_err(|e| format!("authentication failed: {e}"))?;
-        pki::check_identity(id, &end).map_err(|e| format!("authentication failed: {e}"))?;
+        pki::verify_chain(&end, &intermediates, &pk.trusted, now).map_err(AuthError::Untrusted)?;
+        pki::check_identity(&peer, &end).map_err(AuthError::NotInCertificate)?;
         match pki::verify_auth(&end, method, &self.auth.data, self.octets) {
-            Ok(()) => Ok(format!("pubkey {}", end.subject())),
-            Err(VerifyError::BadSignature) => Err(format!(
-                "authentication failed: AUTH signature from peer {id} does not verify with the public key of its certificate '{}'",
-                end.subject()
-            )),
-            Err(VerifyError::Unsupported(reason)) => Err(format!(
-                "authentication failed: AUTH from peer {id} cannot be checked with its certificate '{}': {reason}",
-                end.subject()
-            )),
+            Ok(()) => Ok(format!("pubkey {subject}")),
+            Err(VerifyError::BadSignature) => Err(AuthError::BadSignature { peer, subject }),
+            Err(VerifyError::Unsupported(reason)) => Err(AuthError::Unverifiable {
+                peer,
+                subject,
+                reason,
+            }),
         }
+    }
+
+    /// The peer's end-entity certificate: its first X.509 CERT payload.
+    fn peer_certificate(&self) -> Result<Certificate, AuthError> {
+        let peer = self.peer_id.clone();
+        let certs = payloads::certs(self.inner);
+        let x509 = certs
+            .iter()
+            .find(|c| c.encoding == CertEncoding::X509_CERT_SIGNATURE);
+        let Some(end) = x509 else {
+            return Err(match certs.first() {
+                Some(other) => AuthError::CertEncoding {
+                    peer,
+                    encoding: other.encoding,
+                },
+                None => AuthError::NoCertificate { peer },
+            });
+        };
+        Certificate::from_der(&end.data).map_err(|error| AuthError::BadCertificate { peer, error })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     const CERT: &[u8] = include_bytes!("../../tests/fixtures/pki/left-rsa.crt");
     const KEY: &[u8] = include_bytes!("../../tests/fixtures/pki/left-rsa.key");
@@ -307,7 +257,7 @@ mod tests {
         }
     }
 
-    fn verify(inner: &[Payload]) -> Result<String, Failure> {
+    fn verify(inner: &[Payload]) -> Result<String, AuthError> {
         let config = config();
         let octets = b"octets";
         let Auth::PublicKey(pk) = &config.auth else {
@@ -341,15 +291,28 @@ mod tests {
             verify(&[cert_payload(CertEncoding::X509_CERT_SIGNATURE, &der)]),
             Ok("pubkey CN=left.ripsec.test, O=ripsec".to_string())
         );
+        let peer = Identity::Fqdn("left.ripsec.test".into());
+        let none = verify(&[]).unwrap_err();
+        assert_eq!(none, AuthError::NoCertificate { peer: peer.clone() });
         assert_eq!(
-            verify(&[]).unwrap_err(),
+            none.to_string(),
             "authentication failed: peer left.ripsec.test sent no certificate (CERT payload); does it have a certificate configured, and did it get our CERTREQ?"
         );
+        let pkcs7 = verify(&[cert_payload(CertEncoding::PKCS7_WRAPPED_X509, &der)]).unwrap_err();
         assert_eq!(
-            verify(&[cert_payload(CertEncoding::PKCS7_WRAPPED_X509, &der)]).unwrap_err(),
+            pkcs7,
+            AuthError::CertEncoding {
+                peer,
+                encoding: CertEncoding::PKCS7_WRAPPED_X509
+            }
+        );
+        assert_eq!(
+            pkcs7.to_string(),
             "authentication failed: peer left.ripsec.test sent its certificate as PKCS7_WRAPPED_X509 (1), we support only X509_CERT_SIGNATURE (4)"
         );
         let e = verify(&[cert_payload(CertEncoding::X509_CERT_SIGNATURE, b"junk")]).unwrap_err();
+        assert!(matches!(e, AuthError::BadCertificate { .. }), "{e:?}");
+        let e = e.to_string();
         assert!(
             e.starts_with("authentication failed: peer left.ripsec.test sent an unusable certificate: invalid X.509 certificate"),
             "{e}"

@@ -4,8 +4,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::{ct_eq, Engine, Output, Role, State};
+use super::base::Engine;
+use super::ike_sa::State;
+use super::types::Output;
 use crate::codes::{ExchangeType, NotifyType};
+use crate::crypto::ct_eq;
 use crate::header::HeaderFlags;
 use crate::keys::Prf;
 use crate::message::Message;
@@ -17,10 +20,10 @@ const SECRET_LEN: usize = 32;
 
 impl Engine {
     /// Number of responder IKE SAs waiting for IKE_AUTH.
-    pub(super) fn half_open(&self) -> usize {
+    fn half_open(&self) -> usize {
         self.sas
             .iter()
-            .filter(|sa| sa.role == Role::Responder && sa.state == State::AuthPending)
+            .filter(|sa| matches!(sa.state, State::HalfOpen(_)))
             .count()
     }
 

@@ -4,17 +4,20 @@
 //! IKE SA and the rekey's initiator deletes the old one. When both peers rekey at once
 //! (§2.8.2), each answers the other; once both exchanges are done, the new IKE SA of the
 //! exchange with the lowest of the four nonces is deleted by its initiator, the other one
-//! takes the Child SAs over, and the initiator of that survivor deletes the old IKE SA.
+//! takes the Child SAs over, and the initiator of that survivor deletes the old IKE SA. Our
+//! request is built in `requests.rs`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::create_child::payload_proposals;
-use super::exchange::{Request, Sent};
-use super::negotiate::{accepted, explain_no_proposal, select};
-use super::{
-    Engine, FailedRequest, Failure, IkeProposal, IkeSa, Output, Role, SaId, State,
-    HALF_OPEN_TIMEOUT, NONCE_LEN,
+use super::base::{Engine, NONCE_LEN};
+use super::error::{Error, IkeRekeyError};
+use super::ike_sa::{
+    lowest, Collision, Established, IkeRekeyRequest, IkeSa, Keys, Refused, Request, Sent, State,
 };
+use super::payloads;
+use super::proposal::{accepted, select, IkeProposal};
+use super::types::{FailedRequest, Output, Role, SaId, HALF_OPEN_TIMEOUT};
 use crate::codes::{NotifyType, ProtocolId};
 use crate::crypto::KeyExchange;
 use crate::keys::{rekey_skeyseed, IkeSaKeyLengths, IkeSaKeys};
@@ -22,34 +25,7 @@ use crate::payload::{KePayload, NotifyPayload, Payload};
 use crate::sa::{Proposal, SaPayload};
 use crate::secret::Secret;
 
-/// Our outstanding IKE SA rekey request.
-#[derive(Debug)]
-pub(super) struct IkeRekeyExchange {
-    /// The id the new IKE SA gets.
-    id: SaId,
-    spi: [u8; 8],
-    nonce: Vec<u8>,
-    ke: KeyExchange,
-    offered: Vec<IkeProposal>,
-    /// The peer's rekey of the same IKE SA, answered while this one was outstanding.
-    pub(super) collision: Option<Collision>,
-}
-
-/// A colliding rekey by the peer (RFC 7296 §2.8.2).
-#[derive(Debug)]
-pub(super) struct Collision {
-    /// The new IKE SA it created, on standby (we are its responder).
-    sa: SaId,
-    /// The lower of its two nonces.
-    lowest: Vec<u8>,
-}
-
-/// The lower of two nonces (compared as byte strings).
-fn lowest(a: &[u8], b: &[u8]) -> Vec<u8> {
-    a.min(b).to_vec()
-}
-
-/// The parameters of a new IKE SA replacing `old`.
+/// The parameters of a new IKE SA replacing an old one.
 struct Successor {
     id: SaId,
     role: Role,
@@ -61,129 +37,44 @@ struct Successor {
     nr: Vec<u8>,
 }
 
-fn refuse(notify_type: NotifyType, data: Vec<u8>) -> NotifyPayload {
-    NotifyPayload::new(notify_type, data)
-}
-
-fn ike_spi(proposal: Option<&Proposal>) -> Option<[u8; 8]> {
-    proposal
-        .and_then(|p| <[u8; 8]>::try_from(p.spi.as_slice()).ok())
-        .filter(|spi| *spi != [0; 8])
-}
+/// What the peer's answer to our rekey gives: its choice, SPI and nonce, and g^ir.
+type Answered = (IkeProposal, [u8; 8], Vec<u8>, Secret);
 
 impl Engine {
-    /// Rekeys an established IKE SA (CREATE_CHILD_SA, RFC 7296 §1.3.2). Returns the id the new
-    /// IKE SA will have; when it is set up, [`Output::IkeRekeyed`] reports it, the Child SAs
-    /// move to it and the old IKE SA is deleted without [`Output::Closed`]. If the peer
-    /// rekeys the same IKE SA at the same time (§2.8.2), the survivor may be the IKE SA its
-    /// exchange created instead: [`Output::IkeRekeyed`] names it, and the other new IKE SA
-    /// is never reported. A refusal by the peer yields [`Output::RequestFailed`]. `None` for
-    /// unknown or unusable IKE SAs.
-    pub fn rekey_ike(&mut self, now: Duration, sa: SaId) -> Option<SaId> {
-        let busy = self.sas.iter().any(|s| {
-            s.id == sa
-                && (s.queue.iter().any(|r| matches!(r, Request::RekeyIke(_)))
-                    || s.pending
-                        .as_ref()
-                        .is_some_and(|p| matches!(p.kind, Sent::IkeRekey(_))))
-        });
-        if busy || !self.sas.iter().any(|s| s.id == sa) {
-            return None;
-        }
-        let mut new = None;
-        self.with_established(now, sa, |engine, ike| {
-            let id = engine.new_id();
-            new = Some(id);
-            engine.request(now, ike, Request::RekeyIke(id));
-        });
-        new
-    }
-
-    /// Builds our IKE SA rekey request.
-    pub(super) fn ike_rekey_request(
-        &mut self,
-        sa: &mut IkeSa,
-        id: SaId,
-    ) -> Result<Option<(Vec<Payload>, Sent)>, Failure> {
-        let (Some(config), Some(negotiated)) = (sa.config.as_ref(), sa.negotiated) else {
-            return Ok(None);
-        };
-        if sa.state != State::Established || sa.rekeyed_to.is_some() {
-            return Ok(None);
-        }
-        // The current suite first: our KE uses its group.
-        let offered: Vec<IkeProposal> = std::iter::once(negotiated)
-            .chain(
-                config
-                    .ike_proposals
-                    .iter()
-                    .copied()
-                    .filter(|p| *p != negotiated),
-            )
-            .collect();
-        let ke = KeyExchange::generate(negotiated.dh, self.rng.as_mut())
-            .map_err(|e| format!("cannot rekey the IKE SA: cannot generate a DH key: {e}"))?;
-        let spi = self.random_spi();
-        let nonce = self.random(NONCE_LEN);
-        let proposals = offered
-            .iter()
-            .zip(1u8..)
-            .map(|(p, n)| {
-                let mut proposal = p.to_proposal(n);
-                proposal.spi = spi.to_vec();
-                proposal
-            })
-            .collect();
-        let payloads = vec![
-            Payload::Sa(SaPayload { proposals }),
-            Payload::Nonce(nonce.clone()),
-            Payload::Ke(KePayload {
-                group: negotiated.dh.id(),
-                data: ke.public_value().to_vec(),
-            }),
-        ];
-        let exchange = IkeRekeyExchange {
-            id,
-            spi,
-            nonce,
-            ke,
-            offered,
-            collision: None,
-        };
-        Ok(Some((payloads, Sent::IkeRekey(Box::new(exchange)))))
-    }
-
     /// The answer to our IKE SA rekey request.
     pub(super) fn ike_rekey_response(
         &mut self,
         now: Duration,
         sa: &mut IkeSa,
-        ex: IkeRekeyExchange,
+        up: &Established,
+        ex: IkeRekeyRequest,
         inner: &[Payload],
     ) {
         // The peer's colliding rekey, if its new IKE SA still waits for the outcome.
         let theirs = ex.collision.as_ref().and_then(|c| {
             self.sas
                 .iter()
-                .any(|s| s.id == c.sa && s.standby_for == Some(sa.id) && s.state.usable())
+                .any(|s| {
+                    s.id == c.sa && s.standby_for == Some(sa.id) && s.state.established().is_some()
+                })
                 .then(|| (c.sa, c.lowest.clone()))
         });
-        let created =
-            Self::rekey_from_response(&ex, inner).and_then(|(chosen, spi_r, nr, shared)| {
-                let ours = lowest(&ex.nonce, &nr);
-                let successor = Successor {
-                    id: ex.id,
-                    role: Role::Initiator,
-                    spi_i: ex.spi,
-                    spi_r,
-                    chosen,
-                    shared,
-                    ni: ex.nonce,
-                    nr,
-                };
-                Self::successor(now, sa, successor).map(|new| (new, ours))
-            });
-        match created {
+        let created = rekey_from_response(&ex, inner).and_then(|(chosen, spi_r, nr, shared)| {
+            let ours = lowest(&ex.nonce, &nr);
+            let successor = Successor {
+                id: ex.id,
+                role: Role::Initiator,
+                spi_i: ex.spi,
+                spi_r,
+                chosen,
+                shared,
+                ni: ex.nonce,
+                nr,
+            };
+            successor_of(now, sa, up, successor).map(|new| (new, ours))
+        });
+        let (mut new, ours) = match created {
+            Ok(created) => created,
             Err(reason) => {
                 if let Some((id, _)) = theirs {
                     // Only the peer's rekey completed (§2.8.2; e.g. it answered
@@ -193,38 +84,37 @@ impl Engine {
                 } else if sa.rekeyed_to.is_none() {
                     self.outputs.push_back(Output::RequestFailed {
                         sa: sa.id,
-                        reason: format!("the rekey of the IKE SA failed: {reason}"),
+                        reason: Error::IkeRekeyFailed(reason),
                         request: FailedRequest::IkeRekey,
                     });
                 }
+                return;
             }
-            Ok((mut new, ours)) => {
-                // Already handed over, or our exchange has the lowest nonce: its IKE SA is
-                // redundant and we, its initiator, delete it (§2.8.2).
-                let lost = sa.rekeyed_to.is_some()
-                    || theirs.as_ref().is_some_and(|(_, lowest)| ours < *lowest);
-                if lost {
-                    new.redundant = true;
-                    self.request(now, &mut new, Request::DeleteIke);
-                    self.sas.push(new);
-                    if let Some((id, _)) = theirs {
-                        self.hand_over(now, sa, id);
-                    }
-                } else {
-                    if let Some((id, _)) = theirs {
-                        // The peer deletes its redundant IKE SA; forget it anyway if not.
-                        if let Some(s) = self.sas.iter_mut().find(|s| s.id == id) {
-                            s.standby_for = None;
-                            s.redundant = true;
-                            s.expires = Some(now.saturating_add(HALF_OPEN_TIMEOUT));
-                        }
-                    }
-                    self.take_over(now, sa, &mut new);
-                    self.sas.push(new);
-                    self.request(now, sa, Request::DeleteIke);
-                }
+        };
+        // Already handed over, or our exchange has the lowest nonce: its IKE SA is redundant
+        // and we, its initiator, delete it (§2.8.2).
+        let lost =
+            sa.rekeyed_to.is_some() || theirs.as_ref().is_some_and(|(_, lowest)| ours < *lowest);
+        if lost {
+            new.redundant = true;
+            self.request(now, &mut new, Request::DeleteIke);
+            self.sas.push(new);
+            if let Some((id, _)) = theirs {
+                self.hand_over(now, sa, id);
+            }
+            return;
+        }
+        if let Some((id, _)) = theirs {
+            // The peer deletes its redundant IKE SA; forget it anyway if not.
+            if let Some(s) = self.sas.iter_mut().find(|s| s.id == id) {
+                s.standby_for = None;
+                s.redundant = true;
+                s.expires = Some(now.saturating_add(HALF_OPEN_TIMEOUT));
             }
         }
+        self.take_over(now, sa, &mut new);
+        self.sas.push(new);
+        self.request(now, sa, Request::DeleteIke);
     }
 
     /// Hands the Child SAs of `old` over to the new IKE SA `new` that the peer's colliding
@@ -264,7 +154,7 @@ impl Engine {
         let Some(index) = self
             .sas
             .iter()
-            .position(|s| s.id == old && s.rekeyed_to.is_none() && s.state.usable())
+            .position(|s| s.id == old && s.rekeyed_to.is_none() && s.state.established().is_some())
         else {
             return;
         };
@@ -274,64 +164,19 @@ impl Engine {
         self.sas.push(old);
     }
 
-    fn rekey_from_response(
-        ex: &IkeRekeyExchange,
-        inner: &[Payload],
-    ) -> Result<(IkeProposal, [u8; 8], Vec<u8>, Secret), Failure> {
-        if let Some(error) = crate::message::notifications(inner).find(|n| n.notify_type.is_error())
-        {
-            let hint = if error.notify_type == NotifyType::TEMPORARY_FAILURE {
-                " (it is busy, e.g. rekeying itself; try again later)"
-            } else {
-                ""
-            };
-            return Err(format!("the peer answered {}{hint}", error.notify_type));
-        }
-        let proposals = payload_proposals(inner);
-        let chosen = accepted(
-            ProtocolId::IKE,
-            &proposals,
-            &ex.offered,
-            IkeProposal::transforms,
-        )
-        .ok_or("the peer chose an IKE proposal we did not offer")?;
-        let spi_r = ike_spi(proposals.first()).ok_or("the peer's proposal has no 8-byte SPI")?;
-        let nr = inner
-            .iter()
-            .find_map(|p| match p {
-                Payload::Nonce(n) => Some(n.clone()),
-                _ => None,
-            })
-            .ok_or("the response has no Nonce")?;
-        let ke = inner
-            .iter()
-            .find_map(|p| match p {
-                Payload::Ke(k) => Some(k),
-                _ => None,
-            })
-            .ok_or("the response has no KE payload")?;
-        if ke.group != chosen.dh.id() || ex.ke.group() != chosen.dh {
-            return Err(format!(
-                "the peer's KE uses group {} but we sent group {}",
-                ke.group,
-                ex.ke.group().id()
-            ));
-        }
-        let shared = ex
-            .ke
-            .shared_secret(&ke.data)
-            .map_err(|e| format!("the peer's KE payload is unusable: {e}"))?;
-        Ok((chosen, spi_r, nr, shared))
-    }
-
     /// Answers the peer's IKE SA rekey request.
-    pub(super) fn ike_rekey_answer(
+    pub(super) fn answer_ike_rekey(
         &mut self,
         now: Duration,
         sa: &mut IkeSa,
+        up: &Established,
         inner: &[Payload],
         proposals: &[Proposal],
-    ) -> Result<Vec<Payload>, (NotifyPayload, Option<String>)> {
+    ) -> Result<Vec<Payload>, Refused> {
+        let refuse = |notify_type, why: Option<IkeRekeyError>| {
+            let notify = NotifyPayload::new(notify_type, Vec::new());
+            (notify, why.map(Error::IkeRekeyRefused))
+        };
         // Our own rekey of this IKE SA is outstanding: a collision (§2.8.2), answered.
         let collision = sa
             .pending
@@ -343,60 +188,40 @@ impl Engine {
             .is_some_and(|p| !matches!(p.kind, Sent::Liveness));
         if busy && !collision {
             // Another of our exchanges is outstanding.
-            return Err((refuse(NotifyType::TEMPORARY_FAILURE, Vec::new()), None));
+            return Err(refuse(NotifyType::TEMPORARY_FAILURE, None));
         }
-        let Some(config) = sa.config.as_ref() else {
-            return Err((refuse(NotifyType::TEMPORARY_FAILURE, Vec::new()), None));
+        let ours = &up.config.ike_proposals;
+        let Some((number, chosen)) =
+            select(ProtocolId::IKE, proposals, ours, IkeProposal::transforms)
+        else {
+            let why = IkeRekeyError::NoProposalChosen {
+                ours: ours.iter().map(IkeProposal::transforms).collect(),
+                theirs: proposals.to_vec(),
+            };
+            return Err(refuse(NotifyType::NO_PROPOSAL_CHOSEN, Some(why)));
         };
-        let Some((number, chosen)) = select(
-            ProtocolId::IKE,
-            proposals,
-            &config.ike_proposals,
-            IkeProposal::transforms,
-        ) else {
-            let ours: Vec<_> = config
-                .ike_proposals
-                .iter()
-                .map(IkeProposal::transforms)
-                .collect();
-            let reason = explain_no_proposal("IKE SA rekey", &ours, proposals);
-            return Err((
-                refuse(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new()),
-                Some(reason),
-            ));
-        };
-        let syntax = |what: &str| {
-            (
-                refuse(NotifyType::INVALID_SYNTAX, Vec::new()),
-                Some(format!("the peer's IKE SA rekey request {what}")),
-            )
-        };
-        let spi_i = ike_spi(
+        let syntax = |why| refuse(NotifyType::INVALID_SYNTAX, Some(why));
+        let spi_i = payloads::ike_spi(
             proposals
                 .iter()
                 .find(|p| p.number == number && p.protocol == ProtocolId::IKE),
         )
-        .ok_or_else(|| syntax("has no 8-byte SPI"))?;
-        let ni = inner
-            .iter()
-            .find_map(|p| match p {
-                Payload::Nonce(n) => Some(n.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| syntax("has no Nonce"))?;
-        let theirs = inner.iter().find_map(|p| match p {
-            Payload::Ke(k) => Some(k),
-            _ => None,
-        });
-        let Some(theirs) = theirs.filter(|k| k.group == chosen.dh.id()) else {
+        .ok_or_else(|| syntax(IkeRekeyError::RequestSpi))?;
+        let ni = payloads::nonce(inner)
+            .ok_or_else(|| syntax(IkeRekeyError::RequestNonce))?
+            .clone();
+        let Some(theirs) = payloads::ke(inner).filter(|k| k.group == chosen.dh.id()) else {
             let data = chosen.dh.id().to_be_bytes().to_vec();
-            return Err((refuse(NotifyType::INVALID_KE_PAYLOAD, data), None));
+            return Err((
+                NotifyPayload::new(NotifyType::INVALID_KE_PAYLOAD, data),
+                None,
+            ));
         };
         let ke = KeyExchange::generate(chosen.dh, self.rng.as_mut())
-            .map_err(|_| (refuse(NotifyType::TEMPORARY_FAILURE, Vec::new()), None))?;
+            .map_err(|_| refuse(NotifyType::TEMPORARY_FAILURE, None))?;
         let shared = ke
             .shared_secret(&theirs.data)
-            .map_err(|_| syntax("has an invalid KE public value"))?;
+            .map_err(|_| syntax(IkeRekeyError::RequestInvalidKe))?;
         let spi_r = self.random_spi();
         let nr = self.random(NONCE_LEN);
         let id = self.new_id();
@@ -411,11 +236,9 @@ impl Engine {
             ni,
             nr: nr.clone(),
         };
-        let mut new = Self::successor(now, sa, successor).map_err(|reason| {
-            (
-                refuse(NotifyType::TEMPORARY_FAILURE, Vec::new()),
-                Some(format!("the rekey of the IKE SA failed: {reason}")),
-            )
+        let mut new = successor_of(now, sa, up, successor).map_err(|reason| {
+            let notify = NotifyPayload::new(NotifyType::TEMPORARY_FAILURE, Vec::new());
+            (notify, Some(Error::IkeRekeyFailed(reason)))
         })?;
         if collision {
             // The new IKE SA waits until our own exchange tells which one survives.
@@ -446,55 +269,6 @@ impl Engine {
         ])
     }
 
-    /// Creates the IKE SA replacing `old` (RFC 7296 §2.18), established, without Child SAs.
-    fn successor(now: Duration, old: &IkeSa, new: Successor) -> Result<IkeSa, Failure> {
-        let (Some(old_negotiated), Some(old_keys)) = (old.negotiated, old.keys.as_ref()) else {
-            return Err("internal error: no IKE SA keys".to_string());
-        };
-        // The rekey belongs to the old IKE SA, so SKEYSEED uses its PRF.
-        let seed = rekey_skeyseed(
-            old_negotiated.prf,
-            &old_keys.sk_d,
-            new.shared.as_bytes(),
-            &new.ni,
-            &new.nr,
-        )
-        .map_err(|e| format!("key derivation failed: {e}"))?;
-        let keys = IkeSaKeys::derive(
-            new.chosen.prf,
-            &seed,
-            &new.ni,
-            &new.nr,
-            &new.spi_i,
-            &new.spi_r,
-            IkeSaKeyLengths {
-                encr: new.chosen.cipher.encr_key_len(),
-                integ: new.chosen.cipher.integ_key_len(),
-            },
-        )
-        .map_err(|e| format!("key derivation failed: {e}"))?;
-        let mut sa = IkeSa::new(
-            new.id,
-            new.role,
-            State::Established,
-            (old.local, old.peer),
-            now,
-        );
-        sa.nat = old.nat;
-        sa.spi_i = new.spi_i;
-        sa.spi_r = new.spi_r;
-        sa.config = old.config.clone();
-        sa.nonce_i = new.ni;
-        sa.nonce_r = new.nr;
-        sa.negotiated = Some(new.chosen);
-        sa.keys = Some(keys);
-        sa.established_at = Some(now);
-        sa.peer_id = old.peer_id.clone();
-        sa.peer_auth = old.peer_auth.clone();
-        sa.peer_hashes = old.peer_hashes.clone();
-        Ok(sa)
-    }
-
     /// Moves the Child SAs and queued requests of `old` to `new` and reports
     /// [`Output::IkeRekeyed`].
     fn take_over(&mut self, now: Duration, old: &mut IkeSa, new: &mut IkeSa) {
@@ -513,4 +287,82 @@ impl Engine {
         });
         self.send_next(now, new);
     }
+}
+
+/// Checks the peer's answer to our IKE SA rekey request.
+fn rekey_from_response(ex: &IkeRekeyRequest, inner: &[Payload]) -> Result<Answered, IkeRekeyError> {
+    if let Some(error) = payloads::error_notify(inner) {
+        return Err(IkeRekeyError::PeerAnswered(error.notify_type));
+    }
+    let proposals = payloads::proposals(inner);
+    let chosen = accepted(
+        ProtocolId::IKE,
+        &proposals,
+        &ex.offered,
+        IkeProposal::transforms,
+    )
+    .ok_or(IkeRekeyError::NotOffered)?;
+    let spi_r = payloads::ike_spi(proposals.first()).ok_or(IkeRekeyError::AnswerSpi)?;
+    let nr = payloads::nonce(inner)
+        .ok_or(IkeRekeyError::AnswerNonce)?
+        .clone();
+    let ke = payloads::ke(inner).ok_or(IkeRekeyError::AnswerKe)?;
+    if ke.group != chosen.dh.id() || ex.ke.group() != chosen.dh {
+        return Err(IkeRekeyError::AnswerKeGroup {
+            theirs: ke.group,
+            ours: ex.ke.group().id(),
+        });
+    }
+    let shared = ex
+        .ke
+        .shared_secret(&ke.data)
+        .map_err(|e| IkeRekeyError::AnswerKeUnusable(e.to_string()))?;
+    Ok((chosen, spi_r, nr, shared))
+}
+
+/// The IKE SA replacing `old` (RFC 7296 §2.18), established, without Child SAs.
+fn successor_of(
+    now: Duration,
+    old: &IkeSa,
+    up: &Established,
+    new: Successor,
+) -> Result<IkeSa, IkeRekeyError> {
+    let failed = |e: crate::keys::KeyError| IkeRekeyError::KeyDerivation(e.to_string());
+    // The rekey belongs to the old IKE SA, so SKEYSEED uses its PRF.
+    let seed = rekey_skeyseed(
+        up.keys.suite.prf,
+        &up.keys.sk.sk_d,
+        new.shared.as_bytes(),
+        &new.ni,
+        &new.nr,
+    )
+    .map_err(failed)?;
+    let sk = IkeSaKeys::derive(
+        new.chosen.prf,
+        &seed,
+        &new.ni,
+        &new.nr,
+        &new.spi_i,
+        &new.spi_r,
+        IkeSaKeyLengths {
+            encr: new.chosen.cipher.encr_key_len(),
+            integ: new.chosen.cipher.integ_key_len(),
+        },
+    )
+    .map_err(failed)?;
+    let state = State::Established(Arc::new(Established {
+        config: up.config.clone(),
+        keys: Keys {
+            suite: new.chosen,
+            sk,
+        },
+        peer_id: up.peer_id.clone(),
+        peer_auth: up.peer_auth.clone(),
+        at: now,
+    }));
+    let mut sa = IkeSa::new(new.id, new.role, state, (old.local, old.peer), now);
+    sa.nat = old.nat;
+    sa.spi_i = new.spi_i;
+    sa.spi_r = new.spi_r;
+    Ok(sa)
 }

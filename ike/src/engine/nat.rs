@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use sha1::{Digest, Sha1};
 
 use crate::codes::NotifyType;
+use crate::crypto::ct_eq;
 use crate::message::Message;
 use crate::payload::{NotifyPayload, Payload};
 
@@ -127,7 +128,7 @@ pub(super) fn check(
             continue;
         }
         let expected = nat_detection_hash(&message.spi_i, &message.spi_r, addr);
-        let matches = super::ct_eq(&expected, &notify.data);
+        let matches = ct_eq(&expected, &notify.data);
         *slot = Some(slot.unwrap_or(false) || matches);
     }
     if let Some(matched) = source {

@@ -4,8 +4,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::negotiate::describe_suite;
-use super::{describe_ts, Engine, Identity, Mode, NatState, Role, SaId, State};
+use super::ike_sa::{IkeSa, State};
+use super::nat::NatState;
+use super::proposal::describe_suite;
+use super::selectors::describe_ts;
+use super::types::{Mode, Role, SaId};
+use crate::identity::Identity;
 
 /// One Child SA in [`IkeSaStatus`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +32,7 @@ pub struct ChildStatus {
     pub installed_at: Duration,
 }
 
-/// One IKE SA as reported by [`Engine::status`].
+/// One IKE SA as reported by [`super::Engine::status`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IkeSaStatus {
     /// Its id.
@@ -61,64 +65,68 @@ pub struct IkeSaStatus {
     pub children: Vec<ChildStatus>,
 }
 
-impl Engine {
-    /// The IKE SAs (closed ones excluded), in creation order.
-    pub fn status(&self) -> Vec<IkeSaStatus> {
-        self.sas
+/// The IKE SAs (closed ones excluded), in creation order.
+pub(super) fn status(sas: &[IkeSa]) -> Vec<IkeSaStatus> {
+    sas.iter()
+        .filter(|sa| !matches!(sa.state, State::Closed))
+        .map(one)
+        .collect()
+}
+
+fn one(sa: &IkeSa) -> IkeSaStatus {
+    let (local_spi, remote_spi) = match sa.role {
+        Role::Initiator => (sa.spi_i, sa.spi_r),
+        Role::Responder => (sa.spi_r, sa.spi_i),
+    };
+    let state = if sa.rekeyed_to.is_some() {
+        "rekeyed"
+    } else if sa.redundant {
+        "redundant (lost a rekey collision)"
+    } else if sa.standby_for.is_some() {
+        "new (rekey collision unresolved)"
+    } else {
+        sa.state.name()
+    };
+    let up = sa.state.established();
+    let auth = match &sa.state {
+        State::Failed(failed) => failed.peer_auth.clone(),
+        _ => up.map(|up| up.peer_auth.clone()),
+    };
+    let config = sa.state.config();
+    IkeSaStatus {
+        id: sa.id,
+        config: sa.config_name(),
+        role: sa.role,
+        state,
+        local_spi,
+        remote_spi,
+        peer: sa.peer,
+        local: sa.local,
+        nat: sa.nat,
+        peer_id: up.map(|up| up.peer_id.clone()),
+        auth: auth.unwrap_or_default(),
+        proposal: sa
+            .state
+            .suite()
+            .map(|p| describe_suite(&p.transforms()))
+            .unwrap_or_default(),
+        established_at: up.map(|up| up.at),
+        children: sa
+            .children
             .iter()
-            .filter(|sa| sa.state != State::Closed)
-            .map(|sa| {
-                let (local_spi, remote_spi) = match sa.role {
-                    Role::Initiator => (sa.spi_i, sa.spi_r),
-                    Role::Responder => (sa.spi_r, sa.spi_i),
-                };
-                let state = if sa.rekeyed_to.is_some() {
-                    "rekeyed"
-                } else if sa.redundant {
-                    "redundant (lost a rekey collision)"
-                } else if sa.standby_for.is_some() {
-                    "new (rekey collision unresolved)"
-                } else {
-                    sa.state.name()
-                };
-                IkeSaStatus {
-                    id: sa.id,
-                    config: sa.config_name(),
-                    role: sa.role,
-                    state,
-                    local_spi,
-                    remote_spi,
-                    peer: sa.peer,
-                    local: sa.local,
-                    nat: sa.nat,
-                    peer_id: sa.peer_id.clone(),
-                    auth: sa.peer_auth.clone().unwrap_or_default(),
-                    proposal: sa
-                        .negotiated
-                        .map(|p| describe_suite(&p.transforms()))
-                        .unwrap_or_default(),
-                    established_at: sa.established_at,
-                    children: sa
-                        .children
-                        .iter()
-                        .map(|c| ChildStatus {
-                            child: sa
-                                .config
-                                .as_ref()
-                                .and_then(|k| k.children.get(c.child))
-                                .map(|k| k.name.clone())
-                                .unwrap_or_default(),
-                            inbound_spi: c.inbound_spi,
-                            outbound_spi: c.outbound_spi,
-                            cipher: describe_suite(&c.cipher.transforms()),
-                            mode: c.mode,
-                            ts_local: describe_ts(&c.ts_local),
-                            ts_remote: describe_ts(&c.ts_remote),
-                            installed_at: c.installed_at,
-                        })
-                        .collect(),
-                }
+            .map(|c| ChildStatus {
+                child: config
+                    .and_then(|k| k.children.get(c.child))
+                    .map(|k| k.name.clone())
+                    .unwrap_or_default(),
+                inbound_spi: c.inbound_spi,
+                outbound_spi: c.outbound_spi,
+                cipher: describe_suite(&c.cipher.transforms()),
+                mode: c.mode,
+                ts_local: describe_ts(&c.ts_local),
+                ts_remote: describe_ts(&c.ts_remote),
+                installed_at: c.installed_at,
             })
-            .collect()
+            .collect(),
     }
 }

@@ -2,13 +2,12 @@
 //! Certification path validation (RFC 5280, the parts IKE peers need) and the binding of an
 //! IKE identity to a certificate (RFC 7296 §3.5, RFC 4945 §3.1).
 
-use std::time::Duration;
-
 use x509_cert::ext::pkix::name::GeneralName;
 
+use super::certificate::{format_time, ip_from_bytes, Certificate};
+use super::dn::DistinguishedName;
 use super::signature::{verify_signature, VerifyError};
-use super::{ip_from_bytes, Certificate};
-use crate::engine::Identity;
+use crate::identity::Identity;
 
 /// Most intermediate CAs between an end-entity certificate and a trust anchor.
 const MAX_INTERMEDIATES: usize = 4;
@@ -21,22 +20,6 @@ const UNDERSTOOD_CRITICAL: &[&str] = &[
     "2.5.29.32", // certificatePolicies
     "2.5.29.37", // extKeyUsage
 ];
-
-/// "2026-01-01 00:00:00 UTC".
-pub fn format_time(unix_seconds: u64) -> String {
-    match der::DateTime::from_unix_duration(Duration::from_secs(unix_seconds)) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minutes(),
-            t.seconds()
-        ),
-        Err(_) => format!("{unix_seconds} s after 1970"),
-    }
-}
 
 fn check_validity(cert: &Certificate, now: u64) -> Result<(), String> {
     if now < cert.not_before() {
@@ -279,7 +262,7 @@ pub fn check_identity(id: &Identity, cert: &Certificate) -> Result<(), String> {
                 || sans.iter().any(|n| match n {
                     GeneralName::DirectoryName(name) => der::Encode::to_der(name)
                         .ok()
-                        .and_then(|der| super::DistinguishedName::from_der(&der).ok())
+                        .and_then(|der| DistinguishedName::from_der(&der).ok())
                         .is_some_and(|san| &san == dn),
                     _ => false,
                 })

@@ -10,7 +10,8 @@ use rsa::{Pkcs1v15Sign, Pss};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use spki::AlgorithmIdentifierRef;
 
-use super::{Certificate, KeyInner, PrivateKey, PublicKey};
+use super::certificate::{Certificate, PublicKey};
+use super::key::{KeyInner, PrivateKey};
 use crate::codes::{AuthMethod, HashAlgorithm};
 use crate::crypto::RandomSource;
 

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use ripsec_ike::crypto::{DhGroup, RandomSource, SkCipher};
 use ripsec_ike::engine::{
-    Auth, ChildConfig, ChildDirection, ChildSa, Config, Engine, EspProposal, Identity, IkeProposal,
-    Mode, Output, RetransmitPolicy, SaId,
+    Auth, ChildConfig, ChildDirection, ChildSa, CloseReason, Config, Engine, Error, EspProposal,
+    IkeProposal, Mode, Output, RetransmitPolicy, SaId,
 };
 use ripsec_ike::keys::Prf;
-use ripsec_ike::{Message, Secret, TrafficSelector};
+use ripsec_ike::{Identity, Message, Secret, TrafficSelector};
 
 use crate::common::XorShift;
 
@@ -360,7 +360,7 @@ impl Sim {
     }
 
     /// Reasons of `Closed` outputs.
-    pub fn closed(&self, node: usize) -> Vec<String> {
+    pub fn closed(&self, node: usize) -> Vec<CloseReason> {
         self.events[node]
             .iter()
             .filter_map(|e| match e {
@@ -371,7 +371,7 @@ impl Sim {
     }
 
     /// Reasons of `RequestFailed` outputs.
-    pub fn request_failures(&self, node: usize) -> Vec<String> {
+    pub fn request_failures(&self, node: usize) -> Vec<Error> {
         self.events[node]
             .iter()
             .filter_map(|e| match e {
@@ -442,7 +442,8 @@ impl Sim {
         current
     }
 
-    pub fn failures(&self, node: usize) -> Vec<String> {
+    /// Reasons of `Failed` outputs.
+    pub fn failures(&self, node: usize) -> Vec<Error> {
         self.events[node]
             .iter()
             .filter_map(|e| match e {
@@ -471,6 +472,11 @@ impl Sim {
             })
             .collect()
     }
+}
+
+/// The explanations of failures or close reasons.
+pub fn texts<T: ToString>(reasons: &[T]) -> Vec<String> {
+    reasons.iter().map(ToString::to_string).collect()
 }
 
 /// One direction's keys, encryption then integrity (either may be empty: AEAD, ENCR_NULL).

@@ -12,7 +12,8 @@ use crate::netlink::{GenlMsg, Ripsec};
 use anyhow::{anyhow, bail, Context, Result};
 use children::Children;
 use ripsec_ike::crypto::OsRandom;
-use ripsec_ike::engine::{self, Engine, FailedRequest, Output, SaId, SpiAllocator};
+use ripsec_ike::engine::{self, ChildSa, Engine, FailedRequest, Output, SaId, SpiAllocator};
+use ripsec_ike::Identity;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -494,11 +495,10 @@ impl Daemon {
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            let name = self.conn_name(id);
             say!(
                 self,
-                "{name}: IKE SA #{} reached its rekey_time; rekeying it",
-                id.0
+                "{} reached its rekey_time; rekeying it",
+                self.sa_label(id)
             );
             if let Some(r) = self.ike.get_mut(&id) {
                 // Retried in 5-9 s unless the rekey replaces this SA first (it fails when
@@ -520,146 +520,173 @@ impl Daemon {
             .map(|(id, _)| *id)
     }
 
+    /// Answers a control request: at once, or through a waiter once the engine is done.
     fn control(&mut self, req: Request, reply: Sender<Reply>) {
-        let conn_of = |name: &str| -> Result<Connection, Reply> {
-            self.cfg.connection(name).cloned().ok_or_else(|| {
-                let names: Vec<&str> = self
-                    .cfg
-                    .connections
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect();
-                Reply::err(format!(
-                    "no connection `{name}` in {}; configured: {}",
-                    self.cfg.path.display(),
-                    names.join(", ")
-                ))
-            })
-        };
         let answer = match req {
             Request::Status => {
                 let mut r = Reply::ok("");
                 r.status = Some(status::collect(self));
-                r
+                Some(r)
             }
             Request::Up { .. } if self.stopping.is_some() => {
-                Reply::err("the daemon is shutting down")
+                Some(Reply::err("the daemon is shutting down"))
             }
-            Request::Up { conn } => match conn_of(&conn) {
-                Err(e) => e,
-                Ok(c) => {
-                    if let Some(id) = self.active(&conn) {
-                        let missing = self.missing_children(&c, id);
-                        if missing.is_empty() {
-                            Reply::ok(format!("{conn} is already up (IKE SA #{})", id.0))
-                        } else {
-                            for (i, _) in &missing {
-                                self.create_child(id, *i);
-                            }
-                            let names = missing.into_iter().map(|(_, n)| n).collect();
-                            self.waiters
-                                .push(Waiter::new(id, WaitKind::Up, reply).awaiting(names));
-                            return;
-                        }
-                    } else {
-                        let id = self.initiate(&c, 0, (1..c.children.len()).collect());
-                        let names = c.children.iter().map(|ch| ch.name.clone()).collect();
-                        self.waiters
-                            .push(Waiter::new(id, WaitKind::Up, reply).awaiting(names));
-                        return;
-                    }
-                }
-            },
-            Request::Down { conn } => match conn_of(&conn) {
-                Err(e) => e,
-                Ok(_) => {
-                    let ids: Vec<SaId> = self
-                        .ike
-                        .iter()
-                        .filter(|(_, r)| r.conn.as_deref() == Some(conn.as_str()))
-                        .map(|(id, _)| *id)
-                        .collect();
-                    if ids.is_empty() {
-                        Reply::err(format!("{conn} has no IKE SA; nothing to take down"))
-                    } else {
-                        let now = self.now();
-                        for id in &ids {
-                            self.engine.delete(now, *id);
-                        }
-                        if let Some(id) = ids.first() {
-                            self.waiters.push(Waiter::new(*id, WaitKind::Down, reply));
-                        }
-                        return;
-                    }
-                }
-            },
-            Request::Rekey { conn, ike, child } => match conn_of(&conn) {
-                Err(e) => e,
-                Ok(c)
-                    if child
-                        .as_ref()
-                        .is_some_and(|name| c.child_index(name).is_none()) =>
-                {
-                    let names: Vec<&str> = c.children.iter().map(|ch| ch.name.as_str()).collect();
-                    Reply::err(format!(
-                        "{conn} has no child `{}`; its children are {}",
-                        child.unwrap_or_default(),
-                        names.join(", ")
-                    ))
-                }
-                Ok(_) => match self.active(&conn) {
-                    None => Reply::err(format!("{conn} is not up; nothing to rekey")),
-                    Some(id) => {
-                        let now = self.now();
-                        if ike {
-                            match self.engine.rekey_ike(now, id) {
-                                Some(_) => {
-                                    self.waiters
-                                        .push(Waiter::new(id, WaitKind::RekeyIke, reply));
-                                    return;
-                                }
-                                None => Reply::err(format!(
-                                    "{conn}: the IKE SA #{} cannot be rekeyed now",
-                                    id.0
-                                )),
-                            }
-                        } else {
-                            let children: Vec<(u32, String)> = self
-                                .children
-                                .of_sa(id)
-                                .filter(|c| child.as_ref().is_none_or(|n| *n == c.child))
-                                .map(|c| (c.inbound_spi, c.child.clone()))
-                                .collect();
-                            let mut names = Vec::new();
-                            for (spi, name) in &children {
-                                if self.engine.rekey_child(now, id, *spi) {
-                                    names.push(name.clone());
-                                }
-                            }
-                            names.sort();
-                            names.dedup();
-                            if children.is_empty() {
-                                Reply::err(match &child {
-                                    Some(name) => {
-                                        format!("{conn}: child `{name}` has no Child SA to rekey")
-                                    }
-                                    None => format!("{conn} has no Child SA to rekey"),
-                                })
-                            } else if names.is_empty() {
-                                Reply::err(format!(
-                                    "{conn}: its Child SAs are being deleted or replaced; try again"
-                                ))
-                            } else {
-                                self.waiters
-                                    .push(Waiter::new(id, WaitKind::Rekey, reply).awaiting(names));
-                                return;
-                            }
-                        }
-                    }
-                },
-            },
+            Request::Up { conn } => self.up(&conn, &reply),
+            Request::Down { conn } => self.down(&conn, &reply),
+            Request::Rekey { conn, ike, child } => self.rekey(&conn, ike, child, &reply),
         };
-        let _ = reply.send(answer);
+        if let Some(answer) = answer {
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// The configured connection `name`, or the reply naming those there are.
+    fn connection_or_reply(&self, name: &str) -> Result<Connection, Reply> {
+        self.cfg.connection(name).cloned().ok_or_else(|| {
+            let names: Vec<&str> = self
+                .cfg
+                .connections
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
+            Reply::err(format!(
+                "no connection `{name}` in {}; configured: {}",
+                self.cfg.path.display(),
+                names.join(", ")
+            ))
+        })
+    }
+
+    /// `up`: starts the connection, or the children its IKE SA lacks; `None` when a waiter
+    /// answers later.
+    fn up(&mut self, conn: &str, reply: &Sender<Reply>) -> Option<Reply> {
+        let c = match self.connection_or_reply(conn) {
+            Ok(c) => c,
+            Err(e) => return Some(e),
+        };
+        if let Some(id) = self.active(conn) {
+            let missing = self.missing_children(&c, id);
+            if missing.is_empty() {
+                return Some(Reply::ok(format!(
+                    "{conn} is already up (IKE SA #{})",
+                    id.0
+                )));
+            }
+            for (i, _) in &missing {
+                self.create_child(id, *i);
+            }
+            let names = missing.into_iter().map(|(_, n)| n).collect();
+            let waiter = Waiter::new(id, WaitKind::Up, reply.clone()).awaiting(names);
+            self.waiters.push(waiter);
+            return None;
+        }
+        let id = self.initiate(&c, 0, (1..c.children.len()).collect());
+        let names = c.children.iter().map(|ch| ch.name.clone()).collect();
+        let waiter = Waiter::new(id, WaitKind::Up, reply.clone()).awaiting(names);
+        self.waiters.push(waiter);
+        None
+    }
+
+    /// `down`: deletes the connection's IKE SAs; `None` when a waiter answers later.
+    fn down(&mut self, conn: &str, reply: &Sender<Reply>) -> Option<Reply> {
+        if let Err(e) = self.connection_or_reply(conn) {
+            return Some(e);
+        }
+        let ids: Vec<SaId> = self
+            .ike
+            .iter()
+            .filter(|(_, r)| r.conn.as_deref() == Some(conn))
+            .map(|(id, _)| *id)
+            .collect();
+        let Some(first) = ids.first() else {
+            return Some(Reply::err(format!(
+                "{conn} has no IKE SA; nothing to take down"
+            )));
+        };
+        let now = self.now();
+        for id in &ids {
+            self.engine.delete(now, *id);
+        }
+        let waiter = Waiter::new(*first, WaitKind::Down, reply.clone());
+        self.waiters.push(waiter);
+        None
+    }
+
+    /// `rekey`: rekeys the IKE SA (`ike`), or the Child SAs (of `child`, or all); `None` when
+    /// a waiter answers later.
+    fn rekey(
+        &mut self,
+        conn: &str,
+        ike: bool,
+        child: Option<String>,
+        reply: &Sender<Reply>,
+    ) -> Option<Reply> {
+        let c = match self.connection_or_reply(conn) {
+            Ok(c) => c,
+            Err(e) => return Some(e),
+        };
+        if let Some(name) = child.as_ref().filter(|n| c.child_index(n).is_none()) {
+            let names: Vec<&str> = c.children.iter().map(|ch| ch.name.as_str()).collect();
+            return Some(Reply::err(format!(
+                "{conn} has no child `{name}`; its children are {}",
+                names.join(", ")
+            )));
+        }
+        let Some(id) = self.active(conn) else {
+            return Some(Reply::err(format!("{conn} is not up; nothing to rekey")));
+        };
+        if !ike {
+            return self.rekey_children(conn, id, child, reply);
+        }
+        let now = self.now();
+        if self.engine.rekey_ike(now, id).is_none() {
+            return Some(Reply::err(format!(
+                "{conn}: the IKE SA #{} cannot be rekeyed now",
+                id.0
+            )));
+        }
+        let waiter = Waiter::new(id, WaitKind::RekeyIke, reply.clone());
+        self.waiters.push(waiter);
+        None
+    }
+
+    /// Rekeys the Child SAs of IKE SA `id` (those of `child`, or all).
+    fn rekey_children(
+        &mut self,
+        conn: &str,
+        id: SaId,
+        child: Option<String>,
+        reply: &Sender<Reply>,
+    ) -> Option<Reply> {
+        let now = self.now();
+        let children: Vec<(u32, String)> = self
+            .children
+            .of_sa(id)
+            .filter(|c| child.as_ref().is_none_or(|n| *n == c.child))
+            .map(|c| (c.inbound_spi, c.child.clone()))
+            .collect();
+        let mut names = Vec::new();
+        for (spi, name) in &children {
+            if self.engine.rekey_child(now, id, *spi) {
+                names.push(name.clone());
+            }
+        }
+        names.sort();
+        names.dedup();
+        if children.is_empty() {
+            return Some(Reply::err(match &child {
+                Some(name) => format!("{conn}: child `{name}` has no Child SA to rekey"),
+                None => format!("{conn} has no Child SA to rekey"),
+            }));
+        }
+        if names.is_empty() {
+            return Some(Reply::err(format!(
+                "{conn}: its Child SAs are being deleted or replaced; try again"
+            )));
+        }
+        let waiter = Waiter::new(id, WaitKind::Rekey, reply.clone()).awaiting(names);
+        self.waiters.push(waiter);
+        None
     }
 
     fn answer(&mut self, sa: SaId, kinds: &[WaitKind], reply: &Reply) {
@@ -705,11 +732,17 @@ impl Daemon {
         }
     }
 
+    /// The connection of IKE SA `sa`, or "IKE SA #N" while it is unknown.
     fn conn_name(&self, sa: SaId) -> String {
         self.ike
             .get(&sa)
             .and_then(|r| r.conn.clone())
             .unwrap_or_else(|| format!("IKE SA #{}", sa.0))
+    }
+
+    /// How log lines name IKE SA `sa` (see [`sa_label`]).
+    fn sa_label(&self, sa: SaId) -> String {
+        sa_label(self.ike.get(&sa).and_then(|r| r.conn.as_deref()), sa)
     }
 
     fn send(&self, to: SocketAddr, bytes: &[u8]) {
@@ -758,84 +791,8 @@ impl Daemon {
                 sa,
                 peer_id,
                 config,
-            } => {
-                let now = Instant::now();
-                let rec = self
-                    .ike
-                    .entry(sa)
-                    .or_insert_with(|| IkeRecord::new(None, false));
-                rec.conn = Some(config.clone());
-                rec.established = Some(now);
-                let role = if rec.initiator {
-                    "initiator"
-                } else {
-                    "responder"
-                };
-                let rekey_at = self.ike_rekey_at(&config);
-                if let Some(r) = self.ike.get_mut(&sa) {
-                    r.rekey_at = rekey_at;
-                }
-                say!(
-                    self,
-                    "{config}: IKE SA #{} established with {peer_id} as {role}",
-                    sa.0
-                );
-                // The other children of `up`, `start` or ACQUIREs during IKE_AUTH.
-                let want = self
-                    .ike
-                    .get_mut(&sa)
-                    .map(|r| std::mem::take(&mut r.want))
-                    .unwrap_or_default();
-                for index in want {
-                    self.create_child(sa, index);
-                }
-            }
-            Output::InstallChild { sa, child } => {
-                let conn_name = self.conn_name(sa);
-                let Some(conn) = self.cfg.connection(&conn_name).cloned() else {
-                    say!(
-                        self,
-                        "IKE SA #{}: a Child SA for an unknown connection; ignored",
-                        sa.0
-                    );
-                    return;
-                };
-                let mut children = conn.children.iter().enumerate();
-                let Some((index, cfg)) = children.find(|(_, c)| c.name == child.child) else {
-                    say!(
-                        self,
-                        "{}: IKE SA #{}: a Child SA for unknown child `{}`; ignored",
-                        conn.name,
-                        sa.0,
-                        child.child
-                    );
-                    return;
-                };
-                if let Some(r) = self.ike.get_mut(&sa) {
-                    r.creating.retain(|i| *i != index);
-                }
-                let reqid = self.reqid(&conn.name, index);
-                let installed =
-                    self.children
-                        .install(&mut self.kernel, (&conn, cfg), reqid, sa, &child);
-                match installed {
-                    Ok(msg) => {
-                        say!(self, "{}: {msg}", conn.name);
-                        let msg = format!("{}: {msg}", conn.name);
-                        self.child_done(sa, &child.child, Ok(msg));
-                    }
-                    Err(e) => {
-                        let msg = format!(
-                            "{}: cannot install the Child SA into ripsec: {e:#}",
-                            conn.name
-                        );
-                        say!(self, "{msg}");
-                        self.child_done(sa, &child.child, Err(msg));
-                        let now = self.now();
-                        self.engine.delete(now, sa);
-                    }
-                }
-            }
+            } => self.established(sa, &peer_id, config),
+            Output::InstallChild { sa, child } => self.install_child(sa, &child),
             Output::RemoveChild {
                 sa,
                 inbound_spi,
@@ -848,46 +805,16 @@ impl Daemon {
                     say!(self, "{name}: Child SA in 0x{inbound_spi:08x} out 0x{outbound_spi:08x} was not installed");
                 }
             }
-            Output::IkeRekeyed { old, new } => {
-                if let Some(mut rec) = self.ike.remove(&old) {
-                    let name = rec.conn.clone().unwrap_or_default();
-                    rec.established = Some(Instant::now());
-                    rec.rekey_at = self.ike_rekey_at(&name);
-                    self.ike.insert(new, rec);
-                    self.children.move_sa(old, new);
-                    say!(self, "{name}: IKE SA #{} rekeyed, now #{}", old.0, new.0);
-                    self.answer(
-                        old,
-                        &[WaitKind::RekeyIke],
-                        &Reply::ok(format!(
-                            "{name}: IKE SA rekeyed (#{} replaces #{})",
-                            new.0, old.0
-                        )),
-                    );
-                    // A `down` or shutdown asked for while the rekey ran applies to the new SA.
-                    let down = self
-                        .waiters
-                        .iter()
-                        .any(|w| w.sa == old && w.kind == WaitKind::Down);
-                    for w in self.waiters.iter_mut().filter(|w| w.sa == old) {
-                        w.sa = new;
-                    }
-                    if down || self.stopping.is_some() {
-                        let now = self.now();
-                        self.engine.delete(now, new);
-                    }
-                }
-            }
+            Output::IkeRekeyed { old, new } => self.ike_rekeyed(old, new),
             Output::Closed { sa, reason } => {
-                let name = self.conn_name(sa);
-                let msg = format!("{name}: IKE SA #{} closed: {reason}", sa.0);
+                let msg = format!("{} closed: {reason}", self.sa_label(sa));
                 self.ike_sa_gone(sa, &msg, &msg);
             }
             Output::Failed { sa, reason } => {
                 let name = self.conn_name(sa);
                 self.ike_sa_gone(
                     sa,
-                    &format!("{name}: IKE SA #{} failed: {reason}", sa.0),
+                    &format!("{} failed: {reason}", self.sa_label(sa)),
                     &format!("{name}: {reason}"),
                 );
             }
@@ -895,47 +822,165 @@ impl Daemon {
                 sa,
                 reason,
                 request,
-            } => {
-                let name = self.conn_name(sa);
-                say!(self, "{name}: IKE SA #{}: {reason}", sa.0);
-                match request {
-                    FailedRequest::NewChild(child) => {
-                        // A new Child SA of ours was refused: the others are unaffected.
-                        let index = self
-                            .cfg
-                            .connection(&name)
-                            .and_then(|c| c.child_index(&child));
-                        if let (Some(r), Some(index)) = (self.ike.get_mut(&sa), index) {
-                            r.creating.retain(|i| *i != index);
-                        }
-                        let msg = format!("{name}: child `{child}`: {reason}");
-                        self.child_done(sa, &child, Err(msg));
-                    }
-                    FailedRequest::ChildRekey { spi, child } => {
-                        self.children.rekey_failed(sa, spi);
-                        let msg = format!("{name}: child `{child}`: {reason}");
-                        self.child_done(sa, &child, Err(msg));
-                    }
-                    FailedRequest::IkeRekey => self.answer(
-                        sa,
-                        &[WaitKind::RekeyIke],
-                        &Reply::err(format!("{name}: {reason}")),
-                    ),
-                    // Refusing the peer's request, or failing to send a DELETE, changes
-                    // nothing the daemon tracks.
-                    FailedRequest::Peer | FailedRequest::Other => {}
-                }
-            }
+            } => self.request_failed(sa, &reason, request),
             Output::Warning { sa, message } => {
-                let name = self.conn_name(sa);
-                say!(self, "{name}: IKE SA #{}: warning: {message}", sa.0);
+                say!(self, "{}: warning: {message}", self.sa_label(sa));
             }
             Output::Debug { sa, message } => {
-                let name = self.conn_name(sa);
-                say!(self, "{name}: IKE SA #{}: debug: {message}", sa.0);
+                say!(self, "{}: debug: {message}", self.sa_label(sa));
             }
             #[allow(unreachable_patterns)]
             _ => {}
+        }
+    }
+
+    /// An IKE SA is up: its record learns its connection, and the children waiting for it
+    /// are asked for.
+    fn established(&mut self, sa: SaId, peer_id: &Identity, config: String) {
+        let now = Instant::now();
+        let rec = self
+            .ike
+            .entry(sa)
+            .or_insert_with(|| IkeRecord::new(None, false));
+        rec.conn = Some(config.clone());
+        rec.established = Some(now);
+        let role = if rec.initiator {
+            "initiator"
+        } else {
+            "responder"
+        };
+        let rekey_at = self.ike_rekey_at(&config);
+        if let Some(r) = self.ike.get_mut(&sa) {
+            r.rekey_at = rekey_at;
+        }
+        say!(
+            self,
+            "{config}: IKE SA #{} established with {peer_id} as {role}",
+            sa.0
+        );
+        // The other children of `up`, `start` or ACQUIREs during IKE_AUTH.
+        let want = self
+            .ike
+            .get_mut(&sa)
+            .map(|r| std::mem::take(&mut r.want))
+            .unwrap_or_default();
+        for index in want {
+            self.create_child(sa, index);
+        }
+    }
+
+    /// Installs a negotiated Child SA into ripsec; one that cannot be installed takes its IKE
+    /// SA down.
+    fn install_child(&mut self, sa: SaId, child: &ChildSa) {
+        let conn_name = self.conn_name(sa);
+        let Some(conn) = self.cfg.connection(&conn_name).cloned() else {
+            say!(
+                self,
+                "IKE SA #{}: a Child SA for an unknown connection; ignored",
+                sa.0
+            );
+            return;
+        };
+        let mut children = conn.children.iter().enumerate();
+        let Some((index, cfg)) = children.find(|(_, c)| c.name == child.child) else {
+            say!(
+                self,
+                "{}: IKE SA #{}: a Child SA for unknown child `{}`; ignored",
+                conn.name,
+                sa.0,
+                child.child
+            );
+            return;
+        };
+        if let Some(r) = self.ike.get_mut(&sa) {
+            r.creating.retain(|i| *i != index);
+        }
+        let reqid = self.reqid(&conn.name, index);
+        let installed = self
+            .children
+            .install(&mut self.kernel, (&conn, cfg), reqid, sa, child);
+        match installed {
+            Ok(msg) => {
+                say!(self, "{}: {msg}", conn.name);
+                let msg = format!("{}: {msg}", conn.name);
+                self.child_done(sa, &child.child, Ok(msg));
+            }
+            Err(e) => {
+                let msg = format!(
+                    "{}: cannot install the Child SA into ripsec: {e:#}",
+                    conn.name
+                );
+                say!(self, "{msg}");
+                self.child_done(sa, &child.child, Err(msg));
+                let now = self.now();
+                self.engine.delete(now, sa);
+            }
+        }
+    }
+
+    /// IKE SA `old` was rekeyed: its record, Child SAs and waiters move to `new`.
+    fn ike_rekeyed(&mut self, old: SaId, new: SaId) {
+        let Some(mut rec) = self.ike.remove(&old) else {
+            return;
+        };
+        let name = rec.conn.clone().unwrap_or_default();
+        rec.established = Some(Instant::now());
+        rec.rekey_at = self.ike_rekey_at(&name);
+        self.ike.insert(new, rec);
+        self.children.move_sa(old, new);
+        say!(self, "{name}: IKE SA #{} rekeyed, now #{}", old.0, new.0);
+        self.answer(
+            old,
+            &[WaitKind::RekeyIke],
+            &Reply::ok(format!(
+                "{name}: IKE SA rekeyed (#{} replaces #{})",
+                new.0, old.0
+            )),
+        );
+        // A `down` or shutdown asked for while the rekey ran applies to the new SA.
+        let down = self
+            .waiters
+            .iter()
+            .any(|w| w.sa == old && w.kind == WaitKind::Down);
+        for w in self.waiters.iter_mut().filter(|w| w.sa == old) {
+            w.sa = new;
+        }
+        if down || self.stopping.is_some() {
+            let now = self.now();
+            self.engine.delete(now, new);
+        }
+    }
+
+    /// A request over IKE SA `sa` failed (ours), or we refused the peer's.
+    fn request_failed(&mut self, sa: SaId, reason: &engine::Error, request: FailedRequest) {
+        let name = self.conn_name(sa);
+        say!(self, "{}: {reason}", self.sa_label(sa));
+        match request {
+            FailedRequest::NewChild(child) => {
+                // A new Child SA of ours was refused: the others are unaffected.
+                let index = self
+                    .cfg
+                    .connection(&name)
+                    .and_then(|c| c.child_index(&child));
+                if let (Some(r), Some(index)) = (self.ike.get_mut(&sa), index) {
+                    r.creating.retain(|i| *i != index);
+                }
+                let msg = format!("{name}: child `{child}`: {reason}");
+                self.child_done(sa, &child, Err(msg));
+            }
+            FailedRequest::ChildRekey { spi, child } => {
+                self.children.rekey_failed(sa, spi);
+                let msg = format!("{name}: child `{child}`: {reason}");
+                self.child_done(sa, &child, Err(msg));
+            }
+            FailedRequest::IkeRekey => self.answer(
+                sa,
+                &[WaitKind::RekeyIke],
+                &Reply::err(format!("{name}: {reason}")),
+            ),
+            // Refusing the peer's request, or failing to send a DELETE, changes
+            // nothing the daemon tracks.
+            FailedRequest::Peer | FailedRequest::Other => {}
         }
     }
 
@@ -1081,8 +1126,34 @@ fn serve_client(stream: UnixStream, tx: &Sender<Input>) {
     }
 }
 
+/// "site: IKE SA #3", or "IKE SA #3" while its connection is unknown: the SA is named once.
+fn sa_label(conn: Option<&str>, sa: SaId) -> String {
+    match conn {
+        Some(conn) => format!("{conn}: IKE SA #{}", sa.0),
+        None => format!("IKE SA #{}", sa.0),
+    }
+}
+
 /// Loads a configuration and runs the daemon.
 pub fn main(path: &Path) -> Result<()> {
     let cfg = crate::config::load(path).map_err(|e| anyhow!("{e}"))?;
     run(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_name_an_ike_sa_once() {
+        let sa = SaId(9);
+        assert_eq!(sa_label(Some("site"), sa), "site: IKE SA #9");
+        assert_eq!(sa_label(None, sa), "IKE SA #9");
+        // The failure line of an IKE SA whose connection is not known yet (a responder).
+        let reason = "authentication failed: unknown peer ID mallory.example";
+        assert_eq!(
+            format!("{} failed: {reason}", sa_label(None, sa)),
+            "IKE SA #9 failed: authentication failed: unknown peer ID mallory.example"
+        );
+    }
 }

@@ -190,7 +190,7 @@ pub mod stats_attr {
     pub const DROP_DISCARD: u16 = 13;
     /// Dropped: too big after encapsulation (ICMP sent).
     pub const DROP_MTU: u16 = 14;
-    /// Dropped: out of memory or crypto error.
+    /// Dropped: out of memory.
     pub const DROP_NOMEM: u16 = 15;
     /// Dropped: no route for the outer packet, or the stack refused to send it.
     pub const DROP_NO_ROUTE: u16 = 16;
@@ -201,8 +201,69 @@ pub mod stats_attr {
     pub const DROP_FRAGMENT: u16 = 18;
     /// Dropped: authenticated ESP nested deeper than the kernel's secpath holds.
     pub const DROP_NESTING: u16 = 19;
+    /// Dropped: the crypto API failed (not an authentication failure).
+    pub const DROP_CRYPTO: u16 = 20;
     /// Highest attribute number.
-    pub const MAX: u16 = 19;
+    pub const MAX: u16 = 20;
+}
+
+/// Why the data path dropped a packet: each is counted under its `drop-*` counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Replayed or too old.
+    Replay,
+    /// ICV (authentication) failure.
+    Auth,
+    /// Bad padding or trailer.
+    Trailer,
+    /// No SA for the SPI, or no SA for a protect policy.
+    NoSa,
+    /// Plaintext for a protect policy, or decrypted traffic its SA's policy does not allow.
+    Policy,
+    /// Outbound sequence numbers exhausted.
+    SeqOverflow,
+    /// The SA hard-expired.
+    Expired,
+    /// Truncated or malformed packet, or header chain.
+    Malformed,
+    /// A discard policy matched.
+    Discard,
+    /// Too big after encapsulation (ICMP sent).
+    Mtu,
+    /// Out of memory.
+    NoMem,
+    /// No route for the outer packet, or the stack refused to send it.
+    NoRoute,
+    /// An unreassembled fragment a protect or discard policy may cover.
+    Fragment,
+    /// ESP nested deeper than the kernel's secpath holds.
+    Nesting,
+    /// The crypto API failed.
+    Crypto,
+}
+
+impl DropReason {
+    /// The `stats` attribute that counts it.
+    pub const fn attr(self) -> u16 {
+        use stats_attr as s;
+        match self {
+            DropReason::Replay => s::DROP_REPLAY,
+            DropReason::Auth => s::DROP_AUTH,
+            DropReason::Trailer => s::DROP_TRAILER,
+            DropReason::NoSa => s::DROP_NO_SA,
+            DropReason::Policy => s::DROP_POLICY,
+            DropReason::SeqOverflow => s::DROP_SEQ_OVERFLOW,
+            DropReason::Expired => s::DROP_EXPIRED,
+            DropReason::Malformed => s::DROP_MALFORMED,
+            DropReason::Discard => s::DROP_DISCARD,
+            DropReason::Mtu => s::DROP_MTU,
+            DropReason::NoMem => s::DROP_NOMEM,
+            DropReason::NoRoute => s::DROP_NO_ROUTE,
+            DropReason::Fragment => s::DROP_FRAGMENT,
+            DropReason::Nesting => s::DROP_NESTING,
+            DropReason::Crypto => s::DROP_CRYPTO,
+        }
+    }
 }
 
 /// Attributes nested inside [`attr::ALG`].
@@ -482,6 +543,7 @@ pub const ATTR_SETS: &[AttrSet] = &[
             a(stats_attr::PAD, "pad", AttrType::Pad),
             a(stats_attr::DROP_FRAGMENT, "drop-fragment", AttrType::U64),
             a(stats_attr::DROP_NESTING, "drop-nesting", AttrType::U64),
+            a(stats_attr::DROP_CRYPTO, "drop-crypto", AttrType::U64),
         ],
     },
 ];

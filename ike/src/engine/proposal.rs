@@ -1,14 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Proposal selection and traffic selector narrowing, with human-readable explanations of
-//! what did not match.
-
-use std::cmp::{max, min};
+//! IKE and ESP proposals: their transforms, choosing one of the peer's (RFC 7296 §2.7,
+//! §3.3), and readable explanations of what did not match.
 
 use crate::codes::{ProtocolId, TransformType};
 use crate::crypto::{DhGroup, SkCipher};
 use crate::keys::Prf;
 use crate::sa::{Proposal, Transform};
-use crate::traffic_selector::{AddressRange, TrafficSelector};
 use crate::transform_ids::{
     AUTH_HMAC_SHA2_256_128, ENCR_AES_CBC, ENCR_AES_GCM_16, ENCR_CHACHA20_POLY1305, ENCR_NULL,
     NO_ESN,
@@ -140,10 +137,6 @@ impl EspProposal {
         let mut out = self.cipher.transforms();
         out.push(Transform::new(TransformType::ESN, NO_ESN));
         out
-    }
-
-    pub(crate) fn to_proposal(self, number: u8, spi: u32) -> Proposal {
-        self.to_proposal_with(number, spi, None)
     }
 
     /// The transforms, plus a DH transform for PFS in CREATE_CHILD_SA.
@@ -383,213 +376,6 @@ fn closest(ours: &[Vec<Transform>], theirs: &[Vec<Transform>]) -> String {
     })
 }
 
-/// The intersection of two selectors, if not empty.
-pub(crate) fn intersect(a: &TrafficSelector, b: &TrafficSelector) -> Option<TrafficSelector> {
-    let ip_protocol = match (a.ip_protocol, b.ip_protocol) {
-        (0, p) | (p, 0) => p,
-        (x, y) if x == y => x,
-        _ => return None,
-    };
-    let start_port = max(a.start_port, b.start_port);
-    let end_port = min(a.end_port, b.end_port);
-    if start_port > end_port {
-        return None;
-    }
-    let addresses = match (a.addresses, b.addresses) {
-        (AddressRange::V4 { start: s1, end: e1 }, AddressRange::V4 { start: s2, end: e2 }) => {
-            let (start, end) = (max(s1, s2), min(e1, e2));
-            (start <= end).then_some(AddressRange::V4 { start, end })?
-        }
-        (AddressRange::V6 { start: s1, end: e1 }, AddressRange::V6 { start: s2, end: e2 }) => {
-            let (start, end) = (max(s1, s2), min(e1, e2));
-            (start <= end).then_some(AddressRange::V6 { start, end })?
-        }
-        _ => return None,
-    };
-    Some(TrafficSelector {
-        ip_protocol,
-        start_port,
-        end_port,
-        addresses,
-    })
-}
-
-/// Narrows `proposed` to what `allowed` permits (RFC 7296 §2.9): all pairwise intersections.
-pub(crate) fn narrow(
-    proposed: &[TrafficSelector],
-    allowed: &[TrafficSelector],
-) -> Vec<TrafficSelector> {
-    let mut out: Vec<TrafficSelector> = Vec::new();
-    for p in proposed {
-        for a in allowed {
-            if let Some(x) = intersect(p, a) {
-                if !out.contains(&x) {
-                    out.push(x);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// True when every selector of `list` lies inside one of `allowed` (and `list` is not empty).
-pub(crate) fn within(list: &[TrafficSelector], allowed: &[TrafficSelector]) -> bool {
-    !list.is_empty()
-        && list.iter().all(|ts| {
-            allowed
-                .iter()
-                .any(|a| intersect(ts, a).as_ref() == Some(ts))
-        })
-}
-
-/// The most policy selectors (prefix pairs, per direction) ripsec installs for one Child SA.
-pub const MAX_SELECTOR_PAIRS: usize = 64;
-
-/// Refuses negotiated selectors that would need more than [`MAX_SELECTOR_PAIRS`] policy
-/// selectors: address ranges that are not CIDR prefixes split into many.
-pub(crate) fn installable(
-    ts_local: &[TrafficSelector],
-    ts_remote: &[TrafficSelector],
-) -> Result<(), String> {
-    let needed = crate::traffic_selector::prefix_pair_count(ts_local, ts_remote);
-    if needed > MAX_SELECTOR_PAIRS {
-        return Err(format!(
-            "local [{}] remote [{}] would need {needed} policy selectors (ranges that are not CIDR prefixes split into many), and ripsec installs at most {MAX_SELECTOR_PAIRS} per Child SA: use prefixes",
-            describe_ts(ts_local),
-            describe_ts(ts_remote)
-        ));
-    }
-    Ok(())
-}
-
-/// Checks the TSi/TSr of the answer to our Child SA request against what we proposed.
-pub(crate) fn check_answered_ts(
-    (ts_i, ts_r): (&[TrafficSelector], &[TrafficSelector]),
-    (ours_i, ours_r): (&[TrafficSelector], &[TrafficSelector]),
-) -> Result<(), String> {
-    if !within(ts_i, ours_i) || !within(ts_r, ours_r) {
-        return Err(format!(
-            "the peer's traffic selectors TSi [{}] TSr [{}] are not within our proposal TSi [{}] TSr [{}]",
-            describe_ts(ts_i),
-            describe_ts(ts_r),
-            describe_ts(ours_i),
-            describe_ts(ours_r)
-        ));
-    }
-    installable(ts_i, ts_r)
-        .map_err(|e| format!("the peer's traffic selectors cannot be installed: {e}"))
-}
-
-/// `start/len` when the range is exactly one prefix, else `start-end`.
-fn describe_range(start: u128, end: u128, width: u32, show: impl Fn(u128) -> String) -> String {
-    let diff = start ^ end;
-    let size = diff.checked_add(1);
-    match size {
-        Some(n) if end >= start && n.is_power_of_two() && start & diff == 0 => {
-            format!("{}/{}", show(start), width - n.trailing_zeros())
-        }
-        None if start == 0 && width == 128 => format!("{}/0", show(0)),
-        _ => format!("{}-{}", show(start), show(end)),
-    }
-}
-
-/// Readable selector list, e.g. "10.0.0.0/24" or "10.0.0.0/24 proto 6 port 80, fd00::/64".
-pub fn describe_ts(list: &[TrafficSelector]) -> String {
-    let items: Vec<String> = list
-        .iter()
-        .map(|ts| {
-            let mut out = match ts.addresses {
-                AddressRange::V4 { start, end } => {
-                    describe_range(u32::from(start).into(), u32::from(end).into(), 32, |x| {
-                        std::net::Ipv4Addr::from(u32::try_from(x).unwrap_or(0)).to_string()
-                    })
-                }
-                AddressRange::V6 { start, end } => {
-                    describe_range(start.into(), end.into(), 128, |x| {
-                        std::net::Ipv6Addr::from(x).to_string()
-                    })
-                }
-            };
-            if ts.ip_protocol != 0 {
-                out.push_str(&format!(" proto {}", ts.ip_protocol));
-            }
-            if ts.start_port == ts.end_port {
-                out.push_str(&format!(" port {}", ts.start_port));
-            } else if !(ts.start_port == 0 && ts.end_port == u16::MAX) {
-                out.push_str(&format!(" ports {}-{}", ts.start_port, ts.end_port));
-            }
-            out
-        })
-        .collect();
-    if items.is_empty() {
-        "(none)".to_string()
-    } else {
-        items.join(", ")
-    }
-}
-
-/// The child configuration a peer's Child SA request is for, with the narrowed TSi and TSr:
-/// the first (in configuration order) whose mode is the one asked for (`transport`:
-/// USE_TRANSPORT_MODE) and whose selectors leave something of the proposal, else the first
-/// whose selectors do (it answers in tunnel mode).
-pub(crate) fn choose_child(
-    children: &[super::ChildConfig],
-    ts_i: &[TrafficSelector],
-    ts_r: &[TrafficSelector],
-    transport: bool,
-) -> Option<(usize, Vec<TrafficSelector>, Vec<TrafficSelector>)> {
-    let fitting = children.iter().enumerate().filter_map(|(i, c)| {
-        let narrowed_i = narrow(ts_i, &c.ts_remote);
-        let narrowed_r = narrow(ts_r, &c.ts_local);
-        (!narrowed_i.is_empty() && !narrowed_r.is_empty()).then_some((i, narrowed_i, narrowed_r))
-    });
-    let wanted = if transport {
-        super::Mode::Transport
-    } else {
-        super::Mode::Tunnel
-    };
-    let fitting: Vec<_> = fitting.collect();
-    let same_mode = fitting
-        .iter()
-        .position(|(i, _, _)| children.get(*i).is_some_and(|c| c.mode == wanted));
-    let pick = same_mode.unwrap_or(0);
-    fitting.into_iter().nth(pick)
-}
-
-/// What we allow, for TS_UNACCEPTABLE explanations: "remote [..] local [..]" for one child,
-/// "child `a` (remote [..] local [..]), child `b` (..)" for several.
-pub(crate) fn describe_allowed(children: &[super::ChildConfig]) -> String {
-    let one = |c: &super::ChildConfig| {
-        format!(
-            "remote [{}] local [{}]",
-            describe_ts(&c.ts_remote),
-            describe_ts(&c.ts_local)
-        )
-    };
-    match children {
-        [c] => one(c),
-        _ => {
-            let all: Vec<String> = children
-                .iter()
-                .map(|c| format!("child `{}` ({})", c.name, one(c)))
-                .collect();
-            all.join(", ")
-        }
-    }
-}
-
-/// The mode of a Child SA we asked for, given whether the peer's answer carries
-/// USE_TRANSPORT_MODE (RFC 7296 §1.3.1: a responder that refuses transport mode omits it).
-pub(crate) fn answered_mode(asked: super::Mode, transport: bool) -> Result<super::Mode, String> {
-    match (asked, transport) {
-        (super::Mode::Transport, true) => Ok(super::Mode::Transport),
-        (super::Mode::Tunnel, _) => Ok(super::Mode::Tunnel),
-        (super::Mode::Transport, false) => {
-            Err("the peer does not accept transport mode".to_string())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -764,38 +550,5 @@ mod tests {
              ESN NO_ESN; no common INTEG; closest: the peer's proposal 1 and our proposal 1 \
              differ only in ENCR (peer CHACHA20_POLY1305_256, ours CHACHA20_POLY1305)"
         );
-    }
-
-    #[test]
-    fn answers_must_be_within_our_proposal_and_installable() {
-        let v4 = |a: [u8; 4], b: [u8; 4]| {
-            TrafficSelector::ipv4(std::net::Ipv4Addr::from(a), std::net::Ipv4Addr::from(b))
-        };
-        let ours_i = [v4([10, 1, 0, 0], [10, 1, 0, 255])];
-        let ours_r = [v4([10, 2, 0, 0], [10, 2, 0, 255])];
-        // Narrowed to ranges of 4 prefixes each: 16 policy selectors, fine.
-        let small_i = [v4([10, 1, 0, 1], [10, 1, 0, 6])];
-        let small_r = [v4([10, 2, 0, 1], [10, 2, 0, 6])];
-        assert_eq!(
-            check_answered_ts((&small_i, &small_r), (&ours_i, &ours_r)),
-            Ok(())
-        );
-        // .1-.254 splits into 14 prefixes: 196 pairs.
-        let odd_i = [v4([10, 1, 0, 1], [10, 1, 0, 254])];
-        let odd_r = [v4([10, 2, 0, 1], [10, 2, 0, 254])];
-        assert_eq!(
-            check_answered_ts((&odd_i, &odd_r), (&ours_i, &ours_r)),
-            Err(
-                "the peer's traffic selectors cannot be installed: local [10.1.0.1-10.1.0.254] \
-                 remote [10.2.0.1-10.2.0.254] would need 196 policy selectors (ranges that are \
-                 not CIDR prefixes split into many), and ripsec installs at most 64 per Child \
-                 SA: use prefixes"
-                    .to_string()
-            )
-        );
-        // Wider than proposed.
-        let wide = [v4([10, 1, 0, 0], [10, 1, 1, 255])];
-        assert!(check_answered_ts((&wide, &ours_r), (&ours_i, &ours_r))
-            .is_err_and(|e| e.contains("are not within our proposal")));
     }
 }

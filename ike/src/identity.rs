@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::codes::IdType;
 use crate::payload::IdPayload;
-use crate::pki::DistinguishedName;
+use crate::pki::dn::DistinguishedName;
 
 /// An identity, as carried in IDi/IDr. Host names and email addresses compare without
 /// regard to ASCII case (RFC 4343), and a host name's trailing dot is ignored, as strongSwan
@@ -146,7 +146,8 @@ impl fmt::Display for Identity {
     }
 }
 
-pub(super) fn describe_id(id: &IdPayload) -> String {
+/// The ID payload as an identity, or its type and size if it is not one.
+pub(crate) fn describe_id(id: &IdPayload) -> String {
     Identity::from_payload(id).map_or_else(
         || format!("{} ({} bytes)", id.id_type, id.data.len()),
         |identity| identity.to_string(),

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The functions shim.c calls: each turns the raw pointers it gets into this boundary's safe
+//! types and calls the module's [`Handlers`]. [`entry_points!`] defines the C symbols; their
+//! prototypes (`rust/entry.h`) are generated from that macro by `scripts/gen-entry-header`,
+//! which the test command runs with `--check`.
+
+use super::{
+    genl::{Dump, GenlInfo},
+    net::{hook_state, Hook, Net, NetInit, PernetState},
+    raw,
+    skb::{Skb, Verdict},
+};
+use core::pin::Pin;
+use kernel::prelude::*;
+
+/// What the module does when the kernel calls in.
+pub(crate) trait Handlers {
+    /// What pernet init makes for each netns, and pernet exit drops.
+    type NetState: PernetState;
+    /// Pernet init.
+    fn net_init(init: &NetInit<'_>) -> Result<Pin<KBox<Self::NetState>>>;
+    /// Pernet exit, before the state is dropped; no hook or request reaches it any more.
+    fn net_exit(state: &Self::NetState);
+    /// Every netfilter hook.
+    fn hook(net: Net<'_>, skb: Skb, hook: Hook) -> Verdict;
+    /// A netns's deferred work.
+    fn work(net: Net<'_>);
+    /// Every generic netlink `doit`.
+    fn doit(info: &GenlInfo<'_>) -> Result;
+    /// Every `dumpit` round: how many entries it added.
+    fn dumpit(dump: &mut Dump<'_>) -> Result<c_int>;
+}
+
+/// Pernet init: makes the state and stores it in the netns's slot.
+///
+/// # Safety
+///
+/// `net` is the netns whose pernet init runs, and `slot` its ripsec slot.
+pub(crate) unsafe fn net_init<H: Handlers>(net: *mut raw::net, slot: *mut *mut c_void) -> c_int {
+    // SAFETY: as the caller promises.
+    let init = unsafe { NetInit::new(net) };
+    match H::net_init(&init) {
+        Ok(state) => {
+            // SAFETY: the state stays pinned: it is only ever used through this pointer, and
+            // `net_exit` rebuilds the box to drop it in place.
+            let state = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
+            // SAFETY: `slot` is this netns's slot, sized for one pointer.
+            unsafe { *slot = state.cast() };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// Pernet exit: drops the state.
+///
+/// # Safety
+///
+/// `state` is what `net_init::<H>` stored (or null), and no other reference to it remains.
+pub(crate) unsafe fn net_exit<H: Handlers>(state: *mut c_void) {
+    if state.is_null() {
+        return;
+    }
+    let state = state.cast::<H::NetState>();
+    // SAFETY: `state` came from `KBox::into_raw` in `net_init` and is live.
+    H::net_exit(unsafe { &*state });
+    // SAFETY: as above, and this is its last use.
+    drop(unsafe { KBox::from_raw(state) });
+}
+
+/// A netfilter hook.
+///
+/// # Safety
+///
+/// Netfilter calls it with a packet it owns and the running hook's state.
+pub(crate) unsafe fn hook<H: Handlers>(
+    skb: *mut raw::sk_buff,
+    state: *const raw::nf_hook_state,
+) -> c_uint {
+    // SAFETY: on ACCEPT/DROP the packet goes back to netfilter (`Verdict::into_nf`).
+    let Some(skb) = (unsafe { Skb::from_raw(skb) }) else {
+        return Verdict::NF_ACCEPT;
+    };
+    // SAFETY: `state` is the running hook's state.
+    let (net, hook) = unsafe { hook_state(state) };
+    H::hook(net, skb, hook).into_nf()
+}
+
+/// A netns's deferred work.
+///
+/// # Safety
+///
+/// `net` is past ripsec's pernet init, and its work is cancelled before its pernet exit ends.
+pub(crate) unsafe fn work<H: Handlers>(net: *mut raw::net) {
+    // SAFETY: as the caller promises.
+    H::work(unsafe { Net::from_raw(net) });
+}
+
+/// A generic netlink `doit`.
+///
+/// # Safety
+///
+/// `info` is the `genl_info` of the request the genl core is serving right now.
+pub(crate) unsafe fn doit<H: Handlers>(info: *mut raw::genl_info) -> c_int {
+    // SAFETY: as the caller promises.
+    let info = unsafe { GenlInfo::from_raw(info) };
+    match H::doit(&info) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// A generic netlink `dumpit` round.
+///
+/// # Safety
+///
+/// `skb` and `cb` are the arguments of the dump round the genl core is running.
+pub(crate) unsafe fn dumpit<H: Handlers>(
+    skb: *mut raw::sk_buff,
+    cb: *mut raw::netlink_callback,
+) -> c_int {
+    // SAFETY: as the caller promises.
+    let mut dump = unsafe { Dump::from_raw(skb, cb) };
+    H::dumpit(&mut dump).unwrap_or_else(|e| e.to_errno())
+}
+
+/// Defines the C entry points for handlers `$h` whose netns state is `$state`.
+macro_rules! entry_points {
+    ($h:ty, $state:ty) => {
+        // SAFETY: `net_init` stores a `$state` in every netns's slot, and nothing else does.
+        unsafe impl $crate::ffi::net::PernetState for $state {}
+
+        /// # Safety
+        ///
+        /// shim.c calls it from pernet init with the netns and its ripsec slot.
+        #[no_mangle]
+        unsafe extern "C" fn ripsec_rs_net_init(
+            net: *mut $crate::ffi::raw::net,
+            slot: *mut *mut kernel::ffi::c_void,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: as promised to us.
+            unsafe { $crate::ffi::entry::net_init::<$h>(net, slot) }
+        }
+
+        /// # Safety
+        ///
+        /// shim.c calls it from pernet exit (or a failed init) with what init stored.
+        #[no_mangle]
+        unsafe extern "C" fn ripsec_rs_net_exit(state: *mut kernel::ffi::c_void) {
+            // SAFETY: as promised to us; no hook or request reaches the netns any more.
+            unsafe { $crate::ffi::entry::net_exit::<$h>(state) }
+        }
+
+        /// # Safety
+        ///
+        /// Netfilter calls it with a packet it owns and the running hook's state.
+        #[no_mangle]
+        unsafe extern "C" fn ripsec_rs_hook(
+            _priv: *mut kernel::ffi::c_void,
+            skb: *mut $crate::ffi::raw::sk_buff,
+            state: *const $crate::ffi::raw::nf_hook_state,
+        ) -> kernel::ffi::c_uint {
+            // SAFETY: as promised to us.
+            unsafe { $crate::ffi::entry::hook::<$h>(skb, state) }
+        }
+
+        /// # Safety
+        ///
+        /// The work of a netns runs only between its pernet init and exit.
+        #[no_mangle]
+        unsafe extern "C" fn ripsec_rs_work(net: *mut $crate::ffi::raw::net) {
+            // SAFETY: as promised to us.
+            unsafe { $crate::ffi::entry::work::<$h>(net) }
+        }
+
+        /// # Safety
+        ///
+        /// The genl core calls it with the request it is serving.
+        #[no_mangle]
+        unsafe extern "C" fn ripsec_rs_doit(
+            _skb: *mut $crate::ffi::raw::sk_buff,
+            info: *mut $crate::ffi::raw::genl_info,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: as promised to us.
+            unsafe { $crate::ffi::entry::doit::<$h>(info) }
+        }
+
+        /// # Safety
+        ///
+        /// The genl core calls it with the arguments of a dump round.
+        #[no_mangle]
+        unsafe extern "C" fn ripsec_rs_dumpit(
+            skb: *mut $crate::ffi::raw::sk_buff,
+            cb: *mut $crate::ffi::raw::netlink_callback,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: as promised to us.
+            unsafe { $crate::ffi::entry::dumpit::<$h>(skb, cb) }
+        }
+    };
+}
+pub(crate) use entry_points;

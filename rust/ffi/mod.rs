@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The one unsafe boundary: the declarations of `shim.c`, in files along its sections, and safe
+//! types around them. Nothing outside this directory writes `unsafe`. The files import each
+//! other one way only: `raw` (opaque C types) below everything, `entry` (what the kernel calls)
+//! above everything.
+
+pub(crate) mod crypto;
+pub(crate) mod entry;
+pub(crate) mod genl;
+pub(crate) mod marker;
+pub(crate) mod misc;
+pub(crate) mod net;
+pub(crate) mod raw;
+pub(crate) mod rcu;
+pub(crate) mod skb;
+pub(crate) mod work;
+
+pub(crate) use crypto::{crypto_available, Aead, Ahash};
+pub(crate) use genl::{Dump, Event, GenlInfo, GenlRegistration, MsgWriter};
+pub(crate) use marker::Marker;
+pub(crate) use misc::{memzero, random_bytes, random_u32, seconds};
+pub(crate) use net::{Hook, Net, NetInit, PernetRegistration};
+pub(crate) use rcu::{ArcXArray, DeferredDrops, Retired};
+pub(crate) use skb::{Skb, Verdict, WritableSkb};
+pub(crate) use work::Work;

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Network namespaces: ripsec's pernet registration, the netns handle, and its hook state.
+
+use super::raw;
+use core::marker::PhantomData;
+use kernel::{error::to_result, prelude::*};
+
+extern "C" {
+    fn ripsec_shim_pernet_register() -> c_int;
+    fn ripsec_shim_pernet_unregister();
+    fn ripsec_shim_net_state(net: *mut raw::net) -> *mut c_void;
+    fn ripsec_shim_net_cookie(net: *mut raw::net) -> u64;
+    fn ripsec_shim_defrag_use(net: *mut raw::net) -> c_int;
+    fn ripsec_shim_hook_net(state: *const raw::nf_hook_state) -> *mut raw::net;
+    fn ripsec_shim_hook_num(state: *const raw::nf_hook_state) -> u8;
+}
+
+/// The registered pernet operations; unregistered (running every netns's exit) on drop.
+pub(crate) struct PernetRegistration(());
+
+impl PernetRegistration {
+    /// Registers the pernet operations, running their init for every existing netns.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: registers a static `pernet_operations` whose callbacks are valid for the
+        // module's lifetime; `Drop` unregisters it before the module text goes away.
+        to_result(unsafe { ripsec_shim_pernet_register() })?;
+        Ok(Self(()))
+    }
+}
+
+impl Drop for PernetRegistration {
+    fn drop(&mut self) {
+        // SAFETY: `new` registered the operations, and this runs once.
+        unsafe { ripsec_shim_pernet_unregister() };
+    }
+}
+
+/// A network namespace that is alive for at least `'a`.
+///
+/// # Invariants
+///
+/// `ptr` points to a live `struct net` for `'a`, whose ripsec pernet init has completed.
+#[derive(Clone, Copy)]
+pub(crate) struct Net<'a> {
+    ptr: *mut raw::net,
+    _p: PhantomData<&'a raw::net>,
+}
+
+impl<'a> Net<'a> {
+    /// # Safety
+    ///
+    /// `ptr` must point to a live `struct net` for `'a`, past ripsec's pernet init.
+    pub(super) unsafe fn from_raw(ptr: *mut raw::net) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self {
+            ptr,
+            _p: PhantomData,
+        }
+    }
+
+    /// The state ripsec's pernet init made for this netns.
+    pub(crate) fn state<T: PernetState>(self) -> &'a T {
+        // SAFETY: `ptr` is a live netns past ripsec's pernet init (type invariant), so its slot
+        // holds the pinned `KBox<T>` that init stored (the contract of `PernetState`), freed
+        // only by pernet exit, after the netns (and so `'a`) is gone.
+        unsafe { &*ripsec_shim_net_state(self.ptr).cast::<T>() }
+    }
+
+    pub(super) fn as_ptr(self) -> *mut raw::net {
+        self.ptr
+    }
+
+    /// Turns netfilter's defragmentation on in this netns until it goes (idempotent).
+    pub(crate) fn use_defrag(&self) -> Result {
+        // SAFETY: `ptr` is a live netns past ripsec's pernet init (type invariant); the shim
+        // serialises calls.
+        to_result(unsafe { ripsec_shim_defrag_use(self.ptr) })
+    }
+
+    /// The netns cookie, unique for the lifetime of the system.
+    pub(crate) fn cookie(&self) -> u64 {
+        // SAFETY: `ptr` is a live netns (type invariant).
+        unsafe { ripsec_shim_net_cookie(self.ptr) }
+    }
+}
+
+/// The type of the state ripsec's pernet init stores in every netns's slot.
+///
+/// # Safety
+///
+/// Implemented by [`entry_points!`](super::entry_points) for the state type its pernet init
+/// stores, and by no other type.
+pub(crate) unsafe trait PernetState: Send + Sync {}
+
+/// A netns that pernet init is setting up: what the state's netns-bound parts are made from.
+///
+/// # Invariants
+///
+/// `ptr` is the netns being initialised. What is made from it is stored in that netns's
+/// state, which pernet exit drops before the netns goes.
+pub(crate) struct NetInit<'a> {
+    ptr: *mut raw::net,
+    _p: PhantomData<&'a raw::net>,
+}
+
+impl NetInit<'_> {
+    /// # Safety
+    ///
+    /// `ptr` must be the netns whose pernet init is running.
+    pub(super) unsafe fn new(ptr: *mut raw::net) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self {
+            ptr,
+            _p: PhantomData,
+        }
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut raw::net {
+        self.ptr
+    }
+}
+
+/// The netfilter hooks ripsec registers (`NF_INET_*`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hook {
+    LocalIn,
+    Forward,
+    PostRouting,
+    Other,
+}
+
+/// The netns and hook of a running netfilter hook.
+///
+/// # Safety
+///
+/// `state` must be the hook state of a running netfilter hook of ripsec's.
+pub(super) unsafe fn hook_state<'a>(state: *const raw::nf_hook_state) -> (Net<'a>, Hook) {
+    // SAFETY: the caller passes a live hook state.
+    let (net, num) = unsafe { (ripsec_shim_hook_net(state), ripsec_shim_hook_num(state)) };
+    let hook = match num {
+        1 => Hook::LocalIn,
+        2 => Hook::Forward,
+        4 => Hook::PostRouting,
+        _ => Hook::Other,
+    };
+    // SAFETY: ripsec's hooks are registered only in netns past its pernet init, and
+    // unregistered before its pernet exit.
+    (unsafe { Net::from_raw(net) }, hook)
+}

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Lock-free lookups: xarrays of `Arc`s whose unlinked entries are dropped after an RCU grace
+//! period, from the module's workqueue.
+
+use super::raw::{self, from_err_ptr};
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{error::to_result, prelude::*, sync::Arc};
+
+extern "C" {
+    fn ripsec_shim_xa_new() -> *mut raw::xarray;
+    fn ripsec_shim_xa_free(xa: *mut raw::xarray);
+    fn ripsec_shim_xa_load(xa: *mut raw::xarray, index: c_ulong) -> *mut c_void;
+    fn ripsec_shim_xa_store(
+        xa: *mut raw::xarray,
+        index: c_ulong,
+        entry: *mut c_void,
+    ) -> *mut c_void;
+    fn ripsec_shim_xa_erase(xa: *mut raw::xarray, index: c_ulong) -> *mut c_void;
+    fn ripsec_shim_xa_find(xa: *mut raw::xarray, index: *mut c_ulong) -> *mut c_void;
+    fn ripsec_shim_wq_create() -> c_int;
+    fn ripsec_shim_wq_destroy();
+    fn ripsec_shim_defer_drop(obj: *mut c_void, drop: unsafe extern "C" fn(*mut c_void)) -> bool;
+}
+
+/// A `u32` key as an xarray index (lossless: `unsigned long` is 64-bit here).
+fn xa_index(i: u32) -> c_ulong {
+    i as c_ulong
+}
+
+/// An entry unlinked from an [`ArcXArray`]: lock-free readers may still hold its pointer,
+/// so it is only released after an RCU grace period, from a work item (so dropping it may
+/// sleep), without making the writer wait.
+pub(crate) struct Retired<T: Send + Sync>(Option<Arc<T>>);
+
+/// Drops an `Arc<T>` passed through [`ripsec_shim_defer_drop`].
+///
+/// # Safety
+///
+/// `obj` must come from `Arc::<T>::into_raw`, and its reference is consumed.
+unsafe extern "C" fn drop_arc<T: Send + Sync>(obj: *mut c_void) {
+    // SAFETY: guaranteed by the caller.
+    drop(unsafe { Arc::<T>::from_raw(obj.cast::<T>()) });
+}
+
+impl<T: Send + Sync> Retired<T> {
+    /// Releases a batch of entries after a grace period.
+    pub(crate) fn release_all(batch: KVec<Retired<T>>) {
+        drop(batch);
+    }
+}
+
+impl<T: Send + Sync> Drop for Retired<T> {
+    fn drop(&mut self) {
+        let Some(arc) = self.0.take() else {
+            return;
+        };
+        let raw = Arc::into_raw(arc).cast_mut().cast::<c_void>();
+        // SAFETY: `raw` is an `Arc<T>` reference that `drop_arc::<T>` consumes; the module's
+        // workqueue is drained (after an RCU barrier) before the module goes away.
+        if !unsafe { ripsec_shim_defer_drop(raw, drop_arc::<T>) } {
+            // Out of memory: wait for the grace period here instead.
+            kernel::sync::rcu::synchronize_rcu();
+            // SAFETY: the deferral did not take `raw`, so it is still ours.
+            unsafe { drop_arc::<T>(raw) };
+        }
+    }
+}
+
+/// The module's workqueue for deferred drops; drained and freed on drop.
+pub(crate) struct DeferredDrops(());
+
+impl DeferredDrops {
+    /// Creates the workqueue.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: no preconditions; `Drop` frees it.
+        to_result(unsafe { ripsec_shim_wq_create() })?;
+        Ok(Self(()))
+    }
+}
+
+impl Drop for DeferredDrops {
+    fn drop(&mut self) {
+        // SAFETY: `new` created it; everything that defers drops is gone by now (the module
+        // drops this after the pernet and genl registrations).
+        unsafe { ripsec_shim_wq_destroy() };
+    }
+}
+
+/// An xarray of `Arc<T>` indexed by `u32`. Lookups are lock-free (RCU); writers must be
+/// serialised by the owner (ripsec uses the netns config mutex) for read-modify-write updates.
+///
+/// # Invariants
+///
+/// `xa` is an initialised xarray owned by this object; every entry is a pointer obtained from
+/// `Arc::<T>::into_raw`, owning one reference. An unlinked entry's reference is dropped only
+/// after an RCU grace period ([`Retired`]), or when the array itself is dropped.
+pub(crate) struct ArcXArray<T: Send + Sync> {
+    xa: NonNull<raw::xarray>,
+    _p: PhantomData<Arc<T>>,
+}
+
+// SAFETY: the xarray has its own lock for writers and RCU for readers; `T` is `Send + Sync`.
+unsafe impl<T: Send + Sync> Send for ArcXArray<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for ArcXArray<T> {}
+
+impl<T: Send + Sync> ArcXArray<T> {
+    /// An empty array.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: allocates and initialises an xarray, or returns NULL.
+        let xa = NonNull::new(unsafe { ripsec_shim_xa_new() }).ok_or(ENOMEM)?;
+        // INVARIANT: freshly initialised and empty.
+        Ok(Self {
+            xa,
+            _p: PhantomData,
+        })
+    }
+
+    /// Takes a new reference on an entry loaded under `_rcu`.
+    fn upgrade(p: *mut c_void, _rcu: &kernel::sync::rcu::Guard) -> Arc<T> {
+        // SAFETY: `p` came from `Arc::into_raw`; unlinked entries are released only after a
+        // grace period, and `_rcu` keeps this read-side critical section open, so the
+        // reference the array owns is still alive here.
+        let borrowed = unsafe { kernel::sync::ArcBorrow::<T>::from_raw(p.cast()) };
+        borrowed.into()
+    }
+
+    /// The entry at `index`, with a new reference. Lock-free.
+    pub(crate) fn get(&self, index: u32) -> Option<Arc<T>> {
+        let rcu = kernel::sync::rcu::read_lock();
+        // SAFETY: `xa` is live (type invariant).
+        let p = unsafe { ripsec_shim_xa_load(self.xa.as_ptr(), xa_index(index)) };
+        (!p.is_null()).then(|| Self::upgrade(p, &rcu))
+    }
+
+    /// Stores `value` at `index`, returning the previous entry.
+    pub(crate) fn store(&self, index: u32, value: Arc<T>) -> Result<Option<Retired<T>>> {
+        let raw = Arc::into_raw(value).cast_mut().cast::<c_void>();
+        // SAFETY: `xa` is live; `raw` is an `Arc` pointer, aligned as entries must be.
+        let old = unsafe { ripsec_shim_xa_store(self.xa.as_ptr(), xa_index(index), raw) };
+        if old.is_null() {
+            return Ok(None);
+        }
+        match from_err_ptr(old) {
+            // SAFETY: the old entry came from `Arc::into_raw`; its reference moves to us.
+            Ok(p) => Ok(Some(Retired(Some(unsafe {
+                Arc::from_raw(p.as_ptr().cast::<T>())
+            })))),
+            Err(e) => {
+                // SAFETY: the store failed, so `raw` was not consumed; take it back.
+                drop(unsafe { Arc::from_raw(raw.cast::<T>()) });
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes the entry at `index`.
+    pub(crate) fn remove(&self, index: u32) -> Option<Retired<T>> {
+        // SAFETY: `xa` is live (type invariant).
+        let p = unsafe { ripsec_shim_xa_erase(self.xa.as_ptr(), xa_index(index)) };
+        // SAFETY: a non-NULL entry came from `Arc::into_raw`; its reference moves to us.
+        NonNull::new(p).map(|p| Retired(Some(unsafe { Arc::from_raw(p.as_ptr().cast::<T>()) })))
+    }
+
+    /// The first entry at an index >= `*index`, updating `*index` to its position.
+    pub(crate) fn find_from(&self, index: &mut u32) -> Option<Arc<T>> {
+        let rcu = kernel::sync::rcu::read_lock();
+        let mut i = xa_index(*index);
+        // SAFETY: `xa` is live; `i` is a valid in/out index.
+        let p = unsafe { ripsec_shim_xa_find(self.xa.as_ptr(), &mut i) };
+        if p.is_null() {
+            return None;
+        }
+        *index = u32::try_from(i).ok()?;
+        Some(Self::upgrade(p, &rcu))
+    }
+}
+
+impl<T: Send + Sync> Drop for ArcXArray<T> {
+    fn drop(&mut self) {
+        // No reader can reach the array any more (`&mut self`): release entries directly.
+        let mut index = 0u32;
+        while self.find_from(&mut index).is_some() {
+            if let Some(mut r) = self.remove(index) {
+                r.0 = None;
+            }
+        }
+        // SAFETY: `xa` is live and now empty; nothing uses it after this.
+        unsafe { ripsec_shim_xa_free(self.xa.as_ptr()) };
+    }
+}

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Packets: owned, viewed read-only through their linear head, or made writable.
+
+use super::{
+    marker::Marker,
+    net::Net,
+    raw::{self, from_err_ptr},
+};
+use core::ptr::NonNull;
+use kernel::{error::to_result, prelude::*};
+
+extern "C" {
+    fn ripsec_shim_skb_decrypted(skb: *const raw::sk_buff, marker: *const raw::xfrm_state) -> bool;
+    fn ripsec_shim_skb_make_writable(skb: *mut raw::sk_buff) -> c_int;
+    fn ripsec_shim_skb_checksum_help(skb: *mut raw::sk_buff) -> c_int;
+    fn ripsec_shim_skb_data(skb: *mut raw::sk_buff) -> *mut u8;
+    fn ripsec_shim_skb_len(skb: *const raw::sk_buff) -> c_uint;
+    fn ripsec_shim_skb_is_gso(skb: *const raw::sk_buff) -> bool;
+    fn ripsec_shim_skb_gso_segment(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
+    fn ripsec_shim_skb_next(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
+    fn ripsec_shim_skb_make_room(skb: *mut raw::sk_buff, head: c_uint, tail: c_uint) -> c_int;
+    fn ripsec_shim_skb_push(skb: *mut raw::sk_buff, len: c_uint) -> *mut u8;
+    fn ripsec_shim_skb_put(skb: *mut raw::sk_buff, len: c_uint) -> *mut u8;
+    fn ripsec_shim_skb_pull(skb: *mut raw::sk_buff, len: c_uint);
+    fn ripsec_shim_skb_trim(skb: *mut raw::sk_buff, len: c_uint);
+    fn ripsec_shim_kfree_skb(skb: *mut raw::sk_buff);
+    fn ripsec_shim_output4(
+        net: *mut raw::net,
+        skb: *mut raw::sk_buff,
+        saddr: *const u8,
+        daddr: *const u8,
+        ignore_df: bool,
+    ) -> c_int;
+    fn ripsec_shim_output6(
+        net: *mut raw::net,
+        skb: *mut raw::sk_buff,
+        saddr: *const u8,
+        daddr: *const u8,
+        ignore_df: bool,
+    ) -> c_int;
+    fn ripsec_shim_reinject(
+        skb: *mut raw::sk_buff,
+        ipv6: bool,
+        marker: *mut raw::xfrm_state,
+        reassembled: bool,
+    ) -> c_int;
+    fn ripsec_shim_skb_headroom(skb: *const raw::sk_buff) -> c_uint;
+    fn ripsec_shim_skb_tailroom(skb: *const raw::sk_buff) -> c_uint;
+    fn ripsec_shim_skb_header(skb: *mut raw::sk_buff, len: c_uint) -> *const u8;
+    fn ripsec_shim_skb_ignore_df(skb: *const raw::sk_buff) -> bool;
+    fn ripsec_shim_skb_frag_max_size(skb: *const raw::sk_buff, ipv6: bool) -> c_uint;
+    fn ripsec_shim_defrag(net: *mut raw::net, skb: *mut raw::sk_buff, ipv6: bool) -> c_int;
+    fn ripsec_shim_skb_dev_mtu(skb: *const raw::sk_buff) -> c_uint;
+    fn ripsec_shim_icmp_too_big(skb: *mut raw::sk_buff, mtu: u32, ipv6: bool);
+}
+
+/// What a hook tells netfilter.
+pub(crate) enum Verdict {
+    /// Let the packet continue.
+    Accept(Skb),
+    /// Drop it (netfilter frees it).
+    Drop(Skb),
+    /// ripsec took it (sent, queued or freed it).
+    Stolen,
+}
+
+impl Verdict {
+    pub(super) const NF_ACCEPT: c_uint = 1;
+
+    /// The netfilter verdict; the packet goes back to netfilter unless stolen.
+    pub(super) fn into_nf(self) -> c_uint {
+        match self {
+            Verdict::Accept(skb) => {
+                let _ = skb.into_raw();
+                Self::NF_ACCEPT
+            }
+            Verdict::Drop(skb) => {
+                let _ = skb.into_raw();
+                0 // NF_DROP
+            }
+            Verdict::Stolen => 2, // NF_STOLEN
+        }
+    }
+}
+
+/// A packet owned by ripsec; freed on drop unless handed on.
+///
+/// # Invariants
+///
+/// `ptr` is a valid `sk_buff` that this object owns.
+pub(crate) struct Skb {
+    ptr: NonNull<raw::sk_buff>,
+}
+
+// SAFETY: an owned sk_buff may move between contexts.
+unsafe impl Send for Skb {}
+
+impl Skb {
+    /// Takes ownership of `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid `sk_buff` whose ownership passes to the returned object.
+    pub(super) unsafe fn from_raw(ptr: *mut raw::sk_buff) -> Option<Self> {
+        // INVARIANT: guaranteed by the caller.
+        NonNull::new(ptr).map(|ptr| Self { ptr })
+    }
+
+    /// Gives ownership back (to the netfilter core, with a verdict).
+    fn into_raw(self) -> *mut raw::sk_buff {
+        core::mem::ManuallyDrop::new(self).ptr.as_ptr()
+    }
+
+    /// Length of the packet.
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { ripsec_shim_skb_len(self.ptr.as_ptr()) as usize }
+    }
+
+    /// Whether the stack handed over a GSO super-packet.
+    pub(crate) fn is_gso(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { ripsec_shim_skb_is_gso(self.ptr.as_ptr()) }
+    }
+
+    /// The first `len` bytes of the packet (all of it if shorter), pulled into the linear
+    /// head, to read.
+    pub(crate) fn head(&mut self, len: usize) -> Result<&[u8]> {
+        let len = len.min(self.len());
+        let n = c_uint::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: `ptr` is owned (type invariant); the shim only pulls bytes into the head.
+        let data = unsafe { ripsec_shim_skb_header(self.ptr.as_ptr(), n) };
+        if data.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: the shim made `len` bytes at `data` linear. They stay put and unchanged while
+        // `self` is borrowed: only `&mut self` methods move or write them. Clones may share
+        // them, but the kernel writes shared packet data only after unsharing it.
+        Ok(unsafe { core::slice::from_raw_parts(data, len) })
+    }
+
+    /// Makes the packet linear, private and writable; on failure it is freed.
+    pub(crate) fn into_writable(self) -> Result<WritableSkb> {
+        // SAFETY: `ptr` is owned (type invariant).
+        to_result(unsafe { ripsec_shim_skb_make_writable(self.ptr.as_ptr()) })?;
+        // INVARIANT: the shim linearized the packet and unshared its head.
+        Ok(WritableSkb(self))
+    }
+
+    /// Whether the stack may fragment the packet despite DF or IPv6: a local datagram whose
+    /// socket does not insist on path MTU discovery.
+    pub(crate) fn ignore_df(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { ripsec_shim_skb_ignore_df(self.ptr.as_ptr()) }
+    }
+
+    /// The largest fragment of a datagram that netfilter reassembled; 0 if it was not.
+    pub(crate) fn frag_max_size(&self, ipv6: bool) -> usize {
+        // SAFETY: `ptr` is valid (type invariant); the shim reads the IP control block.
+        unsafe { ripsec_shim_skb_frag_max_size(self.ptr.as_ptr(), ipv6) as usize }
+    }
+
+    /// Queues the fragment at the start of the data in ripsec's own reassembly queues.
+    /// `Ok(Some(skb))`: the whole datagram (or a packet the queues did not take);
+    /// `Ok(None)`: queued until the datagram is complete.
+    pub(crate) fn defrag(self, net: Net<'_>, ipv6: bool) -> Result<Option<Skb>> {
+        let skb = self.into_raw();
+        // SAFETY: `net` is live; the shim consumes `skb` unless it returns 0.
+        match unsafe { ripsec_shim_defrag(net.as_ptr(), skb, ipv6) } {
+            // SAFETY: 0: `skb` is still ours (now the whole datagram).
+            0 => Ok(unsafe { Skb::from_raw(skb) }),
+            1 => Ok(None),
+            err => Err(Error::from_errno(err)),
+        }
+    }
+
+    /// Splits a GSO packet into segments.
+    pub(crate) fn segment(&self) -> Result<SkbList> {
+        // SAFETY: `ptr` is valid; the shim returns a list of new skbs or an ERR_PTR.
+        let head = from_err_ptr(unsafe { ripsec_shim_skb_gso_segment(self.ptr.as_ptr()) })?;
+        Ok(SkbList { next: Some(head) })
+    }
+
+    /// MTU of the device the packet's route leaves through (0 if it has no route).
+    pub(crate) fn dev_mtu(&self) -> usize {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { ripsec_shim_skb_dev_mtu(self.ptr.as_ptr()) as usize }
+    }
+
+    /// Sends the packet's source an ICMP "fragmentation needed" / "packet too big" with `mtu`.
+    pub(crate) fn icmp_too_big(&mut self, mtu: usize, ipv6: bool) {
+        let mtu = u32::try_from(mtu).unwrap_or(u32::MAX);
+        // SAFETY: `ptr` is owned; the shim only reads the packet to build the ICMP error.
+        unsafe { ripsec_shim_icmp_too_big(self.ptr.as_ptr(), mtu, ipv6) };
+    }
+
+    /// Routes and sends the outer packet at the start of the data. `ignore_df` lets IP
+    /// fragment it despite DF.
+    pub(crate) fn output(
+        self,
+        net: Net<'_>,
+        ipv6: bool,
+        src: &[u8; 16],
+        dst: &[u8; 16],
+        ignore_df: bool,
+    ) -> Result {
+        let skb = self.into_raw();
+        // SAFETY: the shim consumes `skb` in every case; `net` is live; addresses are valid.
+        to_result(unsafe {
+            if ipv6 {
+                ripsec_shim_output6(net.as_ptr(), skb, src.as_ptr(), dst.as_ptr(), ignore_df)
+            } else {
+                ripsec_shim_output4(net.as_ptr(), skb, src.as_ptr(), dst.as_ptr(), ignore_df)
+            }
+        })
+    }
+
+    /// Feeds the (decapsulated) IP packet at the start of the data back into the stack,
+    /// marked with `marker` ([`Skb::decrypted`]). A `reassembled` packet may be fragmented
+    /// again on its way on. `ELOOP`: nested deeper than the kernel's secpath holds.
+    pub(crate) fn reinject(self, ipv6: bool, marker: &Marker, reassembled: bool) -> Result {
+        // SAFETY: the shim consumes the skb in every case and takes its own reference on the
+        // live marker.
+        to_result(unsafe {
+            ripsec_shim_reinject(self.into_raw(), ipv6, marker.as_ptr(), reassembled)
+        })
+    }
+
+    /// Whether ripsec decrypted the packet: it carries `marker` (see [`Marker`]).
+    pub(crate) fn decrypted(&self, marker: &Marker) -> bool {
+        // SAFETY: `ptr` is valid (type invariant); the marker is only compared.
+        unsafe { ripsec_shim_skb_decrypted(self.ptr.as_ptr(), marker.as_ptr()) }
+    }
+}
+
+/// A packet that is linear and private: the only kind whose bytes may be written.
+///
+/// # Invariants
+///
+/// The packet's `len` bytes at `data` are linear, and neither its head nor its data is
+/// shared with another skb. Every method keeps it so.
+pub(crate) struct WritableSkb(Skb);
+
+impl core::ops::Deref for WritableSkb {
+    type Target = Skb;
+
+    fn deref(&self) -> &Skb {
+        &self.0
+    }
+}
+
+impl WritableSkb {
+    /// Back to a plain packet (to hand on).
+    pub(crate) fn into_skb(self) -> Skb {
+        self.0
+    }
+
+    fn ptr(&self) -> *mut raw::sk_buff {
+        self.0.ptr.as_ptr()
+    }
+
+    /// The packet bytes.
+    pub(crate) fn data(&mut self) -> &mut [u8] {
+        let len = self.len();
+        // SAFETY: the `len` bytes at `data` are linear and private (type invariant), and
+        // `&mut self` keeps every other access out while the slice lives.
+        unsafe { core::slice::from_raw_parts_mut(ripsec_shim_skb_data(self.ptr()), len) }
+    }
+
+    /// Computes a checksum the stack left to the device, which will not see the plaintext.
+    pub(crate) fn finish_checksum(&mut self) -> Result {
+        // SAFETY: the packet is owned and private (type invariant); the checksum is written
+        // in place.
+        to_result(unsafe { ripsec_shim_skb_checksum_help(self.ptr()) })
+    }
+
+    /// Ensures headroom and tailroom (reallocating the head keeps it linear and private).
+    pub(crate) fn make_room(&mut self, head: usize, tail: usize) -> Result {
+        let h = c_uint::try_from(head).map_err(|_| EINVAL)?;
+        let t = c_uint::try_from(tail).map_err(|_| EINVAL)?;
+        // SAFETY: the packet is owned (type invariant).
+        to_result(unsafe { ripsec_shim_skb_make_room(self.ptr(), h, t) })
+    }
+
+    /// Prepends `n` bytes; fails without enough headroom (see [`WritableSkb::make_room`]).
+    pub(crate) fn push(&mut self, n: usize) -> Result {
+        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
+        if n > self.headroom() {
+            return Err(ENOSPC);
+        }
+        // SAFETY: the packet is owned and linear; `n` bytes of headroom exist.
+        unsafe { ripsec_shim_skb_push(self.ptr(), n) };
+        Ok(())
+    }
+
+    /// Appends `n` bytes; fails without enough tailroom.
+    pub(crate) fn put(&mut self, n: usize) -> Result {
+        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
+        if n > self.tailroom() {
+            return Err(ENOSPC);
+        }
+        // SAFETY: the packet is owned and linear; `n` bytes of tailroom exist.
+        unsafe { ripsec_shim_skb_put(self.ptr(), n) };
+        Ok(())
+    }
+
+    /// Removes `n` bytes from the front.
+    pub(crate) fn pull(&mut self, n: usize) -> Result {
+        if n > self.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: the packet is owned and linear; `n` is within it.
+        unsafe { ripsec_shim_skb_pull(self.ptr(), n as c_uint) };
+        Ok(())
+    }
+
+    /// Shortens the packet to `len` bytes.
+    pub(crate) fn trim(&mut self, len: usize) -> Result {
+        if len > self.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: the packet is owned and linear; `len` is within it.
+        unsafe { ripsec_shim_skb_trim(self.ptr(), len as c_uint) };
+        Ok(())
+    }
+
+    /// Sends the packet's source an ICMP "packet too big" (see [`Skb::icmp_too_big`]).
+    pub(crate) fn icmp_too_big(&mut self, mtu: usize, ipv6: bool) {
+        self.0.icmp_too_big(mtu, ipv6);
+    }
+
+    fn headroom(&self) -> c_uint {
+        // SAFETY: the packet is valid (type invariant).
+        unsafe { ripsec_shim_skb_headroom(self.ptr()) }
+    }
+
+    fn tailroom(&self) -> c_uint {
+        // SAFETY: the packet is valid (type invariant).
+        unsafe { ripsec_shim_skb_tailroom(self.ptr()) }
+    }
+}
+
+impl Drop for Skb {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is owned (type invariant) and freed once.
+        unsafe { ripsec_shim_kfree_skb(self.ptr.as_ptr()) };
+    }
+}
+
+/// Segments produced by [`Skb::segment`], each owned.
+pub(crate) struct SkbList {
+    next: Option<NonNull<raw::sk_buff>>,
+}
+
+impl Iterator for SkbList {
+    type Item = Skb;
+
+    fn next(&mut self) -> Option<Skb> {
+        let cur = self.next?;
+        // SAFETY: `cur` is a segment we own; the shim detaches it and returns the next one.
+        let next = unsafe { ripsec_shim_skb_next(cur.as_ptr()) };
+        self.next = NonNull::new(next);
+        // INVARIANT: the detached segment is owned by us.
+        Some(Skb { ptr: cur })
+    }
+}
+
+impl Drop for SkbList {
+    fn drop(&mut self) {
+        for skb in self.by_ref() {
+            drop(skb);
+        }
+    }
+}
