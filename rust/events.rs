@@ -4,8 +4,8 @@
 //! nobody listens to is not even built.
 
 use crate::{
-    ffi::{Event, MsgWriter, Net},
     attrs::{put_addr, put_template},
+    ffi::{Event, MsgWriter, Net},
     sad::Sa,
     selector::Flow,
     spd::Policy,

@@ -209,7 +209,8 @@ fn decapsulate(
         };
         skb.pull(at + esp_hdr)
             .map_err(|_| fail(DropReason::Malformed))?;
-        skb.trim(inner_len).map_err(|_| fail(DropReason::Malformed))?;
+        skb.trim(inner_len)
+            .map_err(|_| fail(DropReason::Malformed))?;
         inner_v6
     } else {
         // Transport mode: the headers in front move down over the ESP header, and the one

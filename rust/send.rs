@@ -156,7 +156,12 @@ impl Outbound<'_> {
         let inner_len = layout.chain.total_len;
         let outer_tos = ip::outer_tos(ip::tos(skb.data()));
         self.check_mtu(&mut skb, &layout)?;
-        let seq = sa.rt.lock().out.next().map_err(|_| DropReason::SeqOverflow)?;
+        let seq = sa
+            .rt
+            .lock()
+            .out
+            .next()
+            .map_err(|_| DropReason::SeqOverflow)?;
         self.protect(&mut skb, &layout, seq)?;
         self.add_front(&mut skb, &layout, outer_tos)?;
         sa.counters.add(st::PACKETS_OUT, 1);
@@ -181,7 +186,8 @@ impl Outbound<'_> {
 
     fn layout(&self, skb: &mut WritableSkb) -> Result<Layout, DropReason> {
         let chain = headers::walk_all(skb.data()).map_err(|_| DropReason::Malformed)?;
-        skb.trim(chain.total_len).map_err(|_| DropReason::Malformed)?;
+        skb.trim(chain.total_len)
+            .map_err(|_| DropReason::Malformed)?;
         let tunnel = self.tmpl.mode == uapi::MODE_TUNNEL;
         Ok(if tunnel {
             let next_header = if chain.family == AF_INET6 {

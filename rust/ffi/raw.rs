@@ -51,7 +51,11 @@ impl CString128 {
 
     /// The string with its terminating NUL.
     pub(crate) fn with_nul(&self) -> &[u8] {
-        let n = self.0.iter().position(|&b| b == 0).unwrap_or(self.0.len() - 1);
+        let n = self
+            .0
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.0.len() - 1);
         &self.0[..=n]
     }
 

@@ -4,24 +4,30 @@
 
 mac_of() { ip -n "$1" -o link show "$2" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
 
+# start_probe NS FILE READY ARGS...: frag_probe.py ARGS in NS, in the background, its output in
+# FILE; waits until it prints READY, and kills it when the test ends. Sets PROBE_PID.
+start_probe() {
+	local ns=$1 file=$2 ready=$3
+	shift 3
+	: >"$file"
+	ip netns exec "$ns" /usr/bin/python3 tests/vm/frag_probe.py "$@" >"$file" &
+	PROBE_PID=$!
+	PROBES="${PROBES:-} $PROBE_PID"
+	trap 'kill $PROBES 2>/dev/null || true' EXIT
+	for _ in $(seq 150); do grep -q "$ready" "$file" 2>/dev/null && return; sleep 0.2; done
+	fail "frag_probe.py $1 in $ns did not start"
+}
+
 # start_listener NS ADDR FILE [SECONDS]: UDP 7777 on ADDR, printing what arrives into FILE.
 start_listener() {
-	: >"$3"
-	ip netns exec "$1" /usr/bin/python3 tests/vm/frag_probe.py listen "$2" 7777 "${4:-60}" >"$3" &
-	LISTENER=$!
-	trap 'kill $LISTENER ${CAPTURE:-} 2>/dev/null || true' EXIT
-	for _ in $(seq 150); do grep -q listening "$3" 2>/dev/null && return; sleep 0.2; done
-	fail "listener in $1 did not start"
+	start_probe "$1" "$3" listening listen "$2" 7777 "${4:-60}"
+	LISTENER=$PROBE_PID
 }
 
 # start_capture NS IFACE FILE NEEDLE: count frames on IFACE carrying NEEDLE (and ESP frames).
 start_capture() {
-	: >"$3"
-	ip netns exec "$1" /usr/bin/python3 tests/vm/frag_probe.py capture "$2" 600 "$4" >"$3" &
-	CAPTURE=$!
-	trap 'kill ${LISTENER:-} $CAPTURE 2>/dev/null || true' EXIT
-	for _ in $(seq 150); do grep -q capturing "$3" 2>/dev/null && return; sleep 0.2; done
-	fail "capture in $1 did not start"
+	start_probe "$1" "$3" capturing capture "$2" 600 "$4"
+	CAPTURE=$PROBE_PID
 }
 
 # stop_capture FILE: the capture's "plaintext N esp M" line.

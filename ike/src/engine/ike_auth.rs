@@ -20,8 +20,10 @@ use super::payloads;
 use super::types::{ChildSa, Config, Output};
 use crate::codes::{ExchangeType, NotifyType};
 use crate::identity::{describe_id, Identity};
+use crate::keys::Prf;
 use crate::message::Message;
-use crate::payload::{DeletePayload, NotifyPayload, Payload};
+use crate::payload::{AuthPayload, DeletePayload, NotifyPayload, Payload};
+use crate::secret::Secret;
 
 /// An authenticated peer and the Child SA of IKE_AUTH.
 struct Authenticated {
@@ -31,6 +33,14 @@ struct Authenticated {
     peer_auth: String,
     child: ChildSa,
     index: usize,
+}
+
+/// What a peer's AUTH covers: its IKE_SA_INIT message, our nonce, and its ID under SK_p.
+struct Signed<'a> {
+    message: &'a [u8],
+    nonce: &'a [u8],
+    sk_p: &'a Secret,
+    id: Payload,
 }
 
 impl Engine {
@@ -153,25 +163,13 @@ impl Engine {
             }));
         }
         let prf = ours.keys.suite.prf;
-        let octets = auth::auth_octets(
-            prf,
-            &sa.init_response,
-            &ours.nonce_i,
-            &ours.keys.sk.sk_pr,
-            &Payload::IdR(id_r.clone()),
-        )
-        .map_err(|e| Error::Local(LocalError::Auth(e)))?;
-        let peer_auth = PeerAuth {
-            config,
-            peer_id: &config.remote_id,
-            prf,
-            octets: &octets,
-            auth: their_auth,
-            inner,
-            wall_clock: self.wall_clock,
-        }
-        .verify()
-        .map_err(Error::Auth)?;
+        let signed = Signed {
+            message: &sa.init_response,
+            nonce: &ours.nonce_i,
+            sk_p: &ours.keys.sk.sk_pr,
+            id: Payload::IdR(id_r.clone()),
+        };
+        let peer_auth = self.verify_peer(config, prf, signed, their_auth, inner)?;
         let keymat = InitiatorKeymat::IkeSa {
             ni: &ours.nonce_i,
             nr: &ours.nonce_r,
@@ -341,15 +339,29 @@ impl Engine {
             }));
         };
         let prf = half.keys.suite.prf;
-        let octets = auth::auth_octets(
-            prf,
-            &half.init_request,
-            &half.nonce_r,
-            &half.keys.sk.sk_pi,
-            &Payload::IdI(id_i.clone()),
-        )
-        .map_err(|e| Error::Local(LocalError::Auth(e)))?;
-        let how = PeerAuth {
+        let signed = Signed {
+            message: &half.init_request,
+            nonce: &half.nonce_r,
+            sk_p: &half.keys.sk.sk_pi,
+            id: Payload::IdI(id_i.clone()),
+        };
+        let how = self.verify_peer(config, prf, signed, their_auth, inner)?;
+        Ok((config.clone(), how))
+    }
+
+    /// Verifies the peer's AUTH over what it signed (RFC 7296 §2.15), and for public keys its
+    /// certificate; returns how it authenticated.
+    fn verify_peer(
+        &self,
+        config: &Config,
+        prf: Prf,
+        signed: Signed<'_>,
+        their_auth: &AuthPayload,
+        inner: &[Payload],
+    ) -> Result<String, Error> {
+        let octets = auth::auth_octets(prf, signed.message, signed.nonce, signed.sk_p, &signed.id)
+            .map_err(|e| Error::Local(LocalError::Auth(e)))?;
+        PeerAuth {
             config,
             peer_id: &config.remote_id,
             prf,
@@ -359,8 +371,7 @@ impl Engine {
             wall_clock: self.wall_clock,
         }
         .verify()
-        .map_err(Error::Auth)?;
-        Ok((config.clone(), how))
+        .map_err(Error::Auth)
     }
 
     /// Marks the IKE SA established and reports it with its first Child SA.
