@@ -11,17 +11,23 @@ use crate::{
 };
 
 /// The header chain of `skb`, pulling more of it into the linear head while the walk needs
-/// it. A packet that cannot be pulled counts as malformed.
-pub(crate) fn chain(skb: &mut Skb) -> Result<Chain, ChainError> {
+/// it. A broken or over-long chain is malformed; a head that cannot be pulled, no memory.
+pub(crate) fn chain(skb: &mut Skb) -> Result<Chain, DropReason> {
     let len = skb.len();
+    let gso = skb.is_gso();
     let mut want = headers::FIRST_PULL;
     loop {
-        let head = skb.head(want).map_err(|_| ChainError::Malformed)?;
-        match headers::walk(head, len) {
+        let head = skb.head(want).map_err(|_| DropReason::NoMem)?;
+        let walked = if gso {
+            headers::walk_gso(head, len)
+        } else {
+            headers::walk(head, len)
+        };
+        match walked {
+            Ok(c) => return Ok(c),
             // The walker asks for more than it had, never more than the packet.
             Err(ChainError::NeedMore(n)) if n > want && n <= len => want = n,
-            Err(ChainError::NeedMore(_)) => return Err(ChainError::Malformed),
-            r => return r,
+            Err(_) => return Err(DropReason::Malformed),
         }
     }
 }

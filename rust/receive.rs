@@ -39,8 +39,8 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
     }
     let chain = match packet::chain(&mut skb) {
         Ok(c) => c,
-        Err(_) if guarded => {
-            count_drop(state, None, DropReason::Malformed);
+        Err(reason) if guarded => {
+            count_drop(state, None, reason);
             return Verdict::Drop(skb);
         }
         Err(_) => return Verdict::Accept(skb),
@@ -121,11 +121,13 @@ type Drop = (DropReason, Option<Arc<Sa>>);
 /// Decapsulates an ESP packet for this host and delivers what it carries.
 fn esp_in(net: Net<'_>, state: &NetState, skb: Skb, outer: &Chain) {
     match decapsulate(state, skb, outer) {
-        Ok((sa, skb, inner_v6)) => {
+        Ok(Some((sa, skb, inner_v6))) => {
             if let Err(reason) = deliver(net, state, &sa, skb, inner_v6) {
                 count_drop(state, Some(&sa), reason);
             }
         }
+        // A dummy packet (RFC 4303 §2.6): authenticated, counted, and discarded.
+        Ok(None) => (),
         Err((reason, sa)) => count_drop(state, sa.as_deref(), reason),
     }
 }
@@ -148,11 +150,11 @@ fn deliver(
         if !may_carry(spd.as_deref(), sa, &chain) {
             return Err(DropReason::Policy);
         }
-        let queued = skb.into_skb().defrag(net, v6);
+        let queued = skb.defrag(net, v6, sa.frag_queue);
         let Some(mut whole) = queued.map_err(|_| DropReason::Fragment)? else {
             return Ok(());
         };
-        let chain = packet::chain(&mut whole).map_err(|_| DropReason::Malformed)?;
+        let chain = packet::chain(&mut whole)?;
         if chain.is_fragment() {
             return Err(DropReason::Fragment);
         }
@@ -170,12 +172,13 @@ fn deliver(
         })
 }
 
-/// Decapsulates in place; `Ok((sa, inner, ipv6))`: the inner packet, of that family.
+/// Decapsulates in place; `Ok(Some((sa, inner, ipv6)))`: the inner packet, of that family;
+/// `Ok(None)`: a dummy packet, consumed.
 fn decapsulate(
     state: &NetState,
     skb: Skb,
     outer: &Chain,
-) -> Result<(Arc<Sa>, WritableSkb, bool), Drop> {
+) -> Result<Option<(Arc<Sa>, WritableSkb, bool)>, Drop> {
     let malformed = (DropReason::Malformed, None);
     let mut skb = skb.into_writable().map_err(|_| (DropReason::NoMem, None))?;
     // Making the packet writable moved no byte: the chain's offsets still hold.
@@ -200,6 +203,9 @@ fn decapsulate(
     state.counters.add(st::PACKETS_IN, 1);
     state.counters.add(st::BYTES_IN, inner_len as u64);
     expire::note_use(state, &sa);
+    if next_header == NO_NEXT_HEADER {
+        return Ok(None);
+    }
     let esp_hdr = esp::ESP_HDR_LEN + usize::from(sa.alg.iv_len);
     let ipv6 = if sa.mode == uapi::MODE_TUNNEL {
         let inner_v6 = match next_header {
@@ -223,8 +229,11 @@ fn decapsulate(
             .ok_or(fail(DropReason::Malformed))?;
         outer.family == AF_INET6
     };
-    Ok((sa, skb, ipv6))
+    Ok(Some((sa, skb, ipv6)))
 }
+
+/// The next header of an ESP dummy packet (RFC 4303 §2.6).
+const NO_NEXT_HEADER: u8 = 59;
 
 /// Checks replay, authenticates and decrypts the ESP at `outer.l4_at` in place; returns the
 /// inner length and the trailer's next header.

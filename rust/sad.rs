@@ -10,7 +10,7 @@ use crate::{
     replay::{OutboundSeq, ReplayWindow},
     uapi::stats_attr,
 };
-use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use kernel::{
     new_spinlock_irq,
     prelude::*,
@@ -202,11 +202,18 @@ pub(crate) struct Sa {
     pub(crate) counters: Counters,
     /// The keyed transform.
     pub(crate) transform: Transform,
+    /// Which of ripsec's reassembly queues take the fragments it decrypts (one per SA).
+    pub(crate) frag_queue: u32,
     /// Replay window and sequence numbers. IRQ-safe: the output hook also runs in process
     /// context (socket sends), where a softirq on the same CPU may want the same SA.
     #[pin]
     pub(crate) rt: SpinLockIrq<SaRuntime>,
 }
+
+/// The next SA's reassembly queue number, wrapping within [`FRAG_QUEUE_MASK`] (past it, two SAs
+/// a billion apart would share queues).
+static NEXT_FRAG_QUEUE: AtomicU32 = AtomicU32::new(0);
+const FRAG_QUEUE_MASK: u32 = 0x3fff_ffff;
 
 /// What [`Sa::new`] needs besides the runtime state.
 pub(crate) struct SaParams {
@@ -255,6 +262,7 @@ impl Sa {
                 expiry: AtomicU8::new(expiry::LIVE),
                 counters: Counters::new(),
                 transform: p.transform,
+                frag_queue: NEXT_FRAG_QUEUE.fetch_add(1, Ordering::Relaxed) & FRAG_QUEUE_MASK,
                 rt <- new_spinlock_irq!(rt),
             }),
             GFP_KERNEL,

@@ -36,18 +36,23 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     if spd.is_empty(uapi::DIR_OUT) {
         return Verdict::Accept(skb);
     }
-    let Ok(chain) = packet::chain(&mut skb) else {
-        count_drop(state, None, DropReason::Malformed);
-        return Verdict::Drop(skb);
+    let chain = match packet::chain(&mut skb) {
+        Ok(c) => c,
+        Err(reason) => {
+            count_drop(state, None, reason);
+            return Verdict::Drop(skb);
+        }
     };
-    // IPsec packets (ours included) are never protected again.
-    if chain.proto == uapi::PROTO_ESP || chain.proto == uapi::PROTO_AH {
+    // What an IPsec transform (ours or XFRM's) just made is not protected again.
+    if skb.transformed(chain.family == AF_INET6) {
         return Verdict::Accept(skb);
     }
     let flow = chain.flow();
     let policy = match spd.decide(uapi::DIR_OUT, &flow, chain.known) {
-        Decision::Matched(p) => p,
-        Decision::Maybe(_) => {
+        Decision::Matched(p) if !chain.is_fragment() || p.action == uapi::ACTION_BYPASS => p,
+        // A fragment netfilter did not reassemble is never protected (its other fragments
+        // would leave differently), nor let out when a policy may want it protected.
+        Decision::Matched(_) | Decision::Maybe(_) => {
             count_drop(state, None, DropReason::Fragment);
             return Verdict::Drop(skb);
         }
@@ -179,8 +184,7 @@ impl Outbound<'_> {
         // limit the ESP packet: there IP fragments the ESP packet instead.
         let ignore_df = !layout.tunnel || self.may_fragment;
         // The packet is counted as sent above; a routing or device failure is counted here.
-        skb.into_skb()
-            .output(self.net, v6, &src, &dst, ignore_df)
+        skb.output(self.net, v6, &src, &dst, ignore_df)
             .map_err(|_| DropReason::NoRoute)
     }
 
@@ -225,7 +229,9 @@ impl Outbound<'_> {
         let fixed = l.front_len + esp::ESP_HDR_LEN + usize::from(alg.iv_len + alg.icv_len);
         let max_inner = esp::inner_mtu(mtu, fixed, alg.pad_align());
         let v6 = l.chain.family == AF_INET6;
-        let no_frag = (l.chain.df || v6) && !self.may_fragment;
+        // IPv6 senders never go below 1280 bytes: below that, fragmenting the ESP packet is
+        // the only way through.
+        let no_frag = (l.chain.df || v6) && !self.may_fragment && !(v6 && max_inner < 1280);
         if l.tunnel && mtu != 0 && l.chain.total_len > max_inner && no_frag {
             skb.icmp_too_big(max_inner, v6);
             return Err(DropReason::Mtu);

@@ -618,6 +618,13 @@ bool ripsec_shim_skb_ignore_df(const struct sk_buff *skb)
 	return skb->ignore_df;
 }
 
+/* Whether the packet is the output of an IPsec transform (ripsec's or XFRM's). */
+bool ripsec_shim_skb_transformed(const struct sk_buff *skb, bool ipv6)
+{
+	return ipv6 ? IP6CB(skb)->flags & IP6SKB_XFRM_TRANSFORMED :
+		      IPCB(skb)->flags & IPSKB_XFRM_TRANSFORMED;
+}
+
 /* The largest fragment of a packet netfilter reassembled (0: it was not reassembled). */
 unsigned int ripsec_shim_skb_frag_max_size(const struct sk_buff *skb, bool ipv6)
 {
@@ -625,31 +632,31 @@ unsigned int ripsec_shim_skb_frag_max_size(const struct sk_buff *skb, bool ipv6)
 }
 
 /*
- * ripsec's own reassembly queues for fragments it decrypted, apart from the stack's (a
- * plaintext fragment can never complete a protected datagram). Values past the kernel's
- * defrag users.
+ * ripsec's own reassembly queues for fragments it decrypted, one set per SA (@queue), apart
+ * from the stack's: a plaintext fragment, or one another SA carried, can never complete a
+ * protected datagram. Values past the kernel's defrag users.
  */
 #define RIPSEC_DEFRAG_USER4 ((u32)IP_DEFRAG_MACVLAN + 0x100)
 #define RIPSEC_DEFRAG_USER6 ((u32)__IP6_DEFRAG_CONNTRACK_BRIDGE_IN + 0x100)
 
 /*
- * Queues the decrypted fragment at skb->data for reassembly. Returns 0 when @skb is now the
- * whole datagram (or was not a fragment after all), 1 when it was queued, or a negative
- * error; @skb is consumed unless 0 is returned.
+ * Queues the decrypted fragment at skb->data (a linear, private, checked IP header) for
+ * reassembly. Returns 0 when @skb is now the whole datagram (or was not a fragment after all),
+ * 1 when it was queued, or a negative error; @skb is consumed unless 0 is returned.
  */
-int ripsec_shim_defrag(struct net *net, struct sk_buff *skb, bool ipv6)
+int ripsec_shim_defrag(struct net *net, struct sk_buff *skb, bool ipv6, u32 queue)
 {
 	int err;
 
 	skb_reset_network_header(skb);
 	if (ipv6) {
 		memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
-		err = nf_ct_frag6_gather(net, skb, RIPSEC_DEFRAG_USER6);
+		err = nf_ct_frag6_gather(net, skb, RIPSEC_DEFRAG_USER6 + queue);
 		if (err && err != -EINPROGRESS)
 			kfree_skb(skb);
 	} else {
 		memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
-		err = ip_defrag(net, skb, RIPSEC_DEFRAG_USER4);
+		err = ip_defrag(net, skb, RIPSEC_DEFRAG_USER4 + queue);
 	}
 	return err == -EINPROGRESS ? 1 : err;
 }
@@ -752,6 +759,8 @@ int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, c
 	skb->ignore_df = ignore_df;
 	skb_reset_network_header(skb);
 	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+	/* The output of an IPsec transform, as XFRM marks its own: not protected again. */
+	IPCB(skb)->flags |= IPSKB_XFRM_TRANSFORMED;
 	ip_select_ident(net, skb, NULL);
 	return ip_local_out(net, NULL, skb);
 }
@@ -779,6 +788,7 @@ int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, c
 	skb->ignore_df = ignore_df;
 	skb_reset_network_header(skb);
 	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+	IP6CB(skb)->flags |= IP6SKB_XFRM_TRANSFORMED;
 	return ip6_local_out(net, NULL, skb);
 }
 

@@ -49,7 +49,13 @@ extern "C" {
     fn ripsec_shim_skb_header(skb: *mut raw::sk_buff, len: c_uint) -> *const u8;
     fn ripsec_shim_skb_ignore_df(skb: *const raw::sk_buff) -> bool;
     fn ripsec_shim_skb_frag_max_size(skb: *const raw::sk_buff, ipv6: bool) -> c_uint;
-    fn ripsec_shim_defrag(net: *mut raw::net, skb: *mut raw::sk_buff, ipv6: bool) -> c_int;
+    fn ripsec_shim_defrag(
+        net: *mut raw::net,
+        skb: *mut raw::sk_buff,
+        ipv6: bool,
+        queue: u32,
+    ) -> c_int;
+    fn ripsec_shim_skb_transformed(skb: *const raw::sk_buff, ipv6: bool) -> bool;
     fn ripsec_shim_skb_dev_mtu(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_icmp_too_big(skb: *mut raw::sk_buff, mtu: u32, ipv6: bool);
 }
@@ -147,6 +153,12 @@ impl Skb {
         Ok(WritableSkb(self))
     }
 
+    /// Whether the packet is the output of an IPsec transform (ripsec's or XFRM's).
+    pub(crate) fn transformed(&self, ipv6: bool) -> bool {
+        // SAFETY: `ptr` is valid (type invariant); the shim reads the IP control block.
+        unsafe { ripsec_shim_skb_transformed(self.ptr.as_ptr(), ipv6) }
+    }
+
     /// Whether the stack may fragment the packet despite DF or IPv6: a local datagram whose
     /// socket does not insist on path MTU discovery.
     pub(crate) fn ignore_df(&self) -> bool {
@@ -158,20 +170,6 @@ impl Skb {
     pub(crate) fn frag_max_size(&self, ipv6: bool) -> usize {
         // SAFETY: `ptr` is valid (type invariant); the shim reads the IP control block.
         unsafe { ripsec_shim_skb_frag_max_size(self.ptr.as_ptr(), ipv6) as usize }
-    }
-
-    /// Queues the fragment at the start of the data in ripsec's own reassembly queues.
-    /// `Ok(Some(skb))`: the whole datagram (or a packet the queues did not take);
-    /// `Ok(None)`: queued until the datagram is complete.
-    pub(crate) fn defrag(self, net: Net<'_>, ipv6: bool) -> Result<Option<Skb>> {
-        let skb = self.into_raw();
-        // SAFETY: `net` is live; the shim consumes `skb` unless it returns 0.
-        match unsafe { ripsec_shim_defrag(net.as_ptr(), skb, ipv6) } {
-            // SAFETY: 0: `skb` is still ours (now the whole datagram).
-            0 => Ok(unsafe { Skb::from_raw(skb) }),
-            1 => Ok(None),
-            err => Err(Error::from_errno(err)),
-        }
     }
 
     /// Splits a GSO packet into segments.
@@ -192,27 +190,6 @@ impl Skb {
         let mtu = u32::try_from(mtu).unwrap_or(u32::MAX);
         // SAFETY: `ptr` is owned; the shim only reads the packet to build the ICMP error.
         unsafe { ripsec_shim_icmp_too_big(self.ptr.as_ptr(), mtu, ipv6) };
-    }
-
-    /// Routes and sends the outer packet at the start of the data. `ignore_df` lets IP
-    /// fragment it despite DF.
-    pub(crate) fn output(
-        self,
-        net: Net<'_>,
-        ipv6: bool,
-        src: &[u8; 16],
-        dst: &[u8; 16],
-        ignore_df: bool,
-    ) -> Result {
-        let skb = self.into_raw();
-        // SAFETY: the shim consumes `skb` in every case; `net` is live; addresses are valid.
-        to_result(unsafe {
-            if ipv6 {
-                ripsec_shim_output6(net.as_ptr(), skb, src.as_ptr(), dst.as_ptr(), ignore_df)
-            } else {
-                ripsec_shim_output4(net.as_ptr(), skb, src.as_ptr(), dst.as_ptr(), ignore_df)
-            }
-        })
     }
 
     /// Feeds the (decapsulated) IP packet at the start of the data back into the stack,
@@ -322,6 +299,64 @@ impl WritableSkb {
         // SAFETY: the packet is owned and linear; `len` is within it.
         unsafe { ripsec_shim_skb_trim(self.ptr(), len as c_uint) };
         Ok(())
+    }
+
+    /// Queues the fragment at the start of the data in ripsec's reassembly queues `queue`
+    /// (one set per SA). `Ok(Some(skb))`: the whole datagram (or a packet the queues did not
+    /// take); `Ok(None)`: queued until the datagram is complete.
+    pub(crate) fn defrag(mut self, net: Net<'_>, ipv6: bool, queue: u32) -> Result<Option<Skb>> {
+        if !self.has_ip_header(ipv6) {
+            return Err(EINVAL);
+        }
+        let skb = self.0.into_raw();
+        // SAFETY: `net` is live; the packet is linear and private with a whole IP header of its
+        // family at the start (checked above), which is what the kernel's reassembly reads and
+        // rewrites; the shim consumes `skb` unless it returns 0.
+        match unsafe { ripsec_shim_defrag(net.as_ptr(), skb, ipv6, queue) } {
+            // SAFETY: 0: `skb` is still ours (now the whole datagram).
+            0 => Ok(unsafe { Skb::from_raw(skb) }),
+            1 => Ok(None),
+            err => Err(Error::from_errno(err)),
+        }
+    }
+
+    /// Routes and sends the outer packet at the start of the data. `ignore_df` lets IP
+    /// fragment it despite DF.
+    pub(crate) fn output(
+        mut self,
+        net: Net<'_>,
+        ipv6: bool,
+        src: &[u8; 16],
+        dst: &[u8; 16],
+        ignore_df: bool,
+    ) -> Result {
+        if !self.has_ip_header(ipv6) {
+            return Err(EINVAL);
+        }
+        let skb = self.0.into_raw();
+        // SAFETY: `net` is live and the addresses are valid; the packet is linear and private
+        // with a whole IP header of its family at the start (checked above), which the stack
+        // completes (length, ID, checksum); the shim consumes `skb` in every case.
+        to_result(unsafe {
+            if ipv6 {
+                ripsec_shim_output6(net.as_ptr(), skb, src.as_ptr(), dst.as_ptr(), ignore_df)
+            } else {
+                ripsec_shim_output4(net.as_ptr(), skb, src.as_ptr(), dst.as_ptr(), ignore_df)
+            }
+        })
+    }
+
+    /// Whether the data starts with a whole IPv4 (with its options) or IPv6 header.
+    fn has_ip_header(&mut self, ipv6: bool) -> bool {
+        let d = self.data();
+        match d.first().copied() {
+            Some(b) if ipv6 => b >> 4 == 6 && d.len() >= 40,
+            Some(b) if b >> 4 == 4 => {
+                let ihl = usize::from(b & 0x0f) * 4;
+                ihl >= 20 && ihl <= d.len()
+            }
+            _ => false,
+        }
     }
 
     /// Sends the packet's source an ICMP "packet too big" (see [`Skb::icmp_too_big`]).

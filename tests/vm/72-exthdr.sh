@@ -26,21 +26,23 @@ $1
 $2"
 }
 
-V6_CASES="plain hop-by-hop dest-opts routing several atomic two-fragments three-fragments overlapping tiny-first odd-middle"
+V6_CASES="plain hop-by-hop dest-opts routing several atomic two-fragments three-fragments overlapping tiny-first odd-middle esp-middle"
 V4_CASES="plain options two-fragments three-fragments overlapping lone-later"
 
 # What each case counts on A when plaintext arrives for a protect policy. Whole packets (also
 # once reassembled) are drop-policy. Overlapping fragments are discarded by the kernel's
 # reassembly (RFC 5722) and a lone later IPv4 fragment waits there, so neither reaches ripsec.
 # A tiny first fragment and a middle fragment of odd length are passed on unreassembled: with
-# a port selector they may be its traffic (drop-fragment), without one they surely are.
+# a port selector they may be its traffic (drop-fragment), without one they surely are. A lone
+# fragment that says it is ESP is not ESP ripsec can process (drop-fragment) for a host
+# (WANT_ESP_MIDDLE), and plaintext like the others for a gateway.
 want_v6() { # ports|any
 	local frag=drop-fragment
 	[ "$1" = any ] && frag=drop-policy
 	printf '%s\n' "plain drop-policy=1" "hop-by-hop drop-policy=1" "dest-opts drop-policy=1" \
 		"routing drop-policy=1" "several drop-policy=1" "atomic drop-policy=1" \
 		"two-fragments drop-policy=1" "three-fragments drop-policy=1" "overlapping" \
-		"tiny-first $frag=1" "odd-middle $frag=1"
+		"tiny-first $frag=1" "odd-middle $frag=1" "esp-middle ${WANT_ESP_MIDDLE:-$frag}=1"
 }
 
 want_v4() {
@@ -84,7 +86,7 @@ sa_drop() { # SPI REASON -> that SA's counter on A
 }
 
 test_inbound_ipv6_plaintext_with_extension_headers_and_fragments_is_dropped() {
-	inbound_plaintext tunnel66 "$V6_CASES" want_v6
+	WANT_ESP_MIDDLE=drop-fragment inbound_plaintext tunnel66 "$V6_CASES" want_v6
 }
 
 test_inbound_ipv4_plaintext_with_options_and_fragments_is_dropped() {
@@ -100,7 +102,8 @@ atomic
 two-fragments
 three-fragments
 tiny-first drop-fragment=1
-odd-middle drop-fragment=1"
+odd-middle drop-fragment=1
+esp-middle drop-fragment=1"
 
 test_outbound_ipv6_with_extension_headers_and_fragments_leaves_protected() {
 	load
@@ -119,7 +122,7 @@ test_outbound_ipv6_with_extension_headers_and_fragments_leaves_protected() {
 	ip netns exec A /usr/bin/python3 tests/vm/frag_probe.py app "$A_IN" "$B_IN" 7777 out-app-big "" 3000
 	# Crafted packets written to a raw socket, through A's stack.
 	got=$(ip netns exec A /usr/bin/python3 tests/vm/frag_probe.py run A "$A_IN" "$B_IN" 7777 out - - \
-		hop-by-hop dest-opts several atomic two-fragments three-fragments tiny-first odd-middle)
+		hop-by-hop dest-opts several atomic two-fragments three-fragments tiny-first odd-middle esp-middle)
 	expect_drops "$got" "$WANT_OUT"
 	sleep 1
 	local wire
@@ -189,7 +192,8 @@ two-fragments
 three-fragments
 overlapping
 tiny-first drop-fragment=1
-odd-middle drop-fragment=1" "fwo-atomic fwo-dest-opts fwo-hop-by-hop fwo-plain fwo-routing fwo-several fwo-three-fragments fwo-two-fragments "
+odd-middle drop-fragment=1
+esp-middle drop-fragment=1" "fwo-atomic fwo-dest-opts fwo-hop-by-hop fwo-plain fwo-routing fwo-several fwo-three-fragments fwo-two-fragments "
 }
 
 test_forwarded_ipv4_plaintext_is_dropped_or_protected() {

@@ -125,6 +125,8 @@ struct Bytes<'a> {
     head: &'a [u8],
     /// Bytes that exist (the packet, or what the IP header claims once known).
     len: usize,
+    /// A GSO super-packet: a length field of 0 means the packet's length.
+    gso: bool,
 }
 
 impl Bytes<'_> {
@@ -158,9 +160,20 @@ impl Bytes<'_> {
 
 /// Walks the header chain of the packet of `pkt_len` bytes whose first bytes are `head`.
 pub fn walk(head: &[u8], pkt_len: usize) -> Result<Chain, ChainError> {
+    walk_with(head, pkt_len, false)
+}
+
+/// [`walk`] for a GSO/GRO super-packet: over 64 KiB (BIG TCP) its length field is 0, and
+/// the packet's length counts.
+pub fn walk_gso(head: &[u8], pkt_len: usize) -> Result<Chain, ChainError> {
+    walk_with(head, pkt_len, true)
+}
+
+fn walk_with(head: &[u8], pkt_len: usize, gso: bool) -> Result<Chain, ChainError> {
     let b = Bytes {
         head: head.get(..pkt_len).unwrap_or(head),
         len: pkt_len,
+        gso,
     };
     match b.u8(0)? >> 4 {
         4 => walk_v4(b),
@@ -171,7 +184,10 @@ pub fn walk(head: &[u8], pkt_len: usize) -> Result<Chain, ChainError> {
 
 fn walk_v4(mut b: Bytes<'_>) -> Result<Chain, ChainError> {
     let ip_hdr_len = usize::from(b.u8(0)? & 0x0f) * 4;
-    let total_len = usize::from(b.u16(2)?);
+    let total_len = match usize::from(b.u16(2)?) {
+        0 if b.gso => b.len,
+        n => n,
+    };
     if ip_hdr_len < IPV4_HDR_LEN || total_len < ip_hdr_len || total_len > b.len {
         return Err(ChainError::Malformed);
     }
@@ -220,8 +236,11 @@ struct Cursor {
 }
 
 fn walk_v6(mut b: Bytes<'_>) -> Result<Chain, ChainError> {
-    let plen = usize::from(b.u16(4)?);
-    // A payload length of 0 is a jumbogram (RFC 2675), which ripsec does not carry.
+    let plen = match usize::from(b.u16(4)?) {
+        0 if b.gso => b.len.saturating_sub(IPV6_HDR_LEN),
+        n => n,
+    };
+    // Otherwise a payload length of 0 is a jumbogram (RFC 2675), which ripsec does not carry.
     let total_len = IPV6_HDR_LEN + plen;
     if plen == 0 || total_len > b.len {
         return Err(ChainError::Malformed);
@@ -307,11 +326,9 @@ fn walk_v6(mut b: Bytes<'_>) -> Result<Chain, ChainError> {
                 c.proto = b.u8(cur.at)?;
                 c.proto_at = cur.at;
                 c.l4_at = total_len;
-                c.known = if is_extension(c.proto) {
-                    Known::Addresses
-                } else {
-                    Known::Proto
-                };
+                // Reassembly takes the protocol from the first fragment and ignores a later
+                // one's (IPv4 keys its queues on it, IPv6 does not): it may be forged.
+                c.known = Known::Addresses;
                 return Ok(c);
             }
         }
@@ -632,7 +649,8 @@ mod tests {
             (c.fragment, c.known, c.ports),
             (Fragment::First, Known::Proto, (0, 0))
         );
-        // Middle and last fragments: no upper-layer header, the protocol is the fragment's.
+        // Middle and last fragments: no upper-layer header, and their next header may lie
+        // (reassembly takes the first fragment's): only the addresses are known.
         for more in [true, false] {
             let c = walk_all(&v6(
                 &[(NH_HOP_BY_HOP, OPTS8), (NH_FRAGMENT, &frag(2, more))],
@@ -642,7 +660,7 @@ mod tests {
             .unwrap();
             assert_eq!(
                 (c.fragment, c.known, c.proto, c.proto_at),
-                (Fragment::Later, Known::Proto, 17, 48)
+                (Fragment::Later, Known::Addresses, 17, 48)
             );
             assert_eq!((c.l4_at, c.ports), (c.total_len, (0, 0)));
         }
@@ -662,6 +680,20 @@ mod tests {
         );
         assert!(!c.is_fragment());
         assert_eq!((c.unfrag_len, c.unfrag_proto_at), (40, 6));
+    }
+
+    #[test]
+    fn gso_super_packets_take_the_packet_length() {
+        // BIG TCP: over 64 KiB, the length field is 0.
+        let mut p = v6(&[], 6, UDP);
+        p[4..6].fill(0);
+        assert_eq!(walk_all(&p), Err(ChainError::Malformed));
+        let c = walk_gso(&p, p.len()).unwrap();
+        assert_eq!((c.total_len, c.ports), (p.len(), (1000, 7777)));
+        let mut q = v4(5, 0x4000, 6, UDP);
+        q[2..4].fill(0);
+        assert_eq!(walk_all(&q), Err(ChainError::Malformed));
+        assert_eq!(walk_gso(&q, q.len()).unwrap().total_len, q.len());
     }
 
     #[test]
