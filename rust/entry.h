@@ -7,6 +7,7 @@
 #include <linux/types.h>
 
 struct net;
+struct sock;
 struct sk_buff;
 struct nf_hook_state;
 struct genl_info;
@@ -18,5 +19,7 @@ unsigned int ripsec_rs_hook(void *priv, struct sk_buff *skb, const struct nf_hoo
 void ripsec_rs_work(struct net *net);
 int ripsec_rs_doit(struct sk_buff *skb, struct genl_info *info);
 int ripsec_rs_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
+struct sk_buff * ripsec_rs_encap_rcv(struct net *net, struct sk_buff *skb);
+void ripsec_rs_encap_closed(struct net *net, struct sock *sk);
 
 #endif /* RIPSEC_ENTRY_H */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Events on the `events` multicast group: EXPIRE (an SA reached a soft or hard limit) and
-//! ACQUIRE (outbound traffic matched a protect policy that has no SA). Best effort: an event
-//! nobody listens to is not even built.
+//! Events on the `events` multicast group: EXPIRE (an SA reached a soft or hard limit),
+//! ACQUIRE (outbound traffic matched a protect policy that has no SA) and MAPPING (ESP in UDP
+//! came from a new address or port). Best effort: an event nobody listens to is not even
+//! built.
 
 use crate::{
     attrs::{put_addr, put_template},
@@ -10,6 +11,7 @@ use crate::{
     selector::Flow,
     spd::Policy,
     uapi::{attr as a, cmd},
+    udp_encap::Endpoint,
 };
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -68,6 +70,32 @@ pub(crate) fn acquire(net: Net<'_>, policy: &Policy, flow: &Flow, now: u64) {
         w.put_u8(a::SEL_PROTO, flow.proto)?;
         w.put_u16(a::SEL_SPORT_LO, flow.sport)?;
         w.put_u16(a::SEL_DPORT_LO, flow.dport)
+    };
+    if put(&mut e).is_ok() {
+        let _ = e.send();
+    }
+}
+
+/// Sends MAPPING: authenticated ESP in UDP for `sa` came from `from`, not from its peer's
+/// configured address and port (any context).
+pub(crate) fn mapping(net: Net<'_>, sa: &Sa, from: &Endpoint) {
+    let Some(encap) = &sa.encap else {
+        return;
+    };
+    let Some(mut e) = Event::new(net, cmd::MAPPING, 256, true) else {
+        return;
+    };
+    let family = sa.id.family;
+    let put = |w: &mut MsgWriter| -> Result {
+        w.put_u32(a::SA_SPI, sa.id.spi)?;
+        w.put_u8(a::SA_PROTO, sa.id.proto)?;
+        w.put_u8(a::SA_FAMILY, family)?;
+        put_addr(w, a::SA_DST, family, &sa.id.dst)?;
+        w.put_u32(a::SA_REQID, sa.reqid)?;
+        put_addr(w, a::SA_SRC, family, &sa.src)?;
+        w.put_u16(a::SA_ENCAP_SPORT, encap.ports().0)?;
+        put_addr(w, a::MAPPING_SRC, family, &from.addr)?;
+        w.put_u16(a::MAPPING_SPORT, from.port)
     };
     if put(&mut e).is_ok() {
         let _ = e.send();

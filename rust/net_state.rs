@@ -2,13 +2,13 @@
 //! Per-network-namespace state, created and destroyed by the pernet operations.
 
 use crate::{
-    ffi::{ArcXArray, Marker, Net, NetInit, Work},
+    ffi::{ArcXArray, EncapSocket, Marker, Net, NetInit, Work},
     sad::{Counters, Sad},
     spd::Spd,
 };
 use core::{
     pin::Pin,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::atomic::{AtomicU16, AtomicU64, Ordering},
 };
 use kernel::{
     new_mutex,
@@ -30,7 +30,13 @@ pub(crate) struct Config {
     pub(crate) spd: Spd,
     /// Pending GETSPI reservations.
     pub(crate) reserved: KVec<Reservation>,
+    /// The sockets ESP in UDP arrives on, at most [`MAX_ENCAP_SOCKETS`]; their ports are
+    /// mirrored in [`NetState::encap_ports`].
+    pub(crate) encap: KVec<EncapSocket>,
 }
+
+/// Encapsulation sockets per netns (a daemon needs one per address family).
+pub(crate) const MAX_ENCAP_SOCKETS: usize = 8;
 
 /// Everything ripsec keeps for one network namespace.
 #[pin_data]
@@ -50,6 +56,8 @@ pub(crate) struct NetState {
     pub(crate) work: Work,
     /// Marks the packets this netns decrypted (`receive.rs`).
     pub(crate) marker: Marker,
+    /// The local ports of [`Config::encap`] (0: a free slot), read lock-free by LOCAL_IN.
+    pub(crate) encap_ports: [AtomicU16; MAX_ENCAP_SOCKETS],
 }
 
 impl NetState {
@@ -70,6 +78,15 @@ impl NetState {
         Ok(())
     }
 
+    /// Whether an encapsulation socket of this netns has local port `port`.
+    pub(crate) fn is_encap_port(&self, port: u16) -> bool {
+        port != 0
+            && self
+                .encap_ports
+                .iter()
+                .any(|p| p.load(Ordering::Relaxed) == port)
+    }
+
     /// Counts one served request.
     pub(crate) fn count_request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
@@ -86,6 +103,7 @@ pub(crate) fn new_state(net: &NetInit<'_>) -> Result<Pin<KBox<NetState>>> {
     let config = Config {
         spd: Spd::new(),
         reserved: KVec::new(),
+        encap: KVec::new(),
     };
     let sad = Sad::new()?;
     let spd = ArcXArray::new()?;
@@ -100,6 +118,7 @@ pub(crate) fn new_state(net: &NetInit<'_>) -> Result<Pin<KBox<NetState>>> {
             counters: Counters::new(),
             work,
             marker,
+            encap_ports: [const { AtomicU16::new(0) }; MAX_ENCAP_SOCKETS],
         }? Error),
         GFP_KERNEL,
     )

@@ -6,8 +6,9 @@
 use crate::{
     alg::{self, Alg},
     attrs::{addr_len, put_addr, put_template},
-    ffi::{self, Dump, GenlInfo, MsgWriter},
-    net_state::{NetState, Reservation},
+    espinudp,
+    ffi::{self, Dump, EncapSocket, GenlInfo, MsgWriter},
+    net_state::{NetState, Reservation, MAX_ENCAP_SOCKETS},
     sad::{self, Sa, SaId, SaParams},
     selector::{PortRange, Prefix, Selector, AF_INET, AF_INET6},
     spd::{Policy, Template},
@@ -236,23 +237,90 @@ fn lookup_alg(info: &GenlInfo<'_>, proto: u8) -> Result<&'static Alg> {
     ))
 }
 
-fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
-    let id = sa_id(info)?;
+/// The UDP encapsulation of SA_ADD: `(sport, dport)`, or `None` without one.
+fn encap(info: &GenlInfo<'_>, proto: u8) -> Result<Option<(u16, u16)>> {
+    let sport = opt_u16(info, a::SA_ENCAP_SPORT)?;
+    let dport = opt_u16(info, a::SA_ENCAP_DPORT)?;
+    let ty = match opt_u8(info, a::SA_ENCAP_TYPE)? {
+        None if sport.is_none() && dport.is_none() => return Ok(None),
+        None => return Err(missing(info, a::SA_ENCAP_TYPE)),
+        Some(t) => t,
+    };
+    if ty != uapi::ENCAP_ESPINUDP {
+        return Err(info.fail(
+            EINVAL,
+            a::SA_ENCAP_TYPE,
+            format_args!("sa-encap-type: {ty} is not supported; only 2 (ESP in UDP, RFC 3948)"),
+        ));
+    }
+    if proto != uapi::PROTO_ESP {
+        return Err(info.fail(
+            EINVAL,
+            a::SA_ENCAP_TYPE,
+            format_args!("sa-encap-type: only ESP can be carried in UDP"),
+        ));
+    }
+    let port = |v: Option<u16>, ty| match v {
+        Some(0) => Err(info.fail(EINVAL, ty, format_args!("{}: port 0", name(ty)))),
+        Some(p) => Ok(p),
+        None => Err(missing(info, ty)),
+    };
+    Ok(Some((
+        port(sport, a::SA_ENCAP_SPORT)?,
+        port(dport, a::SA_ENCAP_DPORT)?,
+    )))
+}
+
+/// SA_UPDATE: the lifetimes, and the ports of an encapsulating SA (its peer's NAT mapping
+/// moved). Limits are replaced when ports are not given or any limit is.
+fn sa_update(info: &GenlInfo<'_>, id: SaId) -> Result {
     let lim = limits(info)?;
     let state = NetState::of(info.net());
-    if update {
-        let _writer = state.config.lock();
-        let sa = state.sad.get(&id).ok_or_else(|| {
-            info.fail(
-                ENOENT,
-                a::SA_SPI,
-                format_args!("sa-spi: no SA 0x{:08x} to update", id.spi),
-            )
-        })?;
-        sa.limits.set(lim);
-        crate::expire::limits_changed(state, &sa);
-        return Ok(());
+    let _writer = state.config.lock();
+    let sa = state.sad.get(&id).ok_or_else(|| {
+        info.fail(
+            ENOENT,
+            a::SA_SPI,
+            format_args!("sa-spi: no SA 0x{:08x} to update", id.spi),
+        )
+    })?;
+    let sport = opt_u16(info, a::SA_ENCAP_SPORT)?;
+    let dport = opt_u16(info, a::SA_ENCAP_DPORT)?;
+    if sport.is_some() || dport.is_some() {
+        let ty = if sport.is_some() {
+            a::SA_ENCAP_SPORT
+        } else {
+            a::SA_ENCAP_DPORT
+        };
+        let Some(encap) = &sa.encap else {
+            return Err(info.fail(
+                EINVAL,
+                ty,
+                format_args!("{}: the SA has no UDP encapsulation", name(ty)),
+            ));
+        };
+        if sport == Some(0) || dport == Some(0) {
+            return Err(info.fail(EINVAL, ty, format_args!("{}: port 0", name(ty))));
+        }
+        let (old_s, old_d) = encap.ports();
+        encap.set_ports(sport.unwrap_or(old_s), dport.unwrap_or(old_d));
+        if !LIMIT_ATTRS.iter().any(|ty| info.attr(*ty).is_some()) {
+            return Ok(());
+        }
     }
+    sa.limits.set(lim);
+    crate::expire::limits_changed(state, &sa);
+    Ok(())
+}
+
+fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
+    let id = sa_id(info)?;
+    if update {
+        return sa_update(info, id);
+    }
+    let lim = limits(info)?;
+    let state = NetState::of(info.net());
+    let encap = encap(info, id.proto)?;
     let mode = mode(info, a::SA_MODE)?;
     let src = req_addr(info, a::SA_SRC, id.family)?;
     let alg = lookup_alg(info, id.proto)?;
@@ -310,6 +378,7 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
         esn,
         limits: lim,
         transform,
+        encap,
     })?;
     let mut cfg = state.config.lock();
     info.net().use_defrag()?;
@@ -354,6 +423,12 @@ fn put_sa(w: &mut MsgWriter, sa: &Sa, show_keys: bool) -> Result {
         w.put_u64(*ty, v)?;
     }
     sa.counters.put(w, a::STATS)?;
+    if let Some(encap) = &sa.encap {
+        let (sport, dport) = encap.ports();
+        w.put_u8(a::SA_ENCAP_TYPE, uapi::ENCAP_ESPINUDP)?;
+        w.put_u16(a::SA_ENCAP_SPORT, sport)?;
+        w.put_u16(a::SA_ENCAP_DPORT, dport)?;
+    }
     w.put_u64(a::SA_ADD_TIME, sa.add_time)?;
     w.put_u64(a::SA_SEQ_OUT, seq_out)?;
     w.put_u64(a::SA_REPLAY_TOP, replay_top)
@@ -745,6 +820,52 @@ fn get_info(info: &GenlInfo<'_>) -> Result {
     r.send()
 }
 
+/// ENCAP_ATTACH: ESP in UDP arrives on the requester's UDP socket `encap-fd` from now on,
+/// until the socket closes. Replies with the socket's port.
+fn encap_attach(info: &GenlInfo<'_>) -> Result {
+    let fd = req_u32(info, a::ENCAP_FD)?;
+    let bad = |e: Error, why: &str| {
+        info.fail(
+            e,
+            a::ENCAP_FD,
+            format_args!("encap-fd: {why} (file descriptor {fd})"),
+        )
+    };
+    let fd = i32::try_from(fd).map_err(|_| bad(EBADF, "not a file descriptor"))?;
+    let net = info.net();
+    let sock = EncapSocket::attach(net, fd).map_err(|e| bad(e, attach_refusal(e)))?;
+    let port = sock.port();
+    espinudp::add(NetState::of(net), sock).map_err(|e| {
+        if e == ENOSPC {
+            info.fail(
+                e,
+                a::ENCAP_FD,
+                format_args!(
+                    "encap-fd: this netns has {MAX_ENCAP_SOCKETS} encapsulation sockets already"
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
+    let mut r = info.reply(cmd::ENCAP_ATTACH, 64)?;
+    r.put_u16(a::ENCAP_PORT, port)?;
+    r.send()
+}
+
+/// Why [`EncapSocket::attach`] refused a socket, in words.
+fn attach_refusal(e: Error) -> &'static str {
+    match e {
+        e if e == EBADF || e == ENOTSOCK => "the requesting process has no such socket",
+        e if e == EPROTOTYPE => "not a UDP socket",
+        e if e == EXDEV => "the socket belongs to another network namespace",
+        e if e == EDESTADDRREQ => "the socket is not bound to a port; bind it (to UDP 4500) first",
+        e if e == EALREADY => "ripsec already receives ESP in UDP on this socket",
+        e if e == EBUSY => "the socket already has another encapsulation (XFRM's UDP_ENCAP, L2TP)",
+        _ => "the socket cannot be used",
+    }
+}
+
 /// Every `doit`: dispatches on the command.
 pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
     NetState::of(info.net()).count_request();
@@ -766,6 +887,7 @@ pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
         }
         cmd::GETSPI => getspi(info),
         cmd::GET_STATS => get_stats(info),
+        cmd::ENCAP_ATTACH => encap_attach(info),
         _ => Err(EOPNOTSUPP),
     }
 }

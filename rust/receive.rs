@@ -12,8 +12,8 @@
 //! queues, so a plaintext fragment can never complete a protected datagram.
 
 use crate::{
-    esp, expire,
-    ffi::{Net, Skb, Verdict, WritableSkb},
+    esp, events, expire,
+    ffi::{self, Net, Reinjection, Skb, Verdict, WritableSkb},
     headers::{self, Chain},
     ip,
     net_state::NetState,
@@ -23,6 +23,7 @@ use crate::{
     selector::{Decision, AF_INET6},
     spd::{Policy, Spd},
     uapi::{self, stats_attr as st, DropReason},
+    udp_encap::{self, Datagram, Endpoint},
 };
 use kernel::{prelude::*, sync::Arc};
 
@@ -50,8 +51,15 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
             count_drop(state, None, DropReason::Fragment);
             return Verdict::Drop(skb);
         }
-        esp_in(net, state, skb, &chain);
+        match skb.into_writable() {
+            Ok(skb) => esp_in(net, state, skb, &chain, None),
+            Err(_) => count_drop(state, None, DropReason::NoMem),
+        }
         return Verdict::Stolen;
+    }
+    // ESP in UDP meets policy once decapsulated, on its way from the socket (`espinudp.rs`).
+    if !forward && to_encap_socket(state, &mut skb, &chain) {
+        return Verdict::Accept(skb);
     }
     // Decrypted packets were checked against policy before reinjection.
     let Some(spd) = spd.filter(|_| guarded && !skb.decrypted(&state.marker)) else {
@@ -64,6 +72,21 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
             Verdict::Drop(skb)
         }
     }
+}
+
+/// Whether the packet is ESP in UDP (or a NAT keepalive) for one of the netns's encapsulation
+/// sockets.
+fn to_encap_socket(state: &NetState, skb: &mut Skb, chain: &Chain) -> bool {
+    if chain.proto != udp_encap::PROTO_UDP || !state.is_encap_port(chain.ports.1) {
+        return false;
+    }
+    let at = chain.l4_at + udp_encap::UDP_HDR_LEN;
+    let Ok(head) = skb.head(at + 9) else {
+        return false;
+    };
+    let payload = head.get(at..).unwrap_or(&[]);
+    let payload = &payload[..payload.len().min(chain.total_len.saturating_sub(at))];
+    udp_encap::classify(payload) != Datagram::Ike
 }
 
 /// Plaintext must not match an inbound protect (or discard) policy, nor may a fragment that
@@ -118,9 +141,16 @@ fn may_carry(spd: Option<&Spd>, sa: &Sa, chain: &Chain) -> bool {
 
 type Drop = (DropReason, Option<Arc<Sa>>);
 
-/// Decapsulates an ESP packet for this host and delivers what it carries.
-fn esp_in(net: Net<'_>, state: &NetState, skb: Skb, outer: &Chain) {
-    match decapsulate(state, skb, outer) {
+/// Decapsulates an ESP packet for this host (that arrived in UDP from `via`, if given) and
+/// delivers what it carries.
+pub(crate) fn esp_in(
+    net: Net<'_>,
+    state: &NetState,
+    skb: WritableSkb,
+    outer: &Chain,
+    via: Option<Endpoint>,
+) {
+    match decapsulate(net, state, skb, outer, via) {
         Ok(Some((sa, skb, inner_v6))) => {
             if let Err(reason) = deliver(net, state, &sa, skb, inner_v6) {
                 count_drop(state, Some(&sa), reason);
@@ -165,22 +195,26 @@ fn deliver(
     if !allowed(spd.as_deref(), sa, &chain) {
         return Err(DropReason::Policy);
     }
-    skb.reinject(v6, &state.marker, reassembled)
-        .map_err(|e| match e {
-            kernel::error::code::ELOOP => DropReason::Nesting,
-            _ => DropReason::NoMem,
-        })
+    let how = Reinjection {
+        reassembled,
+        checksum_ok: sa.encap.is_some() && sa.mode == uapi::MODE_TRANSPORT,
+    };
+    skb.reinject(v6, &state.marker, how).map_err(|e| match e {
+        kernel::error::code::ELOOP => DropReason::Nesting,
+        _ => DropReason::NoMem,
+    })
 }
 
 /// Decapsulates in place; `Ok(Some((sa, inner, ipv6)))`: the inner packet, of that family;
 /// `Ok(None)`: a dummy packet, consumed.
 fn decapsulate(
+    net: Net<'_>,
     state: &NetState,
-    skb: Skb,
+    mut skb: WritableSkb,
     outer: &Chain,
+    via: Option<Endpoint>,
 ) -> Result<Option<(Arc<Sa>, WritableSkb, bool)>, Drop> {
     let malformed = (DropReason::Malformed, None);
-    let mut skb = skb.into_writable().map_err(|_| (DropReason::NoMem, None))?;
     // Making the packet writable moved no byte: the chain's offsets still hold.
     skb.trim(outer.total_len).map_err(|_| malformed.clone())?;
     let at = outer.l4_at;
@@ -197,7 +231,14 @@ fn decapsulate(
     if sa.expired() {
         return Err(fail(DropReason::Expired));
     }
+    // Encapsulated or not, as the SA says (as XFRM checks).
+    if sa.encap.is_some() != via.is_some() {
+        return Err(fail(DropReason::Encap));
+    }
     let (inner_len, next_header) = decrypt(&sa, &mut skb, outer).map_err(fail)?;
+    if let Some(from) = via {
+        note_mapping(net, &sa, from);
+    }
     sa.counters.add(st::PACKETS_IN, 1);
     sa.counters.add(st::BYTES_IN, inner_len as u64);
     state.counters.add(st::PACKETS_IN, 1);
@@ -230,6 +271,21 @@ fn decapsulate(
         outer.family == AF_INET6
     };
     Ok(Some((sa, skb, ipv6)))
+}
+
+/// Authenticated ESP in UDP from another address or port than the SA's peer: the peer's NAT
+/// mapping changed. The key manager hears of it (rate-limited); the SA keeps its peer.
+fn note_mapping(net: Net<'_>, sa: &Sa, from: Endpoint) {
+    let Some(encap) = &sa.encap else {
+        return;
+    };
+    if from.addr == sa.src && from.port == encap.ports().0 {
+        return;
+    }
+    let due = sa.rt.lock().mapping.report(from, ffi::seconds());
+    if due {
+        events::mapping(net, sa, &from);
+    }
 }
 
 /// The next header of an ESP dummy packet (RFC 4303 §2.6).

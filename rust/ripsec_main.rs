@@ -33,8 +33,12 @@ mod selector;
 #[allow(dead_code, unreachable_pub)]
 #[path = "proto/src/uapi.rs"]
 mod uapi;
+#[allow(dead_code, unreachable_pub)]
+#[path = "proto/src/udp_encap.rs"]
+mod udp_encap;
 
 mod attrs;
+mod espinudp;
 mod events;
 mod expire;
 mod ffi;
@@ -56,6 +60,7 @@ impl ffi::entry::Handlers for Ripsec {
     }
 
     fn net_exit(state: &Self::NetState) {
+        espinudp::detach_all(state);
         state.work.cancel();
     }
 
@@ -79,6 +84,14 @@ impl ffi::entry::Handlers for Ripsec {
 
     fn dumpit(dump: &mut ffi::Dump<'_>) -> Result<c_int> {
         netlink::dump(dump)
+    }
+
+    fn encap_receive(net: ffi::Net<'_>, skb: ffi::Skb) -> Option<ffi::Skb> {
+        espinudp::receive(net, skb)
+    }
+
+    fn encap_closed(net: ffi::Net<'_>, sk: ffi::SocketId) {
+        espinudp::closed(net, sk);
     }
 }
 

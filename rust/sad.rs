@@ -9,6 +9,7 @@ use crate::{
     lifetime::{self, Lifetime, Usage},
     replay::{OutboundSeq, ReplayWindow},
     uapi::stats_attr,
+    udp_encap::{self, MappingLimiter},
 };
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use kernel::{
@@ -171,6 +172,34 @@ pub(crate) struct SaRuntime {
     pub(crate) replay: ReplayWindow,
     /// Outbound sequence numbers.
     pub(crate) out: OutboundSeq,
+    /// When ESP in UDP from a new address or port is reported (MAPPING).
+    pub(crate) mapping: MappingLimiter,
+}
+
+/// The UDP encapsulation of an SA (ESP in UDP, RFC 3948).
+pub(crate) struct Encap {
+    /// Source and destination port ([`udp_encap::pack_ports`]); SA_UPDATE may change them.
+    ports: AtomicU32,
+}
+
+impl Encap {
+    /// Encapsulation with these ports.
+    pub(crate) fn new(sport: u16, dport: u16) -> Self {
+        Self {
+            ports: AtomicU32::new(udp_encap::pack_ports(sport, dport)),
+        }
+    }
+
+    /// `(sport, dport)`: outbound, ours and the peer's; inbound, the peer's and ours.
+    pub(crate) fn ports(&self) -> (u16, u16) {
+        udp_encap::unpack_ports(self.ports.load(Ordering::Relaxed))
+    }
+
+    /// Replaces the ports (the peer's NAT mapping changed).
+    pub(crate) fn set_ports(&self, sport: u16, dport: u16) {
+        self.ports
+            .store(udp_encap::pack_ports(sport, dport), Ordering::Relaxed);
+    }
 }
 
 /// One Security Association.
@@ -204,6 +233,8 @@ pub(crate) struct Sa {
     pub(crate) transform: Transform,
     /// Which of ripsec's reassembly queues take the fragments it decrypts (one per SA).
     pub(crate) frag_queue: u32,
+    /// UDP encapsulation, if any.
+    pub(crate) encap: Option<Encap>,
     /// Replay window and sequence numbers. IRQ-safe: the output hook also runs in process
     /// context (socket sends), where a softirq on the same CPU may want the same SA.
     #[pin]
@@ -237,6 +268,8 @@ pub(crate) struct SaParams {
     pub(crate) limits: [u64; 8],
     /// See [`Sa`].
     pub(crate) transform: Transform,
+    /// UDP encapsulation ports `(sport, dport)`, if any.
+    pub(crate) encap: Option<(u16, u16)>,
 }
 
 impl Sa {
@@ -246,6 +279,7 @@ impl Sa {
         let rt = SaRuntime {
             replay,
             out: OutboundSeq::new(p.esn),
+            mapping: MappingLimiter::default(),
         };
         Arc::pin_init(
             pin_init!(Sa {
@@ -263,6 +297,7 @@ impl Sa {
                 counters: Counters::new(),
                 transform: p.transform,
                 frag_queue: NEXT_FRAG_QUEUE.fetch_add(1, Ordering::Relaxed) & FRAG_QUEUE_MASK,
+                encap: p.encap.map(|(sport, dport)| Encap::new(sport, dport)),
                 rt <- new_spinlock_irq!(rt),
             }),
             GFP_KERNEL,

@@ -19,6 +19,7 @@ use crate::{
     selector::{Decision, AF_INET6},
     spd::Template,
     uapi::{self, stats_attr as st, DropReason},
+    udp_encap::{self, UDP_HDR_LEN},
 };
 use kernel::{prelude::*, sync::Arc};
 
@@ -135,8 +136,11 @@ struct Layout {
     payload_len: usize,
     /// The ESP trailer's next header.
     next_header: u8,
-    /// Bytes in front of the ESP header: the outer header, or the inner headers that stay.
+    /// Bytes in front of the ESP header: the outer header, or the inner headers that stay
+    /// (without the UDP header of an encapsulating SA).
     front_len: usize,
+    /// The UDP header's length if the SA encapsulates, else 0.
+    udp_len: usize,
 }
 
 impl Outbound<'_> {
@@ -193,6 +197,11 @@ impl Outbound<'_> {
         skb.trim(chain.total_len)
             .map_err(|_| DropReason::Malformed)?;
         let tunnel = self.tmpl.mode == uapi::MODE_TUNNEL;
+        let udp_len = if self.sa.encap.is_some() {
+            UDP_HDR_LEN
+        } else {
+            0
+        };
         Ok(if tunnel {
             let next_header = if chain.family == AF_INET6 {
                 ip::PROTO_IPV6
@@ -209,6 +218,7 @@ impl Outbound<'_> {
                 } else {
                     ip::IPV4_HDR_LEN
                 },
+                udp_len,
             }
         } else {
             Layout {
@@ -217,6 +227,7 @@ impl Outbound<'_> {
                 payload_len: chain.total_len - chain.unfrag_len,
                 next_header: skb.data()[chain.unfrag_proto_at],
                 front_len: chain.unfrag_len,
+                udp_len,
             }
         })
     }
@@ -226,7 +237,8 @@ impl Outbound<'_> {
     fn check_mtu(&self, skb: &mut WritableSkb, l: &Layout) -> Result<(), DropReason> {
         let alg = self.sa.alg;
         let mtu = skb.dev_mtu();
-        let fixed = l.front_len + esp::ESP_HDR_LEN + usize::from(alg.iv_len + alg.icv_len);
+        let fixed =
+            l.front_len + l.udp_len + esp::ESP_HDR_LEN + usize::from(alg.iv_len + alg.icv_len);
         let max_inner = esp::inner_mtu(mtu, fixed, alg.pad_align());
         let v6 = l.chain.family == AF_INET6;
         // IPv6 senders never go below 1280 bytes: below that, fragmenting the ESP packet is
@@ -250,8 +262,11 @@ impl Outbound<'_> {
         let trailer = pad + esp::TRAILER_MIN;
         let esp_hdr = esp::ESP_HDR_LEN + iv_len;
         let front = if l.tunnel { l.front_len } else { 0 };
-        skb.make_room(LL_RESERVE + front + esp_hdr + 4, trailer + icv_len)
-            .map_err(|_| DropReason::NoMem)?;
+        skb.make_room(
+            LL_RESERVE + front + l.udp_len + esp_hdr + 4,
+            trailer + icv_len,
+        )
+        .map_err(|_| DropReason::NoMem)?;
         skb.put(trailer + icv_len).map_err(|_| DropReason::NoMem)?;
         let end = skb.len();
         esp::write_trailer(
@@ -295,40 +310,83 @@ impl Outbound<'_> {
         skb.pull(borrowed).map_err(|_| DropReason::NoMem)
     }
 
-    /// Tunnel mode: the outer header. Transport mode: the headers that stay now name ESP.
+    /// Tunnel mode: the outer header. Transport mode: the headers that stay now name ESP. An
+    /// encapsulating SA's UDP header goes between them and ESP.
     fn add_front(&self, skb: &mut WritableSkb, l: &Layout, tos: u8) -> Result<(), DropReason> {
         let sa = self.sa;
+        let proto = if l.udp_len != 0 {
+            udp_encap::PROTO_UDP
+        } else {
+            uapi::PROTO_ESP
+        };
         if !l.tunnel {
+            self.add_udp(skb, l.front_len)?;
             let total = skb.len();
-            return ip::set_proto_and_len(
-                skb.data(),
-                l.chain.unfrag_proto_at,
-                uapi::PROTO_ESP,
-                total,
-            )
-            .ok_or(DropReason::Mtu);
+            ip::set_proto_and_len(skb.data(), l.chain.unfrag_proto_at, proto, total)
+                .ok_or(DropReason::Mtu)?;
+            let v6 = l.chain.family == AF_INET6;
+            return self.udp_checksum(skb, l, v6, &l.chain.src, &l.chain.dst);
         }
+        self.add_udp(skb, 0)?;
         let o = ip::Outer {
             payload_len: skb.len(),
             tos,
             df: l.chain.df && !self.may_fragment,
             ttl: OUTER_TTL,
-            proto: uapi::PROTO_ESP,
+            proto,
             src: &sa.src,
             dst: &sa.id.dst,
         };
         skb.push(l.front_len).map_err(|_| DropReason::NoMem)?;
         let d = skb.data();
-        if sa.id.family == AF_INET6 {
+        let v6 = sa.id.family == AF_INET6;
+        if v6 {
             let h: &mut [u8; ip::IPV6_HDR_LEN] = (&mut d[..ip::IPV6_HDR_LEN])
                 .try_into()
                 .map_err(|_| DropReason::NoMem)?;
-            ip::write_ipv6(h, &o).ok_or(DropReason::Mtu)
+            ip::write_ipv6(h, &o).ok_or(DropReason::Mtu)?;
         } else {
             let h: &mut [u8; ip::IPV4_HDR_LEN] = (&mut d[..ip::IPV4_HDR_LEN])
                 .try_into()
                 .map_err(|_| DropReason::NoMem)?;
-            ip::write_ipv4(h, &o).ok_or(DropReason::Mtu)
+            ip::write_ipv4(h, &o).ok_or(DropReason::Mtu)?;
         }
+        self.udp_checksum(skb, l, v6, &sa.src, &sa.id.dst)
+    }
+
+    /// For an encapsulating SA, inserts the UDP header in front of the ESP header, behind the
+    /// `keep` bytes of headers that stay in front.
+    fn add_udp(&self, skb: &mut WritableSkb, keep: usize) -> Result<(), DropReason> {
+        let Some(encap) = &self.sa.encap else {
+            return Ok(());
+        };
+        let esp_len = skb.len() - keep;
+        skb.push(UDP_HDR_LEN).map_err(|_| DropReason::NoMem)?;
+        let d = skb.data();
+        d.copy_within(UDP_HDR_LEN..UDP_HDR_LEN + keep, 0);
+        let (sport, dport) = encap.ports();
+        let h: &mut [u8; UDP_HDR_LEN] = (&mut d[keep..keep + UDP_HDR_LEN])
+            .try_into()
+            .map_err(|_| DropReason::NoMem)?;
+        udp_encap::write(h, sport, dport, esp_len).ok_or(DropReason::Mtu)
+    }
+
+    /// IPv6 UDP needs a checksum (RFC 8200 §8.1); IPv4's stays zero (RFC 3948 §2.1).
+    fn udp_checksum(
+        &self,
+        skb: &mut WritableSkb,
+        l: &Layout,
+        v6: bool,
+        src: &[u8; 16],
+        dst: &[u8; 16],
+    ) -> Result<(), DropReason> {
+        if l.udp_len == 0 || !v6 {
+            return Ok(());
+        }
+        let udp = skb
+            .data()
+            .get_mut(l.front_len..)
+            .ok_or(DropReason::Malformed)?;
+        ffi::udp6_checksum(udp, src, dst).map_err(|_| DropReason::Malformed)
     }
 }

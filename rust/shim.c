@@ -34,6 +34,10 @@
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
 #include <net/netfilter/ipv6/nf_defrag_ipv6.h>
 #include <linux/workqueue.h>
+#include <linux/udp.h>
+#include <net/udp.h>
+#include <net/udp_tunnel.h>
+#include <net/ip6_checksum.h>
 #include "shim.h"
 #include "uapi.h"
 
@@ -812,10 +816,11 @@ void ripsec_shim_marker_put(struct xfrm_state *x)
 }
 
 /* Feeds a decapsulated packet at skb->data back into the stack, marked with @marker; consumes
- * @skb. A @reassembled packet may be fragmented again on its way on. -ELOOP: nested deeper
- * than a secpath holds. */
+ * @skb. A @reassembled packet may be fragmented again on its way on. @checksum_ok: its
+ * TCP/UDP checksum is taken as verified (transport mode behind a NAT, RFC 3948 §3.1.2).
+ * -ELOOP: nested deeper than a secpath holds. */
 int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *marker,
-			 bool reassembled)
+			 bool reassembled, bool checksum_ok)
 {
 	struct sec_path *sp = secpath_set(skb);
 
@@ -833,7 +838,7 @@ int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *mark
 	skb_reset_network_header(skb);
 	skb_reset_transport_header(skb);
 	skb->pkt_type = PACKET_HOST;
-	skb->ip_summed = CHECKSUM_NONE;
+	skb->ip_summed = checksum_ok ? CHECKSUM_UNNECESSARY : CHECKSUM_NONE;
 	netif_rx(skb);
 	return 0;
 }
@@ -844,4 +849,106 @@ bool ripsec_shim_skb_decrypted(const struct sk_buff *skb, const struct xfrm_stat
 	const struct sec_path *sp = skb_sec_path(skb);
 
 	return sp && sp->len && sp->xvec[sp->len - 1] == marker;
+}
+
+/* ---- ESP in UDP (RFC 3948) on sockets the key manager hands over ---- */
+
+/* The sk_user_data of every socket ripsec encapsulates on: marks it as ripsec's. */
+static int ripsec_encap_tag;
+
+/* UDP calls this with skb->data at the UDP header. Rust sees the packet from its IP header;
+ * what it hands back goes on to the socket (IKE behind the non-ESP marker). */
+static int ripsec_encap_rcv(struct sock *sk, struct sk_buff *skb)
+{
+	__skb_push(skb, skb_transport_header(skb) - skb_network_header(skb));
+	skb = ripsec_rs_encap_rcv(sock_net(sk), skb);
+	if (!skb)
+		return 0;
+	__skb_pull(skb, skb_transport_offset(skb));
+	return 1;
+}
+
+/* The socket is being closed: Rust forgets it (and detaches). */
+static void ripsec_encap_destroy(struct sock *sk)
+{
+	ripsec_rs_encap_closed(sock_net(sk), sk);
+}
+
+/*
+ * Takes the UDP socket behind the requester's file descriptor @fd for ESP in UDP and returns
+ * it with a reference held for ripsec (dropped by ripsec_shim_encap_put) and its local port
+ * in @port (host order). ERR_PTR: -EBADF or -ENOTSOCK (no such
+ * socket), -EPROTOTYPE (not UDP), -EXDEV (another netns), -EDESTADDRREQ (not bound),
+ * -EALREADY (ripsec's already), -EBUSY (another encapsulation's).
+ */
+struct sock *ripsec_shim_encap_attach(struct net *net, int fd, u16 *port)
+{
+	struct udp_tunnel_sock_cfg cfg = {
+		.sk_user_data = &ripsec_encap_tag,
+		.encap_type = UDP_ENCAP_ESPINUDP,
+		.encap_rcv = ripsec_encap_rcv,
+		.encap_destroy = ripsec_encap_destroy,
+	};
+	struct socket *sock;
+	struct sock *sk;
+	int err = 0;
+
+	sock = sockfd_lookup(fd, &err);
+	if (!sock)
+		return ERR_PTR(err);
+	sk = sock->sk;
+	if (sk->sk_protocol != IPPROTO_UDP || sk->sk_type != SOCK_DGRAM ||
+	    (sk->sk_family != AF_INET && sk->sk_family != AF_INET6))
+		err = -EPROTOTYPE;
+	else if (!net_eq(sock_net(sk), net))
+		err = -EXDEV;
+	if (err)
+		goto out;
+	lock_sock(sk);
+	if (rcu_access_pointer(sk->sk_user_data) == (void *)&ripsec_encap_tag)
+		err = -EALREADY;
+	else if (READ_ONCE(udp_sk(sk)->encap_type) || rcu_access_pointer(sk->sk_user_data))
+		err = -EBUSY;
+	else if (!inet_sk(sk)->inet_sport)
+		err = -EDESTADDRREQ;
+	if (!err) {
+		setup_udp_tunnel_sock(net, sk, &cfg);
+		*port = ntohs(inet_sk(sk)->inet_sport);
+		sock_hold(sk);
+	}
+	release_sock(sk);
+out:
+	sockfd_put(sock);
+	return err ? ERR_PTR(err) : sk;
+}
+
+/* Undoes ripsec_shim_encap_attach's setup; packets already inside ripsec_encap_rcv finish
+ * (the caller waits for an RCU grace period before dropping its reference). */
+void ripsec_shim_encap_detach(struct sock *sk)
+{
+	lock_sock(sk);
+	inet_set_bit(MC_LOOP, sk);
+	inet_dec_convert_csum(sk);
+	WRITE_ONCE(udp_sk(sk)->encap_type, 0);
+	WRITE_ONCE(udp_sk(sk)->encap_rcv, NULL);
+	WRITE_ONCE(udp_sk(sk)->encap_destroy, NULL);
+	rcu_assign_sk_user_data(sk, NULL);
+	release_sock(sk);
+}
+
+void ripsec_shim_encap_put(struct sock *sk)
+{
+	sock_put(sk);
+}
+
+/* Fills in the checksum of the IPv6 UDP datagram at @udp (@len bytes, header included). */
+void ripsec_shim_udp6_checksum(u8 *udp, unsigned int len, const u8 *saddr, const u8 *daddr)
+{
+	struct udphdr *uh = (struct udphdr *)udp;
+
+	uh->check = 0;
+	uh->check = csum_ipv6_magic((const struct in6_addr *)saddr, (const struct in6_addr *)daddr,
+				    len, IPPROTO_UDP, csum_partial(udp, len, 0));
+	if (!uh->check)
+		uh->check = CSUM_MANGLED_0;
 }

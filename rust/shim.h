@@ -115,9 +115,13 @@ int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, c
 struct xfrm_state *ripsec_shim_marker_new(struct net *net);
 void ripsec_shim_marker_put(struct xfrm_state *x);
 int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *marker,
-			 bool reassembled);
+			 bool reassembled, bool checksum_ok);
 bool ripsec_shim_skb_decrypted(const struct sk_buff *skb, const struct xfrm_state *marker);
 unsigned int ripsec_shim_skb_dev_mtu(const struct sk_buff *skb);
 void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6);
+struct sock *ripsec_shim_encap_attach(struct net *net, int fd, u16 *port);
+void ripsec_shim_encap_detach(struct sock *sk);
+void ripsec_shim_encap_put(struct sock *sk);
+void ripsec_shim_udp6_checksum(u8 *udp, unsigned int len, const u8 *saddr, const u8 *daddr);
 
 #endif /* RIPSEC_SHIM_H */

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod encap;
 pub mod info;
 pub mod kernel;
 pub mod monitor;

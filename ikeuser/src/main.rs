@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use ikeuser::control::{self, Request};
-use ikeuser::{config, daemon, info, monitor, netlink, policy, sa, stats};
+use ikeuser::{config, daemon, encap, info, monitor, netlink, policy, sa, stats};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -60,7 +60,19 @@ enum Cmd {
     /// Run `sa ...` and `policy ...` lines from FILE (`-` for stdin) over one netlink socket,
     /// like `ip -batch`; stops at the first error, naming its line.
     Batch { file: String },
-    /// Print SA events (expire, acquire) as they happen.
+    /// Receive ESP in UDP (RFC 3948) on a UDP port until stopped: the socket owner for manually
+    /// keyed `encap espinudp` SAs (the IKE daemon holds its own).
+    #[command(
+        after_help = "Example:\n  ikeuser encap listen port 4500 &\n  ikeuser sa add ... encap espinudp 4500 4500"
+    )]
+    Encap {
+        /// listen
+        action: String,
+        /// `port N` (default 4500) and `addr ADDR` (default: every address, IPv4 and IPv6).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Print SA events (expire, acquire, mapping) as they happen.
     Monitor {
         /// Exit after this many events.
         #[arg(long)]
@@ -197,9 +209,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Getspi { args } => stats::getspi(&mut nl, &args, cli.json)?,
         Cmd::Stats => stats::stats(&mut nl, cli.json)?,
         Cmd::Monitor { count } => monitor::run(&mut nl, count, cli.json)?,
+        Cmd::Encap { action, args } => encap_cmd(&mut nl, &action, &args)?,
         Cmd::Batch { file } => batch(&mut nl, &file, cli.json)?,
     }
     Ok(())
+}
+
+fn encap_cmd(nl: &mut netlink::Ripsec, action: &str, args: &[String]) -> anyhow::Result<()> {
+    use ikeuser::words::{self, Words};
+    if action != "listen" {
+        anyhow::bail!("unknown `encap {action}`; use `encap listen [port N] [addr ADDR]`");
+    }
+    let mut w = Words::new("encap listen", args);
+    let (mut port, mut addr) = (ripsec_proto::udp_encap::NAT_T_PORT, None);
+    while let Some(k) = w.next_key() {
+        match k {
+            "port" => port = words::number(k, w.value(k)?)?,
+            "addr" => addr = Some(words::addr(k, w.value(k)?)?),
+            _ => return Err(w.unknown(k, &["port", "addr"])),
+        }
+    }
+    encap::listen(nl, port, addr)
 }
 
 fn batch(nl: &mut netlink::Ripsec, file: &str, json: bool) -> anyhow::Result<()> {

@@ -1,4 +1,4 @@
-//! `ikeuser monitor`: prints the module's events (EXPIRE, ACQUIRE) as they happen.
+//! `ikeuser monitor`: prints the module's events (EXPIRE, ACQUIRE, MAPPING) as they happen.
 
 use crate::netlink::attr::{self, Attr};
 use crate::netlink::Ripsec;
@@ -54,6 +54,19 @@ pub fn decode(cmd_id: u8, payload: &[u8]) -> Result<Value> {
                 "dport": n(a::SEL_DPORT_LO),
             })
         }
+        cmd::MAPPING => {
+            let family = n(a::SA_FAMILY) as u8;
+            json!({
+                "event": "mapping",
+                "spi": n(a::SA_SPI),
+                "dst": addr(&attrs, family, a::SA_DST),
+                "reqid": n(a::SA_REQID),
+                "old_src": addr(&attrs, family, a::SA_SRC),
+                "old_sport": n(a::SA_ENCAP_SPORT),
+                "new_src": addr(&attrs, family, a::MAPPING_SRC),
+                "new_sport": n(a::MAPPING_SPORT),
+            })
+        }
         c => json!({ "event": "unknown", "cmd": c }),
     })
 }
@@ -97,6 +110,16 @@ pub fn describe(ev: &Value) -> String {
                 s("reqid"),
             )
         }
+        Some("mapping") => format!(
+            "mapping: ESP in UDP for SA spi 0x{:08x} to {} (reqid {}) now comes from {}:{}, not {}:{}; the peer's NAT mapping changed (update the SA's peer to follow it)",
+            ev["spi"].as_u64().unwrap_or(0),
+            s("dst"),
+            s("reqid"),
+            s("new_src"),
+            s("new_sport"),
+            s("old_src"),
+            s("old_sport"),
+        ),
         _ => ev.to_string(),
     }
 }

@@ -32,6 +32,7 @@ pub fn parse(w: &mut Words<'_>, full: bool, limits_only: bool) -> Result<(AttrWr
     }
     if full || limits_only {
         expected.extend(LIMITS.iter().map(|l| l.0));
+        expected.push("encap");
     }
     if !full && !limits_only {
         expected.push("show-keys");
@@ -57,6 +58,7 @@ pub fn parse(w: &mut Words<'_>, full: bool, limits_only: bool) -> Result<(AttrWr
             "esn" => {
                 extra.flag(a::SA_ESN);
             }
+            "encap" => encap(w, &mut extra, full)?,
             "show-keys" => show_keys = true,
             _ => {
                 let ty = LIMITS
@@ -100,6 +102,37 @@ pub fn parse(w: &mut Words<'_>, full: bool, limits_only: bool) -> Result<(AttrWr
     Ok((out, show_keys))
 }
 
+/// `encap espinudp SPORT DPORT [OADDR]`, as `ip xfrm state` takes it (OADDR, the NAT-OA
+/// address, is accepted and not used). `sa update` changes the ports of an encapsulating SA.
+fn encap(w: &mut Words<'_>, out: &mut AttrWriter, add: bool) -> Result<()> {
+    let usage = "`encap` takes `espinudp SPORT DPORT`, for example `encap espinudp 4500 4500`";
+    let ty = w.value("encap")?;
+    if ty != "espinudp" {
+        bail!("{usage}; `{ty}` is not an encapsulation ripsec knows (only ESP in UDP, RFC 3948)");
+    }
+    let sport: u16 = words::number("encap SPORT", w.value("encap")?)?;
+    let dport: u16 = words::number("encap DPORT", w.value("encap")?)?;
+    if sport == 0 || dport == 0 {
+        bail!("{usage}; port 0 is not a port");
+    }
+    let _oaddr = w.next_if_addr();
+    if add {
+        out.u8(a::SA_ENCAP_TYPE, ripsec_proto::uapi::ENCAP_ESPINUDP);
+    }
+    out.u16(a::SA_ENCAP_SPORT, sport)
+        .u16(a::SA_ENCAP_DPORT, dport);
+    Ok(())
+}
+
+/// An SA's UDP encapsulation.
+#[derive(Serialize)]
+pub struct EncapInfo {
+    #[serde(rename = "type")]
+    pub ty: &'static str,
+    pub sport: u16,
+    pub dport: u16,
+}
+
 #[derive(Serialize)]
 pub struct SaInfo {
     pub spi: u32,
@@ -114,6 +147,8 @@ pub struct SaInfo {
     pub reqid: u32,
     pub replay_window: u32,
     pub esn: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encap: Option<EncapInfo>,
     pub limits: BTreeMap<&'static str, u64>,
     pub add_time: u64,
     pub seq_out: u64,
@@ -160,6 +195,14 @@ pub fn decode(payload: &[u8]) -> Result<SaInfo> {
         reqid: get(a::SA_REQID)?.u32()?,
         replay_window: get(a::SA_REPLAY_WINDOW)?.u32()?,
         esn: attr::find(&attrs, a::SA_ESN).is_some(),
+        encap: match attr::find(&attrs, a::SA_ENCAP_TYPE) {
+            Some(_) => Some(EncapInfo {
+                ty: "espinudp",
+                sport: get(a::SA_ENCAP_SPORT)?.u16()?,
+                dport: get(a::SA_ENCAP_DPORT)?.u16()?,
+            }),
+            None => None,
+        },
         limits,
         add_time: get(a::SA_ADD_TIME)?.u64()?,
         seq_out: get(a::SA_SEQ_OUT)?.u64()?,
@@ -185,6 +228,9 @@ pub fn print(sas: &[SaInfo]) {
             s.replay_window,
             if s.esn { " esn" } else { "" }
         );
+        if let Some(e) = &s.encap {
+            println!("    encap {} {} {}", e.ty, e.sport, e.dport);
+        }
         if let Some(k) = &s.key {
             println!("    key {k}");
         }

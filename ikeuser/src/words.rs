@@ -22,6 +22,13 @@ impl<'a> Words<'a> {
         self.words.next().map(String::as_str)
     }
 
+    /// The next word, if it parses as an address (consumed then).
+    pub fn next_if_addr(&mut self) -> Option<IpAddr> {
+        let a = self.words.peek()?.parse().ok()?;
+        self.words.next();
+        Some(a)
+    }
+
     /// The value after keyword `key`.
     pub fn value(&mut self, key: &str) -> Result<&'a str> {
         self.words

@@ -9,6 +9,7 @@ use super::{
     net::{hook_state, Hook, Net, NetInit, PernetState},
     raw,
     skb::{Skb, Verdict},
+    udp::SocketId,
 };
 use core::pin::Pin;
 use kernel::prelude::*;
@@ -29,6 +30,11 @@ pub(crate) trait Handlers {
     fn doit(info: &GenlInfo<'_>) -> Result;
     /// Every `dumpit` round: how many entries it added.
     fn dumpit(dump: &mut Dump<'_>) -> Result<c_int>;
+    /// A datagram to an encapsulation socket, from its IP header; what it returns goes on to
+    /// the socket.
+    fn encap_receive(net: Net<'_>, skb: Skb) -> Option<Skb>;
+    /// An encapsulation socket of `net` is being closed.
+    fn encap_closed(net: Net<'_>, sk: SocketId);
 }
 
 /// Pernet init: makes the state and stores it in the netns's slot.
@@ -124,6 +130,38 @@ pub(crate) unsafe fn dumpit<H: Handlers>(
     H::dumpit(&mut dump).unwrap_or_else(|e| e.to_errno())
 }
 
+/// A datagram to an encapsulation socket; returns what goes on to the socket (or null).
+///
+/// # Safety
+///
+/// UDP calls it, under RCU, with a datagram it hands over (the data at its IP header) that
+/// reached a socket attached in `net`; detaching waits for an RCU grace period before the
+/// netns's state can go.
+pub(crate) unsafe fn encap_rcv<H: Handlers>(
+    net: *mut raw::net,
+    skb: *mut raw::sk_buff,
+) -> *mut raw::sk_buff {
+    // SAFETY: the datagram is ours until handed back.
+    let Some(skb) = (unsafe { Skb::from_raw(skb) }) else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: as the caller promises.
+    let net = unsafe { Net::from_raw(net) };
+    H::encap_receive(net, skb).map_or(core::ptr::null_mut(), Skb::into_raw)
+}
+
+/// An encapsulation socket is being closed.
+///
+/// # Safety
+///
+/// UDP calls it from process context for a socket attached in `net`, which the socket keeps
+/// alive (and so its ripsec state).
+pub(crate) unsafe fn encap_closed<H: Handlers>(net: *mut raw::net, sk: *mut raw::sock) {
+    // SAFETY: as the caller promises.
+    let net = unsafe { Net::from_raw(net) };
+    H::encap_closed(net, SocketId::of(sk));
+}
+
 /// Defines the C entry points for handlers `$h` whose netns state is `$state`.
 macro_rules! entry_points {
     ($h:ty, $state:ty) => {
@@ -195,6 +233,30 @@ macro_rules! entry_points {
         ) -> kernel::ffi::c_int {
             // SAFETY: as promised to us.
             unsafe { $crate::ffi::entry::dumpit::<$h>(skb, cb) }
+        }
+
+        /// # Safety
+        ///
+        /// shim.c's `encap_rcv` calls it for a datagram to an attached socket of `net`.
+        #[no_mangle]
+        unsafe extern "C" fn ripsec_rs_encap_rcv(
+            net: *mut $crate::ffi::raw::net,
+            skb: *mut $crate::ffi::raw::sk_buff,
+        ) -> *mut $crate::ffi::raw::sk_buff {
+            // SAFETY: as promised to us.
+            unsafe { $crate::ffi::entry::encap_rcv::<$h>(net, skb) }
+        }
+
+        /// # Safety
+        ///
+        /// shim.c's `encap_destroy` calls it when an attached socket of `net` closes.
+        #[no_mangle]
+        unsafe extern "C" fn ripsec_rs_encap_closed(
+            net: *mut $crate::ffi::raw::net,
+            sk: *mut $crate::ffi::raw::sock,
+        ) {
+            // SAFETY: as promised to us.
+            unsafe { $crate::ffi::entry::encap_closed::<$h>(net, sk) }
         }
     };
 }

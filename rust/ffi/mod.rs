@@ -13,6 +13,7 @@ pub(crate) mod net;
 pub(crate) mod raw;
 pub(crate) mod rcu;
 pub(crate) mod skb;
+pub(crate) mod udp;
 pub(crate) mod work;
 
 pub(crate) use crypto::{crypto_available, Aead, Ahash};
@@ -21,5 +22,6 @@ pub(crate) use marker::Marker;
 pub(crate) use misc::{memzero, random_bytes, random_u32, seconds};
 pub(crate) use net::{Hook, Net, NetInit, PernetRegistration};
 pub(crate) use rcu::{ArcXArray, DeferredDrops, Retired};
-pub(crate) use skb::{Skb, Verdict, WritableSkb};
+pub(crate) use skb::{Reinjection, Skb, Verdict, WritableSkb};
+pub(crate) use udp::{udp6_checksum, EncapSocket, SocketId};
 pub(crate) use work::Work;

@@ -33,6 +33,7 @@ opaque! {
     crypto_ahash => "struct crypto_ahash",
     ripsec_work => "struct ripsec_work",
     xfrm_state => "struct xfrm_state",
+    sock => "struct sock",
 }
 
 /// A NUL-terminated copy of a short string, for C calls.

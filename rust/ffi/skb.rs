@@ -43,6 +43,7 @@ extern "C" {
         ipv6: bool,
         marker: *mut raw::xfrm_state,
         reassembled: bool,
+        checksum_ok: bool,
     ) -> c_int;
     fn ripsec_shim_skb_headroom(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_skb_tailroom(skb: *const raw::sk_buff) -> c_uint;
@@ -89,6 +90,15 @@ impl Verdict {
     }
 }
 
+/// How a decapsulated packet goes back into the stack ([`Skb::reinject`]).
+pub(crate) struct Reinjection {
+    /// It was reassembled from fragments: it may be fragmented again on its way on.
+    pub(crate) reassembled: bool,
+    /// Its TCP/UDP checksum counts as verified: transport mode through a NAT, where the
+    /// addresses it was computed over changed on the way (RFC 3948 §3.1.2).
+    pub(crate) checksum_ok: bool,
+}
+
 /// A packet owned by ripsec; freed on drop unless handed on.
 ///
 /// # Invariants
@@ -112,8 +122,8 @@ impl Skb {
         NonNull::new(ptr).map(|ptr| Self { ptr })
     }
 
-    /// Gives ownership back (to the netfilter core, with a verdict).
-    fn into_raw(self) -> *mut raw::sk_buff {
+    /// Gives ownership back (to the netfilter core with a verdict, or to UDP).
+    pub(super) fn into_raw(self) -> *mut raw::sk_buff {
         core::mem::ManuallyDrop::new(self).ptr.as_ptr()
     }
 
@@ -193,13 +203,19 @@ impl Skb {
     }
 
     /// Feeds the (decapsulated) IP packet at the start of the data back into the stack,
-    /// marked with `marker` ([`Skb::decrypted`]). A `reassembled` packet may be fragmented
-    /// again on its way on. `ELOOP`: nested deeper than the kernel's secpath holds.
-    pub(crate) fn reinject(self, ipv6: bool, marker: &Marker, reassembled: bool) -> Result {
+    /// marked with `marker` ([`Skb::decrypted`]). `ELOOP`: nested deeper than the kernel's
+    /// secpath holds.
+    pub(crate) fn reinject(self, ipv6: bool, marker: &Marker, how: Reinjection) -> Result {
         // SAFETY: the shim consumes the skb in every case and takes its own reference on the
         // live marker.
         to_result(unsafe {
-            ripsec_shim_reinject(self.into_raw(), ipv6, marker.as_ptr(), reassembled)
+            ripsec_shim_reinject(
+                self.into_raw(),
+                ipv6,
+                marker.as_ptr(),
+                how.reassembled,
+                how.checksum_ok,
+            )
         })
     }
 

@@ -23,7 +23,9 @@ wire_check() {
 		--sa "spi=0x2000,src=$B_OUT,dst=$A_OUT,alg=$1,key=0x$KEY_BA$esn"
 }
 
-for alg in aes128gcm16 aes256gcm16 chacha20poly1305 aes128-sha256 aes256-sha256 null-sha256; do
+# One algorithm of each kind tshark (or python3-cryptography) checks: AES-GCM below (with ESN)
+# and in 62-espinudp (in UDP), ChaCha20-Poly1305, CBC + HMAC in both key sizes, NULL.
+for alg in chacha20poly1305 aes256-sha256 null-sha256; do
 	eval "test_wire_${alg//-/_}_tunnel44() { wire_check $alg tunnel44; }"
 done
 test_wire_aes128_sha256_transport6() { wire_check aes128-sha256 transport6; }

@@ -139,18 +139,6 @@ expect_clean() {
 	done
 }
 
-# wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds or SECONDS have passed.
-# CMD runs in a subshell, so a check that calls `fail` (exit) is just retried. A single argument
-# is evaluated anew each time, for checks with $(...) in them: wait_for 5 'test "$(f)" = 2'.
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until if [ $# -eq 1 ]; then (eval "$1"); else ("$@"); fi; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.2
-	done
-}
-
 # ike_cleanup: the EXIT trap of IKE tests; stops the daemons and, if the test failed, shows
 # the end of their logs.
 ike_cleanup() {

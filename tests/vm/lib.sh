@@ -35,6 +35,18 @@ expect_eq() {
 	[ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
 }
 
+# wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds or SECONDS have passed.
+# CMD runs in a subshell, so a check that calls `fail` (exit) is just retried. A single argument
+# is evaluated anew each time, for checks with $(...) in them: wait_for 5 'test "$(f)" = 2'.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until if [ $# -eq 1 ]; then (eval "$1"); else ("$@"); fi; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.2
+	done
+}
+
 # mkns NAME...: create network namespaces with loopback up.
 mkns() {
 	local n

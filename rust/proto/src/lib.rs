@@ -18,3 +18,4 @@ pub mod lifetime;
 pub mod replay;
 pub mod selector;
 pub mod uapi;
+pub mod udp_encap;

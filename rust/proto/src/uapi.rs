@@ -40,6 +40,10 @@ pub mod cmd {
     pub const EXPIRE: u8 = 13;
     /// Event: outbound traffic matched a protect policy that has no SA.
     pub const ACQUIRE: u8 = 14;
+    /// Takes the requester's UDP socket `encap-fd` for ESP in UDP (RFC 3948).
+    pub const ENCAP_ATTACH: u8 = 15;
+    /// Event: authenticated ESP in UDP arrived from a new address or port (NAT rebinding).
+    pub const MAPPING: u8 = 16;
 }
 
 /// Attributes of the top-level `ripsec` attribute set.
@@ -156,8 +160,22 @@ pub mod attr {
     pub const SP_COUNT: u16 = 55;
     /// SA (reply): the crypto driver implementing the algorithm.
     pub const SA_CRYPTO_DRIVER: u16 = 56;
+    /// SA: encapsulation type; only [`super::ENCAP_ESPINUDP`] (ESP in UDP, RFC 3948).
+    pub const SA_ENCAP_TYPE: u16 = 57;
+    /// SA: UDP source port of the encapsulation (outbound: ours; inbound: the peer's).
+    pub const SA_ENCAP_SPORT: u16 = 58;
+    /// SA: UDP destination port of the encapsulation.
+    pub const SA_ENCAP_DPORT: u16 = 59;
+    /// ENCAP_ATTACH: the requester's file descriptor of a UDP socket.
+    pub const ENCAP_FD: u16 = 60;
+    /// MAPPING event: the address the SA's traffic now comes from.
+    pub const MAPPING_SRC: u16 = 61;
+    /// MAPPING event: the UDP port it now comes from.
+    pub const MAPPING_SPORT: u16 = 62;
+    /// ENCAP_ATTACH (reply): the socket's local port.
+    pub const ENCAP_PORT: u16 = 63;
     /// Highest attribute number.
-    pub const MAX: u16 = 56;
+    pub const MAX: u16 = 63;
 }
 
 /// Counters nested inside [`attr::STATS`].
@@ -203,8 +221,12 @@ pub mod stats_attr {
     pub const DROP_NESTING: u16 = 19;
     /// Dropped: the crypto API failed (not an authentication failure).
     pub const DROP_CRYPTO: u16 = 20;
+    /// Dropped: ESP for an SA with UDP encapsulation arrived without it, or the reverse.
+    pub const DROP_ENCAP: u16 = 21;
+    /// NAT keepalives received (and dropped) on encapsulation sockets.
+    pub const KEEPALIVES_IN: u16 = 22;
     /// Highest attribute number.
-    pub const MAX: u16 = 20;
+    pub const MAX: u16 = 22;
 }
 
 /// Why the data path dropped a packet: each is counted under its `drop-*` counter.
@@ -240,6 +262,8 @@ pub enum DropReason {
     Nesting,
     /// The crypto API failed.
     Crypto,
+    /// ESP arrived with the wrong (or without) UDP encapsulation for its SA.
+    Encap,
 }
 
 impl DropReason {
@@ -262,6 +286,7 @@ impl DropReason {
             DropReason::Fragment => s::DROP_FRAGMENT,
             DropReason::Nesting => s::DROP_NESTING,
             DropReason::Crypto => s::DROP_CRYPTO,
+            DropReason::Encap => s::DROP_ENCAP,
         }
     }
 }
@@ -307,6 +332,9 @@ pub const ACTION_PROTECT: u8 = 0;
 pub const ACTION_BYPASS: u8 = 1;
 /// Policy action: drop the packet.
 pub const ACTION_DISCARD: u8 = 2;
+
+/// SA encapsulation: ESP in UDP (RFC 3948), as the kernel's `UDP_ENCAP_ESPINUDP`.
+pub const ENCAP_ESPINUDP: u8 = 2;
 
 /// Largest key any algorithm takes, in bytes.
 pub const MAX_KEY_LEN: usize = 64;
@@ -504,6 +532,13 @@ pub const ATTR_SETS: &[AttrSet] = &[
             a(attr::SA_COUNT, "sa-count", AttrType::U32),
             a(attr::SP_COUNT, "sp-count", AttrType::U32),
             a(attr::SA_CRYPTO_DRIVER, "sa-crypto-driver", AttrType::String),
+            a(attr::SA_ENCAP_TYPE, "sa-encap-type", AttrType::U8),
+            a(attr::SA_ENCAP_SPORT, "sa-encap-sport", AttrType::U16),
+            a(attr::SA_ENCAP_DPORT, "sa-encap-dport", AttrType::U16),
+            a(attr::ENCAP_FD, "encap-fd", AttrType::U32),
+            bin(attr::MAPPING_SRC, "mapping-src", 16),
+            a(attr::MAPPING_SPORT, "mapping-sport", AttrType::U16),
+            a(attr::ENCAP_PORT, "encap-port", AttrType::U16),
         ],
     },
     AttrSet {
@@ -544,6 +579,8 @@ pub const ATTR_SETS: &[AttrSet] = &[
             a(stats_attr::DROP_FRAGMENT, "drop-fragment", AttrType::U64),
             a(stats_attr::DROP_NESTING, "drop-nesting", AttrType::U64),
             a(stats_attr::DROP_CRYPTO, "drop-crypto", AttrType::U64),
+            a(stats_attr::DROP_ENCAP, "drop-encap", AttrType::U64),
+            a(stats_attr::KEEPALIVES_IN, "keepalives-in", AttrType::U64),
         ],
     },
 ];
@@ -588,6 +625,9 @@ pub const CMDS: &[CmdDef] = &[
             "sa-hard-packets",
             "sa-hard-add-secs",
             "sa-hard-use-secs",
+            "sa-encap-type",
+            "sa-encap-sport",
+            "sa-encap-dport",
         ],
         reply: &[],
         dump: false,
@@ -609,6 +649,8 @@ pub const CMDS: &[CmdDef] = &[
             "sa-hard-packets",
             "sa-hard-add-secs",
             "sa-hard-use-secs",
+            "sa-encap-sport",
+            "sa-encap-dport",
         ],
         reply: &[],
         dump: false,
@@ -651,6 +693,9 @@ pub const CMDS: &[CmdDef] = &[
             "sa-seq-out",
             "sa-replay-top",
             "sa-crypto-driver",
+            "sa-encap-type",
+            "sa-encap-sport",
+            "sa-encap-dport",
         ],
         dump: true,
         event: false,
@@ -785,6 +830,32 @@ pub const CMDS: &[CmdDef] = &[
             "sel-proto",
             "sel-sport-lo",
             "sel-dport-lo",
+        ],
+        dump: false,
+        event: true,
+    },
+    CmdDef {
+        id: cmd::ENCAP_ATTACH,
+        name: "encap-attach",
+        request: &["encap-fd"],
+        reply: &["encap-port"],
+        dump: false,
+        event: false,
+    },
+    CmdDef {
+        id: cmd::MAPPING,
+        name: "mapping",
+        request: &[],
+        reply: &[
+            "sa-spi",
+            "sa-proto",
+            "sa-family",
+            "sa-dst",
+            "sa-reqid",
+            "sa-src",
+            "sa-encap-sport",
+            "mapping-src",
+            "mapping-sport",
         ],
         dump: false,
         event: true,
