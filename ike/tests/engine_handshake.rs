@@ -212,7 +212,7 @@ fn replayed_ike_auth_request_after_establishment_gets_cached_response() {
     sim.engines[RESPONDER].handle_datagram(now, addr(INITIATOR), addr(RESPONDER), &request);
     let out: Vec<Output> = std::iter::from_fn(|| sim.engines[RESPONDER].poll_output()).collect();
     assert_eq!(out.len(), 1);
-    let Output::Send { to, bytes } = &out[0] else {
+    let Output::Send { to, bytes, .. } = &out[0] else {
         panic!("expected a Send, got {out:?}");
     };
     assert_eq!(*to, addr(INITIATOR));

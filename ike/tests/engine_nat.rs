@@ -137,15 +137,18 @@ fn cookie_retry_recomputes_the_notifies() {
 fn initiator_behind_a_nat_is_detected_by_both_and_the_sa_still_establishes() {
     let (alice, bob) = configs();
     let mut sim = Sim::new(602, vec![bob], Faults::default());
-    let public: SocketAddr = "198.51.100.7:4500".parse().unwrap();
+    let public: SocketAddr = "198.51.100.7:500".parse().unwrap();
     sim.nat[INITIATOR] = Some(public);
     sim.initiate(alice);
     sim.run();
     assert_eq!(sim.established(INITIATOR), 1);
     assert_eq!(sim.established(RESPONDER), 1);
+    // Both moved to the NAT traversal port (the simulated NAT keeps ports), and the Child
+    // SAs carry ESP in UDP between the ports of the IKE SA.
     let (i, r) = assert_one_live_child(&sim);
-    assert_eq!(r.peer, public);
-    assert_eq!(i.peer, addr(RESPONDER));
+    assert_eq!(r.peer, "198.51.100.7:4500".parse().unwrap());
+    assert_eq!(i.peer, SocketAddr::new(addr(RESPONDER).ip(), 4500));
+    assert_eq!((i.encap, r.encap), (Some((4500, 4500)), Some((4500, 4500))));
     assert_eq!(
         nat(&sim, RESPONDER),
         NatState {
@@ -166,12 +169,12 @@ fn initiator_behind_a_nat_is_detected_by_both_and_the_sa_still_establishes() {
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(
         r[0],
-        "NAT detected: the peer 198.51.100.7:4500 is behind a NAT; ripsec does not implement UDP encapsulation (RFC 3948) yet, so ESP traffic will probably not pass"
+        "NAT detected: the peer 198.51.100.7:4500 is behind a NAT; IKE continues on UDP port 4500, and ESP goes in UDP (RFC 3948)"
     );
     let i = warnings(&sim, INITIATOR);
     assert_eq!(i.len(), 1, "{i:?}");
     assert!(
-        i[0].starts_with("NAT detected: we (192.0.2.1:500) are behind a NAT"),
+        i[0].starts_with("NAT detected: we (192.0.2.1:4500) are behind a NAT"),
         "{i:?}"
     );
     // The warning follows Established.
@@ -206,8 +209,67 @@ fn responder_behind_a_nat_is_detected_by_both() {
     assert!(!nat(&sim, INITIATOR).local_behind_nat);
     assert!(nat(&sim, RESPONDER).local_behind_nat);
     assert!(!nat(&sim, RESPONDER).peer_behind_nat);
-    assert!(warnings(&sim, INITIATOR)[0].contains("the peer 203.0.113.9:500 is behind a NAT"));
+    assert!(warnings(&sim, INITIATOR)[0].contains("the peer 203.0.113.9:4500 is behind a NAT"));
+    let (i, r) = assert_one_live_child(&sim);
+    assert_eq!((i.encap, r.encap), (Some((4500, 4500)), Some((4500, 4500))));
     assert_eq!(warnings(&sim, RESPONDER).len(), 1);
+}
+
+#[test]
+fn forced_encapsulation_without_a_nat_moves_both_to_udp() {
+    let (mut alice, bob) = configs();
+    alice.encap = true;
+    let mut sim = Sim::new(605, vec![bob], Faults::default());
+    sim.initiate(alice);
+    sim.run();
+    let (i, r) = assert_one_live_child(&sim);
+    assert_eq!((i.encap, r.encap), (Some((4500, 4500)), Some((4500, 4500))));
+    assert_eq!(r.peer, SocketAddr::new(addr(INITIATOR).ip(), 4500));
+    // Our faked source hash makes the responder see us behind a NAT; we see none.
+    assert!(nat(&sim, RESPONDER).peer_behind_nat);
+    assert!(!nat(&sim, INITIATOR).detected());
+}
+
+#[test]
+fn without_a_nat_nothing_moves_or_encapsulates() {
+    let (alice, bob) = configs();
+    let sim = established(606, alice, bob);
+    let (i, r) = assert_one_live_child(&sim);
+    assert_eq!((i.encap, r.encap), (None, None));
+    assert_eq!((i.peer, r.peer), (addr(RESPONDER), addr(INITIATOR)));
+}
+
+#[test]
+fn responder_follows_the_initiators_new_nat_mapping() {
+    let (alice, bob) = configs();
+    let mut sim = Sim::new(607, vec![bob], Faults::default());
+    sim.nat[INITIATOR] = Some("198.51.100.7:500".parse().unwrap());
+    sim.initiate(alice);
+    sim.run();
+    assert_one_live_child(&sim);
+    // The NAT rebinds to another public address; the initiator's next request comes from it.
+    sim.nat[INITIATOR] = Some("198.51.100.8:500".parse().unwrap());
+    let now = sim.now;
+    let id = sim.current_sa(INITIATOR).unwrap();
+    let spi = sim.engines[INITIATOR].status()[0].children[0].inbound_spi;
+    assert!(sim.engines[INITIATOR].rekey_child(now, id, spi));
+    sim.run();
+    let moved: Vec<_> = sim.events[RESPONDER]
+        .iter()
+        .filter_map(|e| match e {
+            Output::PeerMoved { peer, local, .. } => Some((*peer, *local)),
+            _ => None,
+        })
+        .collect();
+    let new: SocketAddr = "198.51.100.8:4500".parse().unwrap();
+    assert_eq!(
+        moved,
+        vec![(new, SocketAddr::new(addr(RESPONDER).ip(), 4500))]
+    );
+    // The rekeyed Child SA goes to the new mapping.
+    let (_, r) = assert_one_live_child(&sim);
+    assert_eq!(r.peer, new);
+    assert_eq!(sim.engines[RESPONDER].status()[0].peer, new);
 }
 
 /// The initiator's IKE_SA_INIT request with its payloads changed by `edit`, answered by a

@@ -67,7 +67,7 @@ pub fn run(cfg: &Config, conn: &Connection, count: u64, parallel: u64) -> Result
         }
         while let Some(o) = engine.poll_output() {
             match o {
-                Output::Send { to, bytes } => {
+                Output::Send { to, bytes, .. } => {
                     if is_setup_request(&bytes) {
                         requests += 1;
                     }

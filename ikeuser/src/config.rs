@@ -44,6 +44,8 @@ struct RawFile {
 struct RawDaemon {
     socket: Option<Spanned<String>>,
     port: Option<Spanned<u16>>,
+    natt_port: Option<Spanned<u16>>,
+    keepalive: Option<Spanned<u64>>,
     retransmit_timeout_ms: Option<Spanned<u64>>,
     retransmit_tries: Option<Spanned<u32>>,
 }
@@ -67,6 +69,8 @@ struct RawConnection {
     start: Option<Spanned<String>>,
     dpd_delay: Option<Spanned<u64>>,
     rekey_time: Option<Spanned<u64>>,
+    encap: Option<Spanned<bool>>,
+    remote_port: Option<Spanned<u16>>,
     #[serde(default)]
     children: BTreeMap<String, Spanned<RawChild>>,
 }
@@ -137,6 +141,10 @@ pub struct Connection {
     pub dpd_delay: Option<Duration>,
     /// Seconds between IKE SA rekeys.
     pub rekey_time: Option<u64>,
+    /// ESP in UDP even without a NAT (strongSwan's `encap = yes`).
+    pub encap: bool,
+    /// The peer's IKE port (the daemon's unless given; the NAT traversal port starts there).
+    pub remote_port: Option<u16>,
     /// Its children, in file order; IKE_AUTH negotiates the first one.
     pub children: Vec<Child>,
 }
@@ -147,6 +155,11 @@ pub struct Config {
     pub path: PathBuf,
     pub socket: PathBuf,
     pub port: u16,
+    /// The NAT traversal port (RFC 7296 §2.23): where IKE moves when a NAT is found, and
+    /// ESP in UDP arrives.
+    pub natt_port: u16,
+    /// Seconds between NAT keepalives while behind a NAT (RFC 3948 §2.3); `None`: off.
+    pub keepalive: Option<Duration>,
     /// First retransmission timeout (doubled after each) and transmissions per request.
     pub retransmit: RetransmitPolicy,
     pub connections: Vec<Connection>,
@@ -234,6 +247,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         errors: Vec::new(),
     };
     let (mut socket, mut port) = (PathBuf::from(DEFAULT_SOCKET), 500);
+    let (mut natt_port, mut keepalive) = (4500, Some(Duration::from_secs(20)));
     let mut retransmit = RetransmitPolicy::default();
     if let Some(d) = &raw.daemon {
         let d = d.get_ref();
@@ -260,6 +274,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
                 c.error::<()>(p.span(), "daemon.port: 0 is not a port; IKE uses 500");
             }
             port = *p.get_ref();
+        }
+        if let Some(p) = &d.natt_port {
+            if *p.get_ref() == 0 || Some(*p.get_ref()) == d.port.as_ref().map(|p| *p.get_ref()) {
+                c.error::<()>(
+                    p.span(),
+                    "daemon.natt_port: use a port other than 0 and daemon.port; NAT traversal uses 4500",
+                );
+            }
+            natt_port = *p.get_ref();
+        }
+        if let Some(k) = &d.keepalive {
+            if *k.get_ref() > 3600 {
+                c.error::<()>(
+                    k.span(),
+                    "daemon.keepalive: use 0 (off) to 3600 seconds (default 20)",
+                );
+            }
+            keepalive = Some(Duration::from_secs(*k.get_ref())).filter(|k| !k.is_zero());
         }
     }
     let base = path.parent().unwrap_or(Path::new("."));
@@ -304,6 +336,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         path: path.to_path_buf(),
         socket,
         port,
+        natt_port,
+        keepalive,
         retransmit,
         connections,
     })
@@ -446,6 +480,15 @@ fn connection(
             .as_ref()
             .map(|t| *t.get_ref())
             .filter(|t| *t > 0),
+        encap: r.encap.as_ref().is_some_and(|e| *e.get_ref()),
+        remote_port: match &r.remote_port {
+            Some(p) if *p.get_ref() == 0 => c.error(
+                p.span(),
+                format_args!("connection `{name}`: remote_port: 0 is not a port; use 500 or 4500"),
+            )?,
+            Some(p) => Some(*p.get_ref()),
+            None => None,
+        },
         children: children.into_iter().map(|(ch, _)| ch).collect(),
     })
 }
@@ -1056,6 +1099,46 @@ life_time = 120
         assert_eq!(ch.mode, Mode::Transport);
         assert_eq!(ch.local_ts[0].to_string(), "fd00::1/128");
         assert_eq!(c.connections[0].ike.len(), DEFAULT_IKE.len());
+    }
+
+    #[test]
+    fn nat_traversal_keys() {
+        let c = check(GOOD).unwrap();
+        assert_eq!(
+            (c.natt_port, c.keepalive),
+            (4500, Some(Duration::from_secs(20)))
+        );
+        let conn = c.connection("site").unwrap();
+        assert_eq!((conn.encap, conn.remote_port), (false, None));
+        let set = GOOD
+            .replace(
+                "socket = \"/tmp/x.sock\"",
+                "socket = \"/tmp/x.sock\"\nnatt_port = 4600\nkeepalive = 0",
+            )
+            .replace(
+                "dpd_delay = 10",
+                "dpd_delay = 10\nencap = true\nremote_port = 4500",
+            );
+        let c = check(&set).unwrap();
+        assert_eq!((c.natt_port, c.keepalive), (4600, None));
+        let conn = c.connection("site").unwrap();
+        assert_eq!((conn.encap, conn.remote_port), (true, Some(4500)));
+        let bad = GOOD
+            .replace(
+                "socket = \"/tmp/x.sock\"",
+                "socket = \"/tmp/x.sock\"\nport = 4500\nnatt_port = 4500\nkeepalive = 7200",
+            )
+            .replace("dpd_delay = 10", "dpd_delay = 10\nremote_port = 0");
+        let e = check(&bad).unwrap_err();
+        assert!(
+            e.contains("t.toml:5: daemon.natt_port: use a port other than 0 and daemon.port"),
+            "{e}"
+        );
+        assert!(
+            e.contains("t.toml:6: daemon.keepalive: use 0 (off) to 3600 seconds"),
+            "{e}"
+        );
+        assert!(e.contains("remote_port: 0 is not a port"), "{e}");
     }
 
     #[test]

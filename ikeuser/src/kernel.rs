@@ -98,6 +98,17 @@ impl Kernel {
             .str(a::SA_ALG, alg)
             .bytes(a::SA_KEY, &key)
             .u32(a::SA_REQID, reqid);
+        // ESP in UDP: our port and the peer's, as the IKE SA uses them.
+        if let Some((ours, peers)) = child.encap {
+            let (sport, dport) = if inbound {
+                (peers, ours)
+            } else {
+                (ours, peers)
+            };
+            req.u8(a::SA_ENCAP_TYPE, uapi::ENCAP_ESPINUDP)
+                .u16(a::SA_ENCAP_SPORT, sport)
+                .u16(a::SA_ENCAP_DPORT, dport);
+        }
         // Only the initiator of a rekey needs the soft event, but either side may start one.
         if let Some(s) = soft_secs {
             req.u64(a::SA_SOFT_ADD_SECS, s);
@@ -109,6 +120,19 @@ impl Kernel {
         key.zeroize();
         req.buf.zeroize();
         r
+    }
+
+    /// Moves an outbound ESP-in-UDP SA to the peer's new port (its NAT mapping changed).
+    pub fn set_peer_port(&mut self, dst: IpAddr, spi: u32, ours: u16, peers: u16) -> Result<()> {
+        let mut req = sa_id(dst, spi);
+        req.u16(a::SA_ENCAP_SPORT, ours)
+            .u16(a::SA_ENCAP_DPORT, peers);
+        self.nl.request(cmd::SA_UPDATE, &req).map(drop)
+    }
+
+    /// Hands `sock` to ripsec, which then receives ESP in UDP on it; returns its port.
+    pub fn attach_encap(&mut self, sock: &std::net::UdpSocket) -> Result<u16> {
+        crate::encap::attach(&mut self.nl, sock)
     }
 
     /// Removes an SA; a missing one is not an error (it may have expired).

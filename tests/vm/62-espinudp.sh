@@ -204,7 +204,9 @@ test_espinudp_mapping_event() {
 	kill $mon
 	local line
 	line=$(grep mapping "$ev")
-	expect_eq "$(echo "$line" | wc -l)" 1 "MAPPING events for 20 packets from one new port (rate-limited)"
+	# Rate-limited: one per new endpoint, then at most one per 5 s (the pings take a few).
+	[ "$(echo "$line" | wc -l)" -le 2 ] || fail "$(echo "$line" | wc -l) MAPPING events for 20 packets from one new port"
+	line=$(echo "$line" | head -n 1)
 	expect_eq "$(json_get "$line" '(j["spi"], j["old_src"], j["old_sport"], j["new_src"], j["new_sport"])')" \
 		"(8192, '10.0.0.2', 4500, '10.0.0.2', 4600)" "MAPPING event"
 	# The SA keeps its peer until the key manager updates it; then traffic flows again.

@@ -339,3 +339,34 @@ test_ike_two_children_in_one_connection() {
 	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
 }
 
+
+# wire_count PCAP FILTER: frames of PCAP that the display filter FILTER matches.
+wire_count() { tshark -n -r "$1" -Y "$2" 2>/dev/null | wc -l; }
+
+test_ike_forced_encap_puts_ike_and_esp_in_udp_4500() {
+	ike_pair tunnel44 encap=true
+	local cap
+	cap=$(mktemp --suffix=.pcap)
+	ip netns exec B dumpcap -q -i b0 -f "udp or esp" -w "$cap" 2>/dev/null &
+	local dump=$!
+	wait_for 20 "[ -s $cap ]" || fail "dumpcap did not start"
+	sleep 1
+	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
+	traffic_both_ways 50000
+	expect_contains "$(ikectl A status)" "ESP in UDP"
+	expect_contains "$(ikectl B status)" "NAT: the peer is behind a NAT; IKE on 10.0.0.2:4500 <-> 10.0.0.1:4500, ESP in UDP"
+	expect_eq "$(json_get "$(ip netns exec A ikeuser sa list --json)" 'sorted((s["encap"]["sport"], s["encap"]["dport"]) for s in j)')" \
+		"[(4500, 4500), (4500, 4500)]" "A's SAs in UDP"
+	# Rekeys of the Child SA and of the IKE SA stay on 4500.
+	ikectl A rekey c >/dev/null || fail "child rekey: $(ike_log A | tail -3)"
+	ikectl B rekey c --ike >/dev/null || fail "IKE rekey: $(ike_log B | tail -3)"
+	traffic_both_ways 20000
+	kill -INT $dump
+	wait $dump || true
+	expect_eq "$(wire_count "$cap" 'ip.proto == 50')" 0 "native ESP frames"
+	expect_eq "$(wire_count "$cap" 'udp.port == 500')" 2 "IKE messages on port 500 (IKE_SA_INIT only)"
+	[ "$(wire_count "$cap" 'udp.port == 4500 && isakmp')" -ge 8 ] || fail "IKE on 4500: $(wire_count "$cap" 'udp.port == 4500 && isakmp')"
+	[ "$(wire_count "$cap" 'udp.port == 4500 && esp')" -ge 50 ] || fail "ESP in UDP 4500: $(wire_count "$cap" 'udp.port == 4500 && esp')"
+	ikectl A down c >/dev/null
+	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
+}

@@ -305,3 +305,34 @@ test_swan_esp_chacha20poly1305_and_null_sha256() {
 	expect_eq "$(alg_of_sas)" "['null-sha256']" "ripsec's SAs in A after the rekey"
 	traffic_both_ways 20000
 }
+
+# ESP in UDP with charon: each side forces encapsulation in turn (strongSwan's `encap = yes`,
+# ikeuser's `encap = true`), IKE moves to 4500, and traffic, a Child SA rekey, an IKE SA rekey
+# and DPD run there.
+test_swan_encap_charon_initiates() {
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16 dpd=2 -- encap=yes dpd_delay=2s
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	traffic_both_ways 50000
+	expect_contains "$(ikectl A status)" "NAT: the peer is behind a NAT; IKE on 10.0.0.1:4500 <-> 10.0.0.2:4500, ESP in UDP"
+	ip -n B xfrm state | grep -q "encap type espinudp sport 4500 dport 4500" || fail "charon's SAs are not in UDP: $(ip -n B xfrm state)"
+	rekeyed_by ikectl A rekey c
+	ikectl A rekey c --ike >/dev/null || fail "IKE rekey: $(ike_log A | tail -3)"
+	traffic_both_ways 20000
+	# DPD runs on 4500 too: a few seconds idle, then both still up.
+	sleep 5
+	swan_list_sas B "$SWAN" | grep -q ESTABLISHED || fail "charon lost the IKE SA"
+	ip netns exec A ping -c 2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping after DPD"
+	expect_eq "$(json_get "$(ip netns exec A ikeuser stats --json)" 'j["counters"]["drop-encap"]')" 0 "drop-encap"
+}
+
+test_swan_encap_ikeuser_initiates() {
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16 encap=true
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	traffic_both_ways 50000
+	ip -n B xfrm state | grep -q "encap type espinudp sport 4500 dport 4500" || fail "charon's SAs are not in UDP: $(ip -n B xfrm state)"
+	rekeyed_by ikectl A rekey c
+	ikectl A down c >/dev/null || fail "down: $(ike_log A | tail -3)"
+	wait_for 5 'test "$(xfrm_sa_count)" = 0' || fail "charon still has SAs after ikeuser's DELETE"
+	expect_clean A
+}

@@ -9,11 +9,11 @@ IKE_PSK="a pre-shared key for the tests"
 # between netns NS (A or B) and the other one, for the current `topology`. Keys: ike, esp
 # (TOML arrays), mode, start, psk, local_id, remote_id, local_ts, remote_ts, dpd, rekey, life,
 # tries (retransmit_tries), ike_rekey (the IKE SA's rekey_time), cert, key, ca (certificates
-# instead of the PSK; ca is one file).
+# instead of the PSK; ca is one file), encap (true: ESP in UDP without a NAT), keepalive.
 ike_conf() {
 	local ns=$1 file=$2 ike='["aes128gcm16-prfsha256-ecp256"]' esp='["aes128gcm16"]'
 	local mode=$AMODE start=none psk=$IKE_PSK local_id="" remote_id="" dpd=0 rekey=0 life=0 tries="" ike_rekey=0
-	local cert="" key="" ca=""
+	local cert="" key="" ca="" encap=false keepalive=""
 	local local_addr=$A_OUT remote_addr=$B_OUT local_ts=$SEL_A remote_ts=$SEL_B kv
 	if [ "$ns" = B ]; then
 		local_addr=$B_OUT remote_addr=$A_OUT local_ts=$SEL_B remote_ts=$SEL_A
@@ -26,6 +26,7 @@ ike_conf() {
 		echo "[daemon]"
 		echo "socket = \"$IKE_DIR/$ns.sock\""
 		[ -z "$tries" ] || echo "retransmit_tries = $tries"
+		[ -z "$keepalive" ] || echo "keepalive = $keepalive"
 		echo
 		echo "[connections.c]"
 		echo "local_addr = \"$local_addr\""
@@ -41,6 +42,7 @@ ike_conf() {
 		echo "start = \"$start\""
 		echo "dpd_delay = $dpd"
 		echo "rekey_time = $ike_rekey"
+		echo "encap = $encap"
 		echo
 		echo "[connections.c.children.net]"
 		echo "mode = \"$mode\""

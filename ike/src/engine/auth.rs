@@ -254,6 +254,7 @@ mod tests {
             ike_proposals: vec![],
             children: vec![],
             dpd_delay: None,
+            encap: false,
         }
     }
 

@@ -12,10 +12,15 @@ use super::child_error::SpiError;
 use super::error::Error;
 use super::ike_sa::{Failed, IkeSa, Pending, Sent, State};
 use super::types::{
-    Config, Output, RetransmitPolicy, Role, SaId, SpiAllocator, DEFAULT_COOKIE_THRESHOLD,
+    ChildSa, Config, Output, RetransmitPolicy, Role, SaId, SpiAllocator, DEFAULT_COOKIE_THRESHOLD,
 };
 use crate::crypto::RandomSource;
 use crate::secret::Secret;
+
+/// The IKE port (RFC 7296 §2).
+pub(super) const IKE_PORT: u16 = 500;
+/// The NAT traversal port (RFC 7296 §2.23).
+pub(super) const NATT_PORT: u16 = 4500;
 
 /// Nonce size we send.
 pub(super) const NONCE_LEN: usize = 32;
@@ -34,6 +39,8 @@ pub struct Engine {
     pub(super) cookie_threshold: usize,
     /// Unix seconds, for certificate validity.
     pub(super) wall_clock: Option<u64>,
+    /// Our NAT traversal port (RFC 7296 §2.23), where IKE SAs move when a NAT is found.
+    pub(super) natt_port: u16,
 }
 
 impl fmt::Debug for Engine {
@@ -58,7 +65,64 @@ impl Engine {
             cookie_secret: None,
             cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
             wall_clock: None,
+            natt_port: NATT_PORT,
         }
+    }
+
+    /// Sends `bytes` to `sa`'s peer from its local address and port.
+    pub(super) fn send_to_peer(&mut self, sa: &IkeSa, bytes: Vec<u8>) {
+        self.outputs.push_back(Output::Send {
+            from: sa.local,
+            to: sa.peer,
+            bytes,
+        });
+    }
+
+    /// Sends our response to the peer's request `message_id`, kept for its retransmissions.
+    pub(super) fn respond(&mut self, sa: &mut IkeSa, message_id: u32, bytes: Vec<u8>) {
+        sa.cached_response = Some((message_id, bytes.clone()));
+        self.send_to_peer(sa, bytes);
+    }
+
+    /// Reports a new Child SA of `sa`, with the IKE SA's addresses and encapsulation.
+    pub(super) fn install_child(&mut self, sa: &IkeSa, mut child: ChildSa) {
+        child.peer = sa.peer;
+        child.encap = sa.encap.then(|| (sa.local.port(), sa.peer.port()));
+        self.outputs
+            .push_back(Output::InstallChild { sa: sa.id, child });
+    }
+
+    /// Moves `sa` to the NAT traversal ports (RFC 7296 §2.23): ours, and the peer's 4500
+    /// unless it was not on 500 to begin with. Its Child SAs carry ESP in UDP from now on.
+    pub(super) fn float(&mut self, sa: &mut IkeSa) {
+        sa.encap = true;
+        if sa.local.port() == self.natt_port {
+            return;
+        }
+        sa.local.set_port(self.natt_port);
+        if sa.peer.port() == IKE_PORT {
+            sa.peer.set_port(NATT_PORT);
+        }
+        let message = format!(
+            "moving to the NAT traversal ports: {} -> {}",
+            sa.local, sa.peer
+        );
+        self.outputs.push_back(Output::Debug { sa: sa.id, message });
+    }
+
+    /// An authenticated request of `sa` came from `from` to `to`: if the peer is behind a NAT
+    /// and its mapping changed, follow it (RFC 7296 §2.23) and tell the caller.
+    pub(super) fn follow_peer(&mut self, sa: &mut IkeSa, (from, to): (SocketAddr, SocketAddr)) {
+        if (from, to) == (sa.peer, sa.local) || !(sa.nat.peer_behind_nat || sa.encap) {
+            return;
+        }
+        sa.peer = from;
+        sa.local = to;
+        self.outputs.push_back(Output::PeerMoved {
+            sa: sa.id,
+            peer: from,
+            local: to,
+        });
     }
 
     pub(super) fn new_id(&mut self) -> SaId {
@@ -117,10 +181,7 @@ impl Engine {
         kind: Sent,
     ) {
         let interval = self.policy.initial_timeout;
-        self.outputs.push_back(Output::Send {
-            to: sa.peer,
-            bytes: bytes.clone(),
-        });
+        self.send_to_peer(sa, bytes.clone());
         sa.pending = Some(Pending {
             message_id,
             bytes,

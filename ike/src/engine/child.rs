@@ -146,6 +146,7 @@ impl Engine {
             ts_remote: chosen.ts_i.clone(),
             peer: asked.peer,
             child: chosen.config.name.clone(),
+            encap: None,
         };
         let mut reply = Vec::new();
         if mode == Mode::Transport {
@@ -387,6 +388,7 @@ pub(super) fn accept(
         ts_remote: ts_r,
         peer,
         child: offer.name.clone(),
+        encap: None,
     };
     Ok((child, nr))
 }

@@ -31,7 +31,7 @@ impl Engine {
     /// carries a valid one. Otherwise answers with a COOKIE notify.
     pub(super) fn cookie_accepted(
         &mut self,
-        from: SocketAddr,
+        (from, to): (SocketAddr, SocketAddr),
         request: &Message,
         nonce: &[u8],
     ) -> bool {
@@ -62,7 +62,11 @@ impl Engine {
             ))],
         };
         if let Ok(bytes) = reply.to_bytes() {
-            self.outputs.push_back(Output::Send { to: from, bytes });
+            self.outputs.push_back(Output::Send {
+                from: to,
+                to: from,
+                bytes,
+            });
         }
         false
     }

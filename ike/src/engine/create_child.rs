@@ -71,8 +71,7 @@ impl Engine {
         let new_inbound = child.inbound.spi;
         sa.children
             .push(ChildEntry::new(&child, request.offer.index, now));
-        self.outputs
-            .push_back(Output::InstallChild { sa: sa.id, child });
+        self.install_child(sa, child);
         let Some(old) = request.rekey else {
             return;
         };
@@ -123,10 +122,7 @@ impl Engine {
         })?;
         sa.children
             .push(ChildEntry::new(&answer.child, answer.index, now));
-        self.outputs.push_back(Output::InstallChild {
-            sa: sa.id,
-            child: answer.child,
-        });
+        self.install_child(sa, answer.child);
         if let Some((old, _)) = old {
             if let Some(entry) = sa.child_by_inbound(old) {
                 entry.state = ChildState::Rekeyed;

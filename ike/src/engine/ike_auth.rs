@@ -216,8 +216,7 @@ impl Engine {
         };
         match sa.seal(&half.keys, header, &reply, self.rng.as_mut()) {
             Ok(bytes) => {
-                sa.cached_response = Some((request.message_id, bytes.clone()));
-                self.outputs.push_back(Output::Send { to: sa.peer, bytes });
+                self.respond(sa, request.message_id, bytes);
             }
             Err(e) => {
                 sa.state = State::Failed(Box::new(failed));
@@ -404,10 +403,7 @@ impl Engine {
         }
         sa.children
             .push(ChildEntry::new(&done.child, done.index, now));
-        self.outputs.push_back(Output::InstallChild {
-            sa: sa.id,
-            child: done.child,
-        });
+        self.install_child(sa, done.child);
     }
 }
 

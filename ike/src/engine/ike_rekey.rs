@@ -362,6 +362,7 @@ fn successor_of(
     }));
     let mut sa = IkeSa::new(new.id, new.role, state, (old.local, old.peer), now);
     sa.nat = old.nat;
+    sa.encap = old.encap;
     sa.spi_i = new.spi_i;
     sa.spi_r = new.spi_r;
     Ok(sa)

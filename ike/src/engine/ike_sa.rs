@@ -371,6 +371,10 @@ pub(super) struct IkeSa {
     pub redundant: bool,
     /// What NAT detection found (RFC 7296 §2.23).
     pub nat: NatState,
+    /// Its Child SAs carry ESP in UDP: a NAT was found, or the configuration forces it.
+    pub encap: bool,
+    /// The configuration forces ESP in UDP (initiator).
+    pub force_encap: bool,
 }
 
 impl IkeSa {
@@ -402,6 +406,8 @@ impl IkeSa {
             standby_for: None,
             redundant: false,
             nat: NatState::default(),
+            encap: false,
+            force_encap: false,
         }
     }
 

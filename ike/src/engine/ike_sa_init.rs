@@ -65,6 +65,7 @@ impl Engine {
         let failed = State::Failed(Box::default());
         let mut sa = IkeSa::new(id, Role::Initiator, failed, (local, peer), now);
         sa.spi_i = self.random_spi();
+        sa.force_encap = config.encap;
         let nonce_i = self.random(NONCE_LEN);
         sa.next_message_id = 2;
         match self.start(now, &mut sa, config, first_child, nonce_i) {
@@ -138,7 +139,14 @@ impl Engine {
             }),
             Payload::Nonce(nonce_i.to_vec()),
         ]);
-        payloads.extend(nat::notifies(&sa.spi_i, &[0; 8], sa.local, sa.peer));
+        // Forced encapsulation: a source hash that cannot match, so the peer sees us behind a
+        // NAT and encapsulates too (as strongSwan's `encap = yes`).
+        let source = if config.encap {
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        } else {
+            sa.local
+        };
+        payloads.extend(nat::notifies(&sa.spi_i, &[0; 8], source, sa.peer));
         if config.auth.public_key().is_some() {
             payloads.push(auth::hash_algorithms_notify());
         }
@@ -300,7 +308,7 @@ impl Engine {
         let Some((sa_payload, ke, nonce)) = payloads::init_payloads(request) else {
             return;
         };
-        if !self.cookie_accepted(from, request, nonce) {
+        if !self.cookie_accepted((from, to), request, nonce) {
             return;
         }
         let ours: Vec<IkeProposal> = self
@@ -315,7 +323,7 @@ impl Engine {
             IkeProposal::transforms,
         ) else {
             let notify = NotifyPayload::new(NotifyType::NO_PROPOSAL_CHOSEN, Vec::new());
-            self.answer_init_error(from, request, notify);
+            self.answer_init_error((from, to), request, notify);
             let sa = self.new_id();
             let reason = Error::NoProposalFrom {
                 from,
@@ -328,7 +336,7 @@ impl Engine {
         if ke.group != chosen.dh.id() {
             let data = chosen.dh.id().to_be_bytes().to_vec();
             let notify = NotifyPayload::new(NotifyType::INVALID_KE_PAYLOAD, data);
-            self.answer_init_error(from, request, notify);
+            self.answer_init_error((from, to), request, notify);
             return;
         }
         let id = self.new_id();
@@ -370,6 +378,7 @@ impl Engine {
             return;
         };
         self.outputs.push_back(Output::Send {
+            from: to,
             to: from,
             bytes: bytes.clone(),
         });
@@ -386,6 +395,7 @@ impl Engine {
         let state = State::HalfOpen(Box::new(half_open));
         let mut sa = IkeSa::new(id, Role::Responder, state, (to, from), now);
         self.record_nat(&mut sa, request, from, to);
+        sa.encap = sa.nat.detected();
         sa.spi_i = request.spi_i;
         sa.spi_r = spi_r;
         sa.init_response = bytes;
@@ -395,10 +405,19 @@ impl Engine {
     }
 
     /// Answers an IKE_SA_INIT request with an error notify, keeping no state.
-    fn answer_init_error(&mut self, to: SocketAddr, request: &Message, notify: NotifyPayload) {
+    fn answer_init_error(
+        &mut self,
+        (peer, local): (SocketAddr, SocketAddr),
+        request: &Message,
+        notify: NotifyPayload,
+    ) {
         let answer = init_answer(request, [0; 8], vec![Payload::Notify(notify)]);
         if let Ok(bytes) = answer.to_bytes() {
-            self.outputs.push_back(Output::Send { to, bytes });
+            self.outputs.push_back(Output::Send {
+                from: local,
+                to: peer,
+                bytes,
+            });
         }
     }
 

@@ -96,6 +96,24 @@ impl Engine {
         self.wall_clock = Some(unix_seconds);
     }
 
+    /// Our NAT traversal port (default 4500): IKE SAs that find a NAT (or force ESP in UDP)
+    /// move there for IKE_AUTH on, and an IKE_AUTH request arriving there moves a responder's.
+    pub fn set_natt_port(&mut self, port: u16) {
+        self.natt_port = port;
+    }
+
+    /// The data path saw authenticated ESP in UDP of IKE SA `sa`'s Child SAs arrive from
+    /// `peer`: the peer's NAT mapping moved to another port. IKE follows it (a new address is
+    /// left to the next authenticated IKE message). Unknown SAs, and SAs without ESP in UDP,
+    /// are ignored.
+    pub fn follow_peer_port(&mut self, sa: SaId, peer: SocketAddr) {
+        if let Some(ike) = self.sas.iter_mut().find(|s| s.id == sa) {
+            if ike.encap && ike.peer.ip() == peer.ip() {
+                ike.peer = peer;
+            }
+        }
+    }
+
     /// Demands a COOKIE (RFC 7296 §2.6) from initiators while at least `threshold` responder
     /// IKE SAs are half-open; 0 demands it always.
     pub fn set_cookie_threshold(&mut self, threshold: usize) {
@@ -281,7 +299,7 @@ impl Engine {
         if header.flags.response {
             self.handle_response(now, &mut sa, &message, bytes);
         } else {
-            self.handle_request(now, &mut sa, &message, bytes);
+            self.handle_request(now, &mut sa, &message, (bytes, from, to));
         }
         self.put_back(now, sa);
     }
@@ -312,7 +330,11 @@ impl Engine {
             }) {
                 if header.message_id == 0 {
                     let bytes = sa.init_response.clone();
-                    self.outputs.push_back(Output::Send { to: from, bytes });
+                    self.outputs.push_back(Output::Send {
+                        from: to,
+                        to: from,
+                        bytes,
+                    });
                 }
                 return;
             }
@@ -345,33 +367,45 @@ impl Engine {
                 sa.state = State::InitSent(init);
                 return;
             }
-            Ok(InitOutcome::Keyed(keyed)) => self.send_auth_request(now, sa, *keyed),
+            Ok(InitOutcome::Keyed(keyed)) => {
+                // The response was accepted: check the peer's NAT-D notifies, and behind a
+                // NAT (or forced to) move to the NAT traversal ports for IKE_AUTH on.
+                self.record_nat(sa, response, from, to);
+                if sa.nat.detected() || sa.force_encap {
+                    self.float(sa);
+                }
+                self.send_auth_request(now, sa, *keyed)
+            }
             Err(reason) => Err(reason),
         };
         match auth {
-            Ok(auth) => {
-                sa.state = State::AuthSent(auth);
-                // The response was accepted: check the peer's NAT-D notifies.
-                self.record_nat(sa, response, from, to);
-            }
+            Ok(auth) => sa.state = State::AuthSent(auth),
             Err(reason) => self.fail_sa(sa, reason),
         }
     }
 
     /// A request from the peer of an existing IKE SA.
-    fn handle_request(&mut self, now: Duration, sa: &mut IkeSa, request: &Message, raw: &[u8]) {
+    fn handle_request(
+        &mut self,
+        now: Duration,
+        sa: &mut IkeSa,
+        request: &Message,
+        (raw, from, to): (&[u8], SocketAddr, SocketAddr),
+    ) {
         if let Some((id, bytes)) = &sa.cached_response {
             if *id == request.message_id {
-                self.outputs.push_back(Output::Send {
-                    to: sa.peer,
-                    bytes: bytes.clone(),
-                });
+                self.send_to_peer(sa, bytes.clone());
                 return;
             }
         }
         let exchange = request.exchange_type;
         if matches!(sa.state, State::HalfOpen(_)) {
             if request.message_id == sa.next_request_id && exchange == ExchangeType::IKE_AUTH {
+                // The initiator moved to the NAT traversal ports (RFC 7296 §2.23).
+                if to.port() == self.natt_port && sa.local.port() != self.natt_port {
+                    (sa.peer, sa.local) = (from, to);
+                    sa.encap |= sa.nat.detected();
+                }
                 match sa.take_state() {
                     State::HalfOpen(half) => self.answer_auth(now, sa, half, request, raw),
                     other => sa.state = other,
@@ -393,6 +427,7 @@ impl Engine {
         };
         sa.next_request_id = sa.next_request_id.wrapping_add(1);
         sa.last_received = now;
+        self.follow_peer(sa, (from, to));
         if sa.standby_for.is_some() && !deletes_ike(exchange, &inner) {
             // The peer uses this new IKE SA of a rekey collision: it survives (§2.8.2).
             self.adopt_standby(now, sa);
@@ -405,8 +440,7 @@ impl Engine {
         let header = (exchange, request.message_id, true);
         match sa.seal(&up.keys, header, &reply, self.rng.as_mut()) {
             Ok(bytes) => {
-                sa.cached_response = Some((request.message_id, bytes.clone()));
-                self.outputs.push_back(Output::Send { to: sa.peer, bytes });
+                self.respond(sa, request.message_id, bytes);
             }
             Err(e) => {
                 let error = LocalError::Encrypt {

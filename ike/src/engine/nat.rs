@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! NAT detection (RFC 7296 §2.23): NAT_DETECTION_SOURCE_IP and NAT_DETECTION_DESTINATION_IP
-//! notifies in IKE_SA_INIT, checked in both roles. ripsec only reports what it finds: UDP
-//! encapsulation of ESP (RFC 3948) and the move to port 4500 are not implemented.
+//! notifies in IKE_SA_INIT, checked in both roles. What they find moves the IKE SA to the
+//! NAT traversal port and its Child SAs to ESP in UDP (RFC 3948; `base.rs`).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -53,7 +53,8 @@ impl NatState {
             (true, true) => format!("both the peer {peer} and we ({local}) are behind a NAT"),
         };
         Some(format!(
-            "NAT detected: {found}; ripsec does not implement UDP encapsulation (RFC 3948) yet, so ESP traffic will probably not pass"
+            "NAT detected: {found}; IKE continues on UDP port {}, and ESP goes in UDP (RFC 3948)",
+            local.port()
         ))
     }
 }

@@ -265,7 +265,7 @@ impl Engine {
         let message = match sa.seal(keys, header, payloads, self.rng.as_mut()) {
             Ok(bytes) => {
                 sa.next_message_id = id.wrapping_add(1);
-                self.outputs.push_back(Output::Send { to: sa.peer, bytes });
+                self.send_to_peer(sa, bytes);
                 format!("sent {what} to {} in INFORMATIONAL request {id}", sa.peer)
             }
             Err(e) => {
@@ -337,10 +337,8 @@ impl Engine {
                     pending.transmissions = pending.transmissions.saturating_add(1);
                     pending.interval = pending.interval.saturating_mul(2);
                     pending.deadline = now.saturating_add(pending.interval);
-                    self.outputs.push_back(Output::Send {
-                        to: sa.peer,
-                        bytes: pending.bytes.clone(),
-                    });
+                    let bytes = pending.bytes.clone();
+                    self.send_to_peer(sa, bytes);
                     continue;
                 }
                 if matches!(pending.kind, Sent::Setup) {

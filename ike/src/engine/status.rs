@@ -53,6 +53,8 @@ pub struct IkeSaStatus {
     pub local: SocketAddr,
     /// What NAT detection found (RFC 7296 §2.23).
     pub nat: NatState,
+    /// Its Child SAs carry ESP in UDP (a NAT was found, or encapsulation is forced).
+    pub encap: bool,
     /// The peer's authenticated identity, once established.
     pub peer_id: Option<Identity>,
     /// How the peer authenticated: "psk" or "pubkey SUBJECT" (empty until established).
@@ -103,6 +105,7 @@ fn one(sa: &IkeSa) -> IkeSaStatus {
         peer: sa.peer,
         local: sa.local,
         nat: sa.nat,
+        encap: sa.encap,
         peer_id: up.map(|up| up.peer_id.clone()),
         auth: auth.unwrap_or_default(),
         proposal: sa

@@ -59,6 +59,9 @@ pub struct Config {
     /// Send a liveness check (empty INFORMATIONAL) when nothing was received from the peer
     /// for this long; `None` disables it.
     pub dpd_delay: Option<Duration>,
+    /// Carry ESP in UDP even without a NAT (strongSwan's `encap = yes`): as initiator we fake
+    /// our NAT_DETECTION_SOURCE_IP, so that the peer encapsulates too.
+    pub encap: bool,
 }
 
 /// One Child SA configuration of a [`Config`]: what it protects and how.
@@ -133,6 +136,9 @@ pub struct ChildSa {
     pub peer: SocketAddr,
     /// The name of the [`ChildConfig`] it was negotiated for.
     pub child: String,
+    /// ESP in UDP (RFC 3948), when a NAT was found or encapsulation forced: our port and the
+    /// peer's (those of the IKE SA).
+    pub encap: Option<(u16, u16)>,
 }
 
 /// The request behind an [`Output::RequestFailed`].
@@ -161,10 +167,23 @@ pub enum FailedRequest {
 pub enum Output {
     /// Send a datagram.
     Send {
+        /// Our address and port to send from: the port is the NAT traversal port (with the
+        /// non-ESP marker on the wire, RFC 3948 §2.2) once the IKE SA moved there.
+        from: SocketAddr,
         /// Destination.
         to: SocketAddr,
         /// The IKE message.
         bytes: Vec<u8>,
+    },
+    /// The peer of an IKE SA now sends from another address or port (its NAT mapping
+    /// changed, RFC 7296 §2.23): its Child SAs' outbound ESP goes there from now on.
+    PeerMoved {
+        /// The IKE SA.
+        sa: SaId,
+        /// The peer's new address and port.
+        peer: SocketAddr,
+        /// Where it arrived (our address and port).
+        local: SocketAddr,
     },
     /// Install a Child SA.
     InstallChild {

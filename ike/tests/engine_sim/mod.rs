@@ -26,6 +26,9 @@ impl RandomSource for TestRng {
     }
 }
 
+/// A datagram on its way: sender and receiver node, bytes, source and destination port.
+type Flight = (usize, usize, Vec<u8>, (u16, u16));
+
 pub const INITIATOR: usize = 0;
 pub const RESPONDER: usize = 1;
 
@@ -66,6 +69,7 @@ pub fn configs() -> (Config, Config) {
             net([10, 2, 0, 0], 255),
         )],
         dpd_delay: None,
+        encap: false,
     };
     let bob = Config {
         name: "from-alice".into(),
@@ -79,6 +83,7 @@ pub fn configs() -> (Config, Config) {
             net([10, 1, 0, 0], 255),
         )],
         dpd_delay: None,
+        encap: false,
     };
     (alice, bob)
 }
@@ -178,8 +183,8 @@ pub struct Sim {
     pub engines: [Engine; 2],
     pub events: [Vec<Output>; 2],
     pub sent: Vec<Sent>,
-    in_flight: Vec<(usize, usize, Vec<u8>)>,
-    held: Vec<(usize, usize, Vec<u8>)>,
+    in_flight: Vec<Flight>,
+    held: Vec<Flight>,
     rng: XorShift,
     pub faults: Faults,
     pub sa: Option<SaId>,
@@ -258,9 +263,12 @@ impl Sim {
         for node in 0..2 {
             while let Some(out) = self.engines[node].poll_output() {
                 match out {
-                    Output::Send { to, bytes } => {
+                    Output::Send { from, to, bytes } => {
                         let index = self.sent.len();
-                        let dest = if to == addr(0) || Some(to) == self.nat[0] {
+                        let ports = (from.port(), to.port());
+                        let dest = if to.ip() == addr(0).ip()
+                            || Some(to.ip()) == self.nat[0].map(|n| n.ip())
+                        {
                             0
                         } else {
                             1
@@ -271,7 +279,7 @@ impl Sim {
                             bytes: bytes.clone(),
                         });
                         if self.faults.hold_indices.contains(&index) {
-                            self.held.push((node, dest, bytes));
+                            self.held.push((node, dest, bytes, ports));
                             continue;
                         }
                         let drop = self.faults.drop_indices.contains(&index)
@@ -287,7 +295,7 @@ impl Sim {
                             1
                         };
                         for _ in 0..copies {
-                            self.in_flight.push((node, dest, bytes.clone()));
+                            self.in_flight.push((node, dest, bytes.clone(), ports));
                         }
                     }
                     other => self.events[node].push(other),
@@ -317,11 +325,13 @@ impl Sim {
                 } else {
                     0
                 };
-                let (from, to, bytes) = self.in_flight.remove(index);
+                let (from, to, bytes, (sport, dport)) = self.in_flight.remove(index);
                 let now = self.now;
-                // A NAT rewrites the sender's address and gives the receiver its own back.
-                let source = self.public(from);
-                self.engines[to].handle_datagram(now, source, addr(to), &bytes);
+                // A NAT rewrites the sender's address (not its port) and gives the receiver
+                // its own back.
+                let source = SocketAddr::new(self.public(from).ip(), sport);
+                let local = SocketAddr::new(addr(to).ip(), dport);
+                self.engines[to].handle_datagram(now, source, local, &bytes);
                 continue;
             }
             let next = [0, 1]

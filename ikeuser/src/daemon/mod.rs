@@ -3,6 +3,7 @@
 //! events, signals) and hand what they read to the one loop that owns all state.
 
 mod children;
+mod sockets;
 pub mod status;
 
 use crate::config::{Config, Connection, StartAction};
@@ -14,9 +15,10 @@ use children::Children;
 use ripsec_ike::crypto::OsRandom;
 use ripsec_ike::engine::{self, ChildSa, Engine, FailedRequest, Output, SaId, SpiAllocator};
 use ripsec_ike::Identity;
+use sockets::IkeSockets;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -136,7 +138,9 @@ pub struct Daemon {
     engine: Engine,
     started: Instant,
     kernel: Kernel,
-    sockets: BTreeMap<IpAddr, UdpSocket>,
+    sockets: IkeSockets,
+    /// When the next NAT keepalives are due.
+    next_keepalive: Instant,
     ike: BTreeMap<SaId, IkeRecord>,
     children: Children,
     waiters: Vec<Waiter>,
@@ -154,7 +158,8 @@ pub fn run(cfg: Config) -> Result<()> {
         engine: Engine::with_policy(Box::new(OsRandom), cfg.retransmit),
         started: Instant::now(),
         kernel,
-        sockets: BTreeMap::new(),
+        sockets: IkeSockets::new(cfg.natt_port),
+        next_keepalive: Instant::now(),
         ike: BTreeMap::new(),
         children: Children::default(),
         waiters: Vec::new(),
@@ -205,39 +210,24 @@ impl Daemon {
         for conn in &self.cfg.connections {
             self.engine.add_config(engine_config(conn));
         }
-        // One UDP socket per local address, so replies leave from the address peers expect.
+        self.engine.set_natt_port(self.cfg.natt_port);
+        // Sockets per local address, so replies leave from the address peers expect.
         let locals: Vec<IpAddr> = self.cfg.connections.iter().map(|c| c.local).collect();
         for local in locals {
-            if self.sockets.contains_key(&local) {
-                continue;
-            }
-            let sock = UdpSocket::bind((local, self.cfg.port)).with_context(|| {
-                format!(
-                    "cannot bind UDP {}: is the address configured on an interface, and is \
-                     another IKE daemon (charon, pluto) using the port?",
-                    SocketAddr::new(local, self.cfg.port)
-                )
-            })?;
-            let reader = sock.try_clone()?;
-            let tx = tx.clone();
-            let to = SocketAddr::new(local, self.cfg.port);
-            std::thread::spawn(move || {
-                let mut buf = vec![0u8; 65536];
-                while let Ok((n, from)) = reader.recv_from(&mut buf) {
-                    let bytes = buf.get(..n).unwrap_or_default().to_vec();
-                    if tx.send(Input::Datagram { from, to, bytes }).is_err() {
-                        break;
-                    }
-                }
-            });
-            self.sockets.insert(local, sock);
+            self.sockets
+                .open(local, self.cfg.port, &mut self.kernel, tx)?;
         }
         self.spawn_control(tx)?;
         // Only now, with the IKE port and the control socket ours (so no other daemon runs
         // here), is what a killed predecessor left behind safe to remove.
         // Child reqids, and the same under a trap (children::UNDER_TRAP).
         let leftovers = REQID_BASE..REQID_BASE.wrapping_add(0x2_0000);
-        match self.kernel.remove_leftovers(self.cfg.port, leftovers) {
+        let natt_leftovers = self.kernel.remove_leftovers(self.cfg.natt_port, 0..0);
+        match self
+            .kernel
+            .remove_leftovers(self.cfg.port, leftovers)
+            .and_then(|(s, p)| natt_leftovers.map(|(_, q)| (s, p + q)))
+        {
             Ok((0, 0)) => {}
             Ok((sas, policies)) => eprintln!(
                 "ikeuser daemon: removed {sas} SAs and {policies} policies left by an earlier ikeuser that did not clean up (killed?)"
@@ -250,6 +240,11 @@ impl Daemon {
             .kernel
             .bypass_ike(self.cfg.port)
             .context("cannot install the bypass policies for IKE traffic")?;
+        let natt = self
+            .kernel
+            .bypass_ike(self.cfg.natt_port)
+            .context("cannot install the bypass policies for IKE on the NAT traversal port")?;
+        self.bypass.extend(natt);
         self.spawn_events(tx)?;
         let signals_tx = tx.clone();
         let mut signals = signal_hook::iterator::Signals::new([
@@ -374,6 +369,7 @@ impl Daemon {
             let now = self.now();
             self.engine.tick(now);
             self.rekey_due();
+            self.keepalives_due();
             self.drain();
             if let Some(since) = self.stopping {
                 let established = self.ike.values().any(|r| r.established.is_some());
@@ -415,8 +411,14 @@ impl Daemon {
     /// `then` follow with CREATE_CHILD_SA once it is established.
     fn initiate(&mut self, conn: &Connection, first: usize, then: Vec<usize>) -> SaId {
         let now = self.now();
-        let peer = SocketAddr::new(conn.remote, self.cfg.port);
-        let local = SocketAddr::new(conn.local, self.cfg.port);
+        let peer = SocketAddr::new(conn.remote, conn.remote_port.unwrap_or(self.cfg.port));
+        // A peer on the NAT traversal port is spoken to from ours, with the non-ESP marker.
+        let port = if peer.port() == self.cfg.natt_port {
+            self.cfg.natt_port
+        } else {
+            self.cfg.port
+        };
+        let local = SocketAddr::new(conn.local, port);
         say!(self, "{}: initiating to {peer}", conn.name);
         let id = self
             .engine
@@ -745,30 +747,54 @@ impl Daemon {
         sa_label(self.ike.get(&sa).and_then(|r| r.conn.as_deref()), sa)
     }
 
-    fn send(&self, to: SocketAddr, bytes: &[u8]) {
-        let local = self
-            .cfg
-            .connections
-            .iter()
-            .find(|c| c.remote == to.ip())
-            .map(|c| c.local);
-        let sock = local.and_then(|l| self.sockets.get(&l)).or_else(|| {
-            self.sockets
-                .iter()
-                .find(|(a, _)| a.is_ipv4() == to.is_ipv4())
-                .map(|(_, s)| s)
-        });
-        match sock {
-            Some(s) => {
-                if let Err(e) = s.send_to(bytes, to) {
-                    say!(self, "cannot send to {to}: {e}");
+    /// NAT keepalives (RFC 3948 §2.3) for the IKE SAs behind a NAT, every `keepalive`.
+    fn keepalives_due(&mut self) {
+        let Some(every) = self.cfg.keepalive else {
+            return;
+        };
+        if Instant::now() < self.next_keepalive {
+            return;
+        }
+        self.next_keepalive = Instant::now() + every;
+        for sa in self.engine.status() {
+            if sa.nat.local_behind_nat && sa.established_at.is_some() {
+                if let Err(e) = self.sockets.keepalive(sa.local, sa.peer) {
+                    say!(self, "{e}");
                 }
             }
-            None => say!(
-                self,
-                "no local {} socket to reach {to}",
-                if to.is_ipv4() { "IPv4" } else { "IPv6" }
-            ),
+        }
+    }
+
+    /// The peer of IKE SA `sa` moved to `peer` (its NAT mapping changed): its Child SAs'
+    /// outbound ESP follows to the new port. A new address needs a new negotiation.
+    fn peer_moved(&mut self, sa: SaId, peer: SocketAddr) {
+        let label = self.sa_label(sa);
+        say!(
+            self,
+            "{label}: the peer's NAT mapping changed; it is now at {peer}"
+        );
+        let natt = self.cfg.natt_port;
+        for c in self.children.list.iter().filter(|c| c.sa == sa) {
+            if c.peer != peer.ip() {
+                say!(
+                    self,
+                    "{label}: Child SA `{}` keeps sending to {}: following a new address ({}) is not implemented; bring the connection down and up",
+                    c.child,
+                    c.peer,
+                    peer.ip()
+                );
+                continue;
+            }
+            if let Err(e) = self
+                .kernel
+                .set_peer_port(c.peer, c.outbound_spi, natt, peer.port())
+            {
+                say!(
+                    self,
+                    "{label}: cannot move Child SA `{}` to {peer}: {e:#}",
+                    c.child
+                );
+            }
         }
     }
 
@@ -786,7 +812,12 @@ impl Daemon {
 
     fn output(&mut self, o: Output) {
         match o {
-            Output::Send { to, bytes } => self.send(to, &bytes),
+            Output::Send { from, to, bytes } => {
+                if let Err(e) = self.sockets.send(from, to, &bytes) {
+                    say!(self, "{e}");
+                }
+            }
+            Output::PeerMoved { sa, peer, .. } => self.peer_moved(sa, peer),
             Output::Established {
                 sa,
                 peer_id,
@@ -1028,6 +1059,18 @@ impl Daemon {
                     }
                 }
             }
+            Some("mapping") => {
+                let spi = u32::try_from(ev["spi"].as_u64().unwrap_or(0)).unwrap_or(0);
+                let dst: Option<IpAddr> = ev["dst"].as_str().and_then(|s| s.parse().ok());
+                let new: Option<IpAddr> = ev["new_src"].as_str().and_then(|s| s.parse().ok());
+                let port = u16::try_from(ev["new_sport"].as_u64().unwrap_or(0)).unwrap_or(0);
+                let found = dst.and_then(|d| self.children.find(d, spi));
+                if let (Some((sa, _)), Some(new)) = (found, new) {
+                    let peer = SocketAddr::new(new, port);
+                    self.engine.follow_peer_port(sa, peer);
+                    self.peer_moved(sa, peer);
+                }
+            }
             Some("acquire") => {
                 let reqid = u32::try_from(ev["reqid"].as_u64().unwrap_or(0)).unwrap_or(0);
                 let found = self
@@ -1090,6 +1133,7 @@ pub fn engine_config(conn: &Connection) -> engine::Config {
             })
             .collect(),
         dpd_delay: conn.dpd_delay,
+        encap: conn.encap,
     }
 }
 

@@ -56,6 +56,8 @@ pub fn collect(d: &mut Daemon) -> Value {
             "peer_id": st.and_then(|s| s.peer_id.as_ref()).map(ToString::to_string),
             "peer_auth": st.map(|s| s.auth.clone()).filter(|a| !a.is_empty()),
             "nat": st.map(|s| s.nat.describe()),
+            "local": st.map(|s| s.local.to_string()),
+            "encap": st.map(|s| s.encap),
             "age_secs": rec.established.map(|t| t.elapsed().as_secs()),
             "rekey_in_secs": rec.rekey_at.map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
             "children": children,
@@ -178,7 +180,16 @@ pub fn print(v: &Value) {
             println!("  peer authenticated by {a}");
         }
         if let Some(n) = sa["nat"].as_str() {
-            println!("  NAT: {n}");
+            let udp = if sa["encap"] == Value::Bool(true) {
+                format!(
+                    "; IKE on {} <-> {}, ESP in UDP",
+                    s(&sa["local"]),
+                    s(&sa["peer"])
+                )
+            } else {
+                String::new()
+            };
+            println!("  NAT: {n}{udp}");
         }
         for c in sa["children"].as_array().into_iter().flatten() {
             println!(
