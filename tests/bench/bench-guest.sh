@@ -83,8 +83,8 @@ inner_routes() {
 # policy that decrypted traffic must match (ripsec will require it; it accepts it already).
 ripsec_lines() {
 	cat <<-EOF
-		sa add src $1 dst $2 proto esp spi $5 reqid 1 mode tunnel alg $ALG key 0x$6
-		sa add src $2 dst $1 proto esp spi $7 reqid 1 mode tunnel alg $ALG key 0x$8
+		sa add src $1 dst $2 proto esp spi $5 reqid 1 mode tunnel alg $ALG key 0x$6 $SA_ENCAP
+		sa add src $2 dst $1 proto esp spi $7 reqid 1 mode tunnel alg $ALG key 0x$8 $SA_ENCAP
 		policy add dir out src $3 dst $4 tmpl proto esp mode tunnel reqid 1 src $1 dst $2
 		policy add dir in src $4 dst $3 tmpl proto esp mode tunnel reqid 1 src $2 dst $1
 	EOF
@@ -100,8 +100,8 @@ xfrm_lines() {
 	alg1=$(xfrm_alg_args $ALG "$6")
 	alg2=$(xfrm_alg_args $ALG "$8")
 	cat <<-EOF
-		xfrm state add src $1 dst $2 proto esp spi $5 reqid 1 mode tunnel ${alg1//\'/} sel src $3 dst $4
-		xfrm state add src $2 dst $1 proto esp spi $7 reqid 1 mode tunnel ${alg2//\'/} sel src $4 dst $3
+		xfrm state add src $1 dst $2 proto esp spi $5 reqid 1 mode tunnel ${alg1//\'/} $XFRM_ENCAP sel src $3 dst $4
+		xfrm state add src $2 dst $1 proto esp spi $7 reqid 1 mode tunnel ${alg2//\'/} $XFRM_ENCAP sel src $4 dst $3
 		xfrm policy add dir out src $3 dst $4 tmpl src $1 dst $2 proto esp reqid 1 mode tunnel
 		xfrm policy add dir in src $4 dst $3 tmpl src $2 dst $1 proto esp reqid 1 mode tunnel
 	EOF
@@ -130,6 +130,38 @@ setup_wireguard() { unload && topo "$1" "$2" && wireguard "$1" "$2" && inner_rou
 setup_xfrm() { unload && topo "$1" "$2" && inner_routes "$1" "$2" veth0 && xfrm_left "$1" && xfrm_right "$2"; }
 setup_ripsec() { load && topo "$1" "$2" && inner_routes "$1" "$2" veth0 && ripsec_left "$1" && ripsec_right "$2"; }
 setup_interop() { load && topo "$1" "$2" && inner_routes "$1" "$2" veth0 && ripsec_left "$1" && xfrm_right "$2"; }
+
+# ESP in UDP 4500 <-> 4500 (RFC 3948): the same SAs with `encap espinudp`, each side's socket
+# held by `ikeuser encap listen` (ripsec) or a UDP_ENCAP socket (XFRM, as charon keeps one).
+SA_ENCAP="" XFRM_ENCAP=""
+encap_on() { SA_ENCAP="encap espinudp 4500 4500" XFRM_ENCAP="encap espinudp 4500 4500 0.0.0.0"; }
+encap_off() { SA_ENCAP="" XFRM_ENCAP=""; }
+hold_encap_socket() { # NS ripsec|xfrm
+	if [ "$2" = ripsec ]; then
+		ip netns exec "$1" ikeuser encap listen port 4500 addr 0.0.0.0 >/dev/null &
+	else
+		ip netns exec "$1" python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_UDP, 100, 2)
+s.bind(("0.0.0.0", 4500))
+time.sleep(100000)' &
+	fi
+	SERVERS+=($!)
+	local i
+	for i in $(seq 60); do
+		ip netns exec "$1" ss -lunH 'sport = :4500' | grep -q . && return 0
+		sleep 0.5
+	done
+	return 1
+}
+setup_xfrm_udp() {
+	encap_on && unload && topo "$1" "$2" && inner_routes "$1" "$2" veth0 &&
+		hold_encap_socket "$1" xfrm && hold_encap_socket "$2" xfrm && xfrm_left "$1" && xfrm_right "$2" && encap_off
+}
+setup_ripsec_udp() {
+	encap_on && load && topo "$1" "$2" && inner_routes "$1" "$2" veth0 &&
+		hold_encap_socket "$1" ripsec && hold_encap_socket "$2" ripsec && ripsec_left "$1" && ripsec_right "$2" && encap_off
+}
 
 # tunnel_up L: the left inner host reaches the right one (WireGuard needs a handshake first).
 # Then a full-size DF ping, so that every path starts with its path MTU known: ripsec, which
@@ -237,7 +269,7 @@ for t in iperf3 wg ss; do command -v $t >/dev/null || { echo "bench: $t not foun
 if [ -w /sys/kernel/debug/kmemleak ]; then echo scan=off >/sys/kernel/debug/kmemleak; fi
 teardown
 
-PATHS=(plaintext wireguard xfrm ripsec)
+PATHS=(plaintext wireguard xfrm ripsec xfrm_udp ripsec_udp)
 [ "$INTEROP" = 1 ] && PATHS+=(interop)
 declare -A TCP UDP
 for r in $(seq "$REPS"); do
@@ -256,7 +288,7 @@ for r in $(seq "$REPS"); do
 			RIPSEC_DRIVER=$(json_get "$(ip netns exec A ikeuser sa list --json)" 'j[0]["crypto_driver"]')
 			say "  ripsec drops: A: $(drops A); B: $(drops B)"
 			;;
-		interop) say "  ripsec drops: A: $(drops A)" ;;
+		interop | ripsec_udp) say "  ripsec drops: A: $(drops A)" ;;
 		xfrm) XFRM_DRIVER=$(crypto_driver 'rfc4106(gcm(aes))') ;;
 		esac
 		teardown
@@ -358,7 +390,8 @@ say "crypto driver: ripsec ${RIPSEC_DRIVER:-?}, XFRM ${XFRM_DRIVER:-?}"
 say "best of $REPS rounds; tcp: one flow; udp64: 64-byte UDP payloads, packets received per second"
 say ""
 printf '%-16s %12s %12s   %s\n' path "tcp Mbit/s" "udp64 kpps" "vs XFRM (tcp, udp)"
-declare -A NAME=([plaintext]="plaintext veth" [wireguard]=WireGuard [xfrm]=XFRM [ripsec]=ripsec [interop]="ripsec -> XFRM")
+declare -A NAME=([plaintext]="plaintext veth" [wireguard]=WireGuard [xfrm]=XFRM [ripsec]=ripsec [interop]="ripsec -> XFRM"
+	[xfrm_udp]="XFRM in UDP" [ripsec_udp]="ripsec in UDP")
 for p in "${PATHS[@]}"; do
 	# shellcheck disable=SC2086
 	tcp=$(best ${TCP[$p]}) udp=$(best ${UDP[$p]})
@@ -367,6 +400,8 @@ for p in "${PATHS[@]}"; do
 done
 # shellcheck disable=SC2086
 say "ripsec/XFRM: tcp $(ratio "$(best ${TCP[ripsec]})" "$(best ${TCP[xfrm]})"), udp64 $(ratio "$(best ${UDP[ripsec]})" "$(best ${UDP[xfrm]})")  (target: >= 1)"
+# shellcheck disable=SC2086
+say "ripsec/XFRM, ESP in UDP (encap espinudp): tcp $(ratio "$(best ${TCP[ripsec_udp]})" "$(best ${TCP[xfrm_udp]})"), udp64 $(ratio "$(best ${UDP[ripsec_udp]})" "$(best ${UDP[xfrm_udp]})")"
 say ""
 say "ripsec per-packet cost, 64-byte UDP, ripsec on both sides (target: flat)"
 say "baseline: 1 SA and 1 policy per direction. Extra SAs: unrelated (own SPI, reqid, peer), in"
