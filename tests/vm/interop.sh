@@ -104,10 +104,10 @@ tcp_transfer() {
 	local from=$1 to=$2 addr=$3 src=$4 bytes=$5 port=$((5000 + RANDOM % 1000)) d
 	d=$(mktemp -d)
 	head -c "$bytes" /dev/urandom >"$d/sent"
-	ip netns exec "$to" timeout 40 nc -l "$addr" "$port" >"$d/got" &
+	ip netns exec "$to" timeout 130 nc -l "$addr" "$port" >"$d/got" &
 	local listener=$!
 	sleep 0.5
-	if ! ip netns exec "$from" timeout 30 nc -N -s "$src" "$addr" "$port" <"$d/sent"; then
+	if ! ip netns exec "$from" timeout 120 nc -N -s "$src" "$addr" "$port" <"$d/sent"; then
 		echo "--- ripsec SAs of $from, then $to:"
 		ip netns exec "$from" ikeuser sa list || true
 		ip netns exec "$to" ikeuser sa list || true
