@@ -106,7 +106,9 @@ tcp_transfer() {
 	head -c "$bytes" /dev/urandom >"$d/sent"
 	ip netns exec "$to" timeout 130 nc -l "$addr" "$port" >"$d/got" &
 	local listener=$!
-	sleep 0.5
+	# Under load the listener may take longer than a fixed pause to listen (the client would
+	# get a reset): wait until it does.
+	wait_for 20 "ip netns exec $to ss -Hltn 'sport = :$port' | grep -q ." || fail "TCP $to: nc did not listen on $port"
 	if ! ip netns exec "$from" timeout 120 nc -N -s "$src" "$addr" "$port" <"$d/sent"; then
 		echo "--- ripsec SAs of $from, then $to:"
 		ip netns exec "$from" ikeuser sa list || true
