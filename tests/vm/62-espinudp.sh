@@ -65,7 +65,7 @@ encap_interop() {
 	f=$(mktemp --suffix=.pcap)
 	ip netns exec B dumpcap -q -i b0 -f "udp port 4500 or esp" -w "$f" 2>/dev/null &
 	local cap=$!
-	sleep 2
+	wait_for 20 "[ -s $f ]" || fail "dumpcap did not start"
 	traffic_both_ways 100000
 	sleep 0.5
 	kill -INT $cap
