@@ -22,7 +22,7 @@ alg_key_len() {
 }
 
 # A deterministic key of N bytes, seeded by a word.
-hexkey() { python3 -c 'import hashlib,sys; print(hashlib.sha512(sys.argv[2].encode()).hexdigest()[: 2 * int(sys.argv[1])])' "$1" "$2"; }
+hexkey() { printf %s "$2" | sha512sum | cut -c "1-$((2 * $1))"; }
 
 # topology MODE: netns A and B joined by veth a0/b0 (10.0.0.1/2, fd00::1/2). MODE is tunnel44
 # (inner v4 over outer v4), tunnel66, tunnel46 (v4 in v6), tunnel64 (v6 in v4), transport4 or
