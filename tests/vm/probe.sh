@@ -33,7 +33,9 @@ start_capture() {
 # stop_capture FILE: the capture's "plaintext N esp M" line.
 stop_capture() {
 	kill -TERM "$CAPTURE" 2>/dev/null || true
-	wait "$CAPTURE" 2>/dev/null || true
+	# Callers run this in $(...), a subshell that cannot wait for the capture (it is the
+	# parent's child): wait for its summary line instead. With one vCPU, cat came first.
+	wait_for 30 grep -q '^plaintext' "$1" || true
 	cat "$1" >&2
 	sed -n 's/^plaintext/plaintext/p' "$1"
 }
