@@ -353,7 +353,7 @@ test_ike_forced_encap_puts_ike_and_esp_in_udp_4500() {
 	sleep 1
 	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
 	traffic_both_ways 50000
-	expect_contains "$(ikectl A status)" "ESP in UDP"
+	expect_contains "$(ikectl A status)" "ESP in UDP, port 4500 -> 4500"
 	expect_contains "$(ikectl B status)" "NAT: the peer is behind a NAT; IKE on 10.0.0.2:4500 <-> 10.0.0.1:4500, ESP in UDP"
 	expect_eq "$(json_get "$(ip netns exec A ikeuser sa list --json)" 'sorted((s["encap"]["sport"], s["encap"]["dport"]) for s in j)')" \
 		"[(4500, 4500), (4500, 4500)]" "A's SAs in UDP"

@@ -32,6 +32,8 @@ pub struct ChildRecord {
     /// Seconds after `installed` when the module's soft (rekey) and hard expiry fire.
     pub soft_secs: Option<u64>,
     pub hard_secs: Option<u64>,
+    /// ESP in UDP: our port and the peer's (RFC 3948).
+    pub encap: Option<(u16, u16)>,
     /// The policy selectors it uses (outbound direction), and their reqid.
     sels: Vec<Selector>,
     reqid: u32,
@@ -258,6 +260,7 @@ impl Children {
             retry_rekey: None,
             soft_secs: soft,
             hard_secs: hard,
+            encap: child.encap,
             sels,
             reqid,
         };

@@ -774,26 +774,26 @@ impl Daemon {
             "{label}: the peer's NAT mapping changed; it is now at {peer}"
         );
         let natt = self.cfg.natt_port;
-        for c in self.children.list.iter().filter(|c| c.sa == sa) {
-            if c.peer != peer.ip() {
+        let moved: Vec<usize> = (0..self.children.list.len())
+            .filter(|&i| self.children.list[i].sa == sa)
+            .collect();
+        for i in moved {
+            let c = &self.children.list[i];
+            let (child, ip, spi) = (c.child.clone(), c.peer, c.outbound_spi);
+            if ip != peer.ip() {
                 say!(
                     self,
-                    "{label}: Child SA `{}` keeps sending to {}: following a new address ({}) is not implemented; bring the connection down and up",
-                    c.child,
-                    c.peer,
+                    "{label}: Child SA `{child}` keeps sending to {ip}: following a new address ({}) is not implemented; bring the connection down and up",
                     peer.ip()
                 );
                 continue;
             }
-            if let Err(e) = self
-                .kernel
-                .set_peer_port(c.peer, c.outbound_spi, natt, peer.port())
-            {
-                say!(
+            match self.kernel.set_peer_port(ip, spi, natt, peer.port()) {
+                Ok(()) => self.children.list[i].encap = Some((natt, peer.port())),
+                Err(e) => say!(
                     self,
-                    "{label}: cannot move Child SA `{}` to {peer}: {e:#}",
-                    c.child
-                );
+                    "{label}: cannot move Child SA `{child}` to {peer}: {e:#}"
+                ),
             }
         }
     }

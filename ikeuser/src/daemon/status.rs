@@ -44,6 +44,7 @@ pub fn collect(d: &mut Daemon) -> Value {
                 "rekey_in_secs": c.soft_secs.map(|t| t.saturating_sub(c.installed.elapsed().as_secs())),
                 "expires_in_secs": c.hard_secs.map(|t| t.saturating_sub(c.installed.elapsed().as_secs())),
                 "rekeying": c.rekeying,
+                "encap": c.encap.map(|(ours, peers)| json!({ "sport": ours, "dport": peers })),
             }));
         }
         ike_sas.push(json!({
@@ -207,6 +208,9 @@ pub fn print(v: &Value) {
                 }
             );
             println!("    {} === {}", s(&c["local_ts"]), s(&c["remote_ts"]));
+            if let Some(e) = c["encap"].as_object() {
+                println!("    ESP in UDP, port {} -> {}", e["sport"], e["dport"]);
+            }
             println!(
                 "    {}",
                 lifetimes(&c["rekey_in_secs"], &c["expires_in_secs"])
