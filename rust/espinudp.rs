@@ -11,7 +11,7 @@ use crate::{
     packet::{self, count_drop},
     receive,
     uapi::{self, stats_attr as st, DropReason},
-    udp_encap::{self, Datagram, Endpoint, UDP_HDR_LEN},
+    udp_encap::{self, Datagram, Endpoint, CLASSIFY_LEN, UDP_HDR_LEN},
 };
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -63,9 +63,6 @@ pub(crate) fn detach_all(state: &NetState) {
     drop(all);
 }
 
-/// Bytes of a UDP payload that tell what it is ([`udp_encap::classify`]).
-const CLASSIFY_LEN: usize = 9;
-
 /// A datagram to an attached socket, from its IP header: `Some` goes on to the socket.
 pub(crate) fn receive(net: Net<'_>, mut skb: Skb) -> Option<Skb> {
     let state = NetState::of(net);
@@ -79,15 +76,12 @@ pub(crate) fn receive(net: Net<'_>, mut skb: Skb) -> Option<Skb> {
         count_drop(state, None, DropReason::NoMem);
         return None;
     };
-    let Some(udp) = head.get(at..).and_then(udp_encap::parse) else {
+    let Some((udp, kind)) = head.get(at..).and_then(udp_encap::classify_datagram) else {
         count_drop(state, None, DropReason::Malformed);
         return None;
     };
     let payload_len = usize::from(udp.len).saturating_sub(UDP_HDR_LEN);
-    let first = head
-        .get(at + UDP_HDR_LEN..)
-        .map_or(&[][..], |p| &p[..p.len().min(payload_len)]);
-    match udp_encap::classify(first) {
+    match kind {
         Datagram::Ike => return Some(skb),
         Datagram::Keepalive => state.counters.add(st::KEEPALIVES_IN, 1),
         Datagram::Malformed => count_drop(state, None, DropReason::Malformed),

@@ -80,13 +80,15 @@ fn to_encap_socket(state: &NetState, skb: &mut Skb, chain: &Chain) -> bool {
     if chain.proto != udp_encap::PROTO_UDP || !state.is_encap_port(chain.ports.1) {
         return false;
     }
-    let at = chain.l4_at + udp_encap::UDP_HDR_LEN;
-    let Ok(head) = skb.head(at + 9) else {
+    let at = chain.l4_at;
+    let Ok(head) = skb.head(at + udp_encap::UDP_HDR_LEN + udp_encap::CLASSIFY_LEN) else {
         return false;
     };
-    let payload = head.get(at..).unwrap_or(&[]);
-    let payload = &payload[..payload.len().min(chain.total_len.saturating_sub(at))];
-    udp_encap::classify(payload) != Datagram::Ike
+    // What the socket's handler counts as malformed goes there too.
+    !matches!(
+        head.get(at..).and_then(udp_encap::classify_datagram),
+        Some((_, Datagram::Ike))
+    )
 }
 
 /// Plaintext must not match an inbound protect (or discard) policy, nor may a fragment that

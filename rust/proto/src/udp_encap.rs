@@ -57,6 +57,19 @@ pub fn parse(h: &[u8]) -> Option<UdpHeader> {
     })
 }
 
+/// How many bytes of a UDP payload [`classify`] needs to see (an ESP header and one byte).
+pub const CLASSIFY_LEN: usize = 9;
+
+/// Reads the UDP header at the start of `d` and classifies its payload, as far as `d` and the
+/// header's length field go (`d` holds at least [`CLASSIFY_LEN`] payload bytes where the
+/// datagram has them). `None`: no UDP header.
+pub fn classify_datagram(d: &[u8]) -> Option<(UdpHeader, Datagram)> {
+    let udp = parse(d)?;
+    let payload_len = usize::from(udp.len).saturating_sub(UDP_HDR_LEN);
+    let payload = &d[UDP_HDR_LEN..];
+    Some((udp, classify(&payload[..payload.len().min(payload_len)])))
+}
+
 /// Writes a UDP header for `payload_len` bytes with a zero checksum (RFC 3948 §2.1 allows it
 /// for IPv4; IPv6 fills it in afterwards). `None` past 64 KiB.
 pub fn write(
@@ -117,6 +130,29 @@ impl MappingLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classifies_a_datagram_within_its_length_field() {
+        let mut d = [0u8; UDP_HDR_LEN + CLASSIFY_LEN];
+        write(
+            (&mut d[..UDP_HDR_LEN]).try_into().unwrap(),
+            4500,
+            4500,
+            CLASSIFY_LEN,
+        )
+        .unwrap();
+        d[UDP_HDR_LEN..].copy_from_slice(&[0, 0, 1, 0, 0, 0, 0, 1, 0xab]);
+        let (udp, kind) = classify_datagram(&d).unwrap();
+        assert_eq!((udp.sport, udp.len, kind), (4500, 17, Datagram::Esp));
+        // The length field says one payload byte: whatever follows is not the datagram's.
+        d[4..6].copy_from_slice(&9u16.to_be_bytes());
+        d[UDP_HDR_LEN] = 0xff;
+        assert_eq!(classify_datagram(&d).unwrap().1, Datagram::Keepalive);
+        // A length below the header's own: an empty payload.
+        d[4..6].copy_from_slice(&3u16.to_be_bytes());
+        assert_eq!(classify_datagram(&d).unwrap().1, Datagram::Malformed);
+        assert_eq!(classify_datagram(&d[..7]), None);
+    }
 
     #[test]
     fn classifies_rfc3948_datagrams() {
