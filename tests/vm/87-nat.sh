@@ -142,8 +142,18 @@ test_nat_ikeuser_to_ikeuser_and_rebinding() {
 	new=$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["peer"].rsplit(":", 1)[1]')
 	[ "$new" != "$port" ] && [ "$new" -ge 20000 ] && [ "$new" -le 20099 ] || fail "B's view of the peer's port: $port -> $new"
 	expect_eq "$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["id"]')" "$id" "B's IKE SA (no new negotiation)"
+	expect_contains "$(ikectl B status)" "ESP in UDP, port 4500 -> $new"
 	traffic_both_ways 30000
 	expect_eq "$(json_get "$(ip netns exec B ikeuser sa list --json)" 'sorted(s["encap"]["dport"] for s in j)[-1]')" "$new" "B's outbound SA follows the new port"
+	# SIGKILL A's daemon while ESP in UDP flows to it: the socket ripsec receives on closes
+	# under traffic (dmesg and kmemleak must stay clean), and ESP in UDP then finds no socket.
+	ip netns exec B ping -c 20 -i 0.1 -W 1 -I "$B_IN" "$A_IN" >/dev/null &
+	local pinger=$!
+	sleep 0.5
+	kill -KILL "$(cat "$IKE_DIR/A.pid")"
+	wait $pinger || true
+	wait_for 10 "! ss -Hlun -N A 'sport = :4500' | grep -q ." || fail "A's UDP 4500 socket outlived its daemon"
+	ip netns exec A ikeuser stats >/dev/null || fail "ripsec in A after the daemon died"
 }
 
 test_nat_both_peers_behind_their_own_nat() {

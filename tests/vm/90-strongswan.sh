@@ -325,9 +325,13 @@ test_swan_encap_charon_initiates() {
 	expect_eq "$(json_get "$(ip netns exec A ikeuser stats --json)" 'j["counters"]["drop-encap"]')" 0 "drop-encap"
 }
 
+# ikeuser also starts on charon's port 4500 (remote_port), with the non-ESP marker from the
+# first message (RFC 7296 §2.23).
 test_swan_encap_ikeuser_initiates() {
-	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16 encap=true
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16 encap=true remote_port=4500
 	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	expect_contains "$(ike_log A)" "initiating to $B_OUT:4500"
+	expect_contains "$(ikectl A status)" "IKE on $A_OUT:4500 <-> $B_OUT:4500, ESP in UDP"
 	swan_wait_sa B "$SWAN" net
 	traffic_both_ways 50000
 	ip -n B xfrm state | grep -q "encap type espinudp sport 4500 dport 4500" || fail "charon's SAs are not in UDP: $(ip -n B xfrm state)"

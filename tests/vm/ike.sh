@@ -13,7 +13,7 @@ IKE_PSK="a pre-shared key for the tests"
 ike_conf() {
 	local ns=$1 file=$2 ike='["aes128gcm16-prfsha256-ecp256"]' esp='["aes128gcm16"]'
 	local mode=$AMODE start=none psk=$IKE_PSK local_id="" remote_id="" dpd=0 rekey=0 life=0 tries="" ike_rekey=0
-	local cert="" key="" ca="" encap=false keepalive=""
+	local cert="" key="" ca="" encap=false keepalive="" remote_port=""
 	local local_addr=$A_OUT remote_addr=$B_OUT local_ts=$SEL_A remote_ts=$SEL_B kv
 	if [ "$ns" = B ]; then
 		local_addr=$B_OUT remote_addr=$A_OUT local_ts=$SEL_B remote_ts=$SEL_A
@@ -43,6 +43,7 @@ ike_conf() {
 		echo "dpd_delay = $dpd"
 		echo "rekey_time = $ike_rekey"
 		echo "encap = $encap"
+		[ -z "$remote_port" ] || echo "remote_port = $remote_port"
 		echo
 		echo "[connections.c.children.net]"
 		echo "mode = \"$mode\""
