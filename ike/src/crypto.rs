@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Cryptographic operations of the IKE SA: SK payload protection (RFC 7296 §3.14, RFC 5282
-//! for AES-GCM) and Diffie-Hellman (groups 14, 19 and 31). Every primitive comes from
+//! for AES-GCM) and Diffie-Hellman (groups 14, 19, 20 and 31). Every primitive comes from
 //! RustCrypto / dalek crates; this module only frames the bytes.
 
 use core::fmt;
@@ -12,7 +12,6 @@ use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
 use crypto_bigint::{Encoding, U2048};
 use hmac::{Hmac, Mac};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
 use zeroize::Zeroize;
@@ -21,7 +20,8 @@ use crate::message::{build_inner_chain, parse_inner_chain, Message};
 use crate::payload::{EncryptedPayload, Payload};
 use crate::secret::Secret;
 use crate::transform_ids::{
-    AUTH_HMAC_SHA2_256_128, DH_CURVE_25519, DH_ECP_256, DH_MODP_2048, ENCR_AES_CBC, ENCR_AES_GCM_16,
+    AUTH_HMAC_SHA2_256_128, DH_CURVE_25519, DH_ECP_256, DH_ECP_384, DH_MODP_2048, ENCR_AES_CBC,
+    ENCR_AES_GCM_16,
 };
 
 /// Source of randomness (nonces, SPIs, IVs, DH private keys). Tests inject a deterministic one.
@@ -464,6 +464,8 @@ pub enum DhGroup {
     Modp2048,
     /// 19: NIST P-256 (RFC 5903): public value x || y, shared secret x.
     Ecp256,
+    /// 20: NIST P-384 (RFC 5903), as group 19.
+    Ecp384,
     /// 31: Curve25519 (RFC 8031).
     Curve25519,
 }
@@ -474,6 +476,7 @@ impl DhGroup {
         match id {
             DH_MODP_2048 => Some(DhGroup::Modp2048),
             DH_ECP_256 => Some(DhGroup::Ecp256),
+            DH_ECP_384 => Some(DhGroup::Ecp384),
             DH_CURVE_25519 => Some(DhGroup::Curve25519),
             _ => None,
         }
@@ -484,6 +487,7 @@ impl DhGroup {
         match self {
             DhGroup::Modp2048 => DH_MODP_2048,
             DhGroup::Ecp256 => DH_ECP_256,
+            DhGroup::Ecp384 => DH_ECP_384,
             DhGroup::Curve25519 => DH_CURVE_25519,
         }
     }
@@ -508,6 +512,7 @@ impl KeyExchange {
         let len = match group {
             DhGroup::Modp2048 => 256,
             DhGroup::Ecp256 | DhGroup::Curve25519 => 32,
+            DhGroup::Ecp384 => 48,
         };
         for _ in 0..64 {
             let mut bytes = vec![0u8; len];
@@ -523,7 +528,8 @@ impl KeyExchange {
         ))
     }
 
-    /// A key pair from a given private value (32 bytes for groups 19 and 31, 256 for 14),
+    /// A key pair from a given private value (32 bytes for groups 19 and 31, 48 for 20, 256
+    /// for 14),
     /// e.g. for known-answer tests.
     pub fn from_private(group: DhGroup, private: &[u8]) -> Result<Self, CryptoError> {
         let public = match group {
@@ -535,12 +541,8 @@ impl KeyExchange {
                 let secret = x25519_dalek::StaticSecret::from(bytes);
                 x25519_dalek::PublicKey::from(&secret).as_bytes().to_vec()
             }
-            DhGroup::Ecp256 => {
-                let secret = p256::SecretKey::from_slice(private)
-                    .map_err(|_| CryptoError::InvalidPublicValue(DH_ECP_256))?;
-                let point = secret.public_key().to_encoded_point(false);
-                point.as_bytes().get(1..).unwrap_or_default().to_vec()
-            }
+            DhGroup::Ecp256 => ecp256::public(private)?,
+            DhGroup::Ecp384 => ecp384::public(private)?,
             DhGroup::Modp2048 => {
                 if private.len() != 256 {
                     return Err(CryptoError::KeySize {
@@ -584,20 +586,8 @@ impl KeyExchange {
                 }
                 Ok(Secret::from_slice(shared.as_bytes()))
             }
-            DhGroup::Ecp256 => {
-                if peer.len() != 64 {
-                    return Err(invalid);
-                }
-                let mut sec1 = Vec::with_capacity(65);
-                sec1.push(4);
-                sec1.extend_from_slice(peer);
-                let peer = p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| invalid.clone())?;
-                let secret =
-                    p256::SecretKey::from_slice(self.private.as_bytes()).map_err(|_| invalid)?;
-                let shared =
-                    p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), peer.as_affine());
-                Ok(Secret::from_slice(shared.raw_secret_bytes()))
-            }
+            DhGroup::Ecp256 => ecp256::shared(self.private.as_bytes(), peer).ok_or(invalid),
+            DhGroup::Ecp384 => ecp384::shared(self.private.as_bytes(), peer).ok_or(invalid),
             DhGroup::Modp2048 => {
                 if peer.len() != 256 || self.private.len() != 256 {
                     return Err(invalid);
@@ -618,6 +608,43 @@ impl KeyExchange {
         }
     }
 }
+
+/// ECDH on a NIST prime curve (RFC 5903): the public value is x || y, the shared secret x.
+macro_rules! nist_curve {
+    ($module:ident, $curve:ident, $id:expr) => {
+        mod $module {
+            use super::{CryptoError, Secret};
+            use $curve::elliptic_curve::point::AffineCoordinates;
+            use $curve::elliptic_curve::sec1::ToEncodedPoint;
+            use zeroize::Zeroize;
+
+            pub(super) fn public(private: &[u8]) -> Result<Vec<u8>, CryptoError> {
+                let secret = $curve::SecretKey::from_slice(private)
+                    .map_err(|_| CryptoError::InvalidPublicValue($id))?;
+                let point = secret.public_key().to_encoded_point(false);
+                Ok(point.as_bytes().get(1..).unwrap_or_default().to_vec())
+            }
+
+            /// `None` for a peer value that is not a point of the curve.
+            pub(super) fn shared(private: &[u8], peer: &[u8]) -> Option<Secret> {
+                let mut sec1 = Vec::with_capacity(peer.len() + 1);
+                sec1.push(4);
+                sec1.extend_from_slice(peer);
+                // Decoding checks the length and that the point is on the curve.
+                let peer = $curve::PublicKey::from_sec1_bytes(&sec1).ok()?;
+                let secret = $curve::SecretKey::from_slice(private).ok()?;
+                let mut point = (peer.to_projective() * *secret.to_nonzero_scalar()).to_affine();
+                let mut x = point.x();
+                let shared = Secret::from_slice(&x);
+                x.zeroize();
+                point.zeroize();
+                Some(shared)
+            }
+        }
+    };
+}
+nist_curve!(ecp256, p256, super::DH_ECP_256);
+nist_curve!(ecp384, p384, super::DH_ECP_384);
 
 fn modp_pow(base: &U2048, exponent: &U2048) -> [u8; 256] {
     let params = DynResidueParams::new(&modp_2048_prime());

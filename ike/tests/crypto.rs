@@ -206,6 +206,54 @@ fn ecp256_rfc5903_known_answer() {
     assert!(i.shared_secret(&off_curve).is_err());
 }
 
+/// RFC 5903 §8.2: 384-bit random ECP group.
+#[test]
+fn ecp384_rfc5903_known_answer() {
+    let i = KeyExchange::from_private(
+        DhGroup::Ecp384,
+        &hex(concat!(
+            "099F3C70 34D4A2C6 99884D73 A375A67F 7624EF7C 6B3C0F16 0647B674 14DCE655",
+            "E35B5380 41E649EE 3FAEF896 783AB194"
+        )),
+    )
+    .unwrap();
+    assert_eq!(
+        i.public_value(),
+        hex(concat!(
+            "667842D7 D180AC2C DE6F74F3 7551F557 55C7645C 20EF73E3 1634FE72 B4C55EE6",
+            "DE3AC808 ACB4BDB4 C88732AE E95F41AA 9482ED1F C0EEB9CA FC498462 5CCFC23F",
+            "65032149 E0E144AD A0241815 35A0F38E EB9FCFF3 C2C947DA E69B4C63 4573A81C"
+        ))
+    );
+    let r = KeyExchange::from_private(
+        DhGroup::Ecp384,
+        &hex(concat!(
+            "41CB0779 B4BDB85D 47846725 FBEC3C94 30FAB46C C8DC5060 855CC9BD A0AA2942",
+            "E0308312 916B8ED2 960E4BD5 5A7448FC"
+        )),
+    )
+    .unwrap();
+    assert_eq!(
+        r.public_value(),
+        hex(concat!(
+            "E558DBEF 53EECDE3 D3FCCFC1 AEA08A89 A987475D 12FD950D 83CFA417 32BC509D",
+            "0D1AC43A 0336DEF9 6FDA41D0 774A3571 DCFBEC7A ACF31964 72169E83 8430367F",
+            "66EEBE3C 6E70C416 DD5F0C68 759DD1FF F83FA401 42209DFF 5EAAD96D B9E6386C"
+        ))
+    );
+    let girx = hex(concat!(
+        "11187331 C279962D 93D60424 3FD592CB 9D0A926F 422E4718 7521287E 7156C5C4",
+        "D6031355 69B9E9D0 9CF5D4A2 70F59746"
+    ));
+    assert_eq!(i.shared_secret(r.public_value()).unwrap().as_bytes(), girx);
+    assert_eq!(r.shared_secret(i.public_value()).unwrap().as_bytes(), girx);
+    let mut off_curve = r.public_value().to_vec();
+    off_curve[95] ^= 1;
+    assert!(i.shared_secret(&off_curve).is_err());
+    // A P-256 value (64 bytes) is not a P-384 one.
+    assert!(i.shared_secret(&[7; 64]).is_err());
+}
+
 #[test]
 fn modp2048_agrees_and_validates() {
     let mut rng = TestRng(XorShift(5));
@@ -232,7 +280,7 @@ fn modp2048_agrees_and_validates() {
 #[test]
 fn generated_pairs_agree_for_every_group() {
     let mut rng = TestRng(XorShift(13));
-    for group in [DhGroup::Curve25519, DhGroup::Ecp256] {
+    for group in [DhGroup::Curve25519, DhGroup::Ecp256, DhGroup::Ecp384] {
         let a = KeyExchange::generate(group, &mut rng).unwrap();
         let b = KeyExchange::generate(group, &mut rng).unwrap();
         assert_eq!(

@@ -395,6 +395,32 @@ fn ecp256_transport_rekey_keeps_mode() {
 }
 
 #[test]
+fn ecp384_ike_sa_and_pfs_child_rekey_then_ike_rekey() {
+    let (mut alice, mut bob) = configs();
+    for c in [&mut alice, &mut bob] {
+        c.ike_proposals = vec![ike(gcm256(), DhGroup::Ecp384)];
+        c.children[0].pfs = true;
+    }
+    let mut sim = established(67, alice, bob);
+    // IKE_SA_INIT carries 96-byte P-384 public values (x || y).
+    let init = ripsec_ike::Message::parse(&sim.sent[0].bytes).unwrap();
+    assert!(init.payloads.iter().any(|p| matches!(
+        p,
+        ripsec_ike::Payload::Ke(ke) if ke.group == 20 && ke.data.len() == 96
+    )));
+    let spi = start_child_rekey(&mut sim, INITIATOR);
+    sim.run();
+    let (new_i, _) = assert_one_live_child(&sim);
+    assert_ne!(new_i.inbound.spi, spi);
+    let now = sim.now;
+    let old = sa(&sim, INITIATOR);
+    assert!(sim.engines[INITIATOR].rekey_ike(now, old).is_some());
+    sim.run();
+    assert_eq!(ike_rekeys(&sim, INITIATOR), 1);
+    assert!(sim.request_failures(RESPONDER).is_empty());
+}
+
+#[test]
 fn chacha20poly1305_and_null_sha256_children_rekey_with_pfs() {
     for (seed, cipher) in [
         (66, EspCipher::ChaCha20Poly1305),

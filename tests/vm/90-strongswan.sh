@@ -127,9 +127,10 @@ test_swan_charon_initiates_transport4_gcm256_curve25519_pfs() {
 	expect_contains "$(ikectl A status)" "transport aes256gcm16"
 }
 
-test_swan_ikeuser_initiates_transport6_cbc128_ecp256() {
-	swan_pair transport6 aes128-sha256-ecp256 aes128-sha256
+test_swan_ikeuser_initiates_transport6_cbc128_ecp384() {
+	swan_pair transport6 aes128-sha256-ecp384 aes128-sha256
 	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	expect_contains "$(ikectl A status)" "ECP_384"
 	traffic_both_ways 50000
 	swan_terminate_child B "$SWAN" net
 	wait_for 5 'test "$(sa_count A)" = 0' || fail "ikeuser kept $(sa_count A) SAs after charon deleted the child"
