@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Cryptographic operations of the IKE SA: SK payload protection (RFC 7296 §3.14, RFC 5282
-//! for AES-GCM) and Diffie-Hellman (groups 14, 19, 20 and 31). Every primitive comes from
+//! for AES-GCM) and Diffie-Hellman (groups 14, 19, 20, 21 and 31). Every primitive comes from
 //! RustCrypto / dalek crates; this module only frames the bytes.
 
 use core::fmt;
@@ -20,8 +20,8 @@ use crate::message::{build_inner_chain, parse_inner_chain, Message};
 use crate::payload::{EncryptedPayload, Payload};
 use crate::secret::Secret;
 use crate::transform_ids::{
-    AUTH_HMAC_SHA2_256_128, DH_CURVE_25519, DH_ECP_256, DH_ECP_384, DH_MODP_2048, ENCR_AES_CBC,
-    ENCR_AES_GCM_16,
+    AUTH_HMAC_SHA2_256_128, DH_CURVE_25519, DH_ECP_256, DH_ECP_384, DH_ECP_521, DH_MODP_2048,
+    ENCR_AES_CBC, ENCR_AES_GCM_16,
 };
 
 /// Source of randomness (nonces, SPIs, IVs, DH private keys). Tests inject a deterministic one.
@@ -466,6 +466,8 @@ pub enum DhGroup {
     Ecp256,
     /// 20: NIST P-384 (RFC 5903), as group 19.
     Ecp384,
+    /// 21: NIST P-521 (RFC 5903), as group 19; coordinates are 66 bytes.
+    Ecp521,
     /// 31: Curve25519 (RFC 8031).
     Curve25519,
 }
@@ -477,6 +479,7 @@ impl DhGroup {
             DH_MODP_2048 => Some(DhGroup::Modp2048),
             DH_ECP_256 => Some(DhGroup::Ecp256),
             DH_ECP_384 => Some(DhGroup::Ecp384),
+            DH_ECP_521 => Some(DhGroup::Ecp521),
             DH_CURVE_25519 => Some(DhGroup::Curve25519),
             _ => None,
         }
@@ -488,6 +491,7 @@ impl DhGroup {
             DhGroup::Modp2048 => DH_MODP_2048,
             DhGroup::Ecp256 => DH_ECP_256,
             DhGroup::Ecp384 => DH_ECP_384,
+            DhGroup::Ecp521 => DH_ECP_521,
             DhGroup::Curve25519 => DH_CURVE_25519,
         }
     }
@@ -513,10 +517,17 @@ impl KeyExchange {
             DhGroup::Modp2048 => 256,
             DhGroup::Ecp256 | DhGroup::Curve25519 => 32,
             DhGroup::Ecp384 => 48,
+            DhGroup::Ecp521 => 66,
         };
         for _ in 0..64 {
             let mut bytes = vec![0u8; len];
             rng.fill(&mut bytes);
+            if group == DhGroup::Ecp521 {
+                // A 521-bit scalar: otherwise 127 of 128 draws would exceed the group order.
+                if let Some(top) = bytes.first_mut() {
+                    *top &= 0x01;
+                }
+            }
             if let Ok(pair) = Self::from_private(group, &bytes) {
                 bytes.zeroize();
                 return Ok(pair);
@@ -528,8 +539,8 @@ impl KeyExchange {
         ))
     }
 
-    /// A key pair from a given private value (32 bytes for groups 19 and 31, 48 for 20, 256
-    /// for 14),
+    /// A key pair from a given private value (32 bytes for groups 19 and 31, 48 for 20, 66
+    /// for 21, 256 for 14),
     /// e.g. for known-answer tests.
     pub fn from_private(group: DhGroup, private: &[u8]) -> Result<Self, CryptoError> {
         let public = match group {
@@ -543,6 +554,7 @@ impl KeyExchange {
             }
             DhGroup::Ecp256 => ecp256::public(private)?,
             DhGroup::Ecp384 => ecp384::public(private)?,
+            DhGroup::Ecp521 => ecp521::public(private)?,
             DhGroup::Modp2048 => {
                 if private.len() != 256 {
                     return Err(CryptoError::KeySize {
@@ -588,6 +600,7 @@ impl KeyExchange {
             }
             DhGroup::Ecp256 => ecp256::shared(self.private.as_bytes(), peer).ok_or(invalid),
             DhGroup::Ecp384 => ecp384::shared(self.private.as_bytes(), peer).ok_or(invalid),
+            DhGroup::Ecp521 => ecp521::shared(self.private.as_bytes(), peer).ok_or(invalid),
             DhGroup::Modp2048 => {
                 if peer.len() != 256 || self.private.len() != 256 {
                     return Err(invalid);
@@ -645,6 +658,7 @@ macro_rules! nist_curve {
 }
 nist_curve!(ecp256, p256, super::DH_ECP_256);
 nist_curve!(ecp384, p384, super::DH_ECP_384);
+nist_curve!(ecp521, p521, super::DH_ECP_521);
 
 fn modp_pow(base: &U2048, exponent: &U2048) -> [u8; 256] {
     let params = DynResidueParams::new(&modp_2048_prime());

@@ -254,6 +254,62 @@ fn ecp384_rfc5903_known_answer() {
     assert!(i.shared_secret(&[7; 64]).is_err());
 }
 
+/// Group 21 (NIST P-521, RFC 5903): public value x || y of 66 bytes each, shared secret x.
+/// The values were computed with OpenSSL (python3-cryptography), from private scalars that are
+/// SHA-512 of "ripsec ecp521 i" and "ripsec ecp521 r".
+#[test]
+fn ecp521_known_answer() {
+    let i = KeyExchange::from_private(
+        DhGroup::Ecp521,
+        &hex(concat!(
+            "0000711942F7850FA823EFECCEEB2DA29A8F2164B6D0F6F0D7E26B287E2A8407",
+            "CF142264ED439C5853EFC4185625592551D978B5B4A25712C6F430A4DB8EB8C0",
+            "0D76"
+        )),
+    )
+    .unwrap();
+    assert_eq!(
+        i.public_value(),
+        hex(concat!(
+            "0140C033FDBA2AFBAC4A225CFCA9F0B1C54143F98158D6DED40346BD3079ECA7",
+            "EEF56B899AF555F7AC85E2106724F714D808582B2C7AB7FC0515AA3BDEC58510",
+            "549C00DA1FE332D58068C50F8C6C184CBCD261820D29814EB03943F574C90BA0",
+            "F13A61474B1C2AC67B331283E756100CF4EB40E0F70F0AB55B9B2D8A5E804947",
+            "681429B5"
+        ))
+    );
+    let r = KeyExchange::from_private(
+        DhGroup::Ecp521,
+        &hex(concat!(
+            "0000F87B21A8A8C50E0186683E235FC13F6752D42621B4F26957C8A6A0C460C9",
+            "E1CCE0B529ECC2218A4AD1737FD325A5DA0E630B8F54BFE6AC0E735FDB47BE72",
+            "E94E"
+        )),
+    )
+    .unwrap();
+    assert_eq!(
+        r.public_value(),
+        hex(concat!(
+            "00B76849FB030028B3088EFEB93D9A89F52AB8F1EA5BA6E3089F38623280938D",
+            "0963AA6F0A49CA875DC77EA18BA12AB24CDF0965466385C15E1DADC3B7ED280A",
+            "184100FE2E526610DED4D9F728F1B9F25B93E659D8EDB4A1DAFC32E4E0A5FEC5",
+            "30B79C38AAB1E50875D5F45F0E88B30F28F5B6B34148FC02CEF9D2FBBA675ADF",
+            "796ECC80"
+        ))
+    );
+    let girx = hex(concat!(
+        "0184837C71ABDAB74BDF1B575181B65C9204137863F139B88FB3E9B48E211F93",
+        "2B26DA05439DA84994D8AF03FDBF7859B28ECE75AC391F132779355D08D5607A",
+        "BE5E"
+    ));
+    assert_eq!(i.shared_secret(r.public_value()).unwrap().as_bytes(), girx);
+    assert_eq!(r.shared_secret(i.public_value()).unwrap().as_bytes(), girx);
+    let mut off_curve = r.public_value().to_vec();
+    off_curve[131] ^= 1;
+    assert!(i.shared_secret(&off_curve).is_err());
+    assert!(i.shared_secret(&[7; 96]).is_err());
+}
+
 #[test]
 fn modp2048_agrees_and_validates() {
     let mut rng = TestRng(XorShift(5));
@@ -280,7 +336,12 @@ fn modp2048_agrees_and_validates() {
 #[test]
 fn generated_pairs_agree_for_every_group() {
     let mut rng = TestRng(XorShift(13));
-    for group in [DhGroup::Curve25519, DhGroup::Ecp256, DhGroup::Ecp384] {
+    for group in [
+        DhGroup::Curve25519,
+        DhGroup::Ecp256,
+        DhGroup::Ecp384,
+        DhGroup::Ecp521,
+    ] {
         let a = KeyExchange::generate(group, &mut rng).unwrap();
         let b = KeyExchange::generate(group, &mut rng).unwrap();
         assert_eq!(

@@ -395,29 +395,34 @@ fn ecp256_transport_rekey_keeps_mode() {
 }
 
 #[test]
-fn ecp384_ike_sa_and_pfs_child_rekey_then_ike_rekey() {
-    let (mut alice, mut bob) = configs();
-    for c in [&mut alice, &mut bob] {
-        c.ike_proposals = vec![ike(gcm256(), DhGroup::Ecp384)];
-        c.children[0].pfs = true;
+fn ecp384_and_ecp521_ike_sa_and_pfs_child_rekey_then_ike_rekey() {
+    for (seed, group, id, ke_len) in [
+        (67, DhGroup::Ecp384, 20, 96),
+        (68, DhGroup::Ecp521, 21, 132),
+    ] {
+        let (mut alice, mut bob) = configs();
+        for c in [&mut alice, &mut bob] {
+            c.ike_proposals = vec![ike(gcm256(), group)];
+            c.children[0].pfs = true;
+        }
+        let mut sim = established(seed, alice, bob);
+        // IKE_SA_INIT carries the public value x || y.
+        let init = ripsec_ike::Message::parse(&sim.sent[0].bytes).unwrap();
+        assert!(init.payloads.iter().any(|p| matches!(
+            p,
+            ripsec_ike::Payload::Ke(ke) if ke.group == id && ke.data.len() == ke_len
+        )));
+        let spi = start_child_rekey(&mut sim, INITIATOR);
+        sim.run();
+        let (new_i, _) = assert_one_live_child(&sim);
+        assert_ne!(new_i.inbound.spi, spi, "{group:?}");
+        let now = sim.now;
+        let old = sa(&sim, INITIATOR);
+        assert!(sim.engines[INITIATOR].rekey_ike(now, old).is_some());
+        sim.run();
+        assert_eq!(ike_rekeys(&sim, INITIATOR), 1, "{group:?}");
+        assert!(sim.request_failures(RESPONDER).is_empty(), "{group:?}");
     }
-    let mut sim = established(67, alice, bob);
-    // IKE_SA_INIT carries 96-byte P-384 public values (x || y).
-    let init = ripsec_ike::Message::parse(&sim.sent[0].bytes).unwrap();
-    assert!(init.payloads.iter().any(|p| matches!(
-        p,
-        ripsec_ike::Payload::Ke(ke) if ke.group == 20 && ke.data.len() == 96
-    )));
-    let spi = start_child_rekey(&mut sim, INITIATOR);
-    sim.run();
-    let (new_i, _) = assert_one_live_child(&sim);
-    assert_ne!(new_i.inbound.spi, spi);
-    let now = sim.now;
-    let old = sa(&sim, INITIATOR);
-    assert!(sim.engines[INITIATOR].rekey_ike(now, old).is_some());
-    sim.run();
-    assert_eq!(ike_rekeys(&sim, INITIATOR), 1);
-    assert!(sim.request_failures(RESPONDER).is_empty());
 }
 
 #[test]

@@ -940,6 +940,7 @@ fn dh(token: &str) -> Option<DhGroup> {
         "modp2048" => DhGroup::Modp2048,
         "ecp256" => DhGroup::Ecp256,
         "ecp384" => DhGroup::Ecp384,
+        "ecp521" => DhGroup::Ecp521,
         "curve25519" | "x25519" => DhGroup::Curve25519,
         _ => return None,
     })
@@ -951,13 +952,14 @@ pub fn dh_name(g: DhGroup) -> &'static str {
         DhGroup::Modp2048 => "modp2048",
         DhGroup::Ecp256 => "ecp256",
         DhGroup::Ecp384 => "ecp384",
+        DhGroup::Ecp521 => "ecp521",
         DhGroup::Curve25519 => "curve25519",
     }
 }
 
 const CIPHERS: &str = "aes128gcm16, aes256gcm16, aes128, aes256";
 const ESP_CIPHERS: &str = "aes128gcm16, aes256gcm16, chacha20poly1305, aes128, aes256, null";
-const GROUPS: &str = "modp2048, ecp256, ecp384, curve25519";
+const GROUPS: &str = "modp2048, ecp256, ecp384, ecp521, curve25519";
 
 /// Parses a strongSwan-style IKE proposal: `aes128gcm16-prfsha256-ecp256`,
 /// `aes256-sha256-modp2048` (the PRF follows the integrity algorithm when not named).
@@ -1231,7 +1233,7 @@ life_time = 120
         );
         assert_eq!(
             err("null-sha1"),
-            "\"null-sha1\": unknown `sha1`; ESP takes aes128gcm16, aes256gcm16, chacha20poly1305, aes128, aes256, null, sha256 after aes128/aes256/null, and a DH group (modp2048, ecp256, ecp384, curve25519) for PFS"
+            "\"null-sha1\": unknown `sha1`; ESP takes aes128gcm16, aes256gcm16, chacha20poly1305, aes128, aes256, null, sha256 after aes128/aes256/null, and a DH group (modp2048, ecp256, ecp384, ecp521, curve25519) for PFS"
         );
         // IKE (SK payloads) keeps its own suites.
         assert_eq!(

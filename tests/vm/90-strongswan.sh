@@ -177,7 +177,7 @@ test_swan_certs_rsa_fqdn_ids_ikeuser_initiates_tunnel44() {
 test_swan_certs_ecdsa_dn_ids_charon_initiates_tunnel66() {
 	pki_init
 	# No IDs on our side: we are our certificate's subject DN; charon is likewise by default.
-	swan_pair tunnel66 aes256-sha256-modp2048 aes256-sha256 \
+	swan_pair tunnel66 aes256-sha256-ecp521 aes256-sha256 \
 		cert="$PKI/left-ec.crt" key="$PKI/left-ec.key" ca="$PKI/ca-ec.crt" \
 		remote_id="CN=right.ripsec.test, O=ripsec" -- \
 		cert="$PKI/right-ec.crt" key="$PKI/right-ec.key" cacert="$PKI/ca-ec.crt" \
@@ -186,6 +186,7 @@ test_swan_certs_ecdsa_dn_ids_charon_initiates_tunnel66() {
 	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
 	traffic_both_ways 50000
 	expect_contains "$(ikectl A status)" "peer authenticated by pubkey CN=right.ripsec.test, O=ripsec"
+	expect_contains "$(ikectl A status)" "ECP_521"
 	expect_contains "$(swan_log "$SWAN" 400)" "authentication of 'CN=left.ripsec.test, O=ripsec' with ECDSA_WITH_SHA256_DER successful"
 	swan_terminate B "$SWAN" c
 	wait_for 5 expect_clean A >/dev/null 2>&1 || expect_clean A
