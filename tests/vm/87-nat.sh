@@ -121,6 +121,9 @@ test_nat_charon_behind_nat_to_ikeuser() {
 	traffic_both_ways 20000
 }
 
+# a_packets_in: packets ripsec's SAs in A have received.
+a_packets_in() { json_get "$(ip netns exec A ikeuser sa list --json)" 'sum(s["stats"]["packets-in"] for s in j)'; }
+
 test_nat_ikeuser_to_ikeuser_and_rebinding() {
 	nat_topology
 	ikeuser_behind_nat
@@ -147,9 +150,11 @@ test_nat_ikeuser_to_ikeuser_and_rebinding() {
 	expect_eq "$(json_get "$(ip netns exec B ikeuser sa list --json)" 'sorted(s["encap"]["dport"] for s in j)[-1]')" "$new" "B's outbound SA follows the new port"
 	# SIGKILL A's daemon while ESP in UDP flows to it: the socket ripsec receives on closes
 	# under traffic (dmesg and kmemleak must stay clean), and ESP in UDP then finds no socket.
+	local in0
+	in0=$(a_packets_in)
 	ip netns exec B ping -c 20 -i 0.1 -W 1 -I "$B_IN" "$A_IN" >/dev/null &
 	local pinger=$!
-	sleep 0.5
+	wait_for 10 "[ \$(a_packets_in) -gt $in0 ]" || fail "no ESP in UDP reached A before the kill"
 	kill -KILL "$(cat "$IKE_DIR/A.pid")"
 	wait $pinger || true
 	wait_for 10 "! ss -Hlun -N A 'sport = :4500' | grep -q ." || fail "A's UDP 4500 socket outlived its daemon"
