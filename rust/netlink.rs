@@ -379,6 +379,7 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
         limits: lim,
         transform,
         encap,
+        add_time: ffi::seconds(),
     })?;
     let mut cfg = state.config.lock();
     info.net().use_defrag()?;
@@ -866,6 +867,55 @@ fn attach_refusal(e: Error) -> &'static str {
     }
 }
 
+/// MIGRATE: moves a reqid's SAs and templates from the peer's old address to its new one.
+fn migrate(info: &GenlInfo<'_>) -> Result {
+    let reqid = req_u32(info, a::SA_REQID)?;
+    if reqid == 0 {
+        return Err(info.fail(
+            EINVAL,
+            a::SA_REQID,
+            format_args!("sa-reqid: 0 would move SAs of every manual connection; name one"),
+        ));
+    }
+    let family = family(info, a::SA_FAMILY)?;
+    let req = crate::migrate::Request {
+        reqid,
+        family,
+        old: req_addr(info, a::MIGRATE_OLD, family)?,
+        new: req_addr(info, a::MIGRATE_NEW, family)?,
+        dport: opt_u16(info, a::SA_ENCAP_DPORT)?,
+    };
+    if req.dport == Some(0) {
+        return Err(info.fail(
+            EINVAL,
+            a::SA_ENCAP_DPORT,
+            format_args!("sa-encap-dport: port 0"),
+        ));
+    }
+    let moved = crate::migrate::migrate(NetState::of(info.net()), &req).map_err(|e| {
+        let why = if e == EEXIST {
+            "migrate-new: an SA with the same SPI to the new address exists"
+        } else {
+            "migrate-new: the SAs could not be moved (out of memory, or the crypto API refused the key)"
+        };
+        info.fail(e, a::MIGRATE_NEW, format_args!("{why}"))
+    })?;
+    if moved.sas == 0 && moved.policies == 0 {
+        return Err(info.fail(
+            ENOENT,
+            a::MIGRATE_OLD,
+            format_args!("migrate-old: no SA or template of reqid {reqid} has this address"),
+        ));
+    }
+    let mut r = info.reply(cmd::MIGRATE, 64)?;
+    r.put_u32(a::SA_COUNT, u32::try_from(moved.sas).unwrap_or(u32::MAX))?;
+    r.put_u32(
+        a::SP_COUNT,
+        u32::try_from(moved.policies).unwrap_or(u32::MAX),
+    )?;
+    r.send()
+}
+
 /// Every `doit`: dispatches on the command.
 pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
     NetState::of(info.net()).count_request();
@@ -888,6 +938,7 @@ pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
         cmd::GETSPI => getspi(info),
         cmd::GET_STATS => get_stats(info),
         cmd::ENCAP_ATTACH => encap_attach(info),
+        cmd::MIGRATE => migrate(info),
         _ => Err(EOPNOTSUPP),
     }
 }

@@ -42,6 +42,7 @@ mod espinudp;
 mod events;
 mod expire;
 mod ffi;
+mod migrate;
 mod net_state;
 mod netlink;
 mod packet;

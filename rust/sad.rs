@@ -270,6 +270,8 @@ pub(crate) struct SaParams {
     pub(crate) transform: Transform,
     /// UDP encapsulation ports `(sport, dport)`, if any.
     pub(crate) encap: Option<(u16, u16)>,
+    /// See [`Sa`] (now, for a new SA).
+    pub(crate) add_time: u64,
 }
 
 impl Sa {
@@ -291,7 +293,7 @@ impl Sa {
                 reqid: p.reqid,
                 esn: p.esn,
                 limits: Limits::new(p.limits),
-                add_time: ffi::seconds(),
+                add_time: p.add_time,
                 first_use: AtomicU64::new(0),
                 expiry: AtomicU8::new(expiry::LIVE),
                 counters: Counters::new(),
@@ -318,6 +320,49 @@ impl Sa {
             add_time: self.add_time,
             first_use: self.first_use.load(Ordering::Relaxed),
         }
+    }
+
+    /// A copy of this SA at new outer addresses (`dst` is part of its id) and encapsulation
+    /// ports, with the same keys, limits, counters, sequence numbers and replay window: the
+    /// peer moved (MIGRATE). The outbound counter skips `seq_gap` numbers, for packets this
+    /// copy may still send while readers switch over. May sleep.
+    pub(crate) fn moved(
+        &self,
+        (src, dst): ([u8; 16], [u8; 16]),
+        encap: Option<(u16, u16)>,
+        seq_gap: u64,
+    ) -> Result<Arc<Sa>> {
+        let (replay, out) = {
+            let rt = self.rt.lock();
+            (rt.replay.clone(), rt.out.resumed(seq_gap))
+        };
+        let moved = Sa::new(SaParams {
+            id: SaId { dst, ..self.id },
+            mode: self.mode,
+            src,
+            alg: self.alg,
+            key: SecretKey::new(self.key.bytes())?,
+            reqid: self.reqid,
+            replay_window: replay.size(),
+            esn: self.esn,
+            limits: self.limits.get(),
+            transform: new_transform(self.alg, self.key.bytes(), self.esn)?,
+            encap,
+            add_time: self.add_time,
+        })?;
+        {
+            let mut rt = moved.rt.lock();
+            rt.replay = replay;
+            rt.out = out;
+        }
+        for attr in 1..=stats_attr::MAX {
+            moved.counters.add(attr, self.counters.get(attr));
+        }
+        let first_use = self.first_use.load(Ordering::Relaxed);
+        moved.first_use.store(first_use, Ordering::Relaxed);
+        let expiry = self.expiry.load(Ordering::Relaxed);
+        moved.expiry.store(expiry, Ordering::Relaxed);
+        Ok(moved)
     }
 
     /// The AEAD transform (ESP SAs).
@@ -374,28 +419,28 @@ pub(crate) struct Bucket {
 /// An index from a `u32` key to the SAs with that key.
 struct Index(ArcXArray<Bucket>);
 
+/// Whether `a` and `b` are the same SA object (ids may repeat while an SA is replaced).
+fn same(a: &Sa, b: &Sa) -> bool {
+    core::ptr::eq(a, b)
+}
+
 impl Index {
-    fn add(&self, key: u32, sa: &Arc<Sa>, retired: &mut KVec<Retired<Bucket>>) -> Result {
+    /// Stores bucket `key` without the SAs `drop` picks and with `add`, in one store.
+    fn rebuild(
+        &self,
+        key: u32,
+        drop: impl Fn(&Sa) -> bool,
+        add: Option<&Arc<Sa>>,
+        retired: &mut KVec<Retired<Bucket>>,
+    ) -> Result {
         let mut sas = KVec::new();
         if let Some(old) = self.0.get(key) {
-            for x in old.sas.iter() {
+            for x in old.sas.iter().filter(|x| !drop(x)) {
                 sas.push(x.clone(), GFP_KERNEL)?;
             }
         }
-        sas.push(sa.clone(), GFP_KERNEL)?;
-        if let Some(r) = self.0.store(key, Arc::new(Bucket { sas }, GFP_KERNEL)?)? {
-            retired.push(r, GFP_KERNEL)?;
-        }
-        Ok(())
-    }
-
-    fn remove(&self, key: u32, id: &SaId, retired: &mut KVec<Retired<Bucket>>) -> Result {
-        let Some(old) = self.0.get(key) else {
-            return Ok(());
-        };
-        let mut sas = KVec::new();
-        for x in old.sas.iter().filter(|x| x.id != *id) {
-            sas.push(x.clone(), GFP_KERNEL)?;
+        if let Some(sa) = add {
+            sas.push(sa.clone(), GFP_KERNEL)?;
         }
         let r = if sas.is_empty() {
             self.0.remove(key)
@@ -406,6 +451,17 @@ impl Index {
             retired.push(r, GFP_KERNEL)?;
         }
         Ok(())
+    }
+
+    fn add(&self, key: u32, sa: &Arc<Sa>, retired: &mut KVec<Retired<Bucket>>) -> Result {
+        self.rebuild(key, |_| false, Some(sa), retired)
+    }
+
+    fn remove(&self, key: u32, id: &SaId, retired: &mut KVec<Retired<Bucket>>) -> Result {
+        if self.0.get(key).is_none() {
+            return Ok(());
+        }
+        self.rebuild(key, |x| x.id == *id, None, retired)
     }
 }
 
@@ -491,6 +547,51 @@ impl Sad {
         if r.is_ok() {
             self.count.fetch_add(1, Ordering::Relaxed);
         }
+        Retired::release_all(retired);
+        r
+    }
+
+    /// Puts `new` in the place of the SA `old` (same SPI): inbound lookups see one or the
+    /// other, never neither. When the destination changed, outbound lookups still find `old`
+    /// by its destination until [`Sad::retire_out`]. `EEXIST` if `new`'s id is another SA's.
+    /// Caller holds the config mutex.
+    pub(crate) fn replace(&self, old: &Arc<Sa>, new: &Arc<Sa>) -> Result {
+        if new.id.spi != old.id.spi {
+            return Err(EINVAL);
+        }
+        if new.id != old.id && self.get(&new.id).is_some() {
+            return Err(EEXIST);
+        }
+        let mut retired = KVec::new();
+        let is_old = |x: &Sa| same(x, old);
+        let new_out = out_key(new.reqid, &new.id.dst);
+        let r = if new_out == out_key(old.reqid, &old.id.dst) {
+            self.by_out
+                .rebuild(new_out, is_old, Some(new), &mut retired)
+        } else {
+            self.by_out.add(new_out, new, &mut retired)
+        };
+        let r = r.and_then(|()| {
+            self.by_spi
+                .rebuild(old.id.spi, is_old, Some(new), &mut retired)
+        });
+        Retired::release_all(retired);
+        r
+    }
+
+    /// Ends outbound lookups of `old` after [`Sad::replace`] (a no-op if they already ended).
+    pub(crate) fn retire_out(&self, old: &Arc<Sa>) -> Result {
+        let key = out_key(old.reqid, &old.id.dst);
+        let Some(bucket) = self.by_out.0.get(key) else {
+            return Ok(());
+        };
+        if !bucket.sas.iter().any(|x| same(x, old)) {
+            return Ok(());
+        }
+        let mut retired = KVec::new();
+        let r = self
+            .by_out
+            .rebuild(key, |x| same(x, old), None, &mut retired);
         Retired::release_all(retired);
         r
     }

@@ -162,6 +162,44 @@ impl Spd {
         })
     }
 
+    /// Moves the tunnel endpoint `old` of the templates with `reqid` (of `family`) to `new`,
+    /// each policy replaced by a copy; returns how many moved.
+    pub(crate) fn migrate(
+        &mut self,
+        (reqid, family): (u32, u8),
+        old: &[u8; 16],
+        new: &[u8; 16],
+    ) -> Result<usize> {
+        let mut moved = 0;
+        for p in self.dirs.iter_mut().flat_map(|d| d.iter_mut()) {
+            let Some(t) = p.tmpl.filter(|t| t.reqid == reqid && t.family == family) else {
+                continue;
+            };
+            let pick = |a: [u8; 16]| if a == *old { *new } else { a };
+            let tmpl = Template {
+                src: pick(t.src),
+                dst: pick(t.dst),
+                ..t
+            };
+            if tmpl == t {
+                continue;
+            }
+            let last_acquire = p.last_acquire.load(core::sync::atomic::Ordering::Relaxed);
+            let copy = Policy {
+                id: p.id,
+                dir: p.dir,
+                priority: p.priority,
+                action: p.action,
+                sel: p.sel,
+                tmpl: Some(tmpl),
+                last_acquire: AtomicU64::new(last_acquire),
+            };
+            *p = Arc::new(copy, GFP_KERNEL)?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
     /// Whether direction `dir` has no policy (the data path's fast exit).
     pub(crate) fn is_empty(&self, dir: u8) -> bool {
         self.dirs.get(usize::from(dir)).is_none_or(|d| d.is_empty())

@@ -25,6 +25,7 @@ enum ripsec_cmd {
 	RIPSEC_CMD_ACQUIRE = 14,
 	RIPSEC_CMD_ENCAP_ATTACH = 15,
 	RIPSEC_CMD_MAPPING = 16,
+	RIPSEC_CMD_MIGRATE = 17,
 };
 
 enum {
@@ -92,7 +93,9 @@ enum {
 	RIPSEC_A_MAPPING_SRC = 61,
 	RIPSEC_A_MAPPING_SPORT = 62,
 	RIPSEC_A_ENCAP_PORT = 63,
-	RIPSEC_A_MAX = 63
+	RIPSEC_A_MIGRATE_OLD = 64,
+	RIPSEC_A_MIGRATE_NEW = 65,
+	RIPSEC_A_MAX = 65
 };
 
 enum {
@@ -197,6 +200,8 @@ static const struct nla_policy ripsec_get_info_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_add_policy[RIPSEC_A_MAX + 1] = {
@@ -263,6 +268,8 @@ static const struct nla_policy ripsec_sa_add_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_update_policy[RIPSEC_A_MAX + 1] = {
@@ -329,6 +336,8 @@ static const struct nla_policy ripsec_sa_update_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_del_policy[RIPSEC_A_MAX + 1] = {
@@ -395,6 +404,8 @@ static const struct nla_policy ripsec_sa_del_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_get_policy[RIPSEC_A_MAX + 1] = {
@@ -461,6 +472,8 @@ static const struct nla_policy ripsec_sa_get_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_flush_policy[RIPSEC_A_MAX + 1] = {
@@ -527,6 +540,8 @@ static const struct nla_policy ripsec_sa_flush_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_add_policy[RIPSEC_A_MAX + 1] = {
@@ -593,6 +608,8 @@ static const struct nla_policy ripsec_sp_add_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_del_policy[RIPSEC_A_MAX + 1] = {
@@ -659,6 +676,8 @@ static const struct nla_policy ripsec_sp_del_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_get_policy[RIPSEC_A_MAX + 1] = {
@@ -725,6 +744,8 @@ static const struct nla_policy ripsec_sp_get_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_flush_policy[RIPSEC_A_MAX + 1] = {
@@ -791,6 +812,8 @@ static const struct nla_policy ripsec_sp_flush_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_getspi_policy[RIPSEC_A_MAX + 1] = {
@@ -857,6 +880,8 @@ static const struct nla_policy ripsec_getspi_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_get_stats_policy[RIPSEC_A_MAX + 1] = {
@@ -923,6 +948,8 @@ static const struct nla_policy ripsec_get_stats_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_encap_attach_policy[RIPSEC_A_MAX + 1] = {
@@ -989,6 +1016,76 @@ static const struct nla_policy ripsec_encap_attach_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
 	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+};
+
+static const struct nla_policy ripsec_migrate_policy[RIPSEC_A_MAX + 1] = {
+	[RIPSEC_A_VERSION] = { .type = NLA_REJECT },
+	[RIPSEC_A_FAMILY_VERSION] = { .type = NLA_REJECT },
+	[RIPSEC_A_ALG] = { .type = NLA_REJECT },
+	[RIPSEC_A_NETNS_COOKIE] = { .type = NLA_REJECT },
+	[RIPSEC_A_NETNS_REQUESTS] = { .type = NLA_REJECT },
+	[RIPSEC_A_PAD] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_SPI] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PROTO] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_MODE] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_FAMILY] = { .type = NLA_U8 },
+	[RIPSEC_A_SA_SRC] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_DST] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_ALG] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_KEY] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_REQID] = { .type = NLA_U32 },
+	[RIPSEC_A_SA_REPLAY_WINDOW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_ESN] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_SOFT_BYTES] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_SOFT_PACKETS] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_SOFT_ADD_SECS] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_SOFT_USE_SECS] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_HARD_BYTES] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_HARD_PACKETS] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_HARD_ADD_SECS] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_HARD_USE_SECS] = { .type = NLA_REJECT },
+	[RIPSEC_A_STATS] = { .type = NLA_REJECT },
+	[RIPSEC_A_SP_DIR] = { .type = NLA_REJECT },
+	[RIPSEC_A_SP_PRIORITY] = { .type = NLA_REJECT },
+	[RIPSEC_A_SP_ACTION] = { .type = NLA_REJECT },
+	[RIPSEC_A_SP_ID] = { .type = NLA_REJECT },
+	[RIPSEC_A_SEL_FAMILY] = { .type = NLA_REJECT },
+	[RIPSEC_A_SEL_SRC] = { .type = NLA_REJECT },
+	[RIPSEC_A_SEL_SRC_LEN] = { .type = NLA_REJECT },
+	[RIPSEC_A_SEL_DST] = { .type = NLA_REJECT },
+	[RIPSEC_A_SEL_DST_LEN] = { .type = NLA_REJECT },
+	[RIPSEC_A_SEL_PROTO] = { .type = NLA_REJECT },
+	[RIPSEC_A_SEL_SPORT_LO] = { .type = NLA_REJECT },
+	[RIPSEC_A_SEL_SPORT_HI] = { .type = NLA_REJECT },
+	[RIPSEC_A_SEL_DPORT_LO] = { .type = NLA_REJECT },
+	[RIPSEC_A_SEL_DPORT_HI] = { .type = NLA_REJECT },
+	[RIPSEC_A_TMPL_PROTO] = { .type = NLA_REJECT },
+	[RIPSEC_A_TMPL_MODE] = { .type = NLA_REJECT },
+	[RIPSEC_A_TMPL_REQID] = { .type = NLA_REJECT },
+	[RIPSEC_A_TMPL_FAMILY] = { .type = NLA_REJECT },
+	[RIPSEC_A_TMPL_SRC] = { .type = NLA_REJECT },
+	[RIPSEC_A_TMPL_DST] = { .type = NLA_REJECT },
+	[RIPSEC_A_SPI_MIN] = { .type = NLA_REJECT },
+	[RIPSEC_A_SPI_MAX] = { .type = NLA_REJECT },
+	[RIPSEC_A_EXPIRE_HARD] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_ADD_TIME] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_SEQ_OUT] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_REPLAY_TOP] = { .type = NLA_REJECT },
+	[RIPSEC_A_SHOW_KEYS] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_COUNT] = { .type = NLA_REJECT },
+	[RIPSEC_A_SP_COUNT] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_CRYPTO_DRIVER] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_ENCAP_TYPE] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_ENCAP_SPORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_ENCAP_DPORT] = { .type = NLA_U16 },
+	[RIPSEC_A_ENCAP_FD] = { .type = NLA_REJECT },
+	[RIPSEC_A_MAPPING_SRC] = { .type = NLA_REJECT },
+	[RIPSEC_A_MAPPING_SPORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
+	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_BINARY, .len = 16 },
+	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_BINARY, .len = 16 },
 };
 
 /* One entry per request command; Rust dispatches on the command. */
@@ -1031,6 +1128,9 @@ static const struct nla_policy ripsec_encap_attach_policy[RIPSEC_A_MAX + 1] = {
 	  .flags = GENL_UNS_ADMIN_PERM }, \
 	{ .cmd = RIPSEC_CMD_ENCAP_ATTACH, .doit = ripsec_rs_doit, .dumpit = NULL, \
 	  .policy = ripsec_encap_attach_policy, .maxattr = RIPSEC_A_MAX, \
+	  .flags = GENL_UNS_ADMIN_PERM }, \
+	{ .cmd = RIPSEC_CMD_MIGRATE, .doit = ripsec_rs_doit, .dumpit = NULL, \
+	  .policy = ripsec_migrate_policy, .maxattr = RIPSEC_A_MAX, \
 	  .flags = GENL_UNS_ADMIN_PERM }, \
 }
 

@@ -5,7 +5,7 @@ use crate::netlink::attr::{self, AttrWriter};
 use crate::netlink::{Ripsec, NLM_F_DUMP};
 use crate::sa::{decode, SaInfo};
 use crate::words::family_bytes;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use ripsec_ike::engine::{ChildDirection, ChildSa, EspCipher, Mode};
 use ripsec_ike::{selector_pairs, AddressRange, TrafficSelector};
 use ripsec_proto::alg;
@@ -128,6 +128,37 @@ impl Kernel {
         req.u16(a::SA_ENCAP_SPORT, ours)
             .u16(a::SA_ENCAP_DPORT, peers);
         self.nl.request(cmd::SA_UPDATE, &req).map(drop)
+    }
+
+    /// Moves the SAs and tunnel templates of `reqid` from the peer's address `old` to `new`
+    /// (and, with ESP in UDP, to the peer's port `port`); returns how many SAs and policies
+    /// moved.
+    pub fn migrate(
+        &mut self,
+        reqid: u32,
+        (old, new): (IpAddr, IpAddr),
+        port: Option<u16>,
+    ) -> Result<(u32, u32)> {
+        let (family, old_b) = family_bytes(&old);
+        let (new_family, new_b) = family_bytes(&new);
+        if family != new_family {
+            bail!("the peer moved from {old} to {new}, another address family; bring the connection down and up");
+        }
+        let mut req = AttrWriter::default();
+        req.u32(a::SA_REQID, reqid)
+            .u8(a::SA_FAMILY, family)
+            .bytes(a::MIGRATE_OLD, &old_b)
+            .bytes(a::MIGRATE_NEW, &new_b);
+        if let Some(port) = port {
+            req.u16(a::SA_ENCAP_DPORT, port);
+        }
+        let reply = self.nl.request(cmd::MIGRATE, &req)?;
+        let msg = reply
+            .first()
+            .ok_or_else(|| anyhow!("the module did not answer MIGRATE"))?;
+        let attrs = attr::parse(&msg.payload)?;
+        let count = |ty| attr::find(&attrs, ty).map_or(Ok(0), |a| a.u32());
+        Ok((count(a::SA_COUNT)?, count(a::SP_COUNT)?))
     }
 
     /// Hands `sock` to ripsec, which then receives ESP in UDP on it; returns its port.

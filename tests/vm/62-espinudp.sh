@@ -143,6 +143,35 @@ CASES
 	expect_contains "$out" "1: sa-encap-type: 3 is not supported; only 2 (ESP in UDP, RFC 3948)"
 	expect_contains "$out" "2: sa-encap-type: missing"
 	expect_contains "$out" "3: sa-encap-dport: missing"
+	# MIGRATE (the daemon's answer to a peer behind a NAT that moved to a new address), on
+	# reqid 7: SA 0x300 goes out to 10.0.0.2 with ESP in UDP, 0x400 comes in from it.
+	$sa spi 0x300 reqid 7 encap espinudp 4500 4500
+	ip netns exec A ikeuser sa add src 10.0.0.2 dst 10.0.0.1 proto esp spi 0x400 mode tunnel alg aes128gcm16 key "$KEY_GCM128" reqid 7 encap espinudp 4500 4500
+	ip netns exec A ikeuser sa add src 10.0.0.1 dst 10.0.0.5 proto esp spi 0x300 mode tunnel alg aes128gcm16 key "$KEY_GCM128"
+	ip netns exec A ikeuser policy add dir out src 10.1.0.0/24 dst 10.2.0.0/24 tmpl proto esp mode tunnel reqid 7 src 10.0.0.1 dst 10.0.0.2
+	out=$(ip netns exec A bash -c "$(declare -f ynl_errors); ynl_errors" <<'CASES'
+migrate {"sa-reqid": 0, "sa-family": 2, "migrate-old": "0a000002", "migrate-new": "0a000004"}
+migrate {"sa-reqid": 7, "sa-family": 2, "migrate-old": "0a000002"}
+migrate {"sa-reqid": 7, "sa-family": 2, "migrate-old": "0a000002", "migrate-new": "0a00000400"}
+migrate {"sa-reqid": 7, "sa-family": 2, "migrate-old": "0a000002", "migrate-new": "0a000005"}
+migrate {"sa-reqid": 7, "sa-family": 2, "migrate-old": "0a000002", "migrate-new": "0a000004", "sa-encap-dport": 0}
+migrate {"sa-reqid": 7, "sa-family": 2, "migrate-old": "0a000002", "migrate-new": "0a000004", "sa-encap-dport": 4501}
+migrate {"sa-reqid": 8, "sa-family": 2, "migrate-old": "0a000002", "migrate-new": "0a000004"}
+CASES
+)
+	expect_contains "$out" "1: sa-reqid: 0 would move SAs of every manual connection; name one"
+	expect_contains "$out" "2: migrate-new: missing"
+	expect_contains "$out" "3: migrate-new: an IPv4 address is 4 bytes, got 5"
+	expect_contains "$out" "4: migrate-new: an SA with the same SPI to the new address exists"
+	expect_contains "$out" "5: sa-encap-dport: port 0"
+	expect_contains "$out" "6: ok"
+	expect_contains "$out" "7: migrate-old: no SA or template of reqid 8 has this address"
+	expect_contains "$(ip netns exec A ikeuser sa get dst 10.0.0.4 proto esp spi 0x300)" "encap espinudp 4500 4501"
+	expect_contains "$(ip netns exec A ikeuser sa get dst 10.0.0.1 proto esp spi 0x400)" "src 10.0.0.4"
+	expect_contains "$(ip netns exec A ikeuser sa get dst 10.0.0.1 proto esp spi 0x400)" "encap espinudp 4501 4500"
+	expect_rejected "no SA" ip netns exec A ikeuser sa get dst 10.0.0.2 proto esp spi 0x300
+	expect_contains "$(ip netns exec A ikeuser policy list)" "dst 10.0.0.4"
+	expect_contains "$(ip netns exec A ikeuser sa get dst 10.0.0.5 proto esp spi 0x300)" "reqid 0"
 }
 
 # send_udp NS SRC DST COUNT HEX: COUNT datagrams with payload HEX from SRC to DST:4500.

@@ -1,7 +1,7 @@
 # NAT traversal through a real NAT router: netns N masquerades (nftables) A's private network
 # 192.168.1.0/24 behind its public address 10.0.0.254; B is public (10.0.0.2). ikeuser behind
 # the NAT against charon and the other way round, ikeuser against ikeuser, and a NAT that
-# rebinds mid-flow. Tunnel mode, 10.1.0.0/24 behind A, 10.2.0.0/24 behind B.
+# rebinds mid-flow, to a new port and then to a new address. Tunnel mode, 10.1.0.0/24 behind A, 10.2.0.0/24 behind B.
 # shellcheck shell=bash
 source tests/vm/ike.sh
 source tests/vm/strongswan.sh
@@ -77,6 +77,19 @@ charon() {
 	swan_load "$1" "$SWAN"
 }
 
+# nat_remap RULE...: replaces N's source NAT rules at once (no packet meets an empty chain),
+# then forgets its mappings: the next packets get new ones.
+nat_remap() {
+	local rule
+	{
+		echo "flush chain ip nat post"
+		for rule in "$@"; do
+			echo "add rule ip nat post $rule"
+		done
+	} | ip netns exec N nft -f -
+	ip netns exec N conntrack -F 2>/dev/null
+}
+
 # udp_mappings: the NAT's UDP conntrack entries.
 udp_mappings() { ip netns exec N conntrack -L -p udp 2>/dev/null; }
 
@@ -119,6 +132,13 @@ test_nat_charon_behind_nat_to_ikeuser() {
 	traffic_both_ways 50000
 	ikectl B rekey c >/dev/null || fail "child rekey from the public side: $(ike_log B | tail -3)"
 	traffic_both_ways 20000
+	# charon's NAT moves it to another public address: its next liveness check brings ikeuser
+	# along (MIGRATE), without a new IKE SA.
+	ip -n N addr add 10.0.0.253/24 dev n1
+	nat_remap "oifname n1 snat to 10.0.0.253"
+	wait_for 20 "grep -q 'it is now at 10.0.0.253:' $IKE_DIR/B.log" || fail "B did not follow charon: $(ike_log B | tail -5)"
+	traffic_both_ways 20000
+	expect_eq "$(ike_sa_count B)" 1 "IKE SAs in B after the address change"
 }
 
 # a_packets_in: packets ripsec's SAs in A have received.
@@ -126,7 +146,7 @@ a_packets_in() { json_get "$(ip netns exec A ikeuser sa list --json)" 'sum(s["st
 
 test_nat_ikeuser_to_ikeuser_and_rebinding() {
 	nat_topology
-	ikeuser_behind_nat
+	ikeuser_behind_nat dpd=1
 	ikeuser_public
 	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
 	traffic_both_ways 30000
@@ -134,10 +154,7 @@ test_nat_ikeuser_to_ikeuser_and_rebinding() {
 	id=$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["id"]')
 	port=$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["peer"].rsplit(":", 1)[1]')
 	# The NAT rebinds: its mappings are forgotten and new ones come from another port range.
-	ip netns exec N nft flush chain ip nat post
-	ip netns exec N nft add rule ip nat post oifname n1 meta l4proto udp masquerade to :20000-20099
-	ip netns exec N nft add rule ip nat post oifname n1 masquerade
-	ip netns exec N conntrack -F 2>/dev/null
+	nat_remap "oifname n1 meta l4proto udp masquerade to :20000-20099" "oifname n1 masquerade"
 	# The next IKE request from behind the NAT (a rekey) carries the new mapping to B.
 	ikectl A rekey c >/dev/null || fail "rekey after rebinding: $(ike_log A | tail -3)"
 	wait_for 10 "grep -q \"the peer's NAT mapping changed\" $IKE_DIR/B.log" || fail "B did not follow: $(ike_log B | tail -5)"
@@ -148,6 +165,25 @@ test_nat_ikeuser_to_ikeuser_and_rebinding() {
 	expect_contains "$(ikectl B status)" "ESP in UDP, port 4500 -> $new"
 	traffic_both_ways 30000
 	expect_eq "$(json_get "$(ip netns exec B ikeuser sa list --json)" 'sorted(s["encap"]["dport"] for s in j)[-1]')" "$new" "B's outbound SA follows the new port"
+	# The NAT now hides A behind another public address: B's SAs and tunnel templates move
+	# there (MIGRATE), keeping their sequence numbers, and the IKE SA stays the same.
+	local out_spi seq0
+	out_spi=$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["children"][0]["spi_out"]')
+	seq0=$(json_get "$(ip netns exec B ikeuser sa list --json)" "[s['seq_out'] for s in j if s['spi'] == int('$out_spi', 16)][0]")
+	ip -n N addr add 10.0.0.253/24 dev n1
+	nat_remap "oifname n1 snat to 10.0.0.253"
+	# A's next liveness check (every second) comes from the new address.
+	wait_for 10 "grep -q 'it is now at 10.0.0.253:' $IKE_DIR/B.log" || fail "B did not follow the new address: $(ike_log B | tail -5)"
+	! grep -q "cannot move Child SA" "$IKE_DIR/B.log" || fail "B: $(grep "cannot move" "$IKE_DIR/B.log")"
+	traffic_both_ways 30000
+	local sas
+	sas=$(ip netns exec B ikeuser sa list --json)
+	expect_eq "$(json_get "$sas" "[s['dst'] for s in j if s['spi'] == int('$out_spi', 16)][0]")" 10.0.0.253 "B's outbound SA destination"
+	[ "$(json_get "$sas" "[s['seq_out'] for s in j if s['spi'] == int('$out_spi', 16)][0]")" -gt $((seq0 + 1024)) ] ||
+		fail "B's outbound SA restarted its sequence numbers (was $seq0): $sas"
+	expect_contains "$(ip netns exec B ikeuser policy list)" "10.0.0.253"
+	! ip netns exec B ikeuser policy list | grep -q "$NAT_PUBLIC" || fail "a template still names $NAT_PUBLIC: $(ip netns exec B ikeuser policy list)"
+	expect_eq "$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["id"]')" "$id" "B's IKE SA after the address change"
 	# SIGKILL A's daemon while ESP in UDP flows to it: the socket ripsec receives on closes
 	# under traffic (dmesg and kmemleak must stay clean), and ESP in UDP then finds no socket.
 	local in0

@@ -5,7 +5,7 @@ use crate::config::{ripsec_alg, Child, Connection};
 use crate::kernel::{
     child_selectors, prefix_ts, reverse, Kernel, Selector, Template, CHILD_PRIORITY,
 };
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use ripsec_ike::engine::{describe_ts, ChildSa, Mode, SaId, MAX_SELECTOR_PAIRS};
 use ripsec_proto::uapi;
 use std::collections::BTreeMap;
@@ -276,6 +276,52 @@ impl Children {
         );
         self.list.push(rec);
         Ok(msg)
+    }
+
+    /// The peer of IKE SA `sa` moved to `peer` (its NAT mapping changed): the outbound ESP
+    /// of its Child SAs follows, to the new port, and to a new address with the module's
+    /// MIGRATE (SAs and tunnel templates, sequence numbers and replay windows kept). One line
+    /// per Child SA that could not follow.
+    pub fn follow_peer(
+        &mut self,
+        k: &mut Kernel,
+        sa: SaId,
+        peer: std::net::SocketAddr,
+        natt: u16,
+    ) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut migrated: Vec<u32> = Vec::new();
+        for rec in self.list.iter_mut().filter(|c| c.sa == sa) {
+            let port = rec.encap.map(|_| peer.port());
+            let moved = if rec.peer == peer.ip() {
+                match port {
+                    Some(p) => k.set_peer_port(rec.peer, rec.outbound_spi, natt, p),
+                    None => Ok(()),
+                }
+            } else if rec.mode == Mode::Transport {
+                Err(anyhow!(
+                    "its transport-mode selectors name the old address {}; bring the connection down and up",
+                    rec.peer
+                ))
+            } else if migrated.contains(&rec.reqid) {
+                Ok(()) // moved with an earlier Child SA of the same reqid (a rekey's pair)
+            } else {
+                k.migrate(rec.reqid, (rec.peer, peer.ip()), port).map(|_| {
+                    migrated.push(rec.reqid);
+                })
+            };
+            match moved {
+                Ok(()) => {
+                    rec.peer = peer.ip();
+                    rec.encap = port.map(|p| (natt, p));
+                }
+                Err(e) => problems.push(format!(
+                    "cannot move Child SA `{}` to {peer}: {e:#}",
+                    rec.child
+                )),
+            }
+        }
+        problems
     }
 
     fn release(&mut self, k: &mut Kernel, rec: &ChildRecord) -> String {

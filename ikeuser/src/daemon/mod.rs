@@ -766,7 +766,7 @@ impl Daemon {
     }
 
     /// The peer of IKE SA `sa` moved to `peer` (its NAT mapping changed): its Child SAs'
-    /// outbound ESP follows to the new port. A new address needs a new negotiation.
+    /// outbound ESP follows, to a new port or a new address.
     fn peer_moved(&mut self, sa: SaId, peer: SocketAddr) {
         let label = self.sa_label(sa);
         say!(
@@ -774,27 +774,8 @@ impl Daemon {
             "{label}: the peer's NAT mapping changed; it is now at {peer}"
         );
         let natt = self.cfg.natt_port;
-        let moved: Vec<usize> = (0..self.children.list.len())
-            .filter(|&i| self.children.list[i].sa == sa)
-            .collect();
-        for i in moved {
-            let c = &self.children.list[i];
-            let (child, ip, spi) = (c.child.clone(), c.peer, c.outbound_spi);
-            if ip != peer.ip() {
-                say!(
-                    self,
-                    "{label}: Child SA `{child}` keeps sending to {ip}: following a new address ({}) is not implemented; bring the connection down and up",
-                    peer.ip()
-                );
-                continue;
-            }
-            match self.kernel.set_peer_port(ip, spi, natt, peer.port()) {
-                Ok(()) => self.children.list[i].encap = Some((natt, peer.port())),
-                Err(e) => say!(
-                    self,
-                    "{label}: cannot move Child SA `{child}` to {peer}: {e:#}"
-                ),
-            }
+        for problem in self.children.follow_peer(&mut self.kernel, sa, peer, natt) {
+            say!(self, "{label}: {problem}");
         }
     }
 

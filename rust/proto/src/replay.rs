@@ -210,6 +210,16 @@ impl OutboundSeq {
     pub fn last(&self) -> u64 {
         self.last
     }
+
+    /// The counter of an SA that moved to new addresses (MIGRATE): it goes on `gap` numbers
+    /// past `self`, so that packets the old copy still sends in the meantime never share a
+    /// number with the new one's. A gap only advances the peer's replay window.
+    pub fn resumed(&self, gap: u64) -> Self {
+        Self {
+            last: self.last.saturating_add(gap),
+            esn: self.esn,
+        }
+    }
 }
 
 /// Low 32 bits of a sequence number (the value carried in the ESP header).
@@ -389,6 +399,28 @@ mod tests {
         assert_eq!(w.check(100), Err(ReplayError::Duplicate));
         rx(&mut w, 100 + 4096 + 10).unwrap();
         assert_eq!(w.check(100 + 4096), Ok(100 + 4096));
+    }
+
+    #[test]
+    fn resumed_counter_skips_the_gap_and_keeps_the_limit() {
+        let mut seq = OutboundSeq::new(false);
+        for _ in 0..5 {
+            seq.next().unwrap();
+        }
+        let mut moved = seq.resumed(64);
+        assert_eq!(moved.next(), Ok(70));
+        let mut near_end = OutboundSeq {
+            last: u64::from(u32::MAX) - 10,
+            esn: false,
+        }
+        .resumed(64);
+        assert_eq!(near_end.next(), Err(SeqOverflow), "no wrap past 2^32 - 1");
+        let esn = OutboundSeq {
+            last: u64::from(u32::MAX),
+            esn: true,
+        }
+        .resumed(1);
+        assert_eq!(esn.last(), u64::from(u32::MAX) + 1);
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub mod cmd {
     pub const ENCAP_ATTACH: u8 = 15;
     /// Event: authenticated ESP in UDP arrived from a new address or port (NAT rebinding).
     pub const MAPPING: u8 = 16;
+    /// Moves the SAs and tunnel templates of `sa-reqid` from the peer's address `migrate-old`
+    /// to `migrate-new` (a NATed peer's new address), keeping keys, sequence numbers and
+    /// replay windows.
+    pub const MIGRATE: u8 = 17;
 }
 
 /// Attributes of the top-level `ripsec` attribute set.
@@ -174,8 +178,12 @@ pub mod attr {
     pub const MAPPING_SPORT: u16 = 62;
     /// ENCAP_ATTACH (reply): the socket's local port.
     pub const ENCAP_PORT: u16 = 63;
+    /// MIGRATE: the peer's old address (4 or 16 bytes, of `sa-family`).
+    pub const MIGRATE_OLD: u16 = 64;
+    /// MIGRATE: the peer's new address.
+    pub const MIGRATE_NEW: u16 = 65;
     /// Highest attribute number.
-    pub const MAX: u16 = 63;
+    pub const MAX: u16 = 65;
 }
 
 /// Counters nested inside [`attr::STATS`].
@@ -539,6 +547,8 @@ pub const ATTR_SETS: &[AttrSet] = &[
             bin(attr::MAPPING_SRC, "mapping-src", 16),
             a(attr::MAPPING_SPORT, "mapping-sport", AttrType::U16),
             a(attr::ENCAP_PORT, "encap-port", AttrType::U16),
+            bin(attr::MIGRATE_OLD, "migrate-old", 16),
+            bin(attr::MIGRATE_NEW, "migrate-new", 16),
         ],
     },
     AttrSet {
@@ -859,6 +869,20 @@ pub const CMDS: &[CmdDef] = &[
         ],
         dump: false,
         event: true,
+    },
+    CmdDef {
+        id: cmd::MIGRATE,
+        name: "migrate",
+        request: &[
+            "sa-reqid",
+            "sa-family",
+            "migrate-old",
+            "migrate-new",
+            "sa-encap-dport",
+        ],
+        reply: &["sa-count", "sp-count"],
+        dump: false,
+        event: false,
     },
 ];
 
