@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use engine_sim::*;
-use ripsec_ike::engine::{nat_detection_hash, Engine, NatState, Output};
+use ripsec_ike::engine::{nat_detection_hash, Engine, Mode, NatState, Output};
 use ripsec_ike::{Message, NotifyPayload, NotifyType, Payload};
 use sha1::{Digest, Sha1};
 
@@ -359,4 +359,68 @@ fn a_nat_detection_mismatch_in_the_request_is_found_by_the_responder() {
         });
     });
     assert!(nat.checked && nat.local_behind_nat && !nat.peer_behind_nat);
+}
+
+#[test]
+fn transport_mode_through_a_nat_reads_host_selectors_as_the_addresses_ike_sees() {
+    // RFC 7296 §2.23.1: alice (192.0.2.1) is behind a NAT (198.51.100.7) and names her own
+    // address; bob's configuration names the NAT's, which is what he sees.
+    let host = |a: [u8; 4]| net(a, a[3]);
+    let (mut alice, mut bob) = configs();
+    alice.children[0].mode = Mode::Transport;
+    alice.children[0].ts_local = vec![host([192, 0, 2, 1])];
+    alice.children[0].ts_remote = vec![host([192, 0, 2, 2])];
+    bob.children[0].mode = Mode::Transport;
+    bob.children[0].ts_local = vec![host([192, 0, 2, 2])];
+    bob.children[0].ts_remote = vec![host([198, 51, 100, 7])];
+    let mut sim = Sim::new(608, vec![bob], Faults::default());
+    sim.nat[INITIATOR] = Some("198.51.100.7:500".parse().unwrap());
+    sim.initiate(alice);
+    sim.run();
+    let check = |sim: &Sim| {
+        let (i, r) = (sim.live(INITIATOR), sim.live(RESPONDER));
+        assert_eq!((i.len(), r.len()), (1, 1), "{:?}", sim.events);
+        let (i, r) = (&i[0].1, &r[0].1);
+        assert_eq!((i.mode, r.mode), (Mode::Transport, Mode::Transport));
+        assert_eq!(i.ts_local, vec![host([192, 0, 2, 1])]);
+        assert_eq!(i.ts_remote, vec![host([192, 0, 2, 2])]);
+        assert_eq!(r.ts_local, vec![host([192, 0, 2, 2])]);
+        assert_eq!(r.ts_remote, vec![host([198, 51, 100, 7])]);
+        assert_eq!(
+            (i.outbound.spi, i.inbound.spi),
+            (r.inbound.spi, r.outbound.spi)
+        );
+        assert_eq!((i.encap, r.encap), (Some((4500, 4500)), Some((4500, 4500))));
+    };
+    check(&sim);
+    // A rekey from the public side (CREATE_CHILD_SA) reads them the same way.
+    let now = sim.now;
+    let id = sim.current_sa(RESPONDER).unwrap();
+    let spi = sim.engines[RESPONDER].status()[0].children[0].inbound_spi;
+    assert!(sim.engines[RESPONDER].rekey_child(now, id, spi));
+    sim.run();
+    check(&sim);
+}
+
+#[test]
+fn a_responder_forcing_encapsulation_moves_both_to_udp() {
+    let run = |seed, peers: Vec<std::net::IpAddr>| {
+        let (alice, bob) = configs();
+        let mut sim = Sim::new(seed, vec![bob], Faults::default());
+        sim.engines[RESPONDER].set_encap_peers(peers);
+        sim.initiate(alice);
+        sim.run();
+        sim
+    };
+    let sim = run(609, vec![addr(INITIATOR).ip()]);
+    let (i, r) = assert_one_live_child(&sim);
+    assert_eq!((i.encap, r.encap), (Some((4500, 4500)), Some((4500, 4500))));
+    assert_eq!(i.peer, SocketAddr::new(addr(RESPONDER).ip(), 4500));
+    // Our faked source hash makes the initiator see us behind a NAT; we see none.
+    assert!(nat(&sim, INITIATOR).peer_behind_nat);
+    assert!(!nat(&sim, RESPONDER).detected());
+    // Another initiator is not forced.
+    let sim = run(610, vec!["192.0.2.99".parse().unwrap()]);
+    let (i, r) = assert_one_live_child(&sim);
+    assert_eq!((i.encap, r.encap), (None, None));
 }

@@ -1,7 +1,7 @@
 # NAT traversal through a real NAT router: netns N masquerades (nftables) A's private network
 # 192.168.1.0/24 behind its public address 10.0.0.254; B is public (10.0.0.2). ikeuser behind
 # the NAT against charon and the other way round, ikeuser against ikeuser, and a NAT that
-# rebinds mid-flow, to a new port and then to a new address. Tunnel mode, 10.1.0.0/24 behind A, 10.2.0.0/24 behind B.
+# rebinds mid-flow, to a new port and then to a new address; transport mode through the NAT. Tunnel mode, 10.1.0.0/24 behind A, 10.2.0.0/24 behind B.
 # shellcheck shell=bash
 source tests/vm/ike.sh
 source tests/vm/strongswan.sh
@@ -67,14 +67,48 @@ ikeuser_public() {
 	ikeuser_start B "$IKE_DIR/B.toml"
 }
 
-# charon NS LOCAL REMOTE LOCAL-TS REMOTE-TS LOCAL-ID REMOTE-ID: charon in NS with connection c.
+# charon NS LOCAL REMOTE LOCAL-TS REMOTE-TS LOCAL-ID REMOTE-ID [KEY=VALUE...]: charon in NS
+# with connection c (extra swan_conf keys last).
 charon() {
 	mkdir -p "$SWAN"
 	swan_start "$1" "$SWAN"
 	swan_conf "$SWAN" c child=net local_addrs="$2" remote_addrs="${3:-%any}" psk="$IKE_PSK" \
 		local_id="$6" remote_id="$7" proposals=aes128gcm16-prfsha256-ecp256 \
-		esp_proposals=aes128gcm16 local_ts="$4" remote_ts="$5" dpd_delay=2s
+		esp_proposals=aes128gcm16 local_ts="$4" remote_ts="$5" dpd_delay=2s "${@:8}"
 	swan_load "$1" "$SWAN"
+}
+
+# transport_traffic: ping and TCP with checksums between A and B's own addresses, both ways;
+# B reaches A at the NAT's address. TCP checksums cover the addresses the NAT rewrote, so the
+# receivers must take them as verified (RFC 3948 §3.1.2).
+transport_traffic() {
+	ip netns exec A ping -c 2 -i 0.2 -W 2 -I 192.168.1.2 10.0.0.2 >/dev/null || fail "ping A -> B"
+	ip netns exec B ping -c 2 -i 0.2 -W 2 -I 10.0.0.2 $NAT_PUBLIC >/dev/null || fail "ping B -> A"
+	tcp_transfer A B 10.0.0.2 192.168.1.2 30000
+	tcp_transfer B A $NAT_PUBLIC 10.0.0.2 30000 192.168.1.2
+}
+
+test_nat_transport_ikeuser_behind_nat_to_charon() {
+	nat_topology
+	ikeuser_behind_nat mode=transport local_ts=192.168.1.2/32 remote_ts=10.0.0.2/32
+	charon B 10.0.0.2 "" 10.0.0.2/32 dynamic b.nat.test a.nat.test mode=transport
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	expect_contains "$(ikectl A status)" "192.168.1.2/32 === 10.0.0.2/32"
+	ip -n B xfrm policy | grep -q "src 10.0.0.2/32 dst $NAT_PUBLIC/32" || fail "charon's policy: $(ip -n B xfrm policy)"
+	transport_traffic
+	ikectl A rekey c >/dev/null || fail "child rekey: $(ike_log A | tail -3)"
+	transport_traffic
+}
+
+test_nat_transport_charon_behind_nat_to_ikeuser() {
+	nat_topology
+	ikeuser_public mode=transport local_ts=10.0.0.2/32 remote_ts=$NAT_PUBLIC/32
+	charon A 192.168.1.2 10.0.0.2 dynamic dynamic a.nat.test b.nat.test mode=transport
+	swan_initiate A "$SWAN" net c || fail "charon could not initiate: $(ike_log B | tail -5)"
+	expect_contains "$(ikectl B status)" "10.0.0.2/32 === $NAT_PUBLIC/32"
+	transport_traffic
+	ikectl B rekey c >/dev/null || fail "child rekey from the public side: $(ike_log B | tail -3)"
+	transport_traffic
 }
 
 # nat_remap RULE...: replaces N's source NAT rules at once (no packet meets an empty chain),

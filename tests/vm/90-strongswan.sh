@@ -327,6 +327,17 @@ test_swan_encap_charon_initiates() {
 	expect_eq "$(json_get "$(ip netns exec A ikeuser stats --json)" 'j["counters"]["drop-encap"]')" 0 "drop-encap"
 }
 
+# ikeuser forces it as responder too: its faked NAT detection hash makes charon see it behind a
+# NAT, so charon moves to 4500 and asks for ESP in UDP.
+test_swan_encap_forced_by_the_ikeuser_responder() {
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes128gcm16 encap=true
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	expect_contains "$(ikectl A status)" "IKE on $A_OUT:4500 <-> $B_OUT:4500, ESP in UDP"
+	ip -n B xfrm state | grep -q "encap type espinudp sport 4500 dport 4500" || fail "charon's SAs are not in UDP: $(ip -n B xfrm state)"
+	expect_contains "$(swan_list_sas B "$SWAN")" "TUNNEL-in-UDP"
+	traffic_both_ways 20000
+}
+
 # ikeuser also starts on charon's port 4500 (remote_port), with the non-ESP marker from the
 # first message (RFC 7296 §2.23).
 test_swan_encap_ikeuser_initiates() {

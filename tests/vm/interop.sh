@@ -98,13 +98,14 @@ xfrm_setup() {
 	ip -n B xfrm policy add dir in src $sel_a dst $sel_b tmpl src $ao dst $bo proto esp reqid 1 mode $amode
 }
 
-# tcp_transfer FROM-NS TO-NS TO-ADDR FROM-ADDR BYTES: sends random data over TCP and compares
-# SHA-256 of what was sent and what arrived.
+# tcp_transfer FROM-NS TO-NS TO-ADDR FROM-ADDR BYTES [LISTEN-ADDR]: sends random data over TCP
+# and compares SHA-256 of what was sent and what arrived. The listener binds LISTEN-ADDR when
+# TO-ADDR is not its own (a NAT in between).
 tcp_transfer() {
-	local from=$1 to=$2 addr=$3 src=$4 bytes=$5 port=$((5000 + RANDOM % 1000)) d
+	local from=$1 to=$2 addr=$3 src=$4 bytes=$5 listen=${6:-$3} port=$((5000 + RANDOM % 1000)) d
 	d=$(mktemp -d)
 	head -c "$bytes" /dev/urandom >"$d/sent"
-	ip netns exec "$to" timeout 130 nc -l "$addr" "$port" >"$d/got" &
+	ip netns exec "$to" timeout 130 nc -l "$listen" "$port" >"$d/got" &
 	local listener=$!
 	# Under load the listener may take longer than a fixed pause to listen (the client would
 	# get a reset): wait until it does.

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::child_error::SpiError;
@@ -41,6 +41,8 @@ pub struct Engine {
     pub(super) wall_clock: Option<u64>,
     /// Our NAT traversal port (RFC 7296 §2.23), where IKE SAs move when a NAT is found.
     pub(super) natt_port: u16,
+    /// Initiators we answer as if we were behind a NAT (forced ESP in UDP).
+    pub(super) encap_peers: Vec<IpAddr>,
 }
 
 impl fmt::Debug for Engine {
@@ -66,6 +68,7 @@ impl Engine {
             cookie_threshold: DEFAULT_COOKIE_THRESHOLD,
             wall_clock: None,
             natt_port: NATT_PORT,
+            encap_peers: Vec::new(),
         }
     }
 

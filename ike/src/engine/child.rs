@@ -12,7 +12,7 @@ use super::child_error::{ChildError, ChildExchange, RefusalDetail};
 use super::ike_sa::ChildOffer;
 use super::payloads;
 use super::proposal::{accepted, select, EspProposal};
-use super::selectors::{check_answered_ts, describe_ts, installable, narrow};
+use super::selectors::{behind_nat, check_answered_ts, describe_ts, installable, narrow, NatHosts};
 use super::types::{ChildConfig, ChildDirection, ChildSa, Mode};
 use crate::codes::{NotifyType, ProtocolId};
 use crate::crypto::{DhGroup, KeyExchange};
@@ -63,6 +63,8 @@ pub(super) struct Asked<'a> {
     pub sk_d: &'a Secret,
     pub keymat: ResponderKeymat<'a>,
     pub peer: SocketAddr,
+    /// Who is behind a NAT: transport-mode host selectors are read through it.
+    pub nat: NatHosts,
 }
 
 /// Our answer to a Child SA request.
@@ -224,6 +226,15 @@ fn choose<'a>(asked: &Asked<'a>) -> Result<Chosen<'a>, Refusal> {
         None => asked.children,
     };
     let unacceptable = |why| Refusal::new(NotifyType::TS_UNACCEPTABLE, why);
+    // Explanations show the selectors as read through the NAT, which is what the child
+    // configurations must allow.
+    let (ts_i, ts_r) = match transport {
+        true => (
+            behind_nat(&ts_i, asked.nat.peer),
+            behind_nat(&ts_r, asked.nat.local),
+        ),
+        false => (ts_i, ts_r),
+    };
     let Some((found, config, narrowed_i, narrowed_r)) =
         choose_child(candidates, &ts_i, &ts_r, transport)
     else {
@@ -344,7 +355,7 @@ pub(super) fn accept(
     answer: &[Payload],
     (prf, sk_d): (Prf, &Secret),
     keymat: InitiatorKeymat<'_>,
-    peer: SocketAddr,
+    (peer, nat): (SocketAddr, NatHosts),
 ) -> Result<(ChildSa, Vec<u8>), ChildError> {
     if let Some(error) = payloads::error_notify(answer) {
         let detail = refusal_detail(offer, error, &keymat);
@@ -374,10 +385,14 @@ pub(super) fn accept(
     let (Some(ts_i), Some(ts_r)) = payloads::ts(answer) else {
         return Err(ChildError::AnswerTs);
     };
-    check_answered_ts((&ts_i, &ts_r), (&offer.ts_local, &offer.ts_remote))
-        .map_err(ChildError::AnsweredTs)?;
     let transport = payloads::has_notify(answer, NotifyType::USE_TRANSPORT_MODE);
     let mode = answered_mode(offer.mode, transport)?;
+    let (ts_i, ts_r) = match mode {
+        Mode::Transport => (behind_nat(&ts_i, nat.local), behind_nat(&ts_r, nat.peer)),
+        Mode::Tunnel => (ts_i, ts_r),
+    };
+    check_answered_ts((&ts_i, &ts_r), (&offer.ts_local, &offer.ts_remote))
+        .map_err(ChildError::AnsweredTs)?;
     let keys = derive(prf, sk_d, shared.as_ref(), (ni, &nr), chosen.cipher)?;
     let child = ChildSa {
         cipher: chosen.cipher,

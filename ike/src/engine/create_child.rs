@@ -47,7 +47,13 @@ impl Engine {
             ke: request.ke.as_ref(),
         };
         let keys = (up.keys.suite.prf, &up.keys.sk.sk_d);
-        let (child, nr) = match accept(&request.offer, inner, keys, keymat, sa.peer) {
+        let (child, nr) = match accept(
+            &request.offer,
+            inner,
+            keys,
+            keymat,
+            (sa.peer, sa.nat_hosts()),
+        ) {
             Ok(accepted) => accepted,
             Err(error) => {
                 let refused = matches!(error, ChildError::PeerRefused { .. });
@@ -112,6 +118,7 @@ impl Engine {
                 group: up.keys.suite.dh,
             },
             peer: sa.peer,
+            nat: sa.nat_hosts(),
         };
         let answer = self.answer_child(asked).map_err(|refusal| {
             let why = Error::Child {

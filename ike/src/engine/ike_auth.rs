@@ -175,8 +175,8 @@ impl Engine {
             nr: &ours.nonce_r,
         };
         let keys = (prf, &ours.keys.sk.sk_d);
-        let (child, _) =
-            accept(&ours.offer, inner, keys, keymat, sa.peer).map_err(|error| Error::Child {
+        let (child, _) = accept(&ours.offer, inner, keys, keymat, (sa.peer, sa.nat_hosts()))
+            .map_err(|error| Error::Child {
                 context: ChildContext::AnsweredInAuth {
                     peer: config.remote_id.clone(),
                 },
@@ -291,6 +291,7 @@ impl Engine {
                 nr: &half.nonce_r,
             },
             peer: sa.peer,
+            nat: sa.nat_hosts(),
         };
         let peer_id = config.remote_id.clone();
         match self.answer_child(asked) {

@@ -411,6 +411,14 @@ impl IkeSa {
         }
     }
 
+    /// Who is behind a NAT, for transport-mode traffic selectors.
+    pub(super) fn nat_hosts(&self) -> super::selectors::NatHosts {
+        super::selectors::NatHosts {
+            local: self.nat.local_behind_nat.then(|| self.local.ip()),
+            peer: self.nat.peer_behind_nat.then(|| self.peer.ip()),
+        }
+    }
+
     /// Takes the state out, to move what it holds into the next one (`Closed` meanwhile).
     pub(super) fn take_state(&mut self) -> State {
         std::mem::replace(&mut self.state, State::Closed)

@@ -142,7 +142,7 @@ impl Engine {
         // Forced encapsulation: a source hash that cannot match, so the peer sees us behind a
         // NAT and encapsulates too (as strongSwan's `encap = yes`).
         let source = if config.encap {
-            SocketAddr::from(([0, 0, 0, 0], 0))
+            nat::UNMATCHABLE_SOURCE
         } else {
             sa.local
         };
@@ -364,9 +364,12 @@ impl Engine {
             }),
             Payload::Nonce(nonce_r.clone()),
         ];
-        // NAT detection (RFC 7296 §2.23): answered in kind, hashed with this message's SPIs.
+        // NAT detection (RFC 7296 §2.23): answered in kind, hashed with this message's SPIs;
+        // a faked source for the initiators we force to ESP in UDP.
+        let forced = nat::present(request) && self.encap_peers.contains(&from.ip());
         if nat::present(request) {
-            payloads.extend(nat::notifies(&request.spi_i, &spi_r, to, from));
+            let source = if forced { nat::UNMATCHABLE_SOURCE } else { to };
+            payloads.extend(nat::notifies(&request.spi_i, &spi_r, source, from));
         }
         // Public-key configs: our hash algorithms and a CERTREQ (peers such as strongSwan
         // send their certificate only when asked).
@@ -395,7 +398,8 @@ impl Engine {
         let state = State::HalfOpen(Box::new(half_open));
         let mut sa = IkeSa::new(id, Role::Responder, state, (to, from), now);
         self.record_nat(&mut sa, request, from, to);
-        sa.encap = sa.nat.detected();
+        sa.force_encap = forced;
+        sa.encap = sa.nat.detected() || forced;
         sa.spi_i = request.spi_i;
         sa.spi_r = spi_r;
         sa.init_response = bytes;

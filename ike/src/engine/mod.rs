@@ -48,7 +48,7 @@ mod selectors;
 mod status;
 mod types;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::codes::{ExchangeType, NotifyType, ProtocolId};
@@ -112,6 +112,13 @@ impl Engine {
                 ike.peer = peer;
             }
         }
+    }
+
+    /// As responder, forces ESP in UDP for initiators at these addresses (strongSwan's
+    /// `encap = yes`): our NAT_DETECTION_SOURCE_IP cannot match, so the initiator sees us
+    /// behind a NAT and both move to the NAT traversal port.
+    pub fn set_encap_peers(&mut self, peers: Vec<IpAddr>) {
+        self.encap_peers = peers;
     }
 
     /// Demands a COOKIE (RFC 7296 §2.6) from initiators while at least `threshold` responder
@@ -404,7 +411,7 @@ impl Engine {
                 // The initiator moved to the NAT traversal ports (RFC 7296 §2.23).
                 if to.port() == self.natt_port && sa.local.port() != self.natt_port {
                     (sa.peer, sa.local) = (from, to);
-                    sa.encap |= sa.nat.detected();
+                    sa.encap |= sa.nat.detected() || sa.force_encap;
                 }
                 match sa.take_state() {
                     State::HalfOpen(half) => self.answer_auth(now, sa, half, request, raw),

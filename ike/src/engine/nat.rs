@@ -73,6 +73,11 @@ pub fn nat_detection_hash(spi_i: &[u8; 8], spi_r: &[u8; 8], addr: SocketAddr) ->
     hash.finalize().into()
 }
 
+/// The source address to hash when encapsulation is forced: one no NAT_DETECTION check can
+/// match, so the peer sees us behind a NAT (strongSwan's `encap = yes`).
+pub(super) const UNMATCHABLE_SOURCE: SocketAddr =
+    SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
 /// The two notifies of a message with these SPIs, sent from `local` to `peer`.
 pub(super) fn notifies(
     spi_i: &[u8; 8],

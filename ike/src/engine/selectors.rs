@@ -4,6 +4,7 @@
 
 use std::cmp::{max, min};
 use std::fmt;
+use std::net::IpAddr;
 
 use crate::traffic_selector::{prefix_pair_count, AddressRange, TrafficSelector};
 
@@ -36,6 +37,52 @@ pub(crate) fn intersect(a: &TrafficSelector, b: &TrafficSelector) -> Option<Traf
         end_port,
         addresses,
     })
+}
+
+/// Transport mode through a NAT (RFC 7296 §2.23.1): a host behind a NAT names its own
+/// (private) address in its traffic selectors, which the other side sees as the NAT's. Both
+/// sides read such host selectors as the address IKE sees, as strongSwan does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NatHosts {
+    /// Our address, when we are behind a NAT.
+    pub local: Option<IpAddr>,
+    /// The peer's address as it reaches us, when it is behind a NAT.
+    pub peer: Option<IpAddr>,
+}
+
+/// The address range of the single host `ip`.
+fn host(ip: IpAddr) -> AddressRange {
+    match ip {
+        IpAddr::V4(a) => AddressRange::V4 { start: a, end: a },
+        IpAddr::V6(a) => AddressRange::V6 { start: a, end: a },
+    }
+}
+
+/// `list` with its host selectors (those of the same host as the first) set to `to`; wider
+/// selectors are dropped, as a transport-mode Child SA through a NAT protects one host.
+/// `None` leaves the list as it is.
+pub(crate) fn behind_nat(list: &[TrafficSelector], to: Option<IpAddr>) -> Vec<TrafficSelector> {
+    let Some(to) = to else {
+        return list.to_vec();
+    };
+    let is_host = |a: &AddressRange| match a {
+        AddressRange::V4 { start, end } => start == end,
+        AddressRange::V6 { start, end } => start == end,
+    };
+    let Some(first) = list.iter().map(|t| t.addresses).find(is_host) else {
+        return Vec::new();
+    };
+    let mut out: Vec<TrafficSelector> = Vec::new();
+    for t in list.iter().filter(|t| t.addresses == first) {
+        let moved = TrafficSelector {
+            addresses: host(to),
+            ..*t
+        };
+        if !out.contains(&moved) {
+            out.push(moved);
+        }
+    }
+    out
 }
 
 /// Narrows `proposed` to what `allowed` permits (RFC 7296 §2.9): all pairwise intersections.
@@ -208,11 +255,12 @@ pub fn describe_ts(list: &[TrafficSelector]) -> String {
 mod tests {
     use super::*;
 
+    fn v4(a: [u8; 4], b: [u8; 4]) -> TrafficSelector {
+        TrafficSelector::ipv4(std::net::Ipv4Addr::from(a), std::net::Ipv4Addr::from(b))
+    }
+
     #[test]
     fn answers_must_be_within_our_proposal_and_installable() {
-        let v4 = |a: [u8; 4], b: [u8; 4]| {
-            TrafficSelector::ipv4(std::net::Ipv4Addr::from(a), std::net::Ipv4Addr::from(b))
-        };
         let ours_i = [v4([10, 1, 0, 0], [10, 1, 0, 255])];
         let ours_r = [v4([10, 2, 0, 0], [10, 2, 0, 255])];
         // Narrowed to ranges of 4 prefixes each: 16 policy selectors, fine.
@@ -247,5 +295,30 @@ mod tests {
         let wider = check_answered_ts((&wide, &ours_r), (&ours_i, &ours_r));
         assert!(matches!(wider, Err(AnsweredTs::NotWithin { .. })));
         assert!(wider.is_err_and(|e| e.to_string().contains("are not within our proposal")));
+    }
+
+    #[test]
+    fn host_selectors_behind_a_nat_become_the_address_ike_sees() {
+        let private = v4([192, 168, 1, 2], [192, 168, 1, 2]);
+        let tcp = TrafficSelector {
+            ip_protocol: 6,
+            ..private.clone()
+        };
+        let subnet = v4([192, 168, 1, 0], [192, 168, 1, 255]);
+        let public: IpAddr = [10, 0, 0, 254].into();
+        let all = [private.clone(), subnet.clone(), tcp.clone()];
+        let expect = |t: &TrafficSelector| TrafficSelector {
+            addresses: host(public),
+            ..t.clone()
+        };
+        assert_eq!(
+            behind_nat(&all, Some(public)),
+            vec![expect(&private), expect(&tcp)]
+        );
+        assert_eq!(behind_nat(&all, None), all.to_vec());
+        assert!(
+            behind_nat(&[subnet], Some(public)).is_empty(),
+            "no host selector"
+        );
     }
 }

@@ -211,6 +211,10 @@ impl Daemon {
             self.engine.add_config(engine_config(conn));
         }
         self.engine.set_natt_port(self.cfg.natt_port);
+        // `encap = true` also holds when the peer initiates.
+        let forced = self.cfg.connections.iter().filter(|c| c.encap);
+        self.engine
+            .set_encap_peers(forced.map(|c| c.remote).collect());
         // Sockets per local address, so replies leave from the address peers expect.
         let locals: Vec<IpAddr> = self.cfg.connections.iter().map(|c| c.local).collect();
         for local in locals {
