@@ -370,3 +370,24 @@ test_ike_forced_encap_puts_ike_and_esp_in_udp_4500() {
 	ikectl A down c >/dev/null
 	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
 }
+
+# The daemon owns the encapsulation sockets: its netns goes while ESP in UDP arrives on one,
+# then ripsec is unloaded while the other sends (dmesg and kmemleak must stay clean).
+test_ike_encap_lifecycle_with_the_daemon_as_owner() {
+	ike_pair tunnel44 encap=true
+	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
+	traffic_both_ways 10000
+	ip netns exec B ping -f -c 300 -I "$B_IN" "$A_IN" >/dev/null 2>&1 &
+	local flood=$!
+	sleep 0.5
+	ip netns del A
+	kill -KILL "$(cat "$IKE_DIR/A.pid")"
+	wait $flood || true
+	ip netns exec B ping -f -c 300 -I "$B_IN" "$A_IN" >/dev/null 2>&1 &
+	flood=$!
+	sleep 0.5
+	rmmod ripsec
+	wait $flood || true
+	kill -0 "$(cat "$IKE_DIR/B.pid")" || fail "B's daemon died at rmmod: $(ike_log B | tail -3)"
+	ikeuser_stop B
+}
