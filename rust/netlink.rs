@@ -799,7 +799,7 @@ fn get_stats(info: &GenlInfo<'_>) -> Result {
 
 fn get_info(info: &GenlInfo<'_>) -> Result {
     let net = info.net();
-    let mut r = info.reply(cmd::GET_INFO, 4096)?;
+    let mut r = info.reply(cmd::GET_INFO, 8192)?;
     r.put_str(a::VERSION, uapi::MODULE_VERSION)?;
     r.put_u8(a::FAMILY_VERSION, uapi::FAMILY_VERSION)?;
     for alg in alg::ALGS {

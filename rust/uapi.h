@@ -218,7 +218,7 @@ static const struct nla_policy ripsec_sa_add_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_SA_SRC] = { .type = NLA_BINARY, .len = 16 },
 	[RIPSEC_A_SA_DST] = { .type = NLA_BINARY, .len = 16 },
 	[RIPSEC_A_SA_ALG] = { .type = NLA_NUL_STRING },
-	[RIPSEC_A_SA_KEY] = { .type = NLA_BINARY, .len = 64 },
+	[RIPSEC_A_SA_KEY] = { .type = NLA_BINARY, .len = 96 },
 	[RIPSEC_A_SA_REQID] = { .type = NLA_U32 },
 	[RIPSEC_A_SA_REPLAY_WINDOW] = { .type = NLA_U32 },
 	[RIPSEC_A_SA_ESN] = { .type = NLA_FLAG },

@@ -175,7 +175,10 @@ fn no_acceptable_esp_proposal_is_the_same_refusal_in_both_exchanges() {
     let configs = || {
         alice_and_bob(|alice, bob| {
             alice.children[1].esp_proposals = vec![EspProposal {
-                cipher: EspCipher::AesGcm16 { key_bits: 128 },
+                cipher: EspCipher::AesGcm {
+                    key_bits: 128,
+                    icv: 16,
+                },
             }];
             // With PFS, bob's CREATE_CHILD_SA offer is the IKE_AUTH one with the DH group.
             bob.children[1].pfs = true;

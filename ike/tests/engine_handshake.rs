@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use engine_sim::*;
 use ripsec_ike::crypto::{DhGroup, SkCipher};
-use ripsec_ike::engine::{Error, EspCipher, EspProposal, Mode, Output, RetransmitPolicy};
+use ripsec_ike::engine::{Error, EspCipher, EspInteg, EspProposal, Mode, Output, RetransmitPolicy};
 use ripsec_ike::{Identity, Message, TrafficSelector};
 
 #[test]
@@ -27,7 +27,13 @@ fn clean_handshake_takes_four_messages() {
         ]
     );
     let child = sim.children(INITIATOR)[0];
-    assert_eq!(child.cipher, EspCipher::AesGcm16 { key_bits: 256 });
+    assert_eq!(
+        child.cipher,
+        EspCipher::AesGcm {
+            key_bits: 256,
+            icv: 16
+        }
+    );
     assert_eq!(child.mode, Mode::Tunnel);
     assert_eq!(child.outbound.encr_key.len(), 36);
     assert!(child.outbound.integ_key.is_empty());
@@ -70,12 +76,17 @@ fn cbc_ecp256_transport_ipv6_ids() {
 #[test]
 fn chacha20poly1305_and_null_sha256_child_sas() {
     let esp = |cipher| EspProposal { cipher };
-    let gcm128 = EspCipher::AesGcm16 { key_bits: 128 };
+    let gcm128 = EspCipher::AesGcm {
+        key_bits: 128,
+        icv: 16,
+    };
     // Alice prefers AES-GCM, then ChaCha20-Poly1305; Bob allows NULL and ChaCha20-Poly1305.
     let (mut alice, mut bob) = configs();
     alice.children[0].esp_proposals = vec![esp(gcm128), esp(EspCipher::ChaCha20Poly1305)];
     bob.children[0].esp_proposals = vec![
-        esp(EspCipher::NullHmacSha256),
+        esp(EspCipher::Null {
+            integ: EspInteg::Sha256_128,
+        }),
         esp(EspCipher::ChaCha20Poly1305),
     ];
     let sim = established(4, alice, bob);
@@ -89,12 +100,19 @@ fn chacha20poly1305_and_null_sha256_child_sas() {
     // NULL + HMAC-SHA-256 in transport mode: integrity keys only.
     let (mut alice, mut bob) = configs();
     for c in [&mut alice, &mut bob] {
-        c.children[0].esp_proposals = vec![esp(EspCipher::NullHmacSha256)];
+        c.children[0].esp_proposals = vec![esp(EspCipher::Null {
+            integ: EspInteg::Sha256_128,
+        })];
         c.children[0].mode = Mode::Transport;
     }
     let sim = established(5, alice, bob);
     let child = sim.children(INITIATOR)[0];
-    assert_eq!(child.cipher, EspCipher::NullHmacSha256);
+    assert_eq!(
+        child.cipher,
+        EspCipher::Null {
+            integ: EspInteg::Sha256_128
+        }
+    );
     assert_eq!(child.mode, Mode::Transport);
     assert!(child.outbound.encr_key.is_empty());
     assert_eq!(child.outbound.integ_key.len(), 32);

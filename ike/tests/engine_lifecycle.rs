@@ -12,9 +12,9 @@ use std::time::Duration;
 use engine_sim::*;
 use ripsec_ike::crypto::DhGroup;
 use ripsec_ike::engine::{
-    ChildContext, ChildError, ChildOp, ChildSa, CloseReason, Config, Error, EspCipher, EspProposal,
-    Mode, OurRequest, Output, RefusalDetail, RetransmitPolicy, Role, SaId, SpiAllocator, SpiError,
-    HALF_OPEN_TIMEOUT,
+    ChildContext, ChildError, ChildOp, ChildSa, CloseReason, Config, Error, EspCipher, EspInteg,
+    EspProposal, Mode, OurRequest, Output, RefusalDetail, RetransmitPolicy, Role, SaId,
+    SpiAllocator, SpiError, HALF_OPEN_TIMEOUT,
 };
 use ripsec_ike::{ExchangeType, Message, NotifyType, Payload};
 
@@ -429,7 +429,12 @@ fn ecp384_and_ecp521_ike_sa_and_pfs_child_rekey_then_ike_rekey() {
 fn chacha20poly1305_and_null_sha256_children_rekey_with_pfs() {
     for (seed, cipher) in [
         (66, EspCipher::ChaCha20Poly1305),
-        (67, EspCipher::NullHmacSha256),
+        (
+            67,
+            EspCipher::Null {
+                integ: EspInteg::Sha256_128,
+            },
+        ),
     ] {
         let (mut alice, mut bob) = configs();
         for c in [&mut alice, &mut bob] {

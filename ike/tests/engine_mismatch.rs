@@ -216,7 +216,10 @@ fn unexpected_responder_id_is_named_by_the_initiator() {
 fn esp_proposal_mismatch_explains_both_offers() {
     let (alice, mut bob) = configs();
     bob.children[0].esp_proposals = vec![EspProposal {
-        cipher: EspCipher::AesGcm16 { key_bits: 128 },
+        cipher: EspCipher::AesGcm {
+            key_bits: 128,
+            icv: 16,
+        },
     }];
     let sim = run(alice, bob);
     assert_no_child(&sim);

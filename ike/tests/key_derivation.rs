@@ -321,7 +321,7 @@ fn child_sa_keys_split_initiator_first_encryption_first() {
 /// ChaCha20-Poly1305 (36 + 0 per direction) and NULL + HMAC-SHA-256 (0 + 32).
 #[test]
 fn child_sa_keys_for_chacha20poly1305_and_null_sha256() {
-    use ripsec_ike::engine::EspCipher;
+    use ripsec_ike::engine::{EspCipher, EspInteg};
     let sk_d = Secret::new(vec![0x5d; 32]);
     let (ni, nr) = ([0x11; 16], [0x22; 16]);
     let seed = [[0x11u8; 16], [0x22; 16]].concat();
@@ -340,7 +340,9 @@ fn child_sa_keys_for_chacha20poly1305_and_null_sha256() {
     assert_eq!(keys.encr_r.as_bytes(), &keymat[36..72]);
     assert!(keys.integ_i.as_bytes().is_empty() && keys.integ_r.as_bytes().is_empty());
 
-    let ((encr, integ), keys) = derive(EspCipher::NullHmacSha256);
+    let ((encr, integ), keys) = derive(EspCipher::Null {
+        integ: EspInteg::Sha256_128,
+    });
     assert_eq!((encr, integ), (0, 32));
     let keymat = reference_prf_plus(Prf::HmacSha256, &[0x5d; 32], &seed, 64);
     assert!(keys.encr_i.as_bytes().is_empty() && keys.encr_r.as_bytes().is_empty());

@@ -3,7 +3,9 @@
 //! unknown keys are errors.
 
 use ripsec_ike::crypto::{DhGroup, SkCipher};
-use ripsec_ike::engine::{Auth, EspCipher, EspProposal, IkeProposal, Mode, RetransmitPolicy};
+use ripsec_ike::engine::{
+    Auth, EspCipher, EspInteg, EspProposal, IkeProposal, Mode, RetransmitPolicy,
+};
 use ripsec_ike::keys::Prf;
 use ripsec_ike::pki::{check_identity, format_time, Certificate, PrivateKey, PublicKeyAuth};
 use ripsec_ike::{Identity, Secret};
@@ -168,6 +170,25 @@ pub struct Config {
 impl Config {
     pub fn connection(&self, name: &str) -> Option<&Connection> {
         self.connections.iter().find(|c| c.name == name)
+    }
+
+    /// One sentence per weak algorithm the file names: accepted, because old peers still
+    /// offer nothing better, but never among ripsec's defaults.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in &self.connections {
+            for child in &c.children {
+                for p in child.esp.iter().filter(|p| p.cipher.is_weak()) {
+                    out.push(format!(
+                        "connection `{}` child `{}`: {} uses HMAC-SHA-1-96, which RFC 8221 keeps for old peers only; prefer sha256 or an AEAD",
+                        c.name,
+                        child.name,
+                        ripsec_alg(p.cipher)
+                    ));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -926,13 +947,53 @@ fn cipher(token: &str) -> Option<(SkCipher, bool)> {
     })
 }
 
-/// An ESP encryption keyword: the IKE ones, plus ChaCha20-Poly1305 and NULL (integrity only).
-fn esp_cipher(token: &str) -> Option<(EspCipher, bool)> {
-    Some(match token {
-        "chacha20poly1305" => (EspCipher::ChaCha20Poly1305, true),
-        "null" => (EspCipher::NullHmacSha256, false),
-        _ => cipher(token).map(|(c, aead)| (c.into(), aead))?,
+/// What an ESP encryption keyword leaves to the rest of the proposal.
+enum EspEncr {
+    /// A complete suite (an AEAD, or GMAC).
+    Aead(EspCipher),
+    /// AES-CBC with this key size: an integrity keyword must follow.
+    Cbc(u16),
+    /// No encryption: an integrity keyword must follow.
+    Null,
+}
+
+/// An ESP encryption keyword, as strongSwan spells them: `aes128` (CBC), `aes192gcm16` (also
+/// `gcm128`, and `gcm12`/`gcm96`, `gcm8`/`gcm64`), `aes256gmac`, `chacha20poly1305`, `null`.
+fn esp_encr(token: &str) -> Option<EspEncr> {
+    match token {
+        "chacha20poly1305" => return Some(EspEncr::Aead(EspCipher::ChaCha20Poly1305)),
+        "null" => return Some(EspEncr::Null),
+        _ => {}
+    }
+    let rest = token.strip_prefix("aes")?;
+    let key_bits = match rest.get(..3)? {
+        "128" => 128,
+        "192" => 192,
+        "256" => 256,
+        _ => return None,
+    };
+    let gcm = |icv| EspEncr::Aead(EspCipher::AesGcm { key_bits, icv });
+    Some(match rest.get(3..)? {
+        "" => EspEncr::Cbc(key_bits),
+        "gcm16" | "gcm128" | "gcm" => gcm(16),
+        "gcm12" | "gcm96" => gcm(12),
+        "gcm8" | "gcm64" => gcm(8),
+        "gmac" => EspEncr::Aead(EspCipher::AesGmac { key_bits }),
+        _ => return None,
     })
+}
+
+/// An ESP integrity keyword: `sha1` (HMAC-SHA-1-96), `sha256`, `sha384`, `sha512`.
+fn esp_integ(token: &str) -> Option<EspInteg> {
+    let token = token
+        .strip_prefix("sha2_")
+        .map_or(token, |bits| match bits {
+            "256" => "sha256",
+            "384" => "sha384",
+            "512" => "sha512",
+            _ => token,
+        });
+    EspInteg::ALL.into_iter().find(|i| i.keyword() == token)
 }
 
 fn dh(token: &str) -> Option<DhGroup> {
@@ -958,7 +1019,9 @@ pub fn dh_name(g: DhGroup) -> &'static str {
 }
 
 const CIPHERS: &str = "aes128gcm16, aes256gcm16, aes128, aes256";
-const ESP_CIPHERS: &str = "aes128gcm16, aes256gcm16, chacha20poly1305, aes128, aes256, null";
+const ESP_CIPHERS: &str =
+    "aes128gcm16 (also aes192/aes256, gcm12/gcm8), aes128gmac, chacha20poly1305, aes128, aes192, aes256, null";
+const INTEGS: &str = "sha256, sha384, sha512, sha1";
 const GROUPS: &str = "modp2048, ecp256, ecp384, ecp521, curve25519";
 
 /// Parses a strongSwan-style IKE proposal: `aes128gcm16-prfsha256-ecp256`,
@@ -966,7 +1029,7 @@ const GROUPS: &str = "modp2048, ecp256, ecp384, ecp521, curve25519";
 pub fn ike_proposal(s: &str) -> Result<IkeProposal, String> {
     let mut tokens = s.split('-');
     let first = tokens.next().unwrap_or_default();
-    let (cipher, aead) = cipher(first).ok_or_else(|| match esp_cipher(first) {
+    let (cipher, aead) = cipher(first).ok_or_else(|| match esp_encr(first) {
         Some(_) => format!("\"{s}\": {first} is for ESP only; IKE takes one of {CIPHERS}"),
         None => format!("\"{s}\": unknown encryption `{first}`; use one of {CIPHERS}"),
     })?;
@@ -1003,52 +1066,70 @@ pub fn ike_proposal(s: &str) -> Result<IkeProposal, String> {
     Ok(IkeProposal { cipher, prf, dh })
 }
 
-/// Parses an ESP proposal: `aes128gcm16`, `chacha20poly1305`, `aes256-sha256`, `null-sha256`,
-/// optionally with a DH group for PFS.
+/// Parses an ESP proposal: `aes128gcm16`, `aes256gmac`, `chacha20poly1305`,
+/// `aes192-sha384`, `null-sha256`, optionally with a DH group for PFS.
 pub fn esp_proposal(s: &str) -> Result<(EspProposal, Option<DhGroup>), String> {
     let mut tokens = s.split('-');
     let first = tokens.next().unwrap_or_default();
-    let (cipher, aead) = esp_cipher(first).ok_or_else(|| {
+    let encr = esp_encr(first).ok_or_else(|| {
         format!("\"{s}\": unknown encryption `{first}`; use one of {ESP_CIPHERS}")
     })?;
-    let (mut integ, mut group) = (false, None);
+    let (mut integ, mut group) = (None, None);
     for t in tokens {
+        if let Some(i) = esp_integ(t) {
+            if let EspEncr::Aead(_) = encr {
+                return Err(format!(
+                    "\"{s}\": {first} is an AEAD and takes no integrity algorithm; drop `-{t}`"
+                ));
+            }
+            if integ.replace(i).is_some() {
+                return Err(format!(
+                    "\"{s}\": one integrity algorithm per proposal; write one proposal for each"
+                ));
+            }
+            continue;
+        }
         match t {
-            "sha256" if !aead => integ = true,
-            "sha256" => return Err(format!("\"{s}\": {first} is an AEAD and takes no integrity algorithm; drop `-sha256`")),
             "noesn" => {}
             "esn" => return Err(format!("\"{s}\": ESN is not negotiated yet; drop `-esn`")),
             _ => {
                 group = Some(dh(t).ok_or_else(|| {
-                    format!("\"{s}\": unknown `{t}`; ESP takes {ESP_CIPHERS}, sha256 after aes128/aes256/null, and a DH group ({GROUPS}) for PFS")
+                    format!("\"{s}\": unknown `{t}`; ESP takes {ESP_CIPHERS}, {INTEGS} after aes128/aes192/aes256/null, and a DH group ({GROUPS}) for PFS")
                 })?)
             }
         }
     }
-    if !aead && !integ {
-        let what = if cipher == EspCipher::NullHmacSha256 {
-            "no encryption"
-        } else {
-            "CBC"
-        };
-        return Err(format!(
-            "\"{s}\": {first} ({what}) needs sha256: {first}-sha256"
-        ));
-    }
+    let cipher = match (encr, integ) {
+        (EspEncr::Aead(cipher), _) => cipher,
+        (EspEncr::Cbc(key_bits), Some(integ)) => EspCipher::AesCbc { key_bits, integ },
+        (EspEncr::Null, Some(integ)) => EspCipher::Null { integ },
+        (encr, None) => {
+            let what = match encr {
+                EspEncr::Null => "no encryption",
+                _ => "CBC",
+            };
+            return Err(format!(
+                "\"{s}\": {first} ({what}) needs an integrity algorithm: {first}-sha256 (or {INTEGS})"
+            ));
+        }
+    };
     Ok((EspProposal { cipher }, group))
 }
 
-/// ripsec's algorithm name (`ripsec_proto::alg::ALGS`) for a negotiated ESP cipher. The key
-/// installed with it is the encryption key (salt included) followed by the integrity key.
+/// ripsec's algorithm name (`ripsec_proto::alg::ALGS`) for a negotiated ESP cipher: the entry
+/// with its IKEv2 transform IDs and key size. The key installed with it is the encryption key
+/// (salt included) followed by the integrity key.
 pub fn ripsec_alg(cipher: EspCipher) -> &'static str {
-    match cipher {
-        EspCipher::AesGcm16 { key_bits: 128 } => "aes128gcm16",
-        EspCipher::AesGcm16 { .. } => "aes256gcm16",
-        EspCipher::ChaCha20Poly1305 => "chacha20poly1305",
-        EspCipher::AesCbcHmacSha256 { key_bits: 128 } => "aes128-sha256",
-        EspCipher::AesCbcHmacSha256 { .. } => "aes256-sha256",
-        EspCipher::NullHmacSha256 => "null-sha256",
-    }
+    let bits = cipher.key_length_attribute();
+    ripsec_proto::alg::ALGS
+        .iter()
+        .find(|a| {
+            a.proto == ripsec_proto::uapi::PROTO_ESP
+                && a.ikev2_encr == cipher.encr_id()
+                && a.ikev2_integ == cipher.integ_id().unwrap_or(0)
+                && bits.is_none_or(|b| b == a.enc_key_bits)
+        })
+        .map_or("unknown", |a| a.name)
 }
 
 #[cfg(test)]
@@ -1192,7 +1273,13 @@ life_time = 120
         let p = ike_proposal("aes256gcm16-prfsha384-curve25519").unwrap();
         assert_eq!((p.prf, p.dh), (Prf::HmacSha384, DhGroup::Curve25519));
         let (e, g) = esp_proposal("aes256-sha256-modp2048").unwrap();
-        assert_eq!(e.cipher, EspCipher::AesCbcHmacSha256 { key_bits: 256 });
+        assert_eq!(
+            e.cipher,
+            EspCipher::AesCbc {
+                key_bits: 256,
+                integ: EspInteg::Sha256_128
+            }
+        );
         assert_eq!(g, Some(DhGroup::Modp2048));
         assert_eq!(ripsec_alg(e.cipher), "aes256-sha256");
     }
@@ -1204,7 +1291,9 @@ life_time = 120
             cipher: EspCipher::ChaCha20Poly1305,
         };
         let null = EspProposal {
-            cipher: EspCipher::NullHmacSha256,
+            cipher: EspCipher::Null {
+                integ: EspInteg::Sha256_128,
+            },
         };
         assert_eq!(ok("chacha20poly1305"), (chacha, None));
         assert_eq!(
@@ -1216,12 +1305,42 @@ life_time = 120
         assert_eq!(ok("null-sha256-ecp256"), (null, Some(DhGroup::Ecp256)));
         assert_eq!(
             ok("aes128gcm16").0.cipher,
-            EspCipher::AesGcm16 { key_bits: 128 }
+            EspCipher::AesGcm {
+                key_bits: 128,
+                icv: 16
+            }
         );
         let err = |s: &str| esp_proposal(s).unwrap_err();
         assert_eq!(
             err("null"),
-            "\"null\": null (no encryption) needs sha256: null-sha256"
+            "\"null\": null (no encryption) needs an integrity algorithm: null-sha256 (or sha256, sha384, sha512, sha1)"
+        );
+        assert_eq!(
+            ok("aes192-sha384").0.cipher,
+            EspCipher::AesCbc {
+                key_bits: 192,
+                integ: EspInteg::Sha384_192
+            }
+        );
+        assert_eq!(
+            ok("aes256gcm64").0.cipher,
+            EspCipher::AesGcm {
+                key_bits: 256,
+                icv: 8
+            }
+        );
+        assert_eq!(
+            ok("aes128gmac-ecp256"),
+            (
+                EspProposal {
+                    cipher: EspCipher::AesGmac { key_bits: 128 }
+                },
+                Some(DhGroup::Ecp256)
+            )
+        );
+        assert_eq!(
+            err("aes128-sha256-sha1"),
+            "\"aes128-sha256-sha1\": one integrity algorithm per proposal; write one proposal for each"
         );
         assert_eq!(
             err("chacha20poly1305-sha256"),
@@ -1229,11 +1348,11 @@ life_time = 120
         );
         assert_eq!(
             err("3des-sha1"),
-            "\"3des-sha1\": unknown encryption `3des`; use one of aes128gcm16, aes256gcm16, chacha20poly1305, aes128, aes256, null"
+            "\"3des-sha1\": unknown encryption `3des`; use one of aes128gcm16 (also aes192/aes256, gcm12/gcm8), aes128gmac, chacha20poly1305, aes128, aes192, aes256, null"
         );
         assert_eq!(
-            err("null-sha1"),
-            "\"null-sha1\": unknown `sha1`; ESP takes aes128gcm16, aes256gcm16, chacha20poly1305, aes128, aes256, null, sha256 after aes128/aes256/null, and a DH group (modp2048, ecp256, ecp384, ecp521, curve25519) for PFS"
+            err("null-md5"),
+            "\"null-md5\": unknown `md5`; ESP takes aes128gcm16 (also aes192/aes256, gcm12/gcm8), aes128gmac, chacha20poly1305, aes128, aes192, aes256, null, sha256, sha384, sha512, sha1 after aes128/aes192/aes256/null, and a DH group (modp2048, ecp256, ecp384, ecp521, curve25519) for PFS"
         );
         // IKE (SK payloads) keeps its own suites.
         assert_eq!(
@@ -1258,26 +1377,38 @@ life_time = 120
         ))
         .unwrap_err();
         assert!(e.contains("takes no integrity algorithm"), "{e}");
+        // SHA-1 is accepted when named, with a warning; nothing else warns.
+        assert!(cfg.warnings().is_empty());
+        let weak = check(&GOOD.replace(
+            r#"esp_proposals = ["aes128gcm16-ecp256"]"#,
+            r#"esp_proposals = ["aes256gcm16-ecp256", "aes128-sha1-ecp256"]"#,
+        ))
+        .unwrap();
+        let w = weak.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains(
+                "aes128-sha1 uses HMAC-SHA-1-96, which RFC 8221 keeps for old peers only"
+            ),
+            "{w:?}"
+        );
     }
 
-    /// Every negotiable ESP suite names an algorithm of ripsec's table with the same IKEv2
-    /// transform IDs, and the key the daemon installs (encryption key then integrity key) has
-    /// the length the module expects.
+    /// Every algorithm of ripsec's ESP table is negotiable: its name is a proposal keyword
+    /// whose suite maps back to it, with the same IKEv2 transform IDs, and the key the daemon
+    /// installs (encryption key then integrity key) has the length the module expects.
     #[test]
     fn esp_ciphers_map_to_the_module_table() {
         use ripsec_proto::alg::{self, CryptoKind};
         use ripsec_proto::uapi::PROTO_ESP;
-        let all = [
-            EspCipher::AesGcm16 { key_bits: 128 },
-            EspCipher::AesGcm16 { key_bits: 256 },
-            EspCipher::ChaCha20Poly1305,
-            EspCipher::AesCbcHmacSha256 { key_bits: 128 },
-            EspCipher::AesCbcHmacSha256 { key_bits: 256 },
-            EspCipher::NullHmacSha256,
-        ];
-        for c in all {
-            let name = ripsec_alg(c);
-            let a = alg::find(name, PROTO_ESP).unwrap_or_else(|| panic!("{name} not in ALGS"));
+        let mut seen = Vec::new();
+        for a in alg::ALGS.iter().filter(|a| a.proto == PROTO_ESP) {
+            let name = a.name;
+            let c = esp_proposal(name)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .0
+                .cipher;
+            assert_eq!(ripsec_alg(c), name);
             assert_eq!(a.ikev2_encr, c.encr_id(), "{name}");
             assert_eq!(a.ikev2_integ, c.integ_id().unwrap_or(0), "{name}");
             assert_eq!(
@@ -1287,13 +1418,11 @@ life_time = 120
             assert_eq!(usize::from(a.auth_key_len), c.integ_key_len(), "{name}");
             assert_eq!(a.key_len(), c.encr_key_len() + c.integ_key_len(), "{name}");
             assert_eq!(a.kind == CryptoKind::Aead, c.integ_id().is_none(), "{name}");
-            // The keyword parses back to the same suite.
-            assert_eq!(esp_proposal(name).unwrap().0.cipher, c, "{name}");
+            assert!(!seen.contains(&c), "{name}: two entries for one suite");
+            seen.push(c);
         }
-        // And the other way: no ESP algorithm of the module is left out.
-        for a in alg::ALGS.iter().filter(|a| a.proto == PROTO_ESP) {
-            assert!(all.iter().any(|c| ripsec_alg(*c) == a.name), "{}", a.name);
-        }
+        assert_eq!(seen.len(), 29);
+        assert!(seen.iter().filter(|c| c.is_weak()).count() == 4);
     }
 
     #[test]

@@ -426,6 +426,7 @@ pub fn prefix_ts(p: &Prefix) -> TrafficSelector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ripsec_ike::engine::EspInteg;
 
     fn pfx(s: &str) -> Prefix {
         crate::config::prefix(s).unwrap()
@@ -446,16 +447,28 @@ mod tests {
         assert_eq!((name, key.len()), ("chacha20poly1305", 36));
         assert_eq!(key[35], 35);
         // NULL + HMAC-SHA-256: the HMAC key alone.
-        let (name, key) = sa_alg_key(EspCipher::NullHmacSha256, &direction(0, 32)).unwrap();
+        let (name, key) = sa_alg_key(
+            EspCipher::Null {
+                integ: EspInteg::Sha256_128,
+            },
+            &direction(0, 32),
+        )
+        .unwrap();
         assert_eq!((name, key.len(), key[0]), ("null-sha256", 32, 0x80));
         // CBC: cipher key, then HMAC key.
-        let cbc = EspCipher::AesCbcHmacSha256 { key_bits: 128 };
+        let cbc = EspCipher::AesCbc {
+            key_bits: 128,
+            integ: EspInteg::Sha256_128,
+        };
         let (name, key) = sa_alg_key(cbc, &direction(16, 32)).unwrap();
         assert_eq!(
             (name, key.len(), key[15], key[16]),
             ("aes128-sha256", 48, 15, 0x80)
         );
-        let gcm = EspCipher::AesGcm16 { key_bits: 256 };
+        let gcm = EspCipher::AesGcm {
+            key_bits: 256,
+            icv: 16,
+        };
         assert_eq!(sa_alg_key(gcm, &direction(36, 0)).unwrap().0, "aes256gcm16");
         // A length the module would refuse is caught here, in a sentence.
         let e = sa_alg_key(EspCipher::ChaCha20Poly1305, &direction(32, 0)).unwrap_err();

@@ -149,6 +149,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            for warning in cfg.warnings() {
+                println!("warning: {warning}");
+            }
             return Ok(());
         }
         Cmd::Up { conn } => return control(&cli, Request::Up { conn: conn.clone() }),

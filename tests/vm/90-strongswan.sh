@@ -308,6 +308,33 @@ test_swan_esp_chacha20poly1305_and_null_sha256() {
 	traffic_both_ways 20000
 }
 
+test_swan_esp_sha512_and_gmac() {
+	# AES-256-CBC + HMAC-SHA-512-256 (RFC 4868: 64-byte HMAC keys, 32-byte ICV) in a v4 tunnel;
+	# ikeuser offers a list and charon picks it; then charon rekeys.
+	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes256-sha512 \
+		esp='["aes128gcm16", "aes256-sha512", "aes192gcm12"]'
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	expect_eq "$(alg_of_sas)" "['aes256-sha512']" "ripsec's SAs in A"
+	expect_contains "$(ip -n B xfrm state)" "hmac(sha512)" "charon's SAs"
+	traffic_both_ways 30000
+	rekeyed_by swan_rekey B "$SWAN" net
+	expect_eq "$(alg_of_sas)" "['aes256-sha512']" "ripsec's SAs in A after the rekey"
+	traffic_both_ways 10000
+
+	# A fresh pair: AES-GMAC (RFC 4543: authentication only, 4-byte salt) in v6 transport
+	# mode; charon initiates.
+	ikeuser_stop A
+	swan_stop B "$SWAN"
+	delete_all_netns
+	swan_pair transport6 aes128gcm16-prfsha256-ecp256 aes128gmac
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	expect_contains "$(ikectl A status)" "transport aes128gmac"
+	expect_contains "$(ip -n B xfrm state)" "rfc4543(gcm(aes))" "charon's SAs"
+	traffic_both_ways 30000
+}
+
 # ESP in UDP with charon: each side forces encapsulation in turn (strongSwan's `encap = yes`,
 # ikeuser's `encap = true`), IKE moves to 4500, and traffic, a Child SA rekey, an IKE SA rekey
 # and DPD run there.

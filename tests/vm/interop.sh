@@ -2,27 +2,42 @@
 # shellcheck shell=bash
 
 # Key material per algorithm: ripsec takes one key (cipher key, salt, then HMAC key);
-# `ip xfrm` takes the same bytes split per its syntax.
+# `ip xfrm` takes the same bytes split per its syntax. Names are ripsec's (strongSwan's
+# keywords): aes{128,192,256}gcm{8,12,16}, aes{128,192,256}gmac, chacha20poly1305,
+# aes{128,192,256}-sha{1,256,384,512}, null-sha{1,256,384,512}.
+hmac_key_len() { case $1 in sha1) echo 20 ;; sha256) echo 32 ;; sha384) echo 48 ;; sha512) echo 64 ;; esac; }
+hmac_trunc_bits() { case $1 in sha1) echo 96 ;; sha256) echo 128 ;; sha384) echo 192 ;; sha512) echo 256 ;; esac; }
+
 xfrm_alg_args() { # ALG KEYHEX(without 0x) -> ip xfrm algorithm arguments
-	local alg=$1 k=$2
+	local alg=$1 k=$2 bits hmac
 	case $alg in
-	aes128gcm16 | aes256gcm16) echo "aead 'rfc4106(gcm(aes))' 0x$k 128" ;;
 	chacha20poly1305) echo "aead 'rfc7539esp(chacha20,poly1305)' 0x$k 128" ;;
-	aes128-sha256) echo "enc 'cbc(aes)' 0x${k:0:32} auth-trunc 'hmac(sha256)' 0x${k:32} 128" ;;
-	aes256-sha256) echo "enc 'cbc(aes)' 0x${k:0:64} auth-trunc 'hmac(sha256)' 0x${k:64} 128" ;;
-	null-sha256) echo "enc 'ecb(cipher_null)' '' auth-trunc 'hmac(sha256)' 0x$k 128" ;;
+	aes*gcm*) echo "aead 'rfc4106(gcm(aes))' 0x$k $((8 * ${alg#aes???gcm}))" ;;
+	aes*gmac) echo "aead 'rfc4543(gcm(aes))' 0x$k 128" ;;
+	aes*-*)
+		bits=${alg:3:3} hmac=${alg#*-}
+		echo "enc 'cbc(aes)' 0x${k:0:$((bits / 4))} auth-trunc 'hmac($hmac)' 0x${k:$((bits / 4))} $(hmac_trunc_bits "$hmac")"
+		;;
+	null-*) echo "enc 'ecb(cipher_null)' '' auth-trunc 'hmac(${alg#null-})' 0x$k $(hmac_trunc_bits "${alg#null-}")" ;;
 	esac
 }
 
 alg_key_len() {
-	case $1 in
-	aes128gcm16) echo 20 ;; aes256gcm16 | chacha20poly1305) echo 36 ;;
-	aes128-sha256) echo 48 ;; aes256-sha256) echo 64 ;; null-sha256) echo 32 ;;
+	local alg=$1
+	case $alg in
+	chacha20poly1305) echo 36 ;;
+	aes*gcm* | aes*gmac) echo $((${alg:3:3} / 8 + 4)) ;;
+	aes*-*) echo $((${alg:3:3} / 8 + $(hmac_key_len "${alg#*-}"))) ;;
+	null-*) hmac_key_len "${alg#null-}" ;;
 	esac
 }
 
 # A deterministic key of N bytes, seeded by a word.
-hexkey() { printf %s "$2" | sha512sum | cut -c "1-$((2 * $1))"; }
+hexkey() {
+	local h
+	h=$(printf %s "$2" | sha512sum | cut -c 1-128)$(printf %s "$2." | sha512sum | cut -c 1-128)
+	printf '%s\n' "${h:0:$((2 * $1))}"
+}
 
 # topology MODE: netns A and B joined by veth a0/b0 (10.0.0.1/2, fd00::1/2). MODE is tunnel44
 # (inner v4 over outer v4), tunnel66, tunnel46 (v4 in v6), tunnel64 (v6 in v4), transport4 or
@@ -70,32 +85,42 @@ topology() {
 xfrm_setup() {
 	local alg=$1 mode=$2 esn=${3:-}
 	topology "$mode"
-	local ao=$A_OUT bo=$B_OUT amode=$AMODE sel_a=$SEL_A sel_b=$SEL_B
-	local n k1 k2
+	xfrm_states "$alg" "$esn"
+	local tmpl_a="" tmpl_b=""
+	if [ "$AMODE" = tunnel ]; then
+		tmpl_a="src $A_OUT dst $B_OUT"
+		tmpl_b="src $B_OUT dst $A_OUT"
+	fi
+	ip netns exec A ikeuser policy add dir out src $SEL_A dst $SEL_B tmpl proto esp mode $AMODE reqid 1 $tmpl_a >/dev/null
+	ip netns exec A ikeuser policy add dir in src $SEL_B dst $SEL_A tmpl proto esp mode $AMODE reqid 1 $tmpl_b >/dev/null
+	ip -n B xfrm policy add dir out src $SEL_B dst $SEL_A tmpl src $B_OUT dst $A_OUT proto esp reqid 1 mode $AMODE
+	ip -n B xfrm policy add dir in src $SEL_A dst $SEL_B tmpl src $A_OUT dst $B_OUT proto esp reqid 1 mode $AMODE
+}
+
+# xfrm_states ALG [esn]: SPI 0x1000 (A -> B) and 0x2000 (B -> A) with ALG on both sides, for
+# the current `topology`, replacing any SAs there were.
+xfrm_states() {
+	local alg=$1 esn=${2:-} ao=$A_OUT bo=$B_OUT amode=$AMODE n k1 k2
 	n=$(alg_key_len "$alg")
 	k1=$(hexkey "$n" "$alg-a2b")
 	k2=$(hexkey "$n" "$alg-b2a")
-	local tmpl_a="" tmpl_b="" sel_ab="" sel_ba="" esn_a="" esn_b=""
+	local sel_ab="" sel_ba="" esn_a="" esn_b=""
 	if [ "$esn" = esn ]; then
 		esn_a="esn replay-window 128"
 		esn_b="replay-window 128 flag esn"
 	fi
 	if [ $amode = tunnel ]; then
-		tmpl_a="src $ao dst $bo"
-		tmpl_b="src $bo dst $ao"
 		# XFRM takes the inner family of a tunnel state from its selector.
-		sel_ab="sel src $sel_a dst $sel_b"
-		sel_ba="sel src $sel_b dst $sel_a"
+		sel_ab="sel src $SEL_A dst $SEL_B"
+		sel_ba="sel src $SEL_B dst $SEL_A"
 	fi
 	KEY_AB=$k1 KEY_BA=$k2
+	ip netns exec A ikeuser sa flush >/dev/null
+	ip -n B xfrm state flush
 	ip netns exec A ikeuser sa add src $ao dst $bo proto esp spi 0x1000 reqid 1 mode $amode alg "$alg" key "0x$k1" $esn_a
 	ip netns exec A ikeuser sa add src $bo dst $ao proto esp spi 0x2000 reqid 1 mode $amode alg "$alg" key "0x$k2" $esn_a
-	ip netns exec A ikeuser policy add dir out src $sel_a dst $sel_b tmpl proto esp mode $amode reqid 1 $tmpl_a >/dev/null
-	ip netns exec A ikeuser policy add dir in src $sel_b dst $sel_a tmpl proto esp mode $amode reqid 1 $tmpl_b >/dev/null
 	eval "ip -n B xfrm state add src $ao dst $bo proto esp spi 0x1000 reqid 1 mode $amode $(xfrm_alg_args "$alg" "$k1") $sel_ab $esn_b"
 	eval "ip -n B xfrm state add src $bo dst $ao proto esp spi 0x2000 reqid 1 mode $amode $(xfrm_alg_args "$alg" "$k2") $sel_ba $esn_b"
-	ip -n B xfrm policy add dir out src $sel_b dst $sel_a tmpl src $bo dst $ao proto esp reqid 1 mode $amode
-	ip -n B xfrm policy add dir in src $sel_a dst $sel_b tmpl src $ao dst $bo proto esp reqid 1 mode $amode
 }
 
 # tcp_transfer FROM-NS TO-NS TO-ADDR FROM-ADDR BYTES [LISTEN-ADDR]: sends random data over TCP
@@ -132,11 +157,11 @@ traffic_both_ways() {
 	tcp_transfer B A "$A_IN" "$B_IN" "$bytes"
 }
 
-# xfrm_interop ALG MODE [esn]: the full check for one combination.
+# xfrm_interop ALG MODE [esn]: the full check for one combination (XFRM_BYTES of TCP each way).
 xfrm_interop() {
 	load
 	xfrm_setup "$@"
-	traffic_both_ways 100000
+	traffic_both_ways "${XFRM_BYTES:-100000}"
 	local j
 	j=$(ip netns exec A ikeuser sa list --json)
 	expect_eq "$(json_get "$j" '[s["stats"]["packets-out"] > 0 for s in j if s["spi"] == 0x1000][0]')" True "ripsec sent on 0x1000"

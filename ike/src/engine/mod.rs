@@ -62,7 +62,7 @@ pub use base::Engine;
 pub use child_error::{ChildContext, ChildError, ChildExchange, ChildOp, RefusalDetail, SpiError};
 pub use error::{Attempt, CloseReason, Error, IkeRekeyError, InitError, LocalError, OurRequest};
 pub use nat::{nat_detection_hash, NatState};
-pub use proposal::{EspCipher, EspProposal, IkeProposal};
+pub use proposal::{EspCipher, EspInteg, EspProposal, IkeProposal};
 pub use selectors::{describe_ts, AnsweredTs, TooManySelectors, MAX_SELECTOR_PAIRS};
 pub use status::{ChildStatus, IkeSaStatus};
 pub use types::{

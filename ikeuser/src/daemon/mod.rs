@@ -268,6 +268,9 @@ impl Daemon {
             self.cfg.socket.display(),
             self.cfg.port
         );
+        for warning in self.cfg.warnings() {
+            say!(self, "warning: {warning}");
+        }
         let conns = self.cfg.connections.clone();
         for conn in &conns {
             match conn.start {

@@ -69,15 +69,97 @@ pub mod ikev2 {
     pub const ENCR_NULL: u16 = 11;
     /// ENCR_AES_CBC
     pub const ENCR_AES_CBC: u16 = 12;
+    /// ENCR_AES_GCM_8
+    pub const ENCR_AES_GCM_8: u16 = 18;
+    /// ENCR_AES_GCM_12
+    pub const ENCR_AES_GCM_12: u16 = 19;
     /// ENCR_AES_GCM_16
     pub const ENCR_AES_GCM_16: u16 = 20;
+    /// ENCR_NULL_AUTH_AES_GMAC (RFC 4543)
+    pub const ENCR_NULL_AUTH_AES_GMAC: u16 = 21;
     /// ENCR_CHACHA20_POLY1305
     pub const ENCR_CHACHA20_POLY1305: u16 = 28;
+    /// AUTH_HMAC_SHA1_96
+    pub const AUTH_HMAC_SHA1_96: u16 = 2;
     /// AUTH_HMAC_SHA2_256_128
     pub const AUTH_HMAC_SHA2_256_128: u16 = 12;
+    /// AUTH_HMAC_SHA2_384_192
+    pub const AUTH_HMAC_SHA2_384_192: u16 = 13;
+    /// AUTH_HMAC_SHA2_512_256
+    pub const AUTH_HMAC_SHA2_512_256: u16 = 14;
 }
 
-const fn gcm(name: &'static str, bits: u16) -> Alg {
+/// An HMAC integrity algorithm (RFC 2404, RFC 4868) and its kernel templates.
+struct Hmac {
+    /// `authenc(...)` with AES-CBC.
+    cbc: &'static str,
+    /// Its ESN form.
+    cbc_esn: &'static str,
+    /// `authenc(...)` with no encryption.
+    null: &'static str,
+    /// Its ESN form.
+    null_esn: &'static str,
+    /// The HMAC alone (AH).
+    ah: &'static str,
+    /// Key bytes.
+    key_len: u8,
+    /// Truncated ICV bytes.
+    icv_len: u8,
+    /// IKEv2 integrity transform ID.
+    ikev2: u16,
+}
+
+const SHA1: Hmac = Hmac {
+    cbc: "authenc(hmac(sha1),cbc(aes))",
+    cbc_esn: "authencesn(hmac(sha1),cbc(aes))",
+    null: "authenc(hmac(sha1),ecb(cipher_null))",
+    null_esn: "authencesn(hmac(sha1),ecb(cipher_null))",
+    ah: "hmac(sha1)",
+    key_len: 20,
+    icv_len: 12,
+    ikev2: ikev2::AUTH_HMAC_SHA1_96,
+};
+
+const SHA256: Hmac = Hmac {
+    cbc: "authenc(hmac(sha256),cbc(aes))",
+    cbc_esn: "authencesn(hmac(sha256),cbc(aes))",
+    null: "authenc(hmac(sha256),ecb(cipher_null))",
+    null_esn: "authencesn(hmac(sha256),ecb(cipher_null))",
+    ah: "hmac(sha256)",
+    key_len: 32,
+    icv_len: 16,
+    ikev2: ikev2::AUTH_HMAC_SHA2_256_128,
+};
+
+const SHA384: Hmac = Hmac {
+    cbc: "authenc(hmac(sha384),cbc(aes))",
+    cbc_esn: "authencesn(hmac(sha384),cbc(aes))",
+    null: "authenc(hmac(sha384),ecb(cipher_null))",
+    null_esn: "authencesn(hmac(sha384),ecb(cipher_null))",
+    ah: "hmac(sha384)",
+    key_len: 48,
+    icv_len: 24,
+    ikev2: ikev2::AUTH_HMAC_SHA2_384_192,
+};
+
+const SHA512: Hmac = Hmac {
+    cbc: "authenc(hmac(sha512),cbc(aes))",
+    cbc_esn: "authencesn(hmac(sha512),cbc(aes))",
+    null: "authenc(hmac(sha512),ecb(cipher_null))",
+    null_esn: "authencesn(hmac(sha512),ecb(cipher_null))",
+    ah: "hmac(sha512)",
+    key_len: 64,
+    icv_len: 32,
+    ikev2: ikev2::AUTH_HMAC_SHA2_512_256,
+};
+
+/// AES-GCM (RFC 4106) with a `bits` key and an `icv`-byte ICV (8, 12 or 16).
+const fn gcm(name: &'static str, bits: u16, icv: u8) -> Alg {
+    let ikev2_encr = match icv {
+        8 => ikev2::ENCR_AES_GCM_8,
+        12 => ikev2::ENCR_AES_GCM_12,
+        _ => ikev2::ENCR_AES_GCM_16,
+    };
     Alg {
         name,
         proto: PROTO_ESP,
@@ -87,36 +169,89 @@ const fn gcm(name: &'static str, bits: u16) -> Alg {
         enc_key_bits: bits,
         salt_len: 4,
         auth_key_len: 0,
-        icv_len: 16,
+        icv_len: icv,
         iv_len: 8,
         block_size: 1,
-        ikev2_encr: ikev2::ENCR_AES_GCM_16,
+        ikev2_encr,
         ikev2_integ: 0,
     }
 }
 
-const fn cbc_sha256(name: &'static str, bits: u16) -> Alg {
+/// AES-GMAC (RFC 4543): GCM's authentication alone, the payload goes in the clear.
+const fn gmac(name: &'static str, bits: u16) -> Alg {
     Alg {
-        name,
-        proto: PROTO_ESP,
-        kernel_name: "authenc(hmac(sha256),cbc(aes))",
-        esn_kernel_name: "authencesn(hmac(sha256),cbc(aes))",
-        kind: CryptoKind::AuthEnc,
-        enc_key_bits: bits,
-        salt_len: 0,
-        auth_key_len: 32,
-        icv_len: 16,
-        iv_len: 16,
-        block_size: 16,
-        ikev2_encr: ikev2::ENCR_AES_CBC,
-        ikev2_integ: ikev2::AUTH_HMAC_SHA2_256_128,
+        kernel_name: "rfc4543(gcm(aes))",
+        esn_kernel_name: "rfc4543(gcm(aes))",
+        ikev2_encr: ikev2::ENCR_NULL_AUTH_AES_GMAC,
+        ..gcm(name, bits, 16)
     }
 }
 
-/// Every supported algorithm.
+/// AES-CBC (RFC 3602) with a `bits` key and HMAC `h`.
+const fn cbc(name: &'static str, bits: u16, h: Hmac) -> Alg {
+    Alg {
+        name,
+        proto: PROTO_ESP,
+        kernel_name: h.cbc,
+        esn_kernel_name: h.cbc_esn,
+        kind: CryptoKind::AuthEnc,
+        enc_key_bits: bits,
+        salt_len: 0,
+        auth_key_len: h.key_len,
+        icv_len: h.icv_len,
+        iv_len: 16,
+        block_size: 16,
+        ikev2_encr: ikev2::ENCR_AES_CBC,
+        ikev2_integ: h.ikev2,
+    }
+}
+
+/// No encryption (RFC 2410) with HMAC `h`.
+const fn null(name: &'static str, h: Hmac) -> Alg {
+    Alg {
+        kernel_name: h.null,
+        esn_kernel_name: h.null_esn,
+        enc_key_bits: 0,
+        iv_len: 0,
+        block_size: 1,
+        ikev2_encr: ikev2::ENCR_NULL,
+        ..cbc(name, 0, h)
+    }
+}
+
+/// AH (RFC 4302) with HMAC `h`.
+const fn ah(name: &'static str, h: Hmac) -> Alg {
+    Alg {
+        name,
+        proto: PROTO_AH,
+        kernel_name: h.ah,
+        esn_kernel_name: h.ah,
+        kind: CryptoKind::Hash,
+        enc_key_bits: 0,
+        salt_len: 0,
+        auth_key_len: h.key_len,
+        icv_len: h.icv_len,
+        iv_len: 0,
+        block_size: 1,
+        ikev2_encr: 0,
+        ikev2_integ: h.ikev2,
+    }
+}
+
+/// Every supported algorithm, named as strongSwan's proposal keywords name them.
 pub const ALGS: &[Alg] = &[
-    gcm("aes128gcm16", 128),
-    gcm("aes256gcm16", 256),
+    gcm("aes128gcm16", 128, 16),
+    gcm("aes192gcm16", 192, 16),
+    gcm("aes256gcm16", 256, 16),
+    gcm("aes128gcm12", 128, 12),
+    gcm("aes192gcm12", 192, 12),
+    gcm("aes256gcm12", 256, 12),
+    gcm("aes128gcm8", 128, 8),
+    gcm("aes192gcm8", 192, 8),
+    gcm("aes256gcm8", 256, 8),
+    gmac("aes128gmac", 128),
+    gmac("aes192gmac", 192),
+    gmac("aes256gmac", 256),
     Alg {
         name: "chacha20poly1305",
         proto: PROTO_ESP,
@@ -132,38 +267,26 @@ pub const ALGS: &[Alg] = &[
         ikev2_encr: ikev2::ENCR_CHACHA20_POLY1305,
         ikev2_integ: 0,
     },
-    cbc_sha256("aes128-sha256", 128),
-    cbc_sha256("aes256-sha256", 256),
-    Alg {
-        name: "null-sha256",
-        proto: PROTO_ESP,
-        kernel_name: "authenc(hmac(sha256),ecb(cipher_null))",
-        esn_kernel_name: "authencesn(hmac(sha256),ecb(cipher_null))",
-        kind: CryptoKind::AuthEnc,
-        enc_key_bits: 0,
-        salt_len: 0,
-        auth_key_len: 32,
-        icv_len: 16,
-        iv_len: 0,
-        block_size: 1,
-        ikev2_encr: ikev2::ENCR_NULL,
-        ikev2_integ: ikev2::AUTH_HMAC_SHA2_256_128,
-    },
-    Alg {
-        name: "sha256",
-        proto: PROTO_AH,
-        kernel_name: "hmac(sha256)",
-        esn_kernel_name: "hmac(sha256)",
-        kind: CryptoKind::Hash,
-        enc_key_bits: 0,
-        salt_len: 0,
-        auth_key_len: 32,
-        icv_len: 16,
-        iv_len: 0,
-        block_size: 1,
-        ikev2_encr: 0,
-        ikev2_integ: ikev2::AUTH_HMAC_SHA2_256_128,
-    },
+    cbc("aes128-sha256", 128, SHA256),
+    cbc("aes192-sha256", 192, SHA256),
+    cbc("aes256-sha256", 256, SHA256),
+    cbc("aes128-sha384", 128, SHA384),
+    cbc("aes192-sha384", 192, SHA384),
+    cbc("aes256-sha384", 256, SHA384),
+    cbc("aes128-sha512", 128, SHA512),
+    cbc("aes192-sha512", 192, SHA512),
+    cbc("aes256-sha512", 256, SHA512),
+    cbc("aes128-sha1", 128, SHA1),
+    cbc("aes192-sha1", 192, SHA1),
+    cbc("aes256-sha1", 256, SHA1),
+    null("null-sha256", SHA256),
+    null("null-sha384", SHA384),
+    null("null-sha512", SHA512),
+    null("null-sha1", SHA1),
+    ah("sha256", SHA256),
+    ah("sha384", SHA384),
+    ah("sha512", SHA512),
+    ah("sha1", SHA1),
 ];
 
 /// Largest key blob [`authenc_key_blob`] produces.
@@ -224,6 +347,27 @@ mod tests {
         assert_eq!(find("null-sha256", PROTO_ESP).unwrap().key_len(), 32);
         assert_eq!(find("sha256", PROTO_AH).unwrap().key_len(), 32);
         assert!(find("sha256", PROTO_ESP).is_none());
+        // RFC 4106 §8.1 with a 24-byte key; RFC 4543 §5: as GCM.
+        assert_eq!(find("aes192gcm8", PROTO_ESP).unwrap().key_len(), 28);
+        let gmac = find("aes256gmac", PROTO_ESP).unwrap();
+        assert_eq!((gmac.key_len(), gmac.icv_len, gmac.iv_len), (36, 16, 8));
+        // RFC 2404 (HMAC-SHA-1-96) and RFC 4868 (SHA-384-192, SHA-512-256).
+        let icv = |n| find(n, PROTO_ESP).map(|a| (a.key_len(), a.icv_len));
+        assert_eq!(icv("aes128-sha1"), Some((36, 12)));
+        assert_eq!(icv("aes192-sha384"), Some((72, 24)));
+        assert_eq!(icv("aes256-sha512"), Some((96, 32)));
+        assert_eq!(icv("null-sha512"), Some((64, 32)));
+        assert_eq!(
+            find("sha1", PROTO_AH).map(|a| (a.key_len(), a.icv_len)),
+            Some((20, 12))
+        );
+    }
+
+    #[test]
+    fn every_key_fits_the_uapi_and_the_authenc_blob() {
+        for a in ALGS {
+            assert!(a.key_len() <= crate::uapi::MAX_KEY_LEN, "{}", a.name);
+        }
     }
 
     #[test]

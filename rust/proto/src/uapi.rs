@@ -345,7 +345,7 @@ pub const ACTION_DISCARD: u8 = 2;
 pub const ENCAP_ESPINUDP: u8 = 2;
 
 /// Largest key any algorithm takes, in bytes.
-pub const MAX_KEY_LEN: usize = 64;
+pub const MAX_KEY_LEN: usize = 96;
 
 /// Multicast groups.
 pub mod mcgrp {
