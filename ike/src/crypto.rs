@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Cryptographic operations of the IKE SA: SK payload protection (RFC 7296 §3.14, RFC 5282
-//! for AES-GCM) and Diffie-Hellman (groups 14, 19, 20, 21 and 31). Every primitive comes from
+//! for AES-GCM) and Diffie-Hellman (groups 14, 15, 16, 19, 20, 21 and 31). Every primitive comes from
 //! RustCrypto / dalek crates; this module only frames the bytes.
 
 use core::fmt;
@@ -9,8 +9,6 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
 use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
-use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
-use crypto_bigint::{Encoding, U2048};
 use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
 use sha2::Sha256;
@@ -21,7 +19,7 @@ use crate::payload::{EncryptedPayload, Payload};
 use crate::secret::Secret;
 use crate::transform_ids::{
     AUTH_HMAC_SHA2_256_128, DH_CURVE_25519, DH_ECP_256, DH_ECP_384, DH_ECP_521, DH_MODP_2048,
-    ENCR_AES_CBC, ENCR_AES_GCM_16,
+    DH_MODP_3072, DH_MODP_4096, ENCR_AES_CBC, ENCR_AES_GCM_16,
 };
 
 /// Source of randomness (nonces, SPIs, IVs, DH private keys). Tests inject a deterministic one.
@@ -453,15 +451,44 @@ const MODP_2048_PRIME: &str = concat!(
     "955817183995497CEA956AE515D2261898FA051015728E5A8AACAA68FFFFFFFFFFFFFFFF",
 );
 
-fn modp_2048_prime() -> U2048 {
-    U2048::from_be_hex(MODP_2048_PRIME)
-}
+/// RFC 3526 §4: the 3072-bit MODP prime (group 15).
+const MODP_3072_PRIME: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A0879",
+    "8E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B",
+    "0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA4836",
+    "1C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804",
+    "F1746C08CA18217C32905E462E36CE3BE39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6",
+    "955817183995497CEA956AE515D2261898FA051015728E5A8AAAC42DAD33170D04507A33A85521ABDF1CBA64",
+    "ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7ABF5AE8CDB0933D71E8C94E04A25619DCEE3D226",
+    "1AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200CBBE117577A615D6C770988C0BAD946E2",
+    "08E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF",
+);
+
+/// RFC 3526 §5: the 4096-bit MODP prime (group 16).
+const MODP_4096_PRIME: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A0879",
+    "8E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B",
+    "0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA4836",
+    "1C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804",
+    "F1746C08CA18217C32905E462E36CE3BE39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6",
+    "955817183995497CEA956AE515D2261898FA051015728E5A8AAAC42DAD33170D04507A33A85521ABDF1CBA64",
+    "ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7ABF5AE8CDB0933D71E8C94E04A25619DCEE3D226",
+    "1AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200CBBE117577A615D6C770988C0BAD946E2",
+    "08E24FA074E5AB3143DB5BFCE0FD108E4B82D120A92108011A723C12A787E6D788719A10BDBA5B2699C32718",
+    "6AF4E23C1A946834B6150BDA2583E9CA2AD44CE8DBBBC2DB04DE8EF92E8EFC141FBECAA6287C59474E6BC05D",
+    "99B2964FA090C3A2233BA186515BE7ED1F612970CEE2D7AFB81BDD762170481CD0069127D5B05AA993B4EA98",
+    "8D8FDDC186FFB7DC90A6C08F4DF435C934063199FFFFFFFFFFFFFFFF",
+);
 
 /// A Diffie-Hellman group this crate implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DhGroup {
     /// 14: 2048-bit MODP (RFC 3526).
     Modp2048,
+    /// 15: 3072-bit MODP (RFC 3526).
+    Modp3072,
+    /// 16: 4096-bit MODP (RFC 3526).
+    Modp4096,
     /// 19: NIST P-256 (RFC 5903): public value x || y, shared secret x.
     Ecp256,
     /// 20: NIST P-384 (RFC 5903), as group 19.
@@ -477,6 +504,8 @@ impl DhGroup {
     pub const fn from_id(id: u16) -> Option<Self> {
         match id {
             DH_MODP_2048 => Some(DhGroup::Modp2048),
+            DH_MODP_3072 => Some(DhGroup::Modp3072),
+            DH_MODP_4096 => Some(DhGroup::Modp4096),
             DH_ECP_256 => Some(DhGroup::Ecp256),
             DH_ECP_384 => Some(DhGroup::Ecp384),
             DH_ECP_521 => Some(DhGroup::Ecp521),
@@ -489,6 +518,8 @@ impl DhGroup {
     pub const fn id(self) -> u16 {
         match self {
             DhGroup::Modp2048 => DH_MODP_2048,
+            DhGroup::Modp3072 => DH_MODP_3072,
+            DhGroup::Modp4096 => DH_MODP_4096,
             DhGroup::Ecp256 => DH_ECP_256,
             DhGroup::Ecp384 => DH_ECP_384,
             DhGroup::Ecp521 => DH_ECP_521,
@@ -515,6 +546,8 @@ impl KeyExchange {
     pub fn generate(group: DhGroup, rng: &mut dyn RandomSource) -> Result<Self, CryptoError> {
         let len = match group {
             DhGroup::Modp2048 => 256,
+            DhGroup::Modp3072 => 384,
+            DhGroup::Modp4096 => 512,
             DhGroup::Ecp256 | DhGroup::Curve25519 => 32,
             DhGroup::Ecp384 => 48,
             DhGroup::Ecp521 => 66,
@@ -540,7 +573,7 @@ impl KeyExchange {
     }
 
     /// A key pair from a given private value (32 bytes for groups 19 and 31, 48 for 20, 66
-    /// for 21, 256 for 14),
+    /// for 21, 256, 384 and 512 for 14, 15 and 16),
     /// e.g. for known-answer tests.
     pub fn from_private(group: DhGroup, private: &[u8]) -> Result<Self, CryptoError> {
         let public = match group {
@@ -555,16 +588,9 @@ impl KeyExchange {
             DhGroup::Ecp256 => ecp256::public(private)?,
             DhGroup::Ecp384 => ecp384::public(private)?,
             DhGroup::Ecp521 => ecp521::public(private)?,
-            DhGroup::Modp2048 => {
-                if private.len() != 256 {
-                    return Err(CryptoError::KeySize {
-                        expected: 256,
-                        actual: private.len(),
-                    });
-                }
-                let exponent = U2048::from_be_slice(private);
-                modp_pow(&U2048::from_u8(2), &exponent).to_vec()
-            }
+            DhGroup::Modp2048 => modp2048::public(private)?,
+            DhGroup::Modp3072 => modp3072::public(private)?,
+            DhGroup::Modp4096 => modp4096::public(private)?,
         };
         Ok(Self {
             group,
@@ -601,23 +627,9 @@ impl KeyExchange {
             DhGroup::Ecp256 => ecp256::shared(self.private.as_bytes(), peer).ok_or(invalid),
             DhGroup::Ecp384 => ecp384::shared(self.private.as_bytes(), peer).ok_or(invalid),
             DhGroup::Ecp521 => ecp521::shared(self.private.as_bytes(), peer).ok_or(invalid),
-            DhGroup::Modp2048 => {
-                if peer.len() != 256 || self.private.len() != 256 {
-                    return Err(invalid);
-                }
-                let y = U2048::from_be_slice(peer);
-                let p = modp_2048_prime();
-                // 1 < y < p - 1 (RFC 6989 §2.1)
-                let p_minus_1 = p.wrapping_sub(&U2048::ONE);
-                if y <= U2048::ONE || y >= p_minus_1 {
-                    return Err(invalid);
-                }
-                let exponent = U2048::from_be_slice(self.private.as_bytes());
-                let mut bytes = modp_pow(&y, &exponent);
-                let secret = Secret::from_slice(&bytes);
-                bytes.zeroize();
-                Ok(secret)
-            }
+            DhGroup::Modp2048 => modp2048::shared(self.private.as_bytes(), peer).ok_or(invalid),
+            DhGroup::Modp3072 => modp3072::shared(self.private.as_bytes(), peer).ok_or(invalid),
+            DhGroup::Modp4096 => modp4096::shared(self.private.as_bytes(), peer).ok_or(invalid),
         }
     }
 }
@@ -660,10 +672,57 @@ nist_curve!(ecp256, p256, super::DH_ECP_256);
 nist_curve!(ecp384, p384, super::DH_ECP_384);
 nist_curve!(ecp521, p521, super::DH_ECP_521);
 
-fn modp_pow(base: &U2048, exponent: &U2048) -> [u8; 256] {
-    let params = DynResidueParams::new(&modp_2048_prime());
-    DynResidue::new(base, params)
-        .pow(exponent)
-        .retrieve()
-        .to_be_bytes()
+/// Diffie-Hellman in a MODP group of RFC 3526 (generator 2): public values and shared secrets
+/// are as long as the prime, and so is the private exponent.
+macro_rules! modp_group {
+    ($module:ident, $uint:ident, $prime:expr) => {
+        mod $module {
+            use super::{CryptoError, Secret};
+            use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
+            use crypto_bigint::{$uint, Encoding};
+            use zeroize::Zeroize;
+
+            const LEN: usize = $uint::BYTES;
+
+            fn pow(base: &$uint, exponent: &$uint) -> Vec<u8> {
+                let params = DynResidueParams::new(&$uint::from_be_hex($prime));
+                let mut out = DynResidue::new(base, params)
+                    .pow(exponent)
+                    .retrieve()
+                    .to_be_bytes();
+                let v = out.to_vec();
+                out.zeroize();
+                v
+            }
+
+            pub(super) fn public(private: &[u8]) -> Result<Vec<u8>, CryptoError> {
+                if private.len() != LEN {
+                    return Err(CryptoError::KeySize {
+                        expected: LEN,
+                        actual: private.len(),
+                    });
+                }
+                Ok(pow(&$uint::from_u8(2), &$uint::from_be_slice(private)))
+            }
+
+            /// `None` for a peer value outside 1 < y < p - 1 (RFC 6989 §2.1).
+            pub(super) fn shared(private: &[u8], peer: &[u8]) -> Option<Secret> {
+                if peer.len() != LEN || private.len() != LEN {
+                    return None;
+                }
+                let y = $uint::from_be_slice(peer);
+                let p_minus_1 = $uint::from_be_hex($prime).wrapping_sub(&$uint::ONE);
+                if y <= $uint::ONE || y >= p_minus_1 {
+                    return None;
+                }
+                let mut bytes = pow(&y, &$uint::from_be_slice(private));
+                let secret = Secret::from_slice(&bytes);
+                bytes.zeroize();
+                Some(secret)
+            }
+        }
+    };
 }
+modp_group!(modp2048, U2048, super::MODP_2048_PRIME);
+modp_group!(modp3072, U3072, super::MODP_3072_PRIME);
+modp_group!(modp4096, U4096, super::MODP_4096_PRIME);

@@ -319,3 +319,47 @@ fn generated_pairs_agree_for_every_group() {
         assert_eq!(DhGroup::from_id(group.id()), Some(group));
     }
 }
+
+/// Groups 15 and 16 (RFC 3526 §4, §5): public values and g^ir of fixed private exponents,
+/// checked by SHA-256 of the values Python's own big integers computed (`pow(2, a, p)`), with
+/// the primes OpenSSL has built in.
+#[test]
+fn modp3072_and_modp4096_known_answers() {
+    use sha2::{Digest, Sha256};
+    let digest = |b: &[u8]| {
+        hex(&Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>())
+    };
+    for (group, len, a_hash, b_hash, shared_hash) in [
+        (
+            DhGroup::Modp3072,
+            384,
+            "cfb6e2d41c182ee4e064f60a2ec3fbe8372e904ecdcf5eba7663e62eec9fa699",
+            "178a147bd786f7aaf495fb57f9a072f788c9ece66e45f2966e3757a3d05f29d2",
+            "99b6e8e6e47a3c05238411b732e075aabae9e67d3989541c7d4b12387a77c63c",
+        ),
+        (
+            DhGroup::Modp4096,
+            512,
+            "80d690bab363db427151497a62adcfc5c6ce724cd8584cbb1218b54525ae1d94",
+            "7783c9812ce1fa2e9533444f9f32e38790458dfdecc1fd6eedf825fe00b6be5d",
+            "17d8b4fdf2664c05ca7b638c56aeaf22df68554d327f0b952db5980a5a54fae9",
+        ),
+    ] {
+        let a: Vec<u8> = (0..len).map(|i| ((i * 7 + 1) & 0xff) as u8).collect();
+        let b: Vec<u8> = (0..len).map(|i| ((i * 13 + 5) & 0xff) as u8).collect();
+        let ka = KeyExchange::from_private(group, &a).unwrap();
+        let kb = KeyExchange::from_private(group, &b).unwrap();
+        assert_eq!(digest(ka.public_value()), hex(a_hash), "{group:?}");
+        assert_eq!(digest(kb.public_value()), hex(b_hash), "{group:?}");
+        let shared = ka.shared_secret(kb.public_value()).unwrap();
+        assert_eq!(digest(shared.as_bytes()), hex(shared_hash), "{group:?}");
+        // 1 and p - 1 are refused (RFC 6989 §2.1).
+        let mut one = vec![0u8; len];
+        one[len - 1] = 1;
+        assert!(ka.shared_secret(&one).is_err());
+        assert!(ka.shared_secret(&one[1..]).is_err(), "short value");
+    }
+}

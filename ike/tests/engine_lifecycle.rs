@@ -395,10 +395,12 @@ fn ecp256_transport_rekey_keeps_mode() {
 }
 
 #[test]
-fn ecp384_and_ecp521_ike_sa_and_pfs_child_rekey_then_ike_rekey() {
+fn ecp384_ecp521_modp3072_modp4096_ike_sa_and_pfs_child_rekey_then_ike_rekey() {
     for (seed, group, id, ke_len) in [
         (67, DhGroup::Ecp384, 20, 96),
         (68, DhGroup::Ecp521, 21, 132),
+        (69, DhGroup::Modp3072, 15, 384),
+        (70, DhGroup::Modp4096, 16, 512),
     ] {
         let (mut alice, mut bob) = configs();
         for c in [&mut alice, &mut bob] {

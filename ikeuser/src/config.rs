@@ -999,6 +999,8 @@ fn esp_integ(token: &str) -> Option<EspInteg> {
 fn dh(token: &str) -> Option<DhGroup> {
     Some(match token {
         "modp2048" => DhGroup::Modp2048,
+        "modp3072" => DhGroup::Modp3072,
+        "modp4096" => DhGroup::Modp4096,
         "ecp256" => DhGroup::Ecp256,
         "ecp384" => DhGroup::Ecp384,
         "ecp521" => DhGroup::Ecp521,
@@ -1011,6 +1013,8 @@ fn dh(token: &str) -> Option<DhGroup> {
 pub fn dh_name(g: DhGroup) -> &'static str {
     match g {
         DhGroup::Modp2048 => "modp2048",
+        DhGroup::Modp3072 => "modp3072",
+        DhGroup::Modp4096 => "modp4096",
         DhGroup::Ecp256 => "ecp256",
         DhGroup::Ecp384 => "ecp384",
         DhGroup::Ecp521 => "ecp521",
@@ -1022,7 +1026,7 @@ const CIPHERS: &str = "aes128gcm16, aes256gcm16, aes128, aes256";
 const ESP_CIPHERS: &str =
     "aes128gcm16 (also aes192/aes256, gcm12/gcm8), aes128gmac, chacha20poly1305, aes128, aes192, aes256, null";
 const INTEGS: &str = "sha256, sha384, sha512, sha1";
-const GROUPS: &str = "modp2048, ecp256, ecp384, ecp521, curve25519";
+const GROUPS: &str = "modp2048, modp3072, modp4096, ecp256, ecp384, ecp521, curve25519";
 
 /// Parses a strongSwan-style IKE proposal: `aes128gcm16-prfsha256-ecp256`,
 /// `aes256-sha256-modp2048` (the PRF follows the integrity algorithm when not named).
@@ -1352,7 +1356,7 @@ life_time = 120
         );
         assert_eq!(
             err("null-md5"),
-            "\"null-md5\": unknown `md5`; ESP takes aes128gcm16 (also aes192/aes256, gcm12/gcm8), aes128gmac, chacha20poly1305, aes128, aes192, aes256, null, sha256, sha384, sha512, sha1 after aes128/aes192/aes256/null, and a DH group (modp2048, ecp256, ecp384, ecp521, curve25519) for PFS"
+            "\"null-md5\": unknown `md5`; ESP takes aes128gcm16 (also aes192/aes256, gcm12/gcm8), aes128gmac, chacha20poly1305, aes128, aes192, aes256, null, sha256, sha384, sha512, sha1 after aes128/aes192/aes256/null, and a DH group (modp2048, modp3072, modp4096, ecp256, ecp384, ecp521, curve25519) for PFS"
         );
         // IKE (SK payloads) keeps its own suites.
         assert_eq!(

@@ -308,13 +308,27 @@ test_swan_esp_chacha20poly1305_and_null_sha256() {
 	traffic_both_ways 20000
 }
 
-test_swan_esp_sha512_and_gmac() {
+# Neither side names a proposal: strongSwan's `default` keyword (its built-in IKE and ESP
+# proposals, as with no proposals line) against ikeuser's defaults.
+test_swan_default_proposals_on_both_sides() {
+	swan_pair tunnel44 default default ike=default esp=default
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	echo "negotiated: $(ikectl A status | grep -E 'IKE|child')"
+	traffic_both_ways 20000
+	rekeyed_by swan_rekey B "$SWAN" net
+	traffic_both_ways 10000
+}
+
+test_swan_esp_sha512_and_gmac_with_modp4096_and_modp3072() {
 	# AES-256-CBC + HMAC-SHA-512-256 (RFC 4868: 64-byte HMAC keys, 32-byte ICV) in a v4 tunnel;
 	# ikeuser offers a list and charon picks it; then charon rekeys.
-	swan_pair tunnel44 aes128gcm16-prfsha256-ecp256 aes256-sha512 \
+	# IKE with MODP-4096 (group 16).
+	swan_pair tunnel44 aes256-sha256-modp4096 aes256-sha512 \
 		esp='["aes128gcm16", "aes256-sha512", "aes192gcm12"]'
 	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
 	swan_wait_sa B "$SWAN" net
+	expect_contains "$(ikectl A status)" "MODP_4096"
 	expect_eq "$(alg_of_sas)" "['aes256-sha512']" "ripsec's SAs in A"
 	expect_contains "$(ip -n B xfrm state)" "hmac(sha512)" "charon's SAs"
 	traffic_both_ways 30000
@@ -323,13 +337,14 @@ test_swan_esp_sha512_and_gmac() {
 	traffic_both_ways 10000
 
 	# A fresh pair: AES-GMAC (RFC 4543: authentication only, 4-byte salt) in v6 transport
-	# mode; charon initiates.
+	# mode, IKE with MODP-3072 (group 15); charon initiates.
 	ikeuser_stop A
 	swan_stop B "$SWAN"
 	delete_all_netns
-	swan_pair transport6 aes128gcm16-prfsha256-ecp256 aes128gmac
+	swan_pair transport6 aes128gcm16-prfsha384-modp3072 aes128gmac
 	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
 	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	expect_contains "$(ikectl A status)" "MODP_3072"
 	expect_contains "$(ikectl A status)" "transport aes128gmac"
 	expect_contains "$(ip -n B xfrm state)" "rfc4543(gcm(aes))" "charon's SAs"
 	traffic_both_ways 30000

@@ -7,7 +7,7 @@ IKE_PSK="a pre-shared key for the tests"
 
 # ike_conf NS FILE KEY=VALUE...: an ikeuser config with one connection `c` and child `net`
 # between netns NS (A or B) and the other one, for the current `topology`. Keys: ike, esp
-# (TOML arrays), mode, start, psk, local_id, remote_id, local_ts, remote_ts, dpd, rekey, life,
+# (TOML arrays; `default` leaves the line out, for ikeuser's defaults), mode, start, psk, local_id, remote_id, local_ts, remote_ts, dpd, rekey, life,
 # tries (retransmit_tries), ike_rekey (the IKE SA's rekey_time), cert, key, ca (certificates
 # instead of the PSK; ca is one file), encap (true: ESP in UDP without a NAT), keepalive.
 ike_conf() {
@@ -38,7 +38,7 @@ ike_conf() {
 		else
 			echo "psk = \"$psk\""
 		fi
-		echo "ike_proposals = $ike"
+		[ "$ike" = default ] || echo "ike_proposals = $ike"
 		echo "start = \"$start\""
 		echo "dpd_delay = $dpd"
 		echo "rekey_time = $ike_rekey"
@@ -49,7 +49,7 @@ ike_conf() {
 		echo "mode = \"$mode\""
 		echo "local_ts = [\"$local_ts\"]"
 		echo "remote_ts = [\"$remote_ts\"]"
-		echo "esp_proposals = $esp"
+		[ "$esp" = default ] || echo "esp_proposals = $esp"
 		echo "rekey_time = $rekey"
 		echo "life_time = $life"
 	} >"$file"

@@ -471,7 +471,7 @@ fn derive(
     sk_d: &Secret,
     shared: Option<&Secret>,
     (ni, nr): (&[u8], &[u8]),
-    cipher: super::proposal::EspCipher,
+    cipher: super::esp_suite::EspCipher,
 ) -> Result<ChildSaKeys, ChildError> {
     ChildSaKeys::derive(
         prf,

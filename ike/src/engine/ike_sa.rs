@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use super::child_error::ChildOp;
 use super::error::{Error, OurRequest};
+use super::esp_suite::EspCipher;
 use super::nat::NatState;
-use super::proposal::{EspCipher, EspProposal, IkeProposal};
+use super::proposal::{EspProposal, IkeProposal};
 use super::types::{ChildSa, Config, FailedRequest, Mode, Output, Role, SaId};
 use crate::codes::{ExchangeType, HashAlgorithm};
 use crate::crypto::{CryptoError, DhGroup, KeyExchange, RandomSource, SkKeys};

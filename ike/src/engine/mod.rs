@@ -35,6 +35,7 @@ mod child_error;
 mod cookie;
 mod create_child;
 mod error;
+mod esp_suite;
 mod ike_auth;
 mod ike_rekey;
 mod ike_sa;
@@ -61,8 +62,9 @@ pub use auth_error::AuthError;
 pub use base::Engine;
 pub use child_error::{ChildContext, ChildError, ChildExchange, ChildOp, RefusalDetail, SpiError};
 pub use error::{Attempt, CloseReason, Error, IkeRekeyError, InitError, LocalError, OurRequest};
+pub use esp_suite::{EspCipher, EspInteg};
 pub use nat::{nat_detection_hash, NatState};
-pub use proposal::{EspCipher, EspInteg, EspProposal, IkeProposal};
+pub use proposal::{EspProposal, IkeProposal};
 pub use selectors::{describe_ts, AnsweredTs, TooManySelectors, MAX_SELECTOR_PAIRS};
 pub use status::{ChildStatus, IkeSaStatus};
 pub use types::{

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::{CloseReason, Error};
-use super::proposal::{EspCipher, EspProposal, IkeProposal};
+use super::esp_suite::EspCipher;
+use super::proposal::{EspProposal, IkeProposal};
 use crate::identity::Identity;
 use crate::pki::PublicKeyAuth;
 use crate::secret::Secret;
