@@ -54,7 +54,6 @@ encap_setup() {
 }
 
 # a_stat NAME: a global counter of A.
-a_stat() { json_get "$(ip netns exec A ikeuser stats --json)" "j['counters']['$1']"; }
 
 # encap_interop ALG MODE: traffic with checksums both ways, all of it in UDP 4500 on the wire
 # (no native ESP), decrypted and authenticated there by tshark with the keys.
@@ -172,16 +171,6 @@ CASES
 	expect_rejected "no SA" ip netns exec A ikeuser sa get dst 10.0.0.2 proto esp spi 0x300
 	expect_contains "$(ip netns exec A ikeuser policy list)" "dst 10.0.0.4"
 	expect_contains "$(ip netns exec A ikeuser sa get dst 10.0.0.5 proto esp spi 0x300)" "reqid 0"
-}
-
-# send_udp NS SRC DST COUNT HEX: COUNT datagrams with payload HEX from SRC to DST:4500.
-send_udp() {
-	ip netns exec "$1" python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 0))
-for _ in range(int(sys.argv[3])):
-    s.sendto(bytes.fromhex(sys.argv[4]), (sys.argv[2], 4500))' "$2" "$3" "$4" "$5"
 }
 
 test_espinudp_bad_datagrams() {

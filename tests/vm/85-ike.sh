@@ -391,3 +391,26 @@ test_ike_encap_lifecycle_with_the_daemon_as_owner() {
 	kill -0 "$(cat "$IKE_DIR/B.pid")" || fail "B's daemon died at rmmod: $(ike_log B | tail -3)"
 	ikeuser_stop B
 }
+
+# Bad datagrams on the daemon's port 4500 while its Child SAs carry ESP in UDP: ripsec drops and
+# counts what is not IKE, the daemon drops IKE it cannot parse, and the tunnel keeps working.
+test_ike_bad_datagrams_on_the_daemons_4500() {
+	ike_pair tunnel44 encap=true
+	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
+	traffic_both_ways 10000
+	local ka0 mal0 nosa0
+	ka0=$(a_stat keepalives-in) mal0=$(a_stat drop-malformed) nosa0=$(a_stat drop-no-sa)
+	send_udp B 10.0.0.2 10.0.0.1 300 ff                                 # keepalive flood
+	send_udp B 10.0.0.2 10.0.0.1 3 fefe                                 # garbage
+	send_udp B 10.0.0.2 10.0.0.1 3 0000100000000001                     # too short for ESP
+	send_udp B 10.0.0.2 10.0.0.1 3 "0000999900000001$(printf '%064d' 0)"  # unknown SPI
+	send_udp B 10.0.0.2 10.0.0.1 3 0000000001                           # IKE too short for a header
+	send_udp B 10.0.0.2 10.0.0.1 3 "00000000$(printf '%056d' 7)"         # IKE with a bogus header
+	wait_for 10 "[ \$((\$(a_stat keepalives-in) - ka0)) -ge 300 ]" || fail "keepalives counted: $(a_stat keepalives-in)"
+	[ $(($(a_stat drop-malformed) - mal0)) -ge 6 ] || fail "malformed datagrams counted: $(($(a_stat drop-malformed) - mal0))"
+	expect_eq "$(($(a_stat drop-no-sa) - nosa0))" 3 "unknown SPIs dropped"
+	kill -0 "$(cat "$IKE_DIR/A.pid")" || fail "A's daemon died: $(ike_log A | tail -5)"
+	expect_contains "$(ikectl A status)" "ESP in UDP"
+	traffic_both_ways 10000
+	ikectl A rekey c >/dev/null || fail "rekey after the garbage: $(ike_log A | tail -3)"
+}

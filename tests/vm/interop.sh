@@ -168,3 +168,16 @@ xfrm_interop() {
 	expect_eq "$(json_get "$j" '[s["stats"]["packets-in"] > 0 for s in j if s["spi"] == 0x2000][0]')" True "ripsec received on 0x2000"
 	expect_eq "$(json_get "$j" 'sum(v for s in j for k, v in s["stats"].items() if k.startswith("drop-") and k != "drop-mtu")')" 0 "ripsec drops other than MTU"
 }
+
+# send_udp NS SRC DST COUNT HEX: COUNT datagrams with payload HEX from SRC to DST:4500.
+send_udp() {
+	ip netns exec "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 0))
+for _ in range(int(sys.argv[3])):
+    s.sendto(bytes.fromhex(sys.argv[4]), (sys.argv[2], 4500))' "$2" "$3" "$4" "$5"
+}
+
+# a_stat COUNTER: a global ripsec counter of netns A.
+a_stat() { json_get "$(ip netns exec A ikeuser stats --json)" "j['counters']['$1']"; }
