@@ -352,6 +352,14 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
         ));
     }
     let esn = flag(info, a::SA_ESN);
+    let ah_align8 = flag(info, a::SA_AH_ALIGN8);
+    if ah_align8 && id.proto != uapi::PROTO_AH {
+        return Err(info.fail(
+            EINVAL,
+            a::SA_AH_ALIGN8,
+            format_args!("sa-ah-align8: only AH SAs have an AH header to align"),
+        ));
+    }
     let transform = sad::new_transform(alg, key, esn).map_err(|e| {
         if e == ENOENT {
             info.fail(
@@ -376,6 +384,7 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
         reqid: opt_u32(info, a::SA_REQID)?.unwrap_or(0),
         replay_window,
         esn,
+        ah_align8,
         limits: lim,
         transform,
         encap,
@@ -419,6 +428,9 @@ fn put_sa(w: &mut MsgWriter, sa: &Sa, show_keys: bool) -> Result {
     w.put_u32(a::SA_REPLAY_WINDOW, window)?;
     if sa.esn {
         w.put_flag(a::SA_ESN)?;
+    }
+    if sa.ah_align8 {
+        w.put_flag(a::SA_AH_ALIGN8)?;
     }
     for (ty, v) in LIMIT_ATTRS.iter().zip(sa.limits.get()) {
         w.put_u64(*ty, v)?;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Inbound: the LOCAL_IN hook takes ESP packets for this host, finds their SA (O(1), lock-free),
-//! checks replay, authenticates and decrypts them, checks the inner packet against the inbound
+//! Inbound: the LOCAL_IN hook takes ESP and AH packets for this host, finds their SA (O(1),
+//! lock-free), checks replay, authenticates (and decrypts) them, checks the inner packet against the inbound
 //! policy the SA serves, then hands it back to the stack marked as decrypted. LOCAL_IN and
 //! FORWARD drop plaintext that an inbound policy says must arrive protected. Every drop is
 //! counted by reason, globally and per SA.
@@ -12,7 +12,7 @@
 //! queues, so a plaintext fragment can never complete a protected datagram.
 
 use crate::{
-    esp, events, expire,
+    ah, ah_icv, esp, events, expire,
     ffi::{self, Net, Reinjection, Skb, Verdict, WritableSkb},
     headers::{self, Chain},
     ip,
@@ -46,7 +46,7 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
         }
         Err(_) => return Verdict::Accept(skb),
     };
-    if ours && chain.proto == uapi::PROTO_ESP {
+    if ours && (chain.proto == uapi::PROTO_ESP || chain.proto == uapi::PROTO_AH) {
         if chain.is_fragment() {
             count_drop(state, None, DropReason::Fragment);
             return Verdict::Drop(skb);
@@ -143,8 +143,8 @@ fn may_carry(spd: Option<&Spd>, sa: &Sa, chain: &Chain) -> bool {
 
 type Drop = (DropReason, Option<Arc<Sa>>);
 
-/// Decapsulates an ESP packet for this host (that arrived in UDP from `via`, if given) and
-/// delivers what it carries.
+/// Decapsulates an ESP or AH packet for this host (ESP may have arrived in UDP from `via`)
+/// and delivers what it carries.
 pub(crate) fn esp_in(
     net: Net<'_>,
     state: &NetState,
@@ -220,11 +220,20 @@ fn decapsulate(
     // Making the packet writable moved no byte: the chain's offsets still hold.
     skb.trim(outer.total_len).map_err(|_| malformed.clone())?;
     let at = outer.l4_at;
-    let esp = skb.data().get(at..).ok_or(malformed.clone())?;
-    let (spi, _) = esp::parse_header(esp).ok_or(malformed)?;
+    let proto = if via.is_some() {
+        uapi::PROTO_ESP
+    } else {
+        outer.proto
+    };
+    let hdr = skb.data().get(at..).ok_or(malformed.clone())?;
+    let spi = if proto == uapi::PROTO_AH {
+        ah::parse_header(hdr).map(|h| h.spi)
+    } else {
+        esp::parse_header(hdr).map(|(spi, _)| spi)
+    };
     let id = SaId {
-        spi,
-        proto: uapi::PROTO_ESP,
+        spi: spi.ok_or(malformed)?,
+        proto,
         family: outer.family,
         dst: outer.dst,
     };
@@ -237,7 +246,16 @@ fn decapsulate(
     if sa.encap.is_some() != via.is_some() {
         return Err(fail(DropReason::Encap));
     }
-    let (inner_len, next_header) = decrypt(&sa, &mut skb, outer).map_err(fail)?;
+    let opened = if proto == uapi::PROTO_AH {
+        ah_icv::authenticate(&sa, skb.data(), outer)
+    } else {
+        decrypt(&sa, &mut skb, outer)
+    };
+    let ah_icv::Opened {
+        inner_len,
+        next_header,
+        hdr_len,
+    } = opened.map_err(fail)?;
     if let Some(from) = via {
         note_mapping(net, &sa, from);
     }
@@ -249,23 +267,22 @@ fn decapsulate(
     if next_header == NO_NEXT_HEADER {
         return Ok(None);
     }
-    let esp_hdr = esp::ESP_HDR_LEN + usize::from(sa.alg.iv_len);
     let ipv6 = if sa.mode == uapi::MODE_TUNNEL {
         let inner_v6 = match next_header {
             ip::PROTO_IPIP => false,
             ip::PROTO_IPV6 => true,
             _ => return Err(fail(DropReason::Policy)),
         };
-        skb.pull(at + esp_hdr)
+        skb.pull(at + hdr_len)
             .map_err(|_| fail(DropReason::Malformed))?;
         skb.trim(inner_len)
             .map_err(|_| fail(DropReason::Malformed))?;
         inner_v6
     } else {
-        // Transport mode: the headers in front move down over the ESP header, and the one
-        // that named ESP names what ESP carried.
-        skb.data().copy_within(0..at, esp_hdr);
-        skb.pull(esp_hdr).map_err(|_| fail(DropReason::Malformed))?;
+        // Transport mode: the headers in front move down over the ESP or AH header, and the
+        // one that named it names what it carried.
+        skb.data().copy_within(0..at, hdr_len);
+        skb.pull(hdr_len).map_err(|_| fail(DropReason::Malformed))?;
         skb.trim(at + inner_len)
             .map_err(|_| fail(DropReason::Malformed))?;
         ip::set_proto_and_len(skb.data(), outer.proto_at, next_header, at + inner_len)
@@ -295,7 +312,11 @@ const NO_NEXT_HEADER: u8 = 59;
 
 /// Checks replay, authenticates and decrypts the ESP at `outer.l4_at` in place; returns the
 /// inner length and the trailer's next header.
-fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<(usize, u8), DropReason> {
+fn decrypt(
+    sa: &Sa,
+    skb: &mut WritableSkb,
+    outer: &Chain,
+) -> Result<ah_icv::Opened, DropReason> {
     let alg = sa.alg;
     let (iv_len, icv_len) = (usize::from(alg.iv_len), usize::from(alg.icv_len));
     let esp_hdr = esp::ESP_HDR_LEN + iv_len;
@@ -346,5 +367,11 @@ fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<(usize, u8),
         .accept(seq)
         .map_err(|_| DropReason::Replay)?;
     let plain_end = outer.total_len - icv_len;
-    esp::parse_trailer(&skb.data()[at + esp_hdr..plain_end]).map_err(|_| DropReason::Trailer)
+    let (inner_len, next_header) = esp::parse_trailer(&skb.data()[at + esp_hdr..plain_end])
+        .map_err(|_| DropReason::Trailer)?;
+    Ok(ah_icv::Opened {
+        inner_len,
+        next_header,
+        hdr_len: esp_hdr,
+    })
 }

@@ -10,6 +10,9 @@ use core::pin::Pin;
 use kernel::prelude::*;
 
 #[allow(dead_code, unreachable_pub)]
+#[path = "proto/src/ah.rs"]
+mod ah;
+#[allow(dead_code, unreachable_pub)]
 #[path = "proto/src/alg.rs"]
 mod alg;
 #[allow(dead_code, unreachable_pub)]
@@ -37,6 +40,7 @@ mod uapi;
 #[path = "proto/src/udp_encap.rs"]
 mod udp_encap;
 
+mod ah_icv;
 mod attrs;
 mod espinudp;
 mod events;

@@ -5,7 +5,7 @@
 
 use crate::{
     alg::{Alg, CryptoKind},
-    ffi::{self, Aead, Ahash, ArcXArray, Retired},
+    ffi::{self, Aead, ArcXArray, Retired, Shash},
     lifetime::{self, Lifetime, Usage},
     replay::{OutboundSeq, ReplayWindow},
     uapi::stats_attr,
@@ -59,7 +59,7 @@ pub(crate) enum Transform {
     /// ESP: an AEAD (GCM, ChaCha20-Poly1305, or authenc).
     Aead(Aead),
     /// AH: an HMAC.
-    Hash(Ahash),
+    Hash(Shash),
 }
 
 impl Transform {
@@ -219,6 +219,8 @@ pub(crate) struct Sa {
     pub(crate) reqid: u32,
     /// 64-bit sequence numbers.
     pub(crate) esn: bool,
+    /// AH over IPv4 padded to 64 bits (`ah::ah_len`).
+    pub(crate) ah_align8: bool,
     /// Lifetime limits.
     pub(crate) limits: Limits,
     /// Seconds since boot when added.
@@ -265,6 +267,8 @@ pub(crate) struct SaParams {
     /// See [`Sa`].
     pub(crate) esn: bool,
     /// See [`Sa`].
+    pub(crate) ah_align8: bool,
+    /// See [`Sa`].
     pub(crate) limits: [u64; 8],
     /// See [`Sa`].
     pub(crate) transform: Transform,
@@ -292,6 +296,7 @@ impl Sa {
                 key: p.key,
                 reqid: p.reqid,
                 esn: p.esn,
+                ah_align8: p.ah_align8,
                 limits: Limits::new(p.limits),
                 add_time: p.add_time,
                 first_use: AtomicU64::new(0),
@@ -345,6 +350,7 @@ impl Sa {
             reqid: self.reqid,
             replay_window: replay.size(),
             esn: self.esn,
+            ah_align8: self.ah_align8,
             limits: self.limits.get(),
             transform: new_transform(self.alg, self.key.bytes(), self.esn)?,
             encap,
@@ -363,6 +369,14 @@ impl Sa {
         let expiry = self.expiry.load(Ordering::Relaxed);
         moved.expiry.store(expiry, Ordering::Relaxed);
         Ok(moved)
+    }
+
+    /// The keyed hash (AH SAs).
+    pub(crate) fn hash(&self) -> Option<&Shash> {
+        match &self.transform {
+            Transform::Hash(h) => Some(h),
+            Transform::Aead(_) => None,
+        }
     }
 
     /// The AEAD transform (ESP SAs).
@@ -393,7 +407,7 @@ pub(crate) fn new_transform(alg: &Alg, user_key: &[u8], esn: bool) -> Result<Tra
     let key = crypto_key(alg, user_key)?;
     match alg.kind {
         CryptoKind::Hash => {
-            let mut h = Ahash::new(alg.kernel_name)?;
+            let mut h = Shash::new(alg.kernel_name)?;
             h.set_key(key.bytes())?;
             Ok(Transform::Hash(h))
         }

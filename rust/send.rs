@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Outbound: the POST_ROUTING hook matches packets against the SPD and encapsulates those a
-//! protect policy covers in ESP (RFC 4303), tunnel or transport mode, through the SA's AEAD.
+//! protect policy covers in ESP (RFC 4303) through the SA's AEAD, or in AH (RFC 4302) through
+//! its HMAC, tunnel or transport mode.
 //!
 //! The SPD sees the packet's real upper-layer protocol and ports, past any IPv6 extension
 //! headers. Fragments arrive reassembled (netfilter's defragmentation runs at LOCAL_OUT); one
 //! that was not, and that a protect or discard policy may cover, is dropped (RFC 4301 §7).
 
 use crate::{
+    ah::{self, AH_HDR_LEN},
+    ah_icv,
     alg::CryptoKind,
     esp, events, expire,
     ffi::{self, Net, Skb, Verdict, WritableSkb},
@@ -16,7 +19,7 @@ use crate::{
     packet::{self, count_drop},
     replay,
     sad::Sa,
-    selector::{Decision, AF_INET6},
+    selector::{Decision, AF_INET, AF_INET6},
     spd::Template,
     uapi::{self, stats_attr as st, DropReason},
     udp_encap::{self, UDP_HDR_LEN},
@@ -76,7 +79,7 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     let sa = state
         .sad
         .find_out(tmpl.reqid, &want_dst, |sa| fits(sa) && !sa.expired());
-    let Some(sa) = sa.filter(|sa| sa.id.proto == uapi::PROTO_ESP) else {
+    let Some(sa) = sa else {
         // No usable SA: ask the key manager for one, and drop the packet.
         events::acquire(net, policy, &flow, ffi::seconds());
         match state.sad.find_out(tmpl.reqid, &want_dst, fits) {
@@ -153,9 +156,6 @@ impl Outbound<'_> {
 
     fn encapsulate(&self, skb: Skb) -> Result<(), DropReason> {
         let sa = self.sa;
-        if sa.aead().is_none() {
-            return Err(DropReason::NoSa);
-        }
         if sa.expired() {
             return Err(DropReason::Expired);
         }
@@ -171,7 +171,12 @@ impl Outbound<'_> {
             .out
             .next()
             .map_err(|_| DropReason::SeqOverflow)?;
-        self.protect(&mut skb, &layout, seq)?;
+        let ah = sa.id.proto == uapi::PROTO_AH;
+        if ah {
+            self.insert_ah(&mut skb, &layout, seq)?;
+        } else {
+            self.protect(&mut skb, &layout, seq)?;
+        }
         self.add_front(&mut skb, &layout, outer_tos)?;
         sa.counters.add(st::PACKETS_OUT, 1);
         sa.counters.add(st::BYTES_OUT, inner_len as u64);
@@ -187,8 +192,11 @@ impl Outbound<'_> {
         // Transport mode shares the sender's route, so a PMTU learnt from us would also
         // limit the ESP packet: there IP fragments the ESP packet instead.
         let ignore_df = !layout.tunnel || self.may_fragment;
+        if ah {
+            self.sign_ah(&mut skb, &layout, seq, ignore_df)?;
+        }
         // The packet is counted as sent above; a routing or device failure is counted here.
-        skb.output(self.net, v6, &src, &dst, ignore_df)
+        skb.output(self.net, v6, &src, &dst, (ignore_df, ah))
             .map_err(|_| DropReason::NoRoute)
     }
 
@@ -237,9 +245,13 @@ impl Outbound<'_> {
     fn check_mtu(&self, skb: &mut WritableSkb, l: &Layout) -> Result<(), DropReason> {
         let alg = self.sa.alg;
         let mtu = skb.dev_mtu();
-        let fixed =
-            l.front_len + l.udp_len + esp::ESP_HDR_LEN + usize::from(alg.iv_len + alg.icv_len);
-        let max_inner = esp::inner_mtu(mtu, fixed, alg.pad_align());
+        let max_inner = if self.sa.id.proto == uapi::PROTO_AH {
+            mtu.saturating_sub(l.front_len + self.ah_len(l))
+        } else {
+            let fixed =
+                l.front_len + l.udp_len + esp::ESP_HDR_LEN + usize::from(alg.iv_len + alg.icv_len);
+            esp::inner_mtu(mtu, fixed, alg.pad_align())
+        };
         let v6 = l.chain.family == AF_INET6;
         // IPv6 senders never go below 1280 bytes: below that, fragmenting the ESP packet is
         // the only way through.
@@ -310,14 +322,75 @@ impl Outbound<'_> {
         skb.pull(borrowed).map_err(|_| DropReason::NoMem)
     }
 
-    /// Tunnel mode: the outer header. Transport mode: the headers that stay now name ESP. An
-    /// encapsulating SA's UDP header goes between them and ESP.
+    /// Whether the header in front of ESP or AH is IPv6.
+    fn front_v6(&self, l: &Layout) -> bool {
+        if l.tunnel {
+            self.sa.id.family == AF_INET6
+        } else {
+            l.chain.family == AF_INET6
+        }
+    }
+
+    /// The length of the SA's AH header in front of this packet.
+    fn ah_len(&self, l: &Layout) -> usize {
+        let sa = self.sa;
+        ah::ah_len(usize::from(sa.alg.icv_len), self.front_v6(l), sa.ah_align8)
+    }
+
+    /// Inserts the AH header, its ICV field zeroed, where ESP's would go.
+    fn insert_ah(&self, skb: &mut WritableSkb, l: &Layout, seq: u64) -> Result<(), DropReason> {
+        let len = self.ah_len(l);
+        let front = if l.tunnel { l.front_len } else { 0 };
+        skb.make_room(LL_RESERVE + front + len, 0)
+            .map_err(|_| DropReason::NoMem)?;
+        skb.push(len).map_err(|_| DropReason::NoMem)?;
+        let at = if l.tunnel {
+            0
+        } else {
+            skb.data().copy_within(len..len + l.front_len, 0);
+            l.front_len
+        };
+        let h = skb
+            .data()
+            .get_mut(at..at + len)
+            .ok_or(DropReason::Malformed)?;
+        ah::write_header(h, l.next_header, self.sa.id.spi, replay::seq_lo(seq))
+            .ok_or(DropReason::Malformed)
+    }
+
+    /// Writes the ICV of the finished AH packet. An outer IPv4 header gets its ID first:
+    /// the ICV covers it.
+    fn sign_ah(
+        &self,
+        skb: &mut WritableSkb,
+        l: &Layout,
+        seq: u64,
+        ignore_df: bool,
+    ) -> Result<(), DropReason> {
+        let v6 = self.front_v6(l);
+        if l.tunnel && !v6 {
+            skb.select_ip_ident(self.net, ignore_df)
+                .map_err(|_| DropReason::Malformed)?;
+        }
+        let family = if v6 { AF_INET6 } else { AF_INET };
+        let (at, icv_len) = (l.front_len, usize::from(self.sa.alg.icv_len));
+        let icv = ah_icv::icv(self.sa, skb.data(), family, at, self.ah_len(l), seq)?;
+        let field = at + AH_HDR_LEN;
+        let d = skb.data();
+        d.get_mut(field..field + icv_len)
+            .ok_or(DropReason::Malformed)?
+            .copy_from_slice(&icv[..icv_len]);
+        Ok(())
+    }
+
+    /// Tunnel mode: the outer header. Transport mode: the headers that stay now name ESP or
+    /// AH. An encapsulating SA's UDP header goes between them and ESP.
     fn add_front(&self, skb: &mut WritableSkb, l: &Layout, tos: u8) -> Result<(), DropReason> {
         let sa = self.sa;
         let proto = if l.udp_len != 0 {
             udp_encap::PROTO_UDP
         } else {
-            uapi::PROTO_ESP
+            sa.id.proto
         };
         if !l.tunnel {
             self.add_udp(skb, l.front_len)?;

@@ -29,6 +29,7 @@
 #include <linux/icmpv6.h>
 #include <crypto/aead.h>
 #include <crypto/hash.h>
+#include <crypto/utils.h>
 #include <net/xfrm.h>
 #include <net/ipv6_frag.h>
 #include <net/netfilter/ipv4/nf_defrag_ipv4.h>
@@ -548,24 +549,58 @@ void ripsec_shim_aead_free(struct crypto_aead *tfm)
 	crypto_free_aead(tfm);
 }
 
-struct crypto_ahash *ripsec_shim_ahash_alloc(const char *name)
+/* A keyed hash for AH: synchronous by type, it hashes virtual addresses (stack included). */
+struct crypto_shash *ripsec_shim_shash_alloc(const char *name)
 {
-	return crypto_alloc_ahash(name, 0, 0);
+	return crypto_alloc_shash(name, 0, 0);
 }
 
-int ripsec_shim_ahash_setkey(struct crypto_ahash *tfm, const u8 *key, unsigned int len)
+int ripsec_shim_shash_setkey(struct crypto_shash *tfm, const u8 *key, unsigned int len)
 {
-	return crypto_ahash_setkey(tfm, key, len);
+	return crypto_shash_setkey(tfm, key, len);
 }
 
-const char *ripsec_shim_ahash_driver(struct crypto_ahash *tfm)
+unsigned int ripsec_shim_shash_digestsize(struct crypto_shash *tfm)
 {
-	return crypto_tfm_alg_driver_name(crypto_ahash_tfm(tfm));
+	return crypto_shash_digestsize(tfm);
 }
 
-void ripsec_shim_ahash_free(struct crypto_ahash *tfm)
+/* The digest of @a then @b then @c (any may be empty) into @out (the digest size). */
+int ripsec_shim_shash_digest3(struct crypto_shash *tfm, const u8 *a, unsigned int alen,
+			      const u8 *b, unsigned int blen, const u8 *c, unsigned int clen,
+			      u8 *out)
 {
-	crypto_free_ahash(tfm);
+	SHASH_DESC_ON_STACK(desc, tfm);
+	int err;
+
+	desc->tfm = tfm;
+	err = crypto_shash_init(desc);
+	if (!err)
+		err = crypto_shash_update(desc, a, alen);
+	if (!err)
+		err = crypto_shash_update(desc, b, blen);
+	if (!err)
+		err = crypto_shash_update(desc, c, clen);
+	if (!err)
+		err = crypto_shash_final(desc, out);
+	shash_desc_zero(desc);
+	return err;
+}
+
+const char *ripsec_shim_shash_driver(struct crypto_shash *tfm)
+{
+	return crypto_tfm_alg_driver_name(crypto_shash_tfm(tfm));
+}
+
+void ripsec_shim_shash_free(struct crypto_shash *tfm)
+{
+	crypto_free_shash(tfm);
+}
+
+/* Nonzero if the buffers differ; the time taken does not depend on where. */
+int ripsec_shim_memneq(const void *a, const void *b, size_t len)
+{
+	return crypto_memneq(a, b, len);
 }
 
 bool ripsec_shim_crypto_has_aead(const char *name)
@@ -573,9 +608,9 @@ bool ripsec_shim_crypto_has_aead(const char *name)
 	return crypto_has_aead(name, 0, 0);
 }
 
-bool ripsec_shim_crypto_has_ahash(const char *name)
+bool ripsec_shim_crypto_has_shash(const char *name)
 {
-	return crypto_has_ahash(name, 0, 0);
+	return crypto_has_shash(name, 0, 0);
 }
 
 /* ---- skb ---- */
@@ -743,9 +778,10 @@ void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6)
 }
 
 /* Routes an outer IPv4 packet at skb->data and sends it; consumes @skb. @ignore_df lets IP
- * fragment it although DF is set (transport mode, which shares the sender's route). */
+ * fragment it although DF is set (transport mode, which shares the sender's route);
+ * @keep_ident keeps the header's ID (AH covers it). */
 int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
-			bool ignore_df)
+			bool ignore_df, bool keep_ident)
 {
 	struct flowi4 fl4 = { .flowi4_proto = IPPROTO_ESP };
 	struct rtable *rt;
@@ -765,8 +801,17 @@ int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, c
 	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
 	/* The output of an IPsec transform, as XFRM marks its own: not protected again. */
 	IPCB(skb)->flags |= IPSKB_XFRM_TRANSFORMED;
-	ip_select_ident(net, skb, NULL);
+	if (!keep_ident)
+		ip_select_ident(net, skb, NULL);
 	return ip_local_out(net, NULL, skb);
+}
+
+/* Gives the IPv4 header at skb->data its ID now (AH authenticates it), as output4 would. */
+void ripsec_shim_ip_select_ident(struct net *net, struct sk_buff *skb, bool ignore_df)
+{
+	skb->ignore_df = ignore_df;
+	skb_reset_network_header(skb);
+	ip_select_ident(net, skb, NULL);
 }
 
 /* Routes an outer IPv6 packet at skb->data and sends it; consumes @skb. */
@@ -837,6 +882,9 @@ int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *mark
 	skb->protocol = ipv6 ? htons(ETH_P_IPV6) : htons(ETH_P_IP);
 	skb_reset_network_header(skb);
 	skb_reset_transport_header(skb);
+	/* Packet sockets see the inner packet behind its link-layer header, as XFRM shows it,
+	 * not the old header followed by what decapsulation left. */
+	skb_mac_header_rebuild(skb);
 	skb->pkt_type = PACKET_HOST;
 	skb->ip_summed = checksum_ok ? CHECKSUM_UNNECESSARY : CHECKSUM_NONE;
 	netif_rx(skb);

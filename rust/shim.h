@@ -16,7 +16,7 @@ struct nlattr;
 struct netlink_callback;
 struct xarray;
 struct crypto_aead;
-struct crypto_ahash;
+struct crypto_shash;
 struct nf_hook_state;
 struct ripsec_work;
 struct xfrm_state;
@@ -66,12 +66,17 @@ int ripsec_shim_aead_setkey(struct crypto_aead *tfm, const u8 *key, unsigned int
 int ripsec_shim_aead_setauthsize(struct crypto_aead *tfm, unsigned int len);
 const char *ripsec_shim_aead_driver(struct crypto_aead *tfm);
 void ripsec_shim_aead_free(struct crypto_aead *tfm);
-struct crypto_ahash *ripsec_shim_ahash_alloc(const char *name);
-int ripsec_shim_ahash_setkey(struct crypto_ahash *tfm, const u8 *key, unsigned int len);
-const char *ripsec_shim_ahash_driver(struct crypto_ahash *tfm);
-void ripsec_shim_ahash_free(struct crypto_ahash *tfm);
+struct crypto_shash *ripsec_shim_shash_alloc(const char *name);
+int ripsec_shim_shash_setkey(struct crypto_shash *tfm, const u8 *key, unsigned int len);
+unsigned int ripsec_shim_shash_digestsize(struct crypto_shash *tfm);
+int ripsec_shim_shash_digest3(struct crypto_shash *tfm, const u8 *a, unsigned int alen,
+			      const u8 *b, unsigned int blen, const u8 *c, unsigned int clen,
+			      u8 *out);
+const char *ripsec_shim_shash_driver(struct crypto_shash *tfm);
+void ripsec_shim_shash_free(struct crypto_shash *tfm);
+int ripsec_shim_memneq(const void *a, const void *b, size_t len);
 bool ripsec_shim_crypto_has_aead(const char *name);
-bool ripsec_shim_crypto_has_ahash(const char *name);
+bool ripsec_shim_crypto_has_shash(const char *name);
 
 struct net *ripsec_shim_hook_net(const struct nf_hook_state *state);
 u8 ripsec_shim_hook_num(const struct nf_hook_state *state);
@@ -109,7 +114,8 @@ void ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len);
 void ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len);
 void ripsec_shim_kfree_skb(struct sk_buff *skb);
 int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
-			bool ignore_df);
+			bool ignore_df, bool keep_ident);
+void ripsec_shim_ip_select_ident(struct net *net, struct sk_buff *skb, bool ignore_df);
 int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
 			bool ignore_df);
 struct xfrm_state *ripsec_shim_marker_new(struct net *net);

@@ -95,7 +95,8 @@ enum {
 	RIPSEC_A_ENCAP_PORT = 63,
 	RIPSEC_A_MIGRATE_OLD = 64,
 	RIPSEC_A_MIGRATE_NEW = 65,
-	RIPSEC_A_MAX = 65
+	RIPSEC_A_SA_AH_ALIGN8 = 66,
+	RIPSEC_A_MAX = 66
 };
 
 enum {
@@ -202,6 +203,7 @@ static const struct nla_policy ripsec_get_info_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_add_policy[RIPSEC_A_MAX + 1] = {
@@ -270,6 +272,7 @@ static const struct nla_policy ripsec_sa_add_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_FLAG },
 };
 
 static const struct nla_policy ripsec_sa_update_policy[RIPSEC_A_MAX + 1] = {
@@ -338,6 +341,7 @@ static const struct nla_policy ripsec_sa_update_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_del_policy[RIPSEC_A_MAX + 1] = {
@@ -406,6 +410,7 @@ static const struct nla_policy ripsec_sa_del_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_get_policy[RIPSEC_A_MAX + 1] = {
@@ -474,6 +479,7 @@ static const struct nla_policy ripsec_sa_get_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_flush_policy[RIPSEC_A_MAX + 1] = {
@@ -542,6 +548,7 @@ static const struct nla_policy ripsec_sa_flush_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_add_policy[RIPSEC_A_MAX + 1] = {
@@ -610,6 +617,7 @@ static const struct nla_policy ripsec_sp_add_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_del_policy[RIPSEC_A_MAX + 1] = {
@@ -678,6 +686,7 @@ static const struct nla_policy ripsec_sp_del_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_get_policy[RIPSEC_A_MAX + 1] = {
@@ -746,6 +755,7 @@ static const struct nla_policy ripsec_sp_get_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_flush_policy[RIPSEC_A_MAX + 1] = {
@@ -814,6 +824,7 @@ static const struct nla_policy ripsec_sp_flush_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_getspi_policy[RIPSEC_A_MAX + 1] = {
@@ -882,6 +893,7 @@ static const struct nla_policy ripsec_getspi_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_get_stats_policy[RIPSEC_A_MAX + 1] = {
@@ -950,6 +962,7 @@ static const struct nla_policy ripsec_get_stats_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_encap_attach_policy[RIPSEC_A_MAX + 1] = {
@@ -1018,6 +1031,7 @@ static const struct nla_policy ripsec_encap_attach_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_migrate_policy[RIPSEC_A_MAX + 1] = {
@@ -1086,6 +1100,7 @@ static const struct nla_policy ripsec_migrate_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_ENCAP_PORT] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_BINARY, .len = 16 },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_BINARY, .len = 16 },
+	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
 };
 
 /* One entry per request command; Rust dispatches on the command. */

@@ -30,7 +30,7 @@ enum Cmd {
     Info,
     /// Manage SAs: add, update, del, get, list, flush (like `ip xfrm state`).
     #[command(
-        after_help = "Examples:\n  ikeuser sa add src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1000 reqid 1 mode tunnel \\\n      alg aes128gcm16 key 0x<20 bytes: 16 key + 4 salt> [replay-window 64] [esn] [hard-bytes N ...]\n  ikeuser sa get dst 10.0.0.2 proto esp spi 0x1000 [show-keys]\n  ikeuser sa del dst 10.0.0.2 proto esp spi 0x1000\n  ikeuser sa list [show-keys]\n  ikeuser sa flush [proto esp]"
+        after_help = "Examples:\n  ikeuser sa add src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1000 reqid 1 mode tunnel \\\n      alg aes128gcm16 key 0x<20 bytes: 16 key + 4 salt> [replay-window 64] [esn] [hard-bytes N ...]\n  ikeuser sa add src 10.0.0.1 dst 10.0.0.2 proto ah spi 0x2000 mode transport \\\n      alg sha256 key 0x<32 bytes> [align8: IPv4 AH as XFRM without `flag align4` sends it]\n  ikeuser sa get dst 10.0.0.2 proto esp spi 0x1000 [show-keys]\n  ikeuser sa del dst 10.0.0.2 proto esp spi 0x1000\n  ikeuser sa list [show-keys]\n  ikeuser sa flush [proto esp]"
     )]
     Sa {
         /// add, update, del, get, list or flush.

@@ -43,6 +43,7 @@ pub fn decode(cmd_id: u8, payload: &[u8]) -> Result<Value> {
             json!({
                 "event": "acquire",
                 "policy": n(a::SP_ID),
+                "proto": ip_proto_name(n(a::TMPL_PROTO) as u8),
                 "reqid": n(a::TMPL_REQID),
                 "mode": mode_name(n(a::TMPL_MODE) as u8),
                 "tunnel_src": addr(&attrs, tf, a::TMPL_SRC),
@@ -99,13 +100,14 @@ pub fn describe(ev: &Value) -> String {
                 format!(" via {} -> {}", s("tunnel_src"), s("tunnel_dst"))
             };
             format!(
-                "acquire: {} {}:{} -> {}:{} matched policy {} ({} reqid {}{tunnel}) but no SA exists; the packet was dropped",
+                "acquire: {} {}:{} -> {}:{} matched policy {} ({} {} reqid {}{tunnel}) but no SA exists; the packet was dropped",
                 s("ip_proto"),
                 s("src"),
                 s("sport"),
                 s("dst"),
                 s("dport"),
                 s("policy"),
+                s("proto"),
                 s("mode"),
                 s("reqid"),
             )

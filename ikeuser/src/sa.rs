@@ -28,7 +28,16 @@ pub fn parse(w: &mut Words<'_>, full: bool, limits_only: bool) -> Result<(AttrWr
     let mut extra = AttrWriter::default();
     let mut expected: Vec<&str> = vec!["dst", "proto", "spi"];
     if full {
-        expected.extend(["src", "mode", "alg", "key", "reqid", "replay-window", "esn"]);
+        expected.extend([
+            "src",
+            "mode",
+            "alg",
+            "key",
+            "reqid",
+            "replay-window",
+            "esn",
+            "align8",
+        ]);
     }
     if full || limits_only {
         expected.extend(LIMITS.iter().map(|l| l.0));
@@ -57,6 +66,10 @@ pub fn parse(w: &mut Words<'_>, full: bool, limits_only: bool) -> Result<(AttrWr
             }
             "esn" => {
                 extra.flag(a::SA_ESN);
+            }
+            // AH over IPv4 padded to 64 bits, for XFRM peers without `flag align4`.
+            "align8" => {
+                extra.flag(a::SA_AH_ALIGN8);
             }
             "encap" => encap(w, &mut extra, full)?,
             "show-keys" => show_keys = true,
@@ -147,6 +160,8 @@ pub struct SaInfo {
     pub reqid: u32,
     pub replay_window: u32,
     pub esn: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ah_align8: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encap: Option<EncapInfo>,
     pub limits: BTreeMap<&'static str, u64>,
@@ -195,6 +210,7 @@ pub fn decode(payload: &[u8]) -> Result<SaInfo> {
         reqid: get(a::SA_REQID)?.u32()?,
         replay_window: get(a::SA_REPLAY_WINDOW)?.u32()?,
         esn: attr::find(&attrs, a::SA_ESN).is_some(),
+        ah_align8: attr::find(&attrs, a::SA_AH_ALIGN8).is_some(),
         encap: match attr::find(&attrs, a::SA_ENCAP_TYPE) {
             Some(_) => Some(EncapInfo {
                 ty: "espinudp",
@@ -222,11 +238,12 @@ pub fn print(sas: &[SaInfo]) {
             s.src, s.dst, s.proto, s.spi, s.reqid, s.mode
         );
         println!(
-            "    alg {} (crypto driver {}) replay-window {}{}",
+            "    alg {} (crypto driver {}) replay-window {}{}{}",
             s.alg,
             s.crypto_driver,
             s.replay_window,
-            if s.esn { " esn" } else { "" }
+            if s.esn { " esn" } else { "" },
+            if s.ah_align8 { " align8" } else { "" }
         );
         if let Some(e) = &s.encap {
             println!("    encap {} {} {}", e.ty, e.sport, e.dport);

@@ -11,10 +11,23 @@ extern "C" {
     fn ripsec_shim_aead_setauthsize(tfm: *mut raw::crypto_aead, len: c_uint) -> c_int;
     fn ripsec_shim_aead_driver(tfm: *mut raw::crypto_aead) -> *const c_char;
     fn ripsec_shim_aead_free(tfm: *mut raw::crypto_aead);
-    fn ripsec_shim_ahash_alloc(name: *const c_char) -> *mut raw::crypto_ahash;
-    fn ripsec_shim_ahash_setkey(tfm: *mut raw::crypto_ahash, key: *const u8, len: c_uint) -> c_int;
-    fn ripsec_shim_ahash_driver(tfm: *mut raw::crypto_ahash) -> *const c_char;
-    fn ripsec_shim_ahash_free(tfm: *mut raw::crypto_ahash);
+    fn ripsec_shim_shash_alloc(name: *const c_char) -> *mut raw::crypto_shash;
+    fn ripsec_shim_shash_setkey(tfm: *mut raw::crypto_shash, key: *const u8, len: c_uint) -> c_int;
+    fn ripsec_shim_shash_digestsize(tfm: *mut raw::crypto_shash) -> c_uint;
+    #[allow(clippy::too_many_arguments)]
+    fn ripsec_shim_shash_digest3(
+        tfm: *mut raw::crypto_shash,
+        a: *const u8,
+        alen: c_uint,
+        b: *const u8,
+        blen: c_uint,
+        c: *const u8,
+        clen: c_uint,
+        out: *mut u8,
+    ) -> c_int;
+    fn ripsec_shim_shash_driver(tfm: *mut raw::crypto_shash) -> *const c_char;
+    fn ripsec_shim_shash_free(tfm: *mut raw::crypto_shash);
+    fn ripsec_shim_memneq(a: *const c_void, b: *const c_void, len: usize) -> c_int;
     fn ripsec_shim_crypto_has_aead(name: *const c_char) -> bool;
     fn ripsec_shim_aead_crypt(
         tfm: *mut raw::crypto_aead,
@@ -25,7 +38,7 @@ extern "C" {
         iv: *mut u8,
         encrypt: bool,
     ) -> c_int;
-    fn ripsec_shim_crypto_has_ahash(name: *const c_char) -> bool;
+    fn ripsec_shim_crypto_has_shash(name: *const c_char) -> bool;
 }
 
 /// An AEAD transform of the kernel crypto API.
@@ -123,58 +136,100 @@ impl Drop for Aead {
 ///
 /// # Invariants
 ///
-/// `tfm` is an allocated transform owned by this object.
-pub(crate) struct Ahash {
-    tfm: NonNull<raw::crypto_ahash>,
+/// `tfm` is an allocated transform owned by this object; `digest_len` is its digest size,
+/// at most [`MAX_DIGEST`].
+pub(crate) struct Shash {
+    tfm: NonNull<raw::crypto_shash>,
+    digest_len: usize,
 }
 
-// SAFETY: crypto transforms may be used from any context once keyed.
-unsafe impl Send for Ahash {}
-// SAFETY: as above; keying takes `&mut self`.
-unsafe impl Sync for Ahash {}
+/// The longest digest a [`Shash`] may have (SHA-512).
+pub(crate) const MAX_DIGEST: usize = 64;
 
-impl Ahash {
+// SAFETY: crypto transforms may be used from any context once keyed.
+unsafe impl Send for Shash {}
+// SAFETY: as above; keying takes `&mut self`.
+unsafe impl Sync for Shash {}
+
+impl Shash {
     /// Allocates the transform for template `name`.
     pub(crate) fn new(name: &str) -> Result<Self> {
         let c = CString128::new(name)?;
         // SAFETY: `c` is NUL-terminated; the shim returns a transform or an ERR_PTR.
-        let tfm = from_err_ptr(unsafe { ripsec_shim_ahash_alloc(c.as_ptr()) })?;
-        Ok(Self { tfm })
+        let tfm = from_err_ptr(unsafe { ripsec_shim_shash_alloc(c.as_ptr()) })?;
+        // SAFETY: `tfm` was just allocated.
+        let digest_len = unsafe { ripsec_shim_shash_digestsize(tfm.as_ptr()) } as usize;
+        let h = Self { tfm, digest_len };
+        if digest_len > MAX_DIGEST {
+            return Err(EINVAL);
+        }
+        Ok(h)
     }
 
     /// Sets the key.
     pub(crate) fn set_key(&mut self, key: &[u8]) -> Result {
         let len = c_uint::try_from(key.len()).map_err(|_| EINVAL)?;
         // SAFETY: `tfm` is live (type invariant); `key` is valid for `len` bytes.
-        to_result(unsafe { ripsec_shim_ahash_setkey(self.tfm.as_ptr(), key.as_ptr(), len) })
+        to_result(unsafe { ripsec_shim_shash_setkey(self.tfm.as_ptr(), key.as_ptr(), len) })
     }
-}
 
-impl Ahash {
+    /// Digest size in bytes.
+    pub(crate) fn digest_len(&self) -> usize {
+        self.digest_len
+    }
+
+    /// The digest of `a`, `b` and `c` in that order; the first [`Shash::digest_len`] bytes
+    /// are set.
+    pub(crate) fn digest(&self, a: &[u8], b: &[u8], c: &[u8]) -> Result<[u8; MAX_DIGEST]> {
+        let len = |s: &[u8]| c_uint::try_from(s.len()).map_err(|_| EINVAL);
+        let mut out = [0u8; MAX_DIGEST];
+        // SAFETY: `tfm` is live and keyed; the inputs are valid for their lengths; `out` has
+        // room for the digest (type invariant). A shash is synchronous.
+        to_result(unsafe {
+            ripsec_shim_shash_digest3(
+                self.tfm.as_ptr(),
+                a.as_ptr(),
+                len(a)?,
+                b.as_ptr(),
+                len(b)?,
+                c.as_ptr(),
+                len(c)?,
+                out.as_mut_ptr(),
+            )
+        })?;
+        Ok(out)
+    }
+
     /// The implementation the crypto API picked.
     pub(crate) fn driver(&self) -> &str {
         // SAFETY: as in `Aead::driver`.
-        let name = unsafe { CStr::from_char_ptr(ripsec_shim_ahash_driver(self.tfm.as_ptr())) };
+        let name = unsafe { CStr::from_char_ptr(ripsec_shim_shash_driver(self.tfm.as_ptr())) };
         name.to_str().unwrap_or("?")
     }
 }
 
-impl Drop for Ahash {
+impl Drop for Shash {
     fn drop(&mut self) {
         // SAFETY: `tfm` is owned (type invariant) and freed once.
-        unsafe { ripsec_shim_ahash_free(self.tfm.as_ptr()) };
+        unsafe { ripsec_shim_shash_free(self.tfm.as_ptr()) };
     }
 }
 
+/// Whether `a` and `b` are equal, in time that does not depend on where they differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    // SAFETY: both are valid for `a.len()` bytes once the lengths match.
+    a.len() == b.len() && unsafe { ripsec_shim_memneq(a.as_ptr().cast(), b.as_ptr().cast(), a.len()) } == 0
+}
+
 /// Whether the running kernel's crypto API can instantiate `name`.
-pub(crate) fn crypto_available(name: &str, ahash: bool) -> bool {
+pub(crate) fn crypto_available(name: &str, hash: bool) -> bool {
     let Ok(c) = CString128::new(name) else {
         return false;
     };
     // SAFETY: `c` is a NUL-terminated string valid for the call.
     unsafe {
-        if ahash {
-            ripsec_shim_crypto_has_ahash(c.as_ptr())
+        if hash {
+            ripsec_shim_crypto_has_shash(c.as_ptr())
         } else {
             ripsec_shim_crypto_has_aead(c.as_ptr())
         }

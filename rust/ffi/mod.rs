@@ -16,7 +16,7 @@ pub(crate) mod skb;
 pub(crate) mod udp;
 pub(crate) mod work;
 
-pub(crate) use crypto::{crypto_available, Aead, Ahash};
+pub(crate) use crypto::{constant_time_eq, crypto_available, Aead, Shash, MAX_DIGEST};
 pub(crate) use genl::{Dump, Event, GenlInfo, GenlRegistration, MsgWriter};
 pub(crate) use marker::Marker;
 pub(crate) use misc::{memzero, random_bytes, random_u32, seconds};

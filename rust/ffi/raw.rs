@@ -30,7 +30,7 @@ opaque! {
     netlink_callback => "struct netlink_callback",
     xarray => "struct xarray",
     crypto_aead => "struct crypto_aead",
-    crypto_ahash => "struct crypto_ahash",
+    crypto_shash => "struct crypto_shash",
     ripsec_work => "struct ripsec_work",
     xfrm_state => "struct xfrm_state",
     sock => "struct sock",

@@ -30,7 +30,9 @@ extern "C" {
         saddr: *const u8,
         daddr: *const u8,
         ignore_df: bool,
+        keep_ident: bool,
     ) -> c_int;
+    fn ripsec_shim_ip_select_ident(net: *mut raw::net, skb: *mut raw::sk_buff, ignore_df: bool);
     fn ripsec_shim_output6(
         net: *mut raw::net,
         skb: *mut raw::sk_buff,
@@ -336,15 +338,27 @@ impl WritableSkb {
         }
     }
 
+    /// Gives the IPv4 header at the start of the data its ID, as [`WritableSkb::output`]
+    /// would with the same `ignore_df`.
+    pub(crate) fn select_ip_ident(&mut self, net: Net<'_>, ignore_df: bool) -> Result {
+        if !self.has_ip_header(false) {
+            return Err(EINVAL);
+        }
+        // SAFETY: `net` is live; the packet is linear and private with a whole IPv4 header at
+        // the start (checked above), whose ID field the shim sets.
+        unsafe { ripsec_shim_ip_select_ident(net.as_ptr(), self.ptr(), ignore_df) };
+        Ok(())
+    }
+
     /// Routes and sends the outer packet at the start of the data. `ignore_df` lets IP
-    /// fragment it despite DF.
+    /// fragment it despite DF; `keep_ident` keeps an IPv4 header's ID.
     pub(crate) fn output(
         mut self,
         net: Net<'_>,
         ipv6: bool,
         src: &[u8; 16],
         dst: &[u8; 16],
-        ignore_df: bool,
+        (ignore_df, keep_ident): (bool, bool),
     ) -> Result {
         if !self.has_ip_header(ipv6) {
             return Err(EINVAL);
@@ -357,7 +371,14 @@ impl WritableSkb {
             if ipv6 {
                 ripsec_shim_output6(net.as_ptr(), skb, src.as_ptr(), dst.as_ptr(), ignore_df)
             } else {
-                ripsec_shim_output4(net.as_ptr(), skb, src.as_ptr(), dst.as_ptr(), ignore_df)
+                ripsec_shim_output4(
+                    net.as_ptr(),
+                    skb,
+                    src.as_ptr(),
+                    dst.as_ptr(),
+                    ignore_df,
+                    keep_ident,
+                )
             }
         })
     }

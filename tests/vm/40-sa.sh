@@ -84,7 +84,7 @@ sa-add {"sa-spi": 4096, "sa-proto": 50, "sa-family": 2, "sa-dst": "fd00000000000
 sa-add {"sa-spi": 4096, "sa-proto": 99, "sa-family": 2, "sa-dst": "0a000002"}
 sa-add {"sa-spi": 4096, "sa-proto": 50, "sa-family": 2, "sa-dst": "0a000002", "sa-mode": 9}
 sa-add {"sa-spi": 4096, "sa-proto": 50, "sa-family": 2, "sa-dst": "0a000002", "sa-mode": 1, "sa-src": "0a000001", "sa-alg": "aes128gcm16"}
-sa-add {"sa-spi": 4096, "sa-proto": 50, "sa-family": 2, "sa-dst": "0a000002", "sa-mode": 1, "sa-src": "0a000001", "sa-alg": "aes128gcm16", "sa-key": "0011223344556677889900112233445566778899001122334455667788990011223344556677889900112233445566778899001122334455667788990011223344"}
+sa-add {"sa-spi": 4096, "sa-proto": 50, "sa-family": 2, "sa-dst": "0a000002", "sa-mode": 1, "sa-src": "0a000001", "sa-alg": "aes128gcm16", "sa-key": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00"}
 sa-add {"sa-spi": 4096, "sa-proto": 50, "sa-family": 2, "sa-dst": "0a000002", "sa-replay-top": 5}
 sa-update {"sa-spi": 4096, "sa-proto": 50, "sa-family": 2, "sa-dst": "0a000002", "sa-key": "00"}
 get-info {"sp-dir": 1}
@@ -99,7 +99,7 @@ CASES
 	expect_contains "$out" "4: sa-proto: 99 is not 50 (ESP) or 51 (AH)"
 	expect_contains "$out" "5: sa-mode: 9 is not 0 (transport) or 1 (tunnel)"
 	expect_contains "$out" "6: sa-key: missing"
-	# Longer than the policy's 64-byte maximum: rejected by the genl core, pointing at sa-key.
+	# Longer than the policy's 96-byte maximum: rejected by the genl core, pointing at sa-key.
 	expect_contains "$out" "7: Attribute failed policy validation"
 	expect_contains "$out" "'bad-attr': '.sa-key'"
 	# Attributes a command does not take are rejected, not ignored.

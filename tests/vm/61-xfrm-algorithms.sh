@@ -49,7 +49,7 @@ test_xfrm_esn_new_algorithms_tunnel44() {
 }
 
 # Every algorithm `ikeuser info` lists is available in this kernel and takes an SA with a key
-# of its length (AH ones too, although AH is not processed yet).
+# of its length (AH ones too).
 test_every_listed_algorithm_takes_an_sa() {
 	load
 	local algs a proto n spi=0x3000

@@ -10,6 +10,7 @@ extern crate std;
 #[cfg(any(test, feature = "std"))]
 pub mod c_header;
 
+pub mod ah;
 pub mod alg;
 pub mod esp;
 pub mod headers;

@@ -182,8 +182,11 @@ pub mod attr {
     pub const MIGRATE_OLD: u16 = 64;
     /// MIGRATE: the peer's new address.
     pub const MIGRATE_NEW: u16 = 65;
+    /// SA: AH over IPv4 padded to 64 bits, as XFRM SAs without `XFRM_STATE_ALIGN4` expect
+    /// (default: 32 bits, RFC 4302).
+    pub const SA_AH_ALIGN8: u16 = 66;
     /// Highest attribute number.
-    pub const MAX: u16 = 65;
+    pub const MAX: u16 = 66;
 }
 
 /// Counters nested inside [`attr::STATS`].
@@ -549,6 +552,7 @@ pub const ATTR_SETS: &[AttrSet] = &[
             a(attr::ENCAP_PORT, "encap-port", AttrType::U16),
             bin(attr::MIGRATE_OLD, "migrate-old", 16),
             bin(attr::MIGRATE_NEW, "migrate-new", 16),
+            a(attr::SA_AH_ALIGN8, "sa-ah-align8", AttrType::Flag),
         ],
     },
     AttrSet {
@@ -638,6 +642,7 @@ pub const CMDS: &[CmdDef] = &[
             "sa-encap-type",
             "sa-encap-sport",
             "sa-encap-dport",
+            "sa-ah-align8",
         ],
         reply: &[],
         dump: false,
@@ -706,6 +711,7 @@ pub const CMDS: &[CmdDef] = &[
             "sa-encap-type",
             "sa-encap-sport",
             "sa-encap-dport",
+            "sa-ah-align8",
         ],
         dump: true,
         event: false,
