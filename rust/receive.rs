@@ -312,11 +312,7 @@ const NO_NEXT_HEADER: u8 = 59;
 
 /// Checks replay, authenticates and decrypts the ESP at `outer.l4_at` in place; returns the
 /// inner length and the trailer's next header.
-fn decrypt(
-    sa: &Sa,
-    skb: &mut WritableSkb,
-    outer: &Chain,
-) -> Result<ah_icv::Opened, DropReason> {
+fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<ah_icv::Opened, DropReason> {
     let alg = sa.alg;
     let (iv_len, icv_len) = (usize::from(alg.iv_len), usize::from(alg.icv_len));
     let esp_hdr = esp::ESP_HDR_LEN + iv_len;

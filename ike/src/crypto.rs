@@ -11,15 +11,17 @@ use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
-use sha2::Sha256;
+use sha1::Sha1;
+use sha2::{Sha256, Sha384, Sha512};
 use zeroize::Zeroize;
 
 use crate::message::{build_inner_chain, parse_inner_chain, Message};
 use crate::payload::{EncryptedPayload, Payload};
 use crate::secret::Secret;
 use crate::transform_ids::{
-    AUTH_HMAC_SHA2_256_128, DH_CURVE_25519, DH_ECP_256, DH_ECP_384, DH_ECP_521, DH_MODP_2048,
-    DH_MODP_3072, DH_MODP_4096, ENCR_AES_CBC, ENCR_AES_GCM_16,
+    AUTH_HMAC_SHA1_96, AUTH_HMAC_SHA2_256_128, AUTH_HMAC_SHA2_384_192, AUTH_HMAC_SHA2_512_256,
+    DH_CURVE_25519, DH_ECP_256, DH_ECP_384, DH_ECP_521, DH_MODP_2048, DH_MODP_3072, DH_MODP_4096,
+    ENCR_AES_CBC, ENCR_AES_GCM_16,
 };
 
 /// Source of randomness (nonces, SPIs, IVs, DH private keys). Tests inject a deterministic one.
@@ -88,16 +90,98 @@ pub enum SkCipher {
         /// Key size in bits: 128 or 256.
         key_bits: u16,
     },
-    /// ENCR_AES_CBC with AUTH_HMAC_SHA2_256_128.
-    AesCbcHmacSha256 {
+    /// ENCR_AES_CBC (RFC 3602) with an HMAC integrity transform.
+    AesCbc {
         /// Key size in bits: 128 or 256.
         key_bits: u16,
+        /// The integrity transform.
+        integ: SkInteg,
     },
+}
+
+/// An HMAC integrity transform of the IKE SA (RFC 2404, RFC 4868), truncated to its ICV.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SkInteg {
+    /// AUTH_HMAC_SHA1_96: weak, accepted only when a configuration names it.
+    Sha1_96,
+    /// AUTH_HMAC_SHA2_256_128.
+    Sha256_128,
+    /// AUTH_HMAC_SHA2_384_192.
+    Sha384_192,
+    /// AUTH_HMAC_SHA2_512_256.
+    Sha512_256,
+}
+
+impl SkInteg {
+    /// Every one, strongest last.
+    pub const ALL: [SkInteg; 4] = [
+        SkInteg::Sha1_96,
+        SkInteg::Sha256_128,
+        SkInteg::Sha384_192,
+        SkInteg::Sha512_256,
+    ];
+
+    /// The one with this INTEG transform ID.
+    pub fn from_id(id: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|i| i.id() == id)
+    }
+
+    /// The INTEG transform ID.
+    pub const fn id(self) -> u16 {
+        match self {
+            SkInteg::Sha1_96 => AUTH_HMAC_SHA1_96,
+            SkInteg::Sha256_128 => AUTH_HMAC_SHA2_256_128,
+            SkInteg::Sha384_192 => AUTH_HMAC_SHA2_384_192,
+            SkInteg::Sha512_256 => AUTH_HMAC_SHA2_512_256,
+        }
+    }
+
+    /// Key size in bytes: the hash's output size.
+    pub const fn key_len(self) -> usize {
+        match self {
+            SkInteg::Sha1_96 => 20,
+            SkInteg::Sha256_128 => 32,
+            SkInteg::Sha384_192 => 48,
+            SkInteg::Sha512_256 => 64,
+        }
+    }
+
+    /// ICV size in bytes: half the output (96 bits for SHA-1).
+    pub const fn icv_len(self) -> usize {
+        match self {
+            SkInteg::Sha1_96 => 12,
+            SkInteg::Sha256_128 => 16,
+            SkInteg::Sha384_192 => 24,
+            SkInteg::Sha512_256 => 32,
+        }
+    }
+
+    /// The ICV of `data`: the HMAC truncated to [`SkInteg::icv_len`].
+    fn icv(self, key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let mut full = match self {
+            SkInteg::Sha1_96 => hmac::<Hmac<Sha1>>(key, data),
+            SkInteg::Sha256_128 => hmac::<Hmac<Sha256>>(key, data),
+            SkInteg::Sha384_192 => hmac::<Hmac<Sha384>>(key, data),
+            SkInteg::Sha512_256 => hmac::<Hmac<Sha512>>(key, data),
+        }
+        .map_err(|_| CryptoError::KeySize {
+            expected: self.key_len(),
+            actual: key.len(),
+        })?;
+        full.truncate(self.icv_len());
+        Ok(full)
+    }
+}
+
+fn hmac<M: Mac + KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>, ()> {
+    let mut mac = <M as KeyInit>::new_from_slice(key).map_err(|_| ())?;
+    mac.update(data);
+    Ok(mac.finalize().into_bytes().to_vec())
 }
 
 const GCM_IV_LEN: usize = 8;
 const GCM_SALT_LEN: usize = 4;
-const ICV_LEN: usize = 16;
+const GCM_ICV_LEN: usize = 16;
 const AES_BLOCK: usize = 16;
 
 impl SkCipher {
@@ -109,9 +193,10 @@ impl SkCipher {
         }
         match (encr, integ) {
             (ENCR_AES_GCM_16, None | Some(0)) => Some(SkCipher::AesGcm16 { key_bits: bits }),
-            (ENCR_AES_CBC, Some(AUTH_HMAC_SHA2_256_128)) => {
-                Some(SkCipher::AesCbcHmacSha256 { key_bits: bits })
-            }
+            (ENCR_AES_CBC, Some(id)) => Some(SkCipher::AesCbc {
+                key_bits: bits,
+                integ: SkInteg::from_id(id)?,
+            }),
             _ => None,
         }
     }
@@ -120,7 +205,7 @@ impl SkCipher {
     pub const fn encr_key_len(self) -> usize {
         match self {
             SkCipher::AesGcm16 { key_bits } => key_bits as usize / 8 + GCM_SALT_LEN,
-            SkCipher::AesCbcHmacSha256 { key_bits } => key_bits as usize / 8,
+            SkCipher::AesCbc { key_bits, .. } => key_bits as usize / 8,
         }
     }
 
@@ -128,7 +213,15 @@ impl SkCipher {
     pub const fn integ_key_len(self) -> usize {
         match self {
             SkCipher::AesGcm16 { .. } => 0,
-            SkCipher::AesCbcHmacSha256 { .. } => 32,
+            SkCipher::AesCbc { integ, .. } => integ.key_len(),
+        }
+    }
+
+    /// ICV size in bytes.
+    pub const fn icv_len(self) -> usize {
+        match self {
+            SkCipher::AesGcm16 { .. } => GCM_ICV_LEN,
+            SkCipher::AesCbc { integ, .. } => integ.icv_len(),
         }
     }
 
@@ -136,7 +229,7 @@ impl SkCipher {
     pub const fn encr_id(self) -> u16 {
         match self {
             SkCipher::AesGcm16 { .. } => ENCR_AES_GCM_16,
-            SkCipher::AesCbcHmacSha256 { .. } => ENCR_AES_CBC,
+            SkCipher::AesCbc { .. } => ENCR_AES_CBC,
         }
     }
 
@@ -144,14 +237,14 @@ impl SkCipher {
     pub const fn integ_id(self) -> Option<u16> {
         match self {
             SkCipher::AesGcm16 { .. } => None,
-            SkCipher::AesCbcHmacSha256 { .. } => Some(AUTH_HMAC_SHA2_256_128),
+            SkCipher::AesCbc { integ, .. } => Some(integ.id()),
         }
     }
 
     /// Key size in bits.
     pub const fn key_bits(self) -> u16 {
         match self {
-            SkCipher::AesGcm16 { key_bits } | SkCipher::AesCbcHmacSha256 { key_bits } => key_bits,
+            SkCipher::AesGcm16 { key_bits } | SkCipher::AesCbc { key_bits, .. } => key_bits,
         }
     }
 
@@ -197,16 +290,17 @@ pub fn seal(
         build_inner_chain(inner).map_err(|e| CryptoError::Codec(e.to_string()))?;
     let (iv_len, pad) = match keys.cipher {
         SkCipher::AesGcm16 { .. } => (GCM_IV_LEN, 0),
-        SkCipher::AesCbcHmacSha256 { .. } => {
+        SkCipher::AesCbc { .. } => {
             let used = plaintext.len().saturating_add(1) % AES_BLOCK;
             (AES_BLOCK, (AES_BLOCK - used) % AES_BLOCK)
         }
     };
     plaintext.resize(plaintext.len().saturating_add(pad), 0);
     plaintext.push(u8::try_from(pad).unwrap_or(0));
+    let icv_len = keys.cipher.icv_len();
     let body_len = iv_len
         .saturating_add(plaintext.len())
-        .saturating_add(ICV_LEN);
+        .saturating_add(icv_len);
     let mut framed = message.clone();
     framed.payloads.push(Payload::Encrypted(EncryptedPayload {
         first_inner,
@@ -219,7 +313,7 @@ pub fn seal(
     let mut iv = vec![0u8; iv_len];
     rng.fill(&mut iv);
     let ct_start = body_start.saturating_add(iv_len);
-    let icv_start = datagram.len().saturating_sub(ICV_LEN);
+    let icv_start = datagram.len().saturating_sub(icv_len);
     match keys.cipher {
         SkCipher::AesGcm16 { .. } => {
             let aad = datagram.get(..body_start).unwrap_or_default().to_vec();
@@ -228,17 +322,13 @@ pub fn seal(
             write_at(&mut datagram, ct_start, &plaintext)?;
             write_at(&mut datagram, icv_start, &tag)?;
         }
-        SkCipher::AesCbcHmacSha256 { .. } => {
+        SkCipher::AesCbc { integ, .. } => {
             cbc_encrypt(keys.encr.as_bytes(), &iv, &mut plaintext)?;
             write_at(&mut datagram, body_start, &iv)?;
             write_at(&mut datagram, ct_start, &plaintext)?;
             let covered = datagram.get(..icv_start).unwrap_or_default();
-            let icv = hmac_sha256(keys.integ.as_bytes(), covered)?;
-            write_at(
-                &mut datagram,
-                icv_start,
-                icv.get(..ICV_LEN).unwrap_or_default(),
-            )?;
+            let icv = integ.icv(keys.integ.as_bytes(), covered)?;
+            write_at(&mut datagram, icv_start, &icv)?;
         }
     }
     plaintext.zeroize();
@@ -259,9 +349,10 @@ pub fn open(
     let body = sk.body.as_slice();
     let iv_len = match keys.cipher {
         SkCipher::AesGcm16 { .. } => GCM_IV_LEN,
-        SkCipher::AesCbcHmacSha256 { .. } => AES_BLOCK,
+        SkCipher::AesCbc { .. } => AES_BLOCK,
     };
-    let min = iv_len.saturating_add(ICV_LEN).saturating_add(1);
+    let icv_len = keys.cipher.icv_len();
+    let min = iv_len.saturating_add(icv_len).saturating_add(1);
     if body.len() < min {
         return Err(CryptoError::Malformed(
             "shorter than IV, pad length and ICV",
@@ -273,29 +364,23 @@ pub fn open(
         .ok_or(CryptoError::Malformed("body longer than datagram"))?;
     let prefix = datagram.get(..body_start).unwrap_or_default();
     let (iv, rest) = body.split_at(iv_len);
-    let (ciphertext, icv) = rest.split_at(rest.len().saturating_sub(ICV_LEN));
+    let (ciphertext, icv) = rest.split_at(rest.len().saturating_sub(icv_len));
     let mut plaintext = ciphertext.to_vec();
     match keys.cipher {
         SkCipher::AesGcm16 { .. } => gcm_open(&keys.encr, iv, prefix, &mut plaintext, icv)?,
-        SkCipher::AesCbcHmacSha256 { .. } => {
+        SkCipher::AesCbc { integ, .. } => {
             if ciphertext.len() % AES_BLOCK != 0 {
                 return Err(CryptoError::Malformed(
                     "ciphertext not a multiple of the block size",
                 ));
             }
             let covered = datagram
-                .get(..datagram.len().saturating_sub(ICV_LEN))
+                .get(..datagram.len().saturating_sub(icv_len))
                 .unwrap_or_default();
-            let mut mac =
-                <Hmac<Sha256> as Mac>::new_from_slice(keys.integ.as_bytes()).map_err(|_| {
-                    CryptoError::KeySize {
-                        expected: 32,
-                        actual: keys.integ.len(),
-                    }
-                })?;
-            mac.update(covered);
-            mac.verify_truncated_left(icv)
-                .map_err(|_| CryptoError::IntegrityCheckFailed)?;
+            let want = integ.icv(keys.integ.as_bytes(), covered)?;
+            if !ct_eq(&want, icv) {
+                return Err(CryptoError::IntegrityCheckFailed);
+            }
             cbc_decrypt(keys.encr.as_bytes(), iv, &mut plaintext)?;
         }
     }
@@ -430,15 +515,6 @@ fn cbc_decrypt(key: &[u8], iv: &[u8], buffer: &mut [u8]) -> Result<(), CryptoErr
             .map_err(|_| CryptoError::Malformed("CBC padding")),
         _ => Err(bad),
     }
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| CryptoError::KeySize {
-        expected: 32,
-        actual: key.len(),
-    })?;
-    mac.update(data);
-    Ok(mac.finalize().into_bytes().to_vec())
 }
 
 /// The RFC 3526 2048-bit MODP prime (group 14), generator 2.

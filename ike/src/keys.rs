@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 //! IKEv2 key derivation (RFC 7296 §2.13, §2.14, §2.17, §2.18) with HMAC-SHA-2 PRFs
-//! (RFC 4868). Primitives come from RustCrypto's `hmac` and `sha2`.
+//! (RFC 4868) and, for old peers, HMAC-SHA-1. Primitives come from RustCrypto's `hmac`,
+//! `sha2` and `sha1`.
 
 use core::fmt;
 
 use hmac::{Hmac, Mac};
+use sha1::Sha1;
 use sha2::{Sha256, Sha384, Sha512};
 use zeroize::Zeroize;
 
 use crate::secret::Secret;
-use crate::transform_ids::{PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512};
+use crate::transform_ids::{
+    PRF_HMAC_SHA1, PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512,
+};
 
 /// prf+ stops after 255 blocks (RFC 7296 §2.13).
 const PRF_PLUS_MAX_BLOCKS: usize = 255;
@@ -17,6 +21,8 @@ const PRF_PLUS_MAX_BLOCKS: usize = 255;
 /// A negotiated pseudo-random function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Prf {
+    /// PRF_HMAC_SHA1 (2): weak, accepted only when a configuration names it.
+    HmacSha1,
     /// PRF_HMAC_SHA2_256 (5).
     HmacSha256,
     /// PRF_HMAC_SHA2_384 (6).
@@ -58,6 +64,7 @@ impl Prf {
     /// The PRF for a transform ID, if supported.
     pub const fn from_transform_id(id: u16) -> Option<Self> {
         match id {
+            PRF_HMAC_SHA1 => Some(Prf::HmacSha1),
             PRF_HMAC_SHA2_256 => Some(Prf::HmacSha256),
             PRF_HMAC_SHA2_384 => Some(Prf::HmacSha384),
             PRF_HMAC_SHA2_512 => Some(Prf::HmacSha512),
@@ -68,6 +75,7 @@ impl Prf {
     /// Its transform ID.
     pub const fn transform_id(self) -> u16 {
         match self {
+            Prf::HmacSha1 => PRF_HMAC_SHA1,
             Prf::HmacSha256 => PRF_HMAC_SHA2_256,
             Prf::HmacSha384 => PRF_HMAC_SHA2_384,
             Prf::HmacSha512 => PRF_HMAC_SHA2_512,
@@ -77,6 +85,7 @@ impl Prf {
     /// Output size in bytes.
     pub const fn output_len(self) -> usize {
         match self {
+            Prf::HmacSha1 => 20,
             Prf::HmacSha256 => 32,
             Prf::HmacSha384 => 48,
             Prf::HmacSha512 => 64,
@@ -91,6 +100,7 @@ impl Prf {
     /// `prf(key, data[0] | data[1] | ...)`.
     pub fn prf(self, key: &[u8], data: &[&[u8]]) -> Result<Secret, KeyError> {
         match self {
+            Prf::HmacSha1 => mac::<Hmac<Sha1>>(key, data),
             Prf::HmacSha256 => mac::<Hmac<Sha256>>(key, data),
             Prf::HmacSha384 => mac::<Hmac<Sha384>>(key, data),
             Prf::HmacSha512 => mac::<Hmac<Sha512>>(key, data),

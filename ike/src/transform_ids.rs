@@ -21,7 +21,7 @@ pub const ENCR_NULL_AUTH_AES_GMAC: u16 = 21;
 /// ENCR_CHACHA20_POLY1305 (RFC 7634).
 pub const ENCR_CHACHA20_POLY1305: u16 = 28;
 
-/// PRF_HMAC_SHA1 (RFC 7296); named for diagnostics only.
+/// PRF_HMAC_SHA1 (RFC 7296): weak, only where a configuration names it.
 pub const PRF_HMAC_SHA1: u16 = 2;
 /// PRF_HMAC_SHA2_256 (RFC 4868).
 pub const PRF_HMAC_SHA2_256: u16 = 5;

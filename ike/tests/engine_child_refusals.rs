@@ -225,7 +225,7 @@ fn no_acceptable_esp_proposal_is_the_same_refusal_in_both_exchanges() {
     assert!(matches!(
         &auth_i.error,
         ChildError::PeerRefused {
-            detail: RefusalDetail::Offered(_),
+            detail: RefusalDetail::Offered(_, _),
             ..
         }
     ));

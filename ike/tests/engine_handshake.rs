@@ -9,8 +9,11 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use engine_sim::*;
-use ripsec_ike::crypto::{DhGroup, SkCipher};
-use ripsec_ike::engine::{Error, EspCipher, EspInteg, EspProposal, Mode, Output, RetransmitPolicy};
+use ripsec_ike::crypto::{DhGroup, SkCipher, SkInteg};
+use ripsec_ike::engine::{
+    Error, EspCipher, EspInteg, EspProposal, IkeProposal, Mode, Output, RetransmitPolicy,
+};
+use ripsec_ike::keys::Prf;
 use ripsec_ike::{Identity, Message, TrafficSelector};
 
 #[test]
@@ -54,7 +57,10 @@ fn clean_handshake_takes_four_messages() {
 #[test]
 fn cbc_ecp256_transport_ipv6_ids() {
     let (mut alice, mut bob) = configs();
-    let cbc = SkCipher::AesCbcHmacSha256 { key_bits: 128 };
+    let cbc = SkCipher::AesCbc {
+        key_bits: 128,
+        integ: SkInteg::Sha256_128,
+    };
     for c in [&mut alice, &mut bob] {
         c.ike_proposals = vec![ike(cbc, DhGroup::Ecp256)];
         c.children[0].esp_proposals = vec![EspProposal { cipher: cbc.into() }];
@@ -71,6 +77,56 @@ fn cbc_ecp256_transport_ipv6_ids() {
     assert_eq!(child.outbound.encr_key.len(), 16);
     assert_eq!(child.outbound.integ_key.len(), 32);
     assert_eq!(sim.sent.len(), 4);
+}
+
+/// Each IKE integrity transform with the PRF strongSwan pairs with it (SHA-1 too, which a
+/// configuration must name): the IKE SA comes up, a rekey of it too, and the Child SA gets the
+/// same HMAC.
+#[test]
+fn every_ike_integrity_and_prf() {
+    let suites = [
+        (SkInteg::Sha1_96, Prf::HmacSha1),
+        (SkInteg::Sha384_192, Prf::HmacSha384),
+        (SkInteg::Sha512_256, Prf::HmacSha512),
+        (SkInteg::Sha256_128, Prf::HmacSha1),
+    ];
+    for (seed, (integ, prf)) in (60..).zip(suites) {
+        let (mut alice, mut bob) = configs();
+        let cbc = SkCipher::AesCbc {
+            key_bits: 256,
+            integ,
+        };
+        for c in [&mut alice, &mut bob] {
+            c.ike_proposals = vec![IkeProposal {
+                cipher: cbc,
+                prf,
+                dh: DhGroup::Ecp384,
+            }];
+            c.children[0].esp_proposals = vec![EspProposal { cipher: cbc.into() }];
+        }
+        let mut sim = established(seed, alice, bob);
+        let (i, r) = assert_one_live_child(&sim);
+        assert_eq!(i.cipher, EspCipher::from(cbc), "{integ:?}");
+        assert_eq!(r.outbound.integ_key.len(), integ.key_len(), "{integ:?}");
+        let now = sim.now;
+        let id = sim.current_sa(INITIATOR).unwrap();
+        sim.engines[INITIATOR].rekey_ike(now, id);
+        sim.run();
+        assert_eq!(
+            sim.established(INITIATOR),
+            1,
+            "{integ:?} {prf:?}: IKE SA after its rekey"
+        );
+        assert!(
+            sim.request_failures(INITIATOR).is_empty(),
+            "{integ:?} {prf:?}"
+        );
+        assert_ne!(
+            sim.current_sa(INITIATOR),
+            Some(id),
+            "{integ:?} {prf:?}: rekeyed"
+        );
+    }
 }
 
 #[test]

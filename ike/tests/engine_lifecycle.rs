@@ -343,7 +343,7 @@ fn pfs_mismatch_is_refused_and_the_old_child_stays() {
                 context: ChildContext::Answered(ChildOp::Rekey(_)),
                 error: ChildError::PeerRefused {
                     notify: NotifyType::NO_PROPOSAL_CHOSEN,
-                    detail: RefusalDetail::Offered(_)
+                    detail: RefusalDetail::Offered(_, _)
                 }
             }
         ),

@@ -6,7 +6,7 @@ mod common;
 mod engine_sim;
 
 use engine_sim::*;
-use ripsec_ike::crypto::{DhGroup, SkCipher};
+use ripsec_ike::crypto::{DhGroup, SkCipher, SkInteg};
 use ripsec_ike::engine::{
     Auth, AuthError, ChildContext, ChildError, CloseReason, Config, Error, EspCipher, EspProposal,
     InitError, RefusalDetail,
@@ -65,7 +65,10 @@ fn assert_child_refused(sim: &Sim, notify: NotifyType) -> Error {
 fn ike_proposal_mismatch_explains_both_offers() {
     let (alice, mut bob) = configs();
     bob.ike_proposals = vec![ike(
-        SkCipher::AesCbcHmacSha256 { key_bits: 128 },
+        SkCipher::AesCbc {
+            key_bits: 128,
+            integ: SkInteg::Sha256_128,
+        },
         DhGroup::Curve25519,
     )];
     let sim = run(alice, bob);

@@ -9,9 +9,15 @@ use hmac::{Hmac, Mac};
 use ripsec_ike::keys::*;
 use ripsec_ike::transform_ids::*;
 use ripsec_ike::Secret;
+use sha1::Sha1;
 use sha2::{Sha256, Sha384, Sha512};
 
-const ALL_PRFS: [Prf; 3] = [Prf::HmacSha256, Prf::HmacSha384, Prf::HmacSha512];
+const ALL_PRFS: [Prf; 4] = [
+    Prf::HmacSha1,
+    Prf::HmacSha256,
+    Prf::HmacSha384,
+    Prf::HmacSha512,
+];
 
 /// HMAC straight from the `hmac` crate, independent of `Prf::prf`.
 fn reference_hmac(prf: Prf, key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -21,6 +27,7 @@ fn reference_hmac(prf: Prf, key: &[u8], data: &[u8]) -> Vec<u8> {
         mac.finalize().into_bytes().to_vec()
     }
     match prf {
+        Prf::HmacSha1 => run::<Hmac<Sha1>>(key, data),
         Prf::HmacSha256 => run::<Hmac<Sha256>>(key, data),
         Prf::HmacSha384 => run::<Hmac<Sha384>>(key, data),
         Prf::HmacSha512 => run::<Hmac<Sha512>>(key, data),
@@ -39,13 +46,14 @@ fn reference_prf_plus(prf: Prf, key: &[u8], seed: &[u8], len: usize) -> Vec<u8> 
     all[..len].to_vec()
 }
 
-// ---- the PRF itself: RFC 4231 test case 2 ----
+// ---- the PRF itself: RFC 4231 test case 2 (RFC 2202 test case 2 for SHA-1) ----
 
 #[test]
 fn prf_matches_rfc4231_case_2() {
     let key = b"Jefe";
     let data = b"what do ya want for nothing?";
     let expected = [
+        (Prf::HmacSha1, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
         (
             Prf::HmacSha256,
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
@@ -78,7 +86,9 @@ fn prf_transform_ids() {
         Prf::from_transform_id(PRF_HMAC_SHA2_256),
         Some(Prf::HmacSha256)
     );
-    assert_eq!(Prf::from_transform_id(PRF_HMAC_SHA1), None);
+    assert_eq!(Prf::from_transform_id(PRF_HMAC_SHA1), Some(Prf::HmacSha1));
+    // PRF_AES128_XCBC (4): no well-kept crate implements it.
+    assert_eq!(Prf::from_transform_id(4), None);
 }
 
 // ---- prf+ against the independent chain ----

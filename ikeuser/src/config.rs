@@ -2,7 +2,7 @@
 //! Every problem is reported as `FILE:LINE: what is wrong and what to write instead`, and
 //! unknown keys are errors.
 
-use ripsec_ike::crypto::{DhGroup, SkCipher};
+use ripsec_ike::crypto::{DhGroup, SkCipher, SkInteg};
 use ripsec_ike::engine::{
     Auth, EspCipher, EspInteg, EspProposal, IkeProposal, Mode, RetransmitPolicy,
 };
@@ -84,6 +84,7 @@ struct RawChild {
     remote_ts: Option<Words>,
     mode: Option<Spanned<String>>,
     esp_proposals: Option<Words>,
+    ah_proposals: Option<Words>,
     rekey_time: Option<Spanned<u64>>,
     life_time: Option<Spanned<u64>>,
 }
@@ -120,6 +121,7 @@ pub struct Child {
     pub local_ts: Vec<Prefix>,
     pub remote_ts: Vec<Prefix>,
     pub mode: Mode,
+    /// ESP proposals, or AH ones (`ah_proposals`, `EspCipher::Ah`).
     pub esp: Vec<EspProposal>,
     /// ESP proposals carry a DH group: rekeys use PFS.
     pub pfs: bool,
@@ -177,6 +179,22 @@ impl Config {
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         for c in &self.connections {
+            let sha1 = |p: &&IkeProposal| {
+                p.prf == Prf::HmacSha1
+                    || matches!(
+                        p.cipher,
+                        SkCipher::AesCbc {
+                            integ: SkInteg::Sha1_96,
+                            ..
+                        }
+                    )
+            };
+            if c.ike.iter().any(|p| sha1(&p)) {
+                out.push(format!(
+                    "connection `{}`: an IKE proposal uses HMAC-SHA-1, which RFC 8247 keeps for old peers only; prefer sha256",
+                    c.name
+                ));
+            }
             for child in &c.children {
                 for p in child.esp.iter().filter(|p| p.cipher.is_weak()) {
                     out.push(format!(
@@ -568,14 +586,23 @@ fn child(
     };
     let local_ts = selectors(c, &ctx, "local_ts", r.local_ts.as_ref(), local);
     let remote_ts = selectors(c, &ctx, "remote_ts", r.remote_ts.as_ref(), remote);
-    let esp = proposals(
-        c,
-        &ctx,
-        "esp_proposals",
-        r.esp_proposals.as_ref(),
-        DEFAULT_ESP,
-        esp_proposal,
-    );
+    let esp = match (&r.esp_proposals, &r.ah_proposals) {
+        (Some(_), Some(ah)) => c.error(
+            ah.span(),
+            format_args!(
+                "{ctx}: a Child SA is ESP or AH: keep esp_proposals or ah_proposals, not both"
+            ),
+        ),
+        (None, Some(ah)) => each(c, &ctx, "ah_proposals", ah, ah_proposal),
+        (esp, None) => proposals(
+            c,
+            &ctx,
+            "esp_proposals",
+            esp.as_ref(),
+            DEFAULT_ESP,
+            esp_proposal,
+        ),
+    };
     let mut pfs = false;
     if let (Some(esp), Some(ike)) = (&esp, ike) {
         let groups: Vec<DhGroup> = esp.iter().filter_map(|e| e.1).collect();
@@ -937,14 +964,27 @@ fn each<T>(
     (out.len() == list.get_ref().len()).then_some(out)
 }
 
-fn cipher(token: &str) -> Option<(SkCipher, bool)> {
+/// An IKE encryption keyword: the AEAD suite, or the AES-CBC key size (an integrity keyword
+/// must follow).
+fn cipher(token: &str) -> Option<Result<SkCipher, u16>> {
     Some(match token {
-        "aes128gcm16" | "aes128gcm" => (SkCipher::AesGcm16 { key_bits: 128 }, true),
-        "aes256gcm16" | "aes256gcm" => (SkCipher::AesGcm16 { key_bits: 256 }, true),
-        "aes128" => (SkCipher::AesCbcHmacSha256 { key_bits: 128 }, false),
-        "aes256" => (SkCipher::AesCbcHmacSha256 { key_bits: 256 }, false),
+        "aes128gcm16" | "aes128gcm" => Ok(SkCipher::AesGcm16 { key_bits: 128 }),
+        "aes256gcm16" | "aes256gcm" => Ok(SkCipher::AesGcm16 { key_bits: 256 }),
+        "aes128" => Err(128),
+        "aes256" => Err(256),
         _ => return None,
     })
+}
+
+/// The IKE integrity transform of an ESP integrity keyword, and the PRF strongSwan pairs with
+/// it when the proposal names none.
+fn ike_integ(integ: EspInteg) -> (SkInteg, Prf) {
+    match integ {
+        EspInteg::Sha1_96 => (SkInteg::Sha1_96, Prf::HmacSha1),
+        EspInteg::Sha256_128 => (SkInteg::Sha256_128, Prf::HmacSha256),
+        EspInteg::Sha384_192 => (SkInteg::Sha384_192, Prf::HmacSha384),
+        EspInteg::Sha512_256 => (SkInteg::Sha512_256, Prf::HmacSha512),
+    }
 }
 
 /// What an ESP encryption keyword leaves to the rest of the proposal.
@@ -1029,38 +1069,48 @@ const INTEGS: &str = "sha256, sha384, sha512, sha1";
 const GROUPS: &str = "modp2048, modp3072, modp4096, ecp256, ecp384, ecp521, curve25519";
 
 /// Parses a strongSwan-style IKE proposal: `aes128gcm16-prfsha256-ecp256`,
-/// `aes256-sha256-modp2048` (the PRF follows the integrity algorithm when not named).
+/// `aes256-sha384-modp2048` (the PRF follows the integrity algorithm when not named).
 pub fn ike_proposal(s: &str) -> Result<IkeProposal, String> {
     let mut tokens = s.split('-');
     let first = tokens.next().unwrap_or_default();
-    let (cipher, aead) = cipher(first).ok_or_else(|| match esp_encr(first) {
+    let encr = cipher(first).ok_or_else(|| match esp_encr(first) {
         Some(_) => format!("\"{s}\": {first} is for ESP only; IKE takes one of {CIPHERS}"),
         None => format!("\"{s}\": unknown encryption `{first}`; use one of {CIPHERS}"),
     })?;
-    let (mut integ, mut prf, mut group) = (false, None, None);
+    let (mut integ, mut prf, mut group) = (None, None, None);
     for t in tokens {
+        if let Some(i) = esp_integ(t) {
+            if encr.is_ok() {
+                return Err(format!("\"{s}\": {first} is an AEAD and takes no integrity algorithm; write prf{t} for the PRF"));
+            }
+            integ = Some(ike_integ(i));
+            continue;
+        }
         match t {
-            "sha256" if !aead => integ = true,
-            "sha256" => return Err(format!("\"{s}\": {first} is an AEAD and takes no integrity algorithm; write prfsha256 for the PRF")),
+            "prfsha1" => prf = Some(Prf::HmacSha1),
             "prfsha256" => prf = Some(Prf::HmacSha256),
             "prfsha384" => prf = Some(Prf::HmacSha384),
             "prfsha512" => prf = Some(Prf::HmacSha512),
             _ => {
                 group = Some(dh(t).ok_or_else(|| {
-                    format!("\"{s}\": unknown `{t}`; integrity is sha256, PRFs are prfsha256/384/512, DH groups are {GROUPS}")
+                    format!("\"{s}\": unknown `{t}`; integrity is {INTEGS}, PRFs are prfsha256/384/512 (prfsha1), DH groups are {GROUPS}")
                 })?)
             }
         }
     }
-    if !aead && !integ {
-        return Err(format!(
-            "\"{s}\": {first} (CBC) needs an integrity algorithm: {first}-sha256-..."
-        ));
-    }
+    let cipher = match (encr, integ) {
+        (Ok(aead), _) => aead,
+        (Err(key_bits), Some((integ, _))) => SkCipher::AesCbc { key_bits, integ },
+        (Err(_), None) => {
+            return Err(format!(
+            "\"{s}\": {first} (CBC) needs an integrity algorithm: {first}-sha256-... (or {INTEGS})"
+        ))
+        }
+    };
     let prf = match (prf, integ) {
         (Some(p), _) => p,
-        (None, true) => Prf::HmacSha256,
-        (None, false) => {
+        (None, Some((_, paired))) => paired,
+        (None, None) => {
             return Err(format!(
                 "\"{s}\": an AEAD proposal needs a PRF: {first}-prfsha256-..."
             ))
@@ -1120,15 +1170,52 @@ pub fn esp_proposal(s: &str) -> Result<(EspProposal, Option<DhGroup>), String> {
     Ok((EspProposal { cipher }, group))
 }
 
+/// The IP protocol of a negotiated suite: ESP or AH.
+pub fn proto_of(cipher: EspCipher) -> u8 {
+    match cipher {
+        EspCipher::Ah { .. } => ripsec_proto::uapi::PROTO_AH,
+        _ => ripsec_proto::uapi::PROTO_ESP,
+    }
+}
+
+/// Parses an AH proposal (strongSwan's `ah_proposals`): `sha256`, `sha384`, `sha512` or
+/// `sha1`, optionally with a DH group for PFS.
+pub fn ah_proposal(s: &str) -> Result<(EspProposal, Option<DhGroup>), String> {
+    let mut tokens = s.split('-');
+    let first = tokens.next().unwrap_or_default();
+    let integ = esp_integ(first).ok_or_else(|| {
+        format!("\"{s}\": unknown integrity algorithm `{first}`; AH takes {INTEGS}")
+    })?;
+    let mut group = None;
+    for t in tokens {
+        match t {
+            "noesn" => {}
+            "esn" => return Err(format!("\"{s}\": ESN is not negotiated yet; drop `-esn`")),
+            _ => {
+                group = Some(dh(t).ok_or_else(|| {
+                    format!("\"{s}\": unknown `{t}`; AH takes one of {INTEGS}, then a DH group ({GROUPS}) for PFS")
+                })?)
+            }
+        }
+    }
+    Ok((
+        EspProposal {
+            cipher: EspCipher::Ah { integ },
+        },
+        group,
+    ))
+}
+
 /// ripsec's algorithm name (`ripsec_proto::alg::ALGS`) for a negotiated ESP cipher: the entry
 /// with its IKEv2 transform IDs and key size. The key installed with it is the encryption key
 /// (salt included) followed by the integrity key.
 pub fn ripsec_alg(cipher: EspCipher) -> &'static str {
     let bits = cipher.key_length_attribute();
+    let proto = proto_of(cipher);
     ripsec_proto::alg::ALGS
         .iter()
         .find(|a| {
-            a.proto == ripsec_proto::uapi::PROTO_ESP
+            a.proto == proto
                 && a.ikev2_encr == cipher.encr_id()
                 && a.ikev2_integ == cipher.integ_id().unwrap_or(0)
                 && bits.is_none_or(|b| b == a.enc_key_bits)
@@ -1427,6 +1514,92 @@ life_time = 120
         }
         assert_eq!(seen.len(), 29);
         assert!(seen.iter().filter(|c| c.is_weak()).count() == 4);
+    }
+
+    #[test]
+    fn ike_proposals_take_every_integrity_and_prf() {
+        let p = ike_proposal("aes256-sha512-ecp384").unwrap();
+        assert_eq!(
+            (p.cipher, p.prf),
+            (
+                SkCipher::AesCbc {
+                    key_bits: 256,
+                    integ: SkInteg::Sha512_256
+                },
+                Prf::HmacSha512
+            )
+        );
+        let p = ike_proposal("aes128-sha384-prfsha256-modp3072").unwrap();
+        assert_eq!(p.prf, Prf::HmacSha256);
+        assert_eq!(p.cipher.integ_id(), Some(SkInteg::Sha384_192.id()));
+        let p = ike_proposal("aes128-sha1-modp2048").unwrap();
+        assert_eq!(p.prf, Prf::HmacSha1);
+        assert_eq!(
+            ike_proposal("aes128gcm16-prfsha1-ecp256").unwrap().prf,
+            Prf::HmacSha1
+        );
+        let e = ike_proposal("aes128gcm16-sha384-ecp256").unwrap_err();
+        assert!(
+            e.contains("takes no integrity algorithm; write prfsha384 for the PRF"),
+            "{e}"
+        );
+        let e = ike_proposal("aes128-ecp256").unwrap_err();
+        assert!(e.contains("needs an integrity algorithm"), "{e}");
+        let weak = check(&GOOD.replace("aes256-sha256-modp2048", "aes256-sha1-modp2048")).unwrap();
+        assert!(
+            weak.warnings()
+                .iter()
+                .any(|w| w.contains("an IKE proposal uses HMAC-SHA-1")),
+            "{:?}",
+            weak.warnings()
+        );
+    }
+
+    #[test]
+    fn ah_proposals_make_an_ah_child() {
+        let cfg = check(&GOOD.replace(
+            r#"esp_proposals = ["aes128gcm16-ecp256"]"#,
+            r#"ah_proposals = ["sha512-ecp256", "sha256-ecp256"]"#,
+        ))
+        .unwrap();
+        let child = &cfg.connections[0].children[0];
+        let integs: Vec<_> = child.esp.iter().map(|p| p.cipher).collect();
+        assert_eq!(
+            integs,
+            [
+                EspCipher::Ah {
+                    integ: EspInteg::Sha512_256
+                },
+                EspCipher::Ah {
+                    integ: EspInteg::Sha256_128
+                }
+            ]
+        );
+        assert!(child.pfs);
+        assert_eq!(ripsec_alg(integs[1]), "sha256");
+        assert_eq!(proto_of(integs[1]), ripsec_proto::uapi::PROTO_AH);
+        let both = GOOD.replace(
+            r#"esp_proposals = ["aes128gcm16-ecp256"]"#,
+            "esp_proposals = [\"aes128gcm16-ecp256\"]\nah_proposals = [\"sha256\"]",
+        );
+        let e = check(&both).unwrap_err();
+        assert!(
+            e.contains("a Child SA is ESP or AH: keep esp_proposals or ah_proposals, not both"),
+            "{e}"
+        );
+        let e = ah_proposal("aes128-sha256").unwrap_err();
+        assert!(
+            e.contains(
+                "unknown integrity algorithm `aes128`; AH takes sha256, sha384, sha512, sha1"
+            ),
+            "{e}"
+        );
+        let weak = check(&GOOD.replace(
+            r#"esp_proposals = ["aes128gcm16-ecp256"]"#,
+            r#"ah_proposals = ["sha1"]"#,
+        ))
+        .unwrap();
+        assert_eq!(weak.warnings().len(), 1);
     }
 
     #[test]

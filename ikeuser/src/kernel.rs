@@ -1,6 +1,6 @@
 //! What the daemon installs into ripsec: SPIs (GETSPI), Child SAs and their policies.
 
-use crate::config::{ripsec_alg, Prefix};
+use crate::config::{proto_of, ripsec_alg, Prefix};
 use crate::netlink::attr::{self, AttrWriter};
 use crate::netlink::{Ripsec, NLM_F_DUMP};
 use crate::sa::{decode, SaInfo};
@@ -36,6 +36,8 @@ pub struct Selector {
 /// Where a protect policy sends traffic.
 #[derive(Clone, Copy, Debug)]
 pub struct Template {
+    /// ESP or AH.
+    pub proto: u8,
     pub mode: Mode,
     pub reqid: u32,
     pub src: IpAddr,
@@ -90,7 +92,7 @@ impl Kernel {
         let (family, dst_b) = family_bytes(&dst);
         let mut req = AttrWriter::default();
         req.u32(a::SA_SPI, dir.spi)
-            .u8(a::SA_PROTO, ESP)
+            .u8(a::SA_PROTO, proto_of(child.cipher))
             .u8(a::SA_FAMILY, family)
             .bytes(a::SA_DST, &dst_b)
             .bytes(a::SA_SRC, &family_bytes(&src).1)
@@ -124,7 +126,7 @@ impl Kernel {
 
     /// Moves an outbound ESP-in-UDP SA to the peer's new port (its NAT mapping changed).
     pub fn set_peer_port(&mut self, dst: IpAddr, spi: u32, ours: u16, peers: u16) -> Result<()> {
-        let mut req = sa_id(dst, spi);
+        let mut req = sa_id(dst, ESP, spi);
         req.u16(a::SA_ENCAP_SPORT, ours)
             .u16(a::SA_ENCAP_DPORT, peers);
         self.nl.request(cmd::SA_UPDATE, &req).map(drop)
@@ -167,16 +169,16 @@ impl Kernel {
     }
 
     /// Removes an SA; a missing one is not an error (it may have expired).
-    pub fn del_sa(&mut self, dst: IpAddr, spi: u32) -> Result<()> {
-        match self.nl.request(cmd::SA_DEL, &sa_id(dst, spi)) {
+    pub fn del_sa(&mut self, dst: IpAddr, proto: u8, spi: u32) -> Result<()> {
+        match self.nl.request(cmd::SA_DEL, &sa_id(dst, proto, spi)) {
             Err(e) if is_enoent(&e) => Ok(()),
             r => r.map(drop),
         }
     }
 
     /// An SA with its counters.
-    pub fn get_sa(&mut self, dst: IpAddr, spi: u32) -> Result<SaInfo> {
-        let r = self.nl.request(cmd::SA_GET, &sa_id(dst, spi))?;
+    pub fn get_sa(&mut self, dst: IpAddr, proto: u8, spi: u32) -> Result<SaInfo> {
+        let r = self.nl.request(cmd::SA_GET, &sa_id(dst, proto, spi))?;
         decode(&r.first().ok_or_else(|| anyhow!("no SA reply"))?.payload)
     }
 
@@ -217,7 +219,7 @@ impl Kernel {
                 .u16(a::SEL_DPORT_HI, sel.dport.1);
         }
         if let Some(t) = tmpl {
-            req.u8(a::TMPL_PROTO, ESP)
+            req.u8(a::TMPL_PROTO, t.proto)
                 .u8(a::TMPL_MODE, mode_id(t.mode))
                 .u32(a::TMPL_REQID, t.reqid);
             if t.mode == Mode::Tunnel {
@@ -320,15 +322,20 @@ impl Kernel {
             let sa = decode(&m.payload)?;
             if reqids.contains(&sa.reqid) {
                 if let Ok(dst) = sa.dst.parse::<IpAddr>() {
-                    sas.push((dst, sa.spi));
+                    let proto = if sa.proto == "ah" {
+                        uapi::PROTO_AH
+                    } else {
+                        ESP
+                    };
+                    sas.push((dst, proto, sa.spi));
                 }
             }
         }
         for id in &policies {
             self.del_policy(*id)?;
         }
-        for (dst, spi) in &sas {
-            self.del_sa(*dst, *spi)?;
+        for (dst, proto, spi) in &sas {
+            self.del_sa(*dst, *proto, *spi)?;
         }
         Ok((sas.len(), policies.len()))
     }
@@ -340,7 +347,7 @@ pub fn sa_alg_key(cipher: EspCipher, dir: &ChildDirection) -> Result<(&'static s
     let name = ripsec_alg(cipher);
     let mut key = dir.encr_key.as_bytes().to_vec();
     key.extend_from_slice(dir.integ_key.as_bytes());
-    let want = alg::find(name, uapi::PROTO_ESP).map(|a| a.key_len());
+    let want = alg::find(name, proto_of(cipher)).map(|a| a.key_len());
     if want != Some(key.len()) {
         let got = key.len();
         key.zeroize();
@@ -352,12 +359,12 @@ pub fn sa_alg_key(cipher: EspCipher, dir: &ChildDirection) -> Result<(&'static s
     Ok((name, key))
 }
 
-/// The attributes that name an ESP SA: SPI and destination.
-fn sa_id(dst: IpAddr, spi: u32) -> AttrWriter {
+/// The attributes that name an SA: SPI, protocol and destination.
+fn sa_id(dst: IpAddr, proto: u8, spi: u32) -> AttrWriter {
     let (family, dst_b) = family_bytes(&dst);
     let mut req = AttrWriter::default();
     req.u32(a::SA_SPI, spi)
-        .u8(a::SA_PROTO, ESP)
+        .u8(a::SA_PROTO, proto)
         .u8(a::SA_FAMILY, family)
         .bytes(a::SA_DST, &dst_b);
     req

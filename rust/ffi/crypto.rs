@@ -218,7 +218,8 @@ impl Drop for Shash {
 /// Whether `a` and `b` are equal, in time that does not depend on where they differ.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     // SAFETY: both are valid for `a.len()` bytes once the lengths match.
-    a.len() == b.len() && unsafe { ripsec_shim_memneq(a.as_ptr().cast(), b.as_ptr().cast(), a.len()) } == 0
+    a.len() == b.len()
+        && unsafe { ripsec_shim_memneq(a.as_ptr().cast(), b.as_ptr().cast(), a.len()) } == 0
 }
 
 /// Whether the running kernel's crypto API can instantiate `name`.

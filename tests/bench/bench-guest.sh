@@ -8,6 +8,8 @@
 #   XFRM           the kernel's IPsec on both    same algorithm, keys and SPIs
 #   ripsec -> XFRM ripsec left, XFRM right       the interop setup of tests/vm/interop.sh
 #   WireGuard      wg0 on both sides             ChaCha20-Poly1305 (WireGuard has no choice)
+#   ripsec / XFRM in UDP   the same, ESP in UDP (encap espinudp 4500 4500)
+#   ripsec / XFRM AH       AH with HMAC-SHA-256-128 (hmac(sha256), XFRM with flag align4)
 #   plaintext      inner networks routed over the veth directly
 # For each: one TCP flow (iperf3, Mbit/s received) and 64-byte UDP payloads (iperf3 -b 0,
 # packets per second received). ripsec.ko is loaded only for the paths that use it.
@@ -38,9 +40,11 @@ read -r -a SP_STEPS <<<"${BENCH_POLICIES-1000 10000}"
 INTEROP=${BENCH_INTEROP:-1}
 [ ${#SA_STEPS[@]} = 2 ] && [ ${#SP_STEPS[@]} = 2 ] || { echo "bench: BENCH_SAS and BENCH_POLICIES take two counts each" >&2; exit 1; }
 
-ALG=aes128gcm16
+ALG=aes128gcm16 SA_PROTO=esp XFRM_FLAGS=""
 KEY_LR=$(hexkey 20 bench-l2r) # AES-128 key + 4-byte salt, left -> right, SPI 0x1000
 KEY_RL=$(hexkey 20 bench-r2l) # right -> left, SPI 0x2000
+ESP_KEYS=("$KEY_LR" "$KEY_RL")
+AH_KEYS=("$(hexkey 32 bench-ah-l2r)" "$(hexkey 32 bench-ah-r2l)") # HMAC-SHA-256 keys
 L_OUT=10.0.0.1 R_OUT=10.0.0.2
 L_NET=10.1.0.0/24 R_NET=10.2.0.0/24
 L_IN=10.1.0.1 R_IN=10.2.0.1
@@ -83,10 +87,10 @@ inner_routes() {
 # policy that decrypted traffic must match (ripsec will require it; it accepts it already).
 ripsec_lines() {
 	cat <<-EOF
-		sa add src $1 dst $2 proto esp spi $5 reqid 1 mode tunnel alg $ALG key 0x$6 $SA_ENCAP
-		sa add src $2 dst $1 proto esp spi $7 reqid 1 mode tunnel alg $ALG key 0x$8 $SA_ENCAP
-		policy add dir out src $3 dst $4 tmpl proto esp mode tunnel reqid 1 src $1 dst $2
-		policy add dir in src $4 dst $3 tmpl proto esp mode tunnel reqid 1 src $2 dst $1
+		sa add src $1 dst $2 proto $SA_PROTO spi $5 reqid 1 mode tunnel alg $ALG key 0x$6 $SA_ENCAP
+		sa add src $2 dst $1 proto $SA_PROTO spi $7 reqid 1 mode tunnel alg $ALG key 0x$8 $SA_ENCAP
+		policy add dir out src $3 dst $4 tmpl proto $SA_PROTO mode tunnel reqid 1 src $1 dst $2
+		policy add dir in src $4 dst $3 tmpl proto $SA_PROTO mode tunnel reqid 1 src $2 dst $1
 	EOF
 }
 ripsec_left_lines() { ripsec_lines $L_OUT $R_OUT $L_NET $R_NET 0x1000 "$KEY_LR" 0x2000 "$KEY_RL"; }
@@ -97,13 +101,17 @@ ripsec_right() { ripsec_right_lines | ip netns exec "$1" ikeuser batch - >/dev/n
 # xfrm_lines: the same for `ip -batch` (XFRM), same keys and SPIs.
 xfrm_lines() {
 	local alg1 alg2
-	alg1=$(xfrm_alg_args $ALG "$6")
-	alg2=$(xfrm_alg_args $ALG "$8")
+	if [ "$SA_PROTO" = ah ]; then
+		alg1="auth-trunc hmac($ALG) 0x$6 128" alg2="auth-trunc hmac($ALG) 0x$8 128"
+	else
+		alg1=$(xfrm_alg_args $ALG "$6")
+		alg2=$(xfrm_alg_args $ALG "$8")
+	fi
 	cat <<-EOF
-		xfrm state add src $1 dst $2 proto esp spi $5 reqid 1 mode tunnel ${alg1//\'/} $XFRM_ENCAP sel src $3 dst $4
-		xfrm state add src $2 dst $1 proto esp spi $7 reqid 1 mode tunnel ${alg2//\'/} $XFRM_ENCAP sel src $4 dst $3
-		xfrm policy add dir out src $3 dst $4 tmpl src $1 dst $2 proto esp reqid 1 mode tunnel
-		xfrm policy add dir in src $4 dst $3 tmpl src $2 dst $1 proto esp reqid 1 mode tunnel
+		xfrm state add src $1 dst $2 proto $SA_PROTO spi $5 reqid 1 mode tunnel ${alg1//\'/} $XFRM_ENCAP sel src $3 dst $4 $XFRM_FLAGS
+		xfrm state add src $2 dst $1 proto $SA_PROTO spi $7 reqid 1 mode tunnel ${alg2//\'/} $XFRM_ENCAP sel src $4 dst $3 $XFRM_FLAGS
+		xfrm policy add dir out src $3 dst $4 tmpl src $1 dst $2 proto $SA_PROTO reqid 1 mode tunnel
+		xfrm policy add dir in src $4 dst $3 tmpl src $2 dst $1 proto $SA_PROTO reqid 1 mode tunnel
 	EOF
 }
 xfrm_left() { xfrm_lines $L_OUT $R_OUT $L_NET $R_NET 0x1000 "$KEY_LR" 0x2000 "$KEY_RL" | ip -n "$1" -batch -; }
@@ -162,6 +170,12 @@ setup_ripsec_udp() {
 	encap_on && load && topo "$1" "$2" && inner_routes "$1" "$2" veth0 &&
 		hold_encap_socket "$1" ripsec && hold_encap_socket "$2" ripsec && ripsec_left "$1" && ripsec_right "$2" && encap_off
 }
+
+# AH with HMAC-SHA-256-128 on both sides instead of ESP (XFRM with RFC 4302's IPv4 alignment).
+ah_on() { SA_PROTO=ah ALG=sha256 XFRM_FLAGS="flag align4" KEY_LR=${AH_KEYS[0]} KEY_RL=${AH_KEYS[1]}; }
+ah_off() { SA_PROTO=esp ALG=aes128gcm16 XFRM_FLAGS="" KEY_LR=${ESP_KEYS[0]} KEY_RL=${ESP_KEYS[1]}; }
+setup_xfrm_ah() { ah_on && setup_xfrm "$1" "$2" && ah_off; }
+setup_ripsec_ah() { ah_on && setup_ripsec "$1" "$2" && ah_off; }
 
 # tunnel_up L: the left inner host reaches the right one (WireGuard needs a handshake first).
 # Then a full-size DF ping, so that every path starts with its path MTU known: ripsec, which
@@ -269,7 +283,7 @@ for t in iperf3 wg ss; do command -v $t >/dev/null || { echo "bench: $t not foun
 if [ -w /sys/kernel/debug/kmemleak ]; then echo scan=off >/sys/kernel/debug/kmemleak; fi
 teardown
 
-PATHS=(plaintext wireguard xfrm ripsec xfrm_udp ripsec_udp)
+PATHS=(plaintext wireguard xfrm ripsec xfrm_udp ripsec_udp xfrm_ah ripsec_ah)
 [ "$INTEROP" = 1 ] && PATHS+=(interop)
 declare -A TCP UDP
 for r in $(seq "$REPS"); do
@@ -288,7 +302,7 @@ for r in $(seq "$REPS"); do
 			RIPSEC_DRIVER=$(json_get "$(ip netns exec A ikeuser sa list --json)" 'j[0]["crypto_driver"]')
 			say "  ripsec drops: A: $(drops A); B: $(drops B)"
 			;;
-		interop | ripsec_udp) say "  ripsec drops: A: $(drops A)" ;;
+		interop | ripsec_udp | ripsec_ah) say "  ripsec drops: A: $(drops A)" ;;
 		xfrm) XFRM_DRIVER=$(crypto_driver 'rfc4106(gcm(aes))') ;;
 		esac
 		teardown
@@ -391,7 +405,7 @@ say "best of $REPS rounds; tcp: one flow; udp64: 64-byte UDP payloads, packets r
 say ""
 printf '%-16s %12s %12s   %s\n' path "tcp Mbit/s" "udp64 kpps" "vs XFRM (tcp, udp)"
 declare -A NAME=([plaintext]="plaintext veth" [wireguard]=WireGuard [xfrm]=XFRM [ripsec]=ripsec [interop]="ripsec -> XFRM"
-	[xfrm_udp]="XFRM in UDP" [ripsec_udp]="ripsec in UDP")
+	[xfrm_udp]="XFRM in UDP" [ripsec_udp]="ripsec in UDP" [xfrm_ah]="XFRM AH" [ripsec_ah]="ripsec AH")
 for p in "${PATHS[@]}"; do
 	# shellcheck disable=SC2086
 	tcp=$(best ${TCP[$p]}) udp=$(best ${UDP[$p]})
@@ -402,6 +416,8 @@ done
 say "ripsec/XFRM: tcp $(ratio "$(best ${TCP[ripsec]})" "$(best ${TCP[xfrm]})"), udp64 $(ratio "$(best ${UDP[ripsec]})" "$(best ${UDP[xfrm]})")  (target: >= 1)"
 # shellcheck disable=SC2086
 say "ripsec/XFRM, ESP in UDP (encap espinudp): tcp $(ratio "$(best ${TCP[ripsec_udp]})" "$(best ${TCP[xfrm_udp]})"), udp64 $(ratio "$(best ${UDP[ripsec_udp]})" "$(best ${UDP[xfrm_udp]})")"
+# shellcheck disable=SC2086
+say "ripsec/XFRM, AH hmac(sha256) tunnel: tcp $(ratio "$(best ${TCP[ripsec_ah]})" "$(best ${TCP[xfrm_ah]})"), udp64 $(ratio "$(best ${UDP[ripsec_ah]})" "$(best ${UDP[xfrm_ah]})")"
 say ""
 say "ripsec per-packet cost, 64-byte UDP, ripsec on both sides (target: flat)"
 say "baseline: 1 SA and 1 policy per direction. Extra SAs: unrelated (own SPI, reqid, peer), in"

@@ -10,15 +10,7 @@ AH_ALGS="sha1 sha256 sha384 sha512"
 # ah_setup MODE: the `topology` with AH policies on both sides.
 ah_setup() {
 	topology "$1"
-	local tmpl_a="" tmpl_b=""
-	if [ "$AMODE" = tunnel ]; then
-		tmpl_a="src $A_OUT dst $B_OUT"
-		tmpl_b="src $B_OUT dst $A_OUT"
-	fi
-	ip netns exec A ikeuser policy add dir out src $SEL_A dst $SEL_B tmpl proto ah mode $AMODE reqid 1 $tmpl_a >/dev/null
-	ip netns exec A ikeuser policy add dir in src $SEL_B dst $SEL_A tmpl proto ah mode $AMODE reqid 1 $tmpl_b >/dev/null
-	ip -n B xfrm policy add dir out src $SEL_B dst $SEL_A tmpl src $B_OUT dst $A_OUT proto ah reqid 1 mode $AMODE
-	ip -n B xfrm policy add dir in src $SEL_A dst $SEL_B tmpl src $A_OUT dst $B_OUT proto ah reqid 1 mode $AMODE
+	policies_both_sides ah
 }
 
 # ah_states ALG ALIGN [esn]: SPI 0x1000 (A -> B) and 0x2000 (B -> A) with HMAC ALG on both
@@ -124,25 +116,18 @@ ah_wire_check() {
 	load
 	ah_setup "$mode"
 	ah_states "$alg" "$align"
-	if [ "${mode%4}" != "$mode" ]; then
-		ip netns exec B nft -f - <<-'EOF'
-			table ip mangle {
-				chain post {
-					type filter hook postrouting priority 300
-					ip protocol ah ip ttl set 7 ip dscp set cs1
-				}
-			}
-		EOF
-	else
-		ip netns exec B nft -f - <<-'EOF'
-			table ip6 mangle {
-				chain post {
-					type filter hook postrouting priority 300
-					ip6 nexthdr ah ip6 hoplimit set 7 ip6 dscp set cs1
-				}
-			}
-		EOF
+	local family=ip rule="ip protocol ah ip ttl set 7 ip dscp set cs1"
+	if [ "${mode%4}" = "$mode" ]; then
+		family=ip6 rule="ip6 nexthdr ah ip6 hoplimit set 7 ip6 dscp set cs1"
 	fi
+	ip netns exec B nft -f - <<-EOF
+		table $family mangle {
+			chain post {
+				type filter hook postrouting priority 300
+				$rule
+			}
+		}
+	EOF
 	f=$(mktemp --suffix=.pcap)
 	ip netns exec A dumpcap -q -i a0 -f "ip proto 51 or ip6 proto 51" -w "$f" 2>/dev/null &
 	cap=$!

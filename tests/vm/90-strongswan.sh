@@ -323,12 +323,13 @@ test_swan_default_proposals_on_both_sides() {
 test_swan_esp_sha512_and_gmac_with_modp4096_and_modp3072() {
 	# AES-256-CBC + HMAC-SHA-512-256 (RFC 4868: 64-byte HMAC keys, 32-byte ICV) in a v4 tunnel;
 	# ikeuser offers a list and charon picks it; then charon rekeys.
-	# IKE with MODP-4096 (group 16).
-	swan_pair tunnel44 aes256-sha256-modp4096 aes256-sha512 \
+	# IKE with MODP-4096 (group 16) and HMAC-SHA-512-256 integrity (PRF HMAC-SHA-512).
+	swan_pair tunnel44 aes256-sha512-modp4096 aes256-sha512 \
 		esp='["aes128gcm16", "aes256-sha512", "aes192gcm12"]'
 	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
 	swan_wait_sa B "$SWAN" net
 	expect_contains "$(ikectl A status)" "MODP_4096"
+	expect_contains "$(ikectl A status)" "HMAC_SHA2_512_256/PRF_HMAC_SHA2_512"
 	expect_eq "$(alg_of_sas)" "['aes256-sha512']" "ripsec's SAs in A"
 	expect_contains "$(ip -n B xfrm state)" "hmac(sha512)" "charon's SAs"
 	traffic_both_ways 30000
@@ -347,6 +348,39 @@ test_swan_esp_sha512_and_gmac_with_modp4096_and_modp3072() {
 	expect_contains "$(ikectl A status)" "MODP_3072"
 	expect_contains "$(ikectl A status)" "transport aes128gmac"
 	expect_contains "$(ip -n B xfrm state)" "rfc4543(gcm(aes))" "charon's SAs"
+	traffic_both_ways 30000
+}
+
+# AH Child SAs with charon (`ah_proposals` on both sides): SHA-256 in a v4 tunnel, ikeuser
+# initiating (its list, charon's pick) and charon rekeying, IKE with HMAC-SHA-384-192; then
+# SHA-512 in v6 transport mode, charon initiating, IKE with HMAC-SHA-1-96 and PRF HMAC-SHA-1
+# (named, as old peers need). charon installs its IPv4 AH SAs with XFRM's align4 flag, which
+# matches ripsec's default alignment.
+test_swan_ah_children() {
+	swan_pair tunnel44 aes128-sha384-ecp256 sha256 ah='["sha384", "sha256"]' -- ah_proposals=sha256
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	expect_eq "$(json_get "$(ip netns exec A ikeuser sa list --json)" 'sorted(set((s["proto"], s["alg"]) for s in j))')" \
+		"[('ah', 'sha256')]" "ripsec's SAs in A"
+	expect_contains "$(ip -n B xfrm state)" "proto ah" "charon's SAs"
+	expect_contains "$(ikectl A status)" "AH sha256"
+	expect_contains "$(ikectl A status)" "HMAC_SHA2_384_192/PRF_HMAC_SHA2_384"
+	traffic_both_ways 30000
+	rekeyed_by swan_rekey B "$SWAN" net
+	expect_eq "$(alg_of_sas)" "['sha256']" "ripsec's SAs in A after the rekey"
+	traffic_both_ways 10000
+	ikectl A down c >/dev/null || fail "down failed"
+	wait_for 10 'test "$(xfrm_sa_count)" = 0' || fail "charon kept $(xfrm_sa_count) SAs after ikeuser's delete"
+
+	ikeuser_stop A
+	swan_stop B "$SWAN"
+	delete_all_netns
+	swan_pair transport6 aes256-sha1-ecp256 sha512 ah='["sha512"]' -- ah_proposals=sha512
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	expect_eq "$(alg_of_sas)" "['sha512']" "ripsec's SAs in A"
+	expect_contains "$(ip -n B xfrm state)" "hmac(sha512)" "charon's SAs"
+	expect_contains "$(ikectl A status)" "HMAC_SHA1_96/PRF_HMAC_SHA1"
 	traffic_both_ways 30000
 }
 

@@ -86,15 +86,21 @@ xfrm_setup() {
 	local alg=$1 mode=$2 esn=${3:-}
 	topology "$mode"
 	xfrm_states "$alg" "$esn"
-	local tmpl_a="" tmpl_b=""
+	policies_both_sides esp
+}
+
+# policies_both_sides PROTO: ripsec's policies in A and XFRM's in B for the current `topology`,
+# protecting its selectors with PROTO (esp or ah), reqid 1.
+policies_both_sides() {
+	local proto=$1 tmpl_a="" tmpl_b=""
 	if [ "$AMODE" = tunnel ]; then
 		tmpl_a="src $A_OUT dst $B_OUT"
 		tmpl_b="src $B_OUT dst $A_OUT"
 	fi
-	ip netns exec A ikeuser policy add dir out src $SEL_A dst $SEL_B tmpl proto esp mode $AMODE reqid 1 $tmpl_a >/dev/null
-	ip netns exec A ikeuser policy add dir in src $SEL_B dst $SEL_A tmpl proto esp mode $AMODE reqid 1 $tmpl_b >/dev/null
-	ip -n B xfrm policy add dir out src $SEL_B dst $SEL_A tmpl src $B_OUT dst $A_OUT proto esp reqid 1 mode $AMODE
-	ip -n B xfrm policy add dir in src $SEL_A dst $SEL_B tmpl src $A_OUT dst $B_OUT proto esp reqid 1 mode $AMODE
+	ip netns exec A ikeuser policy add dir out src $SEL_A dst $SEL_B tmpl proto $proto mode $AMODE reqid 1 $tmpl_a >/dev/null
+	ip netns exec A ikeuser policy add dir in src $SEL_B dst $SEL_A tmpl proto $proto mode $AMODE reqid 1 $tmpl_b >/dev/null
+	ip -n B xfrm policy add dir out src $SEL_B dst $SEL_A tmpl src $B_OUT dst $A_OUT proto $proto reqid 1 mode $AMODE
+	ip -n B xfrm policy add dir in src $SEL_A dst $SEL_B tmpl src $A_OUT dst $B_OUT proto $proto reqid 1 mode $AMODE
 }
 
 # xfrm_states ALG [esn]: SPI 0x1000 (A -> B) and 0x2000 (B -> A) with ALG on both sides, for

@@ -239,7 +239,8 @@ _swan_kv() {
 #     keyingtries unique
 #   child: child [NAME] local_ts remote_ts [dynamic] esp_proposals [aes128gcm16; add e.g.
 #     -ecp256 for PFS] mode [tunnel] start_action [none] dpd_action close_action rekey_time
-#     life_time rand_time (child lifetimes) replay_window ipcomp policies
+#     life_time rand_time (child lifetimes) replay_window ipcomp policies ah_proposals (an AH
+#     child: no esp_proposals)
 #   certificates instead of the PSK: cert=FILE key=FILE cacert=FILE (copied into DIR's swanctl
 #     tree: x509, private, x509ca; auth = pubkey both ways, local certs = FILE)
 #   ike.KEY=V, child.KEY=V, local.KEY=V, remote.KEY=V: any other swanctl.conf key at that level.
@@ -273,6 +274,8 @@ swan_conf() {
 		ike_rand_time) ik[rand_time]=$v ;;
 		local_ts | remote_ts | esp_proposals | mode | start_action | dpd_action | close_action | \
 			rekey_time | life_time | rand_time | replay_window | ipcomp | policies) chd[$k]=$v ;;
+		# An AH child: its proposals replace the ESP ones.
+		ah_proposals) chd[$k]=$v && unset 'chd[esp_proposals]' ;;
 		ike.*) ik[${k#ike.}]=$v ;;
 		child.*) chd[${k#child.}]=$v ;;
 		local.*) loc[${k#local.}]=$v ;;

@@ -278,10 +278,11 @@ fn select_esp(
             .collect(),
     };
     let transforms = |(p, dh): &(EspProposal, Option<DhGroup>)| p.transforms_with(*dh);
-    let Some((number, (chosen, dh))) =
-        select(ProtocolId::ESP, asked.proposals, &candidates, transforms)
+    let protocol = config_protocol(config);
+    let Some((number, (chosen, dh))) = select(protocol, asked.proposals, &candidates, transforms)
     else {
         let why = ChildError::NoProposalChosen {
+            protocol,
             ours: candidates.iter().map(transforms).collect(),
             theirs: asked.proposals.to_vec(),
         };
@@ -290,10 +291,18 @@ fn select_esp(
     let peer_spi = asked
         .proposals
         .iter()
-        .find(|p| p.number == number && p.protocol == ProtocolId::ESP)
+        .find(|p| p.number == number && p.protocol == protocol)
         .and_then(|p| payloads::esp_spi(&p.spi))
         .ok_or_else(|| Refusal::new(NotifyType::INVALID_SYNTAX, ChildError::RequestEspSpi))?;
     Ok((number, chosen, dh, peer_spi))
+}
+
+/// The protocol of a child configuration's proposals: AH for `ah_proposals`, else ESP.
+fn config_protocol(config: &ChildConfig) -> ProtocolId {
+    config
+        .esp_proposals
+        .first()
+        .map_or(ProtocolId::ESP, |p| p.cipher.protocol())
 }
 
 impl ChildOffer {
@@ -365,7 +374,11 @@ pub(super) fn accept(
         });
     }
     let proposals = payloads::proposals(answer);
-    let (chosen, dh) = accepted(ProtocolId::ESP, &proposals, &offer.offered, |(p, dh)| {
+    let protocol = offer
+        .offered
+        .first()
+        .map_or(ProtocolId::ESP, |(p, _)| p.cipher.protocol());
+    let (chosen, dh) = accepted(protocol, &proposals, &offer.offered, |(p, dh)| {
         p.transforms_with(*dh)
     })
     .ok_or(ChildError::NotOffered)?;
@@ -437,6 +450,10 @@ fn refusal_detail(
 ) -> RefusalDetail {
     match error.notify_type {
         NotifyType::NO_PROPOSAL_CHOSEN => RefusalDetail::Offered(
+            offer
+                .offered
+                .first()
+                .map_or(ProtocolId::ESP, |(p, _)| p.cipher.protocol()),
             offer
                 .offered
                 .iter()

@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::proposal::{describe, explain_no_proposal};
 use super::selectors::{describe_ts, AnsweredTs, TooManySelectors};
-use crate::codes::NotifyType;
+use crate::codes::{NotifyType, ProtocolId};
 use crate::identity::Identity;
 use crate::sa::{Proposal, Transform};
 use crate::traffic_selector::TrafficSelector;
@@ -135,8 +135,10 @@ pub enum ChildError {
         /// The narrowed selectors.
         narrowed: TooManySelectors,
     },
-    /// None of the peer's ESP proposals is acceptable.
+    /// None of the peer's ESP (or AH) proposals is acceptable.
     NoProposalChosen {
+        /// The protocol we negotiate: ESP, or AH.
+        protocol: ProtocolId,
         /// Our proposals' transforms.
         ours: Vec<Vec<Transform>>,
         /// The peer's proposals.
@@ -198,8 +200,8 @@ pub enum ChildError {
 pub enum RefusalDetail {
     /// Nothing.
     None,
-    /// NO_PROPOSAL_CHOSEN: our proposals' transforms.
-    Offered(Vec<Vec<Transform>>),
+    /// NO_PROPOSAL_CHOSEN: our proposals' protocol and transforms.
+    Offered(ProtocolId, Vec<Vec<Transform>>),
     /// INVALID_KE_PAYLOAD: the group the peer wants, if readable.
     WantsGroup(Option<u16>),
     /// TS_UNACCEPTABLE: our TSi and TSr.
@@ -210,7 +212,12 @@ impl fmt::Display for RefusalDetail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RefusalDetail::None => Ok(()),
-            RefusalDetail::Offered(ours) => write!(f, "; we offered ESP {}", describe(ours)),
+            RefusalDetail::Offered(protocol, ours) => write!(
+                f,
+                "; we offered {} {}",
+                protocol.name().unwrap_or("?"),
+                describe(ours)
+            ),
             RefusalDetail::WantsGroup(group) => write!(
                 f,
                 "; it wants DH group {} (PFS settings or groups differ)",
@@ -247,13 +254,23 @@ impl fmt::Display for In<'_> {
                 describe_ts(ts_i),
                 describe_ts(ts_r)
             ),
-            ChildError::NoProposalChosen { ours, theirs } => {
-                let what = if in_ccsa {
-                    "Child SA (ESP, CREATE_CHILD_SA)"
-                } else {
-                    "Child SA (ESP)"
-                };
-                f.write_str(&explain_no_proposal(what, ours, theirs))
+            ChildError::NoProposalChosen {
+                protocol,
+                ours,
+                theirs,
+            } => {
+                let name = protocol.name().unwrap_or("?");
+                let ccsa = if in_ccsa { ", CREATE_CHILD_SA" } else { "" };
+                let what = format!("Child SA ({name}{ccsa})");
+                match theirs.first().map(|p| p.protocol) {
+                    Some(other) if theirs.iter().all(|p| p.protocol != *protocol) => write!(
+                        f,
+                        "no proposal chosen for the {what}: the peer proposes {} and we {name}; \
+                         use esp_proposals or ah_proposals on both sides alike",
+                        other.name().unwrap_or("?")
+                    ),
+                    _ => f.write_str(&explain_no_proposal(&what, ours, theirs)),
+                }
             }
             ChildError::RequestEspSpi if in_ccsa => f.write_str(
                 "the peer's CREATE_CHILD_SA request has an ESP proposal without a 4-byte SPI",

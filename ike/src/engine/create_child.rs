@@ -15,7 +15,7 @@ use super::ike_sa::{
 };
 use super::payloads;
 use super::types::Output;
-use crate::codes::NotifyType;
+use crate::codes::{NotifyType, ProtocolId};
 use crate::payload::{NotifyPayload, Payload};
 use crate::sa::Proposal;
 
@@ -68,8 +68,13 @@ impl Engine {
                 });
                 if !refused {
                     // The peer installed what it answered: have it remove that again.
+                    let protocol = request
+                        .offer
+                        .offered
+                        .first()
+                        .map_or(ProtocolId::ESP, |(p, _)| p.cipher.protocol());
                     sa.queue
-                        .push_back(Request::DeleteRefused(request.offer.inbound_spi));
+                        .push_back(Request::DeleteRefused(protocol, request.offer.inbound_spi));
                 }
                 return;
             }
@@ -164,7 +169,9 @@ impl Engine {
             let notify = NotifyPayload::new(NotifyType::INVALID_SYNTAX, Vec::new());
             return Err((notify, refused(ChildError::RequestRekeySpi)));
         };
-        let Some(child) = sa.children.iter().find(|c| c.outbound_spi == spi) else {
+        let named =
+            |c: &&ChildEntry| c.outbound_spi == spi && c.cipher.protocol() == rekey.protocol;
+        let Some(child) = sa.children.iter().find(named) else {
             let notify = NotifyPayload {
                 protocol: rekey.protocol,
                 spi: rekey.spi.clone(),

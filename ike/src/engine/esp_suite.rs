@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The ESP suites a Child SA can negotiate: one per ESP algorithm of ripsec's data plane, with
-//! their transform IDs and key sizes.
+//! The suites a Child SA can negotiate: one per ESP and AH algorithm of ripsec's data plane,
+//! with their transform IDs and key sizes.
 
-use crate::codes::TransformType;
-use crate::crypto::SkCipher;
+use crate::codes::{ProtocolId, TransformType};
+use crate::crypto::{SkCipher, SkInteg};
 use crate::sa::Transform;
 use crate::transform_ids::{
     AUTH_HMAC_SHA1_96, AUTH_HMAC_SHA2_256_128, AUTH_HMAC_SHA2_384_192, AUTH_HMAC_SHA2_512_256,
@@ -95,6 +95,12 @@ pub enum EspCipher {
         /// The integrity transform.
         integ: EspInteg,
     },
+    /// AH (RFC 4302) with an HMAC: the proposal's protocol is AH, and it has no ENCR
+    /// transform.
+    Ah {
+        /// The integrity transform.
+        integ: EspInteg,
+    },
 }
 
 impl EspCipher {
@@ -107,7 +113,7 @@ impl EspCipher {
             }
             EspCipher::AesCbc { key_bits, .. } => key_bits as usize / 8,
             EspCipher::ChaCha20Poly1305 => 32 + 4,
-            EspCipher::Null { .. } => 0,
+            EspCipher::Null { .. } | EspCipher::Ah { .. } => 0,
         }
     }
 
@@ -122,14 +128,17 @@ impl EspCipher {
     /// The HMAC, for the suites that have one.
     pub const fn integ(self) -> Option<EspInteg> {
         match self {
-            EspCipher::AesCbc { integ, .. } | EspCipher::Null { integ } => Some(integ),
+            EspCipher::AesCbc { integ, .. }
+            | EspCipher::Null { integ }
+            | EspCipher::Ah { integ } => Some(integ),
             _ => None,
         }
     }
 
-    /// The ENCR transform ID.
+    /// The ENCR transform ID (AH has none: 0).
     pub const fn encr_id(self) -> u16 {
         match self {
+            EspCipher::Ah { .. } => 0,
             EspCipher::AesGcm { icv: 8, .. } => ENCR_AES_GCM_8,
             EspCipher::AesGcm { icv: 12, .. } => ENCR_AES_GCM_12,
             EspCipher::AesGcm { .. } => ENCR_AES_GCM_16,
@@ -155,7 +164,7 @@ impl EspCipher {
             EspCipher::AesGcm { key_bits, .. }
             | EspCipher::AesGmac { key_bits }
             | EspCipher::AesCbc { key_bits, .. } => Some(key_bits),
-            EspCipher::ChaCha20Poly1305 | EspCipher::Null { .. } => None,
+            EspCipher::ChaCha20Poly1305 | EspCipher::Null { .. } | EspCipher::Ah { .. } => None,
         }
     }
 
@@ -164,9 +173,22 @@ impl EspCipher {
         matches!(self.integ(), Some(EspInteg::Sha1_96))
     }
 
-    /// The ENCR and INTEG transforms.
+    /// The IPsec protocol it is for: ESP, or AH.
+    pub const fn protocol(self) -> ProtocolId {
+        match self {
+            EspCipher::Ah { .. } => ProtocolId::AH,
+            _ => ProtocolId::ESP,
+        }
+    }
+
+    /// The ENCR and INTEG transforms (AH: INTEG alone).
     pub(crate) fn transforms(self) -> Vec<Transform> {
-        encr_integ_transforms(self.encr_id(), self.key_length_attribute(), self.integ_id())
+        match self {
+            EspCipher::Ah { integ } => vec![Transform::new(TransformType::INTEG, integ.id())],
+            _ => {
+                encr_integ_transforms(self.encr_id(), self.key_length_attribute(), self.integ_id())
+            }
+        }
     }
 }
 
@@ -174,9 +196,14 @@ impl From<SkCipher> for EspCipher {
     fn from(cipher: SkCipher) -> Self {
         match cipher {
             SkCipher::AesGcm16 { key_bits } => EspCipher::AesGcm { key_bits, icv: 16 },
-            SkCipher::AesCbcHmacSha256 { key_bits } => EspCipher::AesCbc {
+            SkCipher::AesCbc { key_bits, integ } => EspCipher::AesCbc {
                 key_bits,
-                integ: EspInteg::Sha256_128,
+                integ: match integ {
+                    SkInteg::Sha1_96 => EspInteg::Sha1_96,
+                    SkInteg::Sha256_128 => EspInteg::Sha256_128,
+                    SkInteg::Sha384_192 => EspInteg::Sha384_192,
+                    SkInteg::Sha512_256 => EspInteg::Sha512_256,
+                },
             },
         }
     }
@@ -254,6 +281,18 @@ mod tests {
         assert_eq!((gcm8.encr_id(), gcm8.integ_id()), (ENCR_AES_GCM_8, None));
         let gmac = EspCipher::AesGmac { key_bits: 128 };
         assert_eq!(gmac.encr_id(), ENCR_NULL_AUTH_AES_GMAC);
+        // AH: the HMAC key alone, an INTEG transform alone, protocol AH.
+        let ah = EspCipher::Ah {
+            integ: EspInteg::Sha384_192,
+        };
+        assert_eq!(sizes(ah), (0, 48));
+        assert_eq!(ah.protocol(), ProtocolId::AH);
+        let t = ah.transforms();
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            (t[0].transform_type, t[0].id),
+            (TransformType::INTEG, AUTH_HMAC_SHA2_384_192)
+        );
         assert_eq!(
             sizes(EspCipher::AesCbc {
                 key_bits: 256,
@@ -265,8 +304,14 @@ mod tests {
         for sk in [
             SkCipher::AesGcm16 { key_bits: 128 },
             SkCipher::AesGcm16 { key_bits: 256 },
-            SkCipher::AesCbcHmacSha256 { key_bits: 128 },
-            SkCipher::AesCbcHmacSha256 { key_bits: 256 },
+            SkCipher::AesCbc {
+                key_bits: 128,
+                integ: SkInteg::Sha256_128,
+            },
+            SkCipher::AesCbc {
+                key_bits: 256,
+                integ: SkInteg::Sha256_128,
+            },
         ] {
             let c = EspCipher::from(sk);
             assert_eq!(sizes(c), (sk.encr_key_len(), sk.integ_key_len()));

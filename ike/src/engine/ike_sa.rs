@@ -16,7 +16,7 @@ use super::esp_suite::EspCipher;
 use super::nat::NatState;
 use super::proposal::{EspProposal, IkeProposal};
 use super::types::{ChildSa, Config, FailedRequest, Mode, Output, Role, SaId};
-use crate::codes::{ExchangeType, HashAlgorithm};
+use crate::codes::{ExchangeType, HashAlgorithm, ProtocolId};
 use crate::crypto::{CryptoError, DhGroup, KeyExchange, RandomSource, SkKeys};
 use crate::header::HeaderFlags;
 use crate::identity::Identity;
@@ -185,8 +185,8 @@ pub(super) enum Request {
     /// INFORMATIONAL deleting Child SAs, by our inbound SPIs.
     DeleteChildren(Vec<u32>),
     /// INFORMATIONAL deleting a Child SA the peer created but we refused (RFC 7296 §2.9), by
-    /// the inbound SPI we had offered for it.
-    DeleteRefused(u32),
+    /// its protocol and the inbound SPI we had offered for it.
+    DeleteRefused(ProtocolId, u32),
     /// CREATE_CHILD_SA rekeying the Child SA with this inbound SPI.
     RekeyChild(u32),
     /// CREATE_CHILD_SA for an additional Child SA of this child configuration (index).

@@ -5,7 +5,8 @@
 
 use super::base::Engine;
 use super::error::CloseReason;
-use super::ike_sa::{IkeSa, Sent};
+use super::ike_sa::{ChildEntry, IkeSa, Sent};
+use super::payloads::delete_children;
 use crate::codes::{NotifyType, ProtocolId};
 use crate::payload::{DeletePayload, Payload};
 
@@ -28,11 +29,13 @@ impl Engine {
                     return (Vec::new(), Some(reason));
                 }
                 Payload::Delete(DeletePayload::ChildSas { protocol, spis })
-                    if *protocol == ProtocolId::ESP =>
+                    if *protocol == ProtocolId::ESP || *protocol == ProtocolId::AH =>
                 {
                     for spi in spis {
-                        let Some(child) = sa.children.iter().find(|c| c.outbound_spi == *spi)
-                        else {
+                        let named = |c: &&ChildEntry| {
+                            c.outbound_spi == *spi && c.cipher.protocol() == *protocol
+                        };
+                        let Some(child) = sa.children.iter().find(named) else {
                             continue;
                         };
                         let inbound = child.inbound_spi;
@@ -41,7 +44,7 @@ impl Engine {
                             |p| matches!(&p.kind, Sent::DeleteChildren(s) if s.contains(&inbound)),
                         );
                         if !we_delete_it {
-                            ours.push(inbound);
+                            ours.push((*protocol, inbound));
                         }
                         sa.remove_child(inbound, &mut self.outputs);
                     }
@@ -49,14 +52,6 @@ impl Engine {
                 _ => {}
             }
         }
-        let reply = if ours.is_empty() {
-            Vec::new()
-        } else {
-            vec![Payload::Delete(DeletePayload::ChildSas {
-                protocol: ProtocolId::ESP,
-                spis: ours,
-            })]
-        };
-        (reply, None)
+        (delete_children(&ours), None)
     }
 }

@@ -1,12 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Look-ups in the payloads of a message: the first payload of a kind (a repeated one is
-//! ignored), notifies by type, the proposals of the SA payloads, SPIs of the right size.
+//! ignored), notifies by type, the proposals of the SA payloads, SPIs of the right size; and
+//! the Delete payloads for Child SAs.
 
-use crate::codes::NotifyType;
+use crate::codes::{NotifyType, ProtocolId};
 use crate::message::{notifications, Message};
-use crate::payload::{AuthPayload, CertPayload, IdPayload, KePayload, NotifyPayload, Payload};
+use crate::payload::{
+    AuthPayload, CertPayload, DeletePayload, IdPayload, KePayload, NotifyPayload, Payload,
+};
 use crate::sa::{Proposal, SaPayload};
 use crate::traffic_selector::TrafficSelector;
+
+/// Delete payloads for Child SAs by protocol and SPI: one per protocol (RFC 7296 §3.11).
+pub(super) fn delete_children(spis: &[(ProtocolId, u32)]) -> Vec<Payload> {
+    [ProtocolId::ESP, ProtocolId::AH]
+        .into_iter()
+        .filter_map(|protocol| {
+            let these: Vec<u32> = spis
+                .iter()
+                .filter(|(p, _)| *p == protocol)
+                .map(|(_, spi)| *spi)
+                .collect();
+            (!these.is_empty()).then_some(Payload::Delete(DeletePayload::ChildSas {
+                protocol,
+                spis: these,
+            }))
+        })
+        .collect()
+}
 
 /// The first payload `pick` accepts.
 fn first<'a, T>(payloads: &'a [Payload], pick: impl Fn(&'a Payload) -> Option<T>) -> Option<T> {

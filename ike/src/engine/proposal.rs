@@ -64,7 +64,7 @@ impl EspProposal {
     pub(crate) fn to_proposal_with(self, number: u8, spi: u32, dh: Option<DhGroup>) -> Proposal {
         Proposal {
             number,
-            protocol: ProtocolId::ESP,
+            protocol: self.cipher.protocol(),
             spi: spi.to_be_bytes().to_vec(),
             transforms: self.transforms_with(dh),
         }
@@ -282,6 +282,7 @@ fn closest(ours: &[Vec<Transform>], theirs: &[Vec<Transform>]) -> String {
 mod tests {
     use super::super::esp_suite::EspInteg;
     use super::*;
+    use crate::crypto::SkInteg;
     use crate::transform_ids::{
         AUTH_HMAC_SHA2_256_128, ENCR_AES_GCM_16, ENCR_CHACHA20_POLY1305, ENCR_NULL, ESN,
     };
@@ -291,8 +292,14 @@ mod tests {
         for sk in [
             SkCipher::AesGcm16 { key_bits: 128 },
             SkCipher::AesGcm16 { key_bits: 256 },
-            SkCipher::AesCbcHmacSha256 { key_bits: 128 },
-            SkCipher::AesCbcHmacSha256 { key_bits: 256 },
+            SkCipher::AesCbc {
+                key_bits: 128,
+                integ: SkInteg::Sha256_128,
+            },
+            SkCipher::AesCbc {
+                key_bits: 256,
+                integ: SkInteg::Sha256_128,
+            },
         ] {
             assert_eq!(
                 EspCipher::from(sk).transforms(),

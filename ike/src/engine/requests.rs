@@ -14,6 +14,7 @@ use super::ike_sa::{
     ChildOffer, ChildRequest, ChildState, Established, IkeRekeyRequest, IkeSa, Keys, Request, Sent,
     State,
 };
+use super::payloads::delete_children;
 use super::types::{FailedRequest, Output, SaId, HALF_OPEN_TIMEOUT};
 use crate::codes::{ExchangeType, NotifyType, ProtocolId};
 use crate::crypto::KeyExchange;
@@ -100,7 +101,7 @@ impl Engine {
                 Some((vec![Payload::Delete(DeletePayload::IkeSa)], Sent::DeleteIke))
             }
             Request::DeleteChildren(spis) => delete_children_request(sa, spis),
-            Request::DeleteRefused(spi) => Some(child_delete(vec![spi])),
+            Request::DeleteRefused(protocol, spi) => Some(child_delete(vec![(protocol, spi)])),
             Request::RekeyChild(spi) => return self.child_request(sa, up, Some(spi), 0),
             Request::NewChild(child) => return self.child_request(sa, up, None, child),
             Request::RekeyIke(id) => return self.ike_rekey_request(sa, up, id),
@@ -193,6 +194,7 @@ impl Engine {
             }
         };
         let index = entry.map_or(new_child, |e| e.child);
+        let protocol = entry.map_or(ProtocolId::ESP, |e| e.cipher.protocol());
         let children = &up.config.children;
         let config = children.get(index).ok_or_else(|| {
             cannot(Error::NoChild {
@@ -222,7 +224,7 @@ impl Engine {
         let mut payloads: Vec<Payload> = rekey
             .map(|old| {
                 Payload::Notify(NotifyPayload {
-                    protocol: ProtocolId::ESP,
+                    protocol,
                     spi: old.to_be_bytes().to_vec(),
                     notify_type: NotifyType::REKEY_SA,
                     data: Vec::new(),
@@ -376,19 +378,22 @@ fn delete_children_request(sa: &mut IkeSa, spis: Vec<u32>) -> Built {
     if spis.is_empty() {
         return None;
     }
-    for spi in &spis {
-        if let Some(child) = sa.child_by_inbound(*spi) {
+    let mut named = Vec::new();
+    for spi in spis {
+        if let Some(child) = sa.child_by_inbound(spi) {
             child.state = ChildState::Deleting;
+            named.push((child.cipher.protocol(), spi));
         }
     }
-    Some(child_delete(spis))
+    Some(child_delete(named))
 }
 
-/// An INFORMATIONAL request deleting the ESP Child SAs with these (our inbound) SPIs.
-fn child_delete(spis: Vec<u32>) -> (Vec<Payload>, Sent) {
-    let payload = Payload::Delete(DeletePayload::ChildSas {
-        protocol: ProtocolId::ESP,
-        spis: spis.clone(),
-    });
-    (vec![payload], Sent::DeleteChildren(spis))
+/// An INFORMATIONAL request deleting our Child SAs with these protocols and inbound SPIs: one
+/// Delete payload per protocol (RFC 7296 §3.11).
+fn child_delete(spis: Vec<(ProtocolId, u32)>) -> (Vec<Payload>, Sent) {
+    let payloads = delete_children(&spis);
+    (
+        payloads,
+        Sent::DeleteChildren(spis.into_iter().map(|(_, spi)| spi).collect()),
+    )
 }

@@ -1,7 +1,7 @@
 //! The Child SAs and policies the daemon installed into ripsec, so it can remove exactly
 //! those: on DELETE, on rekey, on EXPIRE(hard) and at shutdown.
 
-use crate::config::{ripsec_alg, Child, Connection};
+use crate::config::{proto_of, ripsec_alg, Child, Connection};
 use crate::kernel::{
     child_selectors, prefix_ts, reverse, Kernel, Selector, Template, CHILD_PRIORITY,
 };
@@ -21,6 +21,8 @@ pub struct ChildRecord {
     pub outbound_spi: u32,
     pub local: IpAddr,
     pub peer: IpAddr,
+    /// ESP or AH (IP protocol number).
+    pub proto: u8,
     pub alg: &'static str,
     pub mode: Mode,
     pub ts_local: String,
@@ -82,12 +84,13 @@ pub fn config_selectors(child: &Child) -> Vec<Selector> {
 fn install_policies(
     k: &mut Kernel,
     conn: &Connection,
-    mode: Mode,
+    (mode, proto): (Mode, u8),
     (reqid, priority): (u32, u32),
     peer: IpAddr,
     sel: &Selector,
 ) -> Result<Vec<u32>> {
     let out = Template {
+        proto,
         mode,
         reqid,
         src: conn.local,
@@ -120,18 +123,26 @@ fn install_policies(
     Ok(ids)
 }
 
+/// The IP protocol a child configuration negotiates: AH with `ah_proposals`, else ESP.
+fn config_proto(child: &Child) -> u8 {
+    child
+        .esp
+        .first()
+        .map_or(uapi::PROTO_ESP, |p| proto_of(p.cipher))
+}
+
 /// Installs the policies of each of `sels` as a new entry (none on failure).
 fn install_entries(
     k: &mut Kernel,
     conn: &Connection,
-    mode: Mode,
+    how: (Mode, u8),
     (reqid, priority): (u32, u32),
     peer: IpAddr,
     (sels, trap): (&[Selector], bool),
 ) -> Result<Vec<PolicyEntry>> {
     let mut entries: Vec<PolicyEntry> = Vec::new();
     for sel in sels {
-        match install_policies(k, conn, mode, (reqid, priority), peer, sel) {
+        match install_policies(k, conn, how, (reqid, priority), peer, sel) {
             Ok(ids) => entries.push(PolicyEntry {
                 sel: *sel,
                 reqid,
@@ -159,7 +170,8 @@ impl Children {
     ) -> Result<()> {
         let sels = config_selectors(child);
         let at = (reqid, CHILD_PRIORITY);
-        let entries = install_entries(k, conn, child.mode, at, conn.remote, (&sels, true))?;
+        let how = (child.mode, config_proto(child));
+        let entries = install_entries(k, conn, how, at, conn.remote, (&sels, true))?;
         self.policies
             .insert((conn.name.clone(), child.name.clone()), entries);
         Ok(())
@@ -187,7 +199,8 @@ impl Children {
             }
         }
         let at = (reqid, priority);
-        let added = install_entries(k, conn, child.mode, at, child.peer.ip(), (&missing, false))?;
+        let how = (child.mode, proto_of(child.cipher));
+        let added = install_entries(k, conn, how, at, child.peer.ip(), (&missing, false))?;
         entries.extend(added);
         for e in entries
             .iter_mut()
@@ -235,12 +248,13 @@ impl Children {
         k.add_sa(child, true, conn.local, reqid, None, hard)
             .context("inbound SA")?;
         if let Err(e) = k.add_sa(child, false, conn.local, reqid, soft, hard) {
-            let _ = k.del_sa(conn.local, child.inbound.spi);
+            let _ = k.del_sa(conn.local, proto_of(child.cipher), child.inbound.spi);
             return Err(e.context("outbound SA"));
         }
         if let Err(e) = self.use_policies(k, (conn, cfg), child, (reqid, priority), &sels) {
-            let _ = k.del_sa(conn.local, child.inbound.spi);
-            let _ = k.del_sa(child.peer.ip(), child.outbound.spi);
+            let proto = proto_of(child.cipher);
+            let _ = k.del_sa(conn.local, proto, child.inbound.spi);
+            let _ = k.del_sa(child.peer.ip(), proto, child.outbound.spi);
             return Err(e.context("policies"));
         }
         let rec = ChildRecord {
@@ -251,6 +265,7 @@ impl Children {
             outbound_spi: child.outbound.spi,
             local: conn.local,
             peer: child.peer.ip(),
+            proto: proto_of(child.cipher),
             alg: ripsec_alg(child.cipher),
             mode: child.mode,
             ts_local: describe_ts(&child.ts_local),
@@ -265,9 +280,14 @@ impl Children {
             reqid,
         };
         let msg = format!(
-            "Child SA `{}` installed: {} {}, spi in 0x{:08x} out 0x{:08x}, {} === {}",
+            "Child SA `{}` installed: {} {}{}, spi in 0x{:08x} out 0x{:08x}, {} === {}",
             rec.child,
             mode_name(rec.mode),
+            if rec.proto == uapi::PROTO_AH {
+                "AH "
+            } else {
+                ""
+            },
             rec.alg,
             rec.inbound_spi,
             rec.outbound_spi,
@@ -325,8 +345,8 @@ impl Children {
     }
 
     fn release(&mut self, k: &mut Kernel, rec: &ChildRecord) -> String {
-        let _ = k.del_sa(rec.local, rec.inbound_spi);
-        let _ = k.del_sa(rec.peer, rec.outbound_spi);
+        let _ = k.del_sa(rec.local, rec.proto, rec.inbound_spi);
+        let _ = k.del_sa(rec.peer, rec.proto, rec.outbound_spi);
         let key = (rec.conn.clone(), rec.child.clone());
         if let Some(entries) = self.policies.get_mut(&key) {
             for e in entries

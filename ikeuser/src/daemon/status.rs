@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-fn counters(d: &mut Daemon, dst: std::net::IpAddr, spi: u32) -> Value {
-    match d.kernel.get_sa(dst, spi) {
+fn counters(d: &mut Daemon, dst: std::net::IpAddr, proto: u8, spi: u32) -> Value {
+    match d.kernel.get_sa(dst, proto, spi) {
         Ok(info) => json!(info.stats),
         Err(e) => json!({ "error": format!("{e:#}") }),
     }
@@ -27,6 +27,7 @@ pub fn collect(d: &mut Daemon) -> Value {
             lookups.push((
                 ike_sas.len(),
                 children.len(),
+                c.proto,
                 c.local,
                 c.inbound_spi,
                 c.peer,
@@ -35,6 +36,7 @@ pub fn collect(d: &mut Daemon) -> Value {
             children.push(json!({
                 "name": c.child,
                 "mode": mode_name(c.mode),
+                "proto": if c.proto == ripsec_proto::uapi::PROTO_AH { "ah" } else { "esp" },
                 "alg": c.alg,
                 "spi_in": format!("0x{:08x}", c.inbound_spi),
                 "spi_out": format!("0x{:08x}", c.outbound_spi),
@@ -64,8 +66,9 @@ pub fn collect(d: &mut Daemon) -> Value {
             "children": children,
         }));
     }
-    for (sa, child, local, spi_in, peer, spi_out) in lookups {
-        let (inbound, outbound) = (counters(d, local, spi_in), counters(d, peer, spi_out));
+    for (sa, child, proto, local, spi_in, peer, spi_out) in lookups {
+        let inbound = counters(d, local, proto, spi_in);
+        let outbound = counters(d, peer, proto, spi_out);
         let c = &mut ike_sas[sa]["children"][child];
         c["in"] = inbound;
         c["out"] = outbound;
@@ -194,9 +197,10 @@ pub fn print(v: &Value) {
         }
         for c in sa["children"].as_array().into_iter().flatten() {
             println!(
-                "  child {}: {} {}, spi in {} out {}, up {} s{}",
+                "  child {}: {} {}{}, spi in {} out {}, up {} s{}",
                 s(&c["name"]),
                 s(&c["mode"]),
+                if c["proto"] == "ah" { "AH " } else { "" },
                 s(&c["alg"]),
                 s(&c["spi_in"]),
                 s(&c["spi_out"]),
