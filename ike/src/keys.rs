@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! IKEv2 key derivation (RFC 7296 §2.13, §2.14, §2.17, §2.18) with HMAC-SHA-2 PRFs
-//! (RFC 4868) and, for old peers, HMAC-SHA-1. Primitives come from RustCrypto's `hmac`,
-//! `sha2` and `sha1`.
+//! (RFC 4868), AES-CMAC (RFC 4615) and, for old peers, HMAC-SHA-1. Primitives come from
+//! RustCrypto's `hmac`, `cmac`, `aes`, `sha2` and `sha1`.
 
 use core::fmt;
 
+use cmac::Cmac;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Sha256, Sha384, Sha512};
@@ -12,7 +13,7 @@ use zeroize::Zeroize;
 
 use crate::secret::Secret;
 use crate::transform_ids::{
-    PRF_HMAC_SHA1, PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512,
+    PRF_AES128_CMAC, PRF_HMAC_SHA1, PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384, PRF_HMAC_SHA2_512,
 };
 
 /// prf+ stops after 255 blocks (RFC 7296 §2.13).
@@ -29,6 +30,8 @@ pub enum Prf {
     HmacSha384,
     /// PRF_HMAC_SHA2_512 (7).
     HmacSha512,
+    /// PRF_AES128_CMAC (8, RFC 4615).
+    AesCmac,
 }
 
 /// Why keys could not be derived.
@@ -68,6 +71,7 @@ impl Prf {
             PRF_HMAC_SHA2_256 => Some(Prf::HmacSha256),
             PRF_HMAC_SHA2_384 => Some(Prf::HmacSha384),
             PRF_HMAC_SHA2_512 => Some(Prf::HmacSha512),
+            PRF_AES128_CMAC => Some(Prf::AesCmac),
             _ => None,
         }
     }
@@ -79,6 +83,7 @@ impl Prf {
             Prf::HmacSha256 => PRF_HMAC_SHA2_256,
             Prf::HmacSha384 => PRF_HMAC_SHA2_384,
             Prf::HmacSha512 => PRF_HMAC_SHA2_512,
+            Prf::AesCmac => PRF_AES128_CMAC,
         }
     }
 
@@ -89,10 +94,12 @@ impl Prf {
             Prf::HmacSha256 => 32,
             Prf::HmacSha384 => 48,
             Prf::HmacSha512 => 64,
+            Prf::AesCmac => 16,
         }
     }
 
-    /// Preferred key size: the size of SK_d, SK_pi and SK_pr (RFC 4868 §2.2: the output size).
+    /// Preferred key size: the size of SK_d, SK_pi and SK_pr (RFC 4868 §2.2: the output size;
+    /// RFC 4615: 128 bits).
     pub const fn key_len(self) -> usize {
         self.output_len()
     }
@@ -104,6 +111,7 @@ impl Prf {
             Prf::HmacSha256 => mac::<Hmac<Sha256>>(key, data),
             Prf::HmacSha384 => mac::<Hmac<Sha384>>(key, data),
             Prf::HmacSha512 => mac::<Hmac<Sha512>>(key, data),
+            Prf::AesCmac => aes_cmac_prf(key, data),
         }
     }
 
@@ -144,7 +152,23 @@ impl Prf {
     }
 }
 
-/// One HMAC over concatenated parts.
+/// AES-CMAC-PRF-128 (RFC 4615 §3): a key of another length than 128 bits is first replaced by
+/// its AES-CMAC under the zero key.
+fn aes_cmac_prf(key: &[u8], data: &[&[u8]]) -> Result<Secret, KeyError> {
+    type AesCmac = Cmac<aes::Aes128>;
+    let mut k = [0u8; 16];
+    if key.len() == 16 {
+        k.copy_from_slice(key);
+    } else {
+        let derived = mac::<AesCmac>(&[0u8; 16], &[key])?;
+        k.copy_from_slice(derived.as_bytes());
+    }
+    let out = mac::<AesCmac>(&k, data);
+    k.zeroize();
+    out
+}
+
+/// One MAC (HMAC, or CMAC) over concatenated parts.
 fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[&[u8]]) -> Result<Secret, KeyError> {
     let mut mac =
         <M as hmac::digest::KeyInit>::new_from_slice(key).map_err(|_| KeyError::HmacKey)?;
@@ -157,9 +181,13 @@ fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[&[u8]]) -> Result<Sec
     Ok(secret)
 }
 
-/// SKEYSEED = prf(Ni | Nr, g^ir) (RFC 7296 §2.14).
+/// SKEYSEED = prf(Ni | Nr, g^ir) (RFC 7296 §2.14); with AES-CMAC only the first 64 bits of
+/// each nonce make the key.
 pub fn skeyseed(prf: Prf, ni: &[u8], nr: &[u8], g_ir: &[u8]) -> Result<Secret, KeyError> {
-    let nonces = [ni, nr].concat();
+    let nonces = match prf {
+        Prf::AesCmac => [ni.get(..8).unwrap_or(ni), nr.get(..8).unwrap_or(nr)].concat(),
+        _ => [ni, nr].concat(),
+    };
     prf.prf(&nonces, &[g_ir])
 }
 

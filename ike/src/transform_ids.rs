@@ -29,6 +29,8 @@ pub const PRF_HMAC_SHA2_256: u16 = 5;
 pub const PRF_HMAC_SHA2_384: u16 = 6;
 /// PRF_HMAC_SHA2_512 (RFC 4868).
 pub const PRF_HMAC_SHA2_512: u16 = 7;
+/// PRF_AES128_CMAC (RFC 4615).
+pub const PRF_AES128_CMAC: u16 = 8;
 
 /// NONE: no integrity transform (used with AEAD ciphers).
 pub const AUTH_NONE: u16 = 0;
@@ -90,6 +92,7 @@ pub const fn prf_name(id: u16) -> Option<&'static str> {
         PRF_HMAC_SHA2_256 => "PRF_HMAC_SHA2_256",
         PRF_HMAC_SHA2_384 => "PRF_HMAC_SHA2_384",
         PRF_HMAC_SHA2_512 => "PRF_HMAC_SHA2_512",
+        PRF_AES128_CMAC => "PRF_AES128_CMAC",
         _ => return None,
     })
 }

@@ -31,6 +31,8 @@ fn reference_hmac(prf: Prf, key: &[u8], data: &[u8]) -> Vec<u8> {
         Prf::HmacSha256 => run::<Hmac<Sha256>>(key, data),
         Prf::HmacSha384 => run::<Hmac<Sha384>>(key, data),
         Prf::HmacSha512 => run::<Hmac<Sha512>>(key, data),
+        // A 16-byte key is used as it is (RFC 4615 §3).
+        Prf::AesCmac => run::<cmac::Cmac<aes::Aes128>>(key, data),
     }
 }
 
@@ -77,9 +79,43 @@ fn prf_matches_rfc4231_case_2() {
     }
 }
 
+/// RFC 4615 §4: AES-CMAC-PRF-128 with an 18-, 16- and 10-byte key.
+#[test]
+fn prf_aes_cmac_matches_rfc4615() {
+    let message = hex("000102030405060708090a0b0c0d0e0f10111213");
+    for (key, out) in [
+        (
+            "000102030405060708090a0b0c0d0e0fedcb",
+            "84a348a4a45d235babfffc0d2b4da09a",
+        ),
+        (
+            "000102030405060708090a0b0c0d0e0f",
+            "980ae87b5f4c9c5214f5b6a8455e4c2d",
+        ),
+        ("00010203040506070809", "290d9e112edb09ee141fcf64c0b72f3d"),
+    ] {
+        let got = Prf::AesCmac
+            .prf(&hex(key), &[&message[..7], &message[7..]])
+            .unwrap();
+        assert_eq!(got.as_bytes(), hex(out).as_slice(), "key {key}");
+    }
+    assert_eq!(
+        (Prf::AesCmac.output_len(), Prf::AesCmac.key_len()),
+        (16, 16)
+    );
+    // SKEYSEED takes the first 64 bits of each nonce as the key (RFC 7296 §2.14).
+    let (ni, nr) = ([1u8; 32], [2u8; 32]);
+    let g_ir = [3u8; 32];
+    let seed = skeyseed(Prf::AesCmac, &ni, &nr, &g_ir).unwrap();
+    let want = Prf::AesCmac
+        .prf(&[&ni[..8], &nr[..8]].concat(), &[&g_ir])
+        .unwrap();
+    assert_eq!(seed.as_bytes(), want.as_bytes());
+}
+
 #[test]
 fn prf_transform_ids() {
-    for prf in ALL_PRFS {
+    for prf in ALL_PRFS.into_iter().chain([Prf::AesCmac]) {
         assert_eq!(Prf::from_transform_id(prf.transform_id()), Some(prf));
     }
     assert_eq!(

@@ -1091,9 +1091,10 @@ pub fn ike_proposal(s: &str) -> Result<IkeProposal, String> {
             "prfsha256" => prf = Some(Prf::HmacSha256),
             "prfsha384" => prf = Some(Prf::HmacSha384),
             "prfsha512" => prf = Some(Prf::HmacSha512),
+            "prfaescmac" => prf = Some(Prf::AesCmac),
             _ => {
                 group = Some(dh(t).ok_or_else(|| {
-                    format!("\"{s}\": unknown `{t}`; integrity is {INTEGS}, PRFs are prfsha256/384/512 (prfsha1), DH groups are {GROUPS}")
+                    format!("\"{s}\": unknown `{t}`; integrity is {INTEGS}, PRFs are prfsha256/384/512, prfaescmac (prfsha1), DH groups are {GROUPS}")
                 })?)
             }
         }
@@ -1538,6 +1539,8 @@ life_time = 120
             ike_proposal("aes128gcm16-prfsha1-ecp256").unwrap().prf,
             Prf::HmacSha1
         );
+        let p = ike_proposal("aes128gcm16-prfaescmac-ecp256").unwrap();
+        assert_eq!(p.prf, Prf::AesCmac);
         let e = ike_proposal("aes128gcm16-sha384-ecp256").unwrap_err();
         assert!(
             e.contains("takes no integrity algorithm; write prfsha384 for the PRF"),

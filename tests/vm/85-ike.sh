@@ -47,18 +47,22 @@ test_ike_transport4_cbc_curve25519() {
 	# IPv6 transport between two ripsec hosts is not tested here: full-size segments leave as
 	# fragmented ESP, and IPv6 reassembles only after LOCAL_IN, where ripsec's hook drops the
 	# fragments as plaintext (drop-policy). IPv6 transport against strongSwan is tested in 90.
-	ike_pair transport4 ike='["aes256-sha256-curve25519"]' esp='["aes256-sha256"]'
+	# IKE with HMAC-SHA-384-192 integrity (PRF HMAC-SHA-384).
+	ike_pair transport4 ike='["aes256-sha384-curve25519"]' esp='["aes256-sha256"]'
 	ikectl B up c >/dev/null || fail "up from B: $(ike_log B)"
 	traffic_both_ways 50000
 	expect_contains "$(ikectl A status)" "transport aes256-sha256"
+	expect_contains "$(ikectl A status)" "HMAC_SHA2_384_192/PRF_HMAC_SHA2_384"
 	# IKE itself stays in the clear under a transport policy between the same hosts.
 	ikeuser_stop B
 	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
 }
 
 test_ike_tunnel66_modp2048_then_shutdown_cleans_both() {
-	ike_pair tunnel66 ike='["aes128-sha256-modp2048"]' esp='["aes128-sha256"]'
+	# IKE with HMAC-SHA-512-256 integrity (PRF HMAC-SHA-512).
+	ike_pair tunnel66 ike='["aes128-sha512-modp2048"]' esp='["aes128-sha256"]'
 	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
+	expect_contains "$(ikectl A status)" "HMAC_SHA2_512_256/PRF_HMAC_SHA2_512"
 	traffic_both_ways 20000
 	ikeuser_stop A
 	expect_clean A
@@ -270,8 +274,9 @@ test_ike_certs_rsa_against_ecdsa_transport4() {
 }
 
 test_ike_esp_null_sha256_then_chacha20poly1305() {
-	# A offers ChaCha20-Poly1305, then NULL + HMAC-SHA-256; B accepts only the latter.
-	local ike='["aes256gcm16-prfsha256-curve25519"]' out before after
+	# A offers ChaCha20-Poly1305, then NULL + HMAC-SHA-256; B accepts only the latter. IKE uses
+	# the AES-CMAC PRF (RFC 4615; strongSwan on Debian has no cmac plugin to test it against).
+	local ike='["aes256gcm16-prfaescmac-curve25519"]' out before after
 	load
 	topology tunnel44
 	trap ike_cleanup EXIT
@@ -281,6 +286,7 @@ test_ike_esp_null_sha256_then_chacha20poly1305() {
 	ikeuser_start B "$IKE_DIR/B.toml"
 	out=$(ikectl A up c) || fail "up failed: $out"
 	expect_contains "$out" "Child SA \`net\` installed: tunnel null-sha256"
+	expect_contains "$(ikectl A status)" "PRF_AES128_CMAC"
 	traffic_both_ways 50000
 	expect_eq "$(json_get "$(ip netns exec B ikeuser sa list --json)" 'sorted(set(s["alg"] for s in j))')" "['null-sha256']" "B's SA algorithms"
 	ikectl A down c >/dev/null
