@@ -8,6 +8,7 @@ use crate::{
     ah::{self, AH_HDR_LEN},
     ffi::{self, MAX_DIGEST},
     headers::Chain,
+    packet::crypto_failure,
     replay,
     sad::Sa,
     uapi::DropReason,
@@ -17,15 +18,6 @@ use kernel::prelude::*;
 /// The longest run of headers up to the end of AH that can be authenticated: an IPv4 header
 /// with options or an IPv6 header with a few hundred bytes of extension headers, plus AH.
 const MAX_FRONT: usize = 512;
-
-/// Why hashing failed: memory, or the crypto API itself.
-fn hash_failure(e: Error) -> DropReason {
-    if e == ENOMEM {
-        DropReason::NoMem
-    } else {
-        DropReason::Crypto
-    }
-}
 
 /// The ICV of `pkt`, a packet of `family` with `sa`'s AH header of `ah_len` bytes at `ah_at`
 /// and sequence number `seq`. The first `sa.alg.icv_len` bytes are the ICV.
@@ -38,7 +30,8 @@ pub(crate) fn icv(
     seq: u64,
 ) -> Result<[u8; MAX_DIGEST], DropReason> {
     let hash = sa.hash().ok_or(DropReason::NoSa)?;
-    if hash.digest_len() < usize::from(sa.alg.icv_len) {
+    let icv_len = usize::from(sa.alg.icv_len);
+    if hash.digest_len() < icv_len {
         return Err(DropReason::Crypto);
     }
     let end = ah_at + ah_len;
@@ -47,11 +40,10 @@ pub(crate) fn icv(
     let mut front = [0u8; MAX_FRONT];
     let front = front.get_mut(..end).ok_or(DropReason::Malformed)?;
     front.copy_from_slice(head);
-    let icv_len = usize::from(sa.alg.icv_len);
     ah::icv_front(front, family, ah_at, icv_len).map_err(|_| DropReason::Malformed)?;
     let seq_hi = replay::seq_hi(seq).to_be_bytes();
     let esn: &[u8] = if sa.esn { &seq_hi } else { &[] };
-    hash.digest(front, rest, esn).map_err(hash_failure)
+    hash.digest(front, rest, esn).map_err(crypto_failure)
 }
 
 /// What an authenticated inbound ESP or AH packet carries.

@@ -32,6 +32,15 @@ pub(crate) fn chain(skb: &mut Skb) -> Result<Chain, DropReason> {
     }
 }
 
+/// Why a crypto operation failed: memory, or the crypto API itself.
+pub(crate) fn crypto_failure(e: kernel::error::Error) -> DropReason {
+    if e == kernel::error::code::ENOMEM {
+        DropReason::NoMem
+    } else {
+        DropReason::Crypto
+    }
+}
+
 /// Counts a drop globally and, if known, on the SA.
 pub(crate) fn count_drop(state: &NetState, sa: Option<&Sa>, reason: DropReason) {
     state.counters.add(reason.attr(), 1);

@@ -16,7 +16,7 @@ use crate::{
     headers::{self, Chain},
     ip,
     net_state::NetState,
-    packet::{self, count_drop},
+    packet::{self, count_drop, crypto_failure},
     replay,
     sad::Sa,
     selector::{Decision, AF_INET, AF_INET6},
@@ -108,15 +108,6 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     }
     out.send(skb);
     Verdict::Stolen
-}
-
-/// Why encryption failed: memory, or the crypto API itself.
-fn crypto_failure(e: Error) -> DropReason {
-    if e == ENOMEM {
-        DropReason::NoMem
-    } else {
-        DropReason::Crypto
-    }
 }
 
 /// What every packet of one hook call is sent with.
