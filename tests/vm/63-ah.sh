@@ -102,6 +102,13 @@ test_ah_ripsec_accepts_both_ipv4_alignments() {
 	ip netns exec A ikeuser sa del dst $A_OUT proto ah spi 0x2000
 	ip netns exec A ikeuser sa add src $B_OUT dst $A_OUT proto ah spi 0x2000 reqid 1 mode transport alg sha256 key "0x$KEY_BA"
 	ip netns exec B ping -c 2 -i 0.2 -W 2 "$A_IN" >/dev/null || fail "ping B -> A"
+	# The flag shows where it is set, and only AH takes it.
+	expect_contains "$(ip netns exec A ikeuser sa get dst $B_OUT proto ah spi 0x1000)" "replay-window 32 align8"
+	expect_not_contains "$(ip netns exec A ikeuser sa get dst $A_OUT proto ah spi 0x2000)" "align8"
+	expect_eq "$(json_get "$(ip netns exec A ikeuser sa list --json)" 'sorted(s.get("ah_align8", False) for s in j)')" \
+		"[False, True]" "ah_align8 in sa list --json"
+	expect_rejected "sa-ah-align8: only AH SAs have an AH header to align" \
+		ip netns exec A ikeuser sa add src $A_OUT dst $B_OUT proto esp spi 0x3000 mode transport alg aes128gcm16 key "0x$(hexkey 20 x)" align8
 	local j
 	j=$(ip netns exec A ikeuser sa get dst $A_OUT proto ah spi 0x2000 --json)
 	expect_eq "$(json_get "$j" '(j[0]["stats"]["packets-in"], sum(v for k, v in j[0]["stats"].items() if k.startswith("drop-")))')" \
@@ -131,7 +138,8 @@ ah_wire_check() {
 	f=$(mktemp --suffix=.pcap)
 	ip netns exec A dumpcap -q -i a0 -f "ip proto 51 or ip6 proto 51" -w "$f" 2>/dev/null &
 	cap=$!
-	sleep 2
+	# dumpcap writes the file header once it captures.
+	wait_for 10 "[ -s $f ]" || fail "dumpcap did not start"
 	traffic_both_ways 20000
 	sleep 0.5
 	kill -INT $cap
@@ -194,7 +202,7 @@ test_ah_lifetime_expire_and_acquire() {
 	sleep 0.5
 	ip netns exec A ikeuser sa update dst $B_OUT proto ah spi 0x1000 hard-packets 2
 	ip netns exec A ping -c 4 -i 0.2 -W 1 -I "$A_IN" "$B_IN" >/dev/null 2>&1 || true
-	sleep 1
+	wait_for 5 "grep -q '\"acquire\"' $ev" || fail "no ACQUIRE event: $(cat "$ev")"
 	kill $mon
 	wait $mon 2>/dev/null || true
 	cat "$ev"
