@@ -362,10 +362,17 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
     }
     let transform = sad::new_transform(alg, key, esn).map_err(|e| {
         if e == ENOENT {
+            let template = if esn {
+                alg.esn_kernel_name
+            } else {
+                alg.kernel_name
+            };
             info.fail(
                 ENOENT,
                 a::SA_ALG,
-                format_args!("sa-alg: this kernel's crypto API lacks {}", alg.kernel_name),
+                format_args!(
+                    "sa-alg: this kernel's crypto API lacks {template}: load its module or build it in"
+                ),
             )
         } else {
             info.fail(

@@ -58,7 +58,7 @@ impl Drop for SecretKey {
 pub(crate) enum Transform {
     /// ESP: an AEAD (GCM, ChaCha20-Poly1305, or authenc).
     Aead(Aead),
-    /// AH: an HMAC.
+    /// AH: a keyed hash (HMAC, AES-XCBC or AES-CMAC).
     Hash(Shash),
 }
 

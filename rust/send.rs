@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Outbound: the POST_ROUTING hook matches packets against the SPD and encapsulates those a
 //! protect policy covers in ESP (RFC 4303) through the SA's AEAD, or in AH (RFC 4302) through
-//! its HMAC, tunnel or transport mode.
+//! its keyed hash, tunnel or transport mode.
 //!
 //! The SPD sees the packet's real upper-layer protocol and ports, past any IPv6 extension
 //! headers. Fragments arrive reassembled (netfilter's defragmentation runs at LOCAL_OUT); one

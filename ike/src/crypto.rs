@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Cryptographic operations of the IKE SA: SK payload protection (RFC 7296 §3.14, RFC 5282
-//! for AES-GCM) and Diffie-Hellman (groups 14, 15, 16, 19, 20, 21 and 31). Every primitive comes from
+//! for AES-GCM) and Diffie-Hellman (groups 2, 5, 14, 15, 16, 19, 20, 21, 31 and 32). Every primitive comes from
 //! RustCrypto / dalek crates; this module only frames the bytes.
 
 use core::fmt;
@@ -19,9 +19,10 @@ use crate::message::{build_inner_chain, parse_inner_chain, Message};
 use crate::payload::{EncryptedPayload, Payload};
 use crate::secret::Secret;
 use crate::transform_ids::{
-    AUTH_HMAC_SHA1_96, AUTH_HMAC_SHA2_256_128, AUTH_HMAC_SHA2_384_192, AUTH_HMAC_SHA2_512_256,
-    DH_CURVE_25519, DH_ECP_256, DH_ECP_384, DH_ECP_521, DH_MODP_2048, DH_MODP_3072, DH_MODP_4096,
-    ENCR_AES_CBC, ENCR_AES_GCM_16,
+    AUTH_AES_CMAC_96, AUTH_HMAC_SHA1_96, AUTH_HMAC_SHA2_256_128, AUTH_HMAC_SHA2_384_192,
+    AUTH_HMAC_SHA2_512_256, DH_CURVE_25519, DH_CURVE_448, DH_ECP_256, DH_ECP_384, DH_ECP_521,
+    DH_MODP_1024, DH_MODP_1536, DH_MODP_2048, DH_MODP_3072, DH_MODP_4096, ENCR_AES_CBC,
+    ENCR_AES_GCM_16,
 };
 
 /// Source of randomness (nonces, SPIs, IVs, DH private keys). Tests inject a deterministic one.
@@ -85,21 +86,23 @@ impl std::error::Error for CryptoError {}
 /// The cipher suite protecting SK payloads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SkCipher {
-    /// ENCR_AES_GCM_16 with a 128- or 256-bit key (RFC 5282): 8-byte IV, 4-byte salt, 16-byte ICV.
+    /// ENCR_AES_GCM_16 with a 128-, 192- or 256-bit key (RFC 5282): 8-byte IV, 4-byte salt,
+    /// 16-byte ICV.
     AesGcm16 {
-        /// Key size in bits: 128 or 256.
+        /// Key size in bits: 128, 192 or 256.
         key_bits: u16,
     },
     /// ENCR_AES_CBC (RFC 3602) with an HMAC integrity transform.
     AesCbc {
-        /// Key size in bits: 128 or 256.
+        /// Key size in bits: 128, 192 or 256.
         key_bits: u16,
         /// The integrity transform.
         integ: SkInteg,
     },
 }
 
-/// An HMAC integrity transform of the IKE SA (RFC 2404, RFC 4868), truncated to its ICV.
+/// An integrity transform of the IKE SA, truncated to its ICV: an HMAC (RFC 2404, RFC 4868)
+/// or AES-CMAC-96 (RFC 4494).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SkInteg {
     /// AUTH_HMAC_SHA1_96: weak, accepted only when a configuration names it.
@@ -110,15 +113,18 @@ pub enum SkInteg {
     Sha384_192,
     /// AUTH_HMAC_SHA2_512_256.
     Sha512_256,
+    /// AUTH_AES_CMAC_96.
+    AesCmac96,
 }
 
 impl SkInteg {
-    /// Every one, strongest last.
-    pub const ALL: [SkInteg; 4] = [
+    /// Every one.
+    pub const ALL: [SkInteg; 5] = [
         SkInteg::Sha1_96,
         SkInteg::Sha256_128,
         SkInteg::Sha384_192,
         SkInteg::Sha512_256,
+        SkInteg::AesCmac96,
     ];
 
     /// The one with this INTEG transform ID.
@@ -133,12 +139,14 @@ impl SkInteg {
             SkInteg::Sha256_128 => AUTH_HMAC_SHA2_256_128,
             SkInteg::Sha384_192 => AUTH_HMAC_SHA2_384_192,
             SkInteg::Sha512_256 => AUTH_HMAC_SHA2_512_256,
+            SkInteg::AesCmac96 => AUTH_AES_CMAC_96,
         }
     }
 
-    /// Key size in bytes: the hash's output size.
+    /// Key size in bytes: the hash's output size, or an AES-128 key (RFC 4494 §2.1).
     pub const fn key_len(self) -> usize {
         match self {
+            SkInteg::AesCmac96 => 16,
             SkInteg::Sha1_96 => 20,
             SkInteg::Sha256_128 => 32,
             SkInteg::Sha384_192 => 48,
@@ -146,19 +154,20 @@ impl SkInteg {
         }
     }
 
-    /// ICV size in bytes: half the output (96 bits for SHA-1).
+    /// ICV size in bytes: half the output (96 bits for SHA-1 and AES-CMAC).
     pub const fn icv_len(self) -> usize {
         match self {
-            SkInteg::Sha1_96 => 12,
+            SkInteg::Sha1_96 | SkInteg::AesCmac96 => 12,
             SkInteg::Sha256_128 => 16,
             SkInteg::Sha384_192 => 24,
             SkInteg::Sha512_256 => 32,
         }
     }
 
-    /// The ICV of `data`: the HMAC truncated to [`SkInteg::icv_len`].
-    fn icv(self, key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    /// The ICV of `data`: the MAC truncated to [`SkInteg::icv_len`].
+    pub fn icv(self, key: &[u8], data: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let mut full = match self {
+            SkInteg::AesCmac96 => hmac::<cmac::Cmac<aes::Aes128>>(key, data),
             SkInteg::Sha1_96 => hmac::<Hmac<Sha1>>(key, data),
             SkInteg::Sha256_128 => hmac::<Hmac<Sha256>>(key, data),
             SkInteg::Sha384_192 => hmac::<Hmac<Sha384>>(key, data),
@@ -173,6 +182,7 @@ impl SkInteg {
     }
 }
 
+/// The MAC `M` (an HMAC, or CMAC) of `data`.
 fn hmac<M: Mac + KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>, ()> {
     let mut mac = <M as KeyInit>::new_from_slice(key).map_err(|_| ())?;
     mac.update(data);
@@ -188,7 +198,7 @@ impl SkCipher {
     /// The suite for an ENCR transform (ID + key length) and INTEG transform ID, if supported.
     pub fn from_transforms(encr: u16, key_bits: Option<u16>, integ: Option<u16>) -> Option<Self> {
         let bits = key_bits?;
-        if bits != 128 && bits != 256 {
+        if !matches!(bits, 128 | 192 | 256) {
             return None;
         }
         match (encr, integ) {
@@ -423,6 +433,70 @@ fn gcm_nonce(key: &Secret, iv: &[u8]) -> Result<(Vec<u8>, [u8; 12]), CryptoError
     Ok((aes_key.to_vec(), nonce))
 }
 
+/// AES-GCM with a 192-bit key (the crate names only the 128- and 256-bit forms).
+type Aes192Gcm = aes_gcm::AesGcm<aes::Aes192, aes_gcm::aead::consts::U12>;
+
+/// Runs `f` with the AES-GCM instance for `key`'s size (16, 24 or 32 bytes).
+/// `f`'s failure becomes `fail`.
+fn with_gcm<T>(
+    key: &[u8],
+    fail: CryptoError,
+    f: impl FnOnce(&dyn GcmInPlace) -> Result<T, aes_gcm::Error>,
+) -> Result<T, CryptoError> {
+    let bad = || CryptoError::KeySize {
+        expected: 16,
+        actual: key.len(),
+    };
+    let result = match key.len() {
+        16 => f(&Aes128Gcm::new_from_slice(key).map_err(|_| bad())?),
+        24 => f(&Aes192Gcm::new_from_slice(key).map_err(|_| bad())?),
+        32 => f(&Aes256Gcm::new_from_slice(key).map_err(|_| bad())?),
+        _ => return Err(bad()),
+    };
+    result.map_err(|_| fail)
+}
+
+/// The in-place AES-GCM operations of each key size, behind one object type.
+trait GcmInPlace {
+    fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8])
+        -> Result<Vec<u8>, aes_gcm::Error>;
+    fn open(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        icv: &[u8],
+    ) -> Result<(), aes_gcm::Error>;
+}
+
+impl<
+        A: AeadInPlace<NonceSize = aes_gcm::aead::consts::U12, TagSize = aes_gcm::aead::consts::U16>,
+    > GcmInPlace for A
+{
+    fn seal(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<Vec<u8>, aes_gcm::Error> {
+        self.encrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf)
+            .map(|tag| tag.to_vec())
+    }
+
+    fn open(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        icv: &[u8],
+    ) -> Result<(), aes_gcm::Error> {
+        if icv.len() != GCM_ICV_LEN {
+            return Err(aes_gcm::Error);
+        }
+        self.decrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf, Tag::from_slice(icv))
+    }
+}
+
 fn gcm_seal(
     key: &Secret,
     iv: &[u8],
@@ -430,27 +504,10 @@ fn gcm_seal(
     buffer: &mut [u8],
 ) -> Result<Vec<u8>, CryptoError> {
     let (mut aes_key, nonce) = gcm_nonce(key, iv)?;
-    let nonce = Nonce::from_slice(&nonce);
-    let bad_key = CryptoError::KeySize {
-        expected: 16,
-        actual: aes_key.len(),
-    };
-    let tag = match aes_key.len() {
-        16 => Aes128Gcm::new_from_slice(&aes_key)
-            .map_err(|_| bad_key.clone())?
-            .encrypt_in_place_detached(nonce, aad, buffer),
-        32 => Aes256Gcm::new_from_slice(&aes_key)
-            .map_err(|_| bad_key.clone())?
-            .encrypt_in_place_detached(nonce, aad, buffer),
-        _ => {
-            aes_key.zeroize();
-            return Err(bad_key);
-        }
-    };
+    let refused = CryptoError::Malformed("AES-GCM refused to encrypt");
+    let tag = with_gcm(&aes_key, refused, |gcm| gcm.seal(&nonce, aad, buffer));
     aes_key.zeroize();
-    Ok(tag
-        .map_err(|_| CryptoError::Malformed("AES-GCM refused to encrypt"))?
-        .to_vec())
+    tag
 }
 
 fn gcm_open(
@@ -461,61 +518,69 @@ fn gcm_open(
     icv: &[u8],
 ) -> Result<(), CryptoError> {
     let (mut aes_key, nonce) = gcm_nonce(key, iv)?;
-    let nonce = Nonce::from_slice(&nonce);
-    let tag = Tag::from_slice(icv);
-    let result = match aes_key.len() {
-        16 => Aes128Gcm::new_from_slice(&aes_key)
-            .map_err(|_| CryptoError::IntegrityCheckFailed)?
-            .decrypt_in_place_detached(nonce, aad, buffer, tag),
-        32 => Aes256Gcm::new_from_slice(&aes_key)
-            .map_err(|_| CryptoError::IntegrityCheckFailed)?
-            .decrypt_in_place_detached(nonce, aad, buffer, tag),
-        _ => Err(aes_gcm::Error),
-    };
+    let failed = CryptoError::IntegrityCheckFailed;
+    let result = with_gcm(&aes_key, failed, |gcm| gcm.open(&nonce, aad, buffer, icv));
     aes_key.zeroize();
-    result.map_err(|_| CryptoError::IntegrityCheckFailed)
+    result
 }
 
-fn cbc_encrypt(key: &[u8], iv: &[u8], buffer: &mut [u8]) -> Result<(), CryptoError> {
-    let len = buffer.len();
-    let bad = CryptoError::KeySize {
+pub(crate) fn cbc_encrypt(key: &[u8], iv: &[u8], buffer: &mut [u8]) -> Result<(), CryptoError> {
+    fn run<C: BlockEncryptMut + KeyIvInit>(key: &[u8], iv: &[u8], buf: &mut [u8]) -> Option<()> {
+        let len = buf.len();
+        C::new_from_slices(key, iv)
+            .ok()?
+            .encrypt_padded_mut::<NoPadding>(buf, len)
+            .ok()
+            .map(|_| ())
+    }
+    let done = match key.len() {
+        16 => run::<cbc::Encryptor<aes::Aes128>>(key, iv, buffer),
+        24 => run::<cbc::Encryptor<aes::Aes192>>(key, iv, buffer),
+        32 => run::<cbc::Encryptor<aes::Aes256>>(key, iv, buffer),
+        _ => return Err(cbc_key_size(key)),
+    };
+    done.ok_or(CryptoError::Malformed("CBC padding"))
+}
+
+pub(crate) fn cbc_decrypt(key: &[u8], iv: &[u8], buffer: &mut [u8]) -> Result<(), CryptoError> {
+    fn run<C: BlockDecryptMut + KeyIvInit>(key: &[u8], iv: &[u8], buf: &mut [u8]) -> Option<()> {
+        C::new_from_slices(key, iv)
+            .ok()?
+            .decrypt_padded_mut::<NoPadding>(buf)
+            .ok()
+            .map(|_| ())
+    }
+    let done = match key.len() {
+        16 => run::<cbc::Decryptor<aes::Aes128>>(key, iv, buffer),
+        24 => run::<cbc::Decryptor<aes::Aes192>>(key, iv, buffer),
+        32 => run::<cbc::Decryptor<aes::Aes256>>(key, iv, buffer),
+        _ => return Err(cbc_key_size(key)),
+    };
+    done.ok_or(CryptoError::Malformed("CBC padding"))
+}
+
+fn cbc_key_size(key: &[u8]) -> CryptoError {
+    CryptoError::KeySize {
         expected: 16,
         actual: key.len(),
-    };
-    match key.len() {
-        16 => cbc::Encryptor::<aes::Aes128>::new_from_slices(key, iv)
-            .map_err(|_| bad)?
-            .encrypt_padded_mut::<NoPadding>(buffer, len)
-            .map(|_| ())
-            .map_err(|_| CryptoError::Malformed("CBC padding")),
-        32 => cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
-            .map_err(|_| bad)?
-            .encrypt_padded_mut::<NoPadding>(buffer, len)
-            .map(|_| ())
-            .map_err(|_| CryptoError::Malformed("CBC padding")),
-        _ => Err(bad),
     }
 }
 
-fn cbc_decrypt(key: &[u8], iv: &[u8], buffer: &mut [u8]) -> Result<(), CryptoError> {
-    let bad = CryptoError::KeySize {
-        expected: 16,
-        actual: key.len(),
-    };
-    match key.len() {
-        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
-            .map_err(|_| bad)?
-            .decrypt_padded_mut::<NoPadding>(buffer)
-            .map(|_| ())
-            .map_err(|_| CryptoError::Malformed("CBC padding")),
-        32 => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
-            .map_err(|_| bad)?
-            .decrypt_padded_mut::<NoPadding>(buffer)
-            .map(|_| ())
-            .map_err(|_| CryptoError::Malformed("CBC padding")),
-        _ => Err(bad),
-    }
-}
+/// RFC 2409 §6.2: the 1024-bit MODP prime (group 2), generator 2.
+const MODP_1024_PRIME: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A0879",
+    "8E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B",
+    "0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF",
+);
+
+/// RFC 3526 §2: the 1536-bit MODP prime (group 5), generator 2.
+const MODP_1536_PRIME: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A0879",
+    "8E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B",
+    "0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA4836",
+    "1C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804",
+    "F1746C08CA237327FFFFFFFFFFFFFFFF",
+);
 
 /// The RFC 3526 2048-bit MODP prime (group 14), generator 2.
 const MODP_2048_PRIME: &str = concat!(
@@ -559,6 +624,10 @@ const MODP_4096_PRIME: &str = concat!(
 /// A Diffie-Hellman group this crate implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DhGroup {
+    /// 2: 1024-bit MODP (RFC 2409): weak, accepted only when a configuration names it.
+    Modp1024,
+    /// 5: 1536-bit MODP (RFC 3526): weak, accepted only when a configuration names it.
+    Modp1536,
     /// 14: 2048-bit MODP (RFC 3526).
     Modp2048,
     /// 15: 3072-bit MODP (RFC 3526).
@@ -573,12 +642,16 @@ pub enum DhGroup {
     Ecp521,
     /// 31: Curve25519 (RFC 8031).
     Curve25519,
+    /// 32: Curve448 (RFC 8031): 56-byte public values and shared secrets.
+    Curve448,
 }
 
 impl DhGroup {
     /// The group for a transform ID, if implemented.
     pub const fn from_id(id: u16) -> Option<Self> {
         match id {
+            DH_MODP_1024 => Some(DhGroup::Modp1024),
+            DH_MODP_1536 => Some(DhGroup::Modp1536),
             DH_MODP_2048 => Some(DhGroup::Modp2048),
             DH_MODP_3072 => Some(DhGroup::Modp3072),
             DH_MODP_4096 => Some(DhGroup::Modp4096),
@@ -586,6 +659,7 @@ impl DhGroup {
             DH_ECP_384 => Some(DhGroup::Ecp384),
             DH_ECP_521 => Some(DhGroup::Ecp521),
             DH_CURVE_25519 => Some(DhGroup::Curve25519),
+            DH_CURVE_448 => Some(DhGroup::Curve448),
             _ => None,
         }
     }
@@ -593,6 +667,8 @@ impl DhGroup {
     /// Its transform ID.
     pub const fn id(self) -> u16 {
         match self {
+            DhGroup::Modp1024 => DH_MODP_1024,
+            DhGroup::Modp1536 => DH_MODP_1536,
             DhGroup::Modp2048 => DH_MODP_2048,
             DhGroup::Modp3072 => DH_MODP_3072,
             DhGroup::Modp4096 => DH_MODP_4096,
@@ -600,7 +676,14 @@ impl DhGroup {
             DhGroup::Ecp384 => DH_ECP_384,
             DhGroup::Ecp521 => DH_ECP_521,
             DhGroup::Curve25519 => DH_CURVE_25519,
+            DhGroup::Curve448 => DH_CURVE_448,
         }
+    }
+
+    /// Whether it is weak (MODP-1024, MODP-1536; RFC 8247 §2.4): never in defaults, and
+    /// `ikeuser check` warns.
+    pub const fn is_weak(self) -> bool {
+        matches!(self, DhGroup::Modp1024 | DhGroup::Modp1536)
     }
 }
 
@@ -621,6 +704,9 @@ impl KeyExchange {
     /// Generates a key pair.
     pub fn generate(group: DhGroup, rng: &mut dyn RandomSource) -> Result<Self, CryptoError> {
         let len = match group {
+            DhGroup::Modp1024 => 128,
+            DhGroup::Modp1536 => 192,
+            DhGroup::Curve448 => 56,
             DhGroup::Modp2048 => 256,
             DhGroup::Modp3072 => 384,
             DhGroup::Modp4096 => 512,
@@ -648,8 +734,8 @@ impl KeyExchange {
         ))
     }
 
-    /// A key pair from a given private value (32 bytes for groups 19 and 31, 48 for 20, 66
-    /// for 21, 256, 384 and 512 for 14, 15 and 16),
+    /// A key pair from a given private value (as long as the public value: 32 bytes for
+    /// groups 19 and 31, 48 for 20, 56 for 32, 66 for 21, the prime's length for MODP),
     /// e.g. for known-answer tests.
     pub fn from_private(group: DhGroup, private: &[u8]) -> Result<Self, CryptoError> {
         let public = match group {
@@ -661,9 +747,12 @@ impl KeyExchange {
                 let secret = x25519_dalek::StaticSecret::from(bytes);
                 x25519_dalek::PublicKey::from(&secret).as_bytes().to_vec()
             }
+            DhGroup::Curve448 => curve448::public(private)?,
             DhGroup::Ecp256 => ecp256::public(private)?,
             DhGroup::Ecp384 => ecp384::public(private)?,
             DhGroup::Ecp521 => ecp521::public(private)?,
+            DhGroup::Modp1024 => modp1024::public(private)?,
+            DhGroup::Modp1536 => modp1536::public(private)?,
             DhGroup::Modp2048 => modp2048::public(private)?,
             DhGroup::Modp3072 => modp3072::public(private)?,
             DhGroup::Modp4096 => modp4096::public(private)?,
@@ -700,13 +789,55 @@ impl KeyExchange {
                 }
                 Ok(Secret::from_slice(shared.as_bytes()))
             }
+            DhGroup::Curve448 => curve448::shared(self.private.as_bytes(), peer).ok_or(invalid),
             DhGroup::Ecp256 => ecp256::shared(self.private.as_bytes(), peer).ok_or(invalid),
             DhGroup::Ecp384 => ecp384::shared(self.private.as_bytes(), peer).ok_or(invalid),
             DhGroup::Ecp521 => ecp521::shared(self.private.as_bytes(), peer).ok_or(invalid),
+            DhGroup::Modp1024 => modp1024::shared(self.private.as_bytes(), peer).ok_or(invalid),
+            DhGroup::Modp1536 => modp1536::shared(self.private.as_bytes(), peer).ok_or(invalid),
             DhGroup::Modp2048 => modp2048::shared(self.private.as_bytes(), peer).ok_or(invalid),
             DhGroup::Modp3072 => modp3072::shared(self.private.as_bytes(), peer).ok_or(invalid),
             DhGroup::Modp4096 => modp4096::shared(self.private.as_bytes(), peer).ok_or(invalid),
         }
+    }
+}
+
+/// X448 (RFC 7748 §5) as IKEv2 uses it (RFC 8031): 56-byte little-endian values.
+mod curve448 {
+    use super::{CryptoError, Secret};
+    use zeroize::Zeroize;
+
+    const LEN: usize = 56;
+    /// The u-coordinate of the base point (RFC 7748 §4.2).
+    const BASE: [u8; LEN] = {
+        let mut u = [0u8; LEN];
+        u[0] = 5;
+        u
+    };
+
+    /// `private` times `point` (the crate clamps the scalar); `None` for a point of small
+    /// order, whose result would be all zeros (RFC 7748 §6.2, RFC 8031 §2.1).
+    fn x448(private: &[u8], point: &[u8]) -> Option<[u8; LEN]> {
+        let mut scalar = <[u8; LEN]>::try_from(private).ok()?;
+        let point = <[u8; LEN]>::try_from(point).ok()?;
+        let out = x448::x448(scalar, point);
+        scalar.zeroize();
+        out
+    }
+
+    pub(super) fn public(private: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let bad = CryptoError::KeySize {
+            expected: LEN,
+            actual: private.len(),
+        };
+        x448(private, &BASE).map(|p| p.to_vec()).ok_or(bad)
+    }
+
+    pub(super) fn shared(private: &[u8], peer: &[u8]) -> Option<Secret> {
+        let mut out = x448(private, peer)?;
+        let shared = Secret::from_slice(&out);
+        out.zeroize();
+        Some(shared)
     }
 }
 
@@ -799,6 +930,8 @@ macro_rules! modp_group {
         }
     };
 }
+modp_group!(modp1024, U1024, super::MODP_1024_PRIME);
+modp_group!(modp1536, U1536, super::MODP_1536_PRIME);
 modp_group!(modp2048, U2048, super::MODP_2048_PRIME);
 modp_group!(modp3072, U3072, super::MODP_3072_PRIME);
 modp_group!(modp4096, U4096, super::MODP_4096_PRIME);

@@ -29,6 +29,8 @@ pub const PRF_HMAC_SHA2_256: u16 = 5;
 pub const PRF_HMAC_SHA2_384: u16 = 6;
 /// PRF_HMAC_SHA2_512 (RFC 4868).
 pub const PRF_HMAC_SHA2_512: u16 = 7;
+/// PRF_AES128_XCBC (RFC 4434): named in diagnostics only (no Rust crate implements XCBC).
+pub const PRF_AES128_XCBC: u16 = 4;
 /// PRF_AES128_CMAC (RFC 4615).
 pub const PRF_AES128_CMAC: u16 = 8;
 
@@ -36,6 +38,10 @@ pub const PRF_AES128_CMAC: u16 = 8;
 pub const AUTH_NONE: u16 = 0;
 /// AUTH_HMAC_SHA1_96 (RFC 2404).
 pub const AUTH_HMAC_SHA1_96: u16 = 2;
+/// AUTH_AES_XCBC_96 (RFC 3566): ESP and AH only here (no Rust crate implements XCBC).
+pub const AUTH_AES_XCBC_96: u16 = 5;
+/// AUTH_AES_CMAC_96 (RFC 4494).
+pub const AUTH_AES_CMAC_96: u16 = 8;
 /// AUTH_HMAC_SHA2_256_128 (RFC 4868).
 pub const AUTH_HMAC_SHA2_256_128: u16 = 12;
 /// AUTH_HMAC_SHA2_384_192 (RFC 4868).
@@ -45,6 +51,10 @@ pub const AUTH_HMAC_SHA2_512_256: u16 = 14;
 
 /// NONE: no key exchange (CREATE_CHILD_SA without PFS).
 pub const DH_NONE: u16 = 0;
+/// 1024-bit MODP group (RFC 2409): weak, only where a configuration names it.
+pub const DH_MODP_1024: u16 = 2;
+/// 1536-bit MODP group (RFC 3526): weak, only where a configuration names it.
+pub const DH_MODP_1536: u16 = 5;
 /// 2048-bit MODP group (RFC 3526).
 pub const DH_MODP_2048: u16 = 14;
 /// 3072-bit MODP group (RFC 3526).
@@ -92,6 +102,7 @@ pub const fn prf_name(id: u16) -> Option<&'static str> {
         PRF_HMAC_SHA2_256 => "PRF_HMAC_SHA2_256",
         PRF_HMAC_SHA2_384 => "PRF_HMAC_SHA2_384",
         PRF_HMAC_SHA2_512 => "PRF_HMAC_SHA2_512",
+        PRF_AES128_XCBC => "PRF_AES128_XCBC",
         PRF_AES128_CMAC => "PRF_AES128_CMAC",
         _ => return None,
     })
@@ -102,6 +113,8 @@ pub const fn integ_name(id: u16) -> Option<&'static str> {
     Some(match id {
         AUTH_NONE => "NONE",
         AUTH_HMAC_SHA1_96 => "HMAC_SHA1_96",
+        AUTH_AES_XCBC_96 => "AES_XCBC_96",
+        AUTH_AES_CMAC_96 => "AES_CMAC_96",
         AUTH_HMAC_SHA2_256_128 => "HMAC_SHA2_256_128",
         AUTH_HMAC_SHA2_384_192 => "HMAC_SHA2_384_192",
         AUTH_HMAC_SHA2_512_256 => "HMAC_SHA2_512_256",
@@ -113,6 +126,8 @@ pub const fn integ_name(id: u16) -> Option<&'static str> {
 pub const fn dh_name(id: u16) -> Option<&'static str> {
     Some(match id {
         DH_NONE => "NONE",
+        DH_MODP_1024 => "MODP_1024",
+        DH_MODP_1536 => "MODP_1536",
         DH_MODP_2048 => "MODP_2048",
         DH_MODP_3072 => "MODP_3072",
         DH_MODP_4096 => "MODP_4096",
@@ -137,6 +152,8 @@ pub const fn esn_name(id: u16) -> Option<&'static str> {
 /// Length of a group's public value in a KE payload (RFC 7296 §3.4, RFC 5903, RFC 8031).
 pub const fn dh_public_value_len(group: u16) -> Option<usize> {
     Some(match group {
+        DH_MODP_1024 => 128,
+        DH_MODP_1536 => 192,
         DH_MODP_2048 => 256,
         DH_MODP_3072 => 384,
         DH_MODP_4096 => 512,

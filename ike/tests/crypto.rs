@@ -50,8 +50,13 @@ fn inner() -> Vec<Payload> {
     ]
 }
 
-const CIPHERS: [SkCipher; 7] = [
+const CIPHERS: [SkCipher; 9] = [
     SkCipher::AesGcm16 { key_bits: 128 },
+    SkCipher::AesGcm16 { key_bits: 192 },
+    SkCipher::AesCbc {
+        key_bits: 192,
+        integ: SkInteg::AesCmac96,
+    },
     SkCipher::AesGcm16 { key_bits: 256 },
     SkCipher::AesCbc {
         key_bits: 128,
@@ -125,6 +130,7 @@ fn cbc_icv_is_the_truncated_hmac_of_the_message() {
             SkInteg::Sha256_128 => full::<Hmac<sha2::Sha256>>(key, covered),
             SkInteg::Sha384_192 => full::<Hmac<sha2::Sha384>>(key, covered),
             SkInteg::Sha512_256 => full::<Hmac<sha2::Sha512>>(key, covered),
+            SkInteg::AesCmac96 => full::<cmac::Cmac<aes::Aes128>>(key, covered),
         };
         assert_eq!(icv, &mac[..integ.icv_len()], "{integ:?}");
         assert_eq!(
@@ -187,6 +193,80 @@ fn wrong_key_size_is_an_error_not_a_panic() {
             actual: 20
         })
     ));
+}
+
+/// RFC 4494 §4: AES-CMAC-96, the IKE SA's integrity with `aescmac`.
+#[test]
+fn aes_cmac_96_rfc4494_known_answer() {
+    let key = hex("2b7e151628aed2a6abf7158809cf4f3c");
+    let message = hex(concat!(
+        "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51",
+        "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710"
+    ));
+    for (len, mac) in [
+        (0, "bb1d6929e95937287fa37d12"),
+        (16, "070a16b46b4d4144f79bdd9d"),
+        (40, "dfa66747de9ae63030ca3261"),
+        (64, "51f0bebf7e3b9d92fc497417"),
+    ] {
+        let icv = SkInteg::AesCmac96.icv(&key, &message[..len]).unwrap();
+        assert_eq!(icv, hex(mac), "{len}-byte message");
+    }
+    assert!(SkInteg::AesCmac96.icv(&key[..15], b"x").is_err());
+}
+
+/// RFC 7748 §6.2: X448, the public values and K of Alice and Bob (OpenSSL agrees).
+#[test]
+fn x448_rfc7748_known_answer() {
+    let alice = KeyExchange::from_private(
+        DhGroup::Curve448,
+        &hex(concat!(
+            "9a8f4925d1519f5775cf46b04b5800d4ee9ee8bae8bc5565d498c28d",
+            "d9c9baf574a9419744897391006382a6f127ab1d9ac2d8c0a598726b"
+        )),
+    )
+    .unwrap();
+    assert_eq!(
+        alice.public_value(),
+        hex(concat!(
+            "9b08f7cc31b7e3e67d22d5aea121074a273bd2b83de09c63faa73d2c",
+            "22c5d9bbc836647241d953d40c5b12da88120d53177f80e532c41fa0"
+        ))
+    );
+    let bob = KeyExchange::from_private(
+        DhGroup::Curve448,
+        &hex(concat!(
+            "1c306a7ac2a0e2e0990b294470cba339e6453772b075811d8fad0d1d",
+            "6927c120bb5ee8972b0d3e21374c9c921b09d1b0366f10b65173992d"
+        )),
+    )
+    .unwrap();
+    assert_eq!(
+        bob.public_value(),
+        hex(concat!(
+            "3eb7a829b0cd20f5bcfc0b599b6feccf6da4627107bdb0d4f345b430",
+            "27d8b972fc3e34fb4232a13ca706dcb57aec3dae07bdc1c67bf33609"
+        ))
+    );
+    let k = hex(concat!(
+        "07fff4181ac6cc95ec1c16a94a0f74d12da232ce40a77552281d282b",
+        "b60c0b56fd2464c335543936521c24403085d59a449a5037514a879d"
+    ));
+    assert_eq!(
+        alice.shared_secret(bob.public_value()).unwrap().as_bytes(),
+        k
+    );
+    assert_eq!(
+        bob.shared_secret(alice.public_value()).unwrap().as_bytes(),
+        k
+    );
+    // Points of small order (0 and 1) and values of the wrong length are refused.
+    assert!(alice.shared_secret(&[0; 56]).is_err());
+    let mut one = [0u8; 56];
+    one[0] = 1;
+    assert!(alice.shared_secret(&one).is_err());
+    assert!(alice.shared_secret(&bob.public_value()[..55]).is_err());
+    assert!(KeyExchange::from_private(DhGroup::Curve448, &[1; 32]).is_err());
 }
 
 /// RFC 7748 §6.1.
@@ -359,6 +439,8 @@ fn generated_pairs_agree_for_every_group() {
     let mut rng = TestRng(XorShift(13));
     for group in [
         DhGroup::Curve25519,
+        DhGroup::Curve448,
+        DhGroup::Modp1024,
         DhGroup::Ecp256,
         DhGroup::Ecp384,
         DhGroup::Ecp521,
@@ -373,11 +455,12 @@ fn generated_pairs_agree_for_every_group() {
     }
 }
 
-/// Groups 15 and 16 (RFC 3526 §4, §5): public values and g^ir of fixed private exponents,
-/// checked by SHA-256 of the values Python's own big integers computed (`pow(2, a, p)`), with
-/// the primes OpenSSL has built in.
+/// Groups 2, 5, 15 and 16 (RFC 2409 §6.2, RFC 3526 §2, §4, §5): public values and g^ir of
+/// fixed private exponents, checked by SHA-256 of the values Python's own big integers computed
+/// (`pow(2, a, p)`), with the primes OpenSSL has built in (15, 16) or computed from the RFCs'
+/// formula 2^n - 2^(n-64) - 1 + 2^64 * (floor(2^(n-130) pi) + k) (2, 5).
 #[test]
-fn modp3072_and_modp4096_known_answers() {
+fn modp_known_answers() {
     use sha2::{Digest, Sha256};
     let digest = |b: &[u8]| {
         hex(&Sha256::digest(b)
@@ -386,6 +469,20 @@ fn modp3072_and_modp4096_known_answers() {
             .collect::<String>())
     };
     for (group, len, a_hash, b_hash, shared_hash) in [
+        (
+            DhGroup::Modp1024,
+            128,
+            "bac5089e9c5b8a3b872c0c63c622dd7a23e299c0c970cdaf1c5da70316b501b7",
+            "0ad943d496b59f4265b55b02143f22dbf727a406d304a9b71141c4fa61abc5b6",
+            "6fdffd2818a4568435a44b17907b5c2b5e48995653fe361472bf47f6a893160f",
+        ),
+        (
+            DhGroup::Modp1536,
+            192,
+            "f4891481e91ed0f2df7d5e2fb0695fb0cef8d6d034b26a3f8f107908d58cdbe1",
+            "516b5b29ac684e3a970aafc166d2ef2c7707fd39c3bb1a868d6d045cb9c2aa76",
+            "b868a4684634e2446eb9451b3a006b940ff144320deb1550cb4128172c8c2d46",
+        ),
         (
             DhGroup::Modp3072,
             384,

@@ -80,22 +80,22 @@ fn cbc_ecp256_transport_ipv6_ids() {
 }
 
 /// Each IKE integrity transform with the PRF strongSwan pairs with it (SHA-1 too, which a
-/// configuration must name): the IKE SA comes up, a rekey of it too, and the Child SA gets the
-/// same HMAC.
+/// configuration must name), AES-CBC with each key size: the IKE SA comes up, a rekey of it
+/// too, and the Child SA gets the same integrity transform.
 #[test]
 fn every_ike_integrity_and_prf() {
     let suites = [
-        (SkInteg::Sha1_96, Prf::HmacSha1),
-        (SkInteg::Sha384_192, Prf::HmacSha384),
-        (SkInteg::Sha512_256, Prf::HmacSha512),
-        (SkInteg::Sha256_128, Prf::HmacSha1),
+        (256, SkInteg::Sha1_96, Prf::HmacSha1),
+        (256, SkInteg::Sha384_192, Prf::HmacSha384),
+        (256, SkInteg::Sha512_256, Prf::HmacSha512),
+        (256, SkInteg::Sha256_128, Prf::HmacSha1),
+        (192, SkInteg::AesCmac96, Prf::AesCmac),
+        (128, SkInteg::AesCmac96, Prf::HmacSha256),
+        (192, SkInteg::Sha256_128, Prf::HmacSha256),
     ];
-    for (seed, (integ, prf)) in (60..).zip(suites) {
+    for (seed, (key_bits, integ, prf)) in (60..).zip(suites) {
         let (mut alice, mut bob) = configs();
-        let cbc = SkCipher::AesCbc {
-            key_bits: 256,
-            integ,
-        };
+        let cbc = SkCipher::AesCbc { key_bits, integ };
         for c in [&mut alice, &mut bob] {
             c.ike_proposals = vec![IkeProposal {
                 cipher: cbc,

@@ -395,12 +395,15 @@ fn ecp256_transport_rekey_keeps_mode() {
 }
 
 #[test]
-fn ecp384_ecp521_modp3072_modp4096_ike_sa_and_pfs_child_rekey_then_ike_rekey() {
+fn every_other_group_ike_sa_and_pfs_child_rekey_then_ike_rekey() {
     for (seed, group, id, ke_len) in [
         (67, DhGroup::Ecp384, 20, 96),
         (68, DhGroup::Ecp521, 21, 132),
         (69, DhGroup::Modp3072, 15, 384),
         (70, DhGroup::Modp4096, 16, 512),
+        (71, DhGroup::Curve448, 32, 56),
+        (72, DhGroup::Modp1024, 2, 128),
+        (73, DhGroup::Modp1536, 5, 192),
     ] {
         let (mut alice, mut bob) = configs();
         for c in [&mut alice, &mut bob] {
@@ -428,13 +431,32 @@ fn ecp384_ecp521_modp3072_modp4096_ike_sa_and_pfs_child_rekey_then_ike_rekey() {
 }
 
 #[test]
-fn chacha20poly1305_and_null_sha256_children_rekey_with_pfs() {
+fn chacha20poly1305_null_and_aes_mac_children_rekey_with_pfs() {
     for (seed, cipher) in [
         (66, EspCipher::ChaCha20Poly1305),
         (
             67,
             EspCipher::Null {
                 integ: EspInteg::Sha256_128,
+            },
+        ),
+        (
+            68,
+            EspCipher::AesCbc {
+                key_bits: 192,
+                integ: EspInteg::AesXcbc96,
+            },
+        ),
+        (
+            69,
+            EspCipher::Null {
+                integ: EspInteg::AesCmac96,
+            },
+        ),
+        (
+            70,
+            EspCipher::Ah {
+                integ: EspInteg::AesXcbc96,
             },
         ),
     ] {

@@ -195,6 +195,13 @@ impl Config {
                     c.name
                 ));
             }
+            if let Some(p) = c.ike.iter().find(|p| p.dh.is_weak()) {
+                out.push(format!(
+                    "connection `{}`: {} is too small a DH group to resist a well-funded attacker (RFC 8247 §2.4); prefer ecp256, curve25519 or modp2048 and up",
+                    c.name,
+                    dh_name(p.dh)
+                ));
+            }
             for child in &c.children {
                 for p in child.esp.iter().filter(|p| p.cipher.is_weak()) {
                     out.push(format!(
@@ -969,22 +976,27 @@ fn each<T>(
 fn cipher(token: &str) -> Option<Result<SkCipher, u16>> {
     Some(match token {
         "aes128gcm16" | "aes128gcm" => Ok(SkCipher::AesGcm16 { key_bits: 128 }),
+        "aes192gcm16" | "aes192gcm" => Ok(SkCipher::AesGcm16 { key_bits: 192 }),
         "aes256gcm16" | "aes256gcm" => Ok(SkCipher::AesGcm16 { key_bits: 256 }),
         "aes128" => Err(128),
+        "aes192" => Err(192),
         "aes256" => Err(256),
         _ => return None,
     })
 }
 
 /// The IKE integrity transform of an ESP integrity keyword, and the PRF strongSwan pairs with
-/// it when the proposal names none.
-fn ike_integ(integ: EspInteg) -> (SkInteg, Prf) {
-    match integ {
+/// it when the proposal names none; `None` for AES-XCBC, which no Rust crate implements (the
+/// kernel does, so ESP and AH have it).
+fn ike_integ(integ: EspInteg) -> Option<(SkInteg, Prf)> {
+    Some(match integ {
         EspInteg::Sha1_96 => (SkInteg::Sha1_96, Prf::HmacSha1),
         EspInteg::Sha256_128 => (SkInteg::Sha256_128, Prf::HmacSha256),
         EspInteg::Sha384_192 => (SkInteg::Sha384_192, Prf::HmacSha384),
         EspInteg::Sha512_256 => (SkInteg::Sha512_256, Prf::HmacSha512),
-    }
+        EspInteg::AesCmac96 => (SkInteg::AesCmac96, Prf::AesCmac),
+        EspInteg::AesXcbc96 => return None,
+    })
 }
 
 /// What an ESP encryption keyword leaves to the rest of the proposal.
@@ -1023,7 +1035,8 @@ fn esp_encr(token: &str) -> Option<EspEncr> {
     })
 }
 
-/// An ESP integrity keyword: `sha1` (HMAC-SHA-1-96), `sha256`, `sha384`, `sha512`.
+/// An ESP integrity keyword: `sha1` (HMAC-SHA-1-96), `sha256`, `sha384`, `sha512`,
+/// `aesxcbc`, `aescmac`.
 fn esp_integ(token: &str) -> Option<EspInteg> {
     let token = token
         .strip_prefix("sha2_")
@@ -1038,6 +1051,8 @@ fn esp_integ(token: &str) -> Option<EspInteg> {
 
 fn dh(token: &str) -> Option<DhGroup> {
     Some(match token {
+        "modp1024" => DhGroup::Modp1024,
+        "modp1536" => DhGroup::Modp1536,
         "modp2048" => DhGroup::Modp2048,
         "modp3072" => DhGroup::Modp3072,
         "modp4096" => DhGroup::Modp4096,
@@ -1045,6 +1060,7 @@ fn dh(token: &str) -> Option<DhGroup> {
         "ecp384" => DhGroup::Ecp384,
         "ecp521" => DhGroup::Ecp521,
         "curve25519" | "x25519" => DhGroup::Curve25519,
+        "curve448" | "x448" => DhGroup::Curve448,
         _ => return None,
     })
 }
@@ -1052,6 +1068,8 @@ fn dh(token: &str) -> Option<DhGroup> {
 /// strongSwan's name of a DH group.
 pub fn dh_name(g: DhGroup) -> &'static str {
     match g {
+        DhGroup::Modp1024 => "modp1024",
+        DhGroup::Modp1536 => "modp1536",
         DhGroup::Modp2048 => "modp2048",
         DhGroup::Modp3072 => "modp3072",
         DhGroup::Modp4096 => "modp4096",
@@ -1059,14 +1077,18 @@ pub fn dh_name(g: DhGroup) -> &'static str {
         DhGroup::Ecp384 => "ecp384",
         DhGroup::Ecp521 => "ecp521",
         DhGroup::Curve25519 => "curve25519",
+        DhGroup::Curve448 => "curve448",
     }
 }
 
-const CIPHERS: &str = "aes128gcm16, aes256gcm16, aes128, aes256";
+pub(crate) const CIPHERS: &str = "aes128gcm16, aes192gcm16, aes256gcm16, aes128, aes192, aes256";
 const ESP_CIPHERS: &str =
     "aes128gcm16 (also aes192/aes256, gcm12/gcm8), aes128gmac, chacha20poly1305, aes128, aes192, aes256, null";
-const INTEGS: &str = "sha256, sha384, sha512, sha1";
-const GROUPS: &str = "modp2048, modp3072, modp4096, ecp256, ecp384, ecp521, curve25519";
+const INTEGS: &str = "sha256, sha384, sha512, aesxcbc, aescmac, sha1";
+pub(crate) const IKE_INTEGS: &str = "sha256, sha384, sha512, aescmac, sha1";
+pub(crate) const IKE_PRFS: &str = "prfsha256, prfsha384, prfsha512, prfaescmac, prfsha1";
+pub(crate) const GROUPS: &str =
+    "modp2048, modp3072, modp4096, ecp256, ecp384, ecp521, curve25519, curve448 (weak: modp1024, modp1536)";
 
 /// Parses a strongSwan-style IKE proposal: `aes128gcm16-prfsha256-ecp256`,
 /// `aes256-sha384-modp2048` (the PRF follows the integrity algorithm when not named).
@@ -1083,7 +1105,9 @@ pub fn ike_proposal(s: &str) -> Result<IkeProposal, String> {
             if encr.is_ok() {
                 return Err(format!("\"{s}\": {first} is an AEAD and takes no integrity algorithm; write prf{t} for the PRF"));
             }
-            integ = Some(ike_integ(i));
+            integ = Some(ike_integ(i).ok_or_else(|| {
+                format!("\"{s}\": {t} is for ESP and AH only (no Rust crate implements AES-XCBC for IKE); use aescmac or sha256")
+            })?);
             continue;
         }
         match t {
@@ -1092,9 +1116,12 @@ pub fn ike_proposal(s: &str) -> Result<IkeProposal, String> {
             "prfsha384" => prf = Some(Prf::HmacSha384),
             "prfsha512" => prf = Some(Prf::HmacSha512),
             "prfaescmac" => prf = Some(Prf::AesCmac),
+            "prfaesxcbc" => {
+                return Err(format!("\"{s}\": prfaesxcbc is not available (no Rust crate implements AES-XCBC); use prfaescmac or prfsha256"))
+            }
             _ => {
                 group = Some(dh(t).ok_or_else(|| {
-                    format!("\"{s}\": unknown `{t}`; integrity is {INTEGS}, PRFs are prfsha256/384/512, prfaescmac (prfsha1), DH groups are {GROUPS}")
+                    format!("\"{s}\": unknown `{t}`; integrity is {IKE_INTEGS}, PRFs are {IKE_PRFS}, DH groups are {GROUPS}")
                 })?)
             }
         }
@@ -1104,7 +1131,7 @@ pub fn ike_proposal(s: &str) -> Result<IkeProposal, String> {
         (Err(key_bits), Some((integ, _))) => SkCipher::AesCbc { key_bits, integ },
         (Err(_), None) => {
             return Err(format!(
-            "\"{s}\": {first} (CBC) needs an integrity algorithm: {first}-sha256-... (or {INTEGS})"
+            "\"{s}\": {first} (CBC) needs an integrity algorithm: {first}-sha256-... (or {IKE_INTEGS})"
         ))
         }
     };
@@ -1405,7 +1432,7 @@ life_time = 120
         let err = |s: &str| esp_proposal(s).unwrap_err();
         assert_eq!(
             err("null"),
-            "\"null\": null (no encryption) needs an integrity algorithm: null-sha256 (or sha256, sha384, sha512, sha1)"
+            "\"null\": null (no encryption) needs an integrity algorithm: null-sha256 (or sha256, sha384, sha512, aesxcbc, aescmac, sha1)"
         );
         assert_eq!(
             ok("aes192-sha384").0.cipher,
@@ -1444,12 +1471,12 @@ life_time = 120
         );
         assert_eq!(
             err("null-md5"),
-            "\"null-md5\": unknown `md5`; ESP takes aes128gcm16 (also aes192/aes256, gcm12/gcm8), aes128gmac, chacha20poly1305, aes128, aes192, aes256, null, sha256, sha384, sha512, sha1 after aes128/aes192/aes256/null, and a DH group (modp2048, modp3072, modp4096, ecp256, ecp384, ecp521, curve25519) for PFS"
+            "\"null-md5\": unknown `md5`; ESP takes aes128gcm16 (also aes192/aes256, gcm12/gcm8), aes128gmac, chacha20poly1305, aes128, aes192, aes256, null, sha256, sha384, sha512, aesxcbc, aescmac, sha1 after aes128/aes192/aes256/null, and a DH group (modp2048, modp3072, modp4096, ecp256, ecp384, ecp521, curve25519, curve448 (weak: modp1024, modp1536)) for PFS"
         );
         // IKE (SK payloads) keeps its own suites.
         assert_eq!(
             ike_proposal("chacha20poly1305-prfsha256-curve25519").unwrap_err(),
-            "\"chacha20poly1305-prfsha256-curve25519\": chacha20poly1305 is for ESP only; IKE takes one of aes128gcm16, aes256gcm16, aes128, aes256"
+            "\"chacha20poly1305-prfsha256-curve25519\": chacha20poly1305 is for ESP only; IKE takes one of aes128gcm16, aes192gcm16, aes256gcm16, aes128, aes192, aes256"
         );
         assert!(ike_proposal("null-sha256-modp2048")
             .unwrap_err()
@@ -1513,7 +1540,7 @@ life_time = 120
             assert!(!seen.contains(&c), "{name}: two entries for one suite");
             seen.push(c);
         }
-        assert_eq!(seen.len(), 29);
+        assert_eq!(seen.len(), 37);
         assert!(seen.iter().filter(|c| c.is_weak()).count() == 4);
     }
 
@@ -1548,6 +1575,34 @@ life_time = 120
         );
         let e = ike_proposal("aes128-ecp256").unwrap_err();
         assert!(e.contains("needs an integrity algorithm"), "{e}");
+        // AES-192, AES-CMAC-96 with the PRF strongSwan pairs with it, Curve448.
+        let p = ike_proposal("aes192-aescmac-curve448").unwrap();
+        assert_eq!(
+            (p.cipher, p.prf, p.dh),
+            (
+                SkCipher::AesCbc {
+                    key_bits: 192,
+                    integ: SkInteg::AesCmac96
+                },
+                Prf::AesCmac,
+                DhGroup::Curve448
+            )
+        );
+        let p = ike_proposal("aes192gcm16-prfsha384-x448").unwrap();
+        assert_eq!(p.cipher, SkCipher::AesGcm16 { key_bits: 192 });
+        let e = ike_proposal("aes128-aesxcbc-ecp256").unwrap_err();
+        assert!(e.contains("aesxcbc is for ESP and AH only"), "{e}");
+        let e = ike_proposal("aes128gcm16-prfaesxcbc-ecp256").unwrap_err();
+        assert!(e.contains("prfaesxcbc is not available"), "{e}");
+        let weak =
+            check(&GOOD.replace("aes256-sha256-modp2048", "aes256-sha256-modp1024")).unwrap();
+        assert!(
+            weak.warnings()
+                .iter()
+                .any(|w| w.contains("modp1024 is too small a DH group")),
+            "{:?}",
+            weak.warnings()
+        );
         let weak = check(&GOOD.replace("aes256-sha256-modp2048", "aes256-sha1-modp2048")).unwrap();
         assert!(
             weak.warnings()
@@ -1593,10 +1648,18 @@ life_time = 120
         let e = ah_proposal("aes128-sha256").unwrap_err();
         assert!(
             e.contains(
-                "unknown integrity algorithm `aes128`; AH takes sha256, sha384, sha512, sha1"
+                "unknown integrity algorithm `aes128`; AH takes sha256, sha384, sha512, aesxcbc, aescmac, sha1"
             ),
             "{e}"
         );
+        for (name, integ) in [
+            ("aesxcbc", EspInteg::AesXcbc96),
+            ("aescmac", EspInteg::AesCmac96),
+        ] {
+            let cipher = ah_proposal(name).unwrap().0.cipher;
+            assert_eq!(cipher, EspCipher::Ah { integ });
+            assert_eq!(ripsec_alg(cipher), name);
+        }
         let weak = check(&GOOD.replace(
             r#"esp_proposals = ["aes128gcm16-ecp256"]"#,
             r#"ah_proposals = ["sha1"]"#,

@@ -12,7 +12,24 @@ pub struct Info {
     pub netns_cookie: u64,
     pub netns_requests: u64,
     pub algorithms: Vec<AlgInfo>,
+    /// What ikeuser itself computes for IKE SAs (RustCrypto), by proposal keyword.
+    pub ike: IkeAlgorithms,
 }
+
+#[derive(Serialize)]
+pub struct IkeAlgorithms {
+    pub encryption: &'static str,
+    pub integrity: &'static str,
+    pub prf: &'static str,
+    pub dh: &'static str,
+}
+
+const IKE: IkeAlgorithms = IkeAlgorithms {
+    encryption: crate::config::CIPHERS,
+    integrity: crate::config::IKE_INTEGS,
+    prf: crate::config::IKE_PRFS,
+    dh: crate::config::GROUPS,
+};
 
 #[derive(Serialize)]
 pub struct AlgInfo {
@@ -64,6 +81,7 @@ fn decode(payload: &[u8]) -> Result<Info> {
         netns_cookie: need(a::NETNS_COOKIE)?.u64()?,
         netns_requests: need(a::NETNS_REQUESTS)?.u64()?,
         algorithms,
+        ike: IKE,
     })
 }
 
@@ -98,6 +116,13 @@ pub fn print(info: &Info) {
             }
         );
     }
+    let ike = &info.ike;
+    println!();
+    println!("IKE (computed by ikeuser, not the kernel):");
+    println!("  encryption  {}", ike.encryption);
+    println!("  integrity   {}", ike.integrity);
+    println!("  PRF         {}", ike.prf);
+    println!("  DH          {}", ike.dh);
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ impl Drop for Aead {
     }
 }
 
-/// A keyed hash (HMAC) transform, for AH.
+/// A keyed hash transform (HMAC, AES-XCBC, AES-CMAC), for AH.
 ///
 /// # Invariants
 ///

@@ -5,7 +5,7 @@
 # nftables, and attacks crafted with scapy.
 source tests/vm/interop.sh
 
-AH_ALGS="sha1 sha256 sha384 sha512"
+AH_ALGS="sha1 sha256 sha384 sha512 aesxcbc aescmac"
 
 # ah_setup MODE: the `topology` with AH policies on both sides.
 ah_setup() {
@@ -13,7 +13,7 @@ ah_setup() {
 	policies_both_sides ah
 }
 
-# ah_states ALG ALIGN [esn]: SPI 0x1000 (A -> B) and 0x2000 (B -> A) with HMAC ALG on both
+# ah_states ALG ALIGN [esn]: SPI 0x1000 (A -> B) and 0x2000 (B -> A) with integrity ALG on both
 # sides. ALIGN is `align4` (XFRM `flag align4`, ripsec's default) or `align8` (XFRM without
 # the flag, ripsec `align8`). Sets KEY_AB and KEY_BA.
 ah_states() {
@@ -38,8 +38,8 @@ ah_states() {
 	# shellcheck disable=SC2086
 	ip netns exec A ikeuser sa add src $B_OUT dst $A_OUT proto ah spi 0x2000 reqid 1 mode $AMODE alg "$alg" key "0x$KEY_BA" $r_flags
 	local auth_ab auth_ba
-	auth_ab="auth-trunc hmac($alg) 0x$KEY_AB $(hmac_trunc_bits "$alg")"
-	auth_ba="auth-trunc hmac($alg) 0x$KEY_BA $(hmac_trunc_bits "$alg")"
+	auth_ab="auth-trunc $(xfrm_auth_name "$alg") 0x$KEY_AB $(hmac_trunc_bits "$alg")"
+	auth_ba="auth-trunc $(xfrm_auth_name "$alg") 0x$KEY_BA $(hmac_trunc_bits "$alg")"
 	# shellcheck disable=SC2086
 	ip -n B xfrm state add src $A_OUT dst $B_OUT proto ah spi 0x1000 reqid 1 mode $AMODE $auth_ab $sel_ab $x_flags
 	# shellcheck disable=SC2086

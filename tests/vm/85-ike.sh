@@ -58,6 +58,18 @@ test_ike_transport4_cbc_curve25519() {
 	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
 }
 
+# IKE with AES-192-CBC, AES-CMAC-96 and its PRF, and Curve448; an AH child with AES-CMAC-96
+# (strongSwan has no cmac plugin on Debian 12, so this pair is ikeuser's own).
+test_ike_aes192_aescmac_curve448_ah_aescmac() {
+	ike_pair tunnel44 ike='["aes192-aescmac-curve448"]' ah='["aescmac"]'
+	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
+	expect_contains "$(ikectl A status)" "AES_CBC_192/AES_CMAC_96/PRF_AES128_CMAC/CURVE_448"
+	expect_contains "$(ikectl B status)" "AH aescmac"
+	expect_eq "$(json_get "$(ip netns exec B ikeuser sa list --json)" 'sorted(set((s["proto"], s["alg"]) for s in j))')" \
+		"[('ah', 'aescmac')]" "ripsec's SAs in B"
+	traffic_both_ways 20000
+}
+
 test_ike_tunnel66_modp2048_then_shutdown_cleans_both() {
 	# IKE with HMAC-SHA-512-256 integrity (PRF HMAC-SHA-512).
 	ike_pair tunnel66 ike='["aes128-sha512-modp2048"]' esp='["aes128-sha256"]'

@@ -13,6 +13,8 @@ export SWAN_EXTRA_CONF="delete_rekeyed_delay = 0"
 
 swan_cleanup() {
 	local rc=$?
+	# The test's `set -e` would end this trap at `(exit $rc)` below, before ike_cleanup.
+	set +e
 	if [ $rc -ne 0 ]; then
 		echo "--- charon SAs"
 		ip -n B xfrm state || true
@@ -381,6 +383,32 @@ test_swan_ah_children() {
 	expect_eq "$(alg_of_sas)" "['sha512']" "ripsec's SAs in A"
 	expect_contains "$(ip -n B xfrm state)" "hmac(sha512)" "charon's SAs"
 	expect_contains "$(ikectl A status)" "HMAC_SHA1_96/PRF_HMAC_SHA1"
+	traffic_both_ways 30000
+}
+
+# AES-192 for the IKE SA (GCM, then CBC), Curve448 (charon's openssl plugin) and MODP-1024 (weak,
+# named by both configs), AES-CMAC-96 for ESP and AES-XCBC-96 for AH (charon's xcbc plugin; the
+# kernel computes both MACs on each side).
+test_swan_aes192_curve448_modp1024_and_aes_macs() {
+	swan_pair tunnel44 aes192gcm16-prfsha384-curve448 aes192-aescmac-curve448
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	expect_contains "$(ikectl A status)" "AES_GCM_16_192/PRF_HMAC_SHA2_384/CURVE_448"
+	expect_eq "$(alg_of_sas)" "['aes192-aescmac']" "ripsec's SAs in A"
+	expect_contains "$(ip -n B xfrm state)" "cmac(aes)" "charon's SAs"
+	traffic_both_ways 30000
+	rekeyed_by ikectl A rekey c
+	expect_eq "$(alg_of_sas)" "['aes192-aescmac']" "ripsec's SAs in A after a Curve448 PFS rekey"
+
+	ikeuser_stop A
+	swan_stop B "$SWAN"
+	delete_all_netns
+	SWAN_PLUGINS="$SWAN_PLUGINS xcbc" swan_pair transport6 aes192-sha256-modp1024 aesxcbc ah='["aesxcbc"]' -- ah_proposals=aesxcbc
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	expect_eq "$(alg_of_sas)" "['aesxcbc']" "ripsec's SAs in A"
+	expect_contains "$(ip -n B xfrm state)" "xcbc(aes)" "charon's SAs"
+	expect_contains "$(ikectl A status)" "AES_CBC_192/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_1024"
 	traffic_both_ways 30000
 }
 

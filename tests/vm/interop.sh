@@ -5,8 +5,10 @@
 # `ip xfrm` takes the same bytes split per its syntax. Names are ripsec's (strongSwan's
 # keywords): aes{128,192,256}gcm{8,12,16}, aes{128,192,256}gmac, chacha20poly1305,
 # aes{128,192,256}-sha{1,256,384,512}, null-sha{1,256,384,512}.
-hmac_key_len() { case $1 in sha1) echo 20 ;; sha256) echo 32 ;; sha384) echo 48 ;; sha512) echo 64 ;; esac; }
-hmac_trunc_bits() { case $1 in sha1) echo 96 ;; sha256) echo 128 ;; sha384) echo 192 ;; sha512) echo 256 ;; esac; }
+# Integrity algorithms by ripsec's (strongSwan's) name: key bytes, ICV bits, XFRM's name.
+hmac_key_len() { case $1 in sha1) echo 20 ;; sha256) echo 32 ;; sha384) echo 48 ;; sha512) echo 64 ;; aesxcbc | aescmac) echo 16 ;; esac; }
+hmac_trunc_bits() { case $1 in sha1 | aesxcbc | aescmac) echo 96 ;; sha256) echo 128 ;; sha384) echo 192 ;; sha512) echo 256 ;; esac; }
+xfrm_auth_name() { case $1 in aesxcbc) echo 'xcbc(aes)' ;; aescmac) echo 'cmac(aes)' ;; *) echo "hmac($1)" ;; esac; }
 
 xfrm_alg_args() { # ALG KEYHEX(without 0x) -> ip xfrm algorithm arguments
 	local alg=$1 k=$2 bits hmac
@@ -16,9 +18,9 @@ xfrm_alg_args() { # ALG KEYHEX(without 0x) -> ip xfrm algorithm arguments
 	aes*gmac) echo "aead 'rfc4543(gcm(aes))' 0x$k 128" ;;
 	aes*-*)
 		bits=${alg:3:3} hmac=${alg#*-}
-		echo "enc 'cbc(aes)' 0x${k:0:$((bits / 4))} auth-trunc 'hmac($hmac)' 0x${k:$((bits / 4))} $(hmac_trunc_bits "$hmac")"
+		echo "enc 'cbc(aes)' 0x${k:0:$((bits / 4))} auth-trunc '$(xfrm_auth_name "$hmac")' 0x${k:$((bits / 4))} $(hmac_trunc_bits "$hmac")"
 		;;
-	null-*) echo "enc 'ecb(cipher_null)' '' auth-trunc 'hmac(${alg#null-})' 0x$k $(hmac_trunc_bits "${alg#null-}")" ;;
+	null-*) echo "enc 'ecb(cipher_null)' '' auth-trunc '$(xfrm_auth_name "${alg#null-}")' 0x$k $(hmac_trunc_bits "${alg#null-}")" ;;
 	esac
 }
 

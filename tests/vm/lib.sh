@@ -5,7 +5,12 @@
 RIPSEC_KO="$RIPSEC_ROOT/ripsec.ko"
 
 loaded() { [ -d /sys/module/ripsec ]; }
-load() { loaded || insmod "$RIPSEC_KO"; }
+load() { crypto_modules && { loaded || insmod "$RIPSEC_KO"; }; }
+
+# The test kernel builds ChaCha20-Poly1305 as a module (scripts/kernel.config), so that one
+# test can see a crypto driver missing; every other test gets it inserted here.
+CHACHA_KO="${RIPSEC_KDIR:-}/crypto/chacha20poly1305.ko"
+crypto_modules() { [ -d /sys/module/chacha20poly1305 ] || [ ! -f "$CHACHA_KO" ] || insmod "$CHACHA_KO"; }
 unload() { if loaded; then rmmod ripsec; fi; }
 
 # fail MSG: fail the current test with a message.

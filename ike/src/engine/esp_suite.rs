@@ -6,12 +6,14 @@ use crate::codes::{ProtocolId, TransformType};
 use crate::crypto::{SkCipher, SkInteg};
 use crate::sa::Transform;
 use crate::transform_ids::{
-    AUTH_HMAC_SHA1_96, AUTH_HMAC_SHA2_256_128, AUTH_HMAC_SHA2_384_192, AUTH_HMAC_SHA2_512_256,
-    ENCR_AES_CBC, ENCR_AES_GCM_12, ENCR_AES_GCM_16, ENCR_AES_GCM_8, ENCR_CHACHA20_POLY1305,
-    ENCR_NULL, ENCR_NULL_AUTH_AES_GMAC,
+    AUTH_AES_CMAC_96, AUTH_AES_XCBC_96, AUTH_HMAC_SHA1_96, AUTH_HMAC_SHA2_256_128,
+    AUTH_HMAC_SHA2_384_192, AUTH_HMAC_SHA2_512_256, ENCR_AES_CBC, ENCR_AES_GCM_12, ENCR_AES_GCM_16,
+    ENCR_AES_GCM_8, ENCR_CHACHA20_POLY1305, ENCR_NULL, ENCR_NULL_AUTH_AES_GMAC,
 };
 
-/// An HMAC integrity transform of ESP (RFC 2404, RFC 4868), truncated to its ICV.
+/// An integrity transform of ESP and AH, truncated to its ICV: an HMAC (RFC 2404, RFC 4868),
+/// AES-XCBC-96 (RFC 3566) or AES-CMAC-96 (RFC 4494). The kernel computes them; IKE only
+/// derives their keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EspInteg {
     /// AUTH_HMAC_SHA1_96: weak, accepted only when a configuration names it.
@@ -22,15 +24,21 @@ pub enum EspInteg {
     Sha384_192,
     /// AUTH_HMAC_SHA2_512_256.
     Sha512_256,
+    /// AUTH_AES_XCBC_96.
+    AesXcbc96,
+    /// AUTH_AES_CMAC_96.
+    AesCmac96,
 }
 
 impl EspInteg {
-    /// Every one, strongest last.
-    pub const ALL: [EspInteg; 4] = [
+    /// Every one.
+    pub const ALL: [EspInteg; 6] = [
         EspInteg::Sha1_96,
         EspInteg::Sha256_128,
         EspInteg::Sha384_192,
         EspInteg::Sha512_256,
+        EspInteg::AesXcbc96,
+        EspInteg::AesCmac96,
     ];
 
     /// The INTEG transform ID.
@@ -40,12 +48,16 @@ impl EspInteg {
             EspInteg::Sha256_128 => AUTH_HMAC_SHA2_256_128,
             EspInteg::Sha384_192 => AUTH_HMAC_SHA2_384_192,
             EspInteg::Sha512_256 => AUTH_HMAC_SHA2_512_256,
+            EspInteg::AesXcbc96 => AUTH_AES_XCBC_96,
+            EspInteg::AesCmac96 => AUTH_AES_CMAC_96,
         }
     }
 
-    /// Key size in bytes: the hash's output size (RFC 2404, RFC 4868 §2.1.1).
+    /// Key size in bytes: the hash's output size (RFC 2404, RFC 4868 §2.1.1), or an AES-128
+    /// key (RFC 3566 §2.1, RFC 4494 §2.1).
     pub const fn key_len(self) -> usize {
         match self {
+            EspInteg::AesXcbc96 | EspInteg::AesCmac96 => 16,
             EspInteg::Sha1_96 => 20,
             EspInteg::Sha256_128 => 32,
             EspInteg::Sha384_192 => 48,
@@ -53,13 +65,16 @@ impl EspInteg {
         }
     }
 
-    /// strongSwan's proposal keyword: `sha1`, `sha256`, `sha384`, `sha512`.
+    /// strongSwan's proposal keyword: `sha1`, `sha256`, `sha384`, `sha512`, `aesxcbc`,
+    /// `aescmac`.
     pub const fn keyword(self) -> &'static str {
         match self {
             EspInteg::Sha1_96 => "sha1",
             EspInteg::Sha256_128 => "sha256",
             EspInteg::Sha384_192 => "sha384",
             EspInteg::Sha512_256 => "sha512",
+            EspInteg::AesXcbc96 => "aesxcbc",
+            EspInteg::AesCmac96 => "aescmac",
         }
     }
 }
@@ -203,6 +218,7 @@ impl From<SkCipher> for EspCipher {
                     SkInteg::Sha256_128 => EspInteg::Sha256_128,
                     SkInteg::Sha384_192 => EspInteg::Sha384_192,
                     SkInteg::Sha512_256 => EspInteg::Sha512_256,
+                    SkInteg::AesCmac96 => EspInteg::AesCmac96,
                 },
             },
         }
@@ -274,6 +290,15 @@ mod tests {
         assert_eq!(cbc(EspInteg::Sha1_96), (16, 20));
         assert_eq!(cbc(EspInteg::Sha384_192), (16, 48));
         assert_eq!(cbc(EspInteg::Sha512_256), (16, 64));
+        // RFC 3566 §2.1, RFC 4494 §2.1: a 128-bit AES key.
+        assert_eq!(cbc(EspInteg::AesXcbc96), (16, 16));
+        let ah = EspCipher::Ah {
+            integ: EspInteg::AesCmac96,
+        };
+        assert_eq!(
+            (sizes(ah), ah.integ_id()),
+            ((0, 16), Some(AUTH_AES_CMAC_96))
+        );
         let gcm8 = EspCipher::AesGcm {
             key_bits: 128,
             icv: 8,

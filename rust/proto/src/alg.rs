@@ -11,7 +11,7 @@ pub enum CryptoKind {
     Aead,
     /// An `authenc(...)` AEAD built from a cipher and an HMAC; key = HMAC key + cipher key.
     AuthEnc,
-    /// An HMAC alone (AH).
+    /// A keyed hash alone (AH): an HMAC, AES-XCBC or AES-CMAC.
     Hash,
 }
 
@@ -87,10 +87,15 @@ pub mod ikev2 {
     pub const AUTH_HMAC_SHA2_384_192: u16 = 13;
     /// AUTH_HMAC_SHA2_512_256
     pub const AUTH_HMAC_SHA2_512_256: u16 = 14;
+    /// AUTH_AES_XCBC_96 (RFC 3566)
+    pub const AUTH_AES_XCBC_96: u16 = 5;
+    /// AUTH_AES_CMAC_96 (RFC 4494)
+    pub const AUTH_AES_CMAC_96: u16 = 8;
 }
 
-/// An HMAC integrity algorithm (RFC 2404, RFC 4868) and its kernel templates.
-struct Hmac {
+/// An integrity algorithm and its kernel templates: an HMAC (RFC 2404, RFC 4868), AES-XCBC-96
+/// (RFC 3566) or AES-CMAC-96 (RFC 4494).
+struct Integ {
     /// `authenc(...)` with AES-CBC.
     cbc: &'static str,
     /// Its ESN form.
@@ -99,7 +104,7 @@ struct Hmac {
     null: &'static str,
     /// Its ESN form.
     null_esn: &'static str,
-    /// The HMAC alone (AH).
+    /// The keyed hash alone (AH).
     ah: &'static str,
     /// Key bytes.
     key_len: u8,
@@ -109,7 +114,7 @@ struct Hmac {
     ikev2: u16,
 }
 
-const SHA1: Hmac = Hmac {
+const SHA1: Integ = Integ {
     cbc: "authenc(hmac(sha1),cbc(aes))",
     cbc_esn: "authencesn(hmac(sha1),cbc(aes))",
     null: "authenc(hmac(sha1),ecb(cipher_null))",
@@ -120,7 +125,7 @@ const SHA1: Hmac = Hmac {
     ikev2: ikev2::AUTH_HMAC_SHA1_96,
 };
 
-const SHA256: Hmac = Hmac {
+const SHA256: Integ = Integ {
     cbc: "authenc(hmac(sha256),cbc(aes))",
     cbc_esn: "authencesn(hmac(sha256),cbc(aes))",
     null: "authenc(hmac(sha256),ecb(cipher_null))",
@@ -131,7 +136,7 @@ const SHA256: Hmac = Hmac {
     ikev2: ikev2::AUTH_HMAC_SHA2_256_128,
 };
 
-const SHA384: Hmac = Hmac {
+const SHA384: Integ = Integ {
     cbc: "authenc(hmac(sha384),cbc(aes))",
     cbc_esn: "authencesn(hmac(sha384),cbc(aes))",
     null: "authenc(hmac(sha384),ecb(cipher_null))",
@@ -142,7 +147,7 @@ const SHA384: Hmac = Hmac {
     ikev2: ikev2::AUTH_HMAC_SHA2_384_192,
 };
 
-const SHA512: Hmac = Hmac {
+const SHA512: Integ = Integ {
     cbc: "authenc(hmac(sha512),cbc(aes))",
     cbc_esn: "authencesn(hmac(sha512),cbc(aes))",
     null: "authenc(hmac(sha512),ecb(cipher_null))",
@@ -151,6 +156,28 @@ const SHA512: Hmac = Hmac {
     key_len: 64,
     icv_len: 32,
     ikev2: ikev2::AUTH_HMAC_SHA2_512_256,
+};
+
+const AES_XCBC: Integ = Integ {
+    cbc: "authenc(xcbc(aes),cbc(aes))",
+    cbc_esn: "authencesn(xcbc(aes),cbc(aes))",
+    null: "authenc(xcbc(aes),ecb(cipher_null))",
+    null_esn: "authencesn(xcbc(aes),ecb(cipher_null))",
+    ah: "xcbc(aes)",
+    key_len: 16,
+    icv_len: 12,
+    ikev2: ikev2::AUTH_AES_XCBC_96,
+};
+
+const AES_CMAC: Integ = Integ {
+    cbc: "authenc(cmac(aes),cbc(aes))",
+    cbc_esn: "authencesn(cmac(aes),cbc(aes))",
+    null: "authenc(cmac(aes),ecb(cipher_null))",
+    null_esn: "authencesn(cmac(aes),ecb(cipher_null))",
+    ah: "cmac(aes)",
+    key_len: 16,
+    icv_len: 12,
+    ikev2: ikev2::AUTH_AES_CMAC_96,
 };
 
 /// AES-GCM (RFC 4106) with a `bits` key and an `icv`-byte ICV (8, 12 or 16).
@@ -187,8 +214,8 @@ const fn gmac(name: &'static str, bits: u16) -> Alg {
     }
 }
 
-/// AES-CBC (RFC 3602) with a `bits` key and HMAC `h`.
-const fn cbc(name: &'static str, bits: u16, h: Hmac) -> Alg {
+/// AES-CBC (RFC 3602) with a `bits` key and integrity `h`.
+const fn cbc(name: &'static str, bits: u16, h: Integ) -> Alg {
     Alg {
         name,
         proto: PROTO_ESP,
@@ -206,8 +233,8 @@ const fn cbc(name: &'static str, bits: u16, h: Hmac) -> Alg {
     }
 }
 
-/// No encryption (RFC 2410) with HMAC `h`.
-const fn null(name: &'static str, h: Hmac) -> Alg {
+/// No encryption (RFC 2410) with integrity `h`.
+const fn null(name: &'static str, h: Integ) -> Alg {
     Alg {
         kernel_name: h.null,
         esn_kernel_name: h.null_esn,
@@ -219,8 +246,8 @@ const fn null(name: &'static str, h: Hmac) -> Alg {
     }
 }
 
-/// AH (RFC 4302) with HMAC `h`.
-const fn ah(name: &'static str, h: Hmac) -> Alg {
+/// AH (RFC 4302) with integrity `h`.
+const fn ah(name: &'static str, h: Integ) -> Alg {
     Alg {
         name,
         proto: PROTO_AH,
@@ -283,10 +310,20 @@ pub const ALGS: &[Alg] = &[
     null("null-sha384", SHA384),
     null("null-sha512", SHA512),
     null("null-sha1", SHA1),
+    cbc("aes128-aesxcbc", 128, AES_XCBC),
+    cbc("aes192-aesxcbc", 192, AES_XCBC),
+    cbc("aes256-aesxcbc", 256, AES_XCBC),
+    cbc("aes128-aescmac", 128, AES_CMAC),
+    cbc("aes192-aescmac", 192, AES_CMAC),
+    cbc("aes256-aescmac", 256, AES_CMAC),
+    null("null-aesxcbc", AES_XCBC),
+    null("null-aescmac", AES_CMAC),
     ah("sha256", SHA256),
     ah("sha384", SHA384),
     ah("sha512", SHA512),
     ah("sha1", SHA1),
+    ah("aesxcbc", AES_XCBC),
+    ah("aescmac", AES_CMAC),
 ];
 
 /// Largest key blob [`authenc_key_blob`] produces.
@@ -361,6 +398,15 @@ mod tests {
             find("sha1", PROTO_AH).map(|a| (a.key_len(), a.icv_len)),
             Some((20, 12))
         );
+        // RFC 3566 and RFC 4494: a 128-bit AES key, the MAC truncated to 96 bits.
+        assert_eq!(icv("aes192-aesxcbc"), Some((40, 12)));
+        assert_eq!(icv("null-aescmac"), Some((16, 12)));
+        for ah in ["aesxcbc", "aescmac"] {
+            assert_eq!(
+                find(ah, PROTO_AH).map(|a| (a.key_len(), a.icv_len)),
+                Some((16, 12))
+            );
+        }
     }
 
     #[test]
