@@ -47,6 +47,8 @@ pub enum KeyError {
     },
     /// The HMAC implementation rejected the key (does not happen for HMAC).
     HmacKey,
+    /// IKEv1 derives its IVs with the PRF's hash; AES-CMAC has none.
+    NotAnIkev1Prf,
 }
 
 impl fmt::Display for KeyError {
@@ -57,6 +59,7 @@ impl fmt::Display for KeyError {
                 "{requested} bytes of keying material requested, at most {max} available"
             ),
             KeyError::HmacKey => write!(f, "HMAC rejected the key"),
+            KeyError::NotAnIkev1Prf => write!(f, "IKEv1 has HMAC PRFs only, not AES-CMAC"),
         }
     }
 }

@@ -41,6 +41,7 @@ mod sa;
 mod secret;
 mod traffic_selector;
 pub mod transform_ids;
+pub mod v1;
 mod wire;
 
 pub use codes::{
@@ -48,7 +49,7 @@ pub use codes::{
     ProtocolId, TransformType, TsType,
 };
 pub use error::{EncodeError, Item, ParseError};
-pub use fuzz::fuzz_parse;
+pub use fuzz::{fuzz_parse, fuzz_parse_isakmp};
 pub use header::{HeaderFlags, IkeHeader, IKE_HEADER_LEN, IKE_MAJOR_VERSION};
 pub use identity::Identity;
 pub use message::{build_inner_chain, notifications, parse_inner_chain, Message};

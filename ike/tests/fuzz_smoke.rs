@@ -7,7 +7,7 @@ mod common;
 
 use std::net::Ipv4Addr;
 
-use common::{ike_sa_init_request, XorShift};
+use common::{ike_sa_init_request, mutate, payload_length_offsets, XorShift};
 use ripsec_ike::transform_ids::*;
 use ripsec_ike::*;
 
@@ -126,70 +126,6 @@ fn seeds() -> Vec<Vec<u8>> {
         inner_seed(&auth),
         inner_seed(&info),
     ]
-}
-
-/// Offsets of 16-bit length fields found by walking the generic payload chain of a seed.
-fn payload_length_offsets(seed: &[u8], chain_start: usize) -> Vec<usize> {
-    let mut offsets = Vec::new();
-    let mut at = chain_start;
-    while at + 4 <= seed.len() {
-        offsets.push(at + 2);
-        let length = usize::from(u16::from_be_bytes([seed[at + 2], seed[at + 3]]));
-        if length < 4 {
-            break;
-        }
-        at += length;
-    }
-    offsets
-}
-
-fn mutate(rng: &mut XorShift, seed: &[u8], length_fields: &[usize]) -> Vec<u8> {
-    let mut data = seed.to_vec();
-    for _ in 0..=rng.below(3) {
-        if data.is_empty() {
-            break;
-        }
-        let at = rng.below(data.len());
-        match rng.below(8) {
-            0 => data[at] ^= 1 << rng.below(8),
-            1 => data[at] = rng.next() as u8,
-            2 => data.truncate(at),
-            3 => {
-                let extra: Vec<u8> = (0..=rng.below(8)).map(|_| rng.next() as u8).collect();
-                data.splice(at..at, extra);
-            }
-            4 if at + 1 < data.len() => {
-                let delta = rng.below(9) as i32 - 4;
-                let old = i32::from(u16::from_be_bytes([data[at], data[at + 1]]));
-                let new = (old + delta).clamp(0, 0xffff) as u16;
-                data[at..at + 2].copy_from_slice(&new.to_be_bytes());
-            }
-            5 if at + 1 < data.len() => {
-                let value = [0u16, 3, 4, 8, 0x7fff, 0xffff][rng.below(6)];
-                data[at..at + 2].copy_from_slice(&value.to_be_bytes());
-            }
-            6 => {
-                let end = (at + 1 + rng.below(16)).min(data.len());
-                data.drain(at..end);
-            }
-            _ => {
-                if let Some(&field) = length_fields.get(rng.below(length_fields.len().max(1))) {
-                    if field + 1 < data.len() {
-                        let delta = rng.below(17) as i32 - 8;
-                        let old = i32::from(u16::from_be_bytes([data[field], data[field + 1]]));
-                        let new = (old + delta).clamp(0, 0xffff) as u16;
-                        data[field..field + 2].copy_from_slice(&new.to_be_bytes());
-                    }
-                }
-            }
-        }
-    }
-    // Usually keep the IKE header's Length honest, so mutants get past that first check.
-    if data.len() >= IKE_HEADER_LEN && rng.below(4) != 0 {
-        let length = (data.len() as u32).to_be_bytes();
-        data[24..28].copy_from_slice(&length);
-    }
-    data
 }
 
 #[test]

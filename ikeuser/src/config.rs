@@ -29,6 +29,8 @@ pub const DEFAULT_IKE: &[&str] = &[
 /// connection has its own reqid in a range of 0x10000).
 pub const MAX_CONNECTIONS: usize = 256;
 pub const MAX_CHILDREN: usize = 256;
+/// Default IKE proposals of IKEv1 connections: Main Mode has no AEAD.
+pub const DEFAULT_IKE_V1: &[&str] = &["aes256-sha256-modp2048", "aes128-sha256-ecp256"];
 /// Default ESP proposals.
 pub const DEFAULT_ESP: &[&str] = &["aes256gcm16", "aes128gcm16", "aes256-sha256"];
 
@@ -73,6 +75,7 @@ struct RawConnection {
     rekey_time: Option<Spanned<u64>>,
     encap: Option<Spanned<bool>>,
     remote_port: Option<Spanned<u16>>,
+    version: Option<Spanned<u8>>,
     #[serde(default)]
     children: BTreeMap<String, Spanned<RawChild>>,
 }
@@ -151,6 +154,8 @@ pub struct Connection {
     pub remote_port: Option<u16>,
     /// Its children, in file order; IKE_AUTH negotiates the first one.
     pub children: Vec<Child>,
+    /// IKE version: 2 (the default), or 1 (Main Mode and Quick Mode).
+    pub version: u8,
 }
 
 /// A validated configuration file.
@@ -443,12 +448,18 @@ fn connection(
         .remote_id
         .as_ref()
         .map_or_else(|| remote.map(id_of_addr), |s| identity(c, &ctx, s));
+    let version = ike_version(c, &ctx, r.version.as_ref());
+    let default_ike = if version == Some(1) {
+        DEFAULT_IKE_V1
+    } else {
+        DEFAULT_IKE
+    };
     let ike = proposals(
         c,
         &ctx,
         "ike_proposals",
         r.ike_proposals.as_ref(),
-        DEFAULT_IKE,
+        default_ike,
         ike_proposal,
     );
     let start = match r.start.as_ref() {
@@ -503,10 +514,21 @@ fn connection(
         }
         children.push((ch, raw_child.span()));
     }
+    if version == Some(1) {
+        ikev1_limits(
+            c,
+            &ctx,
+            (r, span.clone()),
+            ike.as_deref(),
+            auth.as_ref(),
+            &children,
+        );
+    }
     if c.errors.len() > errors_before {
         return None;
     }
     Some(Connection {
+        version: version?,
         name: name.to_string(),
         local: local?,
         remote: remote?,
@@ -537,6 +559,74 @@ fn connection(
         },
         children: children.into_iter().map(|(ch, _)| ch).collect(),
     })
+}
+
+/// `version`: 1 or 2 (the default).
+fn ike_version(c: &mut Checker<'_>, ctx: &str, raw: Option<&Spanned<u8>>) -> Option<u8> {
+    match raw {
+        None => Some(2),
+        Some(v) if matches!(*v.get_ref(), 1 | 2) => Some(*v.get_ref()),
+        Some(v) => c.error(
+            v.span(),
+            format_args!("{ctx}: version = {}: IKE versions are 1 and 2", v.get_ref()),
+        ),
+    }
+}
+
+/// What an IKEv1 connection cannot have yet, each refused with what to do instead.
+fn ikev1_limits(
+    c: &mut Checker<'_>,
+    ctx: &str,
+    (r, span): (&RawConnection, std::ops::Range<usize>),
+    ike: Option<&[IkeProposal]>,
+    auth: Option<&Auth>,
+    children: &[(Child, std::ops::Range<usize>)],
+) {
+    let at = |s: Option<std::ops::Range<usize>>| s.unwrap_or_else(|| span.clone());
+    if matches!(auth, Some(Auth::PublicKey(_))) {
+        c.error::<()>(at(r.cert.as_ref().map(Spanned::span)), format_args!("{ctx}: IKEv1 authenticates with a pre-shared key here; certificates need version = 2"));
+    }
+    let ike_span = at(r.ike_proposals.as_ref().map(Spanned::span));
+    for p in ike.unwrap_or_default() {
+        if !matches!(p.cipher, SkCipher::AesCbc { .. }) || p.prf == Prf::AesCmac {
+            c.error::<()>(ike_span.clone(), format_args!("{ctx}: IKEv1 Main Mode takes AES-CBC with a SHA-1 or SHA-2 hash (like aes256-sha256-modp2048), not AES-GCM or AES-CMAC"));
+            break;
+        }
+    }
+    let not_yet = [
+        (
+            r.encap.as_ref().is_some_and(|e| *e.get_ref()),
+            "encap (NAT traversal)",
+        ),
+        (
+            r.dpd_delay.as_ref().is_some_and(|d| *d.get_ref() > 0),
+            "dpd_delay",
+        ),
+        (
+            r.rekey_time.as_ref().is_some_and(|t| *t.get_ref() > 0),
+            "rekey_time",
+        ),
+    ];
+    for (set, what) in not_yet {
+        if set {
+            c.error::<()>(span.clone(), format_args!("{ctx}: {what} is not supported with version = 1 yet; use version = 2 or leave it out"));
+        }
+    }
+    for (ch, chspan) in children {
+        if ch.local_ts.len() > 1 || ch.remote_ts.len() > 1 {
+            c.error::<()>(chspan.clone(), format_args!("{ctx} child `{}`: IKEv1 Quick Mode carries one local and one remote subnet; make a child for each pair", ch.name));
+        }
+        if ch.rekey_time.is_some() {
+            c.error::<()>(chspan.clone(), format_args!("{ctx} child `{}`: IKEv1 Child SAs are not rekeyed yet; leave rekey_time out (life_time still ends them)", ch.name));
+        }
+        let bad = ch.esp.iter().find(|p| {
+            matches!(p.cipher, EspCipher::ChaCha20Poly1305 | EspCipher::Ah { .. })
+                || p.cipher.integ() == Some(EspInteg::AesCmac96)
+        });
+        if let Some(p) = bad {
+            c.error::<()>(chspan.clone(), format_args!("{ctx} child `{}`: {} has no IKEv1 transform here (no ChaCha20-Poly1305, AES-CMAC or AH); use aes256gcm16 or aes256-sha256", ch.name, ripsec_alg(p.cipher)));
+        }
+    }
 }
 
 /// Whether two prefixes share an address.
@@ -1278,6 +1368,68 @@ esp_proposals = ["aes128gcm16-ecp256"]
 rekey_time = 100
 life_time = 120
 "#;
+
+    const V1: &str = r#"
+[connections.old]
+version = 1
+local_addr = "10.0.0.1"
+remote_addr = "10.0.0.2"
+psk = "a long secret"
+
+[connections.old.children.net]
+local_ts = ["10.1.0.0/24"]
+remote_ts = ["10.2.0.0/24"]
+"#;
+
+    #[test]
+    fn ikev1_connections_and_what_they_cannot_have_yet() {
+        let c = check(V1).unwrap();
+        let conn = c.connection("old").unwrap();
+        assert_eq!(conn.version, 1);
+        assert_eq!(conn.ike.len(), DEFAULT_IKE_V1.len());
+        assert!(conn
+            .ike
+            .iter()
+            .all(|p| matches!(p.cipher, SkCipher::AesCbc { .. })));
+        assert_eq!(check(GOOD).unwrap().connections[0].version, 2);
+        let e = check(&V1.replace("version = 1", "version = 3")).unwrap_err();
+        assert!(e.contains("version = 3: IKE versions are 1 and 2"), "{e}");
+        let bad = |from: &str, to: &str, want: &str| {
+            let e = check(&V1.replace(from, to)).unwrap_err();
+            assert!(e.contains(want), "{e}");
+        };
+        let psk = "psk = \"a long secret\"";
+        bad(
+            psk,
+            &format!("{psk}\nike_proposals = [\"aes128gcm16-prfsha256-ecp256\"]"),
+            "IKEv1 Main Mode takes AES-CBC with a SHA-1 or SHA-2 hash",
+        );
+        bad(
+            psk,
+            &format!("{psk}\nencap = true"),
+            "encap (NAT traversal) is not supported with version = 1 yet",
+        );
+        bad(
+            psk,
+            &format!("{psk}\ndpd_delay = 5"),
+            "dpd_delay is not supported with version = 1 yet",
+        );
+        bad(
+            "local_ts = [\"10.1.0.0/24\"]",
+            "local_ts = [\"10.1.0.0/24\", \"10.3.0.0/24\"]",
+            "IKEv1 Quick Mode carries one local and one remote subnet",
+        );
+        bad(
+            "remote_ts = [\"10.2.0.0/24\"]",
+            "remote_ts = [\"10.2.0.0/24\"]\nesp_proposals = [\"chacha20poly1305\"]",
+            "chacha20poly1305 has no IKEv1 transform here",
+        );
+        bad(
+            "remote_ts = [\"10.2.0.0/24\"]",
+            "remote_ts = [\"10.2.0.0/24\"]\nrekey_time = 100",
+            "IKEv1 Child SAs are not rekeyed yet",
+        );
+    }
 
     #[test]
     fn a_good_file_parses() {

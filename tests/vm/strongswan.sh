@@ -500,3 +500,46 @@ swan_stop_all() {
 	done
 	return $rc
 }
+
+# --- ikeuser in A against charon in B (needs tests/vm/ike.sh): SWAN is charon's directory.
+SWAN=${SWAN:-$IKE_DIR/swanB}
+
+swan_cleanup() {
+	local rc=$?
+	# The test's `set -e` would end this trap at `(exit $rc)` below, before ike_cleanup.
+	set +e
+	if [ $rc -ne 0 ]; then
+		echo "--- charon SAs"
+		ip -n B xfrm state || true
+	fi
+	swan_stop_all "$SWAN" || true
+	if [ $rc -ne 0 ]; then
+		echo "--- charon log (end)"
+		swan_log "$SWAN" 60 || true
+	fi
+	(exit $rc)
+	ike_cleanup
+}
+
+# swan_pair MODE IKE ESP [IKEUSER-KEY=VALUE...] -- [SWAN-KEY=VALUE...]: topology, ikeuser in A,
+# charon in B with connection `c` / child `net` and the same proposals (strongSwan syntax).
+swan_pair() {
+	local mode=$1 ike=$2 esp=$3 a=() b=()
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do a+=("$1"); shift; done
+	[ $# -eq 0 ] || shift
+	b=("$@")
+	load
+	topology "$mode"
+	trap swan_cleanup EXIT
+	ike_conf A "$IKE_DIR/A.toml" ike="[\"$ike\"]" esp="[\"$esp\"]" "${a[@]}"
+	ikeuser_start A "$IKE_DIR/A.toml"
+	mkdir -p "$SWAN"
+	swan_start B "$SWAN"
+	# Certificates replace the PSK when charon gets cert=...
+	local auth=(psk="$IKE_PSK")
+	case " ${b[*]} " in *" cert="*) auth=() ;; esac
+	swan_conf "$SWAN" c child=net local_addrs="$B_OUT" remote_addrs="$A_OUT" "${auth[@]}" \
+		proposals="$ike" esp_proposals="$esp" mode="$AMODE" local_ts="$SEL_B" remote_ts="$SEL_A" "${b[@]}"
+	swan_load B "$SWAN"
+}

@@ -81,6 +81,8 @@ pub enum Error {
     IkeRekeyRefused(IkeRekeyError),
     /// An IKE SA rekey (ours, or the peer's we answered) failed.
     IkeRekeyFailed(IkeRekeyError),
+    /// An IKEv1 exchange failed; the text is the explanation.
+    Ikev1(String),
 }
 
 impl fmt::Display for Error {
@@ -126,6 +128,7 @@ impl fmt::Display for Error {
             Error::CannotSend { request, error } => write!(f, "cannot send {request}: {error}"),
             Error::IkeRekeyRefused(e) => write!(f, "{e}"),
             Error::IkeRekeyFailed(e) => write!(f, "the rekey of the IKE SA failed: {e}"),
+            Error::Ikev1(text) => write!(f, "IKEv1: {text}"),
         }
     }
 }

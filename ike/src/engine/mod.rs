@@ -64,6 +64,7 @@ pub use child_error::{ChildContext, ChildError, ChildExchange, ChildOp, RefusalD
 pub use error::{Attempt, CloseReason, Error, IkeRekeyError, InitError, LocalError, OurRequest};
 pub use esp_suite::{EspCipher, EspInteg};
 pub use nat::{nat_detection_hash, NatState};
+pub(crate) use proposal::describe_suite;
 pub use proposal::{EspProposal, IkeProposal};
 pub use selectors::{describe_ts, AnsweredTs, TooManySelectors, MAX_SELECTOR_PAIRS};
 pub use status::{ChildStatus, IkeSaStatus};

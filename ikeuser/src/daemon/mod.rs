@@ -3,6 +3,7 @@
 //! events, signals) and hand what they read to the one loop that owns all state.
 
 mod children;
+mod engines;
 mod sockets;
 pub mod status;
 
@@ -12,8 +13,7 @@ use crate::kernel::{prefix_ts, Kernel};
 use crate::netlink::{GenlMsg, Ripsec};
 use anyhow::{anyhow, bail, Context, Result};
 use children::Children;
-use ripsec_ike::crypto::OsRandom;
-use ripsec_ike::engine::{self, ChildSa, Engine, FailedRequest, Output, SaId, SpiAllocator};
+use ripsec_ike::engine::{self, ChildSa, FailedRequest, Output, SaId, SpiAllocator};
 use ripsec_ike::Identity;
 use sockets::IkeSockets;
 use std::collections::BTreeMap;
@@ -135,7 +135,7 @@ impl SpiAllocator for GetSpi {
 
 pub struct Daemon {
     cfg: Config,
-    engine: Engine,
+    engine: engines::Engines,
     started: Instant,
     kernel: Kernel,
     sockets: IkeSockets,
@@ -155,7 +155,7 @@ pub fn run(cfg: Config) -> Result<()> {
     let (tx, rx) = mpsc::channel();
     let kernel = Kernel::connect()?;
     let mut d = Daemon {
-        engine: Engine::with_policy(Box::new(OsRandom), cfg.retransmit),
+        engine: engines::Engines::new(cfg.retransmit),
         started: Instant::now(),
         kernel,
         sockets: IkeSockets::new(cfg.natt_port),
@@ -205,10 +205,12 @@ impl Daemon {
     }
 
     fn start(&mut self, tx: &Sender<Input>) -> Result<()> {
-        self.engine
-            .set_spi_allocator(Box::new(GetSpi(Kernel::connect()?)));
+        self.engine.set_spi_allocators(
+            Box::new(GetSpi(Kernel::connect()?)),
+            Box::new(GetSpi(Kernel::connect()?)),
+        );
         for conn in &self.cfg.connections {
-            self.engine.add_config(engine_config(conn));
+            self.engine.add_config(conn);
         }
         self.engine.set_natt_port(self.cfg.natt_port);
         // `encap = true` also holds when the peer initiates.
@@ -427,9 +429,7 @@ impl Daemon {
         };
         let local = SocketAddr::new(conn.local, port);
         say!(self, "{}: initiating to {peer}", conn.name);
-        let id = self
-            .engine
-            .initiate_child(now, engine_config(conn), first, peer, local);
+        let id = self.engine.initiate_child(now, conn, first, peer, local);
         let mut rec = IkeRecord::new(Some(conn.name.clone()), true);
         rec.want = then;
         rec.creating = vec![first];

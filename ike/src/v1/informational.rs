@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Informational exchanges (RFC 2408 §4.8, RFC 2409 §5.7): one message, HASH(1) then a Delete
+//! or a notification, each with a message ID and IV of its own. Deleting an ISAKMP SA takes its
+//! Child SAs along (the daemon could no longer rekey or delete them); DPD's R-U-THERE gets its
+//! ACK (RFC 3706). Also the engine's commands that end SAs, and its status.
+
+use std::time::Duration;
+
+use super::codes::{proto, ExchangeV1, NotifyV1, DOI_IPSEC};
+use super::crypt::open;
+use super::engine::{EngineV1, IsakmpSa, P1State};
+use super::keys::{hash1, message_iv};
+use super::message::{BodyV1, MessageV1};
+use super::payload::{DeleteV1, NotifyPayloadV1, PayloadBodyV1};
+use crate::crypto::ct_eq;
+use crate::engine::{describe_suite, CloseReason, IkeSaStatus, NatState, Output, Role, SaId};
+
+impl EngineV1 {
+    /// An informational message under an established SA: `Err` ends the SA, a Delete of the
+    /// ISAKMP SA closes it.
+    pub(super) fn informational(
+        &mut self,
+        now: Duration,
+        sa: &mut IsakmpSa,
+        m: &MessageV1,
+    ) -> Result<(), String> {
+        let BodyV1::Encrypted(ct) = &m.body else {
+            return Ok(());
+        };
+        let (Ok(prf), Ok(key)) = (sa.prf(), sa.enc_key()) else {
+            return Ok(());
+        };
+        let Ok(iv) = message_iv(prf, &sa.iv, m.message_id) else {
+            return Ok(());
+        };
+        let Ok(o) = open(&key, &iv, m.next_payload, ct) else {
+            self.debug(
+                sa,
+                "an informational message that does not decrypt; dropped".into(),
+            );
+            return Ok(());
+        };
+        let rest = o
+            .spans
+            .get(1)
+            .zip(o.spans.last())
+            .and_then(|(a, b)| o.plaintext.get(a.start..b.end))
+            .unwrap_or_default();
+        let a = &sa.keys.as_ref().ok_or("no keys")?.skeyid_a;
+        let want = hash1(prf, a, m.message_id, rest).map_err(|e| e.to_string())?;
+        match o.payloads.first() {
+            Some(PayloadBodyV1::Hash(h)) if ct_eq(h, want.as_bytes()) => {}
+            _ => {
+                self.debug(
+                    sa,
+                    "an informational message with a bad HASH(1); dropped".into(),
+                );
+                return Ok(());
+            }
+        }
+        for p in &o.payloads {
+            match p {
+                PayloadBodyV1::Delete(d) => self.peer_deleted(sa, d),
+                PayloadBodyV1::Notify(n) if n.notify == NotifyV1::R_U_THERE => {
+                    self.dpd_ack(now, sa, n)
+                }
+                PayloadBodyV1::Notify(n) => {
+                    let text = format!("the peer notified {}", n.notify.name());
+                    self.debug(sa, text);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A Delete from the peer: Child SAs by the SPIs we send to, or the ISAKMP SA itself.
+    fn peer_deleted(&mut self, sa: &mut IsakmpSa, d: &DeleteV1) {
+        if d.protocol == proto::ISAKMP {
+            self.remove_children(sa);
+            sa.state = P1State::Closed;
+            self.outputs.push_back(Output::Closed {
+                sa: sa.id,
+                reason: CloseReason::DeletedByPeer { peer: sa.peer },
+            });
+            return;
+        }
+        for spi in &d.spis {
+            let Ok(spi) = <[u8; 4]>::try_from(spi.as_slice()).map(u32::from_be_bytes) else {
+                continue;
+            };
+            if let Some(i) = sa.children.iter().position(|c| c.outbound_spi == spi) {
+                let c = sa.children.swap_remove(i);
+                self.outputs.push_back(Output::RemoveChild {
+                    sa: sa.id,
+                    inbound_spi: c.inbound_spi,
+                    outbound_spi: c.outbound_spi,
+                });
+            }
+        }
+    }
+
+    fn remove_children(&mut self, sa: &mut IsakmpSa) {
+        for c in sa.children.drain(..) {
+            self.outputs.push_back(Output::RemoveChild {
+                sa: sa.id,
+                inbound_spi: c.inbound_spi,
+                outbound_spi: c.outbound_spi,
+            });
+        }
+    }
+
+    /// Answers R-U-THERE with R-U-THERE-ACK and the same sequence number (RFC 3706 §5.1).
+    fn dpd_ack(&mut self, now: Duration, sa: &mut IsakmpSa, n: &NotifyPayloadV1) {
+        let ack = PayloadBodyV1::Notify(NotifyPayloadV1 {
+            notify: NotifyV1::R_U_THERE_ACK,
+            ..n.clone()
+        });
+        self.send_informational(now, sa, vec![ack]);
+    }
+
+    /// Sends HASH(1) and `payloads` in a new informational exchange.
+    fn send_informational(
+        &mut self,
+        now: Duration,
+        sa: &mut IsakmpSa,
+        payloads: Vec<PayloadBodyV1>,
+    ) {
+        let message_id = self.message_id();
+        let Ok(prf) = sa.prf() else { return };
+        let Ok(iv) = message_iv(prf, &sa.iv, message_id) else {
+            return;
+        };
+        let h = |a: &crate::secret::Secret, bytes: &[u8]| hash1(prf, a, message_id, bytes);
+        match self.seal_hashed(
+            sa,
+            (ExchangeV1::INFORMATIONAL, message_id, &iv),
+            payloads,
+            h,
+        ) {
+            Ok((bytes, _)) => {
+                // Informational messages are not answered, so not retransmitted either.
+                let last = std::mem::take(&mut sa.last_sent);
+                self.transmit(now, sa, bytes, false);
+                sa.last_sent = last;
+            }
+            Err(e) => self.debug(sa, format!("an informational message does not encode: {e}")),
+        }
+    }
+
+    /// Deletes one Child SA (by its inbound SPI): tells the peer, removes it here.
+    pub fn delete_child(&mut self, now: Duration, id: SaId, inbound_spi: u32) {
+        let Some(mut sa) = self.take(id) else { return };
+        if let Some(i) = sa
+            .children
+            .iter()
+            .position(|c| c.inbound_spi == inbound_spi)
+        {
+            let c = sa.children.swap_remove(i);
+            let d = delete_esp(&[c.inbound_spi]);
+            self.send_informational(now, &mut sa, vec![d]);
+            self.outputs.push_back(Output::RemoveChild {
+                sa: sa.id,
+                inbound_spi: c.inbound_spi,
+                outbound_spi: c.outbound_spi,
+            });
+        }
+        self.sas.push(sa);
+    }
+
+    /// Deletes an ISAKMP SA with its Child SAs: Deletes for the children, then for itself.
+    pub fn delete(&mut self, now: Duration, id: SaId) {
+        let Some(mut sa) = self.take(id) else { return };
+        if sa.state == P1State::Established {
+            let spis: Vec<u32> = sa.children.iter().map(|c| c.inbound_spi).collect();
+            if !spis.is_empty() {
+                self.send_informational(now, &mut sa, vec![delete_esp(&spis)]);
+            }
+            let cookies = [sa.cookie_i, sa.cookie_r].concat();
+            let d = PayloadBodyV1::Delete(DeleteV1 {
+                doi: DOI_IPSEC,
+                protocol: proto::ISAKMP,
+                spi_size: 16,
+                spis: vec![cookies],
+            });
+            self.send_informational(now, &mut sa, vec![d]);
+        }
+        self.remove_children(&mut sa);
+        self.outputs.push_back(Output::Closed {
+            sa: sa.id,
+            reason: CloseReason::DeletedByUs { peer: sa.peer },
+        });
+    }
+
+    /// The ISAKMP SAs and their Child SAs.
+    pub fn status(&self) -> Vec<IkeSaStatus> {
+        self.sas.iter().map(status_of).collect()
+    }
+}
+
+fn delete_esp(spis: &[u32]) -> PayloadBodyV1 {
+    PayloadBodyV1::Delete(DeleteV1 {
+        doi: DOI_IPSEC,
+        protocol: proto::ESP,
+        spi_size: 4,
+        spis: spis.iter().map(|s| s.to_be_bytes().to_vec()).collect(),
+    })
+}
+
+fn status_of(sa: &IsakmpSa) -> IkeSaStatus {
+    let (local_spi, remote_spi) = match sa.role {
+        Role::Initiator => (sa.cookie_i, sa.cookie_r),
+        Role::Responder => (sa.cookie_r, sa.cookie_i),
+    };
+    IkeSaStatus {
+        id: sa.id,
+        config: sa.config.config.name.clone(),
+        role: sa.role,
+        state: if sa.state == P1State::Established {
+            "established (IKEv1 Main Mode)"
+        } else {
+            "connecting (IKEv1 Main Mode)"
+        },
+        local_spi,
+        remote_spi,
+        peer: sa.peer,
+        local: sa.local,
+        nat: NatState::default(),
+        encap: false,
+        peer_id: sa.peer_id.clone(),
+        auth: if sa.peer_id.is_some() {
+            "psk".into()
+        } else {
+            String::new()
+        },
+        proposal: sa
+            .suite
+            .map(|p| describe_suite(&p.transforms()))
+            .unwrap_or_default(),
+        established_at: sa.established_at,
+        children: sa.children.iter().map(|c| c.status.clone()).collect(),
+    }
+}

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0
+//! IKEv1 (RFC 2409) over ISAKMP (RFC 2408) with the IPsec DOI (RFC 2407): the wire format
+//! ([`MessageV1`], [`PayloadBodyV1`]), its numbers ([`codes`]) and key derivation ([`keys`]).
+//! What IKEv1 shares with IKEv2 (PRFs, Diffie-Hellman, SA attributes, identities, PKI) comes
+//! from the rest of the crate.
+//!
+//! The files import each other one way: `codes.rs`, then `error.rs`, `payload.rs`,
+//! `message.rs`; `keys.rs`, `ids.rs` and `suite.rs` beside them; `crypt.rs` (encryption and
+//! IVs); then the engine: its state in `engine.rs`, and one file per exchange
+//! (`main_mode.rs`, `quick_mode.rs`, `informational.rs`).
+
+pub mod codes;
+mod crypt;
+mod engine;
+mod error;
+mod ids;
+mod informational;
+pub mod keys;
+mod main_mode;
+mod message;
+mod payload;
+mod quick_mode;
+mod suite;
+
+pub use engine::{ConfigV1, EngineV1};
+
+pub use codes::{ExchangeV1, NotifyV1, PayloadV1};
+pub use error::V1Error;
+pub use message::{encode_chain, parse_chain, BodyV1, FlagsV1, MessageV1, ISAKMP_HEADER_LEN};
+pub use payload::{
+    DeleteV1, IdV1, NotifyPayloadV1, PayloadBodyV1, ProposalV1, SaV1, TransformV1, NONCE_V1_MAX,
+    NONCE_V1_MIN,
+};

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The suites IKEv1 negotiates, in the proposal types IKEv2 uses: a phase 1 transform is an
+//! [`IkeProposal`] with AES-CBC (the hash gives the PRF and, for status, the integrity name),
+//! a phase 2 transform an [`EspCipher`] with its encapsulation mode, lifetime and PFS group.
+
+use std::time::Duration;
+
+use super::codes::{p1_attr, p2_attr};
+use super::payload::TransformV1;
+use crate::crypto::{DhGroup, SkCipher, SkInteg};
+use crate::engine::{describe_suite, EspCipher, EspInteg, IkeProposal, Mode};
+use crate::keys::Prf;
+use crate::sa::TransformAttribute;
+
+/// KEY_IKE, the one phase 1 transform ID (RFC 2407 §4.4.2).
+pub(crate) const KEY_IKE: u8 = 1;
+/// Phase 1 Encryption Algorithm AES-CBC (RFC 3602 §5).
+const ENCR_AES_CBC: u16 = 7;
+/// Authentication Method: pre-shared key.
+pub(crate) const AUTH_PSK: u16 = 1;
+/// Life Type seconds.
+const LIFE_SECONDS: u16 = 1;
+
+fn tv(attribute_type: u16, value: u16) -> TransformAttribute {
+    TransformAttribute::Tv {
+        attribute_type,
+        value,
+    }
+}
+
+/// A duration attribute: TV when it fits 16 bits, else a 4-byte TLV (RFC 2408 §3.3).
+fn duration(attribute_type: u16, seconds: u64) -> TransformAttribute {
+    let s = u32::try_from(seconds).unwrap_or(u32::MAX);
+    match u16::try_from(s) {
+        Ok(v) => tv(attribute_type, v),
+        Err(_) => TransformAttribute::Tlv {
+            attribute_type,
+            value: s.to_be_bytes().to_vec(),
+        },
+    }
+}
+
+fn attr(t: &TransformV1, kind: u16) -> Option<u64> {
+    t.attributes.iter().find_map(|a| match a {
+        TransformAttribute::Tv {
+            attribute_type,
+            value,
+        } if *attribute_type == kind => Some(u64::from(*value)),
+        TransformAttribute::Tlv {
+            attribute_type,
+            value,
+        } if *attribute_type == kind && value.len() <= 8 => {
+            Some(value.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b)))
+        }
+        _ => None,
+    })
+}
+
+/// The Hash Algorithm attribute of a PRF (SHA 2, SHA2-256 4, -384 5, -512 6).
+const fn hash_id(prf: Prf) -> Option<u16> {
+    match prf {
+        Prf::HmacSha1 => Some(2),
+        Prf::HmacSha256 => Some(4),
+        Prf::HmacSha384 => Some(5),
+        Prf::HmacSha512 => Some(6),
+        _ => None,
+    }
+}
+
+/// The IKEv2 integrity transform a hash stands for in status lines.
+const fn integ_of(prf: Prf) -> SkInteg {
+    match prf {
+        Prf::HmacSha1 => SkInteg::Sha1_96,
+        Prf::HmacSha384 => SkInteg::Sha384_192,
+        Prf::HmacSha512 => SkInteg::Sha512_256,
+        _ => SkInteg::Sha256_128,
+    }
+}
+
+/// The phase 1 transform of a proposal, `None` for what IKEv1 lacks (AES-GCM, AES-CMAC).
+pub(crate) fn p1_transform(number: u8, p: &IkeProposal, life: Duration) -> Option<TransformV1> {
+    let SkCipher::AesCbc { key_bits, .. } = p.cipher else {
+        return None;
+    };
+    Some(TransformV1 {
+        number,
+        id: KEY_IKE,
+        attributes: vec![
+            tv(p1_attr::ENCRYPTION, ENCR_AES_CBC),
+            tv(p1_attr::KEY_LENGTH, key_bits),
+            tv(p1_attr::HASH, hash_id(p.prf)?),
+            tv(p1_attr::AUTH_METHOD, AUTH_PSK),
+            tv(p1_attr::GROUP, p.dh.id()),
+            tv(p1_attr::LIFE_TYPE, LIFE_SECONDS),
+            duration(p1_attr::LIFE_DURATION, life.as_secs()),
+        ],
+    })
+}
+
+/// The proposal a phase 1 transform offers with PSK authentication, if this crate speaks it.
+pub(crate) fn p1_proposal(t: &TransformV1) -> Option<IkeProposal> {
+    if t.id != KEY_IKE
+        || attr(t, p1_attr::ENCRYPTION)? != u64::from(ENCR_AES_CBC)
+        || attr(t, p1_attr::AUTH_METHOD)? != u64::from(AUTH_PSK)
+    {
+        return None;
+    }
+    let key_bits = u16::try_from(attr(t, p1_attr::KEY_LENGTH)?).ok()?;
+    let prf = [
+        Prf::HmacSha1,
+        Prf::HmacSha256,
+        Prf::HmacSha384,
+        Prf::HmacSha512,
+    ]
+    .into_iter()
+    .find(|p| hash_id(*p).map(u64::from) == attr(t, p1_attr::HASH))?;
+    let dh = DhGroup::from_id(u16::try_from(attr(t, p1_attr::GROUP)?).ok()?)?;
+    matches!(key_bits, 128 | 192 | 256).then_some(IkeProposal {
+        cipher: SkCipher::AesCbc {
+            key_bits,
+            integ: integ_of(prf),
+        },
+        prf,
+        dh,
+    })
+}
+
+/// A proposal as IKEv1 sees it: the integrity name follows the hash.
+pub(crate) fn normalized(p: IkeProposal) -> IkeProposal {
+    let cipher = match p.cipher {
+        SkCipher::AesCbc { key_bits, .. } => SkCipher::AesCbc {
+            key_bits,
+            integ: integ_of(p.prf),
+        },
+        other => other,
+    };
+    IkeProposal { cipher, ..p }
+}
+
+/// Our phase 1 proposals as IKEv1 names them.
+pub(crate) fn describe_offer(ours: &[IkeProposal]) -> String {
+    ours.iter()
+        .filter(|p| matches!(p.cipher, SkCipher::AesCbc { .. }))
+        .map(|p| describe_suite(&normalized(*p).transforms()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether two phase 1 proposals are the same suite (the integrity name is only cosmetic).
+pub(crate) fn same_p1(a: &IkeProposal, b: &IkeProposal) -> bool {
+    a.prf == b.prf && a.dh == b.dh && a.cipher.key_bits() == b.cipher.key_bits()
+}
+
+/// ESP transform IDs of the IPsec DOI (RFC 2407 §4.4.4, IANA).
+const ESP_NULL: u8 = 11;
+const ESP_AES: u8 = 12;
+const ESP_AES_GCM_8: u8 = 18;
+const ESP_AES_GCM_12: u8 = 19;
+const ESP_AES_GCM_16: u8 = 20;
+const ESP_NULL_AUTH_AES_GMAC: u8 = 23;
+
+/// The Authentication Algorithm attribute of an integrity transform (RFC 2407 §4.5, IANA);
+/// AES-CMAC has none in IKEv1.
+const fn auth_id(integ: EspInteg) -> Option<u16> {
+    match integ {
+        EspInteg::Sha1_96 => Some(2),
+        EspInteg::Sha256_128 => Some(5),
+        EspInteg::Sha384_192 => Some(6),
+        EspInteg::Sha512_256 => Some(7),
+        EspInteg::AesXcbc96 => Some(9),
+        EspInteg::AesCmac96 => None,
+    }
+}
+
+/// The ESP transform ID, key length and integrity of a cipher; `None` for what IKEv1 lacks.
+fn esp_ids(c: EspCipher) -> Option<(u8, Option<u16>, Option<u16>)> {
+    Some(match c {
+        EspCipher::AesCbc { key_bits, integ } => (ESP_AES, Some(key_bits), Some(auth_id(integ)?)),
+        EspCipher::Null { integ } => (ESP_NULL, None, Some(auth_id(integ)?)),
+        EspCipher::AesGcm { key_bits, icv } => {
+            let id = match icv {
+                8 => ESP_AES_GCM_8,
+                12 => ESP_AES_GCM_12,
+                _ => ESP_AES_GCM_16,
+            };
+            (id, Some(key_bits), None)
+        }
+        EspCipher::AesGmac { key_bits } => (ESP_NULL_AUTH_AES_GMAC, Some(key_bits), None),
+        EspCipher::ChaCha20Poly1305 | EspCipher::Ah { .. } => return None,
+    })
+}
+
+/// What a Quick Mode transform carries besides the cipher.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct P2Params {
+    /// Tunnel or transport.
+    pub mode: Mode,
+    /// The SA lifetime in seconds (0: none named).
+    pub life_secs: u64,
+    /// The PFS group.
+    pub pfs: Option<DhGroup>,
+}
+
+/// A Quick Mode ESP transform.
+pub(crate) fn p2_transform(number: u8, c: EspCipher, p: P2Params) -> Option<TransformV1> {
+    let (id, bits, auth) = esp_ids(c)?;
+    let mut attributes = vec![
+        tv(p2_attr::LIFE_TYPE, LIFE_SECONDS),
+        duration(p2_attr::LIFE_DURATION, p.life_secs),
+        tv(
+            p2_attr::ENCAPSULATION,
+            if p.mode == Mode::Tunnel { 1 } else { 2 },
+        ),
+    ];
+    if let Some(g) = p.pfs {
+        attributes.push(tv(p2_attr::GROUP, g.id()));
+    }
+    if let Some(a) = auth {
+        attributes.push(tv(p2_attr::AUTH_ALGORITHM, a));
+    }
+    if let Some(b) = bits {
+        attributes.push(tv(p2_attr::KEY_LENGTH, b));
+    }
+    Some(TransformV1 {
+        number,
+        id,
+        attributes,
+    })
+}
+
+/// The cipher and parameters of a Quick Mode ESP transform, if this crate speaks them.
+pub(crate) fn p2_cipher(t: &TransformV1) -> Option<(EspCipher, P2Params)> {
+    let mode = match attr(t, p2_attr::ENCAPSULATION)? {
+        1 => Mode::Tunnel,
+        2 => Mode::Transport,
+        _ => return None,
+    };
+    let pfs = match attr(t, p2_attr::GROUP) {
+        Some(g) => Some(DhGroup::from_id(u16::try_from(g).ok()?)?),
+        None => None,
+    };
+    let bits = attr(t, p2_attr::KEY_LENGTH).and_then(|b| u16::try_from(b).ok());
+    let auth = attr(t, p2_attr::AUTH_ALGORITHM);
+    let integ = || {
+        EspInteg::ALL
+            .into_iter()
+            .find(|i| auth_id(*i).map(u64::from) == auth)
+    };
+    let cipher = match t.id {
+        ESP_AES => EspCipher::AesCbc {
+            key_bits: bits?,
+            integ: integ()?,
+        },
+        ESP_NULL => EspCipher::Null { integ: integ()? },
+        ESP_AES_GCM_8 | ESP_AES_GCM_12 | ESP_AES_GCM_16 if auth.is_none() => EspCipher::AesGcm {
+            key_bits: bits?,
+            icv: match t.id {
+                ESP_AES_GCM_8 => 8,
+                ESP_AES_GCM_12 => 12,
+                _ => 16,
+            },
+        },
+        ESP_NULL_AUTH_AES_GMAC if auth.is_none() => EspCipher::AesGmac { key_bits: bits? },
+        _ => return None,
+    };
+    if !matches!(cipher.key_length_attribute(), None | Some(128 | 192 | 256)) {
+        return None;
+    }
+    let life_secs = match attr(t, p2_attr::LIFE_TYPE) {
+        Some(1) | None => attr(t, p2_attr::LIFE_DURATION).unwrap_or(0),
+        Some(_) => 0,
+    };
+    Some((
+        cipher,
+        P2Params {
+            mode,
+            life_secs,
+            pfs,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase1_and_phase2_transforms_round_trip() {
+        let p = IkeProposal {
+            cipher: SkCipher::AesCbc {
+                key_bits: 256,
+                integ: SkInteg::Sha384_192,
+            },
+            prf: Prf::HmacSha384,
+            dh: DhGroup::Modp2048,
+        };
+        let t = p1_transform(1, &p, Duration::from_secs(86400)).unwrap();
+        assert_eq!(p1_proposal(&t), Some(p));
+        let gcm = IkeProposal {
+            cipher: SkCipher::AesGcm16 { key_bits: 128 },
+            ..p
+        };
+        assert!(p1_transform(1, &gcm, Duration::from_secs(1)).is_none());
+        let params = P2Params {
+            mode: Mode::Transport,
+            life_secs: 3600,
+            pfs: Some(DhGroup::Ecp256),
+        };
+        for c in [
+            EspCipher::AesCbc {
+                key_bits: 128,
+                integ: EspInteg::Sha256_128,
+            },
+            EspCipher::AesGcm {
+                key_bits: 256,
+                icv: 16,
+            },
+            EspCipher::Null {
+                integ: EspInteg::AesXcbc96,
+            },
+            EspCipher::AesGmac { key_bits: 192 },
+        ] {
+            let t = p2_transform(1, c, params).unwrap();
+            assert_eq!(p2_cipher(&t), Some((c, params)), "{c:?}");
+        }
+        assert!(p2_transform(1, EspCipher::ChaCha20Poly1305, params).is_none());
+    }
+}
