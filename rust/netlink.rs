@@ -370,9 +370,7 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
             info.fail(
                 ENOENT,
                 a::SA_ALG,
-                format_args!(
-                    "sa-alg: this kernel's crypto API lacks {template}: load its module or build it in"
-                ),
+                format_args!("sa-alg: no crypto driver for {template}"),
             )
         } else {
             info.fail(

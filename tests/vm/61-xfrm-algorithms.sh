@@ -88,7 +88,7 @@ test_missing_crypto_driver_is_named() {
 	expect_eq "$(json_get "$(ikeuser info --json)" 'sorted(a["name"] for a in j["algorithms"] if not a["available"])')" \
 		"['chacha20poly1305']" "algorithms without a driver"
 	expect_contains "$(ikeuser info)" "no (kernel lacks the template)"
-	expect_rejected "sa-alg: this kernel's crypto API lacks rfc7539esp(chacha20,poly1305): load its module or build it in" \
+	expect_rejected "sa-alg: no crypto driver for rfc7539esp(chacha20,poly1305) (load the kernel module that provides it, or build it into the kernel)" \
 		"${add[@]}" key "0x$(hexkey 36 x)"
 	expect_eq "$(json_get "$(ikeuser sa list --json)" 'len(j)')" 0 "SAs after the refusal"
 	insmod "$CHACHA_KO"

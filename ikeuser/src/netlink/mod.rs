@@ -49,6 +49,13 @@ impl fmt::Display for NlError {
         }
         if let Some(m) = &self.msg {
             write!(f, ": {m}")?;
+            // The kernel keeps 80 bytes of the message: the advice is ours to add.
+            if m.contains("no crypto driver for") {
+                write!(
+                    f,
+                    " (load the kernel module that provides it, or build it into the kernel)"
+                )?;
+            }
         }
         if let Some(t) = self.missing_attr {
             let name = uapi::attr_def(u16::try_from(t).unwrap_or(0)).map_or("?", |d| d.name);
