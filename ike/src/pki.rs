@@ -15,4 +15,4 @@ pub use certificate::{certreq_data, format_time, Certificate};
 pub use chain::{check_identity, verify_chain};
 pub use dn::DistinguishedName;
 pub use key::{PrivateKey, PublicKeyAuth};
-pub use signature::{sign_auth, verify_auth, VerifyError};
+pub use signature::{sign_auth, sign_v1, verify_auth, verify_v1, VerifyError};

@@ -5,6 +5,7 @@
 
 mod common;
 mod engine_sim;
+mod pki_common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -41,6 +42,7 @@ fn v1(config: Config, peer: usize) -> ConfigV1 {
         peer: addr(peer).ip(),
         isakmp_life: Duration::from_secs(10800),
         ipsec_life: Duration::from_secs(3600),
+        aggressive: false,
     }
 }
 
@@ -73,6 +75,16 @@ struct Sim {
     /// Percent of datagrams lost, and duplicated.
     loss: u64,
     dup: u64,
+    /// A node that no longer answers (killed).
+    dead: Option<usize>,
+    /// The initiator sits behind a NAT: its private address is rewritten to its public one,
+    /// and its ports 500/4500 to 40500/44500.
+    nat: bool,
+}
+
+/// The initiator's private address behind the simulated NAT.
+fn private() -> SocketAddr {
+    SocketAddr::from(([10, 9, 0, 1], 500))
 }
 
 impl Sim {
@@ -85,6 +97,9 @@ impl Sim {
             EngineV1::new(Box::new(TestRng(XorShift(seed))), policy),
             EngineV1::new(Box::new(TestRng(XorShift(seed + 1000))), policy),
         ];
+        for e in &mut engines {
+            e.set_wall_clock(pki_common::NOW);
+        }
         engines[RESPONDER].add_config(bob);
         let id = engines[INITIATOR].initiate(Duration::ZERO, alice, 0, addr(INITIATOR));
         let sim = Sim {
@@ -94,6 +109,8 @@ impl Sim {
             rng: XorShift(seed + 7),
             loss: 0,
             dup: 0,
+            dead: None,
+            nat: false,
         };
         (sim, id)
     }
@@ -104,8 +121,8 @@ impl Sim {
             let mut flights = Vec::new();
             for (i, e) in self.engines.iter_mut().enumerate() {
                 while let Some(o) = e.poll_output() {
-                    if let Output::Send { bytes, .. } = &o {
-                        flights.push((i, bytes.clone()));
+                    if let Output::Send { bytes, from, to } = &o {
+                        flights.push((i, bytes.clone(), (*from, *to)));
                     }
                     self.outputs[i].push(o);
                 }
@@ -125,7 +142,7 @@ impl Sim {
             if flights.len() > 1 && self.rng.below(4) == 0 {
                 flights.swap(0, 1);
             }
-            for (from, bytes) in flights {
+            for (from, bytes, ends) in flights {
                 if self.rng.below(100) < self.loss as usize {
                     continue;
                 }
@@ -136,11 +153,78 @@ impl Sim {
                 };
                 for _ in 0..copies {
                     let to = 1 - from;
-                    self.engines[to].handle_datagram(self.now, addr(from), addr(to), &bytes);
+                    if self.dead == Some(to) {
+                        continue;
+                    }
+                    let (src, dst) = self.through_nat(from, ends);
+                    self.engines[to].handle_datagram(self.now, src, dst, &bytes);
                 }
             }
         }
         panic!("the engines did not settle");
+    }
+
+    /// The source and destination a datagram arrives with: as sent, or rewritten by the NAT in
+    /// front of the initiator.
+    fn through_nat(
+        &self,
+        from: usize,
+        (src, dst): (SocketAddr, SocketAddr),
+    ) -> (SocketAddr, SocketAddr) {
+        if !self.nat {
+            return (addr(from), addr(1 - from));
+        }
+        let public = |a: SocketAddr| SocketAddr::new(addr(INITIATOR).ip(), a.port() + 40000);
+        let inside = |a: SocketAddr| SocketAddr::new(private().ip(), a.port() - 40000);
+        if from == INITIATOR {
+            (public(src), dst)
+        } else {
+            (src, inside(dst))
+        }
+    }
+
+    /// Runs until `until` (timers included), even while DPD keeps the engines busy.
+    fn run_until(&mut self, until: Duration) {
+        while self.now < until {
+            let before = self.now;
+            self.run_bounded(until);
+            if self.now == before {
+                break;
+            }
+        }
+    }
+
+    fn run_bounded(&mut self, until: Duration) {
+        for _ in 0..400 {
+            let mut flights = Vec::new();
+            for (i, e) in self.engines.iter_mut().enumerate() {
+                while let Some(o) = e.poll_output() {
+                    if let Output::Send { bytes, .. } = &o {
+                        flights.push((i, bytes.clone()));
+                    }
+                    self.outputs[i].push(o);
+                }
+            }
+            if flights.is_empty() {
+                match self.engines.iter().filter_map(EngineV1::next_timeout).min() {
+                    Some(t) if t <= until => {
+                        self.now = self.now.max(t);
+                        for e in &mut self.engines {
+                            e.tick(self.now);
+                        }
+                        continue;
+                    }
+                    _ => {
+                        self.now = until;
+                        return;
+                    }
+                }
+            }
+            for (from, bytes) in flights {
+                let to = 1 - from;
+                self.engines[to].handle_datagram(self.now, addr(from), addr(to), &bytes);
+            }
+        }
     }
 
     fn installed(&self, i: usize) -> Vec<&ChildSa> {
@@ -337,4 +421,261 @@ fn aes_gcm_ike_proposals_cannot_start_main_mode() {
             .any(|f| f.contains("no IKE proposal IKEv1 can carry")),
         "{i:?}"
     );
+}
+
+#[test]
+fn aggressive_mode_when_both_ask_for_it() {
+    for seed in [7, 31, 32, 33] {
+        let (mut alice, mut bob) = v1_configs();
+        (alice.aggressive, bob.aggressive) = (true, true);
+        let (mut sim, _) = Sim::new(seed, alice, bob);
+        if seed > 7 {
+            (sim.loss, sim.dup) = (20, 20);
+        }
+        sim.run();
+        assert_mirrored(&sim);
+        let st = sim.engines[RESPONDER].status();
+        assert_eq!(st[0].state, "established (IKEv1 Aggressive Mode)");
+    }
+}
+
+#[test]
+fn aggressive_mode_is_refused_unless_the_responder_allows_it() {
+    let (mut alice, bob) = v1_configs();
+    alice.aggressive = true;
+    let (mut sim, _) = Sim::new(8, alice, bob);
+    sim.run();
+    let r = sim.failures(RESPONDER);
+    assert!(
+        r.iter().any(|f| f.contains("started Aggressive Mode, which exposes the PSK to offline guessing; connection from-alice takes Main Mode")),
+        "{r:?}"
+    );
+    let i = sim.failures(INITIATOR);
+    assert!(
+        i.iter()
+            .any(|f| f.contains("answered Aggressive Mode message 1 with AUTHENTICATION-FAILED")),
+        "{i:?}"
+    );
+}
+
+#[test]
+fn aggressive_mode_psk_mismatch_is_explained() {
+    let (mut alice, mut bob) = v1_configs();
+    (alice.aggressive, bob.aggressive) = (true, true);
+    bob.config.auth = ripsec_ike::engine::Auth::Psk(Secret::from_slice(b"other"));
+    let (mut sim, _) = Sim::new(9, alice, bob);
+    sim.run();
+    let i = sim.failures(INITIATOR);
+    assert!(
+        i.iter().any(|f| f.contains("HASH_R sent by")
+            && f.contains("most likely the pre-shared keys differ")),
+        "{i:?}"
+    );
+    assert!(sim.installed(RESPONDER).is_empty());
+}
+
+/// A rekey from either side: a new Quick Mode installs new SAs, then the old ones are deleted
+/// on both sides (make before break).
+#[test]
+fn child_sa_rekeys_from_either_side() {
+    for (seed, who) in [(40, INITIATOR), (41, RESPONDER), (42, INITIATOR)] {
+        let (alice, bob) = v1_configs();
+        let (mut sim, _) = Sim::new(seed, alice, bob);
+        if seed == 42 {
+            (sim.loss, sim.dup) = (20, 20);
+        }
+        sim.run();
+        let (old_i, old_r) = assert_mirrored(&sim);
+        let old = if who == INITIATOR { &old_i } else { &old_r };
+        let id = sim.engines[who].status()[0].id;
+        let now = sim.now;
+        assert!(sim.engines[who].rekey_child(now, id, old.inbound.spi));
+        sim.run();
+        let (new_i, _) = assert_mirrored(&sim);
+        assert_ne!(new_i.inbound.spi, old_i.inbound.spi, "seed {seed}");
+        assert_ne!(
+            new_i.outbound.encr_key.as_bytes(),
+            old_i.outbound.encr_key.as_bytes()
+        );
+        assert!(!sim.engines[who].rekey_child(sim.now, id, 0xdead));
+    }
+}
+
+/// A Quick Mode the responder cannot take is refused with NO-PROPOSAL-CHOSEN; the initiator
+/// says so with its offer, and the ISAKMP SA stays.
+#[test]
+fn a_quick_mode_mismatch_is_explained_on_both_sides() {
+    let (alice, mut bob) = v1_configs();
+    bob.config.children[0].esp_proposals = vec![EspProposal {
+        cipher: EspCipher::AesGcm {
+            key_bits: 256,
+            icv: 16,
+        },
+    }];
+    let (mut sim, _) = Sim::new(12, alice, bob);
+    sim.run();
+    assert!(sim.installed(INITIATOR).is_empty());
+    let i = sim.failures(INITIATOR);
+    assert!(
+        i.iter().any(|f| f.contains("Quick Mode for child net: the peer answered NO-PROPOSAL-CHOSEN: it accepts none of our ESP proposals (AES_CBC_128/HMAC_SHA2_256_128)")),
+        "{i:?}"
+    );
+    let r = sim.failures(RESPONDER);
+    assert!(
+        r.iter()
+            .any(|f| f.contains("no proposal chosen for child net")),
+        "{r:?}"
+    );
+    assert_eq!(sim.engines[INITIATOR].status().len(), 1);
+    assert_eq!(i.len(), 1, "{i:?}");
+}
+
+/// DPD (RFC 3706): R-U-THERE after `dpd_delay` of silence, answered while the peer lives; once
+/// it is gone, the SA and its Child SAs are removed after the retransmissions.
+#[test]
+fn dpd_keeps_a_live_peer_and_detects_a_dead_one() {
+    let (mut alice, bob) = v1_configs();
+    alice.config.dpd_delay = Some(Duration::from_secs(10));
+    let (mut sim, _) = Sim::new(13, alice, bob);
+    sim.run_until(Duration::from_secs(35));
+    assert_mirrored(&sim);
+    let acks = sim.outputs[RESPONDER]
+        .iter()
+        .filter(|o| matches!(o, Output::Send { .. }))
+        .count();
+    // Messages 2, 4 and 6 of Main Mode and 2 of Quick Mode, then one R-U-THERE-ACK per 10 s of
+    // silence (at 10, 20 and 30 s): not a flood.
+    assert_eq!(acks, 7, "datagrams from bob");
+    sim.dead = Some(RESPONDER);
+    sim.run();
+    assert!(sim.installed(INITIATOR).is_empty());
+    let i = sim.failures(INITIATOR);
+    assert!(
+        i.iter()
+            .any(|f| f.contains("R-U-THERE (DPD): the peer is gone")),
+        "{i:?}"
+    );
+}
+
+/// IKEv1 has no phase 1 rekey: a new ISAKMP SA is made, takes the Child SAs over on both sides,
+/// and the old one is deleted without them; a Child SA rekey then runs under the new one.
+#[test]
+fn isakmp_sa_re_establishment_keeps_the_child_sas() {
+    let (alice, bob) = v1_configs();
+    let (mut sim, old) = Sim::new(14, alice, bob);
+    sim.run();
+    let (child_i, _) = assert_mirrored(&sim);
+    let now = sim.now;
+    let new = sim.engines[INITIATOR].rekey_ike(now, old).unwrap();
+    sim.run();
+    let (again, _) = assert_mirrored(&sim);
+    assert_eq!(again.inbound.spi, child_i.inbound.spi, "the Child SA stays");
+    for e in &sim.engines {
+        let st = e.status();
+        assert_eq!(st.len(), 1, "{st:?}");
+        assert_eq!(st[0].children.len(), 1);
+    }
+    assert_eq!(sim.engines[INITIATOR].status()[0].id, new);
+    assert!(sim.outputs[RESPONDER]
+        .iter()
+        .any(|o| matches!(o, Output::IkeRekeyed { .. })));
+    let now = sim.now;
+    assert!(sim.engines[INITIATOR].rekey_child(now, new, child_i.inbound.spi));
+    sim.run();
+    let (rekeyed, _) = assert_mirrored(&sim);
+    assert_ne!(rekeyed.inbound.spi, child_i.inbound.spi);
+    assert!(sim.failures(INITIATOR).is_empty() && sim.failures(RESPONDER).is_empty());
+}
+
+/// Main Mode with RSA signatures: CERT and SIG instead of HASH, SKEYID from the nonces and
+/// g^xy, each side's certificate checked against the trusted CA and the identity.
+#[test]
+fn main_mode_with_rsa_certificates() {
+    use ripsec_ike::Identity;
+    let (mut alice, mut bob) = v1_configs();
+    alice.config.auth = pki_common::left_rsa();
+    bob.config.auth = pki_common::right_rsa();
+    let (left, right) = (
+        Identity::Fqdn("left.ripsec.test".into()),
+        Identity::Fqdn("right.ripsec.test".into()),
+    );
+    (alice.config.local_id, alice.config.remote_id) = (left.clone(), right.clone());
+    (bob.config.local_id, bob.config.remote_id) = (right.clone(), left.clone());
+    let (mut sim, _) = Sim::new(15, alice.clone(), bob.clone());
+    sim.run();
+    assert_mirrored(&sim);
+    assert_eq!(
+        sim.engines[RESPONDER].status()[0].peer_id.as_ref(),
+        Some(&left)
+    );
+    // A certificate for another name than the one expected is refused, explained.
+    bob.config.remote_id = Identity::Fqdn("other.ripsec.test".into());
+    let (mut sim, _) = Sim::new(16, alice.clone(), bob.clone());
+    sim.run();
+    let r = sim.failures(RESPONDER);
+    assert!(
+        r.iter()
+            .any(|f| f.contains("but connection from-alice expects other.ripsec.test")),
+        "{r:?}"
+    );
+    // One side with a PSK, the other with certificates: no common authentication method.
+    bob.config.remote_id = left;
+    bob.config.auth = ripsec_ike::engine::Auth::Psk(Secret::from_slice(b"secret"));
+    let (mut sim, _) = Sim::new(17, alice, bob);
+    sim.run();
+    let r = sim.failures(RESPONDER);
+    assert!(
+        r.iter()
+            .any(|f| f
+                .contains("(the peer authenticates with RSA signatures, we with pre-shared keys)")),
+        "{r:?}"
+    );
+}
+
+/// RFC 3947 NAT traversal: the initiator behind a NAT (address and ports rewritten); NAT-D
+/// finds it on both sides, Main Mode moves to port 4500 and the Child SAs carry ESP in UDP
+/// between the ports each side sees.
+#[test]
+fn nat_traversal_moves_to_4500_and_encapsulates() {
+    let (alice, bob) = v1_configs();
+    let policy = RetransmitPolicy::default();
+    let mut engines = [
+        EngineV1::new(Box::new(TestRng(XorShift(18))), policy),
+        EngineV1::new(Box::new(TestRng(XorShift(1018))), policy),
+    ];
+    engines[RESPONDER].add_config(bob);
+    engines[INITIATOR].initiate(Duration::ZERO, alice, 0, private());
+    let mut sim = Sim {
+        engines,
+        outputs: [Vec::new(), Vec::new()],
+        now: Duration::ZERO,
+        rng: XorShift(25),
+        loss: 0,
+        dup: 0,
+        dead: None,
+        nat: true,
+    };
+    sim.run();
+    let (i, r) = assert_mirrored(&sim);
+    assert_eq!(i.encap, Some((4500, 4500)));
+    assert_eq!(
+        r.encap,
+        Some((4500, 44500)),
+        "the NAT's port for the initiator's 4500"
+    );
+    let (si, sr) = (
+        sim.engines[INITIATOR].status(),
+        sim.engines[RESPONDER].status(),
+    );
+    assert!(si[0].nat.local_behind_nat && !si[0].nat.peer_behind_nat);
+    assert!(sr[0].nat.peer_behind_nat && !sr[0].nat.local_behind_nat);
+    assert_eq!(sr[0].peer.port(), 44500);
+    assert!(si[0].encap && sr[0].encap);
+    // Without a NAT nothing is encapsulated.
+    let (alice, bob) = v1_configs();
+    let (mut sim, _) = Sim::new(19, alice, bob);
+    sim.run();
+    let (i, _) = assert_mirrored(&sim);
+    assert_eq!(i.encap, None);
+    assert!(sim.engines[INITIATOR].status()[0].nat.checked);
 }

@@ -76,6 +76,7 @@ struct RawConnection {
     encap: Option<Spanned<bool>>,
     remote_port: Option<Spanned<u16>>,
     version: Option<Spanned<u8>>,
+    aggressive: Option<Spanned<bool>>,
     #[serde(default)]
     children: BTreeMap<String, Spanned<RawChild>>,
 }
@@ -156,6 +157,8 @@ pub struct Connection {
     pub children: Vec<Child>,
     /// IKE version: 2 (the default), or 1 (Main Mode and Quick Mode).
     pub version: u8,
+    /// IKEv1 phase 1 in Aggressive Mode instead of Main Mode.
+    pub aggressive: bool,
 }
 
 /// A validated configuration file.
@@ -197,6 +200,12 @@ impl Config {
             if c.ike.iter().any(|p| sha1(&p)) {
                 out.push(format!(
                     "connection `{}`: an IKE proposal uses HMAC-SHA-1, which RFC 8247 keeps for old peers only; prefer sha256",
+                    c.name
+                ));
+            }
+            if c.aggressive {
+                out.push(format!(
+                    "connection `{}`: Aggressive Mode sends a hash of the pre-shared key in the clear, so anyone who captures it can test PSK guesses offline; use Main Mode unless the peer offers nothing else",
                     c.name
                 ));
             }
@@ -523,12 +532,18 @@ fn connection(
             auth.as_ref(),
             &children,
         );
+    } else if let Some(a) = r.aggressive.as_ref().filter(|a| *a.get_ref()) {
+        c.error::<()>(
+            a.span(),
+            format_args!("{ctx}: aggressive is an IKEv1 mode; add version = 1 (IKEv2 has no Aggressive Mode)"),
+        );
     }
     if c.errors.len() > errors_before {
         return None;
     }
     Some(Connection {
         version: version?,
+        aggressive: r.aggressive.as_ref().is_some_and(|a| *a.get_ref()),
         name: name.to_string(),
         local: local?,
         remote: remote?,
@@ -583,8 +598,14 @@ fn ikev1_limits(
     children: &[(Child, std::ops::Range<usize>)],
 ) {
     let at = |s: Option<std::ops::Range<usize>>| s.unwrap_or_else(|| span.clone());
-    if matches!(auth, Some(Auth::PublicKey(_))) {
-        c.error::<()>(at(r.cert.as_ref().map(Spanned::span)), format_args!("{ctx}: IKEv1 authenticates with a pre-shared key here; certificates need version = 2"));
+    if let Some(Auth::PublicKey(pk)) = auth {
+        let cert_at = at(r.cert.as_ref().map(Spanned::span));
+        if !pk.key.kind().starts_with("RSA") {
+            c.error::<()>(cert_at.clone(), format_args!("{ctx}: IKEv1 signatures here are RSA; this key is {} (use an RSA certificate, or version = 2)", pk.key.kind()));
+        }
+        if r.aggressive.as_ref().is_some_and(|a| *a.get_ref()) {
+            c.error::<()>(cert_at, format_args!("{ctx}: Aggressive Mode here takes a pre-shared key; with certificates use Main Mode (leave aggressive out)"));
+        }
     }
     let ike_span = at(r.ike_proposals.as_ref().map(Spanned::span));
     for p in ike.unwrap_or_default() {
@@ -593,31 +614,12 @@ fn ikev1_limits(
             break;
         }
     }
-    let not_yet = [
-        (
-            r.encap.as_ref().is_some_and(|e| *e.get_ref()),
-            "encap (NAT traversal)",
-        ),
-        (
-            r.dpd_delay.as_ref().is_some_and(|d| *d.get_ref() > 0),
-            "dpd_delay",
-        ),
-        (
-            r.rekey_time.as_ref().is_some_and(|t| *t.get_ref() > 0),
-            "rekey_time",
-        ),
-    ];
-    for (set, what) in not_yet {
-        if set {
-            c.error::<()>(span.clone(), format_args!("{ctx}: {what} is not supported with version = 1 yet; use version = 2 or leave it out"));
-        }
+    if r.encap.as_ref().is_some_and(|e| *e.get_ref()) {
+        c.error::<()>(span.clone(), format_args!("{ctx}: encap = true (forced ESP in UDP) is not supported with version = 1 yet; NAT traversal itself is automatic, so leave it out (or use version = 2)"));
     }
     for (ch, chspan) in children {
         if ch.local_ts.len() > 1 || ch.remote_ts.len() > 1 {
             c.error::<()>(chspan.clone(), format_args!("{ctx} child `{}`: IKEv1 Quick Mode carries one local and one remote subnet; make a child for each pair", ch.name));
-        }
-        if ch.rekey_time.is_some() {
-            c.error::<()>(chspan.clone(), format_args!("{ctx} child `{}`: IKEv1 Child SAs are not rekeyed yet; leave rekey_time out (life_time still ends them)", ch.name));
         }
         let bad = ch.esp.iter().find(|p| {
             matches!(p.cipher, EspCipher::ChaCha20Poly1305 | EspCipher::Ah { .. })
@@ -1407,12 +1409,7 @@ remote_ts = ["10.2.0.0/24"]
         bad(
             psk,
             &format!("{psk}\nencap = true"),
-            "encap (NAT traversal) is not supported with version = 1 yet",
-        );
-        bad(
-            psk,
-            &format!("{psk}\ndpd_delay = 5"),
-            "dpd_delay is not supported with version = 1 yet",
+            "encap = true (forced ESP in UDP) is not supported with version = 1 yet",
         );
         bad(
             "local_ts = [\"10.1.0.0/24\"]",
@@ -1424,10 +1421,20 @@ remote_ts = ["10.2.0.0/24"]
             "remote_ts = [\"10.2.0.0/24\"]\nesp_proposals = [\"chacha20poly1305\"]",
             "chacha20poly1305 has no IKEv1 transform here",
         );
-        bad(
-            "remote_ts = [\"10.2.0.0/24\"]",
-            "remote_ts = [\"10.2.0.0/24\"]\nrekey_time = 100",
-            "IKEv1 Child SAs are not rekeyed yet",
+        let am = check(&V1.replace(psk, &format!("{psk}\naggressive = true"))).unwrap();
+        assert!(am.connections[0].aggressive);
+        let w = am.warnings();
+        assert!(
+            w.iter()
+                .any(|w| w
+                    .contains("Aggressive Mode sends a hash of the pre-shared key in the clear")),
+            "{w:?}"
+        );
+        assert!(check(V1).unwrap().warnings().is_empty());
+        let e = check(&V1.replace("version = 1", "aggressive = true")).unwrap_err();
+        assert!(
+            e.contains("aggressive is an IKEv1 mode; add version = 1"),
+            "{e}"
         );
     }
 

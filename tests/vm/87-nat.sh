@@ -273,3 +273,21 @@ test_nat_both_peers_behind_their_own_nat() {
 	ikectl B rekey c >/dev/null || fail "rekey from the responder behind its NAT: $(ike_log B | tail -3)"
 	traffic_both_ways 20000
 }
+
+# IKEv1 through the NAT (RFC 3947): ikeuser behind it, charon public, both `version = 1`. NAT-D
+# finds the NAT, Main Mode moves to 4500, Quick Mode asks for UDP-Tunnel and ESP goes in UDP;
+# keepalives hold the mapping; then charon initiates back through the NAT's mapping.
+test_nat_ikev1_ikeuser_behind_nat_to_charon() {
+	nat_topology
+	ikeuser_behind_nat version=1 ike='["aes256-sha256-modp2048"]' esp='["aes128gcm16"]'
+	charon B 10.0.0.2 "" 10.2.0.0/24 10.1.0.0/24 b.nat.test a.nat.test \
+		ike.version=1 proposals=aes256-sha256-modp2048 dpd_delay=0s
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	expect_contains "$(ikectl A status)" "NAT: we are behind a NAT; IKE on 192.168.1.2:4500 <-> 10.0.0.2:4500, ESP in UDP"
+	ip -n B xfrm state | grep -q "encap type espinudp sport 4500" || fail "charon's SAs are not in UDP: $(ip -n B xfrm state)"
+	traffic_both_ways 50000
+	ikectl A rekey c >/dev/null || fail "child rekey: $(ike_log A | tail -3)"
+	wait_for 10 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after the rekey"
+	traffic_both_ways 20000
+}

@@ -1,10 +1,12 @@
 # IKEv1 (`version = 1`) between ikeuser (ripsec data plane) in netns A and strongSwan's charon
-# (`version = 1`, XFRM) in B: Main Mode with a pre-shared key and Quick Mode, each side
+# (`version = 1`, XFRM) in B: Main Mode and Aggressive Mode with a pre-shared key, Quick Mode, each side
 # initiating; tunnel and transport, IPv4 and IPv6, with and without PFS; traffic both ways with
-# a SHA-256 check; Deletes both ways; a PSK mismatch and a proposal mismatch explained.
+# a SHA-256 check; Deletes both ways; Child SA rekeys from each side; DPD; a PSK, a proposal
+# and an Aggressive Mode mismatch explained.
 # shellcheck shell=bash
 source tests/vm/ike.sh
 source tests/vm/strongswan.sh
+source tests/vm/pki.sh
 
 # v1_pair MODE IKE ESP [IKEUSER-KEY=VALUE...] -- [SWAN-KEY=VALUE...]: swan_pair with both
 # sides on IKEv1.
@@ -87,4 +89,122 @@ test_v1_proposal_mismatch_names_both_sides() {
 	swan_initiate B "$SWAN" net c >/dev/null 2>&1 || true
 	wait_for 5 'ike_log A | grep -q "the peer offered AES_CBC_128/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_3072"' ||
 		fail "no explanation: $(ike_log A | tail -5)"
+}
+
+test_v1_aggressive_mode_each_side_initiating() {
+	export SWAN_EXTRA_CONF="i_dont_care_about_security_and_use_aggressive_mode_psk = yes"
+	v1_pair tunnel44 aes128-sha256-modp2048 aes128gcm16 aggressive=true -- ike.aggressive=yes
+	expect_contains "$(ip netns exec A ikeuser check "$IKE_DIR/A.toml" 2>&1)" "test PSK guesses offline"
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	expect_contains "$(ikectl A status)" "IKEv1 Aggressive Mode"
+	traffic_both_ways 30000
+	ikectl A down c >/dev/null || fail "down failed"
+	wait_for 10 'test "$(charon_sas)" = 0' || fail "charon kept $(charon_sas) SAs after ikeuser's Deletes"
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	traffic_both_ways 30000
+}
+
+test_v1_aggressive_mode_refused_unless_asked_for() {
+	v1_pair tunnel44 aes128-sha256-modp2048 aes128gcm16 -- ike.aggressive=yes
+	if swan_initiate B "$SWAN" net c >/dev/null 2>&1; then fail "charon got a Child SA by Aggressive Mode"; fi
+	wait_for 5 'ike_log A | grep -q "started Aggressive Mode, which exposes the PSK to offline guessing"' ||
+		fail "no explanation: $(ike_log A | tail -5)"
+	expect_eq "$(sa_count A)" 0 "SAs in A"
+}
+
+# A Child SA rekey is a new Quick Mode, then a Delete of the old SAs: by ikeuser (at its
+# rekey_time, under pings that must all pass), then by charon.
+test_v1_child_rekeys_from_each_side_lose_nothing() {
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256 rekey=6 life=60
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
+	swan_wait_sa B "$SWAN" net
+	local first second pinger
+	first=$(child_spi A net)
+	ip netns exec A ping -c 100 -i 0.1 -W 1 -I "$A_IN" "$B_IN" >"$IKE_DIR/ping" &
+	pinger=$!
+	wait_for 15 'test "$(child_spi A net)" != "$first"' || fail "no rekey at rekey_time: $(ike_log A | tail -5)"
+	wait $pinger || fail "pings lost during the rekey: $(tail -3 "$IKE_DIR/ping")"
+	wait_for 10 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after the rekey"
+	wait_for 10 'test "$(charon_sas)" = 2' || fail "charon has $(charon_sas) SAs after the rekey"
+	# charon's own rekey, without ikeuser's rekey_time running into it (IKEv1 has no way to
+	# resolve two rekeys of one Child SA at once; each side would keep both).
+	ikeuser_stop A
+	swan_stop B "$SWAN"
+	delete_all_netns
+	# IKEv1 charon lets a rekeyed Child SA expire unless told to delete it.
+	export SWAN_EXTRA_CONF="delete_rekeyed = yes
+		delete_rekeyed_delay = 0"
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
+	swan_wait_sa B "$SWAN" net
+	second=$(child_spi A net)
+	swan_rekey B "$SWAN" net
+	wait_for 10 'test "$(child_spi A net)" != "$second"' || fail "charon's rekey did not replace the Child SA"
+	wait_for 10 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after charon's rekey"
+	traffic_both_ways 20000
+}
+
+# DPD (RFC 3706): R-U-THERE every second of silence, answered by charon; once charon is killed
+# (no Delete sent), ikeuser gives up after its retransmissions and removes the SAs.
+test_v1_dpd_after_charon_dies() {
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256 dpd=1 tries=3
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
+	swan_wait_sa B "$SWAN" net
+	sleep 3
+	expect_eq "$(sa_count A)" 2 "SAs in A while charon answers R-U-THERE"
+	swan_kill B "$SWAN"
+	wait_for 20 'test "$(sa_count A)" = 0' || fail "ikeuser kept $(sa_count A) SAs after charon died: $(ike_log A | tail -5)"
+	expect_contains "$(ike_log A)" "R-U-THERE (DPD): the peer is gone"
+}
+
+# ike_sa_id: the id of the ISAKMP SA in A.
+ike_sa_id() { json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["id"]'; }
+# charon_ike_sas: the ISAKMP SAs charon has.
+charon_ike_sas() { swan_list_sas B "$SWAN" | grep -c "^c: #" || true; }
+
+# IKEv1 has no phase 1 rekey: at rekey_time ikeuser makes a new ISAKMP SA, which takes the
+# Child SAs over on both sides (charon adopts them), and deletes the old one, under pings that
+# must all pass; then charon re-authenticates, and ikeuser adopts the children as responder.
+test_v1_isakmp_sa_re_established_from_each_side_under_pings() {
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256 ike_rekey=8
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
+	swan_wait_sa B "$SWAN" net
+	local first spi pinger
+	first=$(ike_sa_id)
+	spi=$(child_spi A net)
+	ip netns exec A ping -c 150 -i 0.1 -W 1 -I "$A_IN" "$B_IN" >"$IKE_DIR/ping" &
+	pinger=$!
+	wait_for 20 'test "$(ike_sa_id)" != "$first"' || fail "no new ISAKMP SA at rekey_time: $(ike_log A | tail -5)"
+	wait_for 10 'test "$(charon_ike_sas)" = 1' || fail "charon has $(charon_ike_sas) ISAKMP SAs: $(swan_list_sas B "$SWAN")"
+	wait $pinger || fail "pings lost while the ISAKMP SA was replaced: $(tail -3 "$IKE_DIR/ping")"
+	expect_eq "$(child_spi A net)" "$spi" "the Child SA under the new ISAKMP SA"
+	expect_eq "$(sa_count A)" 2 "SAs in A"
+	first=$(ike_sa_id)
+	swan_rekey B "$SWAN" --ike c
+	wait_for 10 'test "$(ike_sa_id)" != "$first"' || fail "charon's re-authentication did not replace the ISAKMP SA: $(ike_log A | tail -5)"
+	wait_for 10 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after charon re-authenticated"
+	traffic_both_ways 20000
+}
+
+# Main Mode with RSA certificates (signature authentication): each side initiating, the
+# peer's certificate checked against the CA and its identity, charon verifying ours.
+test_v1_main_mode_rsa_certificates_each_side_initiating() {
+	pki_init
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256 \
+		cert="$PKI/left-rsa.crt" key="$PKI/left-rsa.key" ca="$PKI/ca-rsa.crt" \
+		local_id=left.ripsec.test remote_id=right.ripsec.test -- \
+		cert="$PKI/right-rsa.crt" key="$PKI/right-rsa.key" cacert="$PKI/ca-rsa.crt" \
+		local_id=right.ripsec.test remote_id=left.ripsec.test
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	expect_contains "$(ikectl A status)" "pubkey CN=right.ripsec.test, O=ripsec"
+	expect_contains "$(swan_log "$SWAN" 400)" "authentication of 'left.ripsec.test'"
+	traffic_both_ways 30000
+	ikectl A down c >/dev/null || fail "down failed"
+	wait_for 10 'test "$(charon_sas)" = 0' || fail "charon kept $(charon_sas) SAs"
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	traffic_both_ways 20000
 }

@@ -278,6 +278,34 @@ pub fn verify_auth(
     }
 }
 
+/// IKEv1's RSA signature (RFC 2409 §5.1, as strongSwan and Libreswan make it): PKCS#1 v1.5
+/// over HASH_I or HASH_R itself, without a DigestInfo. RSA keys only here.
+pub fn sign_v1(
+    key: &PrivateKey,
+    hash: &[u8],
+    rng: &mut dyn RandomSource,
+) -> Result<Vec<u8>, String> {
+    match &key.0 {
+        KeyInner::Rsa(rsa) => rsa
+            .sign_with_rng(&mut RngAdapter(rng), Pkcs1v15Sign::new_unprefixed(), hash)
+            .map_err(|e| format!("RSA signing failed: {e}")),
+        _ => Err(format!(
+            "IKEv1 signatures need an RSA key here, not {}",
+            key.kind()
+        )),
+    }
+}
+
+/// Verifies an IKEv1 RSA signature ([`sign_v1`]) with the public key of `cert`.
+pub fn verify_v1(cert: &Certificate, hash: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+    match cert.public_key().map_err(VerifyError::Unsupported)? {
+        PublicKey::Rsa(rsa) => rsa
+            .verify(Pkcs1v15Sign::new_unprefixed(), hash, signature)
+            .map_err(|_| VerifyError::BadSignature),
+        key => Err(key_mismatch(&key, "an IKEv1 RSA signature")),
+    }
+}
+
 fn key_kind(key: &PublicKey) -> &'static str {
     match key {
         PublicKey::Rsa(_) => "an RSA key",

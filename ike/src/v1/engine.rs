@@ -37,6 +37,9 @@ pub struct ConfigV1 {
     pub isakmp_life: Duration,
     /// The IPsec SA lifetime proposed in Quick Mode.
     pub ipsec_life: Duration,
+    /// Phase 1 in Aggressive Mode (three messages, identities in the clear); off unless
+    /// asked for, since it exposes the PSK to offline guessing.
+    pub aggressive: bool,
 }
 
 /// Where an ISAKMP SA stands.
@@ -52,6 +55,10 @@ pub(super) enum P1State {
     Sent2,
     /// Responder: message 4 sent.
     Sent4,
+    /// Aggressive Mode initiator: message 1 (SA, KE, Ni, IDii) sent.
+    AmSent1,
+    /// Aggressive Mode responder: message 2 (with HASH_R) sent.
+    AmSent2,
     /// Authenticated: Quick Mode and informational exchanges run.
     Established,
     /// The peer deleted it (already reported).
@@ -72,6 +79,8 @@ pub(super) struct QuickExchange {
     pub dh: Option<KeyExchange>,
     /// Responder: the Child SA to install when HASH(3) arrives.
     pub pending: Option<ChildSa>,
+    /// Initiator of a rekey: the inbound SPI of the Child SA the new one replaces.
+    pub replaces: Option<u32>,
     /// What was sent last (for retransmission) and when to give up.
     pub sent: Sent,
 }
@@ -123,8 +132,23 @@ pub(super) struct IsakmpSa {
     /// former with the latter.
     pub last_received: Vec<u8>,
     pub last_sent: Vec<u8>,
+    /// Aggressive Mode responder: the body of IDii, which HASH_I covers.
+    pub peer_id_body: Vec<u8>,
     pub quick: Vec<QuickExchange>,
     pub children: Vec<ChildRecord>,
+    /// When the peer last proved it is alive (an authenticated message), for DPD.
+    pub last_heard: Duration,
+    /// Our R-U-THERE in flight: its sequence number, and what was sent.
+    pub dpd: Option<(u32, Sent)>,
+    pub dpd_seq: u32,
+    /// The ISAKMP SA this one re-establishes (we initiated it to replace that one).
+    pub replaces: Option<SaId>,
+    /// How the peer authenticated: "psk" or "pubkey SUBJECT".
+    pub peer_auth: String,
+    /// Both sides announced RFC 3947 NAT traversal.
+    pub natt: bool,
+    /// What NAT detection found.
+    pub nat: crate::engine::NatState,
 }
 
 /// The IKEv1 engine: any number of ISAKMP SAs, as initiator or responder.
@@ -135,6 +159,10 @@ pub struct EngineV1 {
     pub(super) outputs: VecDeque<Output>,
     pub(super) policy: RetransmitPolicy,
     pub(super) spi_allocator: Option<Box<dyn SpiAllocator>>,
+    /// Unix seconds, for certificate validity.
+    pub(super) wall_clock: Option<u64>,
+    /// Our NAT traversal port, where Main Mode moves when a NAT is found.
+    pub(super) natt_port: u16,
     next_id: u64,
 }
 
@@ -148,6 +176,8 @@ impl EngineV1 {
             outputs: VecDeque::new(),
             policy,
             spi_allocator: None,
+            wall_clock: None,
+            natt_port: 4500,
             next_id: 1,
         }
     }
@@ -155,6 +185,16 @@ impl EngineV1 {
     /// Inbound Child SA SPIs come from here (random without one).
     pub fn set_spi_allocator(&mut self, allocator: Box<dyn SpiAllocator>) {
         self.spi_allocator = Some(allocator);
+    }
+
+    /// The time (Unix seconds) certificates are checked against.
+    pub fn set_wall_clock(&mut self, unix_seconds: u64) {
+        self.wall_clock = Some(unix_seconds);
+    }
+
+    /// Our NAT traversal port (RFC 3947: 4500).
+    pub fn set_natt_port(&mut self, port: u16) {
+        self.natt_port = port;
     }
 
     /// A connection we answer as responder.
@@ -255,11 +295,14 @@ impl EngineV1 {
             sa.cookie_i == message.cookie_i
                 && (sa.cookie_r == message.cookie_r
                     || message.cookie_r == [0; 8]
-                    || sa.state == P1State::Sent1)
+                    || matches!(sa.state, P1State::Sent1 | P1State::AmSent1))
         });
         let Some(index) = found else {
-            if message.exchange == ExchangeV1::MAIN && message.cookie_r == [0; 8] {
-                self.main_mode_request(now, (from, to), &message, bytes);
+            match message.exchange {
+                _ if message.cookie_r != [0; 8] => {}
+                ExchangeV1::MAIN => self.main_mode_request(now, (from, to), &message, bytes),
+                ExchangeV1::AGGRESSIVE => self.am_request(now, (from, to), &message, bytes),
+                _ => {}
             }
             return;
         };
@@ -275,9 +318,16 @@ impl EngineV1 {
             return;
         }
         sa.last_received = bytes.to_vec();
+        // After NAT detection the peer goes on from its port 4500 mapping: follow it.
+        if sa.natt && to.port() == self.natt_port {
+            (sa.peer, sa.local) = (from, to);
+        }
         let keep = match message.exchange {
             ExchangeV1::MAIN if sa.state != P1State::Established => {
                 self.main_mode(now, &mut sa, &message)
+            }
+            ExchangeV1::AGGRESSIVE if sa.state != P1State::Established => {
+                self.aggressive_mode(now, &mut sa, &message, bytes)
             }
             ExchangeV1::QUICK if sa.state == P1State::Established => {
                 self.quick_mode(now, &mut sa, &message);
@@ -286,7 +336,9 @@ impl EngineV1 {
             ExchangeV1::INFORMATIONAL if sa.state == P1State::Established => {
                 self.informational(now, &mut sa, &message)
             }
-            ExchangeV1::INFORMATIONAL if sa.state == P1State::Sent1 => refused(&sa, &message),
+            ExchangeV1::INFORMATIONAL if matches!(sa.state, P1State::Sent1 | P1State::AmSent1) => {
+                refused(&sa, &message)
+            }
             _ => Ok(()),
         };
         match keep {
@@ -303,7 +355,8 @@ impl EngineV1 {
             .sas
             .iter()
             .flat_map(|s| s.quick.iter().filter_map(|q| q.sent.deadline));
-        sa_deadlines.chain(quick).min()
+        let dpd = self.sas.iter().filter_map(IsakmpSa::dpd_due);
+        sa_deadlines.chain(quick).chain(dpd).min()
     }
 
     /// Retransmits what is due; gives up after the policy's transmissions: on a Quick Mode
@@ -321,18 +374,12 @@ impl EngineV1 {
             quick.retain_mut(|q| {
                 let lost = self.retransmit(now, &mut q.sent, local, peer);
                 if lost {
-                    let name = sa.child_name(q.child);
-                    self.outputs.push_back(Output::RequestFailed {
-                        sa: sa.id,
-                        reason: Error::Ikev1(format!(
-                            "Quick Mode for child {name}: no answer from {peer}"
-                        )),
-                        request: crate::engine::FailedRequest::NewChild(name),
-                    });
+                    self.quick_failed(&sa, q.child, q.replaces, format!("no answer from {peer}"));
                 }
                 !lost
             });
             sa.quick = quick;
+            give_up |= self.dpd_tick(now, &mut sa);
             if give_up {
                 failed.push(sa);
             } else {
@@ -342,11 +389,39 @@ impl EngineV1 {
         for sa in failed {
             let peer = sa.peer;
             let tries = self.policy.max_transmissions;
-            self.fail(
-                sa,
-                format!("no answer from {peer} after {tries} transmissions"),
-            );
+            let what = if sa.dpd.is_some() {
+                "R-U-THERE (DPD): the peer is gone"
+            } else {
+                "transmissions"
+            };
+            self.fail(sa, format!("no answer from {peer} after {tries} {what}"));
         }
+    }
+
+    /// Sends R-U-THERE when the peer has been quiet for `dpd_delay` (RFC 3706), retransmits
+    /// it; true when it went unanswered as often as the policy allows.
+    fn dpd_tick(&mut self, now: Duration, sa: &mut IsakmpSa) -> bool {
+        if let Some((seq, mut sent)) = sa.dpd.take() {
+            let lost = self.retransmit(now, &mut sent, sa.local, sa.peer);
+            sa.dpd = Some((seq, sent));
+            return lost;
+        }
+        if sa.dpd_due().is_some_and(|t| t <= now) {
+            sa.dpd_seq = sa.dpd_seq.wrapping_add(1);
+            let seq = sa.dpd_seq;
+            if let Some(bytes) = self.r_u_there(sa, seq) {
+                sa.dpd = Some((seq, self.transmit_dpd(now, sa, bytes)));
+            }
+        }
+        false
+    }
+
+    fn transmit_dpd(&mut self, now: Duration, sa: &mut IsakmpSa, bytes: Vec<u8>) -> Sent {
+        // DPD is not an answer to anything: keep the last answer for retransmitted requests.
+        let last = std::mem::take(&mut sa.last_sent);
+        let sent = self.transmit(now, sa, bytes, true);
+        sa.last_sent = last;
+        sent
     }
 
     /// Resends `sent` if due; true when it has been sent as often as the policy allows.
@@ -377,13 +452,18 @@ impl EngineV1 {
         false
     }
 
-    /// Tells an initiator whose proposals were refused: NO-PROPOSAL-CHOSEN, in the clear (no
-    /// keys exist yet), for the cookie of its message 1.
-    pub(super) fn refuse(&mut self, (from, to): (SocketAddr, SocketAddr), cookie_i: [u8; 8]) {
+    /// Tells an initiator why its message 1 was refused, in the clear (no keys exist yet),
+    /// for the cookie of that message.
+    pub(super) fn refuse_with(
+        &mut self,
+        (from, to): (SocketAddr, SocketAddr),
+        cookie_i: [u8; 8],
+        why: NotifyV1,
+    ) {
         let notify = PayloadBodyV1::Notify(NotifyPayloadV1 {
             doi: DOI_IPSEC,
             protocol: proto::ISAKMP,
-            notify: NotifyV1::NO_PROPOSAL_CHOSEN,
+            notify: why,
             spi: [cookie_i, [0; 8]].concat(),
             data: Vec::new(),
         });
@@ -418,12 +498,37 @@ fn refused(sa: &IsakmpSa, message: &MessageV1) -> Result<(), String> {
         PayloadBodyV1::Notify(n) => Some(n.notify),
         _ => None,
     });
+    let mode = if sa.config.aggressive {
+        "Aggressive"
+    } else {
+        "Main"
+    };
     match notify {
-        Some(n) => Err(format!(
-            "the peer answered Main Mode message 1 with {}: it accepts none of our IKE proposals ({})",
-            n.name(),
+        Some(NotifyV1::NO_PROPOSAL_CHOSEN) => Err(format!(
+            "the peer answered {mode} Mode message 1 with NO-PROPOSAL-CHOSEN: it accepts none of our IKE proposals ({})",
             super::suite::describe_offer(&sa.config.config.ike_proposals)
         )),
+        Some(n) => Err(format!(
+            "the peer answered {mode} Mode message 1 with {}{}",
+            n.name(),
+            if sa.config.aggressive {
+                " (many peers refuse Aggressive Mode with a PSK: use Main Mode)"
+            } else {
+                ""
+            }
+        )),
         None => Ok(()),
+    }
+}
+
+impl IsakmpSa {
+    /// When DPD wants to run: the peer's silence reached `dpd_delay`, or our R-U-THERE is due
+    /// again.
+    pub(super) fn dpd_due(&self) -> Option<Duration> {
+        if let Some((_, sent)) = &self.dpd {
+            return sent.deadline;
+        }
+        let delay = self.config.config.dpd_delay?;
+        (self.state == P1State::Established).then_some(self.last_heard + delay)
     }
 }

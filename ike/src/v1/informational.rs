@@ -13,7 +13,7 @@ use super::keys::{hash1, message_iv};
 use super::message::{BodyV1, MessageV1};
 use super::payload::{DeleteV1, NotifyPayloadV1, PayloadBodyV1};
 use crate::crypto::ct_eq;
-use crate::engine::{describe_suite, CloseReason, IkeSaStatus, NatState, Output, Role, SaId};
+use crate::engine::{describe_suite, CloseReason, IkeSaStatus, Output, Role, SaId};
 
 impl EngineV1 {
     /// An informational message under an established SA: `Err` ends the SA, a Delete of the
@@ -58,11 +58,21 @@ impl EngineV1 {
                 return Ok(());
             }
         }
+        sa.last_heard = now;
         for p in &o.payloads {
             match p {
                 PayloadBodyV1::Delete(d) => self.peer_deleted(sa, d),
                 PayloadBodyV1::Notify(n) if n.notify == NotifyV1::R_U_THERE => {
                     self.dpd_ack(now, sa, n)
+                }
+                PayloadBodyV1::Notify(n) if n.notify == NotifyV1::R_U_THERE_ACK => {
+                    let seq = n.data.get(..4).and_then(|d| <[u8; 4]>::try_from(d).ok());
+                    if sa.dpd.as_ref().map(|d| d.0.to_be_bytes()) == seq {
+                        sa.dpd = None;
+                    }
+                }
+                PayloadBodyV1::Notify(n) if n.notify.0 < 16384 && n.protocol != proto::ISAKMP => {
+                    self.quick_refused(sa, n)
                 }
                 PayloadBodyV1::Notify(n) => {
                     let text = format!("the peer notified {}", n.notify.name());
@@ -119,53 +129,79 @@ impl EngineV1 {
         self.send_informational(now, sa, vec![ack]);
     }
 
+    /// An R-U-THERE with sequence number `seq`, sealed in a new informational exchange.
+    pub(super) fn r_u_there(&mut self, sa: &mut IsakmpSa, seq: u32) -> Option<Vec<u8>> {
+        let n = PayloadBodyV1::Notify(NotifyPayloadV1 {
+            doi: DOI_IPSEC,
+            protocol: proto::ISAKMP,
+            notify: NotifyV1::R_U_THERE,
+            spi: [sa.cookie_i, sa.cookie_r].concat(),
+            data: seq.to_be_bytes().to_vec(),
+        });
+        self.seal_informational(sa, vec![n])
+    }
+
+    /// HASH(1) and `payloads` sealed in a new informational exchange.
+    fn seal_informational(
+        &mut self,
+        sa: &IsakmpSa,
+        payloads: Vec<PayloadBodyV1>,
+    ) -> Option<Vec<u8>> {
+        let message_id = self.message_id();
+        let prf = sa.prf().ok()?;
+        let iv = message_iv(prf, &sa.iv, message_id).ok()?;
+        let h = |a: &crate::secret::Secret, bytes: &[u8]| hash1(prf, a, message_id, bytes);
+        self.seal_hashed(
+            sa,
+            (ExchangeV1::INFORMATIONAL, message_id, &iv),
+            payloads,
+            h,
+        )
+        .ok()
+        .map(|(bytes, _)| bytes)
+    }
+
     /// Sends HASH(1) and `payloads` in a new informational exchange.
-    fn send_informational(
+    pub(super) fn send_informational(
         &mut self,
         now: Duration,
         sa: &mut IsakmpSa,
         payloads: Vec<PayloadBodyV1>,
     ) {
-        let message_id = self.message_id();
-        let Ok(prf) = sa.prf() else { return };
-        let Ok(iv) = message_iv(prf, &sa.iv, message_id) else {
-            return;
-        };
-        let h = |a: &crate::secret::Secret, bytes: &[u8]| hash1(prf, a, message_id, bytes);
-        match self.seal_hashed(
-            sa,
-            (ExchangeV1::INFORMATIONAL, message_id, &iv),
-            payloads,
-            h,
-        ) {
-            Ok((bytes, _)) => {
+        match self.seal_informational(sa, payloads) {
+            Some(bytes) => {
                 // Informational messages are not answered, so not retransmitted either.
                 let last = std::mem::take(&mut sa.last_sent);
                 self.transmit(now, sa, bytes, false);
                 sa.last_sent = last;
             }
-            Err(e) => self.debug(sa, format!("an informational message does not encode: {e}")),
+            None => self.debug(sa, "an informational message does not encode".into()),
         }
     }
 
     /// Deletes one Child SA (by its inbound SPI): tells the peer, removes it here.
     pub fn delete_child(&mut self, now: Duration, id: SaId, inbound_spi: u32) {
         let Some(mut sa) = self.take(id) else { return };
-        if let Some(i) = sa
+        self.retire(now, &mut sa, inbound_spi);
+        self.sas.push(sa);
+    }
+
+    /// Sends a Delete for a Child SA of ours and removes it (after a rekey, or on request).
+    pub(super) fn retire(&mut self, now: Duration, sa: &mut IsakmpSa, inbound_spi: u32) {
+        let Some(i) = sa
             .children
             .iter()
             .position(|c| c.inbound_spi == inbound_spi)
-        {
-            let c = sa.children.swap_remove(i);
-            let d = delete_esp(&[c.inbound_spi]);
-            self.send_informational(now, &mut sa, vec![d]);
-            self.outputs.push_back(Output::RemoveChild {
-                sa: sa.id,
-                inbound_spi: c.inbound_spi,
-                outbound_spi: c.outbound_spi,
-            });
-        }
-        self.sas.push(sa);
+        else {
+            return;
+        };
+        let c = sa.children.swap_remove(i);
+        self.send_informational(now, sa, vec![delete_esp(&[c.inbound_spi])]);
+        self.outputs.push_back(Output::RemoveChild {
+            sa: sa.id,
+            inbound_spi: c.inbound_spi,
+            outbound_spi: c.outbound_spi,
+        });
     }
 
     /// Deletes an ISAKMP SA with its Child SAs: Deletes for the children, then for itself.
@@ -176,20 +212,25 @@ impl EngineV1 {
             if !spis.is_empty() {
                 self.send_informational(now, &mut sa, vec![delete_esp(&spis)]);
             }
-            let cookies = [sa.cookie_i, sa.cookie_r].concat();
-            let d = PayloadBodyV1::Delete(DeleteV1 {
-                doi: DOI_IPSEC,
-                protocol: proto::ISAKMP,
-                spi_size: 16,
-                spis: vec![cookies],
-            });
-            self.send_informational(now, &mut sa, vec![d]);
+            self.delete_isakmp(now, &mut sa);
         }
         self.remove_children(&mut sa);
         self.outputs.push_back(Output::Closed {
             sa: sa.id,
             reason: CloseReason::DeletedByUs { peer: sa.peer },
         });
+    }
+
+    /// Sends the Delete of an ISAKMP SA itself (its Child SAs are not named).
+    pub(super) fn delete_isakmp(&mut self, now: Duration, sa: &mut IsakmpSa) {
+        let cookies = [sa.cookie_i, sa.cookie_r].concat();
+        let d = PayloadBodyV1::Delete(DeleteV1 {
+            doi: DOI_IPSEC,
+            protocol: proto::ISAKMP,
+            spi_size: 16,
+            spis: vec![cookies],
+        });
+        self.send_informational(now, sa, vec![d]);
     }
 
     /// The ISAKMP SAs and their Child SAs.
@@ -216,23 +257,20 @@ fn status_of(sa: &IsakmpSa) -> IkeSaStatus {
         id: sa.id,
         config: sa.config.config.name.clone(),
         role: sa.role,
-        state: if sa.state == P1State::Established {
-            "established (IKEv1 Main Mode)"
-        } else {
-            "connecting (IKEv1 Main Mode)"
+        state: match (sa.state == P1State::Established, sa.config.aggressive) {
+            (true, false) => "established (IKEv1 Main Mode)",
+            (true, true) => "established (IKEv1 Aggressive Mode)",
+            (false, false) => "connecting (IKEv1 Main Mode)",
+            (false, true) => "connecting (IKEv1 Aggressive Mode)",
         },
         local_spi,
         remote_spi,
         peer: sa.peer,
         local: sa.local,
-        nat: NatState::default(),
-        encap: false,
+        nat: sa.nat,
+        encap: sa.nat.local_behind_nat || sa.nat.peer_behind_nat,
         peer_id: sa.peer_id.clone(),
-        auth: if sa.peer_id.is_some() {
-            "psk".into()
-        } else {
-            String::new()
-        },
+        auth: sa.peer_auth.clone(),
         proposal: sa
             .suite
             .map(|p| describe_suite(&p.transforms()))

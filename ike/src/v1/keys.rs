@@ -82,7 +82,7 @@ fn cipher_key(prf: Prf, skeyid_e: &Secret, len: usize) -> Result<Secret, KeyErro
 
 /// The plain hash behind an HMAC PRF, for the IVs (RFC 2409 appendix B). AES-CMAC has none
 /// and is not an IKEv1 PRF.
-fn hash(prf: Prf, data: &[&[u8]]) -> Result<Vec<u8>, KeyError> {
+pub(crate) fn hash(prf: Prf, data: &[&[u8]]) -> Result<Vec<u8>, KeyError> {
     fn run<D: Digest>(data: &[&[u8]]) -> Vec<u8> {
         let mut d = D::new();
         for part in data {

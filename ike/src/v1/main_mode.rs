@@ -13,30 +13,20 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::codes::{proto, ExchangeV1, PayloadV1, DOI_IPSEC, SIT_IDENTITY_ONLY};
+use super::auth::{cert_requests, check_proof, our_proof};
+use super::codes::{proto, ExchangeV1, NotifyV1, PayloadV1};
 use super::crypt::{open, seal, OpenError};
 use super::engine::{ConfigV1, EngineV1, IsakmpSa, P1State, NONCE_LEN};
-use super::ids::{identity_of, identity_payload};
-use super::keys::{hash_i, hash_r, phase1_iv, skeyid_psk, IsakmpKeys, Phase1HashInput};
-use super::message::{chain_spans, BodyV1, FlagsV1, MessageV1, ISAKMP_HEADER_LEN};
-use super::payload::{PayloadBodyV1, ProposalV1, SaV1, TransformV1};
-use super::suite::{describe_offer, normalized, p1_proposal, p1_transform, same_p1};
-use crate::crypto::{ct_eq, KeyExchange};
-use crate::engine::{describe_suite, Auth, IkeProposal, Output, Role, SaId};
-use crate::secret::Secret;
-
-const BLOCK: usize = 16;
-
-/// A message's payload of one kind.
-macro_rules! find {
-    ($payloads:expr, $variant:ident) => {
-        $payloads.iter().find_map(|p| match p {
-            PayloadBodyV1::$variant(x) => Some(x),
-            _ => None,
-        })
-    };
-}
-pub(super) use find;
+use super::ids::identity_payload;
+use super::message::{BodyV1, MessageV1};
+use super::nat_t;
+use super::payload::{PayloadBodyV1, ProposalV1, SaV1};
+use super::phase1::{
+    choose_p1, derive, dpd_vendor_id, expected_peer, explain_p1, find, offer, phase1_hash, raw_body,
+};
+use super::suite::{auth_method, auth_of, p1_proposal, same_p1};
+use crate::crypto::KeyExchange;
+use crate::engine::{Output, Role, SaId};
 
 impl EngineV1 {
     /// Starts Main Mode for `config`, then Quick Mode for its child `first_child`.
@@ -49,38 +39,29 @@ impl EngineV1 {
     ) -> SaId {
         let peer = SocketAddr::new(config.peer, 500);
         let id = self.new_id();
-        let transforms: Vec<TransformV1> = (1..)
-            .zip(&config.config.ike_proposals)
-            .filter_map(|(n, p)| p1_transform(n, p, config.isakmp_life))
-            .collect();
+        let aggressive = config.aggressive;
         let mut sa = self.new_sa(id, Role::Initiator, config, (peer, local));
         sa.first_child = first_child;
-        if transforms.is_empty() {
-            self.fail(sa, "no IKE proposal IKEv1 can carry: Main Mode takes AES-CBC with SHA-1 or SHA-2 (no AES-GCM, no AES-CMAC)".into());
+        let payload = match offer(&mut sa, aggressive) {
+            Ok(p) => p,
+            Err(why) => {
+                self.fail(sa, why);
+                return id;
+            }
+        };
+        if aggressive {
+            match self.am_start(now, &mut sa, payload) {
+                Ok(()) => self.sas.push(sa),
+                Err(why) => self.fail(sa, why),
+            }
             return id;
         }
-        let payload = PayloadBodyV1::Sa(SaV1 {
-            doi: DOI_IPSEC,
-            situation: SIT_IDENTITY_ONLY,
-            proposals: vec![ProposalV1 {
-                number: 1,
-                protocol: proto::ISAKMP,
-                spi: Vec::new(),
-                transforms,
-            }],
-        });
-        let mut body = Vec::new();
-        if payload.encode(&mut body).is_err() {
-            self.fail(sa, "our SA payload does not encode".into());
-            return id;
-        }
-        sa.sa_i = body;
         sa.state = P1State::Sent1;
-        self.send_plain(now, sa, vec![payload]);
+        self.send_plain(now, sa, vec![payload, dpd_vendor_id(), nat_t::vendor_id()]);
         id
     }
 
-    fn new_sa(
+    pub(super) fn new_sa(
         &mut self,
         id: SaId,
         role: Role,
@@ -111,22 +92,41 @@ impl EngineV1 {
             sent: None,
             last_received: Vec::new(),
             last_sent: Vec::new(),
+            peer_id_body: Vec::new(),
             quick: Vec::new(),
             children: Vec::new(),
+            last_heard: Duration::ZERO,
+            dpd: None,
+            dpd_seq: 0,
+            replaces: None,
+            peer_auth: String::new(),
+            natt: false,
+            nat: Default::default(),
         }
         .with_cookie(role, self.cookie())
     }
 
     /// Sends a plaintext Main Mode message and keeps the SA.
-    fn send_plain(&mut self, now: Duration, mut sa: IsakmpSa, payloads: Vec<PayloadBodyV1>) {
-        let message = sa.header(ExchangeV1::MAIN, 0, BodyV1::Payloads(payloads));
+    fn send_plain(&mut self, now: Duration, sa: IsakmpSa, payloads: Vec<PayloadBodyV1>) {
+        self.send_phase1(now, sa, ExchangeV1::MAIN, payloads);
+    }
+
+    /// Sends a plaintext phase 1 message and keeps the SA.
+    pub(super) fn send_phase1(
+        &mut self,
+        now: Duration,
+        mut sa: IsakmpSa,
+        exchange: ExchangeV1,
+        payloads: Vec<PayloadBodyV1>,
+    ) {
+        let message = sa.header(exchange, 0, BodyV1::Payloads(payloads));
         match message.to_bytes() {
             Ok(bytes) => {
                 let wait = sa.role == Role::Initiator;
                 sa.sent = Some(self.transmit(now, &mut sa, bytes, wait));
                 self.sas.push(sa);
             }
-            Err(e) => self.fail(sa, format!("a Main Mode message does not encode: {e}")),
+            Err(e) => self.fail(sa, format!("a phase 1 message does not encode: {e}")),
         }
     }
 
@@ -155,15 +155,18 @@ impl EngineV1 {
         let mut sa = self.new_sa(id, Role::Responder, config, (from, to));
         sa.cookie_i = message.cookie_i;
         sa.last_received = bytes.to_vec();
-        let Some((transform, suite)) = choose_p1(offer, &sa.config.config.ike_proposals) else {
-            let why = explain_p1(offer, &sa.config.config.ike_proposals);
-            self.refuse((from, to), message.cookie_i);
+        let method = auth_method(&sa.config.config.auth);
+        let Some((transform, suite)) = choose_p1(offer, &sa.config.config.ike_proposals, method)
+        else {
+            let why = explain_p1(offer, &sa.config.config.ike_proposals, method);
+            self.refuse_with((from, to), message.cookie_i, NotifyV1::NO_PROPOSAL_CHOSEN);
             self.fail(sa, format!("Main Mode from {from}: {why}"));
             return;
         };
         sa.sa_i = raw_body(message, bytes, PayloadV1::SA).unwrap_or_default();
         sa.suite = Some(suite);
         sa.state = P1State::Sent2;
+        sa.natt = nat_t::announced(message.payloads());
         let answer = PayloadBodyV1::Sa(SaV1 {
             proposals: vec![ProposalV1 {
                 transforms: vec![transform],
@@ -180,7 +183,11 @@ impl EngineV1 {
             }],
             ..offer.clone()
         });
-        self.send_plain(now, sa, vec![answer]);
+        let mut payloads = vec![answer, dpd_vendor_id()];
+        if sa.natt {
+            payloads.push(nat_t::vendor_id());
+        }
+        self.send_plain(now, sa, payloads);
     }
 
     /// A Main Mode message for an SA in phase 1: `Err` ends the SA with that explanation.
@@ -211,9 +218,12 @@ impl EngineV1 {
         let chosen = find!(payloads, Sa)
             .and_then(|s| s.proposals.first())
             .filter(|p| p.transforms.len() == 1)
-            .and_then(|p| p1_proposal(p.transforms.first()?))
+            .and_then(|p| p.transforms.first())
+            .filter(|t| auth_of(t) == Some(auth_method(&sa.config.config.auth)))
+            .and_then(p1_proposal)
             .filter(|s| sa.config.config.ike_proposals.iter().any(|o| same_p1(o, s)));
         let suite = chosen.ok_or("the responder chose a transform we did not offer")?;
+        sa.natt = nat_t::announced(payloads);
         sa.cookie_r = cookie_r;
         sa.suite = Some(suite);
         self.mm_send_ke(now, sa)
@@ -224,10 +234,11 @@ impl EngineV1 {
         let suite = sa.suite.ok_or("no suite")?;
         let dh = KeyExchange::generate(suite.dh, self.rng.as_mut()).map_err(|e| e.to_string())?;
         let nonce = self.random(NONCE_LEN);
-        let payloads = vec![
+        let mut payloads = vec![
             PayloadBodyV1::Ke(dh.public_value().to_vec()),
             PayloadBodyV1::Nonce(nonce.clone()),
         ];
+        payloads.extend(cert_requests(&sa.config.config.auth));
         match sa.role {
             Role::Initiator => {
                 (sa.g_xi, sa.ni, sa.state) = (dh.public_value().to_vec(), nonce, P1State::Sent3)
@@ -237,6 +248,7 @@ impl EngineV1 {
             }
         }
         sa.dh = Some(dh);
+        payloads.extend(nat_t::payloads(sa));
         if sa.role == Role::Responder {
             derive(sa)?;
         }
@@ -257,6 +269,9 @@ impl EngineV1 {
         let (Some(ke), Some(nonce)) = (find!(payloads, Ke), find!(payloads, Nonce)) else {
             return Err("a Main Mode message without KE and nonce".into());
         };
+        if sa.natt {
+            sa.nat = nat_t::detect(sa, payloads);
+        }
         match sa.role {
             Role::Responder => {
                 (sa.g_xi, sa.ni) = (ke.clone(), nonce.clone());
@@ -277,15 +292,21 @@ impl EngineV1 {
         let mut id_body = Vec::new();
         id_payload.encode(&mut id_body).map_err(|e| e.to_string())?;
         let hash = phase1_hash(sa, sa.role, &id_body)?;
+        let mut payloads = vec![id_payload];
+        payloads.extend(our_proof(&sa.config.config.auth, hash, self.rng.as_mut())?);
         let (keys_e, iv) = (sa.enc_key()?, sa.iv.clone());
-        let (first, ct, next_iv) = seal(&keys_e, &iv, &[id_payload, PayloadBodyV1::Hash(hash)])
-            .map_err(|e| e.to_string())?;
+        let (first, ct, next_iv) = seal(&keys_e, &iv, &payloads).map_err(|e| e.to_string())?;
         sa.iv = next_iv;
         let mut message = sa.header(ExchangeV1::MAIN, 0, BodyV1::Encrypted(ct));
         message.next_payload = first;
         message.flags.encrypted = true;
         let bytes = message.to_bytes().map_err(|e| e.to_string())?;
         let initiator = sa.role == Role::Initiator;
+        if initiator && nat_t::encapsulated(sa) {
+            // RFC 3947 §4: behind a NAT, Main Mode goes on at port 4500.
+            sa.local.set_port(self.natt_port);
+            sa.peer.set_port(4500);
+        }
         sa.sent = Some(self.transmit(now, sa, bytes, initiator));
         sa.state = if initiator {
             P1State::Sent5
@@ -318,12 +339,8 @@ impl EngineV1 {
         let id_at = opened
             .payloads
             .iter()
-            .position(|p| matches!(p, PayloadBodyV1::Id(_)));
-        let (Some(id_at), Some(hash)) = (id_at, find!(opened.payloads, Hash)) else {
-            return Err(format!(
-                "Main Mode message {number} lacks its ID or HASH payload"
-            ));
-        };
+            .position(|p| matches!(p, PayloadBodyV1::Id(_)))
+            .ok_or_else(|| format!("Main Mode message {number} lacks its ID payload"))?;
         let id_body = opened
             .spans
             .get(id_at)
@@ -335,161 +352,81 @@ impl EngineV1 {
             Role::Initiator
         };
         let want = phase1_hash(sa, peer_role, id_body)?;
-        if !ct_eq(&want, hash) {
-            return Err(format!(
-                "the {} sent by {} in Main Mode message {number} does not match ours: most likely the pre-shared keys differ",
-                if number == 5 { "HASH_I" } else { "HASH_R" },
-                sa.peer
-            ));
-        }
-        let peer_id = find!(opened.payloads, Id).and_then(identity_of);
-        if peer_id.as_ref() != Some(&sa.config.config.remote_id) {
-            return Err(format!(
-                "the peer identified as {}, but connection {} expects {}",
-                peer_id.map_or("an unknown identity".into(), |i| i.to_string()),
-                sa.config.config.name,
-                sa.config.config.remote_id
-            ));
-        }
+        let peer = expected_peer(sa, find!(opened.payloads, Id))?;
+        sa.peer_auth = check_proof(sa, &opened.payloads, &want, (&peer, self.wall_clock))
+            .map_err(|e| format!("Main Mode message {number}: {e}"))?;
+        sa.peer_id = Some(peer);
         sa.iv = opened.next_iv;
-        sa.peer_id = peer_id;
         if sa.role == Role::Responder {
             return self.mm_send_auth(now, sa);
         }
+        self.initiator_done(now, sa)
+    }
+
+    /// The initiator's phase 1 is done: Quick Mode for its first child, unless it
+    /// re-established an ISAKMP SA (which took the old one's Child SAs over).
+    pub(super) fn initiator_done(
+        &mut self,
+        now: Duration,
+        sa: &mut IsakmpSa,
+    ) -> Result<(), String> {
         sa.sent = None;
         sa.state = P1State::Established;
         self.established(now, sa);
+        if sa.replaces.is_some() {
+            return Ok(());
+        }
         let child = sa.first_child;
         self.start_quick_mode(now, sa, child)
     }
 
-    fn established(&mut self, now: Duration, sa: &mut IsakmpSa) {
+    /// An ISAKMP SA is up. One that replaces another of the same connection (ours, or the
+    /// peer's re-establishment as responder) takes its Child SAs over; the old one is deleted
+    /// (by us, or by the peer) without them.
+    pub(super) fn established(&mut self, now: Duration, sa: &mut IsakmpSa) {
         sa.established_at = Some(now);
+        sa.last_heard = now;
+        let name = sa.config.config.name.clone();
+        let old = sa.replaces.or_else(|| {
+            let same = |o: &&IsakmpSa| {
+                o.config.config.name == name && o.peer == sa.peer && o.state == P1State::Established
+            };
+            (sa.role == Role::Responder)
+                .then(|| self.sas.iter().find(same).map(|o| o.id))
+                .flatten()
+        });
+        if let Some(mut old) = old.and_then(|id| self.take(id)) {
+            sa.children.append(&mut old.children);
+            self.outputs.push_back(Output::IkeRekeyed {
+                old: old.id,
+                new: sa.id,
+            });
+            if sa.replaces.is_some() {
+                self.delete_isakmp(now, &mut old);
+            }
+            return;
+        }
         if let Some(peer_id) = sa.peer_id.clone() {
             self.outputs.push_back(Output::Established {
                 sa: sa.id,
                 peer_id,
-                config: sa.config.config.name.clone(),
+                config: name,
             });
         }
     }
-}
 
-impl IsakmpSa {
-    fn with_cookie(mut self, role: Role, cookie: [u8; 8]) -> Self {
-        match role {
-            Role::Initiator => self.cookie_i = cookie,
-            Role::Responder => self.cookie_r = cookie,
+    /// Re-establishes an ISAKMP SA before it expires (IKEv1 has no rekey exchange): a new
+    /// phase 1 with the same connection, which takes the Child SAs over once it is up.
+    pub fn rekey_ike(&mut self, now: Duration, id: SaId) -> Option<SaId> {
+        let old = self
+            .sas
+            .iter()
+            .find(|s| s.id == id && s.state == P1State::Established)?;
+        let (config, local, child) = (old.config.clone(), old.local, old.first_child);
+        let new = self.initiate(now, config, child, local);
+        if let Some(sa) = self.sas.iter_mut().find(|s| s.id == new) {
+            sa.replaces = Some(id);
         }
-        self
+        Some(new)
     }
-
-    /// A message of this SA with our cookies.
-    pub(super) fn header(&self, exchange: ExchangeV1, message_id: u32, body: BodyV1) -> MessageV1 {
-        MessageV1 {
-            cookie_i: self.cookie_i,
-            cookie_r: self.cookie_r,
-            next_payload: PayloadV1::NONE,
-            exchange,
-            flags: FlagsV1::default(),
-            message_id,
-            body,
-        }
-    }
-
-    pub(super) fn enc_key(&self) -> Result<Secret, String> {
-        let keys = self.keys.as_ref().ok_or("no keys yet")?;
-        Ok(Secret::from_slice(keys.enc_key.as_bytes()))
-    }
-
-    pub(super) fn prf(&self) -> Result<crate::keys::Prf, String> {
-        Ok(self.suite.ok_or("no suite yet")?.prf)
-    }
-}
-
-/// g^xy, SKEYID and its keys, and phase 1's first IV.
-fn derive(sa: &mut IsakmpSa) -> Result<(), String> {
-    let suite = sa.suite.ok_or("no suite")?;
-    let dh = sa.dh.as_ref().ok_or("no DH")?;
-    let peer_value = if sa.role == Role::Initiator {
-        &sa.g_xr
-    } else {
-        &sa.g_xi
-    };
-    let g_xy = dh
-        .shared_secret(peer_value)
-        .map_err(|e| format!("the peer's KE payload: {e}"))?;
-    let Auth::Psk(psk) = &sa.config.config.auth else {
-        return Err("IKEv1 here authenticates with pre-shared keys only".into());
-    };
-    let prf = suite.prf;
-    let skeyid = skeyid_psk(prf, psk.as_bytes(), &sa.ni, &sa.nr).map_err(|e| e.to_string())?;
-    let enc_len = usize::from(suite.cipher.key_bits() / 8);
-    let cookies = (&sa.cookie_i, &sa.cookie_r);
-    sa.keys = Some(
-        IsakmpKeys::derive(prf, skeyid, g_xy.as_bytes(), cookies, enc_len)
-            .map_err(|e| e.to_string())?,
-    );
-    sa.iv = phase1_iv(prf, &sa.g_xi, &sa.g_xr, BLOCK).map_err(|e| e.to_string())?;
-    Ok(())
-}
-
-/// HASH_I (`who` = initiator) or HASH_R over `id_body`.
-fn phase1_hash(sa: &IsakmpSa, who: Role, id_body: &[u8]) -> Result<Vec<u8>, String> {
-    let keys = sa.keys.as_ref().ok_or("no keys")?;
-    let input = Phase1HashInput {
-        g_xi: &sa.g_xi,
-        g_xr: &sa.g_xr,
-        cookies: (&sa.cookie_i, &sa.cookie_r),
-        sa_i: &sa.sa_i,
-    };
-    let prf = sa.prf()?;
-    let h = match who {
-        Role::Initiator => hash_i(prf, &keys.skeyid, &input, id_body),
-        Role::Responder => hash_r(prf, &keys.skeyid, &input, id_body),
-    };
-    Ok(h.map_err(|e| e.to_string())?.as_bytes().to_vec())
-}
-
-/// The first transform of the peer's (in its order) that one of our proposals equals.
-fn choose_p1(offer: &SaV1, ours: &[IkeProposal]) -> Option<(TransformV1, IkeProposal)> {
-    let proposal = offer.proposals.first()?;
-    proposal.transforms.iter().find_map(|t| {
-        let s = p1_proposal(t)?;
-        ours.iter().any(|o| same_p1(o, &s)).then(|| (t.clone(), s))
-    })
-}
-
-/// Why no transform fits: what each side offered, in strongSwan's names.
-fn explain_p1(offer: &SaV1, ours: &[IkeProposal]) -> String {
-    let names = |ps: Vec<Option<IkeProposal>>| {
-        ps.into_iter()
-            .map(|p| {
-                p.map_or("(an algorithm IKEv1 here lacks)".to_string(), |p| {
-                    describe_suite(&normalized(p).transforms())
-                })
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let theirs = offer
-        .proposals
-        .iter()
-        .flat_map(|p| p.transforms.iter().map(p1_proposal))
-        .collect();
-    format!(
-        "no proposal chosen: the peer offered {}; we accept {}",
-        names(theirs),
-        describe_offer(ours)
-    )
-}
-
-/// The body of the first payload of `kind` in a plaintext message, as sent.
-fn raw_body(message: &MessageV1, bytes: &[u8], kind: PayloadV1) -> Option<Vec<u8>> {
-    let chain = bytes.get(ISAKMP_HEADER_LEN..)?;
-    let (spans, _) = chain_spans(message.next_payload, chain).ok()?;
-    spans
-        .into_iter()
-        .find(|(k, _, _)| *k == kind)
-        .map(|(_, _, body)| body.to_vec())
 }

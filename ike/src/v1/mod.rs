@@ -6,9 +6,13 @@
 //!
 //! The files import each other one way: `codes.rs`, then `error.rs`, `payload.rs`,
 //! `message.rs`; `keys.rs`, `ids.rs` and `suite.rs` beside them; `crypt.rs` (encryption and
-//! IVs); then the engine: its state in `engine.rs`, and one file per exchange
-//! (`main_mode.rs`, `quick_mode.rs`, `informational.rs`).
+//! IVs), `auth.rs` (PSK or certificates), `nat_t.rs` (RFC 3947); then the engine: its state in
+//! `engine.rs`, `phase1.rs` (what both phase 1 modes share), and one file per exchange:
+//! `main_mode.rs`, `aggressive_mode.rs`, `quick_mode.rs` (with `quick_payloads.rs`),
+//! `informational.rs`.
 
+mod aggressive_mode;
+mod auth;
 pub mod codes;
 mod crypt;
 mod engine;
@@ -18,8 +22,11 @@ mod informational;
 pub mod keys;
 mod main_mode;
 mod message;
+mod nat_t;
 mod payload;
+mod phase1;
 mod quick_mode;
+mod quick_payloads;
 mod suite;
 
 pub use engine::{ConfigV1, EngineV1};

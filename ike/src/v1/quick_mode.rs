@@ -13,22 +13,25 @@
 
 use std::time::Duration;
 
-use super::codes::{proto, ExchangeV1, PayloadV1, DOI_IPSEC, SIT_IDENTITY_ONLY};
+use super::codes::{proto, ExchangeV1, DOI_IPSEC};
 use super::crypt::{open, seal, Opened};
 use super::engine::{ChildRecord, EngineV1, IsakmpSa, QuickExchange, NONCE_LEN};
-use super::ids::{host_selector, selector_of, selector_payload};
-use super::keys::{hash1, hash2, hash3, keymat, message_iv};
-use super::main_mode::find;
+use super::ids::{host_selector, selector_payload};
+use super::keys::{hash1, hash2, hash3, message_iv};
 use super::message::{encode_chain, BodyV1, MessageV1};
+use super::nat_t;
 use super::payload::{PayloadBodyV1, ProposalV1, SaV1, TransformV1};
+use super::phase1::find;
+use super::quick_payloads::{
+    after_hash, check_hash, child_keys, choose_p2, covers, esp_sa, has_ids, peer_ids, pfs_exchange,
+    quick_ids, quick_payloads, spi_of, udp_ports,
+};
 use super::suite::{p2_cipher, p2_transform, P2Params};
-use crate::crypto::{ct_eq, KeyExchange};
+use crate::crypto::KeyExchange;
 use crate::engine::{
-    describe_suite, describe_ts, ChildConfig, ChildDirection, ChildSa, ChildStatus, Error,
-    FailedRequest, Output, Role,
+    describe_suite, describe_ts, ChildSa, ChildStatus, Error, FailedRequest, Output, Role,
 };
 use crate::secret::Secret;
-use crate::traffic_selector::TrafficSelector;
 
 impl EngineV1 {
     /// Starts Quick Mode for child `index` of SA `id`; false unless the SA is established.
@@ -44,22 +47,80 @@ impl EngineV1 {
         up
     }
 
-    /// Starts Quick Mode for child `child` of an established SA.
+    /// Starts Quick Mode for child `child` of an established SA (to replace the Child SA
+    /// with inbound SPI `replaces`, for a rekey).
     pub(super) fn start_quick_mode(
         &mut self,
         now: Duration,
         sa: &mut IsakmpSa,
         child: usize,
     ) -> Result<(), String> {
-        if let Err(why) = self.try_start_quick_mode(now, sa, child) {
-            let name = sa.child_name(child);
-            self.outputs.push_back(Output::RequestFailed {
-                sa: sa.id,
-                reason: Error::Ikev1(format!("Quick Mode for child {name}: {why}")),
-                request: FailedRequest::NewChild(name),
-            });
-        }
+        self.quick_mode_for(now, sa, child, None);
         Ok(())
+    }
+
+    /// Rekeys a Child SA (by its inbound SPI): a new Quick Mode for its child; the old one is
+    /// deleted once the new one is installed. False when there is no such Child SA.
+    pub fn rekey_child(
+        &mut self,
+        now: Duration,
+        id: crate::engine::SaId,
+        inbound_spi: u32,
+    ) -> bool {
+        let Some(mut sa) = self.take(id) else {
+            return false;
+        };
+        let child = sa
+            .children
+            .iter()
+            .find(|c| c.inbound_spi == inbound_spi)
+            .and_then(|c| {
+                sa.config
+                    .config
+                    .children
+                    .iter()
+                    .position(|k| k.name == c.status.child)
+            });
+        if let Some(child) = child {
+            self.quick_mode_for(now, &mut sa, child, Some(inbound_spi));
+        }
+        self.sas.push(sa);
+        child.is_some()
+    }
+
+    fn quick_mode_for(
+        &mut self,
+        now: Duration,
+        sa: &mut IsakmpSa,
+        child: usize,
+        replaces: Option<u32>,
+    ) {
+        if let Err(why) = self.try_start_quick_mode(now, sa, child, replaces) {
+            self.quick_failed(sa, child, replaces, why);
+        }
+    }
+
+    /// Reports a Quick Mode that failed: a new Child SA, or the rekey of one.
+    pub(super) fn quick_failed(
+        &mut self,
+        sa: &IsakmpSa,
+        child: usize,
+        replaces: Option<u32>,
+        why: String,
+    ) {
+        let name = sa.child_name(child);
+        let request = match replaces {
+            Some(spi) => FailedRequest::ChildRekey {
+                spi,
+                child: name.clone(),
+            },
+            None => FailedRequest::NewChild(name.clone()),
+        };
+        self.outputs.push_back(Output::RequestFailed {
+            sa: sa.id,
+            reason: Error::Ikev1(format!("Quick Mode for child {name}: {why}")),
+            request,
+        });
     }
 
     fn try_start_quick_mode(
@@ -67,6 +128,7 @@ impl EngineV1 {
         now: Duration,
         sa: &mut IsakmpSa,
         child: usize,
+        replaces: Option<u32>,
     ) -> Result<(), String> {
         let cfg = sa
             .config
@@ -80,6 +142,7 @@ impl EngineV1 {
             mode: cfg.mode,
             life_secs: sa.config.ipsec_life.as_secs(),
             pfs: cfg.pfs.then_some(suite.dh),
+            udp: nat_t::encapsulated(sa),
         };
         let transforms: Vec<TransformV1> = (1..)
             .zip(&cfg.esp_proposals)
@@ -117,6 +180,7 @@ impl EngineV1 {
             spi_in,
             dh,
             pending: None,
+            replaces,
             sent,
         });
         Ok(())
@@ -180,8 +244,15 @@ impl EngineV1 {
             );
             return;
         };
+        sa.last_heard = now;
         let result = match at {
-            None => self.quick_request(now, sa, m.message_id, &opened),
+            None => {
+                let r = self.quick_request(now, sa, m.message_id, &opened);
+                if r.is_err() {
+                    self.refuse_quick(now, sa, &opened);
+                }
+                r
+            }
             Some(i) => {
                 let q = sa.quick.swap_remove(i);
                 match q.role {
@@ -199,6 +270,56 @@ impl EngineV1 {
                 ),
             });
         }
+    }
+
+    /// Tells the initiator of a Quick Mode we cannot answer: NO-PROPOSAL-CHOSEN for the SPI
+    /// it proposed, so it can stop and say why.
+    fn refuse_quick(&mut self, now: Duration, sa: &mut IsakmpSa, o: &Opened) {
+        let spi = find!(o.payloads, Sa)
+            .and_then(|s| s.proposals.first())
+            .map(|p| p.spi.clone())
+            .unwrap_or_default();
+        let n = PayloadBodyV1::Notify(super::payload::NotifyPayloadV1 {
+            doi: DOI_IPSEC,
+            protocol: proto::ESP,
+            notify: super::codes::NotifyV1::NO_PROPOSAL_CHOSEN,
+            spi,
+            data: Vec::new(),
+        });
+        self.send_informational(now, sa, vec![n]);
+    }
+
+    /// The peer refused a Quick Mode of ours (by the SPI we proposed): it fails, explained.
+    pub(super) fn quick_refused(&mut self, sa: &mut IsakmpSa, n: &super::payload::NotifyPayloadV1) {
+        let spi = <[u8; 4]>::try_from(n.spi.as_slice())
+            .ok()
+            .map(u32::from_be_bytes);
+        let Some(i) = sa
+            .quick
+            .iter()
+            .position(|q| q.role == Role::Initiator && Some(q.spi_in) == spi)
+        else {
+            return;
+        };
+        let q = sa.quick.swap_remove(i);
+        let offered: Vec<String> = sa
+            .config
+            .config
+            .children
+            .get(q.child)
+            .map(|c| {
+                c.esp_proposals
+                    .iter()
+                    .map(|p| describe_suite(&p.cipher.transforms()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let why = format!(
+            "the peer answered {}: it accepts none of our ESP proposals ({}), or not our traffic selectors, mode or PFS group",
+            n.notify.name(),
+            offered.join(", ")
+        );
+        self.quick_failed(sa, q.child, q.replaces, why);
     }
 
     pub(super) fn debug(&mut self, sa: &IsakmpSa, message: String) {
@@ -258,7 +379,7 @@ impl EngineV1 {
             ts_remote: vec![ts_i.clone()],
             peer: sa.peer,
             child: cfg.name.clone(),
-            encap: None,
+            encap: udp_ports(sa),
         };
         let answer = PayloadBodyV1::Sa(SaV1 {
             proposals: vec![ProposalV1 {
@@ -287,6 +408,7 @@ impl EngineV1 {
             spi_in,
             dh,
             pending: Some(child_sa),
+            replaces: None,
             sent,
         });
         Ok(())
@@ -360,9 +482,12 @@ impl EngineV1 {
             ts_remote: vec![ts_r],
             peer: sa.peer,
             child: cfg.name,
-            encap: None,
+            encap: udp_ports(sa),
         };
         self.install(now, sa, child);
+        if let Some(old) = q.replaces {
+            self.retire(now, sa, old);
+        }
         Ok(())
     }
 
@@ -412,182 +537,4 @@ impl IsakmpSa {
             .get(child)
             .map_or_else(|| format!("#{child}"), |c| c.name.clone())
     }
-}
-
-/// An SA payload with one ESP proposal.
-fn esp_sa(spi: u32, transforms: Vec<TransformV1>) -> SaV1 {
-    SaV1 {
-        doi: DOI_IPSEC,
-        situation: SIT_IDENTITY_ONLY,
-        proposals: vec![ProposalV1 {
-            number: 1,
-            protocol: proto::ESP,
-            spi: spi.to_be_bytes().to_vec(),
-            transforms,
-        }],
-    }
-}
-
-/// SA, nonce, KE (with PFS) and the two IDs: what follows HASH(1) and HASH(2).
-fn quick_payloads(
-    sa: PayloadBodyV1,
-    nonce: &[u8],
-    dh: Option<&KeyExchange>,
-    ids: Option<(super::payload::IdV1, super::payload::IdV1)>,
-) -> Vec<PayloadBodyV1> {
-    let mut out = vec![sa, PayloadBodyV1::Nonce(nonce.to_vec())];
-    if let Some(dh) = dh {
-        out.push(PayloadBodyV1::Ke(dh.public_value().to_vec()));
-    }
-    if let Some((i, r)) = ids {
-        out.push(PayloadBodyV1::Id(i));
-        out.push(PayloadBodyV1::Id(r));
-    }
-    out
-}
-
-/// IDci and IDcr of a child: its first local and remote selector.
-fn quick_ids(
-    cfg: &ChildConfig,
-) -> Result<Option<(super::payload::IdV1, super::payload::IdV1)>, String> {
-    let (Some(l), Some(r)) = (cfg.ts_local.first(), cfg.ts_remote.first()) else {
-        return Ok(None);
-    };
-    let id = |ts| selector_payload(ts).ok_or("a port range IKEv1 cannot carry (one port or all)");
-    Ok(Some((id(l)?, id(r)?)))
-}
-
-/// The plaintext after the HASH payload, which HASH(1) and HASH(2) cover.
-fn after_hash(o: &Opened) -> Result<&[u8], String> {
-    let start = o.spans.get(1).map(|r| r.start);
-    let end = o.spans.last().map(|r| r.end);
-    match (start, end) {
-        (Some(s), Some(e)) => o.plaintext.get(s..e).ok_or_else(|| "bad spans".into()),
-        _ => Err("a message with nothing after its HASH".into()),
-    }
-}
-
-/// The first payload must be HASH(n) and equal `want`.
-fn check_hash(o: &Opened, want: &Secret, n: u8) -> Result<(), String> {
-    match o.payloads.first() {
-        Some(PayloadBodyV1::Hash(h)) if ct_eq(h, want.as_bytes()) => Ok(()),
-        Some(PayloadBodyV1::Hash(_)) => Err(format!("HASH({n}) does not match: dropped")),
-        _ => Err(format!("the first payload is not HASH({n})")),
-    }
-}
-
-fn has_ids(payloads: &[PayloadBodyV1]) -> bool {
-    payloads
-        .iter()
-        .filter(|p| p.payload_type() == PayloadV1::ID)
-        .count()
-        == 2
-}
-
-/// IDci and IDcr as selectors; without them, the peers' own addresses.
-fn peer_ids(
-    sa: &IsakmpSa,
-    payloads: &[PayloadBodyV1],
-) -> Result<(TrafficSelector, TrafficSelector), String> {
-    let ids: Vec<_> = payloads
-        .iter()
-        .filter_map(|p| match p {
-            PayloadBodyV1::Id(id) => Some(id),
-            _ => None,
-        })
-        .collect();
-    match ids.as_slice() {
-        [] => Ok((host_selector(sa.peer.ip()), host_selector(sa.local.ip()))),
-        [i, r] => Ok((
-            selector_of(i).ok_or("IDci is no selector ripsec takes")?,
-            selector_of(r).ok_or("IDcr is no selector ripsec takes")?,
-        )),
-        _ => Err("Quick Mode takes no or two ID payloads".into()),
-    }
-}
-
-/// Whether `inner` lies within one of `outer`.
-fn covers(outer: &[TrafficSelector], inner: &TrafficSelector) -> bool {
-    use crate::traffic_selector::AddressRange::{V4, V6};
-    outer.iter().any(|o| {
-        let addresses = match (o.addresses, inner.addresses) {
-            (V4 { start: a, end: b }, V4 { start: c, end: d }) => a <= c && d <= b,
-            (V6 { start: a, end: b }, V6 { start: c, end: d }) => a <= c && d <= b,
-            _ => false,
-        };
-        addresses
-            && (o.ip_protocol == 0 || o.ip_protocol == inner.ip_protocol)
-            && o.start_port <= inner.start_port
-            && inner.end_port <= o.end_port
-    })
-}
-
-/// The peer's first transform (in its order) that one of our proposals, our mode and our PFS
-/// setting accept.
-fn choose_p2(
-    offer: &SaV1,
-    cfg: &ChildConfig,
-) -> Option<(ProposalV1, TransformV1, crate::engine::EspCipher, P2Params)> {
-    let proposal = offer.proposals.iter().find(|p| p.protocol == proto::ESP)?;
-    proposal.transforms.iter().find_map(|t| {
-        let (cipher, params) = p2_cipher(t)?;
-        let ok = params.mode == cfg.mode
-            && (params.pfs.is_some() || !cfg.pfs)
-            && cfg.esp_proposals.iter().any(|e| e.cipher == cipher);
-        ok.then(|| (proposal.clone(), t.clone(), cipher, params))
-    })
-}
-
-fn spi_of(p: &ProposalV1) -> Result<u32, String> {
-    <[u8; 4]>::try_from(p.spi.as_slice())
-        .map(u32::from_be_bytes)
-        .map_err(|_| format!("an ESP SPI of {} bytes", p.spi.len()))
-}
-
-/// With PFS, our key pair and g(qm)^xy from the peer's KE.
-fn pfs_exchange(
-    engine: &mut EngineV1,
-    group: Option<crate::crypto::DhGroup>,
-    ke: Option<&Vec<u8>>,
-) -> Result<(Option<KeyExchange>, Option<Secret>), String> {
-    let Some(group) = group else {
-        return Ok((None, None));
-    };
-    let ke = ke.ok_or("PFS named in the SA but no KE payload")?;
-    let dh = KeyExchange::generate(group, engine.rng.as_mut()).map_err(|e| e.to_string())?;
-    let shared = dh.shared_secret(ke).map_err(|e| e.to_string())?;
-    Ok((Some(dh), Some(shared)))
-}
-
-/// Both directions' keys: KEYMAT with the receiver's SPI, split into cipher and integrity key.
-fn child_keys(
-    sa: &IsakmpSa,
-    cipher: crate::engine::EspCipher,
-    g_qm: Option<&Secret>,
-    (spi_in, spi_out): (u32, u32),
-    nonces: (&[u8], &[u8]),
-) -> Result<(ChildDirection, ChildDirection), String> {
-    let prf = sa.prf()?;
-    let d = &sa.keys.as_ref().ok_or("no keys")?.skeyid_d;
-    let (enc, integ) = (cipher.encr_key_len(), cipher.integ_key_len());
-    let dir = |spi: u32| -> Result<ChildDirection, String> {
-        let g = g_qm.map(Secret::as_bytes);
-        let k = keymat(
-            prf,
-            d,
-            g,
-            proto::ESP,
-            spi.to_be_bytes(),
-            nonces,
-            enc + integ,
-        )
-        .map_err(|e| e.to_string())?;
-        let (e, i) = k.as_bytes().split_at(enc);
-        Ok(ChildDirection {
-            spi,
-            encr_key: Secret::from_slice(e),
-            integ_key: Secret::from_slice(i),
-        })
-    };
-    Ok((dir(spi_in)?, dir(spi_out)?))
 }

@@ -18,6 +18,30 @@ pub(crate) const KEY_IKE: u8 = 1;
 const ENCR_AES_CBC: u16 = 7;
 /// Authentication Method: pre-shared key.
 pub(crate) const AUTH_PSK: u16 = 1;
+/// Authentication Method: RSA signatures.
+pub(crate) const AUTH_RSA_SIG: u16 = 3;
+
+/// The Authentication Method a connection uses.
+pub(crate) fn auth_method(auth: &crate::engine::Auth) -> u16 {
+    match auth {
+        crate::engine::Auth::Psk(_) => AUTH_PSK,
+        crate::engine::Auth::PublicKey(_) => AUTH_RSA_SIG,
+    }
+}
+
+/// The Authentication Method a phase 1 transform names.
+pub(crate) fn auth_of(t: &TransformV1) -> Option<u16> {
+    attr(t, p1_attr::AUTH_METHOD).and_then(|a| u16::try_from(a).ok())
+}
+
+/// How diagnostics name an Authentication Method.
+pub(crate) fn auth_name(method: u16) -> String {
+    match method {
+        AUTH_PSK => "pre-shared keys".into(),
+        AUTH_RSA_SIG => "RSA signatures".into(),
+        n => format!("authentication method {n}"),
+    }
+}
 /// Life Type seconds.
 const LIFE_SECONDS: u16 = 1;
 
@@ -78,7 +102,12 @@ const fn integ_of(prf: Prf) -> SkInteg {
 }
 
 /// The phase 1 transform of a proposal, `None` for what IKEv1 lacks (AES-GCM, AES-CMAC).
-pub(crate) fn p1_transform(number: u8, p: &IkeProposal, life: Duration) -> Option<TransformV1> {
+pub(crate) fn p1_transform(
+    number: u8,
+    p: &IkeProposal,
+    life: Duration,
+    auth: u16,
+) -> Option<TransformV1> {
     let SkCipher::AesCbc { key_bits, .. } = p.cipher else {
         return None;
     };
@@ -89,7 +118,7 @@ pub(crate) fn p1_transform(number: u8, p: &IkeProposal, life: Duration) -> Optio
             tv(p1_attr::ENCRYPTION, ENCR_AES_CBC),
             tv(p1_attr::KEY_LENGTH, key_bits),
             tv(p1_attr::HASH, hash_id(p.prf)?),
-            tv(p1_attr::AUTH_METHOD, AUTH_PSK),
+            tv(p1_attr::AUTH_METHOD, auth),
             tv(p1_attr::GROUP, p.dh.id()),
             tv(p1_attr::LIFE_TYPE, LIFE_SECONDS),
             duration(p1_attr::LIFE_DURATION, life.as_secs()),
@@ -97,12 +126,10 @@ pub(crate) fn p1_transform(number: u8, p: &IkeProposal, life: Duration) -> Optio
     })
 }
 
-/// The proposal a phase 1 transform offers with PSK authentication, if this crate speaks it.
+/// The proposal a phase 1 transform offers (whatever its authentication method), if this
+/// crate speaks it.
 pub(crate) fn p1_proposal(t: &TransformV1) -> Option<IkeProposal> {
-    if t.id != KEY_IKE
-        || attr(t, p1_attr::ENCRYPTION)? != u64::from(ENCR_AES_CBC)
-        || attr(t, p1_attr::AUTH_METHOD)? != u64::from(AUTH_PSK)
-    {
+    if t.id != KEY_IKE || attr(t, p1_attr::ENCRYPTION)? != u64::from(ENCR_AES_CBC) {
         return None;
     }
     let key_bits = u16::try_from(attr(t, p1_attr::KEY_LENGTH)?).ok()?;
@@ -199,6 +226,8 @@ pub(crate) struct P2Params {
     pub life_secs: u64,
     /// The PFS group.
     pub pfs: Option<DhGroup>,
+    /// ESP in UDP (UDP-Tunnel, UDP-Transport of RFC 3947).
+    pub udp: bool,
 }
 
 /// A Quick Mode ESP transform.
@@ -209,7 +238,12 @@ pub(crate) fn p2_transform(number: u8, c: EspCipher, p: P2Params) -> Option<Tran
         duration(p2_attr::LIFE_DURATION, p.life_secs),
         tv(
             p2_attr::ENCAPSULATION,
-            if p.mode == Mode::Tunnel { 1 } else { 2 },
+            match (p.mode, p.udp) {
+                (Mode::Tunnel, false) => 1,
+                (Mode::Transport, false) => 2,
+                (Mode::Tunnel, true) => 3,
+                (Mode::Transport, true) => 4,
+            },
         ),
     ];
     if let Some(g) = p.pfs {
@@ -230,9 +264,12 @@ pub(crate) fn p2_transform(number: u8, c: EspCipher, p: P2Params) -> Option<Tran
 
 /// The cipher and parameters of a Quick Mode ESP transform, if this crate speaks them.
 pub(crate) fn p2_cipher(t: &TransformV1) -> Option<(EspCipher, P2Params)> {
-    let mode = match attr(t, p2_attr::ENCAPSULATION)? {
-        1 => Mode::Tunnel,
-        2 => Mode::Transport,
+    // 3 and 4 are RFC 3947's UDP-Tunnel and UDP-Transport, 61443/61444 the drafts' values.
+    let (mode, udp) = match attr(t, p2_attr::ENCAPSULATION)? {
+        1 => (Mode::Tunnel, false),
+        2 => (Mode::Transport, false),
+        3 | 61443 => (Mode::Tunnel, true),
+        4 | 61444 => (Mode::Transport, true),
         _ => return None,
     };
     let pfs = match attr(t, p2_attr::GROUP) {
@@ -276,6 +313,7 @@ pub(crate) fn p2_cipher(t: &TransformV1) -> Option<(EspCipher, P2Params)> {
             mode,
             life_secs,
             pfs,
+            udp,
         },
     ))
 }
@@ -294,17 +332,19 @@ mod tests {
             prf: Prf::HmacSha384,
             dh: DhGroup::Modp2048,
         };
-        let t = p1_transform(1, &p, Duration::from_secs(86400)).unwrap();
+        let t = p1_transform(1, &p, Duration::from_secs(86400), AUTH_RSA_SIG).unwrap();
         assert_eq!(p1_proposal(&t), Some(p));
+        assert_eq!(auth_of(&t), Some(AUTH_RSA_SIG));
         let gcm = IkeProposal {
             cipher: SkCipher::AesGcm16 { key_bits: 128 },
             ..p
         };
-        assert!(p1_transform(1, &gcm, Duration::from_secs(1)).is_none());
+        assert!(p1_transform(1, &gcm, Duration::from_secs(1), AUTH_PSK).is_none());
         let params = P2Params {
             mode: Mode::Transport,
             life_secs: 3600,
             pfs: Some(DhGroup::Ecp256),
+            udp: true,
         };
         for c in [
             EspCipher::AesCbc {

@@ -1,6 +1,6 @@
 //! The IKEv2 and IKEv1 engines behind one face: a datagram goes to the engine of the major
 //! version in its header, a command to the engine that owns the SA, and outputs of both come
-//! out in one stream. What IKEv1 cannot do yet (rekeys, NAT traversal) says so by refusing.
+//! out in one stream.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -34,6 +34,7 @@ pub fn config_v1(conn: &Connection) -> ConfigV1 {
         peer: conn.remote,
         isakmp_life: ISAKMP_LIFE,
         ipsec_life: life,
+        aggressive: conn.aggressive,
     }
 }
 
@@ -47,10 +48,12 @@ impl Engines {
 
     pub fn set_wall_clock(&mut self, unix_seconds: u64) {
         self.v2.set_wall_clock(unix_seconds);
+        self.v1.set_wall_clock(unix_seconds);
     }
 
     pub fn set_natt_port(&mut self, port: u16) {
         self.v2.set_natt_port(port);
+        self.v1.set_natt_port(port);
     }
 
     pub fn set_spi_allocators(&mut self, v2: Box<dyn SpiAllocator>, v1: Box<dyn SpiAllocator>) {
@@ -140,15 +143,17 @@ impl Engines {
         self.v2.create_child(now, sa, index)
     }
 
-    /// IKEv1 Child SAs are not rekeyed yet: false, and they expire at their life_time.
     pub fn rekey_child(&mut self, now: Duration, sa: SaId, inbound_spi: u32) -> bool {
-        !EngineV1::owns(sa) && self.v2.rekey_child(now, sa, inbound_spi)
+        if EngineV1::owns(sa) {
+            return self.v1.rekey_child(now, sa, inbound_spi);
+        }
+        self.v2.rekey_child(now, sa, inbound_spi)
     }
 
-    /// IKEv1 has no phase 1 rekey exchange; re-establishing is not done yet: `None`.
+    /// IKEv1 has no phase 1 rekey exchange: a new ISAKMP SA takes the Child SAs over.
     pub fn rekey_ike(&mut self, now: Duration, sa: SaId) -> Option<SaId> {
         if EngineV1::owns(sa) {
-            return None;
+            return self.v1.rekey_ike(now, sa);
         }
         self.v2.rekey_ike(now, sa)
     }

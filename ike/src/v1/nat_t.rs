@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+//! NAT traversal for IKEv1 (RFC 3947): both sides announce it with a Vendor ID in messages 1
+//! and 2, send NAT-D payloads (a hash of cookies, address and port as each side sees them) in
+//! messages 3 and 4, and when a NAT is found, Main Mode goes on at UDP 4500 and Quick Mode
+//! asks for UDP-encapsulated ESP (RFC 3948).
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::engine::IsakmpSa;
+use super::keys::hash;
+use super::payload::PayloadBodyV1;
+use crate::engine::NatState;
+
+/// The RFC 3947 Vendor ID: MD5("RFC 3947").
+const RFC3947_VID: [u8; 16] = [
+    0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45, 0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45, 0x2f,
+];
+
+/// The Vendor ID payload that announces RFC 3947 NAT traversal.
+pub(super) fn vendor_id() -> PayloadBodyV1 {
+    PayloadBodyV1::VendorId(RFC3947_VID.to_vec())
+}
+
+/// Whether the peer announced RFC 3947 in its message 1 or 2.
+pub(super) fn announced(payloads: &[PayloadBodyV1]) -> bool {
+    payloads
+        .iter()
+        .any(|p| matches!(p, PayloadBodyV1::VendorId(v) if v.as_slice() == RFC3947_VID))
+}
+
+/// HASH(CKY-I | CKY-R | IP | Port) with the phase 1 hash (RFC 3947 §3.2).
+fn nat_d(sa: &IsakmpSa, addr: SocketAddr) -> Option<Vec<u8>> {
+    let ip = match addr.ip() {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    let port = addr.port().to_be_bytes();
+    let prf = sa.suite?.prf;
+    hash(prf, &[&sa.cookie_i, &sa.cookie_r, &ip, &port]).ok()
+}
+
+/// Our NAT-D payloads for message 3 or 4: the peer's address as we see it, then ours.
+pub(super) fn payloads(sa: &IsakmpSa) -> Vec<PayloadBodyV1> {
+    if !sa.natt {
+        return Vec::new();
+    }
+    [sa.peer, sa.local]
+        .into_iter()
+        .filter_map(|a| nat_d(sa, a).map(PayloadBodyV1::NatD))
+        .collect()
+}
+
+/// What the peer's NAT-D payloads say: its first is our address as it saw it (a mismatch puts
+/// us behind a NAT), the others its own addresses (none matching where its datagrams come
+/// from puts it behind one).
+pub(super) fn detect(sa: &IsakmpSa, payloads: &[PayloadBodyV1]) -> NatState {
+    let hashes: Vec<&Vec<u8>> = payloads
+        .iter()
+        .filter_map(|p| match p {
+            PayloadBodyV1::NatD(h) => Some(h),
+            _ => None,
+        })
+        .collect();
+    let (Some(first), Some(ours), Some(theirs)) =
+        (hashes.first(), nat_d(sa, sa.local), nat_d(sa, sa.peer))
+    else {
+        return NatState::default();
+    };
+    NatState {
+        checked: true,
+        local_behind_nat: **first != ours,
+        peer_behind_nat: !hashes.iter().skip(1).any(|h| **h == theirs),
+    }
+}
+
+/// Whether Child SAs of this SA carry ESP in UDP.
+pub(super) fn encapsulated(sa: &IsakmpSa) -> bool {
+    sa.nat.local_behind_nat || sa.nat.peer_behind_nat
+}
