@@ -61,6 +61,10 @@ pub const DH_MODP_2048: u16 = 14;
 pub const DH_MODP_3072: u16 = 15;
 /// 4096-bit MODP group (RFC 3526).
 pub const DH_MODP_4096: u16 = 16;
+/// 6144-bit MODP group (RFC 3526).
+pub const DH_MODP_6144: u16 = 17;
+/// 8192-bit MODP group (RFC 3526).
+pub const DH_MODP_8192: u16 = 18;
 /// 256-bit random ECP group, NIST P-256 (RFC 5903).
 pub const DH_ECP_256: u16 = 19;
 /// 384-bit random ECP group, NIST P-384 (RFC 5903).
@@ -131,6 +135,8 @@ pub const fn dh_name(id: u16) -> Option<&'static str> {
         DH_MODP_2048 => "MODP_2048",
         DH_MODP_3072 => "MODP_3072",
         DH_MODP_4096 => "MODP_4096",
+        DH_MODP_6144 => "MODP_6144",
+        DH_MODP_8192 => "MODP_8192",
         DH_ECP_256 => "ECP_256",
         DH_ECP_384 => "ECP_384",
         DH_ECP_521 => "ECP_521",
@@ -157,6 +163,8 @@ pub const fn dh_public_value_len(group: u16) -> Option<usize> {
         DH_MODP_2048 => 256,
         DH_MODP_3072 => 384,
         DH_MODP_4096 => 512,
+        DH_MODP_6144 => 768,
+        DH_MODP_8192 => 1024,
         DH_ECP_256 => 64,
         DH_ECP_384 => 96,
         DH_ECP_521 => 132,

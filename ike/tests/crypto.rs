@@ -455,10 +455,10 @@ fn generated_pairs_agree_for_every_group() {
     }
 }
 
-/// Groups 2, 5, 15 and 16 (RFC 2409 §6.2, RFC 3526 §2, §4, §5): public values and g^ir of
-/// fixed private exponents, checked by SHA-256 of the values Python's own big integers computed
-/// (`pow(2, a, p)`), with the primes OpenSSL has built in (15, 16) or computed from the RFCs'
-/// formula 2^n - 2^(n-64) - 1 + 2^64 * (floor(2^(n-130) pi) + k) (2, 5).
+/// Groups 2, 5, 15, 16, 17 and 18 (RFC 2409 §6.2, RFC 3526 §2, §4-7): public values and g^ir
+/// of fixed private exponents, checked by SHA-256 of the values Python's own big integers
+/// computed (`pow(2, a, p)`), with the primes OpenSSL has built in (15, 16) or computed from
+/// the RFCs' formula 2^n - 2^(n-64) - 1 + 2^64 * (floor(2^(n-130) pi) + k) (2, 5, 17, 18).
 #[test]
 fn modp_known_answers() {
     use sha2::{Digest, Sha256};
@@ -482,6 +482,20 @@ fn modp_known_answers() {
             "f4891481e91ed0f2df7d5e2fb0695fb0cef8d6d034b26a3f8f107908d58cdbe1",
             "516b5b29ac684e3a970aafc166d2ef2c7707fd39c3bb1a868d6d045cb9c2aa76",
             "b868a4684634e2446eb9451b3a006b940ff144320deb1550cb4128172c8c2d46",
+        ),
+        (
+            DhGroup::Modp6144,
+            768,
+            "8f57169ff2febaeb0233e5431fb4e182ccc0b141cee3aaaeb074daef792920c2",
+            "58522fe5941ca7e0cfadae28a7f100c4e918c7518c61b978404860a7c79155e8",
+            "545d63c32f341cb41c95bafff7e17dedf9ee113ff3b9b3deed82e29b60b74ec2",
+        ),
+        (
+            DhGroup::Modp8192,
+            1024,
+            "03718831b35e7b9698babc5e926f5f3efe8ead89ac0b80aefba6f4f8b26d0a0a",
+            "1d06ac6ea48d273d6da8ee32e491e6efdaea51af449d28352aceb7cdf82018e8",
+            "a5e321efdb0f7747460d965340f1620e923acdaa65fb6d1f8982932eb9bdc770",
         ),
         (
             DhGroup::Modp3072,

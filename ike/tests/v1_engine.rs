@@ -679,3 +679,19 @@ fn nat_traversal_moves_to_4500_and_encapsulates() {
     assert_eq!(i.encap, None);
     assert!(sim.engines[INITIATOR].status()[0].nat.checked);
 }
+
+/// A responder whose initiator never finishes phase 1 (a probe, a spoofed source) drops the
+/// half-open SA after the timeout; nothing is reported as a failure.
+#[test]
+fn half_open_responder_sas_are_dropped() {
+    let (alice, bob) = v1_configs();
+    let (mut sim, _) = Sim::new(20, alice, bob);
+    sim.dead = Some(INITIATOR);
+    sim.run();
+    assert!(sim.engines[RESPONDER].status().is_empty());
+    assert!(
+        sim.failures(RESPONDER).is_empty(),
+        "{:?}",
+        sim.failures(RESPONDER)
+    );
+}

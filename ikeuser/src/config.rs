@@ -1148,6 +1148,8 @@ fn dh(token: &str) -> Option<DhGroup> {
         "modp2048" => DhGroup::Modp2048,
         "modp3072" => DhGroup::Modp3072,
         "modp4096" => DhGroup::Modp4096,
+        "modp6144" => DhGroup::Modp6144,
+        "modp8192" => DhGroup::Modp8192,
         "ecp256" => DhGroup::Ecp256,
         "ecp384" => DhGroup::Ecp384,
         "ecp521" => DhGroup::Ecp521,
@@ -1165,6 +1167,8 @@ pub fn dh_name(g: DhGroup) -> &'static str {
         DhGroup::Modp2048 => "modp2048",
         DhGroup::Modp3072 => "modp3072",
         DhGroup::Modp4096 => "modp4096",
+        DhGroup::Modp6144 => "modp6144",
+        DhGroup::Modp8192 => "modp8192",
         DhGroup::Ecp256 => "ecp256",
         DhGroup::Ecp384 => "ecp384",
         DhGroup::Ecp521 => "ecp521",
@@ -1180,7 +1184,7 @@ const INTEGS: &str = "sha256, sha384, sha512, aesxcbc, aescmac, sha1";
 pub(crate) const IKE_INTEGS: &str = "sha256, sha384, sha512, aescmac, sha1";
 pub(crate) const IKE_PRFS: &str = "prfsha256, prfsha384, prfsha512, prfaescmac, prfsha1";
 pub(crate) const GROUPS: &str =
-    "modp2048, modp3072, modp4096, ecp256, ecp384, ecp521, curve25519, curve448 (weak: modp1024, modp1536)";
+    "modp2048, modp3072, modp4096, modp6144, modp8192, ecp256, ecp384, ecp521, curve25519, curve448 (weak: modp1024, modp1536)";
 
 /// Parses a strongSwan-style IKE proposal: `aes128gcm16-prfsha256-ecp256`,
 /// `aes256-sha384-modp2048` (the PRF follows the integrity algorithm when not named).
@@ -1630,7 +1634,7 @@ remote_ts = ["10.2.0.0/24"]
         );
         assert_eq!(
             err("null-md5"),
-            "\"null-md5\": unknown `md5`; ESP takes aes128gcm16 (also aes192/aes256, gcm12/gcm8), aes128gmac, chacha20poly1305, aes128, aes192, aes256, null, sha256, sha384, sha512, aesxcbc, aescmac, sha1 after aes128/aes192/aes256/null, and a DH group (modp2048, modp3072, modp4096, ecp256, ecp384, ecp521, curve25519, curve448 (weak: modp1024, modp1536)) for PFS"
+            "\"null-md5\": unknown `md5`; ESP takes aes128gcm16 (also aes192/aes256, gcm12/gcm8), aes128gmac, chacha20poly1305, aes128, aes192, aes256, null, sha256, sha384, sha512, aesxcbc, aescmac, sha1 after aes128/aes192/aes256/null, and a DH group (modp2048, modp3072, modp4096, modp6144, modp8192, ecp256, ecp384, ecp521, curve25519, curve448 (weak: modp1024, modp1536)) for PFS"
         );
         // IKE (SK payloads) keeps its own suites.
         assert_eq!(

@@ -166,7 +166,8 @@ charon_ike_sas() { swan_list_sas B "$SWAN" | grep -c "^c: #" || true; }
 
 # IKEv1 has no phase 1 rekey: at rekey_time ikeuser makes a new ISAKMP SA, which takes the
 # Child SAs over on both sides (charon adopts them), and deletes the old one, under pings that
-# must all pass; then charon re-authenticates, and ikeuser adopts the children as responder.
+# must all pass; then (a fresh pair, so the two never run into each other) charon
+# re-authenticates, and ikeuser adopts the children as responder.
 test_v1_isakmp_sa_re_established_from_each_side_under_pings() {
 	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256 ike_rekey=8
 	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
@@ -181,6 +182,12 @@ test_v1_isakmp_sa_re_established_from_each_side_under_pings() {
 	wait $pinger || fail "pings lost while the ISAKMP SA was replaced: $(tail -3 "$IKE_DIR/ping")"
 	expect_eq "$(child_spi A net)" "$spi" "the Child SA under the new ISAKMP SA"
 	expect_eq "$(sa_count A)" 2 "SAs in A"
+	ikeuser_stop A
+	swan_stop B "$SWAN"
+	delete_all_netns
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
+	swan_wait_sa B "$SWAN" net
 	first=$(ike_sa_id)
 	swan_rekey B "$SWAN" --ike c
 	wait_for 10 'test "$(ike_sa_id)" != "$first"' || fail "charon's re-authentication did not replace the ISAKMP SA: $(ike_log A | tail -5)"
@@ -207,4 +214,72 @@ test_v1_main_mode_rsa_certificates_each_side_initiating() {
 	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
 	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
 	traffic_both_ways 20000
+}
+
+# v1_ikeuser_pair MODE [KEY=VALUE...]: ikeuser in A and in B, both IKEv1, same settings.
+v1_ikeuser_pair() {
+	local mode=$1
+	shift
+	load
+	topology "$mode"
+	trap ike_cleanup EXIT
+	ike_conf A "$IKE_DIR/A.toml" version=1 ike='["aes256-sha384-ecp384"]' "$@"
+	ike_conf B "$IKE_DIR/B.toml" version=1 ike='["aes256-sha384-ecp384"]' "$@"
+	ikeuser_start A "$IKE_DIR/A.toml"
+	ikeuser_start B "$IKE_DIR/B.toml"
+}
+
+# ikeuser against ikeuser over IKEv1: Main Mode with a Quick Mode rekey, then Aggressive Mode.
+test_v1_ikeuser_to_ikeuser_main_and_aggressive_mode() {
+	v1_ikeuser_pair tunnel44 esp='["aes256gcm16-ecp384"]'
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(ike_log B | tail -5)"
+	expect_contains "$(ikectl B status)" "IKEv1 Main Mode"
+	traffic_both_ways 30000
+	ikectl B rekey c >/dev/null || fail "rekey from B: $(ike_log B | tail -5)"
+	wait_for 10 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after B's rekey"
+	traffic_both_ways 10000
+	ikectl A down c >/dev/null || fail "down failed"
+	wait_for 5 expect_clean A B >/dev/null 2>&1 || expect_clean A B
+	ikeuser_stop A
+	ikeuser_stop B
+	delete_all_netns
+	v1_ikeuser_pair transport4 aggressive=true
+	ikectl B up c >/dev/null || fail "up (Aggressive Mode): $(ike_log B | tail -5)"
+	expect_contains "$(ikectl A status)" "IKEv1 Aggressive Mode"
+	traffic_both_ways 10000
+}
+
+# ike-scan (an independent IKEv1 implementation) probes ikeuser's responder: its default Main
+# Mode proposals (DES, 3DES, MD5, MODP-1024) are refused with NO-PROPOSAL-CHOSEN, an AES-256/
+# SHA2-256/MODP-2048 one gets a Main Mode answer, an Aggressive Mode probe gets one where the
+# connection allows it; garbage on UDP 500 changes nothing.
+test_v1_ike_scan_probes_the_responder() {
+	command -v ike-scan >/dev/null || fail "ike-scan is not installed (scripts/setup installs it)"
+	load
+	topology tunnel44
+	trap ike_cleanup EXIT
+	ike_conf B "$IKE_DIR/B.toml" version=1 ike='["aes256-sha256-modp2048"]' aggressive=true remote_id=probe@ripsec.test
+	ikeuser_start B "$IKE_DIR/B.toml"
+	local out
+	out=$(ip netns exec A ike-scan --sport=0 --retry=2 "$B_OUT" 2>&1)
+	expect_contains "$out" "Notify message 14 (NO-PROPOSAL-CHOSEN)"
+	out=$(ip netns exec A ike-scan --sport=0 --retry=2 --trans=7/256,4,1,14 "$B_OUT" 2>&1)
+	expect_contains "$out" "Main Mode Handshake returned"
+	expect_contains "$out" "Enc=AES"
+	expect_contains "$out" "Group=14:modp2048"
+	out=$(ip netns exec A ike-scan --sport=0 --retry=2 --aggressive --id=probe@ripsec.test \
+		--dhgroup=14 --trans=7/256,4,1,14 "$B_OUT" 2>&1)
+	expect_contains "$out" "Aggressive Mode Handshake returned"
+	ip netns exec A python3 - "$B_OUT" <<-'PY'
+		import os, socket, sys
+		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		header = os.urandom(16) + bytes([1, 0x10, 2, 0]) + bytes(4) + (40).to_bytes(4, "big")
+		for n in range(300):
+		    s.sendto(os.urandom(n % 200), (sys.argv[1], 500))
+		    s.sendto(header + os.urandom(12)[: n % 13], (sys.argv[1], 500))
+	PY
+	out=$(ip netns exec A ike-scan --sport=0 --retry=2 --trans=7/256,4,1,14 "$B_OUT" 2>&1)
+	expect_contains "$out" "Main Mode Handshake returned"
+	kill -0 "$(cat "$IKE_DIR/B.pid")" || fail "the daemon died"
+	expect_eq "$(sa_count B)" 0 "SAs in B"
 }

@@ -87,6 +87,7 @@ impl EngineV1 {
         };
         let id = self.new_id();
         let mut sa = self.new_sa(id, Role::Responder, config, (from, to));
+        sa.started = now;
         sa.cookie_i = message.cookie_i;
         sa.last_received = bytes.to_vec();
         if !sa.config.aggressive {

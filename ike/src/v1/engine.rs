@@ -18,6 +18,7 @@ use super::payload::{NotifyPayloadV1, PayloadBodyV1};
 use crate::crypto::{KeyExchange, RandomSource};
 use crate::engine::{
     ChildSa, Config, Error, IkeProposal, Output, RetransmitPolicy, Role, SaId, SpiAllocator,
+    HALF_OPEN_TIMEOUT,
 };
 use crate::identity::Identity;
 
@@ -145,6 +146,9 @@ pub(super) struct IsakmpSa {
     pub replaces: Option<SaId>,
     /// How the peer authenticated: "psk" or "pubkey SUBJECT".
     pub peer_auth: String,
+    /// When phase 1 started: a responder's half-open SA is dropped after
+    /// [`HALF_OPEN_TIMEOUT`].
+    pub started: Duration,
     /// Both sides announced RFC 3947 NAT traversal.
     pub natt: bool,
     /// What NAT detection found.
@@ -356,7 +360,8 @@ impl EngineV1 {
             .iter()
             .flat_map(|s| s.quick.iter().filter_map(|q| q.sent.deadline));
         let dpd = self.sas.iter().filter_map(IsakmpSa::dpd_due);
-        sa_deadlines.chain(quick).chain(dpd).min()
+        let half_open = self.sas.iter().filter_map(IsakmpSa::half_open_until);
+        sa_deadlines.chain(quick).chain(dpd).chain(half_open).min()
     }
 
     /// Retransmits what is due; gives up after the policy's transmissions: on a Quick Mode
@@ -380,6 +385,11 @@ impl EngineV1 {
             });
             sa.quick = quick;
             give_up |= self.dpd_tick(now, &mut sa);
+            if sa.half_open_until().is_some_and(|t| t <= now) {
+                // A probe, a spoofed source or a peer that gave up: nothing to report.
+                self.debug(&sa, format!("half-open phase 1 with {} dropped", sa.peer));
+                continue;
+            }
             if give_up {
                 failed.push(sa);
             } else {
@@ -522,6 +532,12 @@ fn refused(sa: &IsakmpSa, message: &MessageV1) -> Result<(), String> {
 }
 
 impl IsakmpSa {
+    /// Until when a responder waits for the initiator to finish phase 1.
+    pub(super) fn half_open_until(&self) -> Option<Duration> {
+        let waiting = self.role == Role::Responder && self.state != P1State::Established;
+        waiting.then_some(self.started + HALF_OPEN_TIMEOUT)
+    }
+
     /// When DPD wants to run: the peer's silence reached `dpd_delay`, or our R-U-THERE is due
     /// again.
     pub(super) fn dpd_due(&self) -> Option<Duration> {

@@ -102,6 +102,7 @@ impl EngineV1 {
             peer_auth: String::new(),
             natt: false,
             nat: Default::default(),
+            started: Duration::ZERO,
         }
         .with_cookie(role, self.cookie())
     }
@@ -153,6 +154,7 @@ impl EngineV1 {
         };
         let id = self.new_id();
         let mut sa = self.new_sa(id, Role::Responder, config, (from, to));
+        sa.started = now;
         sa.cookie_i = message.cookie_i;
         sa.last_received = bytes.to_vec();
         let method = auth_method(&sa.config.config.auth);
