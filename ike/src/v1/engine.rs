@@ -268,17 +268,27 @@ impl EngineV1 {
     }
 
     /// Ends an SA that failed: its children go, and the caller is told why.
-    pub(super) fn fail(&mut self, sa: IsakmpSa, why: String) {
-        for c in &sa.children {
-            self.outputs.push_back(Output::RemoveChild {
-                sa: sa.id,
-                inbound_spi: c.inbound_spi,
-                outbound_spi: c.outbound_spi,
-            });
-        }
+    pub(super) fn fail(&mut self, mut sa: IsakmpSa, why: String) {
+        self.remove_children(&mut sa);
         self.outputs.push_back(Output::Failed {
             sa: sa.id,
             reason: Error::Ikev1(why),
+        });
+    }
+
+    /// Removes all Child SAs of an SA.
+    pub(super) fn remove_children(&mut self, sa: &mut IsakmpSa) {
+        for c in std::mem::take(&mut sa.children) {
+            self.child_removed(sa, &c);
+        }
+    }
+
+    /// Tells the caller to remove one Child SA of `sa`.
+    pub(super) fn child_removed(&mut self, sa: &IsakmpSa, c: &ChildRecord) {
+        self.outputs.push_back(Output::RemoveChild {
+            sa: sa.id,
+            inbound_spi: c.inbound_spi,
+            outbound_spi: c.outbound_spi,
         });
     }
 
@@ -420,16 +430,23 @@ impl EngineV1 {
             sa.dpd_seq = sa.dpd_seq.wrapping_add(1);
             let seq = sa.dpd_seq;
             if let Some(bytes) = self.r_u_there(sa, seq) {
-                sa.dpd = Some((seq, self.transmit_dpd(now, sa, bytes)));
+                sa.dpd = Some((seq, self.transmit_unanswered(now, sa, bytes, true)));
             }
         }
         false
     }
 
-    fn transmit_dpd(&mut self, now: Duration, sa: &mut IsakmpSa, bytes: Vec<u8>) -> Sent {
-        // DPD is not an answer to anything: keep the last answer for retransmitted requests.
+    /// [`EngineV1::transmit`] for a message that answers nothing the peer sent (DPD, an
+    /// informational): the answer to the peer's last message stays for its retransmissions.
+    pub(super) fn transmit_unanswered(
+        &mut self,
+        now: Duration,
+        sa: &mut IsakmpSa,
+        bytes: Vec<u8>,
+        wait: bool,
+    ) -> Sent {
         let last = std::mem::take(&mut sa.last_sent);
-        let sent = self.transmit(now, sa, bytes, true);
+        let sent = self.transmit(now, sa, bytes, wait);
         sa.last_sent = last;
         sent
     }

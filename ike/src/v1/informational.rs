@@ -101,22 +101,8 @@ impl EngineV1 {
             };
             if let Some(i) = sa.children.iter().position(|c| c.outbound_spi == spi) {
                 let c = sa.children.swap_remove(i);
-                self.outputs.push_back(Output::RemoveChild {
-                    sa: sa.id,
-                    inbound_spi: c.inbound_spi,
-                    outbound_spi: c.outbound_spi,
-                });
+                self.child_removed(sa, &c);
             }
-        }
-    }
-
-    fn remove_children(&mut self, sa: &mut IsakmpSa) {
-        for c in sa.children.drain(..) {
-            self.outputs.push_back(Output::RemoveChild {
-                sa: sa.id,
-                inbound_spi: c.inbound_spi,
-                outbound_spi: c.outbound_spi,
-            });
         }
     }
 
@@ -169,11 +155,9 @@ impl EngineV1 {
         payloads: Vec<PayloadBodyV1>,
     ) {
         match self.seal_informational(sa, payloads) {
+            // Informational messages are not answered, so not retransmitted either.
             Some(bytes) => {
-                // Informational messages are not answered, so not retransmitted either.
-                let last = std::mem::take(&mut sa.last_sent);
-                self.transmit(now, sa, bytes, false);
-                sa.last_sent = last;
+                self.transmit_unanswered(now, sa, bytes, false);
             }
             None => self.debug(sa, "an informational message does not encode".into()),
         }
@@ -197,11 +181,7 @@ impl EngineV1 {
         };
         let c = sa.children.swap_remove(i);
         self.send_informational(now, sa, vec![delete_esp(&[c.inbound_spi])]);
-        self.outputs.push_back(Output::RemoveChild {
-            sa: sa.id,
-            inbound_spi: c.inbound_spi,
-            outbound_spi: c.outbound_spi,
-        });
+        self.child_removed(sa, &c);
     }
 
     /// Deletes an ISAKMP SA with its Child SAs: Deletes for the children, then for itself.
