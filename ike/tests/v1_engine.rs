@@ -695,3 +695,88 @@ fn half_open_responder_sas_are_dropped() {
         sim.failures(RESPONDER)
     );
 }
+
+/// Quick Mode agrees on the shorter lifetime of each kind: the responder answers the offered
+/// transform unchanged and names its own shorter limits in RESPONDER-LIFETIME, which the
+/// initiator honours; a child that names none gets the connection's default (seconds only).
+#[test]
+fn quick_mode_agrees_on_the_shorter_lifetime() {
+    use ripsec_ike::engine::LifeLimits;
+    let life = |secs, bytes| LifeLimits { secs, bytes };
+    let cases = [
+        // alice's child, bob's child, what both install
+        (life(None, None), life(None, None), life(Some(3600), None)),
+        (
+            life(Some(600), Some(5_000_000)),
+            life(Some(300), None),
+            life(Some(300), Some(5_000_000)),
+        ),
+        (
+            life(None, None),
+            life(None, Some(1_000_000)),
+            life(Some(3600), Some(1_000_000)),
+        ),
+        (
+            life(Some(200), Some(1_000_000)),
+            life(Some(900), Some(9_000_000)),
+            life(Some(200), Some(1_000_000)),
+        ),
+    ];
+    for (n, (ours, theirs, agreed)) in cases.into_iter().enumerate() {
+        let (mut alice, mut bob) = v1_configs();
+        alice.config.children[0].life = ours;
+        bob.config.children[0].life = theirs;
+        let (mut sim, _) = Sim::new(40 + n as u64, alice, bob);
+        sim.run();
+        let (i, r) = assert_mirrored(&sim);
+        assert_eq!((i.life, r.life), (agreed, agreed), "case {n}");
+    }
+}
+
+/// A peer that restarted says INITIAL-CONTACT in its new Main Mode: the responder drops the
+/// SAs it still held with it (their Child SAs too), instead of keeping keys nobody has.
+#[test]
+fn initial_contact_ends_the_state_a_restarted_peer_lost() {
+    use ripsec_ike::engine::CloseReason;
+    let (alice, bob) = v1_configs();
+    let (mut sim, _) = Sim::new(50, alice.clone(), bob);
+    sim.run();
+    let (old, _) = assert_mirrored(&sim);
+    // A second ISAKMP SA from the running alice is no first contact: nothing is dropped.
+    let now = sim.now;
+    sim.engines[INITIATOR].initiate(now, alice.clone(), 0, addr(INITIATOR));
+    sim.run();
+    let dropped = |sim: &Sim| {
+        sim.outputs[RESPONDER]
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Output::Closed {
+                        reason: CloseReason::InitialContact { .. },
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    assert_eq!(dropped(&sim), 0);
+    assert_eq!(sim.installed(RESPONDER).len(), 2);
+    // alice restarts with no state and connects again.
+    sim.engines[INITIATOR] = EngineV1::new(
+        Box::new(TestRng(XorShift(77))),
+        RetransmitPolicy {
+            initial_timeout: Duration::from_millis(500),
+            max_transmissions: 8,
+        },
+    );
+    sim.outputs[INITIATOR].clear();
+    let now = sim.now;
+    sim.engines[INITIATOR].initiate(now, alice, 0, addr(INITIATOR));
+    sim.run();
+    // bob's second SA took the first one's Child SA over; both Child SAs go with it.
+    assert_eq!(dropped(&sim), 1, "{:?}", sim.failures(RESPONDER));
+    let (new, _) = assert_mirrored(&sim);
+    assert_ne!(new.inbound.spi, old.inbound.spi);
+    assert_eq!(sim.engines[RESPONDER].status().len(), 1);
+}

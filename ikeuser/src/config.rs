@@ -91,6 +91,8 @@ struct RawChild {
     ah_proposals: Option<Words>,
     rekey_time: Option<Spanned<u64>>,
     life_time: Option<Spanned<u64>>,
+    rekey_bytes: Option<Spanned<u64>>,
+    life_bytes: Option<Spanned<u64>>,
 }
 
 /// What the daemon does with a connection when it starts.
@@ -133,6 +135,10 @@ pub struct Child {
     pub rekey_time: Option<u64>,
     /// Seconds until the module deletes the SA (EXPIRE(hard)).
     pub life_time: Option<u64>,
+    /// Bytes until the module reports EXPIRE(soft) and the daemon rekeys.
+    pub rekey_bytes: Option<u64>,
+    /// Bytes until the module deletes the SA.
+    pub life_bytes: Option<u64>,
 }
 
 /// One connection to one peer.
@@ -727,18 +733,10 @@ fn child(
             }
         }
     }
-    let lifetime = |t: &Option<Spanned<u64>>| t.as_ref().map(|t| *t.get_ref()).filter(|t| *t > 0);
-    let (rekey_time, life_time) = (lifetime(&r.rekey_time), lifetime(&r.life_time));
-    if let (Some(soft), Some(hard)) = (rekey_time, life_time) {
-        if soft >= hard {
-            c.error::<()>(
-                r.life_time.as_ref().map_or(raw.span(), Spanned::span),
-                format_args!(
-                    "{ctx}: life_time ({hard} s) must be longer than rekey_time ({soft} s)"
-                ),
-            );
-        }
-    }
+    let (rekey_time, life_time) =
+        soft_and_hard(c, &ctx, (&r.rekey_time, &r.life_time), "time", "s");
+    let (rekey_bytes, life_bytes) =
+        soft_and_hard(c, &ctx, (&r.rekey_bytes, &r.life_bytes), "bytes", "bytes");
     let (local_ts, remote_ts) = (local_ts?, remote_ts?);
     if !local_ts.iter().any(|l| {
         remote_ts
@@ -771,7 +769,32 @@ fn child(
         pfs,
         rekey_time,
         life_time,
+        rekey_bytes,
+        life_bytes,
     })
+}
+
+/// A child's `rekey_*` and `life_*` limits (0 is none); the hard one must be the larger.
+fn soft_and_hard(
+    c: &mut Checker<'_>,
+    ctx: &str,
+    (soft, hard): (&Option<Spanned<u64>>, &Option<Spanned<u64>>),
+    what: &str,
+    unit: &str,
+) -> (Option<u64>, Option<u64>) {
+    let value = |t: &Option<Spanned<u64>>| t.as_ref().map(|t| *t.get_ref()).filter(|t| *t > 0);
+    let (s, h) = (value(soft), value(hard));
+    if let (Some(s), Some(h), Some(at)) = (s, h, hard) {
+        if s >= h {
+            c.error::<()>(
+                at.span(),
+                format_args!(
+                    "{ctx}: life_{what} ({h} {unit}) must be larger than rekey_{what} ({s} {unit})"
+                ),
+            );
+        }
+    }
+    (s, h)
 }
 
 fn address(c: &mut Checker<'_>, ctx: &str, key: &str, s: &Spanned<String>) -> Option<IpAddr> {
@@ -1837,8 +1860,24 @@ remote_ts = ["10.2.0.0/24"]
         assert!(e.contains("must be the IKE SA's group (ecp256)"), "{e}");
         let e = check(&GOOD.replace("life_time = 120", "life_time = 50")).unwrap_err();
         assert!(
-            e.starts_with("t.toml:18:") && e.contains("longer than rekey_time"),
+            e.starts_with("t.toml:18:")
+                && e.contains("life_time (50 s) must be larger than rekey_time (100 s)"),
             "{e}"
+        );
+        let bytes = "life_time = 120\nrekey_bytes = 1000000\nlife_bytes = ";
+        let e = check(&GOOD.replace("life_time = 120", &format!("{bytes}900000"))).unwrap_err();
+        assert!(
+            e.starts_with("t.toml:20:")
+                && e.contains(
+                    "life_bytes (900000 bytes) must be larger than rekey_bytes (1000000 bytes)"
+                ),
+            "{e}"
+        );
+        let ok = check(&GOOD.replace("life_time = 120", &format!("{bytes}2000000"))).unwrap();
+        let child = &ok.connections[0].children[0];
+        assert_eq!(
+            (child.rekey_bytes, child.life_bytes),
+            (Some(1_000_000), Some(2_000_000))
         );
     }
 

@@ -6,7 +6,7 @@ use crate::netlink::{Ripsec, NLM_F_DUMP};
 use crate::sa::{decode, SaInfo};
 use crate::words::family_bytes;
 use anyhow::{anyhow, bail, Result};
-use ripsec_ike::engine::{ChildDirection, ChildSa, EspCipher, Mode};
+use ripsec_ike::engine::{ChildDirection, ChildSa, EspCipher, LifeLimits, Mode};
 use ripsec_ike::{selector_pairs, AddressRange, TrafficSelector};
 use ripsec_proto::alg;
 use ripsec_proto::uapi::{self, attr as a, cmd};
@@ -80,8 +80,8 @@ impl Kernel {
         inbound: bool,
         local: IpAddr,
         reqid: u32,
-        soft_secs: Option<u64>,
-        hard_secs: Option<u64>,
+        soft: LifeLimits,
+        hard: LifeLimits,
     ) -> Result<()> {
         let (dir, src, dst) = if inbound {
             (&child.inbound, child.peer.ip(), local)
@@ -112,11 +112,16 @@ impl Kernel {
                 .u16(a::SA_ENCAP_DPORT, dport);
         }
         // Only the initiator of a rekey needs the soft event, but either side may start one.
-        if let Some(s) = soft_secs {
-            req.u64(a::SA_SOFT_ADD_SECS, s);
-        }
-        if let Some(h) = hard_secs {
-            req.u64(a::SA_HARD_ADD_SECS, h);
+        let limits = [
+            (a::SA_SOFT_ADD_SECS, soft.secs),
+            (a::SA_SOFT_BYTES, soft.bytes),
+            (a::SA_HARD_ADD_SECS, hard.secs),
+            (a::SA_HARD_BYTES, hard.bytes),
+        ];
+        for (attr, limit) in limits {
+            if let Some(v) = limit {
+                req.u64(attr, v);
+            }
         }
         let r = self.nl.request(cmd::SA_ADD, &req).map(drop);
         key.zeroize();

@@ -159,6 +159,84 @@ test_v1_dpd_after_charon_dies() {
 	expect_contains "$(ike_log A)" "R-U-THERE (DPD): the peer is gone"
 }
 
+# sa_limit NS SPI LIMIT: a limit ("hard-bytes", ...) of ripsec's SA with SPI (0x...) in NS.
+sa_limit() {
+	json_get "$(ip netns exec "$1" ikeuser sa list --json)" \
+		"[s['limits']['$3'] for s in j if s['spi'] == int('$2', 16)][0]"
+}
+
+# Lifetimes in kilobytes: ikeuser proposes its child's life_bytes, charon takes them, and
+# ikeuser rekeys at rekey_bytes (the module's soft byte limit). Then charon proposes its 66
+# minutes to an ikeuser child with life_time = 120: ikeuser answers RESPONDER-LIFETIME, which
+# charon accepts, and installs 120 s; an ikeuser initiator honours that notify itself.
+test_v1_lifetimes_in_kilobytes_and_responder_lifetime() {
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256 rekey_bytes=300000 life_bytes=2000000
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
+	swan_wait_sa B "$SWAN" net
+	local first out
+	first=$(child_spi A net)
+	out=$(json_get "$(ikectl A status --json)" "j['status']['ike_sas'][0]['children'][0]['spi_out']")
+	expect_eq "$(sa_limit A "$out" hard-bytes)" 2000000 "hard byte limit of A's outbound SA"
+	expect_eq "$(sa_limit A "$out" soft-bytes)" 300000 "soft byte limit of A's outbound SA"
+	expect_eq "$(sa_limit A "$first" hard-bytes)" 2000000 "hard byte limit of A's inbound SA"
+	swan_log "$SWAN" 400 | grep -q "received 2000000 lifebytes" ||
+		fail "charon did not read our kilobytes: $(swan_log "$SWAN" 20)"
+	traffic_both_ways 400000
+	wait_for 20 'test "$(child_spi A net)" != "$first"' || fail "no rekey at rekey_bytes: $(ike_log A | tail -5)"
+	expect_contains "$(ike_log A)" "soft lifetime"
+	traffic_both_ways 20000
+	ikeuser_stop A
+	swan_stop B "$SWAN"
+	delete_all_netns
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256 rekey=100 life=120
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs: $(ike_log A | tail -5)"
+	local left
+	left=$(json_get "$(ikectl A status --json)" "j['status']['ike_sas'][0]['children'][0]['expires_in_secs']")
+	[ "$left" -le 120 ] || fail "ikeuser's Child SA expires in $left s, not within its life_time"
+	traffic_both_ways 20000
+	ikeuser_stop A
+	swan_stop B "$SWAN"
+	delete_all_netns
+	load
+	topology tunnel44
+	trap ike_cleanup EXIT
+	ike_conf A "$IKE_DIR/A.toml" version=1 ike='["aes256-sha384-ecp384"]'
+	ike_conf B "$IKE_DIR/B.toml" version=1 ike='["aes256-sha384-ecp384"]' rekey=50 life=60
+	ikeuser_start A "$IKE_DIR/A.toml"
+	ikeuser_start B "$IKE_DIR/B.toml"
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(ike_log B | tail -5)"
+	left=$(json_get "$(ikectl A status --json)" "j['status']['ike_sas'][0]['children'][0]['expires_in_secs']")
+	[ "$left" -le 60 ] || fail "A's Child SA expires in $left s; B's RESPONDER-LIFETIME said 60"
+}
+
+# INITIAL-CONTACT: a restarted charon says it in Main Mode, and ikeuser drops the ISAKMP SA
+# and Child SAs it still held (else it would adopt them under the new SA); a restarted
+# ikeuser says it, and charon drops its old IKE SA.
+test_v1_initial_contact_from_a_restarted_peer() {
+	# charon says INITIAL-CONTACT only to a peer ID without wildcards (A_OUT is not set yet).
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256 -- remote_id=10.0.0.1
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	swan_kill B "$SWAN"
+	ip -n B xfrm state flush
+	ip -n B xfrm policy flush
+	swan_start B "$SWAN"
+	swan_load B "$SWAN"
+	swan_initiate B "$SWAN" net c || fail "the restarted charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 10 'test "$(ike_sa_count A)" = 1' || fail "A kept $(ike_sa_count A) ISAKMP SAs: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after charon's INITIAL-CONTACT"
+	expect_contains "$(ike_log A)" "INITIAL-CONTACT"
+	traffic_both_ways 20000
+	# ikeuser's turn: it dies, comes back (removing what it left) and connects again.
+	kill -KILL "$(cat "$IKE_DIR/A.pid")"
+	ikeuser_start A "$IKE_DIR/A.toml"
+	ikectl A up c >/dev/null || fail "up after the restart: $(ike_log A | tail -5)"
+	wait_for 10 'test "$(charon_ike_sas)" = 1' || fail "charon kept $(charon_ike_sas) ISAKMP SAs: $(swan_list_sas B "$SWAN")"
+	wait_for 10 'test "$(charon_sas)" = 2' || fail "charon kept $(charon_sas) SAs"
+	traffic_both_ways 20000
+}
+
 # ike_sa_id: the id of the ISAKMP SA in A.
 ike_sa_id() { json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["id"]'; }
 # charon_ike_sas: the ISAKMP SAs charon has.

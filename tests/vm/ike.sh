@@ -10,11 +10,13 @@ IKE_PSK="a pre-shared key for the tests"
 # (TOML arrays; `default` leaves the line out, for ikeuser's defaults), mode, start, psk, local_id, remote_id, local_ts, remote_ts, dpd, rekey, life,
 # tries (retransmit_tries), ike_rekey (the IKE SA's rekey_time), cert, key, ca (certificates
 # instead of the PSK; ca is one file), encap (true: ESP in UDP without a NAT), keepalive, ah
-# (a TOML array: ah_proposals instead of esp_proposals), version (1: IKEv1), aggressive.
+# (a TOML array: ah_proposals instead of esp_proposals), version (1: IKEv1), aggressive,
+# rekey_bytes, life_bytes.
 ike_conf() {
 	local ns=$1 file=$2 ike='["aes128gcm16-prfsha256-ecp256"]' esp='["aes128gcm16"]'
 	local mode=$AMODE start=none psk=$IKE_PSK local_id="" remote_id="" dpd=0 rekey=0 life=0 tries="" ike_rekey=0
 	local cert="" key="" ca="" encap=false keepalive="" remote_port="" ah="" version="" aggressive=""
+	local rekey_bytes=0 life_bytes=0
 	local local_addr=$A_OUT remote_addr=$B_OUT local_ts=$SEL_A remote_ts=$SEL_B kv
 	if [ "$ns" = B ]; then
 		local_addr=$B_OUT remote_addr=$A_OUT local_ts=$SEL_B remote_ts=$SEL_A
@@ -56,6 +58,8 @@ ike_conf() {
 		[ -z "$ah" ] || echo "ah_proposals = $ah"
 		[ "$rekey" = 0 ] || echo "rekey_time = $rekey"
 		[ "$life" = 0 ] || echo "life_time = $life"
+		[ "$rekey_bytes" = 0 ] || echo "rekey_bytes = $rekey_bytes"
+		[ "$life_bytes" = 0 ] || echo "life_bytes = $life_bytes"
 	} >"$file"
 }
 

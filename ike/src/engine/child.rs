@@ -148,6 +148,7 @@ impl Engine {
             ts_remote: chosen.ts_i.clone(),
             peer: asked.peer,
             child: chosen.config.name.clone(),
+            life: crate::engine::LifeLimits::default(),
             encap: None,
         };
         let mut reply = Vec::new();
@@ -417,6 +418,7 @@ pub(super) fn accept(
         peer,
         child: offer.name.clone(),
         encap: None,
+        life: crate::engine::LifeLimits::default(),
     };
     Ok((child, nr))
 }

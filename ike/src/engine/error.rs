@@ -410,6 +410,12 @@ pub enum CloseReason {
         /// The peer.
         peer: SocketAddr,
     },
+    /// The peer authenticated a new SA with INITIAL-CONTACT: it has lost the state of this one
+    /// (it restarted).
+    InitialContact {
+        /// The peer.
+        peer: SocketAddr,
+    },
 }
 
 impl fmt::Display for CloseReason {
@@ -428,6 +434,10 @@ impl fmt::Display for CloseReason {
             CloseReason::AuthenticationFailed { peer } => write!(
                 f,
                 "the peer {peer} rejected our authentication after IKE_AUTH (AUTHENTICATION_FAILED): it does not accept our AUTH or certificate; the IKE SA and its Child SAs are removed"
+            ),
+            CloseReason::InitialContact { peer } => write!(
+                f,
+                "the peer {peer} started over (INITIAL-CONTACT in a new SA): it lost this SA, so it and its Child SAs are removed"
             ),
         }
     }

@@ -69,7 +69,7 @@ pub use proposal::{EspProposal, IkeProposal};
 pub use selectors::{describe_ts, AnsweredTs, TooManySelectors, MAX_SELECTOR_PAIRS};
 pub use status::{ChildStatus, IkeSaStatus};
 pub use types::{
-    Auth, ChildConfig, ChildDirection, ChildSa, Config, FailedRequest, Mode, Output,
+    Auth, ChildConfig, ChildDirection, ChildSa, Config, FailedRequest, LifeLimits, Mode, Output,
     RetransmitPolicy, Role, SaId, SpiAllocator, DEFAULT_COOKIE_THRESHOLD, HALF_OPEN_TIMEOUT,
 };
 

@@ -82,6 +82,33 @@ pub struct ChildConfig {
     /// request carries a KE payload of the IKE SA's DH group and the ESP proposals include
     /// that group. A responder with `pfs` refuses requests without it.
     pub pfs: bool,
+    /// Its hard lifetime. IKEv2 leaves lifetimes to each peer; IKEv1 proposes this one in
+    /// Quick Mode, and the shorter of both sides' counts.
+    pub life: LifeLimits,
+}
+
+/// How long a Child SA may live, by time and by traffic; `None` is no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LifeLimits {
+    /// Seconds after installation.
+    pub secs: Option<u64>,
+    /// Bytes protected.
+    pub bytes: Option<u64>,
+}
+
+impl LifeLimits {
+    /// Each limit the shorter of the two (a missing limit is no limit).
+    #[must_use]
+    pub fn min(self, other: Self) -> Self {
+        let min = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Self {
+            secs: min(self.secs, other.secs),
+            bytes: min(self.bytes, other.bytes),
+        }
+    }
 }
 
 /// Retransmission schedule: the first timeout, doubled after each transmission, and how many
@@ -140,6 +167,8 @@ pub struct ChildSa {
     /// ESP in UDP (RFC 3948), when a NAT was found or encapsulation forced: our port and the
     /// peer's (those of the IKE SA).
     pub encap: Option<(u16, u16)>,
+    /// The lifetime both peers agreed on (IKEv1 Quick Mode); IKEv2 agrees none.
+    pub life: LifeLimits,
 }
 
 /// The request behind an [`Output::RequestFailed`].

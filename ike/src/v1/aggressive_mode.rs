@@ -18,6 +18,7 @@ use super::codes::{ExchangeV1, NotifyV1, PayloadV1};
 use super::crypt::open;
 use super::engine::{EngineV1, IsakmpSa, P1State, NONCE_LEN};
 use super::ids::identity_payload;
+use super::informational::is_initial_contact;
 use super::message::{BodyV1, MessageV1};
 use super::payload::{PayloadBodyV1, ProposalV1, SaV1};
 use super::phase1::{
@@ -233,6 +234,8 @@ impl EngineV1 {
                 let o = open(&sa.enc_key()?, &sa.iv, message.next_payload, ct)
                     .map_err(|_| "Aggressive Mode message 3 does not decrypt: most likely the pre-shared keys differ".to_string())?;
                 sa.iv = o.next_iv;
+                // Only an encrypted INITIAL-CONTACT is the peer's word.
+                sa.initial_contact = o.payloads.iter().any(is_initial_contact);
                 find!(o.payloads, Hash).cloned()
             }
         };

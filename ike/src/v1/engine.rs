@@ -36,7 +36,7 @@ pub struct ConfigV1 {
     pub peer: IpAddr,
     /// The ISAKMP SA lifetime proposed.
     pub isakmp_life: Duration,
-    /// The IPsec SA lifetime proposed in Quick Mode.
+    /// The IPsec SA lifetime proposed in Quick Mode for a child that names none.
     pub ipsec_life: Duration,
     /// Phase 1 in Aggressive Mode (three messages, identities in the clear); off unless
     /// asked for, since it exposes the PSK to offline guessing.
@@ -153,6 +153,8 @@ pub(super) struct IsakmpSa {
     pub natt: bool,
     /// What NAT detection found.
     pub nat: crate::engine::NatState,
+    /// The peer sent INITIAL-CONTACT, authenticated: it holds no other SA with us.
+    pub initial_contact: bool,
 }
 
 /// The IKEv1 engine: any number of ISAKMP SAs, as initiator or responder.

@@ -2,7 +2,8 @@
 //! Informational exchanges (RFC 2408 §4.8, RFC 2409 §5.7): one message, HASH(1) then a Delete
 //! or a notification, each with a message ID and IV of its own. Deleting an ISAKMP SA takes its
 //! Child SAs along (the daemon could no longer rekey or delete them); DPD's R-U-THERE gets its
-//! ACK (RFC 3706). Also the engine's commands that end SAs, and its status.
+//! ACK (RFC 3706); INITIAL-CONTACT ends the peer's older SAs, which it has lost. Also the
+//! engine's commands that end SAs, and its status.
 
 use std::time::Duration;
 
@@ -64,6 +65,10 @@ impl EngineV1 {
                 PayloadBodyV1::Delete(d) => self.peer_deleted(sa, d),
                 PayloadBodyV1::Notify(n) if n.notify == NotifyV1::R_U_THERE => {
                     self.dpd_ack(now, sa, n)
+                }
+                PayloadBodyV1::Notify(n) if n.notify == NotifyV1::INITIAL_CONTACT => {
+                    sa.initial_contact = true;
+                    self.forget_peer_state(sa);
                 }
                 PayloadBodyV1::Notify(n) if n.notify == NotifyV1::R_U_THERE_ACK => {
                     let seq = n.data.get(..4).and_then(|d| <[u8; 4]>::try_from(d).ok());
@@ -258,4 +263,49 @@ fn status_of(sa: &IsakmpSa) -> IkeSaStatus {
         established_at: sa.established_at,
         children: sa.children.iter().map(|c| c.status.clone()).collect(),
     }
+}
+
+impl EngineV1 {
+    /// No other ISAKMP SA with the peer's address exists, and `sa` replaces none: we tell
+    /// the peer with INITIAL-CONTACT that whatever it still holds with us is stale.
+    pub(super) fn first_contact(&self, sa: &IsakmpSa) -> bool {
+        sa.replaces.is_none() && !self.sas.iter().any(|o| o.peer.ip() == sa.peer.ip())
+    }
+
+    /// The peer proved with INITIAL-CONTACT in `sa` that it lost its earlier state: every
+    /// other ISAKMP SA with the same identity and connection goes, with its Child SAs, and
+    /// without Deletes the peer could not read.
+    pub(super) fn forget_peer_state(&mut self, sa: &IsakmpSa) {
+        let stale = |o: &IsakmpSa| {
+            o.id != sa.id
+                && o.config.config.name == sa.config.config.name
+                && o.peer_id.is_some()
+                && o.peer_id == sa.peer_id
+        };
+        let (gone, kept): (Vec<IsakmpSa>, Vec<IsakmpSa>) =
+            std::mem::take(&mut self.sas).into_iter().partition(stale);
+        self.sas = kept;
+        for mut old in gone {
+            self.remove_children(&mut old);
+            self.outputs.push_back(Output::Closed {
+                sa: old.id,
+                reason: CloseReason::InitialContact { peer: sa.peer },
+            });
+        }
+    }
+}
+
+/// An INITIAL-CONTACT notify for `sa` (RFC 2407 §4.6.3.3), its SPI both cookies.
+pub(super) fn initial_contact(sa: &IsakmpSa) -> PayloadBodyV1 {
+    PayloadBodyV1::Notify(NotifyPayloadV1 {
+        doi: DOI_IPSEC,
+        protocol: proto::ISAKMP,
+        notify: NotifyV1::INITIAL_CONTACT,
+        spi: [sa.cookie_i, sa.cookie_r].concat(),
+        data: Vec::new(),
+    })
+}
+
+pub(super) fn is_initial_contact(p: &PayloadBodyV1) -> bool {
+    matches!(p, PayloadBodyV1::Notify(n) if n.notify == NotifyV1::INITIAL_CONTACT)
 }

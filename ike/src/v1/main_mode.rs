@@ -7,6 +7,8 @@
 //! 5 I -> R  [IDii, HASH_I]     6 R -> I  [IDir, HASH_R]      ([..]: encrypted)
 //! ```
 //!
+//! Message 5 carries INITIAL-CONTACT when we hold no other SA with the peer.
+//!
 //! The responder picks the connection, and so the PSK, by the initiator's address: the keys
 //! that decrypt message 5 depend on the PSK before any identity is known.
 
@@ -18,6 +20,7 @@ use super::codes::{proto, ExchangeV1, NotifyV1, PayloadV1};
 use super::crypt::{open, seal, OpenError};
 use super::engine::{ConfigV1, EngineV1, IsakmpSa, P1State, NONCE_LEN};
 use super::ids::identity_payload;
+use super::informational::{initial_contact, is_initial_contact};
 use super::message::{BodyV1, MessageV1};
 use super::nat_t;
 use super::payload::{PayloadBodyV1, ProposalV1, SaV1};
@@ -101,6 +104,7 @@ impl EngineV1 {
             replaces: None,
             peer_auth: String::new(),
             natt: false,
+            initial_contact: false,
             nat: Default::default(),
             started: Duration::ZERO,
         }
@@ -296,6 +300,9 @@ impl EngineV1 {
         let hash = phase1_hash(sa, sa.role, &id_body)?;
         let mut payloads = vec![id_payload];
         payloads.extend(our_proof(&sa.config.config.auth, hash, self.rng.as_mut())?);
+        if sa.role == Role::Initiator && self.first_contact(sa) {
+            payloads.push(initial_contact(sa));
+        }
         let (keys_e, iv) = (sa.enc_key()?, sa.iv.clone());
         let (first, ct, next_iv) = seal(&keys_e, &iv, &payloads).map_err(|e| e.to_string())?;
         sa.iv = next_iv;
@@ -359,6 +366,7 @@ impl EngineV1 {
             .map_err(|e| format!("Main Mode message {number}: {e}"))?;
         sa.peer_id = Some(peer);
         sa.iv = opened.next_iv;
+        sa.initial_contact = opened.payloads.iter().any(is_initial_contact);
         if sa.role == Role::Responder {
             return self.mm_send_auth(now, sa);
         }
@@ -388,6 +396,9 @@ impl EngineV1 {
     pub(super) fn established(&mut self, now: Duration, sa: &mut IsakmpSa) {
         sa.established_at = Some(now);
         sa.last_heard = now;
+        if sa.initial_contact {
+            self.forget_peer_state(sa);
+        }
         let name = sa.config.config.name.clone();
         let old = sa.replaces.or_else(|| {
             let same = |o: &&IsakmpSa| {

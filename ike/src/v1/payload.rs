@@ -376,10 +376,20 @@ fn parse_transform(body: &[u8]) -> Result<TransformV1, V1Error> {
     let (Some(number), Some(id), Some(_reserved)) = (r.u8(), r.u8(), r.u16()) else {
         return Err(bad("truncated"));
     };
+    Ok(TransformV1 {
+        number,
+        id,
+        attributes: parse_attributes(r.take_rest()).map_err(bad)?,
+    })
+}
+
+/// SA attributes (RFC 2408 §3.3), as in a transform or a RESPONDER-LIFETIME notify.
+pub(crate) fn parse_attributes(bytes: &[u8]) -> Result<Vec<TransformAttribute>, &'static str> {
+    let mut r = Reader::new(bytes);
     let mut attributes = Vec::new();
     while !r.is_empty() {
         let (Some(kind), Some(value)) = (r.u16(), r.u16()) else {
-            return Err(bad("truncated attribute"));
+            return Err("truncated attribute");
         };
         let attribute_type = kind & 0x7fff;
         attributes.push(if kind & 0x8000 != 0 {
@@ -390,18 +400,14 @@ fn parse_transform(body: &[u8]) -> Result<TransformV1, V1Error> {
         } else {
             let value = r
                 .bytes(usize::from(value))
-                .ok_or(bad("attribute beyond the transform"))?;
+                .ok_or("attribute beyond its substructure")?;
             TransformAttribute::Tlv {
                 attribute_type,
                 value: value.to_vec(),
             }
         });
     }
-    Ok(TransformV1 {
-        number,
-        id,
-        attributes,
-    })
+    Ok(attributes)
 }
 
 fn encode_sa(sa: &SaV1, out: &mut Vec<u8>) -> Result<(), V1Error> {
@@ -428,7 +434,15 @@ fn encode_transform(t: &TransformV1, last: bool, out: &mut Vec<u8>) -> Result<()
     let start = out.len();
     out.extend_from_slice(&[if last { 0 } else { PayloadV1::TRANSFORM.0 }, 0, 0, 0]);
     out.extend_from_slice(&[t.number, t.id, 0, 0]);
-    for a in &t.attributes {
+    encode_attributes(&t.attributes, out)?;
+    patch_length(out, start, "transform")
+}
+
+pub(crate) fn encode_attributes(
+    attributes: &[TransformAttribute],
+    out: &mut Vec<u8>,
+) -> Result<(), V1Error> {
+    for a in attributes {
         match a {
             TransformAttribute::Tv {
                 attribute_type,
@@ -447,7 +461,7 @@ fn encode_transform(t: &TransformV1, last: bool, out: &mut Vec<u8>) -> Result<()
             }
         }
     }
-    patch_length(out, start, "transform")
+    Ok(())
 }
 
 /// Writes the 16-bit length of the structure that began at `start`.

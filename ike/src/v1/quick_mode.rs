@@ -23,8 +23,8 @@ use super::nat_t;
 use super::payload::{PayloadBodyV1, ProposalV1, SaV1, TransformV1};
 use super::phase1::find;
 use super::quick_payloads::{
-    after_hash, check_hash, child_keys, choose_p2, covers, esp_sa, has_ids, peer_ids, pfs_exchange,
-    quick_ids, quick_payloads, spi_of, udp_ports,
+    after_hash, agreed_life, answered_life, check_hash, child_keys, choose_p2, covers, esp_sa,
+    has_ids, peer_ids, pfs_exchange, proposed_life, quick_ids, quick_payloads, spi_of, udp_ports,
 };
 use super::suite::{p2_cipher, p2_transform, P2Params};
 use crate::crypto::KeyExchange;
@@ -140,7 +140,7 @@ impl EngineV1 {
         let suite = sa.suite.ok_or("no suite")?;
         let params = P2Params {
             mode: cfg.mode,
-            life_secs: sa.config.ipsec_life.as_secs(),
+            life: proposed_life(sa, &cfg),
             pfs: cfg.pfs.then_some(suite.dh),
             udp: nat_t::encapsulated(sa),
         };
@@ -367,6 +367,7 @@ impl EngineV1 {
             .ok_or_else(|| format!("no proposal chosen for child {}: the peer's transforms match none of ours or our mode/PFS", cfg.name))?;
         let spi_out = spi_of(&proposal)?;
         let spi_in = self.allocate_spi(sa.peer.ip())?;
+        let (life, shortened) = agreed_life(params.life, cfg.life, spi_in)?;
         let nr = self.random(NONCE_LEN);
         let (dh, g_qm) = pfs_exchange(self, params.pfs, find!(o.payloads, Ke))?;
         let keys = child_keys(sa, cipher, g_qm.as_ref(), (spi_in, spi_out), (&ni, &nr))?;
@@ -380,6 +381,7 @@ impl EngineV1 {
             peer: sa.peer,
             child: cfg.name.clone(),
             encap: udp_ports(sa),
+            life,
         };
         let answer = PayloadBodyV1::Sa(SaV1 {
             proposals: vec![ProposalV1 {
@@ -391,7 +393,8 @@ impl EngineV1 {
         });
         let echo = has_ids(&o.payloads).then(|| (selector_payload(&ts_i), selector_payload(&ts_r)));
         let ids = echo.and_then(|(i, r)| Some((i?, r?)));
-        let rest = quick_payloads(answer, &nr, dh.as_ref(), ids);
+        let mut rest = quick_payloads(answer, &nr, dh.as_ref(), ids);
+        rest.extend(shortened);
         let iv = o.next_iv.clone();
         let h = |a: &Secret, bytes: &[u8]| hash2(prf, a, message_id, &ni, bytes);
         let (bytes, next_iv) =
@@ -450,6 +453,17 @@ impl EngineV1 {
             _ => None,
         };
         let spi_out = spi_of(answer)?;
+        let proposed = proposed_life(sa, &cfg);
+        let life = answered_life(proposed, params.life, &o.payloads);
+        if life != proposed {
+            self.debug(
+                sa,
+                format!(
+                    "child {}: the responder shortened its lifetime to {life:?} (we proposed {proposed:?})",
+                    cfg.name
+                ),
+            );
+        }
         let keys = child_keys(sa, cipher, g_qm.as_ref(), (q.spi_in, spi_out), (&q.ni, &nr))?;
         let (ts_l, ts_r) = (
             cfg.ts_local
@@ -483,6 +497,7 @@ impl EngineV1 {
             peer: sa.peer,
             child: cfg.name,
             encap: udp_ports(sa),
+            life,
         };
         self.install(now, sa, child);
         if let Some(old) = q.replaces {

@@ -2,16 +2,19 @@
 //! The payloads of Quick Mode: our SA offer, nonce, KE and IDci/IDcr; the HASH checks; the
 //! peer's selectors and the child and transform we take for them; the Child SA keys.
 
-use super::codes::{proto, PayloadV1, DOI_IPSEC, SIT_IDENTITY_ONLY};
+use super::codes::{proto, NotifyV1, PayloadV1, DOI_IPSEC, SIT_IDENTITY_ONLY};
 use super::crypt::Opened;
 use super::engine::{EngineV1, IsakmpSa};
 use super::ids::{host_selector, selector_of, selector_payload};
 use super::keys::keymat;
 use super::nat_t;
-use super::payload::{PayloadBodyV1, ProposalV1, SaV1, TransformV1};
-use super::suite::{p2_cipher, P2Params};
+use super::payload::{
+    encode_attributes, parse_attributes, NotifyPayloadV1, PayloadBodyV1, ProposalV1, SaV1,
+    TransformV1,
+};
+use super::suite::{life_attributes, life_of, p2_cipher, P2Params};
 use crate::crypto::{ct_eq, KeyExchange};
-use crate::engine::{ChildConfig, ChildDirection};
+use crate::engine::{ChildConfig, ChildDirection, LifeLimits};
 use crate::secret::Secret;
 use crate::traffic_selector::TrafficSelector;
 
@@ -196,4 +199,63 @@ pub(super) fn child_keys(
         })
     };
     Ok((dir(spi_in)?, dir(spi_out)?))
+}
+
+/// A lifetime in seconds that an IKEv1 peer names none assumes (RFC 2407 §4.5).
+const DEFAULT_LIFE_SECS: u64 = 28_800;
+
+/// What we propose for a child: its own limits, with the connection's default lifetime in
+/// seconds when it has none.
+pub(super) fn proposed_life(sa: &IsakmpSa, cfg: &ChildConfig) -> LifeLimits {
+    LifeLimits {
+        secs: cfg.life.secs.or(Some(sa.config.ipsec_life.as_secs())),
+        bytes: cfg.life.bytes,
+    }
+}
+
+/// As responder: the shorter of the initiator's offer and our child's limits. When ours are
+/// shorter, the RESPONDER-LIFETIME notify (RFC 2407 §4.6.3.1) that tells the initiator; the
+/// transform itself goes back as offered.
+pub(super) fn agreed_life(
+    offered: LifeLimits,
+    ours: LifeLimits,
+    spi_in: u32,
+) -> Result<(LifeLimits, Option<PayloadBodyV1>), String> {
+    let offered = LifeLimits {
+        secs: offered.secs.or(Some(DEFAULT_LIFE_SECS)),
+        ..offered
+    };
+    let agreed = offered.min(ours);
+    if agreed == offered {
+        return Ok((agreed, None));
+    }
+    let mut data = Vec::new();
+    encode_attributes(&life_attributes(agreed), &mut data).map_err(|e| e.to_string())?;
+    let notify = PayloadBodyV1::Notify(NotifyPayloadV1 {
+        doi: DOI_IPSEC,
+        protocol: proto::ESP,
+        notify: NotifyV1::RESPONDER_LIFETIME,
+        spi: spi_in.to_be_bytes().to_vec(),
+        data,
+    });
+    Ok((agreed, Some(notify)))
+}
+
+/// As initiator: what we proposed, shortened by the responder's transform or by its
+/// RESPONDER-LIFETIME notify; a longer answer does not lengthen it.
+pub(super) fn answered_life(
+    proposed: LifeLimits,
+    answered: LifeLimits,
+    payloads: &[PayloadBodyV1],
+) -> LifeLimits {
+    let notified = payloads
+        .iter()
+        .filter_map(|p| match p {
+            PayloadBodyV1::Notify(n) if n.notify == NotifyV1::RESPONDER_LIFETIME => {
+                parse_attributes(&n.data).ok()
+            }
+            _ => None,
+        })
+        .fold(LifeLimits::default(), |acc, attrs| acc.min(life_of(&attrs)));
+    proposed.min(answered).min(notified)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::codes::{p1_attr, p2_attr};
 use super::payload::TransformV1;
 use crate::crypto::{DhGroup, SkCipher, SkInteg};
-use crate::engine::{describe_suite, EspCipher, EspInteg, IkeProposal, Mode};
+use crate::engine::{describe_suite, EspCipher, EspInteg, IkeProposal, LifeLimits, Mode};
 use crate::keys::Prf;
 use crate::sa::TransformAttribute;
 
@@ -65,7 +65,12 @@ fn duration(attribute_type: u16, seconds: u64) -> TransformAttribute {
 }
 
 fn attr(t: &TransformV1, kind: u16) -> Option<u64> {
-    t.attributes.iter().find_map(|a| match a {
+    t.attributes.iter().find_map(|a| value_of(a, kind))
+}
+
+/// The value of attribute `a` if it has type `kind` (a TLV of up to 8 bytes as a number).
+fn value_of(a: &TransformAttribute, kind: u16) -> Option<u64> {
+    match a {
         TransformAttribute::Tv {
             attribute_type,
             value,
@@ -77,7 +82,45 @@ fn attr(t: &TransformV1, kind: u16) -> Option<u64> {
             Some(value.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b)))
         }
         _ => None,
-    })
+    }
+}
+
+/// Life Type kilobytes. A kilobyte is 1000 bytes here, as strongSwan counts it.
+const LIFE_KILOBYTES: u16 = 2;
+const BYTES_PER_KILOBYTE: u64 = 1000;
+
+/// The SA Life Type and Life Duration pairs of phase 2 limits.
+pub(crate) fn life_attributes(life: LifeLimits) -> Vec<TransformAttribute> {
+    let mut out = Vec::new();
+    if let Some(s) = life.secs {
+        out.push(tv(p2_attr::LIFE_TYPE, LIFE_SECONDS));
+        out.push(duration(p2_attr::LIFE_DURATION, s));
+    }
+    if let Some(b) = life.bytes {
+        out.push(tv(p2_attr::LIFE_TYPE, LIFE_KILOBYTES));
+        out.push(duration(
+            p2_attr::LIFE_DURATION,
+            b.div_ceil(BYTES_PER_KILOBYTE),
+        ));
+    }
+    out
+}
+
+/// The phase 2 limits in SA attributes: each Life Duration counts in the Life Type before it.
+pub(crate) fn life_of(attributes: &[TransformAttribute]) -> LifeLimits {
+    let mut life = LifeLimits::default();
+    let mut kind = None;
+    for a in attributes {
+        if let Some(k) = value_of(a, p2_attr::LIFE_TYPE) {
+            kind = Some(k);
+        }
+        match (kind, value_of(a, p2_attr::LIFE_DURATION).filter(|d| *d > 0)) {
+            (Some(1), Some(d)) => life.secs = Some(d),
+            (Some(2), Some(d)) => life.bytes = Some(d.saturating_mul(BYTES_PER_KILOBYTE)),
+            _ => {}
+        }
+    }
+    life
 }
 
 /// The Hash Algorithm attribute of a PRF (SHA 2, SHA2-256 4, -384 5, -512 6).
@@ -222,8 +265,8 @@ fn esp_ids(c: EspCipher) -> Option<(u8, Option<u16>, Option<u16>)> {
 pub(crate) struct P2Params {
     /// Tunnel or transport.
     pub mode: Mode,
-    /// The SA lifetime in seconds (0: none named).
-    pub life_secs: u64,
+    /// The SA lifetime.
+    pub life: LifeLimits,
     /// The PFS group.
     pub pfs: Option<DhGroup>,
     /// ESP in UDP (UDP-Tunnel, UDP-Transport of RFC 3947).
@@ -233,19 +276,16 @@ pub(crate) struct P2Params {
 /// A Quick Mode ESP transform.
 pub(crate) fn p2_transform(number: u8, c: EspCipher, p: P2Params) -> Option<TransformV1> {
     let (id, bits, auth) = esp_ids(c)?;
-    let mut attributes = vec![
-        tv(p2_attr::LIFE_TYPE, LIFE_SECONDS),
-        duration(p2_attr::LIFE_DURATION, p.life_secs),
-        tv(
-            p2_attr::ENCAPSULATION,
-            match (p.mode, p.udp) {
-                (Mode::Tunnel, false) => 1,
-                (Mode::Transport, false) => 2,
-                (Mode::Tunnel, true) => 3,
-                (Mode::Transport, true) => 4,
-            },
-        ),
-    ];
+    let mut attributes = life_attributes(p.life);
+    attributes.push(tv(
+        p2_attr::ENCAPSULATION,
+        match (p.mode, p.udp) {
+            (Mode::Tunnel, false) => 1,
+            (Mode::Transport, false) => 2,
+            (Mode::Tunnel, true) => 3,
+            (Mode::Transport, true) => 4,
+        },
+    ));
     if let Some(g) = p.pfs {
         attributes.push(tv(p2_attr::GROUP, g.id()));
     }
@@ -303,15 +343,11 @@ pub(crate) fn p2_cipher(t: &TransformV1) -> Option<(EspCipher, P2Params)> {
     if !matches!(cipher.key_length_attribute(), None | Some(128 | 192 | 256)) {
         return None;
     }
-    let life_secs = match attr(t, p2_attr::LIFE_TYPE) {
-        Some(1) | None => attr(t, p2_attr::LIFE_DURATION).unwrap_or(0),
-        Some(_) => 0,
-    };
     Some((
         cipher,
         P2Params {
             mode,
-            life_secs,
+            life: life_of(&t.attributes),
             pfs,
             udp,
         },
@@ -342,7 +378,10 @@ mod tests {
         assert!(p1_transform(1, &gcm, Duration::from_secs(1), AUTH_PSK).is_none());
         let params = P2Params {
             mode: Mode::Transport,
-            life_secs: 3600,
+            life: LifeLimits {
+                secs: Some(3600),
+                bytes: Some(5_000_000),
+            },
             pfs: Some(DhGroup::Ecp256),
             udp: true,
         };
@@ -364,5 +403,47 @@ mod tests {
             assert_eq!(p2_cipher(&t), Some((c, params)), "{c:?}");
         }
         assert!(p2_transform(1, EspCipher::ChaCha20Poly1305, params).is_none());
+    }
+
+    #[test]
+    fn lifetimes_pair_each_duration_with_its_type() {
+        let both = LifeLimits {
+            secs: Some(100_000),
+            bytes: Some(1_500),
+        };
+        let attrs = life_attributes(both);
+        // 100000 s needs a 4-byte TLV; 1500 bytes round up to 2 kilobytes.
+        assert!(matches!(attrs[1], TransformAttribute::Tlv { .. }));
+        assert_eq!(
+            life_of(&attrs),
+            LifeLimits {
+                secs: Some(100_000),
+                bytes: Some(2_000),
+            }
+        );
+        // Kilobytes first, then seconds, as some peers order them.
+        let reversed = [
+            attrs[2].clone(),
+            attrs[3].clone(),
+            attrs[0].clone(),
+            attrs[1].clone(),
+        ];
+        assert_eq!(life_of(&reversed), life_of(&attrs));
+        let bytes_only = life_attributes(LifeLimits {
+            secs: None,
+            bytes: Some(4_000_000),
+        });
+        assert_eq!(life_of(&bytes_only).secs, None);
+        assert_eq!(life_of(&bytes_only).bytes, Some(4_000_000));
+        // A duration of 0 or one without a type limits nothing.
+        let zero = [
+            tv(p2_attr::LIFE_TYPE, LIFE_SECONDS),
+            tv(p2_attr::LIFE_DURATION, 0),
+        ];
+        assert_eq!(life_of(&zero), LifeLimits::default());
+        assert_eq!(
+            life_of(&[tv(p2_attr::LIFE_DURATION, 60)]),
+            LifeLimits::default()
+        );
     }
 }

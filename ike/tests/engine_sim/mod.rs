@@ -99,6 +99,7 @@ pub fn child(name: &str, local: TrafficSelector, remote: TrafficSelector) -> Chi
             cipher: gcm256().into(),
         }],
         pfs: false,
+        life: ripsec_ike::engine::LifeLimits::default(),
     }
 }
 

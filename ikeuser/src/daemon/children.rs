@@ -6,7 +6,7 @@ use crate::kernel::{
     child_selectors, prefix_ts, reverse, Kernel, Selector, Template, CHILD_PRIORITY,
 };
 use anyhow::{anyhow, Context, Result};
-use ripsec_ike::engine::{describe_ts, ChildSa, Mode, SaId, MAX_SELECTOR_PAIRS};
+use ripsec_ike::engine::{describe_ts, ChildSa, LifeLimits, Mode, SaId, MAX_SELECTOR_PAIRS};
 use ripsec_proto::uapi;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -31,9 +31,10 @@ pub struct ChildRecord {
     pub rekeying: bool,
     /// A failed rekey is tried again then (the module's soft EXPIRE comes only once).
     pub retry_rekey: Option<Instant>,
-    /// Seconds after `installed` when the module's soft (rekey) and hard expiry fire.
-    pub soft_secs: Option<u64>,
-    pub hard_secs: Option<u64>,
+    /// When the module's soft (rekey) and hard expiry fire: seconds after `installed`,
+    /// bytes protected.
+    pub soft: LifeLimits,
+    pub hard: LifeLimits,
     /// ESP in UDP: our port and the peer's (RFC 3948).
     pub encap: Option<(u16, u16)>,
     /// The policy selectors it uses (outbound direction), and their reqid.
@@ -220,12 +221,7 @@ impl Children {
         sa: SaId,
         child: &ChildSa,
     ) -> Result<String> {
-        let hard = cfg.life_time;
-        // Jitter the rekey by up to a tenth, so both peers rarely rekey at once.
-        let soft = cfg.rekey_time.map(|t| {
-            let jitter = u64::from(child.inbound.spi) % (t / 10 + 1);
-            t.saturating_sub(jitter).max(1)
-        });
+        let (soft, hard) = kernel_lifetimes(cfg, child);
         let sels = child_selectors(&child.ts_local, &child.ts_remote);
         // The engine refuses such selectors already; this guards the kernel all the same.
         if sels.len() > MAX_SELECTOR_PAIRS {
@@ -245,7 +241,7 @@ impl Children {
         } else {
             (reqid, CHILD_PRIORITY)
         };
-        k.add_sa(child, true, conn.local, reqid, None, hard)
+        k.add_sa(child, true, conn.local, reqid, LifeLimits::default(), hard)
             .context("inbound SA")?;
         if let Err(e) = k.add_sa(child, false, conn.local, reqid, soft, hard) {
             let _ = k.del_sa(conn.local, proto_of(child.cipher), child.inbound.spi);
@@ -273,8 +269,8 @@ impl Children {
             installed: Instant::now(),
             rekeying: false,
             retry_rekey: None,
-            soft_secs: soft,
-            hard_secs: hard,
+            soft,
+            hard,
             encap: child.encap,
             sels,
             reqid,
@@ -467,5 +463,77 @@ pub fn mode_name(m: Mode) -> &'static str {
     match m {
         Mode::Tunnel => "tunnel",
         Mode::Transport => "transport",
+    }
+}
+
+/// The module's soft and hard limits for a new Child SA: the child's own hard limits, or the
+/// shorter ones IKEv1 negotiated.
+fn kernel_lifetimes(cfg: &Child, child: &ChildSa) -> (LifeLimits, LifeLimits) {
+    let rekey = LifeLimits {
+        secs: cfg.rekey_time,
+        bytes: cfg.rekey_bytes,
+    };
+    let ours = LifeLimits {
+        secs: cfg.life_time,
+        bytes: cfg.life_bytes,
+    };
+    (
+        soft_limits(rekey, ours.min(child.life), child.inbound.spi),
+        ours.min(child.life),
+    )
+}
+
+/// The rekey limits for `hard`: the configured ones, but a tenth before a hard limit they
+/// would not beat. Rekeys by time are jittered by up to a tenth (by `seed`), so that both
+/// peers rarely rekey at once.
+fn soft_limits(rekey: LifeLimits, hard: LifeLimits, seed: u32) -> LifeLimits {
+    let before_hard = |rekey: Option<u64>, hard: Option<u64>| match (rekey, hard) {
+        (Some(r), Some(h)) if r < h => Some(r),
+        (_, Some(h)) => Some(h - h / 10),
+        (r, None) => r,
+    };
+    let secs = before_hard(rekey.secs, hard.secs).map(|t| {
+        let jitter = u64::from(seed) % (t / 10 + 1);
+        t.saturating_sub(jitter).max(1)
+    });
+    LifeLimits {
+        secs,
+        bytes: before_hard(rekey.bytes, hard.bytes).map(|b| b.max(1)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn life(secs: Option<u64>, bytes: Option<u64>) -> LifeLimits {
+        LifeLimits { secs, bytes }
+    }
+
+    #[test]
+    fn rekeys_come_before_the_hard_limit() {
+        // The configured rekey, jittered by up to a tenth (seed 0: none).
+        assert_eq!(
+            soft_limits(life(Some(100), Some(5000)), life(Some(120), Some(9000)), 0),
+            life(Some(100), Some(5000))
+        );
+        assert_eq!(
+            soft_limits(life(Some(100), None), life(None, None), 7).secs,
+            Some(93)
+        );
+        // A negotiated hard limit shorter than the rekey: a tenth before it.
+        assert_eq!(
+            soft_limits(life(Some(3000), Some(5000)), life(Some(600), Some(2000)), 0),
+            life(Some(540), Some(1800))
+        );
+        // No rekey configured, but a hard limit: rekey before it all the same.
+        assert_eq!(
+            soft_limits(life(None, None), life(Some(3600), Some(1_000_000)), 0),
+            life(Some(3240), Some(900_000))
+        );
+        assert_eq!(
+            soft_limits(life(None, None), life(None, None), 5),
+            life(None, None)
+        );
     }
 }

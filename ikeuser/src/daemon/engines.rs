@@ -12,8 +12,8 @@ use ripsec_ike::v1::{ConfigV1, EngineV1};
 use super::engine_config;
 use crate::config::Connection;
 
-/// How long an ISAKMP SA and its IPsec SAs are proposed to live (strongSwan's IKEv1
-/// defaults: 3 h and 1 h); ripsec's own rekey_time/life_time act on the Child SAs.
+/// How long an ISAKMP SA lives, and an IPsec SA whose child names no `life_time`
+/// (strongSwan's IKEv1 defaults: 3 h and 1 h).
 const ISAKMP_LIFE: Duration = Duration::from_secs(3 * 3600);
 const IPSEC_LIFE: Duration = Duration::from_secs(3600);
 
@@ -24,16 +24,11 @@ pub struct Engines {
 
 /// The engine's view of an IKEv1 connection.
 pub fn config_v1(conn: &Connection) -> ConfigV1 {
-    let life = conn
-        .children
-        .first()
-        .and_then(|c| c.life_time)
-        .map_or(IPSEC_LIFE, Duration::from_secs);
     ConfigV1 {
         config: engine_config(conn),
         peer: conn.remote,
         isakmp_life: ISAKMP_LIFE,
-        ipsec_life: life,
+        ipsec_life: IPSEC_LIFE,
         aggressive: conn.aggressive,
     }
 }

@@ -1118,6 +1118,10 @@ pub fn engine_config(conn: &Connection) -> engine::Config {
                 mode: c.mode,
                 esp_proposals: c.esp.clone(),
                 pfs: c.pfs,
+                life: engine::LifeLimits {
+                    secs: c.life_time,
+                    bytes: c.life_bytes,
+                },
             })
             .collect(),
         dpd_delay: conn.dpd_delay,

@@ -43,8 +43,10 @@ pub fn collect(d: &mut Daemon) -> Value {
                 "local_ts": c.ts_local,
                 "remote_ts": c.ts_remote,
                 "age_secs": c.installed.elapsed().as_secs(),
-                "rekey_in_secs": c.soft_secs.map(|t| t.saturating_sub(c.installed.elapsed().as_secs())),
-                "expires_in_secs": c.hard_secs.map(|t| t.saturating_sub(c.installed.elapsed().as_secs())),
+                "rekey_in_secs": c.soft.secs.map(|t| t.saturating_sub(c.installed.elapsed().as_secs())),
+                "expires_in_secs": c.hard.secs.map(|t| t.saturating_sub(c.installed.elapsed().as_secs())),
+                "rekey_bytes": c.soft.bytes,
+                "life_bytes": c.hard.bytes,
                 "rekeying": c.rekeying,
                 "encap": c.encap.map(|(ours, peers)| json!({ "sport": ours, "dport": peers })),
             }));
@@ -219,6 +221,9 @@ pub fn print(v: &Value) {
                 "    {}",
                 lifetimes(&c["rekey_in_secs"], &c["expires_in_secs"])
             );
+            if c["rekey_bytes"].is_u64() || c["life_bytes"].is_u64() {
+                println!("    {}", byte_limits(&c["rekey_bytes"], &c["life_bytes"]));
+            }
             println!("    in:  {}", traffic(&c["in"], "in"));
             println!("    out: {}", traffic(&c["out"], "out"));
         }
@@ -235,5 +240,18 @@ fn lifetimes(rekey: &Value, expire: &Value) -> String {
         "{}, {}",
         part(rekey, "rekey", "no rekey"),
         part(expire, "expires", "no expiry")
+    )
+}
+
+/// "rekey after 1000000 bytes, expires after 2000000 bytes".
+fn byte_limits(rekey: &Value, expire: &Value) -> String {
+    let part = |v: &Value, what: &str, none: &str| {
+        v.as_u64()
+            .map_or_else(|| none.to_string(), |b| format!("{what} after {b} bytes"))
+    };
+    format!(
+        "{}, {}",
+        part(rekey, "rekey", "no rekey by bytes"),
+        part(expire, "expires", "no expiry by bytes")
     )
 }
