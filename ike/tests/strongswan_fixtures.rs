@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Key derivation and PSK AUTH against values strongSwan's charon computed in a real exchange
-//! with ikeuser (fixtures/strongswan/*.txt, captured by tests/vm/capture-strongswan-kdf.sh).
+//! with ikeuser (fixtures/strongswan/*.txt but ikev1-*, captured by
+//! tests/vm/capture-strongswan-kdf.sh).
 //! Our side parses charon's own IKE_SA_INIT messages, picks key sizes from the chosen
 //! proposal, and must arrive at charon's SKEYSEED, SK_* and Child SA keys byte for byte.
 
