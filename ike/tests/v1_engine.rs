@@ -523,11 +523,36 @@ fn a_quick_mode_mismatch_is_explained_on_both_sides() {
     let r = sim.failures(RESPONDER);
     assert!(
         r.iter()
-            .any(|f| f.contains("no proposal chosen for child net")),
+            .any(|f| f.contains("no proposal chosen for child net: the peer offered AES_CBC_128/HMAC_SHA2_256_128 tunnel no PFS; the child takes AES_GCM_16_256 in tunnel mode")),
         "{r:?}"
     );
     assert_eq!(sim.engines[INITIATOR].status().len(), 1);
     assert_eq!(i.len(), 1, "{i:?}");
+}
+
+/// The responder's explanation names where the nearest offer differs: the mode, or PFS.
+#[test]
+fn a_quick_mode_mode_or_pfs_mismatch_is_named() {
+    type Change = fn(&mut ripsec_ike::engine::ChildConfig);
+    let cases: [(Change, &str); 2] = [
+        (
+            |c| c.mode = Mode::Transport,
+            "in transport mode; the peer asks for tunnel mode, the child is transport",
+        ),
+        (
+            |c| c.pfs = true,
+            "in tunnel mode with PFS; the peer offers no PFS, the child requires it",
+        ),
+    ];
+    for (n, (change, want)) in cases.into_iter().enumerate() {
+        let (alice, mut bob) = v1_configs();
+        change(&mut bob.config.children[0]);
+        let (mut sim, _) = Sim::new(70 + n as u64, alice, bob);
+        sim.run();
+        assert!(sim.installed(INITIATOR).is_empty());
+        let r = sim.failures(RESPONDER);
+        assert!(r.iter().any(|f| f.contains(want)), "{r:?}");
+    }
 }
 
 /// DPD (RFC 3706): R-U-THERE after `dpd_delay` of silence, answered while the peer lives; once
@@ -779,4 +804,18 @@ fn initial_contact_ends_the_state_a_restarted_peer_lost() {
     let (new, _) = assert_mirrored(&sim);
     assert_ne!(new.inbound.spi, old.inbound.spi);
     assert_eq!(sim.engines[RESPONDER].status().len(), 1);
+}
+
+/// Two ISAKMP SAs of one connection at once (as `ikeuser bench-setup` runs them): the
+/// responder keeps both, each with its own Child SA, rather than taking the first one for
+/// replaced while its Quick Mode still runs.
+#[test]
+fn parallel_isakmp_sas_of_one_connection_each_get_their_child() {
+    let (alice, bob) = v1_configs();
+    let (mut sim, _) = Sim::new(60, alice.clone(), bob);
+    sim.engines[INITIATOR].initiate(Duration::ZERO, alice, 0, addr(INITIATOR));
+    sim.run();
+    assert_eq!(sim.installed(INITIATOR).len(), 2, "{:?}", sim.failures(0));
+    assert_eq!(sim.installed(RESPONDER).len(), 2, "{:?}", sim.failures(1));
+    assert_eq!(sim.engines[RESPONDER].status().len(), 2);
 }

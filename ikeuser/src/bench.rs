@@ -1,13 +1,15 @@
 //! `ikeuser bench-setup`: how fast a responder sets up IKE SAs (with their first Child SA).
-//! The initiator is the same engine the daemon uses, without any kernel state of its own: it
-//! keeps `parallel` setups in flight, deletes each IKE SA once its Child SA is negotiated
-//! (so the responder frees it), and counts requests per setup (IKE_SA_INIT + IKE_AUTH = 2).
+//! The initiator is the same engines the daemon uses (IKEv2, or IKEv1 with `version = 1`),
+//! without any kernel state of its own: it keeps `parallel` setups in flight, deletes each IKE
+//! SA once its Child SA is negotiated (so the responder frees it), and counts the messages it
+//! sends per setup (IKEv2: IKE_SA_INIT + IKE_AUTH = 2; IKEv1: three of Main Mode and two of
+//! Quick Mode = 5).
 
 use crate::config::{Config, Connection};
-use crate::daemon::engine_config;
+use crate::daemon::engines::Engines;
 use anyhow::{bail, Context, Result};
-use ripsec_ike::crypto::OsRandom;
-use ripsec_ike::engine::{Engine, Output, SaId};
+use ripsec_ike::engine::{Output, SaId};
+use ripsec_ike::v1::ExchangeV1;
 use ripsec_ike::{ExchangeType, IkeHeader};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -20,13 +22,20 @@ pub struct SetupRate {
     pub failed: u64,
     pub seconds: f64,
     pub per_second: f64,
-    /// IKE requests sent per established IKE SA (2 is the minimum: INIT, AUTH).
+    /// Setup messages sent per established IKE SA, retransmissions included (IKEv2: 2 at
+    /// least, IKE_SA_INIT and IKE_AUTH; IKEv1 Main Mode and Quick Mode: 5).
     pub requests_per_setup: f64,
     pub median_ms: f64,
 }
 
-/// An IKE_SA_INIT or IKE_AUTH request, retransmissions included.
+/// An IKE_SA_INIT or IKE_AUTH request, or an IKEv1 Main, Aggressive or Quick Mode message.
 fn is_setup_request(bytes: &[u8]) -> bool {
+    if bytes.get(17).is_some_and(|v| v >> 4 == 1) {
+        let setup = [ExchangeV1::MAIN, ExchangeV1::AGGRESSIVE, ExchangeV1::QUICK];
+        return bytes
+            .get(18)
+            .is_some_and(|x| setup.iter().any(|e| e.0 == *x));
+    }
     IkeHeader::parse(bytes).is_ok_and(|h| {
         !h.flags.response
             && (h.exchange_type == ExchangeType::IKE_SA_INIT
@@ -48,7 +57,7 @@ pub fn run(cfg: &Config, conn: &Connection, count: u64, parallel: u64) -> Result
     sock.set_read_timeout(Some(Duration::from_millis(20)))?;
     let peer = SocketAddr::new(conn.remote, cfg.port);
     let local = SocketAddr::new(conn.local, cfg.port);
-    let mut engine = Engine::with_policy(Box::new(OsRandom), cfg.retransmit);
+    let mut engine = Engines::new(cfg.retransmit);
     let start = Instant::now();
     let mut started: BTreeMap<SaId, Instant> = BTreeMap::new();
     let (mut launched, mut established, mut failed, mut closed, mut requests) =
@@ -61,7 +70,7 @@ pub fn run(cfg: &Config, conn: &Connection, count: u64, parallel: u64) -> Result
             bail!("gave up after 600 s: {established} established, {failed} failed");
         }
         while launched < count && launched - (closed + failed) < parallel {
-            let id = engine.initiate(start.elapsed(), engine_config(conn), peer, local);
+            let id = engine.initiate_child(start.elapsed(), conn, 0, peer, local);
             started.insert(id, Instant::now());
             launched += 1;
         }

@@ -392,7 +392,9 @@ impl EngineV1 {
 
     /// An ISAKMP SA is up. One that replaces another of the same connection (ours, or the
     /// peer's re-establishment as responder) takes its Child SAs over; the old one is deleted
-    /// (by us, or by the peer) without them.
+    /// (by us, or by the peer) without them. As responder, only an idle SA with Child SAs
+    /// counts as replaced: a peer may also run several ISAKMP SAs side by side, and a Quick
+    /// Mode still running under one of them must find it.
     pub(super) fn established(&mut self, now: Duration, sa: &mut IsakmpSa) {
         sa.established_at = Some(now);
         sa.last_heard = now;
@@ -402,7 +404,11 @@ impl EngineV1 {
         let name = sa.config.config.name.clone();
         let old = sa.replaces.or_else(|| {
             let same = |o: &&IsakmpSa| {
-                o.config.config.name == name && o.peer == sa.peer && o.state == P1State::Established
+                o.config.config.name == name
+                    && o.peer == sa.peer
+                    && o.state == P1State::Established
+                    && !o.children.is_empty()
+                    && o.quick.is_empty()
             };
             (sa.role == Role::Responder)
                 .then(|| self.sas.iter().find(same).map(|o| o.id))

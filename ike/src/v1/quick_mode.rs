@@ -24,7 +24,8 @@ use super::payload::{PayloadBodyV1, ProposalV1, SaV1, TransformV1};
 use super::phase1::find;
 use super::quick_payloads::{
     after_hash, agreed_life, answered_life, check_hash, child_keys, choose_p2, covers, esp_sa,
-    has_ids, peer_ids, pfs_exchange, proposed_life, quick_ids, quick_payloads, spi_of, udp_ports,
+    explain_p2, has_ids, peer_ids, pfs_exchange, proposed_life, quick_ids, quick_payloads, spi_of,
+    udp_ports,
 };
 use super::suite::{p2_cipher, p2_transform, P2Params};
 use crate::crypto::KeyExchange;
@@ -363,8 +364,8 @@ impl EngineV1 {
                     describe_ts(std::slice::from_ref(&ts_r))
                 )
             })?;
-        let (proposal, transform, cipher, params) = choose_p2(offer, &cfg)
-            .ok_or_else(|| format!("no proposal chosen for child {}: the peer's transforms match none of ours or our mode/PFS", cfg.name))?;
+        let (proposal, transform, cipher, params) =
+            choose_p2(offer, &cfg).ok_or_else(|| explain_p2(offer, &cfg))?;
         let spi_out = spi_of(&proposal)?;
         let spi_in = self.allocate_spi(sa.peer.ip())?;
         let (life, shortened) = agreed_life(params.life, cfg.life, spi_in)?;

@@ -13,10 +13,12 @@ use super::payload::{
     TransformV1,
 };
 use super::suite::{life_attributes, life_of, p2_cipher, P2Params};
+use crate::codes::TransformType;
 use crate::crypto::{ct_eq, KeyExchange};
-use crate::engine::{ChildConfig, ChildDirection, LifeLimits};
+use crate::engine::{describe_suite, ChildConfig, ChildDirection, EspCipher, LifeLimits};
 use crate::secret::Secret;
 use crate::traffic_selector::TrafficSelector;
+use crate::transform_ids::transform_name;
 
 /// The UDP ports of ESP in UDP, when a NAT was found.
 pub(super) fn udp_ports(sa: &IsakmpSa) -> Option<(u16, u16)> {
@@ -145,6 +147,76 @@ pub(super) fn choose_p2(
             && cfg.esp_proposals.iter().any(|e| e.cipher == cipher);
         ok.then(|| (proposal.clone(), t.clone(), cipher, params))
     })
+}
+
+/// Why none of the peer's Quick Mode transforms fits child `cfg`: what the peer offered (each
+/// transform with its mode and PFS group), what the child takes, and where the nearest offer
+/// (one with a cipher of ours) differs.
+pub(super) fn explain_p2(offer: &SaV1, cfg: &ChildConfig) -> String {
+    let transforms: Vec<(u8, Option<(EspCipher, P2Params)>)> = offer
+        .proposals
+        .iter()
+        .flat_map(|p| p.transforms.iter().map(|t| (p.protocol, p2_cipher(t))))
+        .collect();
+    let offered: Vec<String> = transforms
+        .iter()
+        .map(|(protocol, t)| match (protocol, t) {
+            (&proto::ESP, Some((c, p))) => describe_p2(*c, p),
+            (&proto::ESP, None) => "an ESP transform ripsec does not speak".into(),
+            _ => format!("protocol {protocol} (ripsec's IKEv1 children are ESP)"),
+        })
+        .collect();
+    let ours: Vec<String> = cfg
+        .esp_proposals
+        .iter()
+        .map(|e| describe_suite(&e.cipher.transforms()))
+        .collect();
+    let near = transforms.iter().find_map(|(_, t)| {
+        let (c, p) = t.as_ref()?;
+        cfg.esp_proposals
+            .iter()
+            .any(|e| e.cipher == *c)
+            .then_some(p)
+    });
+    let why = match near {
+        Some(p) if p.mode != cfg.mode => format!(
+            "; the peer asks for {} mode, the child is {}",
+            mode_name(p.mode),
+            mode_name(cfg.mode)
+        ),
+        Some(p) if p.pfs.is_none() && cfg.pfs => {
+            "; the peer offers no PFS, the child requires it".into()
+        }
+        _ => String::new(),
+    };
+    format!(
+        "no proposal chosen for child {}: the peer offered {}; the child takes {} in {} mode{}{why}",
+        cfg.name,
+        offered.join(", "),
+        ours.join(", "),
+        mode_name(cfg.mode),
+        if cfg.pfs { " with PFS" } else { "" }
+    )
+}
+
+/// "AES_CBC_128/HMAC_SHA2_256_128 tunnel PFS MODP_2048".
+fn describe_p2(c: EspCipher, p: &P2Params) -> String {
+    let pfs = p.pfs.map_or_else(
+        || "no PFS".to_string(),
+        |g| format!("PFS {}", transform_name(TransformType::DH, g.id(), None)),
+    );
+    format!(
+        "{} {} {pfs}",
+        describe_suite(&c.transforms()),
+        mode_name(p.mode)
+    )
+}
+
+fn mode_name(m: crate::engine::Mode) -> &'static str {
+    match m {
+        crate::engine::Mode::Tunnel => "tunnel",
+        crate::engine::Mode::Transport => "transport",
+    }
 }
 
 pub(super) fn spi_of(p: &ProposalV1) -> Result<u32, String> {

@@ -3,7 +3,7 @@
 //! events, signals) and hand what they read to the one loop that owns all state.
 
 mod children;
-mod engines;
+pub(crate) mod engines;
 mod sockets;
 pub mod status;
 
