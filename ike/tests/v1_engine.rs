@@ -78,8 +78,9 @@ struct Sim {
     /// A node that no longer answers (killed).
     dead: Option<usize>,
     /// The initiator sits behind a NAT: its private address is rewritten to its public one,
-    /// and its ports 500/4500 to 40500/44500.
+    /// and its ports 500/4500 to 40500/44500 (plus `remap`, when the NAT rebinds).
     nat: bool,
+    remap: u16,
 }
 
 /// The initiator's private address behind the simulated NAT.
@@ -111,6 +112,7 @@ impl Sim {
             dup: 0,
             dead: None,
             nat: false,
+            remap: 0,
         };
         (sim, id)
     }
@@ -156,7 +158,9 @@ impl Sim {
                     if self.dead == Some(to) {
                         continue;
                     }
-                    let (src, dst) = self.through_nat(from, ends);
+                    let Some((src, dst)) = self.through_nat(from, ends) else {
+                        continue;
+                    };
                     self.engines[to].handle_datagram(self.now, src, dst, &bytes);
                 }
             }
@@ -165,22 +169,25 @@ impl Sim {
     }
 
     /// The source and destination a datagram arrives with: as sent, or rewritten by the NAT in
-    /// front of the initiator.
+    /// front of the initiator; `None` when the NAT has no mapping for it (any more).
     fn through_nat(
         &self,
         from: usize,
         (src, dst): (SocketAddr, SocketAddr),
-    ) -> (SocketAddr, SocketAddr) {
+    ) -> Option<(SocketAddr, SocketAddr)> {
         if !self.nat {
-            return (addr(from), addr(1 - from));
+            let at = |i: usize, port: u16| SocketAddr::new(addr(i).ip(), port);
+            return Some((at(from, src.port()), at(1 - from, dst.port())));
         }
-        let public = |a: SocketAddr| SocketAddr::new(addr(INITIATOR).ip(), a.port() + 40000);
-        let inside = |a: SocketAddr| SocketAddr::new(private().ip(), a.port() - 40000);
+        let offset = 40000 + self.remap;
+        let public = |a: SocketAddr| SocketAddr::new(addr(INITIATOR).ip(), a.port() + offset);
         if from == INITIATOR {
-            (public(src), dst)
-        } else {
-            (src, inside(dst))
+            return Some((public(src), dst));
         }
+        let port = dst.port().checked_sub(offset)?;
+        [500, 4500]
+            .contains(&port)
+            .then(|| (src, SocketAddr::new(private().ip(), port)))
     }
 
     /// Runs until `until` (timers included), even while DPD keeps the engines busy.
@@ -679,6 +686,7 @@ fn nat_traversal_moves_to_4500_and_encapsulates() {
         dup: 0,
         dead: None,
         nat: true,
+        remap: 0,
     };
     sim.run();
     let (i, r) = assert_mirrored(&sim);
@@ -696,6 +704,38 @@ fn nat_traversal_moves_to_4500_and_encapsulates() {
     assert!(sr[0].nat.peer_behind_nat && !sr[0].nat.local_behind_nat);
     assert_eq!(sr[0].peer.port(), 44500);
     assert!(si[0].encap && sr[0].encap);
+    // The NAT rebinds: the next authenticated message (a Child SA rekey) moves the responder's
+    // view of the peer, and it says so; the new Child SA goes to the new port.
+    sim.remap = 5000;
+    let now = sim.now;
+    assert!(sim.engines[INITIATOR].rekey_child(now, si[0].id, i.inbound.spi));
+    sim.run();
+    assert!(sim.outputs[RESPONDER].iter().any(|o| matches!(
+        o,
+        Output::PeerMoved { peer, .. } if peer.port() == 49500
+    )));
+    assert_eq!(sim.engines[RESPONDER].status()[0].peer.port(), 49500);
+    let (_, moved) = assert_mirrored(&sim);
+    assert_eq!(moved.encap, Some((4500, 49500)));
+    // A datagram from yet another port that proves nothing (garbage with the right cookies)
+    // moves nothing.
+    sim.remap = 6000;
+    let mut forged = sim.outputs[INITIATOR]
+        .iter()
+        .rev()
+        .find_map(|o| match o {
+            Output::Send { bytes, .. } => Some(bytes.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let last = forged.len() - 1;
+    forged[last] ^= 0xff;
+    let (src, dst) = sim
+        .through_nat(INITIATOR, (private(), addr(RESPONDER)))
+        .unwrap();
+    let now = sim.now;
+    sim.engines[RESPONDER].handle_datagram(now, src, dst, &forged);
+    assert_eq!(sim.engines[RESPONDER].status()[0].peer.port(), 49500);
     // Without a NAT nothing is encapsulated.
     let (alice, bob) = v1_configs();
     let (mut sim, _) = Sim::new(19, alice, bob);
@@ -818,4 +858,68 @@ fn parallel_isakmp_sas_of_one_connection_each_get_their_child() {
     assert_eq!(sim.installed(INITIATOR).len(), 2, "{:?}", sim.failures(0));
     assert_eq!(sim.installed(RESPONDER).len(), 2, "{:?}", sim.failures(1));
     assert_eq!(sim.engines[RESPONDER].status().len(), 2);
+}
+
+/// AH children over IKEv1: an AH proposal in Quick Mode (KEYMAT for protocol AH, integrity
+/// key only), rekeyed with PFS and deleted with an AH Delete; an ESP-only peer refuses one
+/// and the explanation names both.
+#[test]
+fn ah_children_negotiate_rekey_and_delete() {
+    let ah = |integ| EspProposal {
+        cipher: EspCipher::Ah { integ },
+    };
+    let (mut alice, mut bob) = v1_configs();
+    alice.config.children[0].esp_proposals = vec![ah(EspInteg::Sha512_256)];
+    bob.config.children[0].esp_proposals = vec![ah(EspInteg::Sha256_128), ah(EspInteg::Sha512_256)];
+    for c in [&mut alice.config, &mut bob.config] {
+        c.children[0].pfs = true;
+    }
+    let (mut sim, id) = Sim::new(80, alice.clone(), bob);
+    sim.run();
+    let (i, r) = assert_mirrored(&sim);
+    assert_eq!(
+        i.cipher,
+        EspCipher::Ah {
+            integ: EspInteg::Sha512_256
+        }
+    );
+    assert!(i.outbound.encr_key.is_empty());
+    assert_eq!(i.outbound.integ_key.len(), 64);
+    let now = sim.now;
+    let bob_sa = sim.engines[RESPONDER].status()[0].id;
+    assert!(sim.engines[RESPONDER].rekey_child(now, bob_sa, r.inbound.spi));
+    sim.run();
+    let (again, _) = assert_mirrored(&sim);
+    assert_ne!(again.inbound.spi, i.inbound.spi);
+    let now = sim.now;
+    sim.engines[INITIATOR].delete_child(now, id, again.inbound.spi);
+    sim.run();
+    assert!(sim.installed(RESPONDER).is_empty(), "{:?}", sim.failures(1));
+    let (_, mut esp_only) = v1_configs();
+    esp_only.config.children[0].pfs = false;
+    let (mut sim, _) = Sim::new(81, alice, esp_only);
+    sim.run();
+    assert!(sim.installed(INITIATOR).is_empty());
+    let r = sim.failures(RESPONDER);
+    assert!(
+        r.iter().any(|f| f.contains(
+            "the peer offered AH HMAC_SHA2_512_256 tunnel PFS MODP_2048; the child takes AES_CBC_128/HMAC_SHA2_256_128"
+        )),
+        "{r:?}"
+    );
+}
+
+/// `encap = true` on either side, without a NAT: its NAT-D hides its own address, so both
+/// find a NAT, move to 4500 and carry ESP in UDP.
+#[test]
+fn forced_encapsulation_from_either_side() {
+    for (n, forced) in [INITIATOR, RESPONDER].into_iter().enumerate() {
+        let (mut alice, mut bob) = v1_configs();
+        [&mut alice, &mut bob][forced].config.encap = true;
+        let (mut sim, _) = Sim::new(90 + n as u64, alice, bob);
+        sim.run();
+        let (i, r) = assert_mirrored(&sim);
+        assert_eq!((i.encap, r.encap), (Some((4500, 4500)), Some((4500, 4500))));
+        assert!(sim.engines[INITIATOR].status()[0].encap);
+    }
 }

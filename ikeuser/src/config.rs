@@ -620,19 +620,15 @@ fn ikev1_limits(
             break;
         }
     }
-    if r.encap.as_ref().is_some_and(|e| *e.get_ref()) {
-        c.error::<()>(span.clone(), format_args!("{ctx}: encap = true (forced ESP in UDP) is not supported with version = 1 yet; NAT traversal itself is automatic, so leave it out (or use version = 2)"));
-    }
     for (ch, chspan) in children {
         if ch.local_ts.len() > 1 || ch.remote_ts.len() > 1 {
             c.error::<()>(chspan.clone(), format_args!("{ctx} child `{}`: IKEv1 Quick Mode carries one local and one remote subnet; make a child for each pair", ch.name));
         }
         let bad = ch.esp.iter().find(|p| {
-            matches!(p.cipher, EspCipher::ChaCha20Poly1305 | EspCipher::Ah { .. })
-                || p.cipher.integ() == Some(EspInteg::AesCmac96)
+            p.cipher == EspCipher::ChaCha20Poly1305 || p.cipher.integ() == Some(EspInteg::AesCmac96)
         });
         if let Some(p) = bad {
-            c.error::<()>(chspan.clone(), format_args!("{ctx} child `{}`: {} has no IKEv1 transform here (no ChaCha20-Poly1305, AES-CMAC or AH); use aes256gcm16 or aes256-sha256", ch.name, ripsec_alg(p.cipher)));
+            c.error::<()>(chspan.clone(), format_args!("{ctx} child `{}`: {} has no IKEv1 transform (IKEv1 has no ChaCha20-Poly1305 or AES-CMAC); use aes256gcm16 or aes256-sha256", ch.name, ripsec_alg(p.cipher)));
         }
     }
 }
@@ -1434,11 +1430,6 @@ remote_ts = ["10.2.0.0/24"]
             "IKEv1 Main Mode takes AES-CBC with a SHA-1 or SHA-2 hash",
         );
         bad(
-            psk,
-            &format!("{psk}\nencap = true"),
-            "encap = true (forced ESP in UDP) is not supported with version = 1 yet",
-        );
-        bad(
             "local_ts = [\"10.1.0.0/24\"]",
             "local_ts = [\"10.1.0.0/24\", \"10.3.0.0/24\"]",
             "IKEv1 Quick Mode carries one local and one remote subnet",
@@ -1446,7 +1437,7 @@ remote_ts = ["10.2.0.0/24"]
         bad(
             "remote_ts = [\"10.2.0.0/24\"]",
             "remote_ts = [\"10.2.0.0/24\"]\nesp_proposals = [\"chacha20poly1305\"]",
-            "chacha20poly1305 has no IKEv1 transform here",
+            "chacha20poly1305 has no IKEv1 transform (IKEv1 has no ChaCha20-Poly1305 or AES-CMAC)",
         );
         let am = check(&V1.replace(psk, &format!("{psk}\naggressive = true"))).unwrap();
         assert!(am.connections[0].aggressive);

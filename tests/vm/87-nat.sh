@@ -291,3 +291,29 @@ test_nat_ikev1_ikeuser_behind_nat_to_charon() {
 	wait_for 10 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after the rekey"
 	traffic_both_ways 20000
 }
+
+# IKEv1 between two ikeusers through the NAT, which rebinds: to another port range (the next
+# Quick Mode from behind it carries the new mapping to B), then to another address (A's next
+# R-U-THERE does). B follows each, authenticated, without a new negotiation; traffic flows.
+test_nat_ikev1_ikeuser_to_ikeuser_rebinding() {
+	nat_topology
+	ikeuser_behind_nat version=1 ike='["aes256-sha256-modp2048"]' dpd=1
+	ikeuser_public version=1 ike='["aes256-sha256-modp2048"]'
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(ike_log B | tail -5)"
+	traffic_both_ways 30000
+	local id port new
+	id=$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["id"]')
+	port=$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["peer"].rsplit(":", 1)[1]')
+	nat_remap "oifname n1 meta l4proto udp masquerade to :20000-20099" "oifname n1 masquerade"
+	ikectl A rekey c >/dev/null || fail "rekey after rebinding: $(ike_log A | tail -3)"
+	wait_for 10 "grep -q \"the peer's NAT mapping changed\" $IKE_DIR/B.log" || fail "B did not follow: $(ike_log B | tail -5)"
+	new=$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["peer"].rsplit(":", 1)[1]')
+	[ "$new" != "$port" ] && [ "$new" -ge 20000 ] && [ "$new" -le 20099 ] || fail "B's view of the peer's port: $port -> $new"
+	expect_eq "$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["id"]')" "$id" "B's ISAKMP SA (no new negotiation)"
+	traffic_both_ways 30000
+	ip -n N addr add 10.0.0.253/24 dev n1
+	nat_remap "oifname n1 snat to 10.0.0.253"
+	wait_for 10 "grep -q 'it is now at 10.0.0.253:' $IKE_DIR/B.log" || fail "B did not follow the new address: $(ike_log B | tail -5)"
+	traffic_both_ways 30000
+	expect_eq "$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["id"]')" "$id" "B's ISAKMP SA after the address change"
+}

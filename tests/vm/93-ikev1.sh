@@ -237,6 +237,49 @@ test_v1_initial_contact_from_a_restarted_peer() {
 	traffic_both_ways 20000
 }
 
+# AH children over IKEv1: an AH proposal in Quick Mode (ikeuser's list, charon's pick), traffic,
+# a rekey by charon with PFS and Deletes of protocol AH; then forced ESP in UDP (`encap = true`),
+# by the ikeuser initiator and by charon as initiator (`encap = yes`): NAT-D hides the forcing
+# side's address, both move to 4500 and the Child SAs carry ESP in UDP.
+test_v1_ah_children_and_forced_encapsulation() {
+	export SWAN_EXTRA_CONF="delete_rekeyed = yes
+		delete_rekeyed_delay = 0"
+	v1_pair tunnel44 aes256-sha256-modp2048 sha256 ah='["sha512-modp2048", "sha256-modp2048"]' -- \
+		ah_proposals=sha256-modp2048
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	expect_eq "$(json_get "$(ip netns exec A ikeuser sa list --json)" 'sorted(set((s["proto"], s["alg"]) for s in j))')" \
+		"[('ah', 'sha256')]" "ripsec's SAs in A"
+	expect_contains "$(ip -n B xfrm state)" "proto ah" "charon's SAs"
+	traffic_both_ways 30000
+	local first
+	first=$(child_spi A net)
+	swan_rekey B "$SWAN" net
+	wait_for 10 'test "$(child_spi A net)" != "$first"' || fail "charon's AH rekey did not replace the Child SA: $(ike_log A | tail -5)"
+	wait_for 10 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after charon's rekey"
+	traffic_both_ways 10000
+	ikectl A down c >/dev/null || fail "down failed"
+	wait_for 10 'test "$(charon_sas)" = 0' || fail "charon kept $(charon_sas) SAs after ikeuser's AH Deletes"
+	ikeuser_stop A
+	swan_stop B "$SWAN"
+	delete_all_netns
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128gcm16 encap=true
+	ikectl A up c >/dev/null || fail "up with encap: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	expect_contains "$(ikectl A status)" "IKE on $A_OUT:4500 <-> $B_OUT:4500, ESP in UDP"
+	ip -n B xfrm state | grep -q "encap type espinudp sport 4500 dport 4500" || fail "charon's SAs are not in UDP: $(ip -n B xfrm state)"
+	traffic_both_ways 20000
+	ikeuser_stop A
+	swan_stop B "$SWAN"
+	delete_all_netns
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128gcm16 -- encap=yes
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	expect_contains "$(ikectl A status)" "ESP in UDP"
+	ip -n B xfrm state | grep -q "encap type espinudp sport 4500 dport 4500" || fail "charon's SAs are not in UDP: $(ip -n B xfrm state)"
+	traffic_both_ways 20000
+}
+
 # ike_sa_id: the id of the ISAKMP SA in A.
 ike_sa_id() { json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["id"]'; }
 # charon_ike_sas: the ISAKMP SAs charon has.

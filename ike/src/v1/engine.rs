@@ -97,6 +97,8 @@ pub(super) struct Sent {
 /// One Child SA, by its SPIs, to find it when the peer deletes it.
 #[derive(Clone, Debug)]
 pub(super) struct ChildRecord {
+    /// ESP or AH (`proto::ESP`, `proto::AH`).
+    pub protocol: u8,
     pub inbound_spi: u32,
     pub outbound_spi: u32,
     pub status: crate::engine::ChildStatus,
@@ -155,6 +157,9 @@ pub(super) struct IsakmpSa {
     pub nat: crate::engine::NatState,
     /// The peer sent INITIAL-CONTACT, authenticated: it holds no other SA with us.
     pub initial_contact: bool,
+    /// Where the datagram being handled came from and went to: an established SA moves
+    /// there once the message proves to be the peer's ([`EngineV1::proven`]).
+    pub arrived: (SocketAddr, SocketAddr),
 }
 
 /// The IKEv1 engine: any number of ISAKMP SAs, as initiator or responder.
@@ -335,9 +340,10 @@ impl EngineV1 {
         }
         sa.last_received = bytes.to_vec();
         // After NAT detection the peer goes on from its port 4500 mapping: follow it.
-        if sa.natt && to.port() == self.natt_port {
+        if sa.natt && to.port() == self.natt_port && sa.state != P1State::Established {
             (sa.peer, sa.local) = (from, to);
         }
+        sa.arrived = (from, to);
         let keep = match message.exchange {
             ExchangeV1::MAIN if sa.state != P1State::Established => {
                 self.main_mode(now, &mut sa, &message)

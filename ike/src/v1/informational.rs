@@ -60,6 +60,7 @@ impl EngineV1 {
             }
         }
         sa.last_heard = now;
+        self.proven(sa);
         for p in &o.payloads {
             match p {
                 PayloadBodyV1::Delete(d) => self.peer_deleted(sa, d),
@@ -185,7 +186,7 @@ impl EngineV1 {
             return;
         };
         let c = sa.children.swap_remove(i);
-        self.send_informational(now, sa, vec![delete_esp(&[c.inbound_spi])]);
+        self.send_informational(now, sa, deletes(std::slice::from_ref(&c)));
         self.child_removed(sa, &c);
     }
 
@@ -193,9 +194,9 @@ impl EngineV1 {
     pub fn delete(&mut self, now: Duration, id: SaId) {
         let Some(mut sa) = self.take(id) else { return };
         if sa.state == P1State::Established {
-            let spis: Vec<u32> = sa.children.iter().map(|c| c.inbound_spi).collect();
-            if !spis.is_empty() {
-                self.send_informational(now, &mut sa, vec![delete_esp(&spis)]);
+            if !sa.children.is_empty() {
+                let payloads = deletes(&sa.children);
+                self.send_informational(now, &mut sa, payloads);
             }
             self.delete_isakmp(now, &mut sa);
         }
@@ -224,13 +225,24 @@ impl EngineV1 {
     }
 }
 
-fn delete_esp(spis: &[u32]) -> PayloadBodyV1 {
-    PayloadBodyV1::Delete(DeleteV1 {
-        doi: DOI_IPSEC,
-        protocol: proto::ESP,
-        spi_size: 4,
-        spis: spis.iter().map(|s| s.to_be_bytes().to_vec()).collect(),
-    })
+/// Delete payloads for Child SAs: one per protocol (ESP, AH), each with the inbound SPIs.
+fn deletes(children: &[super::engine::ChildRecord]) -> Vec<PayloadBodyV1> {
+    [proto::ESP, proto::AH]
+        .into_iter()
+        .filter_map(|protocol| {
+            let spis: Vec<Vec<u8>> = children
+                .iter()
+                .filter(|c| c.protocol == protocol)
+                .map(|c| c.inbound_spi.to_be_bytes().to_vec())
+                .collect();
+            (!spis.is_empty()).then_some(PayloadBodyV1::Delete(DeleteV1 {
+                doi: DOI_IPSEC,
+                protocol,
+                spi_size: 4,
+                spis,
+            }))
+        })
+        .collect()
 }
 
 fn status_of(sa: &IsakmpSa) -> IkeSaStatus {
@@ -253,7 +265,7 @@ fn status_of(sa: &IsakmpSa) -> IkeSaStatus {
         peer: sa.peer,
         local: sa.local,
         nat: sa.nat,
-        encap: sa.nat.local_behind_nat || sa.nat.peer_behind_nat,
+        encap: super::nat_t::encapsulated(sa),
         peer_id: sa.peer_id.clone(),
         auth: sa.peer_auth.clone(),
         proposal: sa

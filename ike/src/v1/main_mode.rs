@@ -105,6 +105,7 @@ impl EngineV1 {
             peer_auth: String::new(),
             natt: false,
             initial_contact: false,
+            arrived: (peer, local),
             nat: Default::default(),
             started: Duration::ZERO,
         }

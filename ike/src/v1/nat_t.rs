@@ -2,14 +2,15 @@
 //! NAT traversal for IKEv1 (RFC 3947): both sides announce it with a Vendor ID in messages 1
 //! and 2, send NAT-D payloads (a hash of cookies, address and port as each side sees them) in
 //! messages 3 and 4, and when a NAT is found, Main Mode goes on at UDP 4500 and Quick Mode
-//! asks for UDP-encapsulated ESP (RFC 3948).
+//! asks for UDP-encapsulated ESP (RFC 3948). A peer whose NAT mapping changes is followed
+//! once a message from its new address proves to be its own.
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::engine::IsakmpSa;
+use super::engine::{EngineV1, IsakmpSa, P1State};
 use super::keys::hash;
 use super::payload::PayloadBodyV1;
-use crate::engine::NatState;
+use crate::engine::{NatState, Output, SaId};
 
 /// The RFC 3947 Vendor ID: MD5("RFC 3947").
 const RFC3947_VID: [u8; 16] = [
@@ -39,12 +40,23 @@ fn nat_d(sa: &IsakmpSa, addr: SocketAddr) -> Option<Vec<u8>> {
     hash(prf, &[&sa.cookie_i, &sa.cookie_r, &ip, &port]).ok()
 }
 
-/// Our NAT-D payloads for message 3 or 4: the peer's address as we see it, then ours.
+/// Our NAT-D payloads for message 3 or 4: the peer's address as we see it, then ours. With
+/// `encap = true`, ours is the hash of an address we do not have, so that the peer finds us
+/// behind a NAT and both sides carry ESP in UDP (what strongSwan's `encap = yes` does).
 pub(super) fn payloads(sa: &IsakmpSa) -> Vec<PayloadBodyV1> {
     if !sa.natt {
         return Vec::new();
     }
-    [sa.peer, sa.local]
+    let ours = if sa.config.config.encap {
+        let nowhere: IpAddr = match sa.local.ip() {
+            IpAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+            IpAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        };
+        SocketAddr::new(nowhere, 0)
+    } else {
+        sa.local
+    };
+    [sa.peer, ours]
         .into_iter()
         .filter_map(|a| nat_d(sa, a).map(PayloadBodyV1::NatD))
         .collect()
@@ -73,7 +85,38 @@ pub(super) fn detect(sa: &IsakmpSa, payloads: &[PayloadBodyV1]) -> NatState {
     }
 }
 
-/// Whether Child SAs of this SA carry ESP in UDP.
+/// Whether Child SAs of this SA carry ESP in UDP: a NAT was found, or we forced it (and the
+/// peer speaks NAT traversal).
 pub(super) fn encapsulated(sa: &IsakmpSa) -> bool {
-    sa.nat.local_behind_nat || sa.nat.peer_behind_nat
+    sa.nat.local_behind_nat || sa.nat.peer_behind_nat || (sa.natt && sa.config.config.encap)
+}
+
+impl EngineV1 {
+    /// The message being handled for an established `sa` is the peer's (its HASH checks
+    /// out): if the peer is behind a NAT whose mapping changed, follow it before answering and
+    /// tell the caller, whose Child SAs' ESP in UDP then goes there.
+    pub(super) fn proven(&mut self, sa: &mut IsakmpSa) {
+        let (from, to) = sa.arrived;
+        let moved = (from, to) != (sa.peer, sa.local);
+        if !moved || sa.state != P1State::Established || !encapsulated(sa) {
+            return;
+        }
+        (sa.peer, sa.local) = (from, to);
+        self.outputs.push_back(Output::PeerMoved {
+            sa: sa.id,
+            peer: from,
+            local: to,
+        });
+    }
+
+    /// The data path saw authenticated ESP in UDP of `sa`'s Child SAs arrive from `peer`: its
+    /// NAT mapping moved to another port, and IKE follows (a new address waits for the next
+    /// authenticated ISAKMP message).
+    pub fn follow_peer_port(&mut self, sa: SaId, peer: SocketAddr) {
+        if let Some(s) = self.sas.iter_mut().find(|s| s.id == sa) {
+            if encapsulated(s) && s.peer.ip() == peer.ip() {
+                s.peer = peer;
+            }
+        }
+    }
 }

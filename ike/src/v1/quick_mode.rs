@@ -23,11 +23,11 @@ use super::nat_t;
 use super::payload::{PayloadBodyV1, ProposalV1, SaV1, TransformV1};
 use super::phase1::find;
 use super::quick_payloads::{
-    after_hash, agreed_life, answered_life, check_hash, child_keys, choose_p2, covers, esp_sa,
-    explain_p2, has_ids, peer_ids, pfs_exchange, proposed_life, quick_ids, quick_payloads, spi_of,
+    after_hash, agreed_life, answered_life, check_hash, child_keys, choose_p2, covers, explain_p2,
+    has_ids, p2_sa, peer_ids, pfs_exchange, proposed_life, quick_ids, quick_payloads, spi_of,
     udp_ports,
 };
-use super::suite::{p2_cipher, p2_transform, P2Params};
+use super::suite::{p2_cipher, p2_transform, protocol_of, P2Params};
 use crate::crypto::KeyExchange;
 use crate::engine::{
     describe_suite, describe_ts, ChildSa, ChildStatus, Error, FailedRequest, Output, Role,
@@ -150,9 +150,7 @@ impl EngineV1 {
             .filter_map(|(n, p)| p2_transform(n, p.cipher, params))
             .collect();
         if transforms.is_empty() {
-            return Err(
-                "no ESP proposal IKEv1 can carry (no ChaCha20-Poly1305, AES-CMAC or AH yet)".into(),
-            );
+            return Err("no proposal IKEv1 can carry (no ChaCha20-Poly1305 or AES-CMAC)".into());
         }
         let spi_in = self.allocate_spi(sa.peer.ip())?;
         let ni = self.random(NONCE_LEN);
@@ -163,7 +161,14 @@ impl EngineV1 {
             None => None,
         };
         let ids = quick_ids(&cfg)?;
-        let offer = PayloadBodyV1::Sa(esp_sa(spi_in, transforms));
+        let protocol = cfg
+            .esp_proposals
+            .first()
+            .map_or(proto::ESP, |e| protocol_of(e.cipher));
+        if protocol == proto::AH && params.udp {
+            return Err("AH cannot cross the NAT found between the peers (it authenticates the IP addresses the NAT rewrites); use ESP".into());
+        }
+        let offer = PayloadBodyV1::Sa(p2_sa(protocol, spi_in, transforms));
         let rest = quick_payloads(offer, &ni, dh.as_ref(), ids);
         let message_id = self.message_id();
         let iv = message_iv(sa.prf()?, &sa.iv, message_id).map_err(|e| e.to_string())?;
@@ -276,13 +281,12 @@ impl EngineV1 {
     /// Tells the initiator of a Quick Mode we cannot answer: NO-PROPOSAL-CHOSEN for the SPI
     /// it proposed, so it can stop and say why.
     fn refuse_quick(&mut self, now: Duration, sa: &mut IsakmpSa, o: &Opened) {
-        let spi = find!(o.payloads, Sa)
+        let (protocol, spi) = find!(o.payloads, Sa)
             .and_then(|s| s.proposals.first())
-            .map(|p| p.spi.clone())
-            .unwrap_or_default();
+            .map_or((proto::ESP, Vec::new()), |p| (p.protocol, p.spi.clone()));
         let n = PayloadBodyV1::Notify(super::payload::NotifyPayloadV1 {
             doi: DOI_IPSEC,
-            protocol: proto::ESP,
+            protocol,
             notify: super::codes::NotifyV1::NO_PROPOSAL_CHOSEN,
             spi,
             data: Vec::new(),
@@ -346,6 +350,7 @@ impl EngineV1 {
         let rest = after_hash(o)?;
         let want = hash1(prf, &Secret::new(a), message_id, rest).map_err(|e| e.to_string())?;
         check_hash(o, &want, 1)?;
+        self.proven(sa);
         let offer = find!(o.payloads, Sa).ok_or("no SA payload")?;
         let ni = find!(o.payloads, Nonce).ok_or("no nonce")?.clone();
         let (ts_i, ts_r) = peer_ids(sa, &o.payloads)?;
@@ -368,7 +373,7 @@ impl EngineV1 {
             choose_p2(offer, &cfg).ok_or_else(|| explain_p2(offer, &cfg))?;
         let spi_out = spi_of(&proposal)?;
         let spi_in = self.allocate_spi(sa.peer.ip())?;
-        let (life, shortened) = agreed_life(params.life, cfg.life, spi_in)?;
+        let (life, shortened) = agreed_life(params.life, cfg.life, (proposal.protocol, spi_in))?;
         let nr = self.random(NONCE_LEN);
         let (dh, g_qm) = pfs_exchange(self, params.pfs, find!(o.payloads, Ke))?;
         let keys = child_keys(sa, cipher, g_qm.as_ref(), (spi_in, spi_out), (&ni, &nr))?;
@@ -431,6 +436,7 @@ impl EngineV1 {
         let want =
             hash2(prf, &a, q.message_id, &q.ni, after_hash(o)?).map_err(|e| e.to_string())?;
         check_hash(o, &want, 2)?;
+        self.proven(sa);
         let cfg = sa
             .config
             .config
@@ -444,7 +450,7 @@ impl EngineV1 {
         let (cipher, params) = answer
             .transforms
             .first()
-            .and_then(p2_cipher)
+            .and_then(|t| p2_cipher(answer.protocol, t))
             .filter(|(c, p)| cfg.esp_proposals.iter().any(|e| e.cipher == *c) && p.mode == cfg.mode)
             .ok_or("the responder chose a transform we did not offer")?;
         let nr = find!(o.payloads, Nonce).ok_or("no nonce")?.clone();
@@ -519,7 +525,10 @@ impl EngineV1 {
         let a = Secret::from_slice(sa.keys.as_ref().ok_or("no keys")?.skeyid_a.as_bytes());
         let want = hash3(prf, &a, q.message_id, &q.ni, &q.nr).map_err(|e| e.to_string())?;
         check_hash(o, &want, 3)?;
-        if let Some(child) = q.pending {
+        self.proven(sa);
+        if let Some(mut child) = q.pending {
+            // The peer may have moved (a NAT rebinding) since message 1.
+            (child.peer, child.encap) = (sa.peer, udp_ports(sa));
             self.install(now, sa, child);
         }
         Ok(())
@@ -527,6 +536,7 @@ impl EngineV1 {
 
     fn install(&mut self, now: Duration, sa: &mut IsakmpSa, child: ChildSa) {
         sa.children.push(ChildRecord {
+            protocol: protocol_of(child.cipher),
             inbound_spi: child.inbound.spi,
             outbound_spi: child.outbound.spi,
             status: ChildStatus {

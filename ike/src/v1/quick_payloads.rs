@@ -2,7 +2,7 @@
 //! The payloads of Quick Mode: our SA offer, nonce, KE and IDci/IDcr; the HASH checks; the
 //! peer's selectors and the child and transform we take for them; the Child SA keys.
 
-use super::codes::{proto, NotifyV1, PayloadV1, DOI_IPSEC, SIT_IDENTITY_ONLY};
+use super::codes::{NotifyV1, PayloadV1, DOI_IPSEC, SIT_IDENTITY_ONLY};
 use super::crypt::Opened;
 use super::engine::{EngineV1, IsakmpSa};
 use super::ids::{host_selector, selector_of, selector_payload};
@@ -12,7 +12,7 @@ use super::payload::{
     encode_attributes, parse_attributes, NotifyPayloadV1, PayloadBodyV1, ProposalV1, SaV1,
     TransformV1,
 };
-use super::suite::{life_attributes, life_of, p2_cipher, P2Params};
+use super::suite::{life_attributes, life_of, p2_cipher, protocol_of, P2Params};
 use crate::codes::TransformType;
 use crate::crypto::{ct_eq, KeyExchange};
 use crate::engine::{describe_suite, ChildConfig, ChildDirection, EspCipher, LifeLimits};
@@ -25,14 +25,14 @@ pub(super) fn udp_ports(sa: &IsakmpSa) -> Option<(u16, u16)> {
     nat_t::encapsulated(sa).then(|| (sa.local.port(), sa.peer.port()))
 }
 
-/// An SA payload with one ESP proposal.
-pub(super) fn esp_sa(spi: u32, transforms: Vec<TransformV1>) -> SaV1 {
+/// An SA payload with one ESP or AH proposal.
+pub(super) fn p2_sa(protocol: u8, spi: u32, transforms: Vec<TransformV1>) -> SaV1 {
     SaV1 {
         doi: DOI_IPSEC,
         situation: SIT_IDENTITY_ONLY,
         proposals: vec![ProposalV1 {
             number: 1,
-            protocol: proto::ESP,
+            protocol,
             spi: spi.to_be_bytes().to_vec(),
             transforms,
         }],
@@ -139,13 +139,22 @@ pub(super) fn choose_p2(
     offer: &SaV1,
     cfg: &ChildConfig,
 ) -> Option<(ProposalV1, TransformV1, crate::engine::EspCipher, P2Params)> {
-    let proposal = offer.proposals.iter().find(|p| p.protocol == proto::ESP)?;
+    offer.proposals.iter().find_map(|proposal| {
+        choose_transform(proposal, cfg)
+            .map(|(t, cipher, params)| (proposal.clone(), t, cipher, params))
+    })
+}
+
+fn choose_transform(
+    proposal: &ProposalV1,
+    cfg: &ChildConfig,
+) -> Option<(TransformV1, crate::engine::EspCipher, P2Params)> {
     proposal.transforms.iter().find_map(|t| {
-        let (cipher, params) = p2_cipher(t)?;
+        let (cipher, params) = p2_cipher(proposal.protocol, t)?;
         let ok = params.mode == cfg.mode
             && (params.pfs.is_some() || !cfg.pfs)
             && cfg.esp_proposals.iter().any(|e| e.cipher == cipher);
-        ok.then(|| (proposal.clone(), t.clone(), cipher, params))
+        ok.then(|| (t.clone(), cipher, params))
     })
 }
 
@@ -156,20 +165,23 @@ pub(super) fn explain_p2(offer: &SaV1, cfg: &ChildConfig) -> String {
     let transforms: Vec<(u8, Option<(EspCipher, P2Params)>)> = offer
         .proposals
         .iter()
-        .flat_map(|p| p.transforms.iter().map(|t| (p.protocol, p2_cipher(t))))
+        .flat_map(|p| {
+            p.transforms
+                .iter()
+                .map(|t| (p.protocol, p2_cipher(p.protocol, t)))
+        })
         .collect();
     let offered: Vec<String> = transforms
         .iter()
-        .map(|(protocol, t)| match (protocol, t) {
-            (&proto::ESP, Some((c, p))) => describe_p2(*c, p),
-            (&proto::ESP, None) => "an ESP transform ripsec does not speak".into(),
-            _ => format!("protocol {protocol} (ripsec's IKEv1 children are ESP)"),
+        .map(|(protocol, t)| match t {
+            Some((c, p)) => describe_p2(*c, p),
+            None => format!("a transform of protocol {protocol} ripsec does not speak"),
         })
         .collect();
     let ours: Vec<String> = cfg
         .esp_proposals
         .iter()
-        .map(|e| describe_suite(&e.cipher.transforms()))
+        .map(|e| describe_child_suite(e.cipher))
         .collect();
     let near = transforms.iter().find_map(|(_, t)| {
         let (c, p) = t.as_ref()?;
@@ -205,11 +217,17 @@ fn describe_p2(c: EspCipher, p: &P2Params) -> String {
         || "no PFS".to_string(),
         |g| format!("PFS {}", transform_name(TransformType::DH, g.id(), None)),
     );
-    format!(
-        "{} {} {pfs}",
-        describe_suite(&c.transforms()),
-        mode_name(p.mode)
-    )
+    format!("{} {} {pfs}", describe_child_suite(c), mode_name(p.mode))
+}
+
+/// A child's suite, AH ones marked as such ("AH HMAC_SHA2_256_128").
+fn describe_child_suite(c: EspCipher) -> String {
+    let suite = describe_suite(&c.transforms());
+    if matches!(c, EspCipher::Ah { .. }) {
+        format!("AH {suite}")
+    } else {
+        suite
+    }
 }
 
 fn mode_name(m: crate::engine::Mode) -> &'static str {
@@ -257,7 +275,7 @@ pub(super) fn child_keys(
             prf,
             d,
             g,
-            proto::ESP,
+            protocol_of(cipher),
             spi.to_be_bytes(),
             nonces,
             enc + integ,
@@ -291,7 +309,7 @@ pub(super) fn proposed_life(sa: &IsakmpSa, cfg: &ChildConfig) -> LifeLimits {
 pub(super) fn agreed_life(
     offered: LifeLimits,
     ours: LifeLimits,
-    spi_in: u32,
+    (protocol, spi_in): (u8, u32),
 ) -> Result<(LifeLimits, Option<PayloadBodyV1>), String> {
     let offered = LifeLimits {
         secs: offered.secs.or(Some(DEFAULT_LIFE_SECS)),
@@ -305,7 +323,7 @@ pub(super) fn agreed_life(
     encode_attributes(&life_attributes(agreed), &mut data).map_err(|e| e.to_string())?;
     let notify = PayloadBodyV1::Notify(NotifyPayloadV1 {
         doi: DOI_IPSEC,
-        protocol: proto::ESP,
+        protocol,
         notify: NotifyV1::RESPONDER_LIFETIME,
         spi: spi_in.to_be_bytes().to_vec(),
         data,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::codes::{p1_attr, p2_attr};
+use super::codes::{p1_attr, p2_attr, proto};
 use super::payload::TransformV1;
 use crate::crypto::{DhGroup, SkCipher, SkInteg};
 use crate::engine::{describe_suite, EspCipher, EspInteg, IkeProposal, LifeLimits, Mode};
@@ -242,9 +242,32 @@ const fn auth_id(integ: EspInteg) -> Option<u16> {
     }
 }
 
-/// The ESP transform ID, key length and integrity of a cipher; `None` for what IKEv1 lacks.
+/// IKEv1's AH transform IDs (RFC 2407 §4.4.3, RFC 4868 §4, RFC 3566): AH_SHA is 3, the
+/// others equal their Authentication Algorithm.
+const fn ah_id(integ: EspInteg) -> Option<u8> {
+    match integ {
+        EspInteg::Sha1_96 => Some(3),
+        EspInteg::Sha256_128 => Some(5),
+        EspInteg::Sha384_192 => Some(6),
+        EspInteg::Sha512_256 => Some(7),
+        EspInteg::AesXcbc96 => Some(9),
+        EspInteg::AesCmac96 => None,
+    }
+}
+
+/// The IPsec protocol whose proposals carry a cipher: AH or ESP.
+pub(crate) fn protocol_of(c: EspCipher) -> u8 {
+    if matches!(c, EspCipher::Ah { .. }) {
+        proto::AH
+    } else {
+        proto::ESP
+    }
+}
+
+/// The transform ID, key length and integrity of a cipher; `None` for what IKEv1 lacks.
 fn esp_ids(c: EspCipher) -> Option<(u8, Option<u16>, Option<u16>)> {
     Some(match c {
+        EspCipher::Ah { integ } => (ah_id(integ)?, None, Some(auth_id(integ)?)),
         EspCipher::AesCbc { key_bits, integ } => (ESP_AES, Some(key_bits), Some(auth_id(integ)?)),
         EspCipher::Null { integ } => (ESP_NULL, None, Some(auth_id(integ)?)),
         EspCipher::AesGcm { key_bits, icv } => {
@@ -256,7 +279,7 @@ fn esp_ids(c: EspCipher) -> Option<(u8, Option<u16>, Option<u16>)> {
             (id, Some(key_bits), None)
         }
         EspCipher::AesGmac { key_bits } => (ESP_NULL_AUTH_AES_GMAC, Some(key_bits), None),
-        EspCipher::ChaCha20Poly1305 | EspCipher::Ah { .. } => return None,
+        EspCipher::ChaCha20Poly1305 => return None,
     })
 }
 
@@ -273,7 +296,7 @@ pub(crate) struct P2Params {
     pub udp: bool,
 }
 
-/// A Quick Mode ESP transform.
+/// A Quick Mode ESP or AH transform.
 pub(crate) fn p2_transform(number: u8, c: EspCipher, p: P2Params) -> Option<TransformV1> {
     let (id, bits, auth) = esp_ids(c)?;
     let mut attributes = life_attributes(p.life);
@@ -302,8 +325,9 @@ pub(crate) fn p2_transform(number: u8, c: EspCipher, p: P2Params) -> Option<Tran
     })
 }
 
-/// The cipher and parameters of a Quick Mode ESP transform, if this crate speaks them.
-pub(crate) fn p2_cipher(t: &TransformV1) -> Option<(EspCipher, P2Params)> {
+/// The cipher and parameters of a Quick Mode transform of `protocol` (ESP or AH), if this
+/// crate speaks them.
+pub(crate) fn p2_cipher(protocol: u8, t: &TransformV1) -> Option<(EspCipher, P2Params)> {
     // 3 and 4 are RFC 3947's UDP-Tunnel and UDP-Transport, 61443/61444 the drafts' values.
     let (mode, udp) = match attr(t, p2_attr::ENCAPSULATION)? {
         1 => (Mode::Tunnel, false),
@@ -324,6 +348,15 @@ pub(crate) fn p2_cipher(t: &TransformV1) -> Option<(EspCipher, P2Params)> {
             .find(|i| auth_id(*i).map(u64::from) == auth)
     };
     let cipher = match t.id {
+        // AH's transform ID names the algorithm; its Authentication Algorithm must agree.
+        id if protocol == proto::AH => {
+            let by_id = EspInteg::ALL.into_iter().find(|i| ah_id(*i) == Some(id))?;
+            if auth.is_some_and(|a| auth_id(by_id).map(u64::from) != Some(a)) {
+                return None;
+            }
+            EspCipher::Ah { integ: by_id }
+        }
+        _ if protocol != proto::ESP => return None,
         ESP_AES => EspCipher::AesCbc {
             key_bits: bits?,
             integ: integ()?,
@@ -400,8 +433,30 @@ mod tests {
             EspCipher::AesGmac { key_bits: 192 },
         ] {
             let t = p2_transform(1, c, params).unwrap();
-            assert_eq!(p2_cipher(&t), Some((c, params)), "{c:?}");
+            assert_eq!(p2_cipher(proto::ESP, &t), Some((c, params)), "{c:?}");
         }
+        for integ in [EspInteg::Sha1_96, EspInteg::Sha512_256, EspInteg::AesXcbc96] {
+            let c = EspCipher::Ah { integ };
+            let t = p2_transform(1, c, params).unwrap();
+            assert_eq!(p2_cipher(proto::AH, &t), Some((c, params)), "{c:?}");
+            // The same transform ID means something else in ESP (AH_SHA 3 is ESP_3DES).
+            assert_ne!(p2_cipher(proto::ESP, &t), Some((c, params)));
+        }
+        let mut sha1 = p2_transform(
+            1,
+            EspCipher::Ah {
+                integ: EspInteg::Sha1_96,
+            },
+            params,
+        )
+        .unwrap();
+        assert_eq!(sha1.id, 3);
+        sha1.id = 5;
+        assert_eq!(
+            p2_cipher(proto::AH, &sha1),
+            None,
+            "AH_SHA2_256 with HMAC-SHA-1"
+        );
         assert!(p2_transform(1, EspCipher::ChaCha20Poly1305, params).is_none());
     }
 

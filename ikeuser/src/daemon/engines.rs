@@ -154,7 +154,9 @@ impl Engines {
     }
 
     pub fn follow_peer_port(&mut self, sa: SaId, peer: SocketAddr) {
-        if !EngineV1::owns(sa) {
+        if EngineV1::owns(sa) {
+            self.v1.follow_peer_port(sa, peer);
+        } else {
             self.v2.follow_peer_port(sa, peer);
         }
     }
