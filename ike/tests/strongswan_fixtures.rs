@@ -5,6 +5,8 @@
 //! Our side parses charon's own IKE_SA_INIT messages, picks key sizes from the chosen
 //! proposal, and must arrive at charon's SKEYSEED, SK_* and Child SA keys byte for byte.
 
+mod swan_fixture;
+
 use std::collections::HashMap;
 
 use ripsec_ike::crypto::SkCipher;
@@ -21,22 +23,7 @@ struct Capture {
 
 impl Capture {
     fn load(name: &'static str, text: &str) -> Self {
-        let mut values = HashMap::new();
-        for line in text
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-        {
-            let (k, v) = line.split_once(" = ").expect("name = value");
-            let bytes = if k == "proposal" {
-                v.as_bytes().to_vec()
-            } else {
-                (0..v.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&v[i..i + 2], 16).expect("hex"))
-                    .collect()
-            };
-            values.insert(k.to_string(), bytes);
-        }
+        let values = swan_fixture::values(text, &["proposal"]);
         Self { name, values }
     }
 

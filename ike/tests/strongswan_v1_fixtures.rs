@@ -6,6 +6,8 @@
 //! HASH_I/HASH_R, Quick Mode HASH(1)/(2)/(3) and KEYMAT byte for byte. Only g^xy (and the PFS
 //! g^xy) come from charon: nobody logs the private values.
 
+mod swan_fixture;
+
 use std::collections::HashMap;
 
 use cbc::cipher::block_padding::NoPadding;
@@ -32,22 +34,7 @@ struct Capture {
 
 impl Capture {
     fn load(text: &str) -> Self {
-        let mut values = HashMap::new();
-        for line in text
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-        {
-            let (k, v) = line.split_once(" = ").expect("name = value");
-            let bytes = if matches!(k, "name" | "mode" | "ike" | "esp") {
-                v.as_bytes().to_vec()
-            } else {
-                (0..v.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&v[i..i + 2], 16).expect("hex"))
-                    .collect()
-            };
-            values.insert(k.to_string(), bytes);
-        }
+        let values = swan_fixture::values(text, &["name", "mode", "ike", "esp"]);
         let name = String::from_utf8(values["name"].clone()).expect("utf-8");
         Self { name, values }
     }

@@ -316,4 +316,5 @@ test_nat_ikev1_ikeuser_to_ikeuser_rebinding() {
 	wait_for 10 "grep -q 'it is now at 10.0.0.253:' $IKE_DIR/B.log" || fail "B did not follow the new address: $(ike_log B | tail -5)"
 	traffic_both_ways 30000
 	expect_eq "$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["id"]')" "$id" "B's ISAKMP SA after the address change"
+	expect_eq "$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["peer"].rsplit(":", 1)[0]')" 10.0.0.253 "B's ISAKMP peer"
 }

@@ -232,26 +232,27 @@ pub fn print(v: &Value) {
 
 /// "rekey in 3240 s, expires in 3540 s" (or "no rekey, no expiry" for unlimited SAs).
 fn lifetimes(rekey: &Value, expire: &Value) -> String {
-    let part = |v: &Value, what: &str, none: &str| {
-        v.as_u64()
-            .map_or_else(|| none.to_string(), |t| format!("{what} in {t} s"))
-    };
-    format!(
-        "{}, {}",
-        part(rekey, "rekey", "no rekey"),
-        part(expire, "expires", "no expiry")
+    limits(
+        (rekey, "rekey in", "no rekey"),
+        (expire, "expires in", "no expiry"),
+        "s",
     )
 }
 
 /// "rekey after 1000000 bytes, expires after 2000000 bytes".
 fn byte_limits(rekey: &Value, expire: &Value) -> String {
-    let part = |v: &Value, what: &str, none: &str| {
-        v.as_u64()
-            .map_or_else(|| none.to_string(), |b| format!("{what} after {b} bytes"))
-    };
-    format!(
-        "{}, {}",
-        part(rekey, "rekey", "no rekey by bytes"),
-        part(expire, "expires", "no expiry by bytes")
+    limits(
+        (rekey, "rekey after", "no rekey by bytes"),
+        (expire, "expires after", "no expiry by bytes"),
+        "bytes",
     )
+}
+
+/// Two limits, each "WHAT N UNIT", or its NONE when it has no number.
+fn limits(soft: (&Value, &str, &str), hard: (&Value, &str, &str), unit: &str) -> String {
+    let part = |(v, what, none): (&Value, &str, &str)| {
+        v.as_u64()
+            .map_or_else(|| none.to_string(), |n| format!("{what} {n} {unit}"))
+    };
+    format!("{}, {}", part(soft), part(hard))
 }
