@@ -117,6 +117,28 @@ impl Sim {
         (sim, id)
     }
 
+    /// alice initiates from `private()`, behind the NAT.
+    fn behind_nat(seed: u64, alice: ConfigV1, bob: ConfigV1) -> Self {
+        let policy = RetransmitPolicy::default();
+        let mut engines = [
+            EngineV1::new(Box::new(TestRng(XorShift(seed))), policy),
+            EngineV1::new(Box::new(TestRng(XorShift(seed + 1000))), policy),
+        ];
+        engines[RESPONDER].add_config(bob);
+        engines[INITIATOR].initiate(Duration::ZERO, alice, 0, private());
+        Sim {
+            engines,
+            outputs: [Vec::new(), Vec::new()],
+            now: Duration::ZERO,
+            rng: XorShift(seed + 7),
+            loss: 0,
+            dup: 0,
+            dead: None,
+            nat: true,
+            remap: 0,
+        }
+    }
+
     /// Delivers datagrams (losing, duplicating and swapping some) and runs timers until quiet.
     fn run(&mut self) {
         for _ in 0..400 {
@@ -670,24 +692,7 @@ fn main_mode_with_rsa_certificates() {
 #[test]
 fn nat_traversal_moves_to_4500_and_encapsulates() {
     let (alice, bob) = v1_configs();
-    let policy = RetransmitPolicy::default();
-    let mut engines = [
-        EngineV1::new(Box::new(TestRng(XorShift(18))), policy),
-        EngineV1::new(Box::new(TestRng(XorShift(1018))), policy),
-    ];
-    engines[RESPONDER].add_config(bob);
-    engines[INITIATOR].initiate(Duration::ZERO, alice, 0, private());
-    let mut sim = Sim {
-        engines,
-        outputs: [Vec::new(), Vec::new()],
-        now: Duration::ZERO,
-        rng: XorShift(25),
-        loss: 0,
-        dup: 0,
-        dead: None,
-        nat: true,
-        remap: 0,
-    };
+    let mut sim = Sim::behind_nat(18, alice, bob);
     sim.run();
     let (i, r) = assert_mirrored(&sim);
     assert_eq!(i.encap, Some((4500, 4500)));
@@ -922,4 +927,29 @@ fn forced_encapsulation_from_either_side() {
         assert_eq!((i.encap, r.encap), (Some((4500, 4500)), Some((4500, 4500))));
         assert!(sim.engines[INITIATOR].status()[0].encap);
     }
+}
+
+/// Transport mode across the NAT: alice's IDs name its private address, which bob takes as
+/// the NAT's public one (the address IKE comes from); both carry NAT-OA and ESP in UDP.
+#[test]
+fn transport_mode_across_a_nat() {
+    let (mut alice, mut bob) = v1_configs();
+    let host = |a: SocketAddr| match a.ip() {
+        std::net::IpAddr::V4(v) => net(v.octets(), v.octets()[3]),
+        std::net::IpAddr::V6(_) => unreachable!("IPv4 only here"),
+    };
+    alice.config.children[0].ts_local = vec![host(private())];
+    alice.config.children[0].ts_remote = vec![host(addr(RESPONDER))];
+    bob.config.children[0].ts_local = vec![host(addr(RESPONDER))];
+    bob.config.children[0].ts_remote = vec![host(addr(INITIATOR))];
+    for c in [&mut alice.config, &mut bob.config] {
+        c.children[0].mode = Mode::Transport;
+    }
+    let mut sim = Sim::behind_nat(95, alice, bob);
+    sim.run();
+    let (i, r) = assert_mirrored(&sim);
+    assert_eq!((i.mode, i.encap), (Mode::Transport, Some((4500, 4500))));
+    assert_eq!(i.ts_local, vec![host(private())]);
+    assert_eq!(r.ts_remote, vec![host(addr(INITIATOR))], "the NAT's address");
+    assert_eq!(r.ts_local, vec![host(addr(RESPONDER))]);
 }

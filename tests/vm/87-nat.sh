@@ -318,3 +318,30 @@ test_nat_ikev1_ikeuser_to_ikeuser_rebinding() {
 	expect_eq "$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["id"]')" "$id" "B's ISAKMP SA after the address change"
 	expect_eq "$(json_get "$(ikectl B status --json)" 'j["status"]["ike_sas"][0]["peer"].rsplit(":", 1)[0]')" 10.0.0.253 "B's ISAKMP peer"
 }
+
+# IKEv1 transport mode across the NAT with charon, each side behind it in turn: the IDs name
+# the private address, each responder takes the NAT's address instead (NAT-OA reports the
+# originals), ESP goes in UDP (UDP-Transport) and TCP checksums over rewritten addresses pass.
+test_nat_ikev1_transport_each_side_behind_the_nat() {
+	nat_topology
+	local v1=(version=1 ike='["aes256-sha256-modp2048"]')
+	ikeuser_behind_nat "${v1[@]}" mode=transport local_ts=192.168.1.2/32 remote_ts=10.0.0.2/32
+	charon B 10.0.0.2 "" 10.0.0.2/32 dynamic b.nat.test a.nat.test mode=transport \
+		ike.version=1 proposals=aes256-sha256-modp2048 dpd_delay=0s
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	expect_contains "$(ikectl A status)" "192.168.1.2/32 === 10.0.0.2/32"
+	ip -n B xfrm policy | grep -q "src 10.0.0.2/32 dst $NAT_PUBLIC/32" || fail "charon's policy: $(ip -n B xfrm policy)"
+	transport_traffic
+	ikeuser_stop A
+	swan_stop B "$SWAN"
+	delete_all_netns
+	nat_topology
+	ikeuser_public "${v1[@]}" mode=transport local_ts=10.0.0.2/32 remote_ts=$NAT_PUBLIC/32
+	charon A 192.168.1.2 10.0.0.2 dynamic dynamic a.nat.test b.nat.test mode=transport \
+		ike.version=1 proposals=aes256-sha256-modp2048 dpd_delay=0s
+	swan_initiate A "$SWAN" net c || fail "charon could not initiate: $(ike_log B | tail -5)"
+	expect_contains "$(ikectl B status)" "10.0.0.2/32 === $NAT_PUBLIC/32"
+	transport_traffic
+	ikectl B rekey c >/dev/null || fail "child rekey from the public side: $(ike_log B | tail -3)"
+	transport_traffic
+}

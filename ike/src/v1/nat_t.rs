@@ -8,9 +8,15 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::engine::{EngineV1, IsakmpSa, P1State};
+use super::ids::host_selector;
 use super::keys::hash;
 use super::payload::PayloadBodyV1;
-use crate::engine::{NatState, Output, SaId};
+use crate::engine::{NatState, Output, Role, SaId};
+use crate::traffic_selector::TrafficSelector;
+
+/// ID types of NAT-OA payloads (RFC 2407 §4.6.2.1).
+const ID_IPV4_ADDR: u8 = 1;
+const ID_IPV6_ADDR: u8 = 5;
 
 /// The RFC 3947 Vendor ID: MD5("RFC 3947").
 const RFC3947_VID: [u8; 16] = [
@@ -89,6 +95,36 @@ pub(super) fn detect(sa: &IsakmpSa, payloads: &[PayloadBodyV1]) -> NatState {
 /// peer speaks NAT traversal).
 pub(super) fn encapsulated(sa: &IsakmpSa) -> bool {
     sa.nat.local_behind_nat || sa.nat.peer_behind_nat || (sa.natt && sa.config.config.encap)
+}
+
+/// NAT-OA payloads for a transport-mode Quick Mode across a NAT (RFC 3947 §5.2): the
+/// initiator's address, then the responder's, each as this side sees them. They only report;
+/// the addresses that count are the IKE ones ([`transport_ids`]).
+pub(super) fn original_addresses(sa: &IsakmpSa) -> Vec<PayloadBodyV1> {
+    let (i, r) = match sa.role {
+        Role::Initiator => (sa.local.ip(), sa.peer.ip()),
+        Role::Responder => (sa.peer.ip(), sa.local.ip()),
+    };
+    [i, r]
+        .into_iter()
+        .map(|ip| match ip {
+            IpAddr::V4(a) => PayloadBodyV1::NatOa(ID_IPV4_ADDR, a.octets().to_vec()),
+            IpAddr::V6(a) => PayloadBodyV1::NatOa(ID_IPV6_ADDR, a.octets().to_vec()),
+        })
+        .collect()
+}
+
+/// Behind a NAT, transport-mode IDs name addresses the NAT rewrote: the peers' IKE addresses
+/// stand in for them, with the IDs' protocol and ports (as strongSwan does).
+pub(super) fn transport_ids(
+    sa: &IsakmpSa,
+    (ts_i, ts_r): (TrafficSelector, TrafficSelector),
+) -> (TrafficSelector, TrafficSelector) {
+    let host = |ts: TrafficSelector, ip| TrafficSelector {
+        addresses: host_selector(ip).addresses,
+        ..ts
+    };
+    (host(ts_i, sa.peer.ip()), host(ts_r, sa.local.ip()))
 }
 
 impl EngineV1 {

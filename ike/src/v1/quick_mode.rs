@@ -24,13 +24,13 @@ use super::payload::{PayloadBodyV1, ProposalV1, SaV1, TransformV1};
 use super::phase1::find;
 use super::quick_payloads::{
     after_hash, agreed_life, answered_life, check_hash, child_keys, choose_p2, covers, explain_p2,
-    has_ids, p2_sa, peer_ids, pfs_exchange, proposed_life, quick_ids, quick_payloads, spi_of,
-    udp_ports,
+    has_ids, offers_udp_transport, p2_sa, peer_ids, pfs_exchange, proposed_life, quick_ids,
+    quick_payloads, spi_of, udp_ports,
 };
 use super::suite::{p2_cipher, p2_transform, protocol_of, P2Params};
 use crate::crypto::KeyExchange;
 use crate::engine::{
-    describe_suite, describe_ts, ChildSa, ChildStatus, Error, FailedRequest, Output, Role,
+    describe_suite, describe_ts, ChildSa, ChildStatus, Error, FailedRequest, Mode, Output, Role,
 };
 use crate::secret::Secret;
 
@@ -169,7 +169,10 @@ impl EngineV1 {
             return Err("AH cannot cross the NAT found between the peers (it authenticates the IP addresses the NAT rewrites); use ESP".into());
         }
         let offer = PayloadBodyV1::Sa(p2_sa(protocol, spi_in, transforms));
-        let rest = quick_payloads(offer, &ni, dh.as_ref(), ids);
+        let mut rest = quick_payloads(offer, &ni, dh.as_ref(), ids);
+        if params.udp && params.mode == Mode::Transport {
+            rest.extend(nat_t::original_addresses(sa));
+        }
         let message_id = self.message_id();
         let iv = message_iv(sa.prf()?, &sa.iv, message_id).map_err(|e| e.to_string())?;
         let h = |a: &Secret, bytes: &[u8]| hash1(suite.prf, a, message_id, bytes);
@@ -353,7 +356,12 @@ impl EngineV1 {
         self.proven(sa);
         let offer = find!(o.payloads, Sa).ok_or("no SA payload")?;
         let ni = find!(o.payloads, Nonce).ok_or("no nonce")?.clone();
-        let (ts_i, ts_r) = peer_ids(sa, &o.payloads)?;
+        let (ids_i, ids_r) = peer_ids(sa, &o.payloads)?;
+        let (ts_i, ts_r) = if offers_udp_transport(offer) && nat_t::encapsulated(sa) {
+            nat_t::transport_ids(sa, (ids_i.clone(), ids_r.clone()))
+        } else {
+            (ids_i.clone(), ids_r.clone())
+        };
         let (child, cfg) = sa
             .config
             .config
@@ -397,9 +405,13 @@ impl EngineV1 {
             }],
             ..offer.clone()
         });
-        let echo = has_ids(&o.payloads).then(|| (selector_payload(&ts_i), selector_payload(&ts_r)));
+        let echo =
+            has_ids(&o.payloads).then(|| (selector_payload(&ids_i), selector_payload(&ids_r)));
         let ids = echo.and_then(|(i, r)| Some((i?, r?)));
         let mut rest = quick_payloads(answer, &nr, dh.as_ref(), ids);
+        if params.udp && params.mode == Mode::Transport {
+            rest.extend(nat_t::original_addresses(sa));
+        }
         rest.extend(shortened);
         let iv = o.next_iv.clone();
         let h = |a: &Secret, bytes: &[u8]| hash2(prf, a, message_id, &ni, bytes);

@@ -237,6 +237,16 @@ fn mode_name(m: crate::engine::Mode) -> &'static str {
     }
 }
 
+/// Whether the peer asks for UDP-encapsulated transport mode (RFC 3947's UDP-Transport).
+pub(super) fn offers_udp_transport(offer: &SaV1) -> bool {
+    offer.proposals.iter().any(|p| {
+        p.transforms.iter().any(|t| {
+            p2_cipher(p.protocol, t)
+                .is_some_and(|(_, q)| q.udp && q.mode == crate::engine::Mode::Transport)
+        })
+    })
+}
+
 pub(super) fn spi_of(p: &ProposalV1) -> Result<u32, String> {
     <[u8; 4]>::try_from(p.spi.as_slice())
         .map(u32::from_be_bytes)
