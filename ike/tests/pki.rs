@@ -746,3 +746,31 @@ fn our_rsa_signatures_equal_openssls() {
     let (_, data) = sign_auth(&key, &octets, None, &mut OsRandom).unwrap();
     assert_eq!(data, fixture("octets.rsa-sha1.sig"));
 }
+
+/// IKEv1 signatures with ECDSA keys: r and s with the hash itself as the digest (as strongSwan
+/// signs), checked with the certificate's key; a changed hash or signature fails.
+#[test]
+fn ikev1_ecdsa_signatures_round_trip() {
+    use ripsec_ike::pki::{sign_v1, verify_v1};
+    let hash = [0x5au8; 32];
+    for (cert, key, len) in [
+        ("right-ec.crt", "right-ec.sec1.key", 64),
+        ("leaf-p384.crt", "leaf-p384.key", 96),
+    ] {
+        let sig = sign_v1(&pki_common::key(key), &hash, &mut OsRandom).expect("sign");
+        assert_eq!(sig.len(), len, "{cert}: r and s, not DER");
+        let cert = pki_common::cert(cert);
+        verify_v1(&cert, &hash, &sig).expect("verifies");
+        // Not IKEv2's method 9/10, which hashes first: the hash is the digest itself.
+        let method = if len == 64 {
+            AuthMethod::ECDSA_SHA256_P256
+        } else {
+            AuthMethod::ECDSA_SHA384_P384
+        };
+        assert!(ripsec_ike::pki::verify_auth(&cert, method, &sig, &hash).is_err());
+        assert!(verify_v1(&cert, &[0xa5; 32], &sig).is_err());
+        let mut bad = sig.clone();
+        bad[3] ^= 1;
+        assert!(verify_v1(&cert, &hash, &bad).is_err());
+    }
+}

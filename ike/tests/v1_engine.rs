@@ -950,6 +950,44 @@ fn transport_mode_across_a_nat() {
     let (i, r) = assert_mirrored(&sim);
     assert_eq!((i.mode, i.encap), (Mode::Transport, Some((4500, 4500))));
     assert_eq!(i.ts_local, vec![host(private())]);
-    assert_eq!(r.ts_remote, vec![host(addr(INITIATOR))], "the NAT's address");
+    assert_eq!(
+        r.ts_remote,
+        vec![host(addr(INITIATOR))],
+        "the NAT's address"
+    );
     assert_eq!(r.ts_local, vec![host(addr(RESPONDER))]);
+}
+
+/// Main Mode with ECDSA certificates (Authentication Method 9 for P-256): SIG holds r and s
+/// over the hash. A peer with RSA signatures has no method in common.
+#[test]
+fn main_mode_with_ecdsa_certificates() {
+    use ripsec_ike::Identity;
+    let (mut alice, mut bob) = v1_configs();
+    alice.config.auth = pki_common::pubkey("left-ec.crt", "left-ec.key", &["ca-ec.crt"]);
+    bob.config.auth = pki_common::pubkey("right-ec.crt", "right-ec.sec1.key", &["ca-ec.crt"]);
+    let (left, right) = (
+        Identity::Fqdn("left.ripsec.test".into()),
+        Identity::Fqdn("right.ripsec.test".into()),
+    );
+    (alice.config.local_id, alice.config.remote_id) = (left.clone(), right.clone());
+    (bob.config.local_id, bob.config.remote_id) = (right, left);
+    let (mut sim, _) = Sim::new(96, alice, bob.clone());
+    sim.run();
+    assert_mirrored(&sim);
+    let status = sim.engines[RESPONDER].status();
+    assert!(status[0].auth.contains("pubkey"), "{:?}", status[0].auth);
+    let (mut rsa, _) = v1_configs();
+    rsa.config.auth = pki_common::left_rsa();
+    rsa.config.local_id = Identity::Fqdn("left.ripsec.test".into());
+    rsa.config.remote_id = Identity::Fqdn("right.ripsec.test".into());
+    let (mut sim, _) = Sim::new(97, rsa, bob);
+    sim.run();
+    let r = sim.failures(RESPONDER);
+    assert!(
+        r.iter().any(|f| f.contains(
+            "(the peer authenticates with RSA signatures, we with ECDSA signatures (P-256))"
+        )),
+        "{r:?}"
+    );
 }

@@ -604,11 +604,8 @@ fn ikev1_limits(
     children: &[(Child, std::ops::Range<usize>)],
 ) {
     let at = |s: Option<std::ops::Range<usize>>| s.unwrap_or_else(|| span.clone());
-    if let Some(Auth::PublicKey(pk)) = auth {
+    if let Some(Auth::PublicKey(_)) = auth {
         let cert_at = at(r.cert.as_ref().map(Spanned::span));
-        if !pk.key.kind().starts_with("RSA") {
-            c.error::<()>(cert_at.clone(), format_args!("{ctx}: IKEv1 signatures here are RSA; this key is {} (use an RSA certificate, or version = 2)", pk.key.kind()));
-        }
         if r.aggressive.as_ref().is_some_and(|a| *a.get_ref()) {
             c.error::<()>(cert_at, format_args!("{ctx}: Aggressive Mode here takes a pre-shared key; with certificates use Main Mode (leave aggressive out)"));
         }

@@ -337,6 +337,27 @@ test_v1_main_mode_rsa_certificates_each_side_initiating() {
 	traffic_both_ways 20000
 }
 
+
+# Main Mode with ECDSA certificates (P-256, RFC 4754's Authentication Method 9): SIG holds r
+# and s; each side initiating, charon verifying ours and we its.
+test_v1_main_mode_ecdsa_certificates_each_side_initiating() {
+	pki_init
+	v1_pair tunnel44 aes256-sha256-ecp256 aes128gcm16 \
+		cert="$PKI/left-ec.crt" key="$PKI/left-ec.key" ca="$PKI/ca-ec.crt" \
+		local_id=left.ripsec.test remote_id=right.ripsec.test -- \
+		cert="$PKI/right-ec.crt" key="$PKI/right-ec.key" cacert="$PKI/ca-ec.crt" \
+		local_id=right.ripsec.test remote_id=left.ripsec.test
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	expect_contains "$(ikectl A status)" "pubkey CN=right.ripsec.test, O=ripsec"
+	expect_contains "$(swan_log "$SWAN" 400)" "authentication of 'left.ripsec.test'"
+	traffic_both_ways 20000
+	ikectl A down c >/dev/null || fail "down failed"
+	wait_for 10 'test "$(charon_sas)" = 0' || fail "charon kept $(charon_sas) SAs"
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	traffic_both_ways 20000
+}
 # v1_ikeuser_pair MODE [KEY=VALUE...]: ikeuser in A and in B, both IKEv1, same settings.
 v1_ikeuser_pair() {
 	local mode=$1

@@ -51,6 +51,15 @@ impl PrivateKey {
         )
     }
 
+    /// The curve size of an ECDSA key (256, 384); `None` for RSA.
+    pub fn ecdsa_bits(&self) -> Option<u16> {
+        match &self.0 {
+            KeyInner::Rsa(_) => None,
+            KeyInner::P256(_) => Some(256),
+            KeyInner::P384(_) => Some(384),
+        }
+    }
+
     /// "RSA 2048", "ECDSA P-256" or "ECDSA P-384".
     pub fn kind(&self) -> String {
         match &self.0 {

@@ -278,8 +278,9 @@ pub fn verify_auth(
     }
 }
 
-/// IKEv1's RSA signature (RFC 2409 §5.1, as strongSwan and Libreswan make it): PKCS#1 v1.5
-/// over HASH_I or HASH_R itself, without a DigestInfo. RSA keys only here.
+/// IKEv1's signature of HASH_I or HASH_R: with RSA (RFC 2409 §5.1, as strongSwan and Libreswan
+/// make it) PKCS#1 v1.5 over the hash itself, without a DigestInfo; with ECDSA (Authentication
+/// Methods 9 and 10) the hash itself as the digest, r and s side by side, as strongSwan does.
 pub fn sign_v1(
     key: &PrivateKey,
     hash: &[u8],
@@ -289,20 +290,41 @@ pub fn sign_v1(
         KeyInner::Rsa(rsa) => rsa
             .sign_with_rng(&mut RngAdapter(rng), Pkcs1v15Sign::new_unprefixed(), hash)
             .map_err(|e| format!("RSA signing failed: {e}")),
-        _ => Err(format!(
-            "IKEv1 signatures need an RSA key here, not {}",
-            key.kind()
-        )),
+        // The hash itself is ECDSA's digest (strongSwan's SIGN_ECDSA_WITH_NULL); r and s side
+        // by side.
+        KeyInner::P256(ec) => {
+            let signature: p256::ecdsa::Signature = ec
+                .sign_prehash(hash)
+                .map_err(|e| format!("ECDSA signing failed: {e}"))?;
+            Ok(signature.to_bytes().to_vec())
+        }
+        KeyInner::P384(ec) => {
+            let signature: p384::ecdsa::Signature = ec
+                .sign_prehash(hash)
+                .map_err(|e| format!("ECDSA signing failed: {e}"))?;
+            Ok(signature.to_bytes().to_vec())
+        }
     }
 }
 
-/// Verifies an IKEv1 RSA signature ([`sign_v1`]) with the public key of `cert`.
+/// Verifies an IKEv1 signature ([`sign_v1`]) with the public key of `cert`.
 pub fn verify_v1(cert: &Certificate, hash: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
     match cert.public_key().map_err(VerifyError::Unsupported)? {
         PublicKey::Rsa(rsa) => rsa
             .verify(Pkcs1v15Sign::new_unprefixed(), hash, signature)
             .map_err(|_| VerifyError::BadSignature),
-        key => Err(key_mismatch(&key, "an IKEv1 RSA signature")),
+        PublicKey::P256(vk) => {
+            let sig = p256::ecdsa::Signature::from_slice(signature)
+                .map_err(|_| VerifyError::BadSignature)?;
+            vk.verify_prehash(hash, &sig)
+                .map_err(|_| VerifyError::BadSignature)
+        }
+        PublicKey::P384(vk) => {
+            let sig = p384::ecdsa::Signature::from_slice(signature)
+                .map_err(|_| VerifyError::BadSignature)?;
+            vk.verify_prehash(hash, &sig)
+                .map_err(|_| VerifyError::BadSignature)
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Phase 1 authentication (RFC 2409 §5.1, §5.4): SKEYID for pre-shared keys or signatures,
 //! and what messages 5 and 6 (Aggressive Mode 2 and 3) carry to authenticate: HASH_I/HASH_R
-//! with a PSK; with certificates, CERT payloads and a SIG payload, an RSA signature of that
-//! hash, checked against the connection's trusted CAs and the peer's identity (the PKI IKEv2
+//! with a PSK; with certificates, CERT payloads and a SIG payload, an RSA or ECDSA signature
+//! of that hash, checked against the connection's trusted CAs and the peer's identity (the PKI IKEv2
 //! uses).
 
 use super::engine::IsakmpSa;

@@ -20,12 +20,19 @@ const ENCR_AES_CBC: u16 = 7;
 pub(crate) const AUTH_PSK: u16 = 1;
 /// Authentication Method: RSA signatures.
 pub(crate) const AUTH_RSA_SIG: u16 = 3;
+/// Authentication Methods ECDSA on P-256 and on P-384 (RFC 4754 §3).
+const AUTH_ECDSA_256: u16 = 9;
+const AUTH_ECDSA_384: u16 = 10;
 
-/// The Authentication Method a connection uses.
+/// The Authentication Method a connection uses: a PSK, or signatures with its key's kind.
 pub(crate) fn auth_method(auth: &crate::engine::Auth) -> u16 {
     match auth {
         crate::engine::Auth::Psk(_) => AUTH_PSK,
-        crate::engine::Auth::PublicKey(_) => AUTH_RSA_SIG,
+        crate::engine::Auth::PublicKey(pk) => match pk.key.ecdsa_bits() {
+            None => AUTH_RSA_SIG,
+            Some(256) => AUTH_ECDSA_256,
+            Some(_) => AUTH_ECDSA_384,
+        },
     }
 }
 
@@ -39,6 +46,8 @@ pub(crate) fn auth_name(method: u16) -> String {
     match method {
         AUTH_PSK => "pre-shared keys".into(),
         AUTH_RSA_SIG => "RSA signatures".into(),
+        AUTH_ECDSA_256 => "ECDSA signatures (P-256)".into(),
+        AUTH_ECDSA_384 => "ECDSA signatures (P-384)".into(),
         n => format!("authentication method {n}"),
     }
 }
