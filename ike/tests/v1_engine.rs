@@ -991,3 +991,34 @@ fn main_mode_with_ecdsa_certificates() {
         "{r:?}"
     );
 }
+
+/// Aggressive Mode with certificates: CERT and SIG_R in message 2, CERT and SIG_I in message 3
+/// (in the clear: the signatures prove the keys, no PSK hash to guess at).
+#[test]
+fn aggressive_mode_with_certificates() {
+    use ripsec_ike::Identity;
+    let (mut alice, mut bob) = v1_configs();
+    alice.config.auth = pki_common::left_rsa();
+    bob.config.auth = pki_common::right_rsa();
+    let (left, right) = (
+        Identity::Fqdn("left.ripsec.test".into()),
+        Identity::Fqdn("right.ripsec.test".into()),
+    );
+    (alice.config.local_id, alice.config.remote_id) = (left.clone(), right.clone());
+    (bob.config.local_id, bob.config.remote_id) = (right, left.clone());
+    (alice.aggressive, bob.aggressive) = (true, true);
+    let (mut sim, _) = Sim::new(98, alice.clone(), bob.clone());
+    sim.run();
+    assert_mirrored(&sim);
+    let st = sim.engines[RESPONDER].status();
+    assert_eq!(st[0].state, "established (IKEv1 Aggressive Mode)");
+    assert!(st[0].auth.contains("pubkey"), "{:?}", st[0].auth);
+    assert!(sim.engines[INITIATOR].status()[0].auth.contains("pubkey"));
+    // A certificate that does not name the expected identity is refused, explained.
+    alice.config.remote_id = Identity::Fqdn("other.ripsec.test".into());
+    let (mut sim, _) = Sim::new(99, alice, bob);
+    sim.run();
+    assert!(sim.installed(INITIATOR).is_empty());
+    let i = sim.failures(INITIATOR);
+    assert!(i.iter().any(|f| f.contains("other.ripsec.test")), "{i:?}");
+}

@@ -209,7 +209,7 @@ impl Config {
                     c.name
                 ));
             }
-            if c.aggressive {
+            if c.aggressive && matches!(c.auth, Auth::Psk(_)) {
                 out.push(format!(
                     "connection `{}`: Aggressive Mode sends a hash of the pre-shared key in the clear, so anyone who captures it can test PSK guesses offline; use Main Mode unless the peer offers nothing else",
                     c.name
@@ -530,14 +530,7 @@ fn connection(
         children.push((ch, raw_child.span()));
     }
     if version == Some(1) {
-        ikev1_limits(
-            c,
-            &ctx,
-            (r, span.clone()),
-            ike.as_deref(),
-            auth.as_ref(),
-            &children,
-        );
+        ikev1_limits(c, &ctx, (r, span.clone()), ike.as_deref(), &children);
     } else if let Some(a) = r.aggressive.as_ref().filter(|a| *a.get_ref()) {
         c.error::<()>(
             a.span(),
@@ -600,16 +593,9 @@ fn ikev1_limits(
     ctx: &str,
     (r, span): (&RawConnection, std::ops::Range<usize>),
     ike: Option<&[IkeProposal]>,
-    auth: Option<&Auth>,
     children: &[(Child, std::ops::Range<usize>)],
 ) {
     let at = |s: Option<std::ops::Range<usize>>| s.unwrap_or_else(|| span.clone());
-    if let Some(Auth::PublicKey(_)) = auth {
-        let cert_at = at(r.cert.as_ref().map(Spanned::span));
-        if r.aggressive.as_ref().is_some_and(|a| *a.get_ref()) {
-            c.error::<()>(cert_at, format_args!("{ctx}: Aggressive Mode here takes a pre-shared key; with certificates use Main Mode (leave aggressive out)"));
-        }
-    }
     let ike_span = at(r.ike_proposals.as_ref().map(Spanned::span));
     for p in ike.unwrap_or_default() {
         if !matches!(p.cipher, SkCipher::AesCbc { .. }) || p.prf == Prf::AesCmac {

@@ -338,6 +338,28 @@ test_v1_main_mode_rsa_certificates_each_side_initiating() {
 }
 
 
+# Aggressive Mode with RSA certificates: CERT and SIG in messages 2 and 3, no PSK hash in the
+# clear; each side initiating.
+test_v1_aggressive_mode_rsa_certificates_each_side_initiating() {
+	pki_init
+	v1_pair tunnel44 aes256-sha256-modp2048 aes128gcm16 aggressive=true \
+		cert="$PKI/left-rsa.crt" key="$PKI/left-rsa.key" ca="$PKI/ca-rsa.crt" \
+		local_id=left.ripsec.test remote_id=right.ripsec.test -- \
+		cert="$PKI/right-rsa.crt" key="$PKI/right-rsa.key" cacert="$PKI/ca-rsa.crt" \
+		local_id=right.ripsec.test remote_id=left.ripsec.test ike.aggressive=yes
+	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
+	swan_wait_sa B "$SWAN" net
+	expect_contains "$(ikectl A status)" "IKEv1 Aggressive Mode"
+	expect_contains "$(ikectl A status)" "pubkey CN=right.ripsec.test, O=ripsec"
+	traffic_both_ways 20000
+	ikectl A down c >/dev/null || fail "down failed"
+	wait_for 10 'test "$(charon_sas)" = 0' || fail "charon kept $(charon_sas) SAs"
+	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
+	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
+	expect_contains "$(ikectl A status)" "IKEv1 Aggressive Mode"
+	traffic_both_ways 20000
+}
+
 # Main Mode with ECDSA certificates (P-256, RFC 4754's Authentication Method 9): SIG holds r
 # and s; each side initiating, charon verifying ours and we its.
 test_v1_main_mode_ecdsa_certificates_each_side_initiating() {

@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Aggressive Mode with pre-shared keys (RFC 2409 §5.4), three messages:
+//! Aggressive Mode (RFC 2409 §5.4), three messages:
 //!
 //! ```text
-//! 1 I -> R  SA, KE, Ni, IDii
-//! 2 R -> I  SA (one transform), KE, Nr, IDir, HASH_R
-//! 3 I -> R  HASH_I                    (in the clear; accepted encrypted too)
+//! 1 I -> R  SA, KE, Ni, IDii [, CR]
+//! 2 R -> I  SA (one transform), KE, Nr, IDir, HASH_R | CERT.., SIG_R [, CR]
+//! 3 I -> R  HASH_I | CERT.., SIG_I    (in the clear; accepted encrypted too)
 //! ```
 //!
-//! HASH_R travels before any encryption, so whoever captures message 2 can test PSK guesses
-//! offline: a connection has to ask for this mode (`aggressive`), and the responder refuses it
-//! otherwise.
+//! With a pre-shared key HASH_R travels before any encryption, so whoever captures message 2
+//! can test PSK guesses offline: a connection has to ask for this mode (`aggressive`), and the
+//! responder refuses it otherwise. With certificates the signatures prove the keys.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::auth::{cert_requests, check_proof, our_proof};
 use super::codes::{ExchangeV1, NotifyV1, PayloadV1};
 use super::crypt::open;
 use super::engine::{EngineV1, IsakmpSa, P1State, NONCE_LEN};
@@ -26,7 +27,7 @@ use super::phase1::{
 };
 use super::suite::{auth_method, auth_of, p1_proposal, same_p1};
 use crate::crypto::{ct_eq, KeyExchange};
-use crate::engine::Role;
+use crate::engine::{Auth, Role};
 
 impl EngineV1 {
     /// Message 1: our SA, KE, nonce and identity.
@@ -48,13 +49,14 @@ impl EngineV1 {
         sa.g_xi = dh.public_value().to_vec();
         sa.dh = Some(dh);
         let id = PayloadBodyV1::Id(identity_payload(&sa.config.config.local_id));
-        let payloads = vec![
+        let mut payloads = vec![
             offer,
             PayloadBodyV1::Ke(sa.g_xi.clone()),
             PayloadBodyV1::Nonce(sa.ni.clone()),
             id,
             dpd_vendor_id(),
         ];
+        payloads.extend(cert_requests(&sa.config.config.auth));
         sa.state = P1State::AmSent1;
         self.am_send(now, sa, payloads, true)
     }
@@ -145,14 +147,19 @@ impl EngineV1 {
             }],
             ..offer.clone()
         });
-        let payloads = vec![
+        let mut payloads = vec![
             answer,
             PayloadBodyV1::Ke(sa.g_xr.clone()),
             PayloadBodyV1::Nonce(sa.nr.clone()),
             id,
-            PayloadBodyV1::Hash(hash_r),
-            dpd_vendor_id(),
         ];
+        payloads.extend(our_proof(
+            &sa.config.config.auth,
+            hash_r,
+            self.rng.as_mut(),
+        )?);
+        payloads.push(dpd_vendor_id());
+        payloads.extend(cert_requests(&sa.config.config.auth));
         sa.state = P1State::AmSent2;
         // Until HASH_I: a lost message 2 is sent again when message 1 comes again.
         self.am_send(now, sa, payloads, false)
@@ -190,66 +197,76 @@ impl EngineV1 {
             .and_then(p1_proposal)
             .filter(|s| sa.config.config.ike_proposals.iter().any(|o| same_p1(o, s)))
             .ok_or("the responder chose a transform we did not offer")?;
-        let (Some(ke), Some(nr), Some(hash)) = (find!(p, Ke), find!(p, Nonce), find!(p, Hash))
-        else {
-            return Err("Aggressive Mode message 2 lacks KE, nonce or HASH_R".into());
+        let (Some(ke), Some(nr)) = (find!(p, Ke), find!(p, Nonce)) else {
+            return Err("Aggressive Mode message 2 lacks KE or nonce".into());
         };
         sa.cookie_r = message.cookie_r;
         (sa.suite, sa.g_xr, sa.nr) = (Some(suite), ke.clone(), nr.clone());
         derive(sa)?;
         let id_body = raw_body(message, bytes, PayloadV1::ID).ok_or("no IDir payload")?;
-        if !ct_eq(&phase1_hash(sa, Role::Responder, &id_body)?, hash) {
-            return Err(format!(
-                "the HASH_R sent by {} does not match ours: most likely the pre-shared keys differ",
-                sa.peer
-            ));
-        }
         sa.peer_id = Some(expected_peer(sa, find!(p, Id))?);
-        sa.peer_auth = "psk".into();
+        let want = phase1_hash(sa, Role::Responder, &id_body)?;
+        sa.peer_auth = self.am_proof(sa, p, &want, "HASH_R")?;
         let mut our_id = Vec::new();
         PayloadBodyV1::Id(identity_payload(&sa.config.config.local_id))
             .encode(&mut our_id)
             .map_err(|e| e.to_string())?;
         let hash_i = phase1_hash(sa, Role::Initiator, &our_id)?;
-        let m = sa.header(
-            ExchangeV1::AGGRESSIVE,
-            0,
-            BodyV1::Payloads(vec![PayloadBodyV1::Hash(hash_i)]),
-        );
+        let proof = our_proof(&sa.config.config.auth, hash_i, self.rng.as_mut())?;
+        let m = sa.header(ExchangeV1::AGGRESSIVE, 0, BodyV1::Payloads(proof));
         let out = m.to_bytes().map_err(|e| e.to_string())?;
         self.transmit(now, sa, out, false);
         self.initiator_done(now, sa)
     }
 
-    /// Message 3: HASH_I, in the clear or encrypted (as some peers send it).
+    /// Message 3: HASH_I (or certificates and SIG_I), in the clear or encrypted (as some
+    /// peers send it).
     fn am_got3(
         &mut self,
         now: Duration,
         sa: &mut IsakmpSa,
         message: &MessageV1,
     ) -> Result<(), String> {
-        let hash = match &message.body {
-            BodyV1::Payloads(p) => find!(p, Hash).cloned(),
+        let payloads = match &message.body {
+            BodyV1::Payloads(p) => p.clone(),
             BodyV1::Encrypted(ct) => {
                 let o = open(&sa.enc_key()?, &sa.iv, message.next_payload, ct)
                     .map_err(|_| "Aggressive Mode message 3 does not decrypt: most likely the pre-shared keys differ".to_string())?;
                 sa.iv = o.next_iv;
                 // Only an encrypted INITIAL-CONTACT is the peer's word.
                 sa.initial_contact = o.payloads.iter().any(is_initial_contact);
-                find!(o.payloads, Hash).cloned()
+                o.payloads
             }
         };
-        let hash = hash.ok_or("Aggressive Mode message 3 has no HASH_I")?;
         let body = sa.peer_id_body.clone();
-        if !ct_eq(&phase1_hash(sa, Role::Initiator, &body)?, &hash) {
-            return Err(format!(
-                "the HASH_I sent by {} does not match ours: most likely the pre-shared keys differ",
-                sa.peer
-            ));
-        }
-        sa.peer_auth = "psk".into();
+        let want = phase1_hash(sa, Role::Initiator, &body)?;
+        sa.peer_auth = self.am_proof(sa, &payloads, &want, "HASH_I")?;
         sa.state = P1State::Established;
         self.established(now, sa);
         Ok(())
+    }
+
+    /// The peer's proof of `want` in Aggressive Mode: `name` (HASH_R or HASH_I) with a
+    /// pre-shared key, or certificates and a signature. How the peer authenticated.
+    fn am_proof(
+        &self,
+        sa: &IsakmpSa,
+        payloads: &[PayloadBodyV1],
+        want: &[u8],
+        name: &str,
+    ) -> Result<String, String> {
+        if let Auth::Psk(_) = &sa.config.config.auth {
+            let hash = find!(payloads, Hash)
+                .ok_or_else(|| format!("the Aggressive Mode message has no {name}"))?;
+            if !ct_eq(want, hash) {
+                return Err(format!(
+                    "the {name} sent by {} does not match ours: most likely the pre-shared keys differ",
+                    sa.peer
+                ));
+            }
+            return Ok("psk".into());
+        }
+        let peer = sa.peer_id.clone().ok_or("no peer identity")?;
+        check_proof(sa, payloads, want, (&peer, self.wall_clock))
     }
 }
