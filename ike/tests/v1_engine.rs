@@ -546,7 +546,7 @@ fn a_quick_mode_mismatch_is_explained_on_both_sides() {
     assert!(sim.installed(INITIATOR).is_empty());
     let i = sim.failures(INITIATOR);
     assert!(
-        i.iter().any(|f| f.contains("Quick Mode for child net: the peer answered NO-PROPOSAL-CHOSEN: it accepts none of our ESP proposals (AES_CBC_128/HMAC_SHA2_256_128)")),
+        i.iter().any(|f| f.contains("Quick Mode for child net: the peer answered NO-PROPOSAL-CHOSEN: it accepts none of our proposals (AES_CBC_128/HMAC_SHA2_256_128)")),
         "{i:?}"
     );
     let r = sim.failures(RESPONDER);
@@ -733,6 +733,7 @@ fn nat_traversal_moves_to_4500_and_encapsulates() {
             _ => None,
         })
         .unwrap();
+    let replayed = forged.clone();
     let last = forged.len() - 1;
     forged[last] ^= 0xff;
     let (src, dst) = sim
@@ -741,6 +742,13 @@ fn nat_traversal_moves_to_4500_and_encapsulates() {
     let now = sim.now;
     sim.engines[RESPONDER].handle_datagram(now, src, dst, &forged);
     assert_eq!(sim.engines[RESPONDER].status()[0].peer.port(), 49500);
+    // Nor does an authenticated message replayed from there (the Delete alice sent last).
+    sim.engines[RESPONDER].handle_datagram(now, src, dst, &replayed);
+    assert_eq!(sim.engines[RESPONDER].status()[0].peer.port(), 49500);
+    assert!(!sim.engines[RESPONDER]
+        .poll_output()
+        .into_iter()
+        .any(|o| matches!(o, Output::PeerMoved { .. })));
     // Without a NAT nothing is encapsulated.
     let (alice, bob) = v1_configs();
     let (mut sim, _) = Sim::new(19, alice, bob);

@@ -294,17 +294,26 @@ pub fn sign_v1(
         // by side.
         KeyInner::P256(ec) => {
             let signature: p256::ecdsa::Signature = ec
-                .sign_prehash(hash)
+                .sign_prehash(&v1_digest(hash, 32))
                 .map_err(|e| format!("ECDSA signing failed: {e}"))?;
             Ok(signature.to_bytes().to_vec())
         }
         KeyInner::P384(ec) => {
             let signature: p384::ecdsa::Signature = ec
-                .sign_prehash(hash)
+                .sign_prehash(&v1_digest(hash, 48))
                 .map_err(|e| format!("ECDSA signing failed: {e}"))?;
             Ok(signature.to_bytes().to_vec())
         }
     }
+}
+
+/// A hash shorter than the curve's field, zero-padded in front: the same number, which is what
+/// OpenSSL (and so strongSwan) signs; the ecdsa crate refuses digests under half the field
+/// (a 20-byte SHA-1 hash on P-384).
+fn v1_digest(hash: &[u8], field: usize) -> Vec<u8> {
+    let mut digest = vec![0u8; field.saturating_sub(hash.len())];
+    digest.extend_from_slice(hash);
+    digest
 }
 
 /// Verifies an IKEv1 signature ([`sign_v1`]) with the public key of `cert`.
@@ -316,13 +325,13 @@ pub fn verify_v1(cert: &Certificate, hash: &[u8], signature: &[u8]) -> Result<()
         PublicKey::P256(vk) => {
             let sig = p256::ecdsa::Signature::from_slice(signature)
                 .map_err(|_| VerifyError::BadSignature)?;
-            vk.verify_prehash(hash, &sig)
+            vk.verify_prehash(&v1_digest(hash, 32), &sig)
                 .map_err(|_| VerifyError::BadSignature)
         }
         PublicKey::P384(vk) => {
             let sig = p384::ecdsa::Signature::from_slice(signature)
                 .map_err(|_| VerifyError::BadSignature)?;
-            vk.verify_prehash(hash, &sig)
+            vk.verify_prehash(&v1_digest(hash, 48), &sig)
                 .map_err(|_| VerifyError::BadSignature)
         }
     }

@@ -160,6 +160,9 @@ pub(super) struct IsakmpSa {
     /// Where the datagram being handled came from and went to: an established SA moves
     /// there once the message proves to be the peer's ([`EngineV1::proven`]).
     pub arrived: (SocketAddr, SocketAddr),
+    /// The message IDs of the peer's last informational and Quick Mode requests: IKEv1 has
+    /// no other replay protection, and a replayed one must not act again (or move the SA).
+    pub seen: VecDeque<u32>,
 }
 
 /// The IKEv1 engine: any number of ISAKMP SAs, as initiator or responder.
@@ -571,5 +574,22 @@ impl IsakmpSa {
         }
         let delay = self.config.config.dpd_delay?;
         (self.state == P1State::Established).then_some(self.last_heard + delay)
+    }
+}
+
+/// How many of the peer's message IDs an SA remembers against replays.
+const SEEN_IDS: usize = 64;
+
+impl IsakmpSa {
+    /// Whether the peer's request with `message_id` is new (then remembered), not a replay.
+    pub(super) fn first_time(&mut self, message_id: u32) -> bool {
+        if self.seen.contains(&message_id) {
+            return false;
+        }
+        if self.seen.len() == SEEN_IDS {
+            self.seen.pop_front();
+        }
+        self.seen.push_back(message_id);
+        true
     }
 }

@@ -59,6 +59,10 @@ impl EngineV1 {
                 return Ok(());
             }
         }
+        if !sa.first_time(m.message_id) {
+            self.debug(sa, "a replayed informational message; dropped".into());
+            return Ok(());
+        }
         sa.last_heard = now;
         self.proven(sa);
         for p in &o.payloads {
@@ -68,8 +72,7 @@ impl EngineV1 {
                     self.dpd_ack(now, sa, n)
                 }
                 PayloadBodyV1::Notify(n) if n.notify == NotifyV1::INITIAL_CONTACT => {
-                    sa.initial_contact = true;
-                    self.forget_peer_state(sa);
+                    self.forget_peer_state(sa)
                 }
                 PayloadBodyV1::Notify(n) if n.notify == NotifyV1::R_U_THERE_ACK => {
                     let seq = n.data.get(..4).and_then(|d| <[u8; 4]>::try_from(d).ok());
@@ -105,7 +108,9 @@ impl EngineV1 {
             let Ok(spi) = <[u8; 4]>::try_from(spi.as_slice()).map(u32::from_be_bytes) else {
                 continue;
             };
-            if let Some(i) = sa.children.iter().position(|c| c.outbound_spi == spi) {
+            let ours =
+                |c: &super::engine::ChildRecord| c.outbound_spi == spi && c.protocol == d.protocol;
+            if let Some(i) = sa.children.iter().position(ours) {
                 let c = sa.children.swap_remove(i);
                 self.child_removed(sa, &c);
             }

@@ -106,6 +106,7 @@ impl EngineV1 {
             natt: false,
             initial_contact: false,
             arrived: (peer, local),
+            seen: Default::default(),
             nat: Default::default(),
             started: Duration::ZERO,
         }

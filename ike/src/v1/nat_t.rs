@@ -133,7 +133,8 @@ impl EngineV1 {
     /// tell the caller, whose Child SAs' ESP in UDP then goes there.
     pub(super) fn proven(&mut self, sa: &mut IsakmpSa) {
         let (from, to) = sa.arrived;
-        let moved = (from, to) != (sa.peer, sa.local);
+        // Only to our NAT traversal port: ESP in UDP cannot follow the peer to port 500.
+        let moved = from != sa.peer && to == sa.local;
         if !moved || sa.state != P1State::Established || !encapsulated(sa) {
             return;
         }

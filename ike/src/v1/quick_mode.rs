@@ -23,9 +23,9 @@ use super::nat_t;
 use super::payload::{PayloadBodyV1, ProposalV1, SaV1, TransformV1};
 use super::phase1::find;
 use super::quick_payloads::{
-    after_hash, agreed_life, answered_life, check_hash, child_keys, choose_p2, covers, explain_p2,
-    has_ids, offers_udp_transport, p2_sa, peer_ids, pfs_exchange, proposed_life, quick_ids,
-    quick_payloads, spi_of, udp_ports,
+    after_hash, agreed_life, answered_life, check_hash, child_keys, choose_p2, covers,
+    describe_child_suite, explain_p2, has_ids, offers_udp_transport, p2_sa, peer_ids, pfs_exchange,
+    proposed_life, quick_ids, quick_payloads, spi_of, udp_ports,
 };
 use super::suite::{p2_cipher, p2_transform, protocol_of, P2Params};
 use crate::crypto::KeyExchange;
@@ -255,11 +255,17 @@ impl EngineV1 {
         };
         sa.last_heard = now;
         let result = match at {
+            None if sa.seen.contains(&m.message_id) => {
+                let text = format!("a replayed Quick Mode {:#x}; dropped", m.message_id);
+                self.debug(sa, text);
+                Ok(())
+            }
             None => {
                 let r = self.quick_request(now, sa, m.message_id, &opened);
                 if r.is_err() {
                     self.refuse_quick(now, sa, &opened);
                 }
+                sa.first_time(m.message_id);
                 r
             }
             Some(i) => {
@@ -318,12 +324,12 @@ impl EngineV1 {
             .map(|c| {
                 c.esp_proposals
                     .iter()
-                    .map(|p| describe_suite(&p.cipher.transforms()))
+                    .map(|p| describe_child_suite(p.cipher))
                     .collect()
             })
             .unwrap_or_default();
         let why = format!(
-            "the peer answered {}: it accepts none of our ESP proposals ({}), or not our traffic selectors, mode or PFS group",
+            "the peer answered {}: it accepts none of our proposals ({}), or not our traffic selectors, mode or PFS group",
             n.notify.name(),
             offered.join(", ")
         );

@@ -151,7 +151,9 @@ fn choose_transform(
 ) -> Option<(TransformV1, crate::engine::EspCipher, P2Params)> {
     proposal.transforms.iter().find_map(|t| {
         let (cipher, params) = p2_cipher(proposal.protocol, t)?;
-        let ok = params.mode == cfg.mode
+        // AH authenticates the addresses a NAT rewrites: never in UDP.
+        let ok = !(params.udp && matches!(cipher, EspCipher::Ah { .. }))
+            && params.mode == cfg.mode
             && (params.pfs.is_some() || !cfg.pfs)
             && cfg.esp_proposals.iter().any(|e| e.cipher == cipher);
         ok.then(|| (t.clone(), cipher, params))
@@ -221,7 +223,7 @@ fn describe_p2(c: EspCipher, p: &P2Params) -> String {
 }
 
 /// A child's suite, AH ones marked as such ("AH HMAC_SHA2_256_128").
-fn describe_child_suite(c: EspCipher) -> String {
+pub(super) fn describe_child_suite(c: EspCipher) -> String {
     let suite = describe_suite(&c.transforms());
     if matches!(c, EspCipher::Ah { .. }) {
         format!("AH {suite}")

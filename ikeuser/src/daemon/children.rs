@@ -241,7 +241,13 @@ impl Children {
         } else {
             (reqid, CHILD_PRIORITY)
         };
-        k.add_sa(child, true, conn.local, reqid, LifeLimits::default(), hard)
+        // Bytes differ by direction: a download must reach a rekey too. The time limits are
+        // the same, so one soft event by time (the outbound SA's) is enough.
+        let soft_in = LifeLimits {
+            secs: None,
+            bytes: soft.bytes,
+        };
+        k.add_sa(child, true, conn.local, reqid, soft_in, hard)
             .context("inbound SA")?;
         if let Err(e) = k.add_sa(child, false, conn.local, reqid, soft, hard) {
             let _ = k.del_sa(conn.local, proto_of(child.cipher), child.inbound.spi);
@@ -489,7 +495,7 @@ fn kernel_lifetimes(cfg: &Child, child: &ChildSa) -> (LifeLimits, LifeLimits) {
 fn soft_limits(rekey: LifeLimits, hard: LifeLimits, seed: u32) -> LifeLimits {
     let before_hard = |rekey: Option<u64>, hard: Option<u64>| match (rekey, hard) {
         (Some(r), Some(h)) if r < h => Some(r),
-        (_, Some(h)) => Some(h - h / 10),
+        (_, Some(h)) => Some(h - (h / 10).max(1)),
         (r, None) => r,
     };
     let secs = before_hard(rekey.secs, hard.secs).map(|t| {
@@ -534,6 +540,11 @@ mod tests {
         assert_eq!(
             soft_limits(life(None, None), life(None, None), 5),
             life(None, None)
+        );
+        // Tiny limits (a peer may name them) still get a soft limit before the hard one.
+        assert_eq!(
+            soft_limits(life(None, None), life(Some(5), Some(5)), 0),
+            life(Some(4), Some(4))
         );
     }
 }
