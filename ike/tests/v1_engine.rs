@@ -284,6 +284,27 @@ impl Sim {
     }
 }
 
+/// alice (left.ripsec.test) and bob (right.ripsec.test) authenticating with these
+/// certificates.
+fn with_certificates(
+    left: ripsec_ike::engine::Auth,
+    right: ripsec_ike::engine::Auth,
+) -> (ConfigV1, ConfigV1) {
+    use ripsec_ike::Identity;
+    let (mut alice, mut bob) = v1_configs();
+    let (l, r) = (
+        Identity::Fqdn("left.ripsec.test".into()),
+        Identity::Fqdn("right.ripsec.test".into()),
+    );
+    (
+        alice.config.auth,
+        alice.config.local_id,
+        alice.config.remote_id,
+    ) = (left, l.clone(), r.clone());
+    (bob.config.auth, bob.config.local_id, bob.config.remote_id) = (right, r, l);
+    (alice, bob)
+}
+
 /// Both sides installed one Child SA whose keys and SPIs mirror each other.
 fn assert_mirrored(sim: &Sim) -> (ChildSa, ChildSa) {
     let (i, r) = (sim.installed(INITIATOR), sim.installed(RESPONDER));
@@ -646,15 +667,8 @@ fn isakmp_sa_re_establishment_keeps_the_child_sas() {
 #[test]
 fn main_mode_with_rsa_certificates() {
     use ripsec_ike::Identity;
-    let (mut alice, mut bob) = v1_configs();
-    alice.config.auth = pki_common::left_rsa();
-    bob.config.auth = pki_common::right_rsa();
-    let (left, right) = (
-        Identity::Fqdn("left.ripsec.test".into()),
-        Identity::Fqdn("right.ripsec.test".into()),
-    );
-    (alice.config.local_id, alice.config.remote_id) = (left.clone(), right.clone());
-    (bob.config.local_id, bob.config.remote_id) = (right.clone(), left.clone());
+    let (alice, mut bob) = with_certificates(pki_common::left_rsa(), pki_common::right_rsa());
+    let left = alice.config.local_id.clone();
     let (mut sim, _) = Sim::new(15, alice.clone(), bob.clone());
     sim.run();
     assert_mirrored(&sim);
@@ -970,25 +984,16 @@ fn transport_mode_across_a_nat() {
 /// over the hash. A peer with RSA signatures has no method in common.
 #[test]
 fn main_mode_with_ecdsa_certificates() {
-    use ripsec_ike::Identity;
-    let (mut alice, mut bob) = v1_configs();
-    alice.config.auth = pki_common::pubkey("left-ec.crt", "left-ec.key", &["ca-ec.crt"]);
-    bob.config.auth = pki_common::pubkey("right-ec.crt", "right-ec.sec1.key", &["ca-ec.crt"]);
-    let (left, right) = (
-        Identity::Fqdn("left.ripsec.test".into()),
-        Identity::Fqdn("right.ripsec.test".into()),
+    let (alice, bob) = with_certificates(
+        pki_common::pubkey("left-ec.crt", "left-ec.key", &["ca-ec.crt"]),
+        pki_common::pubkey("right-ec.crt", "right-ec.sec1.key", &["ca-ec.crt"]),
     );
-    (alice.config.local_id, alice.config.remote_id) = (left.clone(), right.clone());
-    (bob.config.local_id, bob.config.remote_id) = (right, left);
     let (mut sim, _) = Sim::new(96, alice, bob.clone());
     sim.run();
     assert_mirrored(&sim);
     let status = sim.engines[RESPONDER].status();
     assert!(status[0].auth.contains("pubkey"), "{:?}", status[0].auth);
-    let (mut rsa, _) = v1_configs();
-    rsa.config.auth = pki_common::left_rsa();
-    rsa.config.local_id = Identity::Fqdn("left.ripsec.test".into());
-    rsa.config.remote_id = Identity::Fqdn("right.ripsec.test".into());
+    let (rsa, _) = with_certificates(pki_common::left_rsa(), pki_common::right_rsa());
     let (mut sim, _) = Sim::new(97, rsa, bob);
     sim.run();
     let r = sim.failures(RESPONDER);
@@ -1005,15 +1010,7 @@ fn main_mode_with_ecdsa_certificates() {
 #[test]
 fn aggressive_mode_with_certificates() {
     use ripsec_ike::Identity;
-    let (mut alice, mut bob) = v1_configs();
-    alice.config.auth = pki_common::left_rsa();
-    bob.config.auth = pki_common::right_rsa();
-    let (left, right) = (
-        Identity::Fqdn("left.ripsec.test".into()),
-        Identity::Fqdn("right.ripsec.test".into()),
-    );
-    (alice.config.local_id, alice.config.remote_id) = (left.clone(), right.clone());
-    (bob.config.local_id, bob.config.remote_id) = (right, left.clone());
+    let (mut alice, mut bob) = with_certificates(pki_common::left_rsa(), pki_common::right_rsa());
     (alice.aggressive, bob.aggressive) = (true, true);
     let (mut sim, _) = Sim::new(98, alice.clone(), bob.clone());
     sim.run();

@@ -316,69 +316,52 @@ test_v1_isakmp_sa_re_established_from_each_side_under_pings() {
 	traffic_both_ways 20000
 }
 
-# Main Mode with RSA certificates (signature authentication): each side initiating, the
-# peer's certificate checked against the CA and its identity, charon verifying ours.
-test_v1_main_mode_rsa_certificates_each_side_initiating() {
+# v1_certificates_each_side_initiating KIND IKE ESP [IKEUSER-KEY=VALUE...] -- [SWAN-KEY=VALUE...]:
+# both sides with KIND (rsa or ec) certificates from pki.sh and FQDN IDs; ikeuser initiates,
+# checks charon's certificate and charon ours, traffic, Delete; then charon initiates.
+v1_certificates_each_side_initiating() {
+	local kind=$1 ike=$2 esp=$3 a=() b=()
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do a+=("$1"); shift; done
+	[ $# -eq 0 ] || shift
+	b=("$@")
 	pki_init
-	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256 \
-		cert="$PKI/left-rsa.crt" key="$PKI/left-rsa.key" ca="$PKI/ca-rsa.crt" \
-		local_id=left.ripsec.test remote_id=right.ripsec.test -- \
-		cert="$PKI/right-rsa.crt" key="$PKI/right-rsa.key" cacert="$PKI/ca-rsa.crt" \
+	v1_pair tunnel44 "$ike" "$esp" "${a[@]}" \
+		cert="$PKI/left-$kind.crt" key="$PKI/left-$kind.key" ca="$PKI/ca-$kind.crt" \
+		local_id=left.ripsec.test remote_id=right.ripsec.test -- "${b[@]}" \
+		cert="$PKI/right-$kind.crt" key="$PKI/right-$kind.key" cacert="$PKI/ca-$kind.crt" \
 		local_id=right.ripsec.test remote_id=left.ripsec.test
 	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
 	swan_wait_sa B "$SWAN" net
 	expect_contains "$(ikectl A status)" "pubkey CN=right.ripsec.test, O=ripsec"
 	expect_contains "$(swan_log "$SWAN" 400)" "authentication of 'left.ripsec.test'"
-	traffic_both_ways 30000
+	traffic_both_ways 20000
 	ikectl A down c >/dev/null || fail "down failed"
 	wait_for 10 'test "$(charon_sas)" = 0' || fail "charon kept $(charon_sas) SAs"
 	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
 	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
 	traffic_both_ways 20000
+}
+
+# Main Mode with RSA certificates (signature authentication): each side initiating, the
+# peer's certificate checked against the CA and its identity, charon verifying ours.
+test_v1_main_mode_rsa_certificates_each_side_initiating() {
+	v1_certificates_each_side_initiating rsa aes256-sha256-modp2048 aes128-sha256
 }
 
 
 # Aggressive Mode with RSA certificates: CERT and SIG in messages 2 and 3, no PSK hash in the
 # clear; each side initiating.
 test_v1_aggressive_mode_rsa_certificates_each_side_initiating() {
-	pki_init
-	v1_pair tunnel44 aes256-sha256-modp2048 aes128gcm16 aggressive=true \
-		cert="$PKI/left-rsa.crt" key="$PKI/left-rsa.key" ca="$PKI/ca-rsa.crt" \
-		local_id=left.ripsec.test remote_id=right.ripsec.test -- \
-		cert="$PKI/right-rsa.crt" key="$PKI/right-rsa.key" cacert="$PKI/ca-rsa.crt" \
-		local_id=right.ripsec.test remote_id=left.ripsec.test ike.aggressive=yes
-	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
-	swan_wait_sa B "$SWAN" net
+	v1_certificates_each_side_initiating rsa aes256-sha256-modp2048 aes128gcm16 aggressive=true -- \
+		ike.aggressive=yes
 	expect_contains "$(ikectl A status)" "IKEv1 Aggressive Mode"
-	expect_contains "$(ikectl A status)" "pubkey CN=right.ripsec.test, O=ripsec"
-	traffic_both_ways 20000
-	ikectl A down c >/dev/null || fail "down failed"
-	wait_for 10 'test "$(charon_sas)" = 0' || fail "charon kept $(charon_sas) SAs"
-	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
-	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
-	expect_contains "$(ikectl A status)" "IKEv1 Aggressive Mode"
-	traffic_both_ways 20000
 }
 
 # Main Mode with ECDSA certificates (P-256, RFC 4754's Authentication Method 9): SIG holds r
 # and s; each side initiating, charon verifying ours and we its.
 test_v1_main_mode_ecdsa_certificates_each_side_initiating() {
-	pki_init
-	v1_pair tunnel44 aes256-sha256-ecp256 aes128gcm16 \
-		cert="$PKI/left-ec.crt" key="$PKI/left-ec.key" ca="$PKI/ca-ec.crt" \
-		local_id=left.ripsec.test remote_id=right.ripsec.test -- \
-		cert="$PKI/right-ec.crt" key="$PKI/right-ec.key" cacert="$PKI/ca-ec.crt" \
-		local_id=right.ripsec.test remote_id=left.ripsec.test
-	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
-	swan_wait_sa B "$SWAN" net
-	expect_contains "$(ikectl A status)" "pubkey CN=right.ripsec.test, O=ripsec"
-	expect_contains "$(swan_log "$SWAN" 400)" "authentication of 'left.ripsec.test'"
-	traffic_both_ways 20000
-	ikectl A down c >/dev/null || fail "down failed"
-	wait_for 10 'test "$(charon_sas)" = 0' || fail "charon kept $(charon_sas) SAs"
-	swan_initiate B "$SWAN" net c || fail "charon could not initiate: $(ike_log A | tail -5)"
-	wait_for 5 'test "$(sa_count A)" = 2' || fail "ikeuser installed $(sa_count A) SAs"
-	traffic_both_ways 20000
+	v1_certificates_each_side_initiating ec aes256-sha256-ecp256 aes128gcm16
 }
 # v1_ikeuser_pair MODE [KEY=VALUE...]: ikeuser in A and in B, both IKEv1, same settings.
 v1_ikeuser_pair() {
