@@ -38,6 +38,16 @@ pub enum Mode {
     Transport,
 }
 
+impl Mode {
+    /// "tunnel" or "transport", as configurations and logs name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Tunnel => "tunnel",
+            Mode::Transport => "transport",
+        }
+    }
+}
+
 /// One connection: who we are, who the peer is, how we authenticate and what we protect
 /// ([`Config::children`]). The initiator uses the one given to [`super::Engine::initiate`]; a
 /// responder picks among those given to [`super::Engine::add_config`] by the peer's IDi, then a

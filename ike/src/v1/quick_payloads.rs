@@ -195,8 +195,8 @@ pub(super) fn explain_p2(offer: &SaV1, cfg: &ChildConfig) -> String {
     let why = match near {
         Some(p) if p.mode != cfg.mode => format!(
             "; the peer asks for {} mode, the child is {}",
-            mode_name(p.mode),
-            mode_name(cfg.mode)
+            p.mode.name(),
+            cfg.mode.name()
         ),
         Some(p) if p.pfs.is_none() && cfg.pfs => {
             "; the peer offers no PFS, the child requires it".into()
@@ -208,7 +208,7 @@ pub(super) fn explain_p2(offer: &SaV1, cfg: &ChildConfig) -> String {
         cfg.name,
         offered.join(", "),
         ours.join(", "),
-        mode_name(cfg.mode),
+        cfg.mode.name(),
         if cfg.pfs { " with PFS" } else { "" }
     )
 }
@@ -219,7 +219,7 @@ fn describe_p2(c: EspCipher, p: &P2Params) -> String {
         || "no PFS".to_string(),
         |g| format!("PFS {}", transform_name(TransformType::DH, g.id(), None)),
     );
-    format!("{} {} {pfs}", describe_child_suite(c), mode_name(p.mode))
+    format!("{} {} {pfs}", describe_child_suite(c), p.mode.name())
 }
 
 /// A child's suite, AH ones marked as such ("AH HMAC_SHA2_256_128").
@@ -229,13 +229,6 @@ pub(super) fn describe_child_suite(c: EspCipher) -> String {
         format!("AH {suite}")
     } else {
         suite
-    }
-}
-
-fn mode_name(m: crate::engine::Mode) -> &'static str {
-    match m {
-        crate::engine::Mode::Tunnel => "tunnel",
-        crate::engine::Mode::Transport => "transport",
     }
 }
 

@@ -284,7 +284,7 @@ impl Children {
         let msg = format!(
             "Child SA `{}` installed: {} {}{}, spi in 0x{:08x} out 0x{:08x}, {} === {}",
             rec.child,
-            mode_name(rec.mode),
+            rec.mode.name(),
             if rec.proto == uapi::PROTO_AH {
                 "AH "
             } else {
@@ -462,13 +462,6 @@ impl Children {
         for c in self.list.iter_mut().filter(|c| c.sa == old) {
             c.sa = new;
         }
-    }
-}
-
-pub fn mode_name(m: Mode) -> &'static str {
-    match m {
-        Mode::Tunnel => "tunnel",
-        Mode::Transport => "transport",
     }
 }
 

@@ -1,6 +1,5 @@
 //! `ikeuser status`: IKE SAs and Child SAs with the module's per-SA counters.
 
-use super::children::mode_name;
 use super::Daemon;
 use crate::config::StartAction;
 use serde_json::{json, Value};
@@ -35,7 +34,7 @@ pub fn collect(d: &mut Daemon) -> Value {
             ));
             children.push(json!({
                 "name": c.child,
-                "mode": mode_name(c.mode),
+                "mode": c.mode.name(),
                 "proto": if c.proto == ripsec_proto::uapi::PROTO_AH { "ah" } else { "esp" },
                 "alg": c.alg,
                 "spi_in": format!("0x{:08x}", c.inbound_spi),
@@ -102,7 +101,7 @@ pub fn collect(d: &mut Daemon) -> Value {
                 "state": state,
                 "children": c.children.iter().map(|ch| json!({
                     "name": ch.name,
-                    "mode": mode_name(ch.mode),
+                    "mode": ch.mode.name(),
                     "local_ts": ch.local_ts.iter().map(ToString::to_string).collect::<Vec<_>>(),
                     "remote_ts": ch.remote_ts.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
