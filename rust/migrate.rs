@@ -70,8 +70,7 @@ pub(crate) fn migrate(state: &NetState, req: &Request) -> Result<Moved> {
     }
     let policies = cfg
         .spd
-        .migrate((req.reqid, req.family), &req.old, &req.new)?;
-    state.publish_spd(&cfg)?;
+        .migrate(&state.spd, (req.reqid, req.family), &req.old, &req.new)?;
     for (old, _) in pairs.iter() {
         state.sad.retire_out(old)?;
     }

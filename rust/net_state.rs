@@ -2,19 +2,15 @@
 //! Per-network-namespace state, created and destroyed by the pernet operations.
 
 use crate::{
-    ffi::{ArcXArray, EncapSocket, Marker, Net, NetInit, Work},
-    sad::{Counters, Sad},
-    spd::Spd,
+    ffi::{EncapSocket, Marker, Net, NetInit, Work},
+    sad::{NetCounters, Sad},
+    spd::{Spd, SpdIndex},
 };
 use core::{
     pin::Pin,
     sync::atomic::{AtomicU16, AtomicU64, Ordering},
 };
-use kernel::{
-    new_mutex,
-    prelude::*,
-    sync::{Arc, Mutex},
-};
+use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 /// An SPI handed out by GETSPI and not yet used by an SA.
 pub(crate) struct Reservation {
@@ -48,10 +44,10 @@ pub(crate) struct NetState {
     pub(crate) config: Mutex<Config>,
     /// Security associations (lock-free lookups; writers hold `config`).
     pub(crate) sad: Sad,
-    /// The SPD as the data path sees it: a snapshot at index 0, replaced on every change.
-    spd: ArcXArray<Spd>,
+    /// The SPD as the data path sees it (lock-free); writers hold `config`.
+    pub(crate) spd: SpdIndex,
     /// Global counters of this netns.
-    pub(crate) counters: Counters,
+    pub(crate) counters: NetCounters,
     /// Lifetime expiry (`expire.rs`): kicked by the data path, ticks while time limits run.
     pub(crate) work: Work,
     /// Marks the packets this netns decrypted (`receive.rs`).
@@ -64,18 +60,6 @@ impl NetState {
     /// The state of `net`.
     pub(crate) fn of<'a>(net: Net<'a>) -> &'a NetState {
         net.state()
-    }
-
-    /// The current SPD snapshot (lock-free).
-    pub(crate) fn spd(&self) -> Option<Arc<Spd>> {
-        self.spd.get(0)
-    }
-
-    /// Publishes `cfg.spd` to the data path. Call with the config mutex held.
-    pub(crate) fn publish_spd(&self, cfg: &Config) -> Result {
-        let snapshot = Arc::new(cfg.spd.try_clone()?, GFP_KERNEL)?;
-        drop(self.spd.store(0, snapshot)?);
-        Ok(())
     }
 
     /// Whether an encapsulation socket of this netns has local port `port`.
@@ -106,7 +90,8 @@ pub(crate) fn new_state(net: &NetInit<'_>) -> Result<Pin<KBox<NetState>>> {
         encap: KVec::new(),
     };
     let sad = Sad::new()?;
-    let spd = ArcXArray::new()?;
+    let spd = SpdIndex::new()?;
+    let counters = NetCounters::new()?;
     let work = Work::new(net)?;
     let marker = Marker::new(net)?;
     KBox::pin_init(
@@ -115,7 +100,7 @@ pub(crate) fn new_state(net: &NetInit<'_>) -> Result<Pin<KBox<NetState>>> {
             config <- new_mutex!(config),
             sad,
             spd,
-            counters: Counters::new(),
+            counters,
             work,
             marker,
             encap_ports: [const { AtomicU16::new(0) }; MAX_ENCAP_SOCKETS],

@@ -647,7 +647,7 @@ fn sp_add(info: &GenlInfo<'_>) -> Result {
     let state = NetState::of(info.net());
     let mut cfg = state.config.lock();
     info.net().use_defrag()?;
-    if cfg.spd.has_duplicate(dir, &sel, priority) {
+    if cfg.spd.has_duplicate(&state.spd, dir, &sel, priority) {
         return Err(info.fail(
             EEXIST,
             a::SEL_FAMILY,
@@ -667,11 +667,7 @@ fn sp_add(info: &GenlInfo<'_>) -> Result {
         },
         GFP_KERNEL,
     )?;
-    cfg.spd.insert(policy)?;
-    if let Err(e) = state.publish_spd(&cfg) {
-        cfg.spd.remove(id);
-        return Err(e);
-    }
+    cfg.spd.insert(&state.spd, policy)?;
     drop(cfg);
     let mut r = info.reply(cmd::SP_ADD, 256)?;
     r.put_u32(a::SP_ID, id)?;
@@ -710,11 +706,12 @@ fn no_policy(info: &GenlInfo<'_>, id: u32) -> Error {
 
 fn sp_get(info: &GenlInfo<'_>) -> Result {
     let id = sp_id(info)?;
-    let p = NetState::of(info.net())
+    let state = NetState::of(info.net());
+    let p = state
         .config
         .lock()
         .spd
-        .get(id)
+        .get(&state.spd, id)
         .ok_or_else(|| no_policy(info, id))?;
     let mut r = info.reply(cmd::SP_GET, 1024)?;
     put_sp(&mut r, &p)?;
@@ -725,8 +722,10 @@ fn sp_del(info: &GenlInfo<'_>) -> Result {
     let id = sp_id(info)?;
     let state = NetState::of(info.net());
     let mut cfg = state.config.lock();
-    cfg.spd.remove(id).ok_or_else(|| no_policy(info, id))?;
-    state.publish_spd(&cfg)
+    cfg.spd
+        .remove(&state.spd, id)?
+        .ok_or_else(|| no_policy(info, id))?;
+    Ok(())
 }
 
 fn getspi(info: &GenlInfo<'_>) -> Result {
@@ -949,8 +948,7 @@ pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
         cmd::SP_FLUSH => {
             let state = NetState::of(info.net());
             let mut cfg = state.config.lock();
-            cfg.spd.flush();
-            state.publish_spd(&cfg)
+            cfg.spd.flush(&state.spd).map(drop)
         }
         cmd::GETSPI => getspi(info),
         cmd::GET_STATS => get_stats(info),

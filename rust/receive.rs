@@ -21,7 +21,7 @@ use crate::{
     replay,
     sad::{Sa, SaId},
     selector::{Decision, AF_INET6},
-    spd::{Policy, Spd},
+    spd::{Policy, SpdIndex},
     uapi::{self, stats_attr as st, DropReason},
     udp_encap::{self, Datagram, Endpoint},
 };
@@ -31,8 +31,8 @@ use kernel::{prelude::*, sync::Arc};
 pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
     let state = NetState::of(net);
     let dir = if forward { uapi::DIR_FWD } else { uapi::DIR_IN };
-    let spd = state.spd();
-    let guarded = spd.as_ref().is_some_and(|s| !s.is_empty(dir));
+    let spd = &state.spd;
+    let guarded = !spd.is_empty(dir);
     // Transparent in a netns where ripsec holds no SA: its ESP is someone else's (XFRM).
     let ours = !forward && state.sad.len() != 0;
     if !guarded && !ours {
@@ -62,10 +62,10 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
         return Verdict::Accept(skb);
     }
     // Decrypted packets were checked against policy before reinjection.
-    let Some(spd) = spd.filter(|_| guarded && !skb.decrypted(&state.marker)) else {
+    if !guarded || skb.decrypted(&state.marker) {
         return Verdict::Accept(skb);
-    };
-    match plaintext_verdict(&spd, dir, &chain) {
+    }
+    match plaintext_verdict(spd, dir, &chain) {
         Ok(()) => Verdict::Accept(skb),
         Err(reason) => {
             count_drop(state, None, reason);
@@ -93,7 +93,7 @@ fn to_encap_socket(state: &NetState, skb: &mut Skb, chain: &Chain) -> bool {
 
 /// Plaintext must not match an inbound protect (or discard) policy, nor may a fragment that
 /// such a policy might cover pass.
-fn plaintext_verdict(spd: &Spd, dir: u8, chain: &Chain) -> Result<(), DropReason> {
+fn plaintext_verdict(spd: &SpdIndex, dir: u8, chain: &Chain) -> Result<(), DropReason> {
     match spd.decide(dir, &chain.flow(), chain.known) {
         Decision::Matched(p) if p.action == uapi::ACTION_PROTECT => Err(DropReason::Policy),
         Decision::Matched(p) if p.action == uapi::ACTION_DISCARD => Err(DropReason::Discard),
@@ -118,27 +118,20 @@ const INBOUND: [u8; 2] = [uapi::DIR_IN, uapi::DIR_FWD];
 
 /// Whether `sa` may carry the whole packet `chain`: the winning inbound (or forward) policy
 /// protects it with a template this SA satisfies (RFC 4301 §5.2, step 4).
-fn allowed(spd: Option<&Spd>, sa: &Sa, chain: &Chain) -> bool {
-    let Some(spd) = spd else {
-        return false;
-    };
+fn allowed(spd: &SpdIndex, sa: &Sa, chain: &Chain) -> bool {
     let flow = chain.flow();
     INBOUND.into_iter().any(|dir| {
-        matches!(spd.decide(dir, &flow, chain.known), Decision::Matched(p) if protects_with(p, sa))
+        matches!(spd.decide(dir, &flow, chain.known), Decision::Matched(p) if protects_with(&p, sa))
     })
 }
 
 /// Whether `sa` may carry a fragment of `chain`'s datagram: some inbound policy that may
 /// cover it protects it with this SA. The whole datagram is checked once reassembled.
-fn may_carry(spd: Option<&Spd>, sa: &Sa, chain: &Chain) -> bool {
-    let Some(spd) = spd else {
-        return false;
-    };
+fn may_carry(spd: &SpdIndex, sa: &Sa, chain: &Chain) -> bool {
     let flow = chain.flow();
-    INBOUND.into_iter().any(|dir| {
-        spd.candidates(dir, &flow, chain.known)
-            .any(|p| protects_with(p, sa))
-    })
+    INBOUND
+        .into_iter()
+        .any(|dir| spd.any_candidate(dir, &flow, chain.known, |p| protects_with(p, sa)))
 }
 
 type Drop = (DropReason, Option<Arc<Sa>>);
@@ -173,13 +166,13 @@ fn deliver(
     mut skb: WritableSkb,
     v6: bool,
 ) -> Result<(), DropReason> {
-    let spd = state.spd();
+    let spd = &state.spd;
     let chain = headers::walk_all(skb.data()).map_err(|_| DropReason::Malformed)?;
     if (chain.family == AF_INET6) != v6 {
         return Err(DropReason::Malformed);
     }
     let (skb, chain, reassembled) = if chain.is_fragment() {
-        if !may_carry(spd.as_deref(), sa, &chain) {
+        if !may_carry(spd, sa, &chain) {
             return Err(DropReason::Policy);
         }
         let queued = skb.defrag(net, v6, sa.frag_queue);
@@ -194,7 +187,7 @@ fn deliver(
     } else {
         (skb.into_skb(), chain, false)
     };
-    if !allowed(spd.as_deref(), sa, &chain) {
+    if !allowed(spd, sa, &chain) {
         return Err(DropReason::Policy);
     }
     let how = Reinjection {

@@ -34,6 +34,9 @@ mod replay;
 #[path = "proto/src/selector.rs"]
 mod selector;
 #[allow(dead_code, unreachable_pub)]
+#[path = "proto/src/spd_index.rs"]
+mod spd_index;
+#[allow(dead_code, unreachable_pub)]
 #[path = "proto/src/uapi.rs"]
 mod uapi;
 #[allow(dead_code, unreachable_pub)]
@@ -114,6 +117,8 @@ module! {
 struct Ripsec {
     _genl: ffi::GenlRegistration,
     _pernet: ffi::PernetRegistration,
+    _room: ffi::RequestRoom,
+    _gro: ffi::GroCells,
     _drops: ffi::DeferredDrops,
 }
 
@@ -121,6 +126,9 @@ impl kernel::Module for Ripsec {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // The deferred-drop queue outlives everything that retires objects into it.
         let drops = ffi::DeferredDrops::new()?;
+        // The data path's crypto requests, before any packet can arrive.
+        let room = ffi::RequestRoom::new()?;
+        let gro = ffi::GroCells::new()?;
         // Per-netns state before the family, so every request finds its netns's state.
         let pernet = ffi::PernetRegistration::new()?;
         let genl = ffi::GenlRegistration::new()?;
@@ -128,6 +136,8 @@ impl kernel::Module for Ripsec {
         Ok(Ripsec {
             _genl: genl,
             _pernet: pernet,
+            _room: room,
+            _gro: gro,
             _drops: drops,
         })
     }

@@ -112,6 +112,35 @@ impl Counters {
     }
 }
 
+/// A netns's packet and drop counters, like [`Counters`] but per CPU: every packet of every
+/// SA adds to them, from whichever CPU it is on.
+pub(crate) struct NetCounters(ffi::PerCpuU64<NUM_COUNTERS>);
+
+impl NetCounters {
+    /// All zero.
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self(ffi::PerCpuU64::new()?))
+    }
+
+    /// Adds `n` to counter `attr` (a `stats_attr` number).
+    pub(crate) fn add(&self, attr: u16, n: u64) {
+        self.0.add(usize::from(attr).wrapping_sub(1), n);
+    }
+
+    /// Writes every counter as a `stats` nest.
+    pub(crate) fn put(&self, w: &mut ffi::MsgWriter, nest: u16) -> Result {
+        w.nest(nest, |w| {
+            for i in 0..NUM_COUNTERS {
+                let attr = u16::try_from(i + 1).map_err(|_| EINVAL)?;
+                if attr != stats_attr::PAD {
+                    w.put_u64(attr, self.0.sum(i))?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Lifetime limits, settable by SA_UPDATE: soft bytes, packets, add secs, use secs, then the
 /// same four hard limits (0 = none).
 pub(crate) struct Limits([AtomicU64; 8]);
@@ -241,6 +270,8 @@ pub(crate) struct Sa {
     /// context (socket sends), where a softirq on the same CPU may want the same SA.
     #[pin]
     pub(crate) rt: SpinLockIrq<SaRuntime>,
+    /// The outer route of the packets it sends.
+    pub(crate) route: ffi::RouteCache,
 }
 
 /// The next SA's reassembly queue number, wrapping within [`FRAG_QUEUE_MASK`] (past it, two SAs
@@ -306,6 +337,7 @@ impl Sa {
                 frag_queue: NEXT_FRAG_QUEUE.fetch_add(1, Ordering::Relaxed) & FRAG_QUEUE_MASK,
                 encap: p.encap.map(|(sport, dport)| Encap::new(sport, dport)),
                 rt <- new_spinlock_irq!(rt),
+                route: ffi::RouteCache::new(),
             }),
             GFP_KERNEL,
         )
@@ -522,7 +554,8 @@ impl Sad {
 
     /// The SA with this id (inbound lookup: O(1), lock-free).
     pub(crate) fn get(&self, id: &SaId) -> Option<Arc<Sa>> {
-        let bucket = self.by_spi.0.get(id.spi)?;
+        let rcu = kernel::sync::rcu::read_lock();
+        let bucket = self.by_spi.0.load(id.spi, &rcu)?;
         bucket.sas.iter().find(|sa| sa.id == *id).cloned()
     }
 
@@ -533,7 +566,8 @@ impl Sad {
         dst: &[u8; 16],
         ok: impl Fn(&Sa) -> bool,
     ) -> Option<Arc<Sa>> {
-        let bucket = self.by_out.0.get(out_key(reqid, dst))?;
+        let rcu = kernel::sync::rcu::read_lock();
+        let bucket = self.by_out.0.load(out_key(reqid, dst), &rcu)?;
         bucket
             .sas
             .iter()

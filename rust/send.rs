@@ -26,17 +26,16 @@ use crate::{
 };
 use kernel::{prelude::*, sync::Arc};
 
-/// Room left in front of an outer header for the link layer.
-const LL_RESERVE: usize = 128;
+/// Room left in front of an outer header for the link layer: Ethernet with VLAN tags (the
+/// stack makes more for devices that need it), so that forwarded packets fit in place.
+const LL_RESERVE: usize = 32;
 /// Hop limit / TTL of outer headers.
 const OUTER_TTL: u8 = 64;
 
 /// The POST_ROUTING hook.
 pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     let state = NetState::of(net);
-    let Some(spd) = state.spd() else {
-        return Verdict::Accept(skb);
-    };
+    let spd = &state.spd;
     if spd.is_empty(uapi::DIR_OUT) {
         return Verdict::Accept(skb);
     }
@@ -81,7 +80,7 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
         .find_out(tmpl.reqid, &want_dst, |sa| fits(sa) && !sa.expired());
     let Some(sa) = sa else {
         // No usable SA: ask the key manager for one, and drop the packet.
-        events::acquire(net, policy, &flow, ffi::seconds());
+        events::acquire(net, &policy, &flow, ffi::seconds());
         match state.sad.find_out(tmpl.reqid, &want_dst, fits) {
             Some(old) => count_drop(state, Some(&old), DropReason::Expired),
             None => count_drop(state, None, DropReason::NoSa),
@@ -140,6 +139,10 @@ struct Layout {
 impl Outbound<'_> {
     /// Encapsulates and sends one packet; on failure counts the reason and frees it.
     fn send(&self, skb: Skb) {
+        // From the sequence number to the wire, nothing else on this CPU may send on the SA
+        // (a softirq would overtake this packet, and the peer's replay window drop it); the
+        // per-CPU crypto request room needs bottom halves off too.
+        let _bh = ffi::BottomHalvesOff::new();
         if let Err(reason) = self.encapsulate(skb) {
             count_drop(self.state, Some(self.sa), reason);
         }
@@ -187,7 +190,7 @@ impl Outbound<'_> {
             self.sign_ah(&mut skb, &layout, seq, ignore_df)?;
         }
         // The packet is counted as sent above; a routing or device failure is counted here.
-        skb.output(self.net, v6, &src, &dst, (ignore_df, ah))
+        skb.output((self.net, &sa.route), v6, &src, &dst, (ignore_df, ah))
             .map_err(|_| DropReason::NoRoute)
     }
 

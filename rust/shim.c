@@ -39,6 +39,8 @@
 #include <net/udp.h>
 #include <net/udp_tunnel.h>
 #include <net/ip6_checksum.h>
+#include <net/gro_cells.h>
+#include <net/dst_cache.h>
 #include "shim.h"
 #include "uapi.h"
 
@@ -504,24 +506,96 @@ struct crypto_aead *ripsec_shim_aead_alloc(const char *name)
 	return crypto_alloc_aead(name, 0, CRYPTO_ALG_ASYNC);
 }
 
+/* ---- per-CPU counters ---- */
+
+u64 *ripsec_shim_percpu_u64_alloc(unsigned int n)
+{
+	return (u64 __force *)__alloc_percpu(n * sizeof(u64), sizeof(u64));
+}
+
+void ripsec_shim_percpu_u64_free(u64 *c)
+{
+	free_percpu((u64 __percpu __force *)c);
+}
+
+void ripsec_shim_percpu_u64_add(u64 *c, unsigned int i, u64 n)
+{
+	this_cpu_add(((u64 __percpu __force *)c)[i], n);
+}
+
+u64 ripsec_shim_percpu_u64_sum(u64 *c, unsigned int i)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += per_cpu_ptr((u64 __percpu __force *)c, cpu)[i];
+	return sum;
+}
+
+/* Per-CPU room for one AEAD request, so that the data path allocates nothing per packet.
+ * Used with bottom halves off, so one request at a time per CPU. */
+#define RIPSEC_REQ_ROOM 1024
+struct ripsec_req_room {
+	u8 bytes[RIPSEC_REQ_ROOM];
+} __aligned(CRYPTO_MINALIGN);
+static struct ripsec_req_room __percpu *ripsec_req_room;
+
+int ripsec_shim_req_room_alloc(void)
+{
+	ripsec_req_room = alloc_percpu(struct ripsec_req_room);
+	return ripsec_req_room ? 0 : -ENOMEM;
+}
+
+void ripsec_shim_req_room_free(void)
+{
+	free_percpu(ripsec_req_room);
+	ripsec_req_room = NULL;
+}
+
 /* Encrypts or decrypts @len bytes at @buf in place: @assoclen bytes of associated data, then
- * @cryptlen bytes (plaintext, or ciphertext + ICV). */
+ * @cryptlen bytes (plaintext, or ciphertext + ICV). The request lives in this CPU's room
+ * (wiped afterwards, as aead_request_free would), or is allocated if it does not fit. */
 int ripsec_shim_aead_crypt(struct crypto_aead *tfm, u8 *buf, unsigned int len,
 			   unsigned int assoclen, unsigned int cryptlen, u8 *iv, bool encrypt)
 {
-	struct aead_request *req = aead_request_alloc(tfm, GFP_ATOMIC);
+	unsigned int size = sizeof(struct aead_request) + crypto_aead_reqsize(tfm);
+	bool room = ripsec_req_room && size <= RIPSEC_REQ_ROOM;
+	struct aead_request *req;
 	struct scatterlist sg;
 	int err;
 
-	if (!req)
-		return -ENOMEM;
+	if (room) {
+		local_bh_disable();
+		req = (struct aead_request *)this_cpu_ptr(ripsec_req_room)->bytes;
+		aead_request_set_tfm(req, tfm);
+	} else {
+		req = aead_request_alloc(tfm, GFP_ATOMIC);
+		if (!req)
+			return -ENOMEM;
+	}
 	sg_init_one(&sg, buf, len);
 	aead_request_set_callback(req, 0, NULL, NULL);
 	aead_request_set_ad(req, assoclen);
 	aead_request_set_crypt(req, &sg, &sg, cryptlen, iv);
 	err = encrypt ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req);
-	aead_request_free(req);
+	if (room) {
+		memzero_explicit(req, size);
+		local_bh_enable();
+	} else {
+		aead_request_free(req);
+	}
 	return err;
+}
+
+void ripsec_shim_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void ripsec_shim_local_bh_enable(void)
+{
+	local_bh_enable();
 }
 
 void ripsec_shim_random_bytes(u8 *buf, size_t len)
@@ -781,17 +855,29 @@ void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6)
  * fragment it although DF is set (transport mode, which shares the sender's route);
  * @keep_ident keeps the header's ID (AH covers it). */
 int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
-			bool ignore_df, bool keep_ident)
+			bool ignore_df, bool keep_ident, struct dst_cache *cache)
 {
 	struct flowi4 fl4 = { .flowi4_proto = IPPROTO_ESP };
-	struct rtable *rt;
+	struct rtable *rt = NULL;
+	__be32 cached_saddr;
 
 	memcpy(&fl4.saddr, saddr, 4);
 	memcpy(&fl4.daddr, daddr, 4);
-	rt = ip_route_output_key(net, &fl4);
-	if (IS_ERR(rt)) {
-		kfree_skb(skb);
-		return PTR_ERR(rt);
+	if (cache) {
+		rt = dst_cache_get_ip4(cache, &cached_saddr);
+		if (rt && cached_saddr != fl4.saddr) {
+			ip_rt_put(rt);
+			rt = NULL;
+		}
+	}
+	if (!rt) {
+		rt = ip_route_output_key(net, &fl4);
+		if (IS_ERR(rt)) {
+			kfree_skb(skb);
+			return PTR_ERR(rt);
+		}
+		if (cache)
+			dst_cache_set_ip4(cache, &rt->dst, fl4.saddr);
 	}
 	skb_dst_drop(skb);
 	skb_dst_set(skb, &rt->dst);
@@ -806,6 +892,25 @@ int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, c
 	return ip_local_out(net, NULL, skb);
 }
 
+/* A per-SA cache of the outer route (per CPU; stale entries fail dst_check and are looked up
+ * again). Allocated on the first packet, so SAs that never send cost nothing. */
+struct dst_cache *ripsec_shim_dst_cache_new(void)
+{
+	struct dst_cache *c = kmalloc(sizeof(*c), GFP_ATOMIC);
+
+	if (c && dst_cache_init(c, GFP_ATOMIC)) {
+		kfree(c);
+		c = NULL;
+	}
+	return c;
+}
+
+void ripsec_shim_dst_cache_free(struct dst_cache *c)
+{
+	dst_cache_destroy(c);
+	kfree(c);
+}
+
 /* Gives the IPv4 header at skb->data its ID now (AH authenticates it), as output4 would. */
 void ripsec_shim_ip_select_ident(struct net *net, struct sk_buff *skb, bool ignore_df)
 {
@@ -816,20 +921,32 @@ void ripsec_shim_ip_select_ident(struct net *net, struct sk_buff *skb, bool igno
 
 /* Routes an outer IPv6 packet at skb->data and sends it; consumes @skb. */
 int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
-			bool ignore_df)
+			bool ignore_df, struct dst_cache *cache)
 {
 	struct flowi6 fl6 = { .flowi6_proto = IPPROTO_ESP };
-	struct dst_entry *dst;
+	struct dst_entry *dst = NULL;
+	struct in6_addr cached_saddr;
 
 	memcpy(&fl6.saddr, saddr, 16);
 	memcpy(&fl6.daddr, daddr, 16);
-	dst = ip6_route_output(net, NULL, &fl6);
-	if (dst->error) {
-		int err = dst->error;
+	if (cache) {
+		dst = dst_cache_get_ip6(cache, &cached_saddr);
+		if (dst && !ipv6_addr_equal(&cached_saddr, &fl6.saddr)) {
+			dst_release(dst);
+			dst = NULL;
+		}
+	}
+	if (!dst) {
+		dst = ip6_route_output(net, NULL, &fl6);
+		if (dst->error) {
+			int err = dst->error;
 
-		dst_release(dst);
-		kfree_skb(skb);
-		return err;
+			dst_release(dst);
+			kfree_skb(skb);
+			return err;
+		}
+		if (cache)
+			dst_cache_set_ip6(cache, dst, &fl6.saddr);
 	}
 	skb_dst_drop(skb);
 	skb_dst_set(skb, dst);
@@ -860,6 +977,34 @@ void ripsec_shim_marker_put(struct xfrm_state *x)
 	xfrm_state_put(x);
 }
 
+/* Decrypted packets go back into the stack through GRO cells (per-CPU NAPI queues on a
+ * dummy device), as XFRM's do, so that TCP segments are merged again before the stack sees
+ * them. */
+static struct net_device *ripsec_napi_dev;
+static struct gro_cells ripsec_gro_cells;
+
+int ripsec_shim_gro_cells_init(void)
+{
+	int err;
+
+	ripsec_napi_dev = alloc_netdev_dummy(0);
+	if (!ripsec_napi_dev)
+		return -ENOMEM;
+	err = gro_cells_init(&ripsec_gro_cells, ripsec_napi_dev);
+	if (err) {
+		free_netdev(ripsec_napi_dev);
+		ripsec_napi_dev = NULL;
+	}
+	return err;
+}
+
+void ripsec_shim_gro_cells_destroy(void)
+{
+	gro_cells_destroy(&ripsec_gro_cells);
+	free_netdev(ripsec_napi_dev);
+	ripsec_napi_dev = NULL;
+}
+
 /* Feeds a decapsulated packet at skb->data back into the stack, marked with @marker; consumes
  * @skb. A @reassembled packet may be fragmented again on its way on. @checksum_ok: its
  * TCP/UDP checksum is taken as verified (transport mode behind a NAT, RFC 3948 §3.1.2).
@@ -887,7 +1032,9 @@ int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *mark
 	skb_mac_header_rebuild(skb);
 	skb->pkt_type = PACKET_HOST;
 	skb->ip_summed = checksum_ok ? CHECKSUM_UNNECESSARY : CHECKSUM_NONE;
-	netif_rx(skb);
+	local_bh_disable();
+	gro_cells_receive(&ripsec_gro_cells, skb);
+	local_bh_enable();
 	return 0;
 }
 

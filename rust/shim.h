@@ -90,9 +90,17 @@ struct ripsec_work *ripsec_shim_work_new(struct net *net);
 void ripsec_shim_work_queue(struct ripsec_work *w, unsigned int ms, bool now);
 void ripsec_shim_work_cancel(struct ripsec_work *w);
 void ripsec_shim_work_free(struct ripsec_work *w);
+u64 *ripsec_shim_percpu_u64_alloc(unsigned int n);
+void ripsec_shim_percpu_u64_free(u64 *c);
+void ripsec_shim_percpu_u64_add(u64 *c, unsigned int i, u64 n);
+u64 ripsec_shim_percpu_u64_sum(u64 *c, unsigned int i);
+int ripsec_shim_req_room_alloc(void);
+void ripsec_shim_req_room_free(void);
 int ripsec_shim_aead_crypt(struct crypto_aead *tfm, u8 *buf, unsigned int len,
 			   unsigned int assoclen, unsigned int cryptlen, u8 *iv, bool encrypt);
 void ripsec_shim_random_bytes(u8 *buf, size_t len);
+void ripsec_shim_local_bh_disable(void);
+void ripsec_shim_local_bh_enable(void);
 int ripsec_shim_skb_make_writable(struct sk_buff *skb);
 int ripsec_shim_skb_checksum_help(struct sk_buff *skb);
 u8 *ripsec_shim_skb_data(struct sk_buff *skb);
@@ -114,12 +122,16 @@ void ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len);
 void ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len);
 void ripsec_shim_kfree_skb(struct sk_buff *skb);
 int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
-			bool ignore_df, bool keep_ident);
+			bool ignore_df, bool keep_ident, struct dst_cache *cache);
+struct dst_cache *ripsec_shim_dst_cache_new(void);
+void ripsec_shim_dst_cache_free(struct dst_cache *c);
 void ripsec_shim_ip_select_ident(struct net *net, struct sk_buff *skb, bool ignore_df);
 int ripsec_shim_output6(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
-			bool ignore_df);
+			bool ignore_df, struct dst_cache *cache);
 struct xfrm_state *ripsec_shim_marker_new(struct net *net);
 void ripsec_shim_marker_put(struct xfrm_state *x);
+int ripsec_shim_gro_cells_init(void);
+void ripsec_shim_gro_cells_destroy(void);
 int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *marker,
 			 bool reassembled, bool checksum_ok);
 bool ripsec_shim_skb_decrypted(const struct sk_buff *skb, const struct xfrm_state *marker);

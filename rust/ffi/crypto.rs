@@ -39,6 +39,29 @@ extern "C" {
         encrypt: bool,
     ) -> c_int;
     fn ripsec_shim_crypto_has_shash(name: *const c_char) -> bool;
+    fn ripsec_shim_req_room_alloc() -> c_int;
+    fn ripsec_shim_req_room_free();
+}
+
+/// Per-CPU room for the data path's AEAD requests (one allocation per CPU at load, none per
+/// packet); freed on drop.
+pub(crate) struct RequestRoom(());
+
+impl RequestRoom {
+    /// Allocates the room.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: no preconditions; `Drop` frees it.
+        to_result(unsafe { ripsec_shim_req_room_alloc() })?;
+        Ok(Self(()))
+    }
+}
+
+impl Drop for RequestRoom {
+    fn drop(&mut self) {
+        // SAFETY: `new` allocated it; the module drops this after the netfilter hooks and the
+        // pernet state are gone, so no packet uses it any more.
+        unsafe { ripsec_shim_req_room_free() };
+    }
 }
 
 /// An AEAD transform of the kernel crypto API.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Randomness, the clock, and zeroizing memory.
+//! Randomness, the clock, zeroizing memory, and turning bottom halves off.
 
 use kernel::prelude::*;
 
@@ -8,6 +8,29 @@ extern "C" {
     fn ripsec_shim_seconds() -> u64;
     fn ripsec_shim_memzero(p: *mut c_void, len: usize);
     fn ripsec_shim_random_bytes(buf: *mut u8, len: usize);
+    fn ripsec_shim_local_bh_disable();
+    fn ripsec_shim_local_bh_enable();
+}
+
+/// Bottom halves (softirqs) off on this CPU, and preemption with them, until dropped. Not
+/// `Send`: it must end on the CPU it began on.
+pub(crate) struct BottomHalvesOff(core::marker::PhantomData<*mut ()>);
+
+impl BottomHalvesOff {
+    /// Turns bottom halves off (they nest).
+    pub(crate) fn new() -> Self {
+        // SAFETY: no preconditions outside hard interrupts, where ripsec never runs; `Drop`
+        // turns them on again on this CPU (the type is not `Send`).
+        unsafe { ripsec_shim_local_bh_disable() };
+        Self(core::marker::PhantomData)
+    }
+}
+
+impl Drop for BottomHalvesOff {
+    fn drop(&mut self) {
+        // SAFETY: `new` turned them off on this CPU.
+        unsafe { ripsec_shim_local_bh_enable() };
+    }
 }
 
 /// A uniformly random u32.

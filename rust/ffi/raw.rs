@@ -34,6 +34,7 @@ opaque! {
     ripsec_work => "struct ripsec_work",
     xfrm_state => "struct xfrm_state",
     sock => "struct sock",
+    dst_cache => "struct dst_cache",
 }
 
 /// A NUL-terminated copy of a short string, for C calls.

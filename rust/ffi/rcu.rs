@@ -4,7 +4,11 @@
 
 use super::raw::{self, from_err_ptr};
 use core::{marker::PhantomData, ptr::NonNull};
-use kernel::{error::to_result, prelude::*, sync::Arc};
+use kernel::{
+    error::to_result,
+    prelude::*,
+    sync::{rcu::Guard, Arc},
+};
 
 extern "C" {
     fn ripsec_shim_xa_new() -> *mut raw::xarray;
@@ -123,6 +127,31 @@ impl<T: Send + Sync> ArcXArray<T> {
         // reference the array owns is still alive here.
         let borrowed = unsafe { kernel::sync::ArcBorrow::<T>::from_raw(p.cast()) };
         borrowed.into()
+    }
+
+    /// The entry at `index`, borrowed while `_rcu` keeps the read-side section open: no
+    /// reference count is touched. Lock-free.
+    pub(crate) fn load<'g>(&'g self, index: u32, _rcu: &'g Guard) -> Option<&'g T> {
+        // SAFETY: `xa` is live (type invariant).
+        let p = unsafe { ripsec_shim_xa_load(self.xa.as_ptr(), xa_index(index)) };
+        // SAFETY: a non-NULL entry came from `Arc::into_raw`, so it points to a live `T`; an
+        // unlinked entry is released only after a grace period, which cannot end while
+        // `_rcu` is held, and the borrow lives no longer than `_rcu`.
+        (!p.is_null()).then(|| unsafe { &*p.cast::<T>() })
+    }
+
+    /// The first entry at an index >= `*index`, borrowed as [`Self::load`] does; updates
+    /// `*index` to its position.
+    pub(crate) fn find_borrowed<'g>(&'g self, index: &mut u32, _rcu: &'g Guard) -> Option<&'g T> {
+        let mut i = xa_index(*index);
+        // SAFETY: `xa` is live; `i` is a valid in/out index.
+        let p = unsafe { ripsec_shim_xa_find(self.xa.as_ptr(), &mut i) };
+        if p.is_null() {
+            return None;
+        }
+        *index = u32::try_from(i).ok()?;
+        // SAFETY: as in `load`.
+        Some(unsafe { &*p.cast::<T>() })
     }
 
     /// The entry at `index`, with a new reference. Lock-free.

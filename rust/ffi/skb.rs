@@ -6,7 +6,10 @@ use super::{
     net::Net,
     raw::{self, from_err_ptr},
 };
-use core::ptr::NonNull;
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicPtr, Ordering},
+};
 use kernel::{error::to_result, prelude::*};
 
 extern "C" {
@@ -31,6 +34,7 @@ extern "C" {
         daddr: *const u8,
         ignore_df: bool,
         keep_ident: bool,
+        cache: *mut raw::dst_cache,
     ) -> c_int;
     fn ripsec_shim_ip_select_ident(net: *mut raw::net, skb: *mut raw::sk_buff, ignore_df: bool);
     fn ripsec_shim_output6(
@@ -39,7 +43,12 @@ extern "C" {
         saddr: *const u8,
         daddr: *const u8,
         ignore_df: bool,
+        cache: *mut raw::dst_cache,
     ) -> c_int;
+    fn ripsec_shim_dst_cache_new() -> *mut raw::dst_cache;
+    fn ripsec_shim_dst_cache_free(c: *mut raw::dst_cache);
+    fn ripsec_shim_gro_cells_init() -> c_int;
+    fn ripsec_shim_gro_cells_destroy();
     fn ripsec_shim_reinject(
         skb: *mut raw::sk_buff,
         ipv6: bool,
@@ -350,11 +359,11 @@ impl WritableSkb {
         Ok(())
     }
 
-    /// Routes and sends the outer packet at the start of the data. `ignore_df` lets IP
-    /// fragment it despite DF; `keep_ident` keeps an IPv4 header's ID.
+    /// Routes (through `route`'s cache) and sends the outer packet at the start of the data.
+    /// `ignore_df` lets IP fragment it despite DF; `keep_ident` keeps an IPv4 header's ID.
     pub(crate) fn output(
         mut self,
-        net: Net<'_>,
+        (net, route): (Net<'_>, &RouteCache),
         ipv6: bool,
         src: &[u8; 16],
         dst: &[u8; 16],
@@ -363,13 +372,22 @@ impl WritableSkb {
         if !self.has_ip_header(ipv6) {
             return Err(EINVAL);
         }
+        let cache = route.get();
         let skb = self.0.into_raw();
         // SAFETY: `net` is live and the addresses are valid; the packet is linear and private
         // with a whole IP header of its family at the start (checked above), which the stack
-        // completes (length, ID, checksum); the shim consumes `skb` in every case.
+        // completes (length, ID, checksum); the shim consumes `skb` in every case. `cache` is
+        // NULL or an initialised route cache that `route` keeps alive.
         to_result(unsafe {
             if ipv6 {
-                ripsec_shim_output6(net.as_ptr(), skb, src.as_ptr(), dst.as_ptr(), ignore_df)
+                ripsec_shim_output6(
+                    net.as_ptr(),
+                    skb,
+                    src.as_ptr(),
+                    dst.as_ptr(),
+                    ignore_df,
+                    cache,
+                )
             } else {
                 ripsec_shim_output4(
                     net.as_ptr(),
@@ -378,6 +396,7 @@ impl WritableSkb {
                     dst.as_ptr(),
                     ignore_df,
                     keep_ident,
+                    cache,
                 )
             }
         })
@@ -441,6 +460,79 @@ impl Drop for SkbList {
     fn drop(&mut self) {
         for skb in self.by_ref() {
             drop(skb);
+        }
+    }
+}
+
+/// The GRO cells decrypted packets are fed back through (per-CPU NAPI queues, as XFRM has),
+/// created at load and destroyed on drop.
+pub(crate) struct GroCells(());
+
+impl GroCells {
+    /// Creates them.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: no preconditions; `Drop` destroys them.
+        kernel::error::to_result(unsafe { ripsec_shim_gro_cells_init() })?;
+        Ok(Self(()))
+    }
+}
+
+impl Drop for GroCells {
+    fn drop(&mut self) {
+        // SAFETY: `new` created them; the module drops this after its hooks and encapsulation
+        // sockets are gone, so nothing reinjects any more.
+        unsafe { ripsec_shim_gro_cells_destroy() };
+    }
+}
+
+/// A cache of one SA's outer route (the kernel's per-CPU `dst_cache`), allocated by the first
+/// packet that needs it; freed on drop.
+///
+/// # Invariants
+///
+/// The pointer is NULL or a `dst_cache` from `ripsec_shim_dst_cache_new`, owned by this
+/// object; once set it never changes.
+pub(crate) struct RouteCache(AtomicPtr<raw::dst_cache>);
+
+impl RouteCache {
+    /// An empty cache.
+    pub(crate) const fn new() -> Self {
+        Self(AtomicPtr::new(core::ptr::null_mut()))
+    }
+
+    /// The cache, allocating it on first use; NULL (route every packet) if out of memory.
+    fn get(&self) -> *mut raw::dst_cache {
+        let p = self.0.load(Ordering::Acquire);
+        if !p.is_null() {
+            return p;
+        }
+        // SAFETY: no preconditions (allocates atomically).
+        let new = unsafe { ripsec_shim_dst_cache_new() };
+        if new.is_null() {
+            return new;
+        }
+        let null = core::ptr::null_mut();
+        match self
+            .0
+            .compare_exchange(null, new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // INVARIANT: set once, to a cache this object now owns.
+            Ok(_) => new,
+            Err(theirs) => {
+                // SAFETY: another CPU won the race; `new` is ours alone and unused.
+                unsafe { ripsec_shim_dst_cache_free(new) };
+                theirs
+            }
+        }
+    }
+}
+
+impl Drop for RouteCache {
+    fn drop(&mut self) {
+        let p = *self.0.get_mut();
+        if !p.is_null() {
+            // SAFETY: owned (type invariant); no packet can use it once the SA is dropped.
+            unsafe { ripsec_shim_dst_cache_free(p) };
         }
     }
 }

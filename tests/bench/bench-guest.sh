@@ -177,6 +177,85 @@ ah_off() { SA_PROTO=esp ALG=aes128gcm16 XFRM_FLAGS="" KEY_LR=${ESP_KEYS[0]} KEY_
 setup_xfrm_ah() { ah_on && setup_xfrm "$1" "$2" && ah_off; }
 setup_ripsec_ah() { ah_on && setup_ripsec "$1" "$2" && ah_off; }
 
+# Several flows over several SAs: MULTI pairs of inner hosts 10.1.0.k <-> 10.2.0.k, each pair
+# with its own SA per direction (SPIs 0x1100+k / 0x2100+k, reqid 10+k) and /32 policies, and its
+# own iperf3 server (port 5300+k).
+MULTI=4
+multi_lines() { # ripsec|xfrm SIDE(l|r)
+	local k a b me peer out in kout kin r
+	for k in $(seq $MULTI); do
+		r=$((10 + k))
+		if [ "$2" = l ]; then
+			a=10.1.0.$k b=10.2.0.$k me=$L_OUT peer=$R_OUT out=$((0x1100 + k)) in=$((0x2100 + k)) kout=$KEY_LR kin=$KEY_RL
+		else
+			a=10.2.0.$k b=10.1.0.$k me=$R_OUT peer=$L_OUT out=$((0x2100 + k)) in=$((0x1100 + k)) kout=$KEY_RL kin=$KEY_LR
+		fi
+		if [ "$1" = ripsec ]; then
+			printf '%s\n' \
+				"sa add src $me dst $peer proto esp spi $out reqid $r mode tunnel alg $ALG key 0x$kout" \
+				"sa add src $peer dst $me proto esp spi $in reqid $r mode tunnel alg $ALG key 0x$kin" \
+				"policy add dir out src $a/32 dst $b/32 tmpl proto esp mode tunnel reqid $r src $me dst $peer" \
+				"policy add dir in src $b/32 dst $a/32 tmpl proto esp mode tunnel reqid $r src $peer dst $me"
+		else
+			printf '%s\n' \
+				"xfrm state add src $me dst $peer proto esp spi $out reqid $r mode tunnel $(xfrm_alg_args $ALG "$kout" | tr -d "'") sel src $a/32 dst $b/32" \
+				"xfrm state add src $peer dst $me proto esp spi $in reqid $r mode tunnel $(xfrm_alg_args $ALG "$kin" | tr -d "'") sel src $b/32 dst $a/32" \
+				"xfrm policy add dir out src $a/32 dst $b/32 tmpl src $me dst $peer proto esp reqid $r mode tunnel" \
+				"xfrm policy add dir in src $b/32 dst $a/32 tmpl src $peer dst $me proto esp reqid $r mode tunnel"
+		fi
+	done
+}
+multi_hosts() { # L R: the extra inner hosts and their iperf3 servers
+	local k
+	for k in $(seq 2 $MULTI); do
+		ip -n "$1" addr add 10.1.0.$k/32 dev lo
+		ip -n "$2" addr add 10.2.0.$k/32 dev lo
+	done
+	for k in $(seq $MULTI); do
+		ip netns exec "$2" iperf3 -s -B 10.2.0.$k -p $((5300 + k)) >"$WORK/iperf3-multi-$k.log" 2>&1 &
+		SERVERS+=($!)
+	done
+}
+setup_ripsec_multi() {
+	load && topo "$1" "$2" && inner_routes "$1" "$2" veth0 && multi_hosts "$1" "$2" &&
+		multi_lines ripsec l | ip netns exec "$1" ikeuser batch - >/dev/null &&
+		multi_lines ripsec r | ip netns exec "$2" ikeuser batch - >/dev/null
+}
+setup_xfrm_multi() {
+	unload && topo "$1" "$2" && inner_routes "$1" "$2" veth0 && multi_hosts "$1" "$2" &&
+		multi_lines xfrm l | ip -n "$1" -batch - && multi_lines xfrm r | ip -n "$2" -batch -
+}
+# multi_up L R: every pair reaches the other and knows its path MTU, and every server listens.
+multi_up() {
+	local k i
+	for k in $(seq $MULTI); do
+		for i in 1 2 3 4 5; do
+			ip netns exec "$1" ping -c 1 -W 2 -I 10.1.0.$k 10.2.0.$k >/dev/null 2>&1 && break
+		done
+		ip netns exec "$1" ping -c 2 -i 0.2 -W 1 -M do -s 1472 -I 10.1.0.$k 10.2.0.$k >/dev/null 2>&1 || true
+		for i in $(seq 60); do
+			ip netns exec "$2" ss -ltnH "sport = :$((5300 + k))" | grep -q . && break
+			sleep 0.5
+		done
+	done
+}
+# run_multi L NAME: MULTI TCP flows at once, one per SA pair; prints the summed Mbit/s.
+run_multi() {
+	local k pids=()
+	for k in $(seq $MULTI); do
+		ip netns exec "$1" timeout 120 iperf3 -c 10.2.0.$k -B 10.1.0.$k -p $((5300 + k)) -J -t "$T_TCP" -O 1 \
+			>"$WORK/$2-$k.json" 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}" || true
+	python3 -c 'import json, sys
+try:
+    runs = [json.load(open(f"{sys.argv[1]}-{k}.json")) for k in range(1, int(sys.argv[2]) + 1)]
+    print(round(sum(r["end"]["sum_received"]["bits_per_second"] for r in runs) / 1e6, 1))
+except Exception:
+    print("-")' "$WORK/$2" $MULTI
+}
+
 # tunnel_up L: the left inner host reaches the right one (WireGuard needs a handshake first).
 # Then a full-size DF ping, so that every path starts with its path MTU known: ripsec, which
 # has no per-SA routes (unlike XFRM), learns it from the ICMP error for the first big packet.
@@ -309,6 +388,24 @@ for r in $(seq "$REPS"); do
 	done
 done
 
+# ---- several flows over several SAs
+declare -A MULTI_TCP
+for r in $(seq "$REPS"); do
+	order=(xfrm_multi ripsec_multi)
+	[ $((r % 2)) = 0 ] && order=(ripsec_multi xfrm_multi)
+	for p in "${order[@]}"; do
+		section "round $r/$REPS: $p ($MULTI TCP flows over $MULTI SA pairs)"
+		"setup_$p" A B
+		multi_up A B
+		v=$(run_multi A "$p-$r")
+		[ "$v" = - ] && failures=$((failures + 1))
+		say "  $p-$r: $v Mbit/s in total"
+		MULTI_TCP[$p]="${MULTI_TCP[$p]:-} $v"
+		[ "$p" = ripsec_multi ] && say "  ripsec drops: A: $(drops A); B: $(drops B)"
+		teardown
+	done
+done
+
 # ---- ripsec scaling
 section "ripsec scaling: setting up A/B (baseline), C/D (extra SAs), E/F (extra policies)"
 load
@@ -396,6 +493,37 @@ t=$(now)
 teardown
 note "teardown (netns deletion and rmmod): $(since "$t") s"
 
+# ---- bulk configuration, ripsec against XFRM: each load alone into a fresh netns, one
+# request per entry (`ikeuser batch`, `ip -batch`), timed, with the memory it took.
+section "bulk configuration: ripsec and XFRM, $sp2 policies and $sa2 SAs"
+gen "$WORK/bulk-sp" policy 0 "$sp2" out $L_OUT $L_NET
+gen "$WORK/bulk-sp-x" xfrm-policy 0 "$sp2" out $L_OUT $L_NET
+gen "$WORK/bulk-sa" sa 0 "$sa2" $L_OUT "$KEY_LR"
+gen "$WORK/bulk-sa-x" xfrm-sa 0 "$sa2" $L_OUT "$KEY_LR"
+declare -A BULK_S BULK_KB
+# bulk NAME NS FILE ripsec|xfrm COUNT: one timed load; memory = MemAvailable before - after.
+bulk() {
+	local m0 t
+	ip netns add "$2"
+	sync
+	m0=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
+	t=$(now)
+	if [ "$4" = ripsec ]; then
+		ip netns exec "$2" ikeuser batch "$3" >/dev/null
+	else
+		ip -n "$2" -batch "$3"
+	fi
+	BULK_S[$1]=$(since "$t")
+	BULK_KB[$1]=$((m0 - $(awk '/MemAvailable/ {print $2}' /proc/meminfo)))
+	say "  $1: $5 in ${BULK_S[$1]} s, $((BULK_KB[$1] * 1024 / $5)) bytes each"
+}
+load
+bulk ripsec_sp P1 "$WORK/bulk-sp" ripsec "$sp2"
+bulk xfrm_sp P2 "$WORK/bulk-sp-x" xfrm "$sp2"
+bulk ripsec_sa P3 "$WORK/bulk-sa" ripsec "$sa2"
+bulk xfrm_sa P4 "$WORK/bulk-sa-x" xfrm "$sa2"
+teardown
+
 # ---- report
 section "results"
 say "VM: $(nproc) vCPUs under QEMU/TCG: absolute numbers mean little, the ratios are what count."
@@ -418,6 +546,19 @@ say "ripsec/XFRM: tcp $(ratio "$(best ${TCP[ripsec]})" "$(best ${TCP[xfrm]})"), 
 say "ripsec/XFRM, ESP in UDP (encap espinudp): tcp $(ratio "$(best ${TCP[ripsec_udp]})" "$(best ${TCP[xfrm_udp]})"), udp64 $(ratio "$(best ${UDP[ripsec_udp]})" "$(best ${UDP[xfrm_udp]})")"
 # shellcheck disable=SC2086
 say "ripsec/XFRM, AH hmac(sha256) tunnel: tcp $(ratio "$(best ${TCP[ripsec_ah]})" "$(best ${TCP[xfrm_ah]})"), udp64 $(ratio "$(best ${UDP[ripsec_ah]})" "$(best ${UDP[xfrm_ah]})")"
+# shellcheck disable=SC2086
+mx=$(best ${MULTI_TCP[xfrm_multi]:-}) mr=$(best ${MULTI_TCP[ripsec_multi]:-})
+say "$MULTI TCP flows over $MULTI SA pairs at once (Mbit/s in total): XFRM $mx, ripsec $mr, ripsec/XFRM $(ratio "$mr" "$mx")  (target: >= 1)"
+say ""
+say "bulk configuration, one request per entry, each alone into a fresh netns:"
+printf '%-16s %9s %9s %7s %13s %13s %7s\n' "" "ripsec s" "XFRM s" ratio "ripsec B/each" "XFRM B/each" ratio
+for kind in sp sa; do
+	if [ $kind = sp ]; then n=$sp2 label="$sp2 policies"; else n=$sa2 label="$sa2 SAs"; fi
+	rb=$((BULK_KB[ripsec_$kind] * 1024 / n)) xb=$((BULK_KB[xfrm_$kind] * 1024 / n))
+	printf '%-16s %9s %9s %7s %13s %13s %7s\n' "$label" "${BULK_S[ripsec_$kind]}" "${BULK_S[xfrm_$kind]}" \
+		"$(ratio "${BULK_S[ripsec_$kind]}" "${BULK_S[xfrm_$kind]}")" "$rb" "$xb" "$(ratio "$rb" "$xb")"
+done
+say "(targets: policy inserts <= 2x XFRM's time; memory per SA and per policy <= XFRM's)"
 say ""
 say "ripsec per-packet cost, 64-byte UDP, ripsec on both sides (target: flat)"
 say "baseline: 1 SA and 1 policy per direction. Extra SAs: unrelated (own SPI, reqid, peer), in"

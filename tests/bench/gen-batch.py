@@ -4,6 +4,7 @@ that the measured flow never uses (scripts/bench; runs in the VM).
 
   gen-batch.py sa     FIRST COUNT LOCAL KEYHEX
   gen-batch.py policy FIRST COUNT DIR LOCAL LOCAL_NET
+  gen-batch.py xfrm-sa ... / xfrm-policy ...   the same entries as `ip -batch` lines (XFRM)
 
 Entry i (FIRST <= i < FIRST+COUNT) belongs to a made-up peer: gateway 198.18.0.0 + i
 (198.18.0.0/15, room for 131072 peers), host 172.16.0.0 + i behind it, reqid 1000 + i.
@@ -45,7 +46,26 @@ def policy_lines(first, count, direction, local, local_net):
         yield f"policy add dir {direction} {sel} tmpl proto esp mode tunnel reqid {1000 + i} {tmpl}"
 
 
+def xfrm_lines(ripsec_lines):
+    """The same entries as `ip -batch` lines for XFRM."""
+    for line in ripsec_lines:
+        w = line.split()
+        if w[0] == "sa":
+            # sa add src S dst D proto esp spi X reqid R mode tunnel alg A key 0xK
+            key = w[w.index("key") + 1]
+            yield (f"xfrm state add src {w[3]} dst {w[5]} proto esp spi {w[9]} reqid {w[11]} "
+                   f"mode tunnel aead rfc4106(gcm(aes)) {key} 128")
+        else:
+            # policy add dir D src S dst D tmpl proto esp mode tunnel reqid R src S dst D
+            t = w.index("tmpl")
+            yield (f"xfrm policy add dir {w[3]} src {w[5]} dst {w[7]} tmpl src {w[t + 8]} "
+                   f"dst {w[t + 10]} proto esp reqid {w[t + 6]} mode tunnel")
+
+
 def main(argv):
+    xfrm = len(argv) > 1 and argv[1].startswith("xfrm-")
+    if xfrm:
+        argv = [argv[0], argv[1][len("xfrm-"):]] + argv[2:]
     if len(argv) == 6 and argv[1] == "sa":
         lines = sa_lines(int(argv[2]), int(argv[3]), argv[4], argv[5])
     elif len(argv) == 7 and argv[1] == "policy" and argv[4] in ("in", "out"):
@@ -54,6 +74,8 @@ def main(argv):
         sys.exit(__doc__)
     if int(argv[2]) + int(argv[3]) > 131072:
         sys.exit("gen-batch.py: at most 131072 entries")
+    if xfrm:
+        lines = xfrm_lines(lines)
     sys.stdout.write("\n".join(lines) + "\n")
 
 

@@ -18,5 +18,8 @@ pub mod ip;
 pub mod lifetime;
 pub mod replay;
 pub mod selector;
+pub mod spd_index;
+#[cfg(test)]
+mod test_rng;
 pub mod uapi;
 pub mod udp_encap;

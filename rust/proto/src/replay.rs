@@ -564,19 +564,7 @@ mod tests {
         assert_eq!(seq_hi(0x1234_5678_9abc_def0), 0x1234_5678);
     }
 
-    /// xorshift64*: deterministic, good enough for test inputs.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// The obvious model: a set of everything accepted and the top.
     struct Model {
