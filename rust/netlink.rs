@@ -426,10 +426,11 @@ fn put_sa(w: &mut MsgWriter, sa: &Sa, show_keys: bool) -> Result {
         w.put(a::SA_KEY, sa.key.bytes())?;
     }
     w.put_u32(a::SA_REQID, sa.reqid)?;
-    let (window, seq_out, replay_top) = {
+    let (window, replay_top) = {
         let rt = sa.rt.lock();
-        (rt.replay.size(), rt.out.last(), rt.replay.top())
+        (rt.replay.size(), rt.replay.top())
     };
+    let seq_out = sa.last_seq();
     w.put_u32(a::SA_REPLAY_WINDOW, window)?;
     if sa.esn {
         w.put_flag(a::SA_ESN)?;

@@ -7,7 +7,7 @@ use crate::{
     alg::{Alg, CryptoKind},
     ffi::{self, Aead, ArcXArray, Retired, Shash},
     lifetime::{self, Lifetime, Usage},
-    replay::{OutboundSeq, ReplayWindow},
+    replay::{self, OutboundSeq, ReplayWindow, SeqOverflow},
     uapi::stats_attr,
     udp_encap::{self, MappingLimiter},
 };
@@ -199,8 +199,6 @@ pub(crate) mod expiry {
 pub(crate) struct SaRuntime {
     /// Inbound anti-replay window.
     pub(crate) replay: ReplayWindow,
-    /// Outbound sequence numbers.
-    pub(crate) out: OutboundSeq,
     /// When ESP in UDP from a new address or port is reported (MAPPING).
     pub(crate) mapping: MappingLimiter,
 }
@@ -272,6 +270,9 @@ pub(crate) struct Sa {
     pub(crate) rt: SpinLockIrq<SaRuntime>,
     /// The outer route of the packets it sends.
     pub(crate) route: ffi::RouteCache,
+    /// The last outbound sequence number handed out: an atomic, so that senders on several
+    /// CPUs take no lock ([`Sa::next_seq`]).
+    out_seq: AtomicU64,
 }
 
 /// The next SA's reassembly queue number, wrapping within [`FRAG_QUEUE_MASK`] (past it, two SAs
@@ -315,7 +316,6 @@ impl Sa {
         let replay = ReplayWindow::new(p.replay_window, p.esn).map_err(|_| EINVAL)?;
         let rt = SaRuntime {
             replay,
-            out: OutboundSeq::new(p.esn),
             mapping: MappingLimiter::default(),
         };
         Arc::pin_init(
@@ -338,9 +338,25 @@ impl Sa {
                 encap: p.encap.map(|(sport, dport)| Encap::new(sport, dport)),
                 rt <- new_spinlock_irq!(rt),
                 route: ffi::RouteCache::new(),
+                out_seq: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// The next outbound sequence number, or [`SeqOverflow`] (for good) once they are used up.
+    pub(crate) fn next_seq(&self) -> Result<u64, SeqOverflow> {
+        let advance = |last| replay::seq_after(last, self.esn).ok();
+        let last = self
+            .out_seq
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, advance)
+            .map_err(|_| SeqOverflow)?;
+        replay::seq_after(last, self.esn)
+    }
+
+    /// The last outbound sequence number handed out (0 if none).
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.out_seq.load(Ordering::Relaxed)
     }
 
     /// Whether a hard limit ended the SA.
@@ -369,10 +385,8 @@ impl Sa {
         encap: Option<(u16, u16)>,
         seq_gap: u64,
     ) -> Result<Arc<Sa>> {
-        let (replay, out) = {
-            let rt = self.rt.lock();
-            (rt.replay.clone(), rt.out.resumed(seq_gap))
-        };
+        let replay = self.rt.lock().replay.clone();
+        let out = OutboundSeq::starting_at(self.last_seq(), self.esn).resumed(seq_gap);
         let moved = Sa::new(SaParams {
             id: SaId { dst, ..self.id },
             mode: self.mode,
@@ -391,8 +405,8 @@ impl Sa {
         {
             let mut rt = moved.rt.lock();
             rt.replay = replay;
-            rt.out = out;
         }
+        moved.out_seq.store(out.last(), Ordering::Relaxed);
         for attr in 1..=stats_attr::MAX {
             moved.counters.add(attr, self.counters.get(attr));
         }

@@ -159,12 +159,7 @@ impl Outbound<'_> {
         let inner_len = layout.chain.total_len;
         let outer_tos = ip::outer_tos(ip::tos(skb.data()));
         self.check_mtu(&mut skb, &layout)?;
-        let seq = sa
-            .rt
-            .lock()
-            .out
-            .next()
-            .map_err(|_| DropReason::SeqOverflow)?;
+        let seq = sa.next_seq().map_err(|_| DropReason::SeqOverflow)?;
         let ah = sa.id.proto == uapi::PROTO_AH;
         if ah {
             self.insert_ah(&mut skb, &layout, seq)?;

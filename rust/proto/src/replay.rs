@@ -194,16 +194,13 @@ impl OutboundSeq {
     // Not an iterator: it yields a Result and stops for good.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<u64, SeqOverflow> {
-        let max = if self.esn {
-            u64::MAX
-        } else {
-            u64::from(u32::MAX)
-        };
-        if self.last >= max {
-            return Err(SeqOverflow);
-        }
-        self.last += 1;
+        self.last = seq_after(self.last, self.esn)?;
         Ok(self.last)
+    }
+
+    /// A counter whose last number handed out was `last`.
+    pub fn starting_at(last: u64, esn: bool) -> Self {
+        Self { last, esn }
     }
 
     /// Last sequence number handed out (0 if none).
@@ -220,6 +217,17 @@ impl OutboundSeq {
             esn: self.esn,
         }
     }
+}
+
+/// The sequence number after `last`, or [`SeqOverflow`] once the space (32 bits, or 64 with
+/// ESN) is used up. What [`OutboundSeq::next`] does, for a counter kept elsewhere (the
+/// module's is an atomic, so that senders take no lock).
+pub fn seq_after(last: u64, esn: bool) -> Result<u64, SeqOverflow> {
+    let max = if esn { u64::MAX } else { u64::from(u32::MAX) };
+    if last >= max {
+        return Err(SeqOverflow);
+    }
+    Ok(last + 1)
 }
 
 /// Low 32 bits of a sequence number (the value carried in the ESP header).
