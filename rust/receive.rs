@@ -9,7 +9,8 @@
 //! and ESP is found behind them too. Fragments arrive reassembled (netfilter's
 //! defragmentation runs at PRE_ROUTING); one that was not, and that a protect or discard policy
 //! may cover, is dropped (RFC 4301 §7). Decrypted fragments are reassembled in ripsec's own
-//! queues, so a plaintext fragment can never complete a protected datagram.
+//! queues, so a plaintext fragment can never complete a protected datagram; so are fragmented
+//! ESP and AH packets themselves, before they are authenticated.
 
 use crate::{
     ah, ah_icv, esp, events, expire,
@@ -18,8 +19,8 @@ use crate::{
     ip,
     net_state::NetState,
     packet::{self, count_drop},
-    replay,
-    sad::{Sa, SaId},
+    pmtu, replay,
+    sad::{Sa, SaId, OUTER_FRAG_QUEUE},
     selector::{Decision, AF_INET6},
     spd::{Policy, SpdIndex},
     uapi::{self, stats_attr as st, DropReason},
@@ -47,15 +48,15 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
         Err(_) => return Verdict::Accept(skb),
     };
     if ours && (chain.proto == uapi::PROTO_ESP || chain.proto == uapi::PROTO_AH) {
-        if chain.is_fragment() {
-            count_drop(state, None, DropReason::Fragment);
-            return Verdict::Drop(skb);
-        }
         match skb.into_writable() {
+            Ok(skb) if chain.is_fragment() => esp_fragment_in(net, state, skb, &chain),
             Ok(skb) => esp_in(net, state, skb, &chain, None),
             Err(_) => count_drop(state, None, DropReason::NoMem),
         }
         return Verdict::Stolen;
+    }
+    if ours {
+        pmtu::note_icmp(state, &mut skb, &chain);
     }
     // ESP in UDP meets policy once decapsulated, on its way from the socket (`espinudp.rs`).
     if !forward && to_encap_socket(state, &mut skb, &chain) {
@@ -136,6 +137,27 @@ fn may_carry(spd: &SpdIndex, sa: &Sa, chain: &Chain) -> bool {
 
 type Drop = (DropReason, Option<Arc<Sa>>);
 
+/// A fragment of an ESP or AH packet for this host (a peer's IP fragmented it, as IPv6 does
+/// before netfilter's reassembly would see it): reassembled in ripsec's own queue for outer
+/// packets, then authenticated whole. Its bytes mean nothing until the ICV says so.
+fn esp_fragment_in(net: Net<'_>, state: &NetState, skb: WritableSkb, chain: &Chain) {
+    let v6 = chain.family == AF_INET6;
+    let mut whole = match skb.defrag(net, v6, OUTER_FRAG_QUEUE) {
+        Ok(Some(whole)) => whole,
+        Ok(None) => return,
+        Err(_) => return count_drop(state, None, DropReason::Fragment),
+    };
+    let chain = match packet::chain(&mut whole) {
+        Ok(c) if !c.is_fragment() && (c.proto == uapi::PROTO_ESP || c.proto == uapi::PROTO_AH) => c,
+        Ok(_) => return count_drop(state, None, DropReason::Fragment),
+        Err(reason) => return count_drop(state, None, reason),
+    };
+    match whole.into_writable() {
+        Ok(skb) => esp_in(net, state, skb, &chain, None),
+        Err(_) => count_drop(state, None, DropReason::NoMem),
+    }
+}
+
 /// Decapsulates an ESP or AH packet for this host (ESP may have arrived in UDP from `via`)
 /// and delivers what it carries.
 pub(crate) fn esp_in(
@@ -171,6 +193,7 @@ fn deliver(
     if (chain.family == AF_INET6) != v6 {
         return Err(DropReason::Malformed);
     }
+    pmtu::clamp_inbound(state, &mut skb, sa, &chain);
     let (skb, chain, reassembled) = if chain.is_fragment() {
         if !may_carry(spd, sa, &chain) {
             return Err(DropReason::Policy);

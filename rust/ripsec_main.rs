@@ -22,6 +22,9 @@ mod esp;
 #[path = "proto/src/headers.rs"]
 mod headers;
 #[allow(dead_code, unreachable_pub)]
+#[path = "proto/src/icmp_err.rs"]
+mod icmp_err;
+#[allow(dead_code, unreachable_pub)]
 #[path = "proto/src/ip.rs"]
 mod ip;
 #[allow(dead_code, unreachable_pub)]
@@ -36,6 +39,9 @@ mod selector;
 #[allow(dead_code, unreachable_pub)]
 #[path = "proto/src/spd_index.rs"]
 mod spd_index;
+#[allow(dead_code, unreachable_pub)]
+#[path = "proto/src/tcp_mss.rs"]
+mod tcp_mss;
 #[allow(dead_code, unreachable_pub)]
 #[path = "proto/src/uapi.rs"]
 mod uapi;
@@ -53,6 +59,7 @@ mod migrate;
 mod net_state;
 mod netlink;
 mod packet;
+mod pmtu;
 mod receive;
 mod sad;
 mod send;

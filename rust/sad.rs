@@ -6,8 +6,10 @@
 use crate::{
     alg::{Alg, CryptoKind},
     ffi::{self, Aead, ArcXArray, Retired, Shash},
+    icmp_err,
     lifetime::{self, Lifetime, Usage},
     replay::{self, OutboundSeq, ReplayWindow, SeqOverflow},
+    selector::AF_INET6,
     uapi::stats_attr,
     udp_encap::{self, MappingLimiter},
 };
@@ -262,6 +264,9 @@ pub(crate) struct Sa {
     pub(crate) transform: Transform,
     /// Which of ripsec's reassembly queues take the fragments it decrypts (one per SA).
     pub(crate) frag_queue: u32,
+    /// The path MTU towards the peer learnt from ICMP errors about this (outbound) SA's
+    /// packets; 0: none, the device's MTU holds.
+    pub(crate) pmtu: AtomicU32,
     /// UDP encapsulation, if any.
     pub(crate) encap: Option<Encap>,
     /// Replay window and sequence numbers. IRQ-safe: the output hook also runs in process
@@ -279,6 +284,8 @@ pub(crate) struct Sa {
 /// a billion apart would share queues).
 static NEXT_FRAG_QUEUE: AtomicU32 = AtomicU32::new(0);
 const FRAG_QUEUE_MASK: u32 = 0x3fff_ffff;
+/// The reassembly queue for fragmented ESP and AH packets themselves (outside every SA's).
+pub(crate) const OUTER_FRAG_QUEUE: u32 = FRAG_QUEUE_MASK + 1;
 
 /// What [`Sa::new`] needs besides the runtime state.
 pub(crate) struct SaParams {
@@ -335,6 +342,7 @@ impl Sa {
                 counters: Counters::new(),
                 transform: p.transform,
                 frag_queue: NEXT_FRAG_QUEUE.fetch_add(1, Ordering::Relaxed) & FRAG_QUEUE_MASK,
+                pmtu: AtomicU32::new(0),
                 encap: p.encap.map(|(sport, dport)| Encap::new(sport, dport)),
                 rt <- new_spinlock_irq!(rt),
                 route: ffi::RouteCache::new(),
@@ -357,6 +365,26 @@ impl Sa {
     /// The last outbound sequence number handed out (0 if none).
     pub(crate) fn last_seq(&self) -> u64 {
         self.out_seq.load(Ordering::Relaxed)
+    }
+
+    /// The path MTU towards the peer: the device's `dev_mtu`, or less once an ICMP error
+    /// said so (0 stays 0: no route, no limit).
+    pub(crate) fn path_mtu(&self, dev_mtu: usize) -> usize {
+        match self.pmtu.load(Ordering::Relaxed) as usize {
+            0 => dev_mtu,
+            learnt => learnt.min(dev_mtu),
+        }
+    }
+
+    /// An ICMP error said a hop towards the peer takes at most `mtu` bytes; returns whether
+    /// the path MTU went down.
+    pub(crate) fn note_too_big(&self, mtu: u32) -> bool {
+        let v6 = self.id.family == AF_INET6;
+        self.pmtu
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
+                icmp_err::lowered(cur, mtu, v6)
+            })
+            .is_ok()
     }
 
     /// Whether a hard limit ended the SA.

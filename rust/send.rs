@@ -17,7 +17,7 @@ use crate::{
     ip,
     net_state::NetState,
     packet::{self, count_drop, crypto_failure},
-    replay,
+    pmtu, replay,
     sad::Sa,
     selector::{Decision, AF_INET, AF_INET6},
     spd::Template,
@@ -158,7 +158,8 @@ impl Outbound<'_> {
         let layout = self.layout(&mut skb)?;
         let inner_len = layout.chain.total_len;
         let outer_tos = ip::outer_tos(ip::tos(skb.data()));
-        self.check_mtu(&mut skb, &layout)?;
+        let max_packet = self.check_mtu(&mut skb, &layout)?;
+        pmtu::clamp_mss(&mut skb, &layout.chain, max_packet);
         let seq = sa.next_seq().map_err(|_| DropReason::SeqOverflow)?;
         let ah = sa.id.proto == uapi::PROTO_AH;
         if ah {
@@ -230,26 +231,19 @@ impl Outbound<'_> {
     }
 
     /// Path MTU: a tunnel-mode packet that may not be fragmented and would not fit once
-    /// encapsulated is refused with ICMP.
-    fn check_mtu(&self, skb: &mut WritableSkb, l: &Layout) -> Result<(), DropReason> {
-        let alg = self.sa.alg;
-        let mtu = skb.dev_mtu();
-        let max_inner = if self.sa.id.proto == uapi::PROTO_AH {
-            mtu.saturating_sub(l.front_len + self.ah_len(l))
-        } else {
-            let fixed =
-                l.front_len + l.udp_len + esp::ESP_HDR_LEN + usize::from(alg.iv_len + alg.icv_len);
-            esp::inner_mtu(mtu, fixed, alg.pad_align())
-        };
+    /// encapsulated is refused with ICMP. Returns the largest packet that fits (0: unknown).
+    fn check_mtu(&self, skb: &mut WritableSkb, l: &Layout) -> Result<usize, DropReason> {
+        let mtu = self.sa.path_mtu(skb.dev_mtu());
+        let max = pmtu::max_packet(self.sa, mtu, l.tunnel, l.front_len, self.front_v6(l));
         let v6 = l.chain.family == AF_INET6;
         // IPv6 senders never go below 1280 bytes: below that, fragmenting the ESP packet is
         // the only way through.
-        let no_frag = (l.chain.df || v6) && !self.may_fragment && !(v6 && max_inner < 1280);
-        if l.tunnel && mtu != 0 && l.chain.total_len > max_inner && no_frag {
-            skb.icmp_too_big(max_inner, v6);
+        let no_frag = (l.chain.df || v6) && !self.may_fragment && !(v6 && max < 1280);
+        if l.tunnel && mtu != 0 && l.chain.total_len > max && no_frag {
+            skb.icmp_too_big(max, v6);
             return Err(DropReason::Mtu);
         }
-        Ok(())
+        Ok(max)
     }
 
     /// Adds the ESP header, IV and trailer around the payload and encrypts it. In transport

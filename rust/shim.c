@@ -842,6 +842,12 @@ unsigned int ripsec_shim_skb_dev_mtu(const struct sk_buff *skb)
 	return skb_dst(skb) ? READ_ONCE(skb_dst(skb)->dev->mtu) : 0;
 }
 
+/* MTU of the device the packet arrived on (0 if none). */
+unsigned int ripsec_shim_skb_in_dev_mtu(const struct sk_buff *skb)
+{
+	return skb->dev ? READ_ONCE(skb->dev->mtu) : 0;
+}
+
 /* Tells the sender of @skb the largest packet that fits (does not consume @skb). */
 void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6)
 {

@@ -136,6 +136,7 @@ int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *mark
 			 bool reassembled, bool checksum_ok);
 bool ripsec_shim_skb_decrypted(const struct sk_buff *skb, const struct xfrm_state *marker);
 unsigned int ripsec_shim_skb_dev_mtu(const struct sk_buff *skb);
+unsigned int ripsec_shim_skb_in_dev_mtu(const struct sk_buff *skb);
 void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6);
 struct sock *ripsec_shim_encap_attach(struct net *net, int fd, u16 *port);
 void ripsec_shim_encap_detach(struct sock *sk);

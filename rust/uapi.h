@@ -96,7 +96,8 @@ enum {
 	RIPSEC_A_MIGRATE_OLD = 64,
 	RIPSEC_A_MIGRATE_NEW = 65,
 	RIPSEC_A_SA_AH_ALIGN8 = 66,
-	RIPSEC_A_MAX = 66
+	RIPSEC_A_SA_PMTU = 67,
+	RIPSEC_A_MAX = 67
 };
 
 enum {
@@ -204,6 +205,7 @@ static const struct nla_policy ripsec_get_info_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_add_policy[RIPSEC_A_MAX + 1] = {
@@ -273,6 +275,7 @@ static const struct nla_policy ripsec_sa_add_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_FLAG },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_update_policy[RIPSEC_A_MAX + 1] = {
@@ -342,6 +345,7 @@ static const struct nla_policy ripsec_sa_update_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_del_policy[RIPSEC_A_MAX + 1] = {
@@ -411,6 +415,7 @@ static const struct nla_policy ripsec_sa_del_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_get_policy[RIPSEC_A_MAX + 1] = {
@@ -480,6 +485,7 @@ static const struct nla_policy ripsec_sa_get_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sa_flush_policy[RIPSEC_A_MAX + 1] = {
@@ -549,6 +555,7 @@ static const struct nla_policy ripsec_sa_flush_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_add_policy[RIPSEC_A_MAX + 1] = {
@@ -618,6 +625,7 @@ static const struct nla_policy ripsec_sp_add_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_del_policy[RIPSEC_A_MAX + 1] = {
@@ -687,6 +695,7 @@ static const struct nla_policy ripsec_sp_del_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_get_policy[RIPSEC_A_MAX + 1] = {
@@ -756,6 +765,7 @@ static const struct nla_policy ripsec_sp_get_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_sp_flush_policy[RIPSEC_A_MAX + 1] = {
@@ -825,6 +835,7 @@ static const struct nla_policy ripsec_sp_flush_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_getspi_policy[RIPSEC_A_MAX + 1] = {
@@ -894,6 +905,7 @@ static const struct nla_policy ripsec_getspi_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_get_stats_policy[RIPSEC_A_MAX + 1] = {
@@ -963,6 +975,7 @@ static const struct nla_policy ripsec_get_stats_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_encap_attach_policy[RIPSEC_A_MAX + 1] = {
@@ -1032,6 +1045,7 @@ static const struct nla_policy ripsec_encap_attach_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_REJECT },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_REJECT },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy ripsec_migrate_policy[RIPSEC_A_MAX + 1] = {
@@ -1101,6 +1115,7 @@ static const struct nla_policy ripsec_migrate_policy[RIPSEC_A_MAX + 1] = {
 	[RIPSEC_A_MIGRATE_OLD] = { .type = NLA_BINARY, .len = 16 },
 	[RIPSEC_A_MIGRATE_NEW] = { .type = NLA_BINARY, .len = 16 },
 	[RIPSEC_A_SA_AH_ALIGN8] = { .type = NLA_REJECT },
+	[RIPSEC_A_SA_PMTU] = { .type = NLA_REJECT },
 };
 
 /* One entry per request command; Rust dispatches on the command. */

@@ -165,6 +165,8 @@ pub struct SaInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encap: Option<EncapInfo>,
     pub limits: BTreeMap<&'static str, u64>,
+    /// The path MTU ICMP errors taught the SA (0: none); absent from older modules.
+    pub pmtu: u32,
     pub add_time: u64,
     pub seq_out: u64,
     pub replay_top: u64,
@@ -220,6 +222,10 @@ pub fn decode(payload: &[u8]) -> Result<SaInfo> {
             None => None,
         },
         limits,
+        pmtu: match attr::find(&attrs, a::SA_PMTU) {
+            Some(p) => p.u32()?,
+            None => 0,
+        },
         add_time: get(a::SA_ADD_TIME)?.u64()?,
         seq_out: get(a::SA_SEQ_OUT)?.u64()?,
         replay_top: get(a::SA_REPLAY_TOP)?.u64()?,
@@ -247,6 +253,9 @@ pub fn print(sas: &[SaInfo]) {
         );
         if let Some(e) = &s.encap {
             println!("    encap {} {} {}", e.ty, e.sport, e.dport);
+        }
+        if s.pmtu != 0 {
+            println!("    path MTU {}", s.pmtu);
         }
         if let Some(k) = &s.key {
             println!("    key {k}");

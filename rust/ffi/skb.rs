@@ -69,6 +69,7 @@ extern "C" {
     ) -> c_int;
     fn ripsec_shim_skb_transformed(skb: *const raw::sk_buff, ipv6: bool) -> bool;
     fn ripsec_shim_skb_dev_mtu(skb: *const raw::sk_buff) -> c_uint;
+    fn ripsec_shim_skb_in_dev_mtu(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_icmp_too_big(skb: *mut raw::sk_buff, mtu: u32, ipv6: bool);
 }
 
@@ -204,6 +205,12 @@ impl Skb {
     pub(crate) fn dev_mtu(&self) -> usize {
         // SAFETY: `ptr` is valid (type invariant).
         unsafe { ripsec_shim_skb_dev_mtu(self.ptr.as_ptr()) as usize }
+    }
+
+    /// MTU of the device the packet arrived on (0 if none).
+    pub(crate) fn in_dev_mtu(&self) -> usize {
+        // SAFETY: `ptr` is valid (type invariant).
+        unsafe { ripsec_shim_skb_in_dev_mtu(self.ptr.as_ptr()) as usize }
     }
 
     /// Sends the packet's source an ICMP "fragmentation needed" / "packet too big" with `mtu`.

@@ -14,11 +14,13 @@ pub mod ah;
 pub mod alg;
 pub mod esp;
 pub mod headers;
+pub mod icmp_err;
 pub mod ip;
 pub mod lifetime;
 pub mod replay;
 pub mod selector;
 pub mod spd_index;
+pub mod tcp_mss;
 #[cfg(test)]
 mod test_rng;
 pub mod uapi;

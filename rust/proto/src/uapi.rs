@@ -185,8 +185,11 @@ pub mod attr {
     /// SA: AH over IPv4 padded to 64 bits, as XFRM SAs without `XFRM_STATE_ALIGN4` expect
     /// (default: 32 bits, RFC 4302).
     pub const SA_AH_ALIGN8: u16 = 66;
+    /// SA (reply): the path MTU towards the peer that ICMP errors taught the SA (0: none,
+    /// the device's MTU holds).
+    pub const SA_PMTU: u16 = 67;
     /// Highest attribute number.
-    pub const MAX: u16 = 66;
+    pub const MAX: u16 = 67;
 }
 
 /// Counters nested inside [`attr::STATS`].
@@ -553,6 +556,7 @@ pub const ATTR_SETS: &[AttrSet] = &[
             bin(attr::MIGRATE_OLD, "migrate-old", 16),
             bin(attr::MIGRATE_NEW, "migrate-new", 16),
             a(attr::SA_AH_ALIGN8, "sa-ah-align8", AttrType::Flag),
+            a(attr::SA_PMTU, "sa-pmtu", AttrType::U32),
         ],
     },
     AttrSet {
@@ -712,6 +716,7 @@ pub const CMDS: &[CmdDef] = &[
             "sa-encap-sport",
             "sa-encap-dport",
             "sa-ah-align8",
+            "sa-pmtu",
         ],
         dump: true,
         event: false,
