@@ -22,8 +22,8 @@ const PROTO_ICMPV6: u8 = 58;
 
 /// The largest IP packet `sa` carries within `path_mtu` once encapsulated (0: unknown).
 /// `front_len` bytes go in front of the ESP or AH header: the outer header (tunnel mode), or
-/// the packet's own headers that stay (transport mode, which must then be IPv6 if
-/// `front_v6`).
+/// the packet's own headers that stay (transport mode); `front_v6`: they are IPv6 (AH's
+/// padding depends on it).
 pub(crate) fn max_packet(
     sa: &Sa,
     path_mtu: usize,

@@ -180,7 +180,7 @@ impl Outbound<'_> {
             (c.src, c.dst, c.family == AF_INET6)
         };
         // Transport mode shares the sender's route, so a PMTU learnt from us would also
-        // limit the ESP packet: there IP fragments the ESP packet instead.
+        // limit the ESP packet: there IP fragments the ESP packet instead (see `check_mtu`).
         let ignore_df = !layout.tunnel || self.may_fragment;
         if ah {
             self.sign_ah(&mut skb, &layout, seq, ignore_df)?;
@@ -230,16 +230,22 @@ impl Outbound<'_> {
         })
     }
 
-    /// Path MTU: a tunnel-mode packet that may not be fragmented and would not fit once
-    /// encapsulated is refused with ICMP. Returns the largest packet that fits (0: unknown).
+    /// Path MTU: a packet that may not be fragmented and would not fit once encapsulated is
+    /// refused with ICMP. Returns the largest packet that fits (0: unknown).
+    ///
+    /// Transport mode shares the sender's route, so a PMTU the sender learns from us also
+    /// limits the ESP packet, which IP then fragments: the sender is told only once ICMP said
+    /// the path is narrower than the device, where the whole ESP packet would not get through.
     fn check_mtu(&self, skb: &mut WritableSkb, l: &Layout) -> Result<usize, DropReason> {
-        let mtu = self.sa.path_mtu(skb.dev_mtu());
+        let dev_mtu = skb.dev_mtu();
+        let mtu = self.sa.path_mtu(dev_mtu);
         let max = pmtu::max_packet(self.sa, mtu, l.tunnel, l.front_len, self.front_v6(l));
         let v6 = l.chain.family == AF_INET6;
         // IPv6 senders never go below 1280 bytes: below that, fragmenting the ESP packet is
         // the only way through.
         let no_frag = (l.chain.df || v6) && !self.may_fragment && !(v6 && max < 1280);
-        if l.tunnel && mtu != 0 && l.chain.total_len > max && no_frag {
+        let tell = l.tunnel || mtu < dev_mtu;
+        if tell && mtu != 0 && l.chain.total_len > max && no_frag {
             skb.icmp_too_big(max, v6);
             return Err(DropReason::Mtu);
         }

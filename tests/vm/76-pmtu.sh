@@ -3,6 +3,7 @@
 # that fits once encapsulated); ICMP errors for the ESP packets lower the SA's path MTU;
 # fragmented ESP is reassembled by the receiver even when netfilter's defragmentation is
 # bypassed.
+# shellcheck shell=bash
 source tests/vm/interop.sh
 
 # ripsec_both ALG MODE: ripsec in A and in B with the same keys, for `topology MODE`.
@@ -91,15 +92,17 @@ test_cold_tcp_transport6() { cold_flow transport6; }
 test_cold_tcp_xfrm_tunnel44() { cold_flow tunnel44 xfrm; }
 test_cold_tcp_xfrm_transport6() { cold_flow transport6 xfrm; }
 
-# router_setup MODE: A - R - B, R's link to B (and B's) with MTU 1400; tunnel44 or tunnel66
-# between A and B with the inner networks of `topology`.
+# router_setup MODE [far]: A - R - B, R's link to B with MTU 1400 (with `far`, on R's side
+# only: B's side keeps 1500, so only R knows, and B still offers a 1500-byte MSS); tunnel44,
+# tunnel66, transport4 or transport6 between A and B (tunnels with the inner networks of
+# `topology`).
 router_setup() {
 	load
 	mkns A R B
 	ip link add a0 netns A type veth peer name r0 netns R
 	ip link add r1 netns R type veth peer name b0 netns B
 	ip -n R link set r1 mtu 1400
-	ip -n B link set b0 mtu 1400
+	[ "${2:-}" = far ] || ip -n B link set b0 mtu 1400
 	local ns dev
 	for ns in A R B; do
 		for dev in $(ip -n $ns -o link show | awk -F': ' '$2 !~ /^lo/ {sub(/@.*/, "", $2); print $2}'); do
@@ -114,19 +117,47 @@ router_setup() {
 	ip -n A -6 route add default via 2001:db8:1::fe && ip -n B -6 route add default via 2001:db8:2::fe
 	ip netns exec R sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 	AMODE=tunnel
-	if [ "$1" = tunnel44 ]; then
+	case $1 in
+	tunnel44)
 		A_OUT=192.0.2.1 B_OUT=198.51.100.2 A_IN=10.1.0.1 B_IN=10.2.0.1 SEL_A=10.1.0.0/24 SEL_B=10.2.0.0/24
 		ip -n A addr add 10.1.0.1/32 dev lo && ip -n B addr add 10.2.0.1/32 dev lo
 		ip -n A route add 10.2.0.0/24 via 192.0.2.254 src 10.1.0.1
 		ip -n B route add 10.1.0.0/24 via 198.51.100.254 src 10.2.0.1
-	else
+		;;
+	tunnel66)
 		A_OUT=2001:db8:1::1 B_OUT=2001:db8:2::2 A_IN=fd01::1 B_IN=fd02::1 SEL_A=fd01::/64 SEL_B=fd02::/64
 		ip -n A addr add fd01::1/128 dev lo nodad && ip -n B addr add fd02::1/128 dev lo nodad
 		ip -n A -6 route add fd02::/64 via 2001:db8:1::fe src fd01::1
 		ip -n B -6 route add fd01::/64 via 2001:db8:2::fe src fd02::1
-	fi
+		;;
+	transport4)
+		AMODE=transport A_OUT=192.0.2.1 B_OUT=198.51.100.2 SEL_A=192.0.2.1/32 SEL_B=198.51.100.2/32
+		A_IN=$A_OUT B_IN=$B_OUT
+		;;
+	transport6)
+		AMODE=transport A_OUT=2001:db8:1::1 B_OUT=2001:db8:2::2 SEL_A=2001:db8:1::1/128 SEL_B=2001:db8:2::2/128
+		A_IN=$A_OUT B_IN=$B_OUT
+		;;
+	esac
 	ripsec_sas_policies aes128gcm16
 }
+
+# narrower_mid_flow MODE: only R knows its link is narrower; A's first full-size ESP packets
+# die there, R's ICMP teaches A's SA the path MTU, and ripsec then tells TCP the inner MTU
+# (transport mode too: the ESP then leaves fragmented to TCP's new route MTU), so the flow
+# completes. (Segments lost at R may cost a retransmission timeout, as with XFRM: R's error
+# quotes ESP, not the TCP inside; so timeouts are not checked here.)
+narrower_mid_flow() {
+	router_setup "$1" far
+	tcp_transfer A B "$B_IN" "$A_IN" 1000000
+	show A B
+	expect_eq "$(sa_pmtu A 0x1000)" 1400 "A's outbound SA's path MTU after R's ICMP"
+	expect_eq "$(drops B)" 0 "ripsec drops in B"
+}
+
+test_narrower_path_mid_flow_tunnel44() { narrower_mid_flow tunnel44; }
+test_narrower_path_mid_flow_transport4() { narrower_mid_flow transport4; }
+test_narrower_path_mid_flow_transport6() { narrower_mid_flow transport6; }
 
 # narrow_path MODE: R's ICMP error about A's ESP packets teaches A's SA the path MTU (1400);
 # then a TCP flow gets through without loss. (TCP alone would never meet R's limit: B's SYN-ACK
@@ -138,9 +169,9 @@ narrow_path() {
 	# (Echoes that fit A's 1500-byte link once encapsulated, not R's 1400.)
 	local size=1400
 	[ "$1" = tunnel44 ] || size=1370
-	ip netns exec A ping -c 3 -i 0.3 -W 1 -M do -s $size -I "$A_IN" "$B_IN" || true
+	ip netns exec A ping -c 3 -i 0.3 -W 1 -M "do" -s $size -I "$A_IN" "$B_IN" || true
 	wait_for 10 'test "$(sa_pmtu A 0x1000)" = 1400' || fail "A's outbound SA's path MTU after R's ICMP: $(sa_pmtu A 0x1000)"
-	ip netns exec A ping -c 2 -i 0.3 -W 2 -M do -s 1250 -I "$A_IN" "$B_IN" >/dev/null || fail "ping that fits"
+	ip netns exec A ping -c 2 -i 0.3 -W 2 -M "do" -s 1250 -I "$A_IN" "$B_IN" >/dev/null || fail "ping that fits"
 	tcp_transfer A B "$B_IN" "$A_IN" 300000
 	show A B
 	expect_eq "$(sa_pmtu A 0x2000)" 0 "A's inbound SA's path MTU"
