@@ -649,7 +649,7 @@ fn sp_add(info: &GenlInfo<'_>) -> Result {
     let state = NetState::of(info.net());
     let mut cfg = state.config.lock();
     info.net().use_defrag()?;
-    if cfg.spd.has_duplicate(&state.spd, dir, &sel, priority) {
+    if state.spd.has_duplicate(dir, &sel, priority) {
         return Err(info.fail(
             EEXIST,
             a::SEL_FAMILY,
@@ -708,12 +708,9 @@ fn no_policy(info: &GenlInfo<'_>, id: u32) -> Error {
 
 fn sp_get(info: &GenlInfo<'_>) -> Result {
     let id = sp_id(info)?;
-    let state = NetState::of(info.net());
-    let p = state
-        .config
-        .lock()
+    let p = NetState::of(info.net())
         .spd
-        .get(&state.spd, id)
+        .get(id)
         .ok_or_else(|| no_policy(info, id))?;
     let mut r = info.reply(cmd::SP_GET, 1024)?;
     put_sp(&mut r, &p)?;

@@ -7,7 +7,7 @@
 use crate::{
     ah, esp,
     ffi::{Skb, WritableSkb},
-    headers::Chain,
+    headers::{Chain, PROTO_ICMP, PROTO_ICMPV6},
     icmp_err, ip,
     net_state::NetState,
     sad::{Sa, SaId},
@@ -15,10 +15,6 @@ use crate::{
     tcp_mss, uapi,
     udp_encap::UDP_HDR_LEN,
 };
-
-/// ICMP and ICMPv6.
-const PROTO_ICMP: u8 = 1;
-const PROTO_ICMPV6: u8 = 58;
 
 /// The largest IP packet `sa` carries within `path_mtu` once encapsulated (0: unknown).
 /// `front_len` bytes go in front of the ESP or AH header: the outer header (tunnel mode), or

@@ -102,16 +102,21 @@ impl Counters {
 
     /// Writes every counter as a `stats` nest.
     pub(crate) fn put(&self, w: &mut ffi::MsgWriter, nest: u16) -> Result {
-        w.nest(nest, |w| {
-            for (i, c) in self.0.iter().enumerate() {
-                let attr = u16::try_from(i + 1).map_err(|_| EINVAL)?;
-                if attr != stats_attr::PAD {
-                    w.put_u64(attr, c.load(Ordering::Relaxed))?;
-                }
-            }
-            Ok(())
-        })
+        put_counters(w, nest, |i| self.0[i].load(Ordering::Relaxed))
     }
+}
+
+/// Writes counters `0..NUM_COUNTERS` (attribute `i + 1` holds `value(i)`) as a `stats` nest.
+fn put_counters(w: &mut ffi::MsgWriter, nest: u16, value: impl Fn(usize) -> u64) -> Result {
+    w.nest(nest, |w| {
+        for i in 0..NUM_COUNTERS {
+            let attr = u16::try_from(i + 1).map_err(|_| EINVAL)?;
+            if attr != stats_attr::PAD {
+                w.put_u64(attr, value(i))?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// A netns's packet and drop counters, like [`Counters`] but per CPU: every packet of every
@@ -131,15 +136,7 @@ impl NetCounters {
 
     /// Writes every counter as a `stats` nest.
     pub(crate) fn put(&self, w: &mut ffi::MsgWriter, nest: u16) -> Result {
-        w.nest(nest, |w| {
-            for i in 0..NUM_COUNTERS {
-                let attr = u16::try_from(i + 1).map_err(|_| EINVAL)?;
-                if attr != stats_attr::PAD {
-                    w.put_u64(attr, self.0.sum(i))?;
-                }
-            }
-            Ok(())
-        })
+        put_counters(w, nest, |i| self.0.sum(i))
     }
 }
 

@@ -230,6 +230,23 @@ impl SpdIndex {
         policies.any(|p| p.sel.may_match(flow, known) && test(p))
     }
 
+    /// The policy with this id.
+    pub(crate) fn get(&self, id: u32) -> Option<Arc<Policy>> {
+        self.by_id.get(id)
+    }
+
+    /// Whether a policy with the same direction, selector and priority exists (one slot's
+    /// look). Writers ask under the config mutex, so the answer holds until they insert.
+    pub(crate) fn has_duplicate(&self, dir: u8, sel: &Selector, priority: u32) -> bool {
+        let rcu = kernel::sync::rcu::read_lock();
+        let slot = spd_index::slot_of_selector(dir, sel, SLOTS);
+        self.slots.load(slot, &rcu).is_some_and(|s| {
+            s.policies
+                .iter()
+                .any(|p| p.dir == dir && p.priority == priority && p.sel == *sel)
+        })
+    }
+
     fn policies_borrowed<'g>(
         &'g self,
         dir: u8,
@@ -268,23 +285,6 @@ impl Spd {
     /// Number of policies.
     pub(crate) fn len(&self) -> usize {
         self.dirs.iter().map(|d| d.len()).sum()
-    }
-
-    /// Whether a policy with the same direction, selector and priority exists.
-    pub(crate) fn has_duplicate(
-        &self,
-        index: &SpdIndex,
-        dir: u8,
-        sel: &Selector,
-        priority: u32,
-    ) -> bool {
-        let rcu = kernel::sync::rcu::read_lock();
-        let slot = spd_index::slot_of_selector(dir, sel, SLOTS);
-        index.slots.load(slot, &rcu).is_some_and(|s| {
-            s.policies
-                .iter()
-                .any(|p| p.dir == dir && p.priority == priority && p.sel == *sel)
-        })
     }
 
     /// Allocates the id for the next policy.
@@ -389,11 +389,6 @@ impl Spd {
         index.counts[d].fetch_sub(1, Ordering::Relaxed);
         let _ = self.dirs[d].remove(at);
         Ok(Some(p))
-    }
-
-    /// The policy with this id.
-    pub(crate) fn get(&self, index: &SpdIndex, id: u32) -> Option<Arc<Policy>> {
-        index.by_id.get(id)
     }
 
     /// Removes every policy; returns how many.

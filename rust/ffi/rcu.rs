@@ -120,12 +120,15 @@ impl<T: Send + Sync> ArcXArray<T> {
         })
     }
 
-    /// Takes a new reference on an entry loaded under `_rcu`.
-    fn upgrade(p: *mut c_void, _rcu: &kernel::sync::rcu::Guard) -> Arc<T> {
-        // SAFETY: `p` came from `Arc::into_raw`; unlinked entries are released only after a
-        // grace period, and `_rcu` keeps this read-side critical section open, so the
-        // reference the array owns is still alive here.
-        let borrowed = unsafe { kernel::sync::ArcBorrow::<T>::from_raw(p.cast()) };
+    /// Takes a new reference on `entry`.
+    ///
+    /// # Safety
+    ///
+    /// `entry` must be borrowed from [`Self::load`] or [`Self::find_borrowed`].
+    unsafe fn upgrade(entry: &T) -> Arc<T> {
+        // SAFETY: entries come from `Arc::into_raw`, and the borrow keeps the RCU read-side
+        // section open, so the reference the array owns is still alive here.
+        let borrowed = unsafe { kernel::sync::ArcBorrow::<T>::from_raw(entry) };
         borrowed.into()
     }
 
@@ -157,9 +160,8 @@ impl<T: Send + Sync> ArcXArray<T> {
     /// The entry at `index`, with a new reference. Lock-free.
     pub(crate) fn get(&self, index: u32) -> Option<Arc<T>> {
         let rcu = kernel::sync::rcu::read_lock();
-        // SAFETY: `xa` is live (type invariant).
-        let p = unsafe { ripsec_shim_xa_load(self.xa.as_ptr(), xa_index(index)) };
-        (!p.is_null()).then(|| Self::upgrade(p, &rcu))
+        // SAFETY: borrowed from `load`.
+        self.load(index, &rcu).map(|e| unsafe { Self::upgrade(e) })
     }
 
     /// Stores `value` at `index`, returning the previous entry.
@@ -194,14 +196,9 @@ impl<T: Send + Sync> ArcXArray<T> {
     /// The first entry at an index >= `*index`, updating `*index` to its position.
     pub(crate) fn find_from(&self, index: &mut u32) -> Option<Arc<T>> {
         let rcu = kernel::sync::rcu::read_lock();
-        let mut i = xa_index(*index);
-        // SAFETY: `xa` is live; `i` is a valid in/out index.
-        let p = unsafe { ripsec_shim_xa_find(self.xa.as_ptr(), &mut i) };
-        if p.is_null() {
-            return None;
-        }
-        *index = u32::try_from(i).ok()?;
-        Some(Self::upgrade(p, &rcu))
+        // SAFETY: borrowed from `find_borrowed`.
+        self.find_borrowed(index, &rcu)
+            .map(|e| unsafe { Self::upgrade(e) })
     }
 }
 

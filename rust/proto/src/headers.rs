@@ -40,6 +40,10 @@ pub const NH_SHIM6: u8 = 140;
 pub const PROTO_ESP: u8 = 50;
 /// AH.
 pub const PROTO_AH: u8 = 51;
+/// ICMP.
+pub const PROTO_ICMP: u8 = 1;
+/// ICMPv6.
+pub const PROTO_ICMPV6: u8 = 58;
 
 /// Whether and which part of a fragmented datagram a packet is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -359,7 +363,7 @@ fn port_bytes(proto: u8) -> usize {
         // TCP, UDP, DCCP, SCTP, UDP-Lite: source and destination port.
         6 | 17 | 33 | 132 | 136 => 4,
         // ICMP, ICMPv6: type and code, matched as ports (as XFRM does).
-        1 | 58 => 2,
+        PROTO_ICMP | PROTO_ICMPV6 => 2,
         _ => 0,
     }
 }

@@ -4,12 +4,14 @@
 //! header names the SA (destination, SPI, protocol) whose path grew narrower, as XFRM's
 //! `esp4_err`/`esp6_err` read it.
 
-use crate::headers::{PROTO_AH, PROTO_ESP};
+use crate::{
+    headers::{PROTO_AH, PROTO_ESP},
+    udp_encap::PROTO_UDP,
+};
 
 const ICMP_DEST_UNREACH: u8 = 3;
 const ICMP_FRAG_NEEDED: u8 = 4;
 const ICMPV6_PKT_TOOBIG: u8 = 2;
-const PROTO_UDP: u8 = 17;
 /// The ICMP header in front of the quoted packet.
 const ICMP_HDR_LEN: usize = 8;
 /// The smallest path MTU taken from an ICMP error: IPv4's 552 bytes (Linux's `min_pmtu`,
