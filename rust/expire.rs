@@ -101,8 +101,8 @@ pub(crate) fn run(net: Net<'_>) {
     let mut timed = false;
     let mut hard: KVec<SaId> = KVec::new();
     let cfg = state.config.lock();
-    let (mut spi, mut pos) = (0u32, 0usize);
-    while let Some(sa) = state.sad.next(&mut spi, &mut pos) {
+    let (mut slot, mut pos) = (0u32, 0usize);
+    while let Some(sa) = state.sad.next(&mut slot, &mut pos) {
         match check(&sa, now, &mut timed) {
             Action::None => {}
             Action::Soft => events::expire(net, &sa, false),

@@ -55,8 +55,8 @@ fn moved_copy(sa: &Sa, req: &Request) -> Result<Option<Arc<Sa>>> {
 pub(crate) fn migrate(state: &NetState, req: &Request) -> Result<Moved> {
     let mut cfg = state.config.lock();
     let mut pairs = KVec::new();
-    let (mut spi, mut pos) = (0u32, 0usize);
-    while let Some(sa) = state.sad.next(&mut spi, &mut pos) {
+    let (mut slot, mut pos) = (0u32, 0usize);
+    while let Some(sa) = state.sad.next(&mut slot, &mut pos) {
         if let Some(copy) = moved_copy(&sa, req)? {
             // Refused before anything moved: the new id is another SA's.
             if copy.id != sa.id && state.sad.get(&copy.id).is_some() {

@@ -969,16 +969,16 @@ pub(crate) fn dump(d: &mut Dump<'_>) -> Result<c_int> {
         let cur = d.cursor();
         match command {
             cmd::SA_GET => {
-                let mut spi = u32::try_from(cur[0]).unwrap_or(u32::MAX);
+                let mut slot = u32::try_from(cur[0]).unwrap_or(u32::MAX);
                 let mut pos = usize::try_from(cur[1]).unwrap_or(usize::MAX);
-                let Some(sa) = state.sad.next(&mut spi, &mut pos) else {
+                let Some(sa) = state.sad.next(&mut slot, &mut pos) else {
                     break;
                 };
                 if !d.entry(cmd::SA_GET, |w| put_sa(w, &sa, show_keys))? {
                     break;
                 }
                 let cur = d.cursor();
-                cur[0] = c_long::try_from(spi).unwrap_or(c_long::MAX);
+                cur[0] = c_long::try_from(slot).unwrap_or(c_long::MAX);
                 cur[1] = c_long::try_from(pos).unwrap_or(c_long::MAX);
             }
             cmd::SP_GET => {

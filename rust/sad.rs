@@ -194,10 +194,33 @@ pub(crate) mod expiry {
     pub(crate) const HARD: u8 = 3;
 }
 
+/// The words of a replay window's bitmap, as many as its size needs.
+pub(crate) struct ReplayBits(KVec<u64>);
+
+impl ReplayBits {
+    /// Zeroed words for a window of `size` packets.
+    fn new(size: u32) -> Result<Self> {
+        Ok(Self(KVec::from_elem(
+            0,
+            replay::words_for(size),
+            GFP_KERNEL,
+        )?))
+    }
+}
+
+impl replay::Words for ReplayBits {
+    fn words(&self) -> &[u64] {
+        &self.0
+    }
+    fn words_mut(&mut self) -> &mut [u64] {
+        &mut self.0
+    }
+}
+
 /// What changes per packet, under the SA's spinlock.
 pub(crate) struct SaRuntime {
     /// Inbound anti-replay window.
-    pub(crate) replay: ReplayWindow,
+    pub(crate) replay: ReplayWindow<ReplayBits>,
     /// When ESP in UDP from a new address or port is reported (MAPPING).
     pub(crate) mapping: MappingLimiter,
 }
@@ -317,7 +340,8 @@ pub(crate) struct SaParams {
 impl Sa {
     /// A new SA, reference-counted and pinned.
     pub(crate) fn new(p: SaParams) -> Result<Arc<Sa>> {
-        let replay = ReplayWindow::new(p.replay_window, p.esn).map_err(|_| EINVAL)?;
+        let bits = ReplayBits::new(p.replay_window)?;
+        let replay = ReplayWindow::with_bitmap(p.replay_window, p.esn, bits).map_err(|_| EINVAL)?;
         let rt = SaRuntime {
             replay,
             mapping: MappingLimiter::default(),
@@ -410,7 +434,13 @@ impl Sa {
         encap: Option<(u16, u16)>,
         seq_gap: u64,
     ) -> Result<Arc<Sa>> {
-        let replay = self.rt.lock().replay.clone();
+        let size = self.rt.lock().replay.size();
+        let fresh = ReplayWindow::with_bitmap(size, self.esn, ReplayBits::new(size)?);
+        let fresh = fresh.map_err(|_| EINVAL)?;
+        // Copied under the lock, into words allocated before it.
+        let replay = fresh
+            .copied_from(&self.rt.lock().replay)
+            .map_err(|_| EINVAL)?;
         let out = OutboundSeq::starting_at(self.last_seq(), self.esn).resumed(seq_gap);
         let moved = Sa::new(SaParams {
             id: SaId { dst, ..self.id },
@@ -550,12 +580,28 @@ impl Index {
     }
 }
 
+/// Both indexes fold their keys into `2^SLOT_BITS` buckets. An xarray keyed by spread-out
+/// 32-bit values (random SPIs, hashed destinations) spends a chain of 576-byte nodes on almost
+/// every SA; folded, 100k SAs share about a thousand leaves and buckets hold 1.5 SAs on average.
+const SLOT_BITS: u32 = 16;
+
+/// The bucket of a 32-bit key (multiplicative hashing: the top bits of `key * 2^32/phi`), so
+/// that keys differing only in high or only in low bits still spread.
+fn slot(key: u32) -> u32 {
+    key.wrapping_mul(0x9e37_79b1) >> (32 - SLOT_BITS)
+}
+
 /// The outbound index key of an SA: its reqid and outer destination, mixed (FNV-1a), so that
 /// SAs sharing a reqid (manual keying often leaves it 0) still spread over buckets.
 fn out_key(reqid: u32, dst: &[u8; 16]) -> u32 {
     let fnv = |h: u32, b: &u8| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
     let h = reqid.to_ne_bytes().iter().fold(0x811c_9dc5u32, fnv);
-    dst.iter().fold(h, fnv)
+    slot(dst.iter().fold(h, fnv))
+}
+
+/// The inbound index key of an SA.
+fn spi_key(spi: u32) -> u32 {
+    slot(spi)
 }
 
 /// The SAD of one netns.
@@ -588,13 +634,15 @@ impl Sad {
 
     /// Whether any SA (of any protocol or destination) uses `spi`.
     pub(crate) fn spi_in_use(&self, spi: u32) -> bool {
-        self.by_spi.0.get(spi).is_some()
+        let rcu = kernel::sync::rcu::read_lock();
+        let bucket = self.by_spi.0.load(spi_key(spi), &rcu);
+        bucket.is_some_and(|b| b.sas.iter().any(|sa| sa.id.spi == spi))
     }
 
     /// The SA with this id (inbound lookup: O(1), lock-free).
     pub(crate) fn get(&self, id: &SaId) -> Option<Arc<Sa>> {
         let rcu = kernel::sync::rcu::read_lock();
-        let bucket = self.by_spi.0.load(id.spi, &rcu)?;
+        let bucket = self.by_spi.0.load(spi_key(id.spi), &rcu)?;
         bucket.sas.iter().find(|sa| sa.id == *id).cloned()
     }
 
@@ -623,12 +671,12 @@ impl Sad {
         let mut retired = KVec::new();
         let r = self
             .by_spi
-            .add(sa.id.spi, &sa, &mut retired)
+            .add(spi_key(sa.id.spi), &sa, &mut retired)
             .and_then(|()| {
                 self.by_out
                     .add(out_key(sa.reqid, &sa.id.dst), &sa, &mut retired)
                     .inspect_err(|_| {
-                        let _ = self.by_spi.remove(sa.id.spi, &sa.id, &mut retired);
+                        let _ = self.by_spi.remove(spi_key(sa.id.spi), &sa.id, &mut retired);
                     })
             });
         if r.is_ok() {
@@ -660,7 +708,7 @@ impl Sad {
         };
         let r = r.and_then(|()| {
             self.by_spi
-                .rebuild(old.id.spi, is_old, Some(new), &mut retired)
+                .rebuild(spi_key(old.id.spi), is_old, Some(new), &mut retired)
         });
         Retired::release_all(retired);
         r
@@ -687,7 +735,7 @@ impl Sad {
         let Some(sa) = self.get(id) else {
             return Ok(None);
         };
-        self.by_spi.remove(id.spi, id, retired)?;
+        self.by_spi.remove(spi_key(id.spi), id, retired)?;
         self.by_out
             .remove(out_key(sa.reqid, &sa.id.dst), id, retired)?;
         self.count.fetch_sub(1, Ordering::Relaxed);
@@ -725,9 +773,9 @@ impl Sad {
     /// Removes every SA (of `proto` only, if given); returns how many. Caller holds the
     /// config mutex.
     pub(crate) fn flush(&self, proto: Option<u8>) -> Result<usize> {
-        let (mut spi, mut pos) = (0u32, 0usize);
+        let (mut slot, mut pos) = (0u32, 0usize);
         let mut ids = KVec::new();
-        while let Some(sa) = self.next(&mut spi, &mut pos) {
+        while let Some(sa) = self.next(&mut slot, &mut pos) {
             if proto.is_none_or(|p| p == sa.id.proto) {
                 ids.push(sa.id, GFP_KERNEL)?;
             }
@@ -735,19 +783,20 @@ impl Sad {
         Ok(self.remove_batch(&ids)?.len())
     }
 
-    /// The SA after cursor (`spi`, position in bucket), advancing the cursor; for dumps.
-    pub(crate) fn next(&self, spi: &mut u32, pos: &mut usize) -> Option<Arc<Sa>> {
+    /// The SA after cursor (inbound index bucket, position in it), advancing the cursor; for
+    /// dumps (in bucket order, not SPI order).
+    pub(crate) fn next(&self, slot: &mut u32, pos: &mut usize) -> Option<Arc<Sa>> {
         loop {
-            let found = *spi;
-            let bucket = self.by_spi.0.find_from(spi)?;
-            if *spi != found {
+            let found = *slot;
+            let bucket = self.by_spi.0.find_from(slot)?;
+            if *slot != found {
                 *pos = 0;
             }
             if let Some(sa) = bucket.sas.get(*pos) {
                 *pos += 1;
                 return Some(sa.clone());
             }
-            *spi = spi.checked_add(1)?;
+            *slot = slot.checked_add(1)?;
             *pos = 0;
         }
     }

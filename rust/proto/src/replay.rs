@@ -5,13 +5,37 @@
 //! with ESN, inference of the high 32 bits per Appendix A.2.2), then, once its ICV verified,
 //! [`ReplayWindow::accept`]ed, which checks again and records it.
 //!
-//! The bitmap is a ring of [`MAX_WINDOW`] bits indexed by `seq % MAX_WINDOW`, so sliding the
-//! window clears bits instead of shifting the whole map.
+//! The bitmap is a ring of a power of two bits, at least the window's size, indexed by
+//! `seq % ring`, so sliding the window clears bits instead of shifting the whole map. Its words
+//! are stored by the caller ([`Words`]): the module allocates just what the window needs
+//! ([`words_for`]), as XFRM does, instead of the 512 bytes a 4096-packet window takes.
 
 /// Largest supported replay window, in packets.
 pub const MAX_WINDOW: u32 = 4096;
 
 const WORDS: usize = (MAX_WINDOW / 64) as usize;
+
+/// Storage for the bitmap's 64-bit words.
+pub trait Words {
+    /// The words.
+    fn words(&self) -> &[u64];
+    /// The words, to change.
+    fn words_mut(&mut self) -> &mut [u64];
+}
+
+impl<const N: usize> Words for [u64; N] {
+    fn words(&self) -> &[u64] {
+        self
+    }
+    fn words_mut(&mut self) -> &mut [u64] {
+        self
+    }
+}
+
+/// How many words the bitmap of a `size`-packet window takes: a power of two, at least one.
+pub fn words_for(size: u32) -> usize {
+    (size.div_ceil(64).max(1) as usize).next_power_of_two()
+}
 
 /// ESN inference window used when replay checking is off (size 0): half the 32-bit space,
 /// i.e. the candidate nearest to the highest sequence number seen.
@@ -30,33 +54,60 @@ pub enum ReplayError {
     ZeroSeq,
 }
 
-/// Inbound anti-replay state of one SA.
+/// Inbound anti-replay state of one SA, its bitmap in `B`.
 #[derive(Debug, Clone)]
-pub struct ReplayWindow {
+pub struct ReplayWindow<B = [u64; WORDS]> {
     size: u32,
     esn: bool,
     top: u64,
-    bitmap: [u64; WORDS],
-}
-
-/// Bit position of `seq` in the ring: (word, mask).
-fn slot(seq: u64) -> (usize, u64) {
-    let bit = (seq % u64::from(MAX_WINDOW)) as usize;
-    (bit / 64, 1u64 << (bit % 64))
+    bitmap: B,
 }
 
 impl ReplayWindow {
-    /// A window of `size` packets (0 turns replay checking off; ESN inference still works).
+    /// A window of `size` packets (0 turns replay checking off; ESN inference still works),
+    /// with room for the largest window.
     pub fn new(size: u32, esn: bool) -> Result<Self, ReplayError> {
-        if size > MAX_WINDOW {
+        Self::with_bitmap(size, esn, [0; WORDS])
+    }
+}
+
+impl<B: Words> ReplayWindow<B> {
+    /// A window of `size` packets over `bitmap`, which holds [`words_for`]`(size)` zeroed
+    /// words (more are left unused).
+    pub fn with_bitmap(size: u32, esn: bool, mut bitmap: B) -> Result<Self, ReplayError> {
+        let words = words_for(size);
+        if size > MAX_WINDOW || bitmap.words().len() < words {
             return Err(ReplayError::BadWindow);
         }
+        bitmap.words_mut().fill(0);
         Ok(Self {
             size,
             esn,
             top: 0,
-            bitmap: [0; WORDS],
+            bitmap,
         })
+    }
+
+    /// This window's state (highest sequence number and marks), copied into `self`, a window
+    /// of the same size and ESN setting (an SA that moved keeps its window).
+    pub fn copied_from<C: Words>(mut self, other: &ReplayWindow<C>) -> Result<Self, ReplayError> {
+        if (self.size, self.esn) != (other.size, other.esn) {
+            return Err(ReplayError::BadWindow);
+        }
+        let n = words_for(self.size);
+        let pairs = self.bitmap.words_mut().iter_mut().zip(other.bitmap.words());
+        for (to, from) in pairs.take(n) {
+            *to = *from;
+        }
+        self.top = other.top;
+        Ok(self)
+    }
+
+    /// Bit position of `seq` in the ring: (word, mask).
+    fn slot(&self, seq: u64) -> (usize, u64) {
+        let ring_bits = words_for(self.size) as u64 * 64;
+        let bit = (seq & (ring_bits - 1)) as usize;
+        (bit / 64, 1u64 << (bit % 64))
     }
 
     /// Highest accepted sequence number (0: none yet).
@@ -105,20 +156,20 @@ impl ReplayWindow {
     }
 
     fn is_set(&self, seq: u64) -> bool {
-        let (word, mask) = slot(seq);
-        self.bitmap.get(word).is_some_and(|w| w & mask != 0)
+        let (word, mask) = self.slot(seq);
+        self.bitmap.words().get(word).is_some_and(|w| w & mask != 0)
     }
 
     fn set(&mut self, seq: u64) {
-        let (word, mask) = slot(seq);
-        if let Some(w) = self.bitmap.get_mut(word) {
+        let (word, mask) = self.slot(seq);
+        if let Some(w) = self.bitmap.words_mut().get_mut(word) {
             *w |= mask;
         }
     }
 
     fn clear(&mut self, seq: u64) {
-        let (word, mask) = slot(seq);
-        if let Some(w) = self.bitmap.get_mut(word) {
+        let (word, mask) = self.slot(seq);
+        if let Some(w) = self.bitmap.words_mut().get_mut(word) {
             *w &= !mask;
         }
     }
@@ -154,9 +205,9 @@ impl ReplayWindow {
             let diff = seq - self.top;
             if self.size != 0 {
                 if diff >= u64::from(self.size) {
-                    self.bitmap = [0; WORDS];
+                    self.bitmap.words_mut().fill(0);
                 } else {
-                    // diff < size <= MAX_WINDOW: clear the slots entering the window.
+                    // diff < size <= ring: clear the slots entering the window.
                     let mut s = self.top;
                     while s < seq {
                         s += 1;
@@ -245,7 +296,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    fn rx(w: &mut ReplayWindow, lo: u32) -> Result<u64, ReplayError> {
+    fn rx<B: Words>(w: &mut ReplayWindow<B>, lo: u32) -> Result<u64, ReplayError> {
         let seq = w.check(lo)?;
         w.accept(seq)?;
         Ok(seq)
@@ -396,6 +447,76 @@ mod tests {
             }
             assert_eq!(w.check(jump - size), Err(ReplayError::TooOld));
         }
+    }
+
+    impl Words for std::vec::Vec<u64> {
+        fn words(&self) -> &[u64] {
+            self
+        }
+        fn words_mut(&mut self) -> &mut [u64] {
+            self
+        }
+    }
+
+    #[test]
+    fn bitmap_takes_what_the_window_needs() {
+        let want = [
+            (0, 1),
+            (1, 1),
+            (64, 1),
+            (65, 2),
+            (128, 2),
+            (129, 4),
+            (1000, 16),
+            (4096, 64),
+        ];
+        for (size, words) in want {
+            assert_eq!(words_for(size), words, "size {size}");
+        }
+        let short = std::vec![0u64; 1];
+        assert!(ReplayWindow::with_bitmap(65, false, short).is_err());
+        assert!(ReplayWindow::with_bitmap(4097, false, std::vec![0u64; 128]).is_err());
+    }
+
+    /// A window over just the words it needs behaves exactly like one over the full 4096-bit
+    /// ring, on random traffic around the window's edges.
+    #[test]
+    fn small_bitmap_matches_full_ring() {
+        let mut rng = crate::test_rng::Rng(7);
+        for size in [1u32, 31, 32, 64, 65, 100, 128, 129, 1000, 4096] {
+            for esn in [false, true] {
+                let mut full = ReplayWindow::new(size, esn).unwrap();
+                let bits = std::vec![0u64; words_for(size)];
+                let mut small = ReplayWindow::with_bitmap(size, esn, bits).unwrap();
+                let mut top = 1u64;
+                for _ in 0..4_000 {
+                    let span = u64::from(size) * 2 + 130;
+                    let seq = (top + rng.below(span)).saturating_sub(span / 2 + 1);
+                    let lo = seq as u32;
+                    let (a, b) = (full.check(lo), small.check(lo));
+                    assert_eq!(a, b, "size {size} esn {esn} seq {seq}");
+                    if let Ok(s) = a {
+                        assert_eq!(full.accept(s), small.accept(s));
+                        top = full.top().max(1);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn copied_window_keeps_its_marks() {
+        let mut old = ReplayWindow::new(64, false).unwrap();
+        for s in [3, 5, 70, 71] {
+            rx(&mut old, s).unwrap();
+        }
+        let fresh = ReplayWindow::with_bitmap(64, false, std::vec![0u64; 1]).unwrap();
+        let mut moved = fresh.copied_from(&old).unwrap();
+        assert_eq!(moved.top(), 71);
+        assert_eq!(rx(&mut moved, 70), Err(ReplayError::Duplicate));
+        assert_eq!(rx(&mut moved, 69), Ok(69));
+        let other = ReplayWindow::with_bitmap(32, false, std::vec![0u64; 1]).unwrap();
+        assert!(other.copied_from(&old).is_err());
     }
 
     #[test]
