@@ -2,7 +2,7 @@
 # A test is a shell function named test_* in tests/vm/NN-*.sh; it runs in its own subshell
 # with `set -e`, so any failing command fails the test.
 # shellcheck shell=bash
-RIPSEC_KO="$RIPSEC_ROOT/ripsec.ko"
+RIPSEC_KO=${RIPSEC_KO:-$RIPSEC_ROOT/ripsec.ko}
 
 loaded() { [ -d /sys/module/ripsec ]; }
 load() { crypto_modules && { loaded || insmod "$RIPSEC_KO"; }; }
