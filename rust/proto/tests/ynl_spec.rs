@@ -120,6 +120,11 @@ fn multicast_groups_match() {
     for g in groups {
         let flags: Vec<_> = list(&g["flags"]).iter().filter_map(Yaml::as_str).collect();
         // rust/uapi.h gives every group GENL_MCAST_CAP_NET_ADMIN: events are admin-only too.
-        assert_eq!(flags, ["uns-admin-perm"], "{:?}: joining is admin-only", g["name"]);
+        assert_eq!(
+            flags,
+            ["uns-admin-perm"],
+            "{:?}: joining is admin-only",
+            g["name"]
+        );
     }
 }
