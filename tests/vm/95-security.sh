@@ -109,6 +109,7 @@ test_events_and_getspi_stay_in_their_netns() {
 	expect_rejected "no free SPI" ip netns exec n1 ikeuser getspi proto esp dst 10.0.0.9 min 0x5000 max 0x5000
 	expect_rejected "no free SPI" ip netns exec n2 ikeuser getspi proto esp dst 10.0.0.9 min 0x5000 max 0x5000
 	expect_eq "$(json_get "$(ikeuser getspi proto esp dst 10.0.0.9 min 0x5000 max 0x5000 --json)" 'j["spi"]')" $((0x5000)) "GETSPI in the initial netns"
+	# shellcheck disable=SC2016 # evaluated by wait_for
 	wait_for 10 '[ "$(ip netns exec n2 ikeuser sa list --json)" = "[]" ] && [ "$(ip netns exec n1 ikeuser sa list --json)" = "[]" ]' ||
 		fail "SAs outlived hard-add-secs 2"
 	sleep 0.5
