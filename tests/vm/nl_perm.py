@@ -29,7 +29,7 @@ GENL_ID_CTRL, CTRL_CMD_GETFAMILY = 0x10, 3
 CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_OPS, CTRL_ATTR_MCAST_GROUPS = 1, 2, 6, 7
 GENL_ADMIN_PERM, GENL_CMD_CAP_DO, GENL_CMD_CAP_DUMP, GENL_UNS_ADMIN_PERM = 0x1, 0x2, 0x4, 0x10
 
-CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+CLONE_NEWUSER, CLONE_NEWNET, PR_SET_DUMPABLE = 0x10000000, 0x40000000, 4
 NOBODY = 65534
 
 failures = []
@@ -206,6 +206,8 @@ def become_nobody():
     os.setgroups([])
     os.setgid(NOBODY)
     os.setuid(NOBODY)  # from uid 0 to another: every capability goes
+    # Changing uid made us undumpable, which leaves /proc/self/uid_map root's to write.
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
 
 
 def map_root():
