@@ -1165,7 +1165,7 @@ static const struct nla_policy ripsec_migrate_policy[RIPSEC_A_MAX + 1] = {
 }
 
 #define RIPSEC_MCGRPS_INIT { \
-	{ .name = "events" }, \
+	{ .name = "events", .flags = GENL_MCAST_CAP_NET_ADMIN }, \
 }
 
 #endif /* RIPSEC_UAPI_H */

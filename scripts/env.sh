@@ -9,11 +9,15 @@ BINDGEN_VERSION=0.71.1
 LIBCLANG_WHEEL_VERSION=18.1.1
 VIRTME_NG_VERSION=1.42
 KERNEL_SOURCE_PKG=linux-source-7.3
+CARGO_AUDIT_VERSION=0.22.2
 # The debug kernel is built by clang/lld/llvm of this version suffix (Debian bookworm packages).
 DEBUG_KERNEL_LLVM=-19
 
 RIPSEC_CACHE=${RIPSEC_CACHE:-$HOME/.cache/ripsec}
 export RIPSEC_CACHE
+# RustSec's advisory database for `cargo audit` (scripts/setup clones or updates it).
+ADVISORY_DB=${ADVISORY_DB:-$RIPSEC_CACHE/advisory-db}
+ADVISORY_DB_URL=https://github.com/rustsec/advisory-db
 
 if [ -z "${LIBCLANG_PATH:-}" ]; then
 	_clang_dir=$(python3 -c 'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))' 2>/dev/null || true)

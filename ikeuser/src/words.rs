@@ -64,8 +64,18 @@ pub fn number<T: TryFrom<u64>>(key: &str, s: &str) -> Result<T> {
 /// Hex key material: `0x` followed by an even number of hex digits.
 pub fn hex_key(s: &str) -> Result<Vec<u8>> {
     let h = s.strip_prefix("0x").unwrap_or(s);
-    if !h.len().is_multiple_of(2) || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("a key is hex digits (e.g. 0x00112233...), an even number of them; got `{s}`");
+    // The key itself stays out of the message: errors end up in logs and terminals.
+    if let Some(at) = h.bytes().position(|b| !b.is_ascii_hexdigit()) {
+        bail!(
+            "a key is hex digits (e.g. 0x00112233...); character {} of it is not one",
+            at + 1
+        );
+    }
+    if !h.len().is_multiple_of(2) {
+        bail!(
+            "a key is hex digits (e.g. 0x00112233...), an even number of them; got {}",
+            h.len()
+        );
     }
     (0..h.len())
         .step_by(2)
@@ -195,8 +205,12 @@ mod tests {
         assert!(number::<u8>("x", "300").is_err());
         assert!(number::<u32>("x", "zz").is_err());
         assert_eq!(hex_key("0x0a0B").unwrap(), vec![0x0a, 0x0b]);
-        assert!(hex_key("0x0").is_err());
-        assert!(hex_key("0xzz").is_err());
+        let odd = hex_key("0x5ec7e").unwrap_err().to_string();
+        assert!(odd.ends_with("an even number of them; got 5"), "{odd}");
+        let bad = hex_key("0x5ec7zz").unwrap_err().to_string();
+        assert!(bad.ends_with("character 5 of it is not one"), "{bad}");
+        // Neither names the key it was given.
+        assert!(!odd.contains("5ec7") && !bad.contains("5ec7"));
         assert_eq!(prefix("src", "10.0.0.0/8").unwrap().1, 8);
         assert_eq!(prefix("src", "fd00::1").unwrap().1, 128);
         assert!(prefix("src", "10.0.0.0/33").is_err());

@@ -4,19 +4,6 @@
 source tests/vm/ike.sh
 source tests/vm/pki.sh
 
-# ike_pair MODE [KEY=VALUE...]: topology plus a daemon on each side with the same settings.
-ike_pair() {
-	local mode=$1
-	shift
-	load
-	topology "$mode"
-	trap ike_cleanup EXIT
-	ike_conf A "$IKE_DIR/A.toml" "$@"
-	ike_conf B "$IKE_DIR/B.toml" "$@"
-	ikeuser_start A "$IKE_DIR/A.toml"
-	ikeuser_start B "$IKE_DIR/B.toml"
-}
-
 test_ike_tunnel44_up_traffic_down() {
 	ike_pair tunnel44
 	local out

@@ -109,6 +109,19 @@ ikeuser_start() {
 	fail "the ikeuser daemon in $ns did not start"
 }
 
+# ike_pair MODE [KEY=VALUE...]: topology plus a daemon on each side with the same settings.
+ike_pair() {
+	local mode=$1
+	shift
+	load
+	topology "$mode"
+	trap ike_cleanup EXIT
+	ike_conf A "$IKE_DIR/A.toml" "$@"
+	ike_conf B "$IKE_DIR/B.toml" "$@"
+	ikeuser_start A "$IKE_DIR/A.toml"
+	ikeuser_start B "$IKE_DIR/B.toml"
+}
+
 # ikectl NS ARGS...: the CLI talking to NS's daemon.
 ikectl() {
 	local ns=$1

@@ -4,6 +4,7 @@
 
 mod children;
 pub(crate) mod engines;
+mod peer;
 mod sockets;
 pub mod status;
 
@@ -1129,12 +1130,17 @@ pub fn engine_config(conn: &Connection) -> engine::Config {
     }
 }
 
-fn serve_client(stream: UnixStream, tx: &Sender<Input>) {
+fn serve_client(mut stream: UnixStream, tx: &Sender<Input>) {
     let mut line = String::new();
     let Ok(read) = stream.try_clone() else {
         return;
     };
     if BufReader::new(read).read_line(&mut line).is_err() {
+        return;
+    }
+    // Read first, so closing does not reset the connection before the client sees why.
+    if let Err(why) = peer::may_control(&stream) {
+        let _ = write_reply(&mut stream, &Reply::err(why));
         return;
     }
     let answer = match serde_json::from_str::<Request>(&line) {
@@ -1155,11 +1161,13 @@ fn serve_client(stream: UnixStream, tx: &Sender<Input>) {
                 .unwrap_or_else(|_| Reply::err("the daemon is stopping"))
         }
     };
-    let mut stream = stream;
-    if let Ok(mut s) = serde_json::to_string(&answer) {
-        s.push('\n');
-        let _ = stream.write_all(s.as_bytes());
-    }
+    let _ = write_reply(&mut stream, &answer);
+}
+
+fn write_reply(stream: &mut UnixStream, reply: &Reply) -> std::io::Result<()> {
+    let mut s = serde_json::to_string(reply).map_err(std::io::Error::other)?;
+    s.push('\n');
+    stream.write_all(s.as_bytes())
 }
 
 /// "site: IKE SA #3", or "IKE SA #3" while its connection is unknown: the SA is named once.

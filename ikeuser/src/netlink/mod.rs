@@ -301,11 +301,16 @@ impl Ripsec {
                     uapi::mcgrp::EVENTS
                 )
             })?;
-        self.sock
-            .sock
-            .add_membership(id)
-            .context("cannot join the events group")?;
-        Ok(())
+        self.sock.sock.add_membership(id).map_err(|e| {
+            if e.raw_os_error() == Some(libc::EPERM) {
+                anyhow!(
+                    "permission denied: ripsec's events are for CAP_NET_ADMIN in this network \
+                     namespace only; run ikeuser as root (for example with sudo)"
+                )
+            } else {
+                anyhow!(e).context("cannot join the events group")
+            }
+        })
     }
 
     /// Blocks until the next event message.

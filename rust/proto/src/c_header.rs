@@ -67,9 +67,11 @@ pub fn c_header() -> String {
         );
     }
     h += "}\n\n";
+    // Events name SPIs, addresses and selectors: joining needs CAP_NET_ADMIN in the user
+    // namespace owning the netns, as the commands do (`uns-admin-perm` in the spec).
     h += "#define RIPSEC_MCGRPS_INIT { \\\n";
     for g in uapi::MCGRPS {
-        h += &format!("\t{{ .name = \"{g}\" }}, \\\n");
+        h += &format!("\t{{ .name = \"{g}\", .flags = GENL_MCAST_CAP_NET_ADMIN }}, \\\n");
     }
     h += "}\n\n#endif /* RIPSEC_UAPI_H */\n";
     h

@@ -114,9 +114,17 @@ fn operations_match() {
 #[test]
 fn multicast_groups_match() {
     let s = spec();
-    let groups: Vec<_> = list(&s["mcast-groups"]["list"])
-        .iter()
-        .filter_map(|g| g["name"].as_str())
-        .collect();
-    assert_eq!(groups, uapi::MCGRPS);
+    let groups = list(&s["mcast-groups"]["list"]);
+    let names: Vec<_> = groups.iter().filter_map(|g| g["name"].as_str()).collect();
+    assert_eq!(names, uapi::MCGRPS);
+    for g in groups {
+        let flags: Vec<_> = list(&g["flags"]).iter().filter_map(Yaml::as_str).collect();
+        // rust/uapi.h gives every group GENL_MCAST_CAP_NET_ADMIN: events are admin-only too.
+        assert_eq!(
+            flags,
+            ["uns-admin-perm"],
+            "{:?}: joining is admin-only",
+            g["name"]
+        );
+    }
 }
