@@ -235,7 +235,10 @@ class Sniffer(threading.Thread):
         self.violations = violations
         self.recording = True
         self.corpus = []  # (conn, A is the sender, ike bytes)
-        self.live = {}  # conn -> (spi_i, spi_r) of the newest message A sent B
+        # conn -> the IKE SAs A spoke of to B lately, newest last: [spi_i, spi_r, A is the
+        # initiator, the message ID A expects in B's next request]. With those of half-open
+        # SAs the fuzz's own IKE_SA_INIT/Main Mode mutants opened, the next mutants go on.
+        self.live = collections.defaultdict(list)
         self.sent_to_peer = set()  # what A sent the legitimate peer (retransmissions are fine)
         self.answers = {"init": 0, "v1-phase1": 0, "v1-info": 0, "retransmit": 0}
         self.stop = False
@@ -284,9 +287,20 @@ class Sniffer(threading.Thread):
             if from_a:
                 self.sent_to_peer.add(msg)
                 if msg[8:16] != bytes(8):
-                    self.live[conn] = (msg[:8], msg[8:16])
+                    self.track(conn, msg)
             if self.recording:
                 self.corpus.append((conn, from_a, msg))
+
+    def track(self, conn, msg):
+        sas = self.live[conn]
+        spis = msg[:16]
+        sa = next((x for x in sas if x[0] == spis), None)
+        if sa is None:
+            sa = [spis, bool(msg[19] & 0x08), 0]
+            sas.append(sa)
+            del sas[:-8]
+        if msg[17] >> 4 == 2 and msg[19] & 0x20:  # A's response to B's request N
+            sa[2] = struct.unpack("!I", msg[20:24])[0] + 1
 
     def answer_to_attacker(self, msg):
         if msg is None:
@@ -315,6 +329,16 @@ def conn_of(src, dst):
         if {src, dst} == {a, b}:
             return name
     return None
+
+
+def kinds_of(corpus):
+    """The corpus by (connection, sender, version, exchange, response flag), without
+    duplicates: the fuzz picks a kind first, so the many DPD messages do not crowd out the one
+    IKE_SA_INIT."""
+    kinds = collections.defaultdict(list)
+    for conn, from_a, m in dict.fromkeys(corpus):
+        kinds[(conn, from_a, m[17] >> 4, m[18], m[19] & 0x20)].append((conn, from_a, m))
+    return kinds
 
 
 def legit_exchanges(a, b):
@@ -419,14 +443,20 @@ def mutate(rng, m, corpus):
 
 
 def fix_spis(rng, m, conn, live):
-    """Kept as captured (an old SA), or the live IKE SA's, so the message passes the lookup."""
-    spis = live.get(conn)
-    if spis is None or len(m) < 16 or rng.random() < 0.3:
+    """Kept as captured (an old SA), or one of the IKE SAs A spoke of lately, with (IKEv2)
+    the initiator flag and often the message ID it expects, so the message gets past the SA
+    lookup and the window to the SK payload's checks."""
+    if not live.get(conn) or len(m) < 28 or rng.random() < 0.25:
         return m
-    i, r = spis
-    if rng.random() < 0.15:
-        r = bytes(8)  # an INIT-like header with a known initiator SPI
-    return i + r + m[16:]
+    spis, a_initiated, next_id = rng.choice(live[conn][-3:] if rng.random() < 0.7 else live[conn])
+    m = bytearray(spis + m[16:])
+    if rng.random() < 0.1:
+        m[8:16] = bytes(8)  # an INIT-like header with a known initiator SPI
+    if m[17] >> 4 == 2 and rng.random() < 0.9:
+        m[19] = (m[19] & ~0x08) | (0 if a_initiated else 0x08)
+        if not m[19] & 0x20 and rng.random() < 0.8:
+            m[20:24] = struct.pack("!I", next_id + rng.choice([0, 0, 0, -1, 1]) & 0xFFFFFFFF)
+    return bytes(m)
 
 
 # ---- sending -------------------------------------------------------------------------------
@@ -559,6 +589,7 @@ def wait_settled(a, baseline, seconds):
 def fuzz(args, a, b, sniffer, violations):
     rng = random.Random(args.seed)
     corpus = sniffer.corpus
+    groups = list(kinds_of(corpus).values())
     sender = Sender()
     peer = Peer(a, b, violations)
     rss = [a.rss_kib()]
@@ -568,7 +599,7 @@ def fuzz(args, a, b, sniffer, violations):
     t0 = time.time()
     sent = {"third/500": 0, "third/4500": 0, "peer/500": 0, "peer/4500": 0}
     for n in range(args.count):
-        conn, from_a, msg = rng.choice(corpus)
+        conn, from_a, msg = rng.choice(rng.choice(groups))
         m = msg
         for _ in range(rng.choice([1, 1, 1, 2, 3])):
             if len(m) == 0:
@@ -576,7 +607,7 @@ def fuzz(args, a, b, sniffer, violations):
             m = mutate(rng, m, corpus)
         if rng.random() < 0.7:
             with sniffer.lock:
-                live = dict(sniffer.live)
+                live = {c: list(v) for c, v in sniffer.live.items()}
             m = fix_spis(rng, m, conn, live)
         a_addr, b_addr = CONNS[conn][0], CONNS[conn][1]
         spoof = rng.random() < 0.5
@@ -631,8 +662,11 @@ def main():
         time.sleep(4)  # a DPD round trip in the corpus
         sniffer.recording = False
         sniffer.only_incoming()
-        kinds = sorted({(c, m[17] >> 4, m[18]) for c, _f, m in sniffer.corpus})
-        print(f"corpus: {len(sniffer.corpus)} datagrams; (conn, version, exchange): {kinds}")
+        kinds = sorted((k, len(v)) for k, v in kinds_of(sniffer.corpus).items())
+        print(f"corpus: {len(sniffer.corpus)} datagrams of {len(kinds)} kinds "
+              "((conn, sent by A, version, exchange, response), count):")
+        for k, n in kinds:
+            print(f"  {k} {n}")
         baseline = state_of(a)
         print(f"before: A's IKE SAs {baseline[0]}, {baseline[1]} SAs, {baseline[2]} policies")
         sent, duration, rss, peer = fuzz(args, a, b, sniffer, violations)
