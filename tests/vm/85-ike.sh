@@ -382,7 +382,9 @@ test_ike_forced_encap_puts_ike_and_esp_in_udp_4500() {
 	kill -INT $dump
 	wait $dump || true
 	expect_eq "$(wire_count "$cap" 'ip.proto == 50')" 0 "native ESP frames"
-	expect_eq "$(wire_count "$cap" 'udp.port == 500')" 2 "IKE messages on port 500 (IKE_SA_INIT only)"
+	# Only IKE_SA_INIT (exchange 34) on 500, however often a loaded peer made it be retransmitted.
+	expect_eq "$(wire_count "$cap" 'udp.port == 500 && !(isakmp.exchangetype == 34)')" 0 "IKE messages on port 500 other than IKE_SA_INIT"
+	[ "$(wire_count "$cap" 'udp.port == 500 && isakmp.exchangetype == 34')" -ge 2 ] || fail "no IKE_SA_INIT request and response on port 500"
 	[ "$(wire_count "$cap" 'udp.port == 4500 && isakmp')" -ge 8 ] || fail "IKE on 4500: $(wire_count "$cap" 'udp.port == 4500 && isakmp')"
 	[ "$(wire_count "$cap" 'udp.port == 4500 && esp')" -ge 50 ] || fail "ESP in UDP 4500: $(wire_count "$cap" 'udp.port == 4500 && esp')"
 	ikectl A down c >/dev/null
