@@ -128,6 +128,9 @@ pub fn describe(ev: &Value) -> String {
 
 pub fn run(nl: &mut Ripsec, count: Option<u64>, json_out: bool) -> Result<()> {
     nl.subscribe()?;
+    // On stderr, so the events stay the only output: scripts (and tests) wait for this line
+    // before they cause the events they want to see.
+    eprintln!("monitor: subscribed to the ripsec events of this network namespace");
     let mut seen = 0;
     while count.is_none_or(|c| seen < c) {
         let m = nl.next_event()?;

@@ -22,6 +22,16 @@ s.bind((a, 4500))
 time.sleep(100000)' "$2" &
 }
 
+# start_encap_listener: `ikeuser encap listen` in A (LISTENER); returns once it has handed its
+# sockets to the module (it says so), not merely bound them.
+start_encap_listener() {
+	local out
+	out=$(mktemp)
+	ip netns exec A ikeuser encap listen >"$out" &
+	LISTENER=$!
+	wait_until "ikeuser encap listen in A to hand its sockets to ripsec" 30 "grep -q receiving $out"
+}
+
 # encap_setup ALG MODE: xfrm_setup's SAs and policies, every SA carried in UDP 4500 <-> 4500;
 # ripsec's socket is held by `ikeuser encap listen` (LISTENER), XFRM's by a python process.
 encap_setup() {
@@ -36,13 +46,9 @@ encap_setup() {
 		tmpl_a="src $ao dst $bo" tmpl_b="src $bo dst $ao"
 		sel_ab="sel src $SEL_A dst $SEL_B" sel_ba="sel src $SEL_B dst $SEL_A"
 	fi
-	ip netns exec A ikeuser encap listen >/dev/null &
-	LISTENER=$!
+	start_encap_listener
 	hold_xfrm_socket B "$bo"
-	for side in A B; do
-		wait_for 5 "ss -Hlun -N $side 'sport = :4500' | grep -q ." ||
-			fail "no UDP 4500 socket in $side"
-	done
+	wait_listening B udp 4500
 	ip netns exec A ikeuser sa add src $ao dst $bo proto esp spi 0x1000 reqid 1 mode $amode alg "$alg" key "0x$k1" encap espinudp 4500 4500
 	ip netns exec A ikeuser sa add src $bo dst $ao proto esp spi 0x2000 reqid 1 mode $amode alg "$alg" key "0x$k2" encap espinudp 4500 4500
 	ip netns exec A ikeuser policy add dir out src $SEL_A dst $SEL_B tmpl proto esp mode $amode reqid 1 $tmpl_a >/dev/null
@@ -55,6 +61,9 @@ encap_setup() {
 
 # a_stat NAME: a global counter of A.
 
+# sa_packets_in SPI: packets A received on that SA.
+sa_packets_in() { json_get "$(ip netns exec A ikeuser sa list --json)" "[s['stats']['packets-in'] for s in j if s['spi'] == $1][0]"; }
+
 # encap_interop ALG MODE: traffic with checksums both ways, all of it in UDP 4500 on the wire
 # (no native ESP), decrypted and authenticated there by tshark with the keys.
 encap_interop() {
@@ -62,13 +71,9 @@ encap_interop() {
 	encap_setup "$@"
 	local f
 	f=$(mktemp --suffix=.pcap)
-	ip netns exec B dumpcap -q -i b0 -f "udp port 4500 or esp" -w "$f" 2>/dev/null &
-	local cap=$!
-	wait_for 20 "[ -s $f ]" || fail "dumpcap did not start"
+	start_dumpcap B b0 "udp port 4500 or esp" "$f"
 	traffic_both_ways 100000
-	sleep 0.5
-	kill -INT $cap
-	wait $cap || true
+	stop_dumpcap
 	expect_eq "$(tshark -n -r "$f" -Y 'ip.proto == 50 or ipv6.nxt == 50' 2>/dev/null | wc -l)" 0 "native ESP frames on the wire"
 	/usr/bin/python3 tests/vm/wire_check.py "$f" --min-per-sa 5 \
 		--sa "spi=0x1000,src=$A_OUT,dst=$B_OUT,alg=$1,key=0x$KEY_AB" \
@@ -209,16 +214,16 @@ test_espinudp_mapping_event() {
 	encap_setup aes128gcm16 tunnel44
 	local ev
 	ev=$(mktemp)
-	ip netns exec A ikeuser monitor --json >"$ev" &
-	local mon=$!
-	sleep 0.5
+	start_monitor A "$ev" --json
 	# B's NAT "rebinds": its ESP now leaves from port 4600.
 	eval "ip -n B xfrm state update src 10.0.0.2 dst 10.0.0.1 proto esp spi 0x2000 reqid 1 mode tunnel \
 		$(xfrm_alg_args aes128gcm16 "$KEY_BA") encap espinudp 4600 4500 0.0.0.0 sel src $SEL_B dst $SEL_A"
 	ip netns exec B ping -c 20 -i 0.05 -W 1 -I "$B_IN" "$A_IN" >/dev/null || true
 	wait_for 5 "grep -q mapping $ev" || fail "no MAPPING event: $(cat "$ev")"
+	# The pings are over, so any further MAPPING events are on their way to the monitor; the
+	# second lets them arrive (a count that only a later event could raise has no state to wait on).
 	sleep 1
-	kill $mon
+	stop_monitor
 	local line
 	line=$(grep mapping "$ev")
 	# Rate-limited: one per new endpoint, then at most one per 5 s (the pings take a few).
@@ -241,29 +246,30 @@ test_espinudp_detach_orders() {
 	wait $LISTENER 2>/dev/null || true
 	! ip netns exec A ping -c 2 -i 0.2 -W 1 -I "$A_IN" "$B_IN" >/dev/null || fail "replies without a socket"
 	# A new owner: traffic resumes with the same SAs.
-	ip netns exec A ikeuser encap listen >/dev/null &
-	LISTENER=$!
+	start_encap_listener
 	wait_for 5 "ip netns exec A ping -c 1 -W 1 -I $A_IN $B_IN >/dev/null" || fail "no traffic after a new owner"
 	# The owner closes its socket by exiting normally.
 	kill $LISTENER
 	wait $LISTENER 2>/dev/null || true
-	ip netns exec A ikeuser encap listen >/dev/null &
-	LISTENER=$!
+	start_encap_listener
 	wait_for 5 "ip netns exec A ping -c 1 -W 1 -I $A_IN $B_IN >/dev/null" || fail "no traffic after a restart"
 	# rmmod with traffic flowing and the owner alive: the socket goes back to plain UDP.
+	local flood before
+	before=$(sa_packets_in 0x2000)
 	ip netns exec B ping -f -c 1000 -I "$B_IN" "$A_IN" >/dev/null 2>&1 &
-	local flood=$!
-	sleep 0.5
+	flood=$!
+	wait_until "the flood to reach A's SA" 20 "[ \$(sa_packets_in 0x2000) -gt $((before + 20)) ]"
 	rmmod ripsec
 	wait $flood || true
 	kill -0 $LISTENER || fail "the owner died at rmmod"
 	kill $LISTENER
 	# The netns goes with its owner inside.
 	load
-	ip netns exec A ikeuser encap listen >/dev/null &
-	LISTENER=$!
-	sleep 0.5
+	start_encap_listener
 	kill -9 $LISTENER
+	wait $LISTENER 2>/dev/null || true
 	ip netns del A
+	# The netns' teardown runs in a kernel worker, with nothing outside it to watch: the second
+	# lets it run while the module is still loaded (the clean-up after the test unloads it).
 	sleep 1
 }

@@ -119,7 +119,7 @@ test_ah_ripsec_accepts_both_ipv4_alignments() {
 # (as a router would): ripsec accepts them, and scapy checks the ICV of every AH frame both
 # ways; a wrong key must fail the check.
 ah_wire_check() {
-	local mode=$1 alg=$2 align=$3 f cap
+	local mode=$1 alg=$2 align=$3 f
 	load
 	ah_setup "$mode"
 	ah_states "$alg" "$align"
@@ -136,14 +136,9 @@ ah_wire_check() {
 		}
 	EOF
 	f=$(mktemp --suffix=.pcap)
-	ip netns exec A dumpcap -q -i a0 -f "ip proto 51 or ip6 proto 51" -w "$f" 2>/dev/null &
-	cap=$!
-	# dumpcap writes the file header once it captures.
-	wait_for 10 "[ -s $f ]" || fail "dumpcap did not start"
+	start_dumpcap A a0 "ip proto 51 or ip6 proto 51" "$f"
 	traffic_both_ways 20000
-	sleep 0.5
-	kill -INT $cap
-	wait $cap || true
+	stop_dumpcap
 	ah_check_counters "$alg $mode (TTL and DSCP changed by B's nftables)"
 	local changed
 	changed=$(tshark -r "$f" -Y "ip.ttl == 7 or ipv6.hlim == 7" 2>/dev/null | wc -l)
@@ -197,14 +192,11 @@ test_ah_lifetime_expire_and_acquire() {
 	ah_states sha256 align4
 	local ev
 	ev=$(mktemp)
-	ip netns exec A ikeuser monitor --json >"$ev" &
-	local mon=$!
-	sleep 0.5
+	start_monitor A "$ev" --json
 	ip netns exec A ikeuser sa update dst $B_OUT proto ah spi 0x1000 hard-packets 2
 	ip netns exec A ping -c 4 -i 0.2 -W 1 -I "$A_IN" "$B_IN" >/dev/null 2>&1 || true
 	wait_for 5 "grep -q '\"acquire\"' $ev" || fail "no ACQUIRE event: $(cat "$ev")"
-	kill $mon
-	wait $mon 2>/dev/null || true
+	stop_monitor
 	cat "$ev"
 	json_lines() { /usr/bin/python3 -c 'import json, sys; [print(eval(sys.argv[1], {"e": json.loads(l)})) for l in open(sys.argv[2])]' "$1" "$ev"; }
 	expect_contains "$(json_lines '(e["event"], e.get("proto"), e.get("spi"), e.get("hard"))')" "('expire', 'ah', 4096, True)"

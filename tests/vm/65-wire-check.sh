@@ -10,14 +10,10 @@ wire_check() {
 	local f esn=""
 	f=$(mktemp --suffix=.pcap)
 	[ "${3:-}" = esn ] && esn=",esn=1"
-	ip netns exec B dumpcap -q -i b0 -f "esp" -w "$f" 2>/dev/null &
-	local cap=$!
-	sleep 2
+	start_dumpcap B b0 esp "$f"
 	ip netns exec A ping -c 3 -i 0.2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping A -> B"
 	tcp_transfer A B "$B_IN" "$A_IN" 30000
-	sleep 0.5
-	kill -INT $cap
-	wait $cap || true
+	stop_dumpcap
 	/usr/bin/python3 tests/vm/wire_check.py "$f" --min-per-sa 5 \
 		--sa "spi=0x1000,src=$A_OUT,dst=$B_OUT,alg=$1,key=0x$KEY_AB$esn" \
 		--sa "spi=0x2000,src=$B_OUT,dst=$A_OUT,alg=$1,key=0x$KEY_BA$esn"
@@ -37,12 +33,9 @@ test_wire_check_rejects_a_wrong_key() {
 	xfrm_setup aes128gcm16 tunnel44 >/dev/null
 	local f bad
 	f=$(mktemp --suffix=.pcap)
-	ip netns exec B dumpcap -q -i b0 -f "esp" -w "$f" 2>/dev/null &
-	local cap=$!
-	sleep 2
+	start_dumpcap B b0 esp "$f"
 	ip netns exec A ping -c 3 -i 0.2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping A -> B"
-	kill -INT $cap
-	wait $cap || true
+	stop_dumpcap
 	bad=$(printf '%s' "$KEY_AB" | sed 's/^./f/; s/^ff/0f/')
 	[ "$bad" != "$KEY_AB" ] || fail "test bug: key unchanged"
 	if /usr/bin/python3 tests/vm/wire_check.py "$f" --sa "spi=0x1000,src=$A_OUT,dst=$B_OUT,alg=aes128gcm16,key=0x$bad" \

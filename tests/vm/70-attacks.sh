@@ -13,14 +13,13 @@ test_replayed_packets_are_dropped() {
 	load
 	xfrm_setup aes128gcm16 tunnel44 >/dev/null
 	f=$(mktemp)
-	ip netns exec A python3 tests/vm/esp_inject.py capture a0 10.0.0.2 "$f" &
+	ip netns exec A python3 tests/vm/esp_inject.py capture a0 10.0.0.2 "$f" >"$f.out" &
 	cap=$!
-	sleep 2 # the capture socket must be open before the pings
+	wait_until "the capture socket to open" 30 "grep -q capturing $f.out"
 	ip netns exec B ping -c 5 -i 0.3 -W 2 -I 10.2.0.1 10.1.0.1 >/dev/null || fail "ping B -> A"
 	wait $cap || fail "no ESP frame captured"
 	ip netns exec B python3 tests/vm/esp_inject.py replay b0 "$f" 5
-	sleep 1
-	expect_eq "$(sa_drop 0x2000 replay)" 5 "replays dropped on SA 0x2000"
+	expect_eventually "sa_drop 0x2000 replay" 5 "replays dropped on SA 0x2000"
 	ip netns exec B ping -c 1 -W 2 -I 10.2.0.1 10.1.0.1 >/dev/null || fail "tunnel broken after replays"
 }
 
@@ -35,10 +34,9 @@ test_forged_and_malformed_esp_is_dropped_and_counted() {
 	inj 0x2000 201 0
 	# Unknown SPI.
 	inj 0x7777 1 64
-	sleep 1
-	expect_eq "$(sa_drop 0x2000 auth)" 3 "ICV failures on SA 0x2000"
-	expect_eq "$(sa_drop 0x2000 malformed)" 2 "truncated packets on SA 0x2000"
-	expect_eq "$(global_drop no-sa)" 1 "packets for an unknown SPI"
+	expect_eventually "sa_drop 0x2000 auth" 3 "ICV failures on SA 0x2000"
+	expect_eventually "sa_drop 0x2000 malformed" 2 "truncated packets on SA 0x2000"
+	expect_eventually "global_drop no-sa" 1 "packets for an unknown SPI"
 	# The forged sequence numbers did not move the window: real traffic still passes.
 	ip netns exec B ping -c 2 -i 0.3 -W 2 -I 10.2.0.1 10.1.0.1 >/dev/null || fail "tunnel broken after forgeries"
 	expect_eq "$(json_get "$(ip netns exec A ikeuser sa list --json)" "[s['replay_top'] for s in j if s['spi'] == 0x2000][0]")" 2 "replay window top"
@@ -99,9 +97,10 @@ test_esp_nested_deeper_than_the_secpath_holds_is_dropped_on_its_sa() {
 	nest() { ip netns exec B /usr/bin/python3 tests/vm/frag_probe.py nest 0x2000 "$KEY_BA" 10.0.0.2 10.0.0.1 10.2.0.1 10.1.0.1 "$@" b0 "$dmac"; }
 	nest 6 100 nest6
 	nest 7 200 nest7
-	sleep 1
+	# Both are decrypted (6 + 7 layers) and one dropped once they have been processed.
+	expect_eventually "json_get \"\$(ip netns exec A ikeuser sa list --json)\" \"[s['stats']['packets-in'] for s in j if s['spi'] == 0x2000][0]\"" 13 "ESP layers decrypted"
+	expect_eventually "sa_drop 0x2000 nesting" 1 "nesting drops on SA 0x2000"
+	wait_until "the listener to print nest6" 10 "grep -q nest6 $out"
 	expect_eq "$(delivered "$out")" "nest6 " "datagrams delivered"
-	expect_eq "$(sa_drop 0x2000 nesting)" 1 "nesting drops on SA 0x2000"
 	expect_eq "$(global_drop nomem)" 0 "drop-nomem"
-	expect_eq "$(json_get "$(ip netns exec A ikeuser sa list --json)" "[s['stats']['packets-in'] for s in j if s['spi'] == 0x2000][0]")" 13 "ESP layers decrypted"
 }

@@ -72,12 +72,11 @@ inbound_plaintext() {
 		ip netns exec B /usr/bin/python3 tests/vm/frag_probe.py app "$B_IN" "$A_IN" 7777 sa-hbh hopopts
 		ip netns exec B /usr/bin/python3 tests/vm/frag_probe.py app "$B_IN" "$A_IN" 7777 sa-dst dstopts
 	fi
-	sleep 1
-	local delivered
-	delivered=$(delivered "$out")
 	local sa="sa-big sa-plain "
 	[ "${mode#tunnel6}" != "$mode" ] && sa="sa-big sa-dst sa-hbh sa-plain "
-	expect_eq "$delivered" "$sa" "datagrams delivered to A's application (plaintext must not be)"
+	# Plaintext delivered by mistake came before the SA's datagrams: it would be in the list.
+	expect_eventually "received $out" "$sa" "datagrams delivered to A's application (plaintext must not be)"
+	expect_eq "$(delivered "$out")" "$sa" "datagrams delivered to A's application (plaintext must not be)"
 	expect_eq "$(sa_drop 0x2000 policy)" 0 "decrypted traffic refused by A's in policy"
 }
 
@@ -124,13 +123,14 @@ test_outbound_ipv6_with_extension_headers_and_fragments_leaves_protected() {
 	got=$(ip netns exec A /usr/bin/python3 tests/vm/frag_probe.py run A "$A_IN" "$B_IN" 7777 out - - \
 		hop-by-hop dest-opts several atomic two-fragments three-fragments tiny-first odd-middle esp-middle)
 	expect_drops "$got" "$WANT_OUT"
-	sleep 1
+	# Once B has them all, every frame has passed the capture's socket.
+	local want="out-app out-app-big out-app-dstopts out-app-hopopts out-atomic out-dest-opts out-hop-by-hop out-several out-three-fragments out-two-fragments "
+	expect_eventually "received $out" "$want" "datagrams B's application received (through XFRM)"
 	local wire
 	wire=$(stop_capture "$cap")
 	expect_contains "$wire" "plaintext 0 " "frames on the wire carrying a probe in the clear"
 	expect_not_contains "$wire" " esp 0" "ESP frames on the wire"
-	expect_eq "$(delivered "$out")" "out-app out-app-big out-app-dstopts out-app-hopopts out-atomic out-dest-opts out-hop-by-hop out-several out-three-fragments out-two-fragments " \
-		"datagrams B's application received (through XFRM)"
+	expect_eq "$(delivered "$out")" "$want" "datagrams B's application received (through XFRM)"
 }
 
 # Forwarded: GA (ripsec) between H1 and GB (XFRM) - H2, with a port policy on GA.
@@ -173,7 +173,8 @@ forwarded() {
 	# shellcheck disable=SC2086
 	got=$(ip netns exec H1 /usr/bin/python3 tests/vm/frag_probe.py run GA "$h1" "$h2" 7777 fwo h1 "$(mac_of GA ga1)" $cases)
 	expect_drops "$got" "$want_out"
-	sleep 1
+	# Once H2 has them all, every frame has passed the capture's socket.
+	expect_eventually "received $out" "$5" "datagrams H2 received through the tunnel"
 	local wire
 	wire=$(stop_capture "$cap")
 	expect_contains "$wire" "plaintext 0 " "frames between the gateways carrying a probe in the clear"
@@ -220,7 +221,9 @@ test_transport6_esp_behind_extension_headers_both_ways() {
 		ip netns exec A /usr/bin/python3 tests/vm/frag_probe.py app fd00::1 fd00::2 7777 "tr-a-$o" $o
 		ip netns exec B /usr/bin/python3 tests/vm/frag_probe.py app fd00::2 fd00::1 7777 "tr-b-$o" $o
 	done
-	sleep 1
+	# Once both have arrived, every frame has passed the capture's socket.
+	expect_eventually "received $to_b" "tr-a-dstopts tr-a-hopopts " "datagrams XFRM received from ripsec"
+	expect_eventually "received $to_a" "tr-b-dstopts tr-b-hopopts " "datagrams ripsec received from XFRM"
 	local wire
 	wire=$(stop_capture "$cap")
 	expect_contains "$wire" "plaintext 0 " "probes in the clear on the wire"

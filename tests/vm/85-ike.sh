@@ -73,11 +73,12 @@ test_ike_tunnel66_modp2048_then_shutdown_cleans_both() {
 test_ike_child_rekey_keeps_traffic() {
 	ike_pair tunnel44
 	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
-	local before after
+	local before after sent
 	before=$(json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["children"][0]["spi_in"]')
+	sent=$(packets_out A)
 	ip netns exec A ping -c 40 -i 0.1 -W 1 -I "$A_IN" "$B_IN" >"$IKE_DIR/ping" &
 	local pinger=$!
-	sleep 1
+	wait_sending A "$sent"
 	ikectl A rekey c >/dev/null || fail "rekey: $(ike_log A)"
 	wait $pinger || fail "pings lost during the rekey: $(tail -3 "$IKE_DIR/ping")"
 	wait_for 5 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after the rekey"
@@ -355,7 +356,6 @@ test_ike_forced_encap_puts_ike_and_esp_in_udp_4500() {
 	ip netns exec B dumpcap -q -i b0 -f "udp or esp" -w "$cap" 2>/dev/null &
 	local dump=$!
 	wait_for 20 "[ -s $cap ]" || fail "dumpcap did not start"
-	sleep 1
 	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
 	traffic_both_ways 50000
 	expect_contains "$(ikectl A status)" "ESP in UDP, port 4500 -> 4500"
@@ -369,7 +369,9 @@ test_ike_forced_encap_puts_ike_and_esp_in_udp_4500() {
 	kill -INT $dump
 	wait $dump || true
 	expect_eq "$(wire_count "$cap" 'ip.proto == 50')" 0 "native ESP frames"
-	expect_eq "$(wire_count "$cap" 'udp.port == 500')" 2 "IKE messages on port 500 (IKE_SA_INIT only)"
+	# Only IKE_SA_INIT (exchange 34) on 500, however often a loaded peer made it be retransmitted.
+	expect_eq "$(wire_count "$cap" 'udp.port == 500 && !(isakmp.exchangetype == 34)')" 0 "IKE messages on port 500 other than IKE_SA_INIT"
+	[ "$(wire_count "$cap" 'udp.port == 500 && isakmp.exchangetype == 34')" -ge 2 ] || fail "no IKE_SA_INIT request and response on port 500"
 	[ "$(wire_count "$cap" 'udp.port == 4500 && isakmp')" -ge 8 ] || fail "IKE on 4500: $(wire_count "$cap" 'udp.port == 4500 && isakmp')"
 	[ "$(wire_count "$cap" 'udp.port == 4500 && esp')" -ge 50 ] || fail "ESP in UDP 4500: $(wire_count "$cap" 'udp.port == 4500 && esp')"
 	ikectl A down c >/dev/null
@@ -382,15 +384,18 @@ test_ike_encap_lifecycle_with_the_daemon_as_owner() {
 	ike_pair tunnel44 encap=true
 	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
 	traffic_both_ways 10000
+	local sent
+	sent=$(packets_out B)
 	ip netns exec B ping -f -c 300 -I "$B_IN" "$A_IN" >/dev/null 2>&1 &
 	local flood=$!
-	sleep 0.5
+	wait_sending B "$sent"
 	ip netns del A
 	kill -KILL "$(cat "$IKE_DIR/A.pid")"
 	wait $flood || true
+	sent=$(packets_out B)
 	ip netns exec B ping -f -c 300 -I "$B_IN" "$A_IN" >/dev/null 2>&1 &
 	flood=$!
-	sleep 0.5
+	wait_sending B "$sent"
 	rmmod ripsec
 	wait $flood || true
 	kill -0 "$(cat "$IKE_DIR/B.pid")" || fail "B's daemon died at rmmod: $(ike_log B | tail -3)"

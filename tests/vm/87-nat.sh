@@ -148,7 +148,8 @@ test_nat_ikeuser_behind_nat_to_charon() {
 	ikectl A rekey c >/dev/null || fail "child rekey: $(ike_log A | tail -3)"
 	ikectl A rekey c --ike >/dev/null || fail "IKE rekey: $(ike_log A | tail -3)"
 	wait $pinger || fail "pings lost during the rekeys: $(tail -3 "$IKE_DIR/ping")"
-	# Keepalives (every 2 s) and DPD keep going through the NAT.
+	# Keepalives (every 2 s) and DPD keep going through the NAT: the seconds are the subject (two
+	# keepalives at least), and the capture's file is buffered, with nothing to watch.
 	sleep 5
 	kill -INT $dump
 	wait $dump || true

@@ -21,11 +21,12 @@ spi_in() { json_get "$(ikectl A status --json)" 'j["status"]["ike_sas"][0]["chil
 # rekeyed_by CMD...: runs CMD (which starts a Child SA rekey) while pinging A -> B; the pings
 # must all pass, the SPI must change, and both sides end up with exactly one Child SA.
 rekeyed_by() {
-	local before after pinger
+	local before after pinger sent
 	before=$(spi_in)
+	sent=$(packets_out A)
 	ip netns exec A ping -c 30 -i 0.1 -W 1 -I "$A_IN" "$B_IN" >"$IKE_DIR/ping" &
 	pinger=$!
-	sleep 1
+	wait_sending A "$sent"
 	"$@" >/dev/null || fail "rekey ($*) failed: $(ike_log A | tail -5)"
 	wait $pinger || fail "pings lost during the rekey ($*): $(tail -3 "$IKE_DIR/ping")"
 	wait_for 10 'test "$(sa_count A)" = 2' || fail "A has $(sa_count A) SAs after the rekey"
@@ -384,7 +385,8 @@ test_swan_encap_charon_initiates() {
 	rekeyed_by ikectl A rekey c
 	ikectl A rekey c --ike >/dev/null || fail "IKE rekey: $(ike_log A | tail -3)"
 	traffic_both_ways 20000
-	# DPD runs on 4500 too: a few seconds idle, then both still up.
+	# DPD runs on 4500 too: a few seconds idle, then both still up. The idle time is the
+	# subject (dpd_delay 2 s: two rounds each way), with no state that shows a round passed.
 	sleep 5
 	swan_list_sas B "$SWAN" | grep -q ESTABLISHED || fail "charon lost the IKE SA"
 	ip netns exec A ping -c 2 -W 2 -I "$A_IN" "$B_IN" >/dev/null || fail "ping after DPD"

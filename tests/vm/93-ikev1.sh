@@ -152,6 +152,7 @@ test_v1_dpd_after_charon_dies() {
 	v1_pair tunnel44 aes256-sha256-modp2048 aes128-sha256 dpd=1 tries=3
 	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
 	swan_wait_sa B "$SWAN" net
+	# Seconds of R-U-THERE (every 1 s) answered are the subject; nothing shows a round passed.
 	sleep 3
 	expect_eq "$(sa_count A)" 2 "SAs in A while charon answers R-U-THERE"
 	swan_kill B "$SWAN"

@@ -33,15 +33,12 @@ for p in "main-aes128-sha256-modp2048 main aes128-sha256-modp2048 aes128-sha256-
 		pcap=$out/strongswan-kdf-ikev1-$1.pcap
 		rm -f "$pcap"
 		ip netns exec B dumpcap -q -P -i b0 -f "udp port 500 or udp port 4500" -w "$pcap" 2>/dev/null &
-		dump=$!
+		DUMPCAP=$!
 		wait_for 20 "[ -s $pcap ]" || fail "dumpcap did not start"
-		sleep 1
 		ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5) / $(swan_log "$SWAN" 15)"
 		# The responder installs its Child SA once Quick Mode's third message is in.
 		swan_wait_sa B "$SWAN" net
-		sleep 1
-		kill "$dump"
-		wait "$dump"
+		stop_dumpcap
 		cp "$SWAN/charon.log" "$out/strongswan-kdf-ikev1-$1.log"
 		echo "captured $out/strongswan-kdf-ikev1-$1.log and .pcap"
 	) || exit 1

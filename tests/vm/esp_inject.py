@@ -1,6 +1,7 @@
 """Raw ESP for attack tests, run inside a netns.
 
-  capture IFACE SRC FILE   save the first IPv4 ESP frame from SRC seen on IFACE (AF_PACKET)
+  capture IFACE SRC FILE   save the first IPv4 ESP frame from SRC seen on IFACE (AF_PACKET);
+                           prints "capturing" once its socket is open
   replay IFACE FILE N      send that saved frame N times on IFACE
   send DST SPI SEQ LEN     send an ESP packet with random contents (raw IP socket)
 """
@@ -16,6 +17,7 @@ def capture(iface, src, path):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.bind((iface, 0))
     s.settimeout(20)
+    print("capturing", flush=True)  # the caller starts its traffic once it reads this
     want = socket.inet_aton(src)
     while True:
         frame = s.recv(65535)

@@ -314,8 +314,11 @@ def cmd_capture(iface, seconds, needle):
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     print("capturing", flush=True)
-    while (left := end - time.time()) > 0 and not stop:
-        if not select.select([s], [], [], min(left, 0.2))[0]:
+    while (left := end - time.time()) > 0:
+        # Told to stop, it still counts what is queued already: no pause needed before SIGTERM.
+        if not select.select([s], [], [], 0 if stop else min(left, 0.2))[0]:
+            if stop:
+                break
             continue
         frame, (_, _, pkttype, _, _) = s.recvfrom(65535)
         ethertype = frame[12:14]

@@ -100,7 +100,8 @@ ikeuser_start() {
 	local ns=$1 conf=$2 i
 	ip netns exec "$ns" ikeuser daemon -c "$conf" >>"$IKE_DIR/$ns.log" 2>&1 &
 	echo $! >"$IKE_DIR/$ns.pid"
-	for i in $(seq 50); do
+	# Up to 30 s: a loaded TCG guest can take long; a daemon that died ends the wait at once.
+	for i in $(seq 150); do
 		ikectl "$ns" status >/dev/null 2>&1 && return 0
 		kill -0 "$(cat "$IKE_DIR/$ns.pid")" 2>/dev/null || break
 		sleep 0.2
@@ -134,7 +135,7 @@ ikeuser_stop() {
 	local pid i
 	pid=$(cat "$IKE_DIR/$1.pid" 2>/dev/null) || return 0
 	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 50); do
+	for i in $(seq 150); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.2
 	done
@@ -146,6 +147,11 @@ ike_log() { cat "$IKE_DIR/$1.log" 2>/dev/null || true; }
 
 # sa_count NS: ripsec SAs in NS.
 sa_count() { json_get "$(ip netns exec "$1" ikeuser sa list --json)" 'len(j)'; }
+# packets_out NS: what the ripsec SAs in NS have sent, all together.
+packets_out() { json_get "$(ip netns exec "$1" ikeuser sa list --json)" 'sum(s["stats"]["packets-out"] for s in j)'; }
+# wait_sending NS BEFORE: until NS's SAs have sent a few packets more than BEFORE (packets_out
+# before a background ping or flood started): its traffic is flowing.
+wait_sending() { wait_until "traffic from $1 through its SAs" 20 "[ \$(packets_out $1) -ge $(($2 + 3)) ]"; }
 # ike_sa_count NS: IKE SAs the daemon in NS reports.
 ike_sa_count() { json_get "$(ikectl "$1" status --json)" 'len(j["status"]["ike_sas"])'; }
 

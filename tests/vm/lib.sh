@@ -53,6 +53,59 @@ wait_for() {
 	done
 }
 
+# wait_until WHAT SECONDS CMD...: wait_for, failing the test with what it waited for if CMD
+# never held. WHAT completes "waiting for ...".
+wait_until() {
+	local what=$1 secs=$2
+	shift 2
+	wait_for "$secs" "$@" || fail "gave up after $((secs > 30 ? secs : 30)) s waiting for $what"
+}
+
+# expect_eventually CMD WANT WHAT: the output of CMD (shell code, run anew each try) becomes
+# WANT, for a result that arrives on its own time (a counter, an event, a removal); fails like
+# expect_eq with the last output if it does not within 30 s. It passes as soon as the output
+# matches, so a later change is for the caller's next check to see.
+expect_eventually() {
+	local cmd=$1 want=$2 what=$3
+	wait_for 30 "[ \"\$($cmd)\" = $(printf %q "$want") ]" || expect_eq "$(eval "$cmd")" "$want" "$what"
+}
+
+# wait_listening NS tcp|udp PORT: until a socket in NS listens on (or, UDP, is bound to) PORT.
+wait_listening() {
+	local flags=-Hltn
+	[ "$2" = udp ] && flags=-Hlun
+	wait_until "a $2 socket on port $3 in netns $1" 20 "ss $flags -N $1 'sport = :$3' | grep -q ."
+}
+
+# start_monitor NS FILE [ARGS...]: `ikeuser monitor ARGS` of NS in the background, its events in
+# FILE; returns once it is subscribed (its line on stderr), so no event is missed. Sets MON.
+start_monitor() {
+	local ns=$1 file=$2
+	shift 2
+	ip netns exec "$ns" ikeuser monitor "$@" >"$file" 2>"$file.err" &
+	MON=$!
+	wait_until "ikeuser monitor in $ns to subscribe" 30 "grep -q subscribed $file.err"
+}
+
+stop_monitor() { kill "$MON" 2>/dev/null || true; wait "$MON" 2>/dev/null || true; }
+
+# start_dumpcap NS IFACE FILTER FILE: capture into FILE (pcapng) in the background; returns once
+# dumpcap captures (it writes the file's header then). Sets DUMPCAP.
+start_dumpcap() {
+	ip netns exec "$1" dumpcap -q -i "$2" -f "$3" -w "$4" 2>/dev/null &
+	DUMPCAP=$!
+	wait_until "dumpcap on $2 in $1 to start" 20 "[ -s $4 ]"
+}
+
+# stop_dumpcap: ends the capture. libpcap hands dumpcap frames in blocks that it retires after a
+# read timeout (250 ms), and SIGINT drops the block not yet handed over: the pause lets the
+# frames of the traffic just sent reach the file. No state to wait on (the file is buffered).
+stop_dumpcap() {
+	sleep 0.5
+	kill -INT "$DUMPCAP"
+	wait "$DUMPCAP" || true
+}
+
 # mkns NAME...: create network namespaces with loopback up.
 mkns() {
 	local n

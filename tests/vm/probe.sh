@@ -14,8 +14,7 @@ start_probe() {
 	PROBE_PID=$!
 	PROBES="${PROBES:-} $PROBE_PID"
 	trap 'kill $PROBES 2>/dev/null || true' EXIT
-	for _ in $(seq 150); do grep -q "$ready" "$file" 2>/dev/null && return; sleep 0.2; done
-	fail "frag_probe.py $1 in $ns did not start"
+	wait_until "frag_probe.py $1 in $ns to print '$ready'" 30 "grep -q '$ready' $file"
 }
 
 # start_listener NS ADDR FILE [SECONDS]: UDP 7777 on ADDR, printing what arrives into FILE.
@@ -40,8 +39,11 @@ stop_capture() {
 	sed -n 's/^plaintext/plaintext/p' "$1"
 }
 
-# delivered FILE: the tags a listener printed, sorted, space-separated.
+# received FILE: the tags a listener has printed so far, sorted, space-separated.
+received() { awk '$1 != "listening" {print $1}' "$1" | sort | tr '\n' ' '; }
+
+# delivered FILE: stops the listener ($LISTENER); the tags it printed.
 delivered() {
 	kill "$LISTENER" 2>/dev/null || true
-	awk '$1 != "listening" {print $1}' "$1" | sort | tr '\n' ' '
+	received "$1"
 }

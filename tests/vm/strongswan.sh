@@ -41,7 +41,8 @@
 # SWAN_START_TIMEOUT (30 s), SWAN_RETRANSMIT_TIMEOUT (1), SWAN_RETRANSMIT_TRIES (3),
 # SWAN_RETRANSMIT_BASE (1.4), SWAN_PORT (500), SWAN_PORT_NAT_T (4500), SWAN_LOG_LEVELS (subsystem
 # levels of the file logger), SWAN_EXTRA_CONF (lines appended inside the charon { } section).
-# swan_initiate/swan_wait_sa: SWAN_TIMEOUT (10 s).
+# swan_initiate/swan_wait_sa: SWAN_TIMEOUT (30 s: they end once the SA is up, and a loaded TCG
+# guest can take that long for a DH exchange).
 
 SWAN_CHARON=${SWAN_CHARON:-/usr/lib/ipsec/charon}
 SWAN_SWANCTL=${SWAN_SWANCTL:-/usr/sbin/swanctl}
@@ -383,7 +384,7 @@ swan_load() {
 # swan_initiate NS DIR CHILD [IKE]: initiate CHILD and wait (SWAN_TIMEOUT s) until it is up.
 swan_initiate() {
 	local ns=$1 dir=$2 child=$3 ike=${4:-} out
-	local args=(--initiate --child "$child" --timeout "${SWAN_TIMEOUT:-10}")
+	local args=(--initiate --child "$child" --timeout "${SWAN_TIMEOUT:-30}")
 	[ -z "$ike" ] || args+=(--ike "$ike")
 	if ! out=$(swan_swanctl "$ns" "$dir" "${args[@]}" 2>&1); then
 		echo "$out" >&2
@@ -395,7 +396,7 @@ swan_initiate() {
 # swan_initiate_ike NS DIR IKE: bring up only the IKE SA of connection IKE (no child).
 swan_initiate_ike() {
 	local ns=$1 dir=$2 ike=$3 out
-	if ! out=$(swan_swanctl "$ns" "$dir" --initiate --ike "$ike" --timeout "${SWAN_TIMEOUT:-10}" 2>&1); then
+	if ! out=$(swan_swanctl "$ns" "$dir" --initiate --ike "$ike" --timeout "${SWAN_TIMEOUT:-30}" 2>&1); then
 		echo "$out" >&2
 		_swan_die "initiating IKE SA $ike from $ns failed"
 		return 1
@@ -405,13 +406,13 @@ swan_initiate_ike() {
 # swan_terminate NS DIR IKE: terminate IKE SAs of connection IKE (sends DELETE, waits for reply).
 swan_terminate() {
 	local ns=$1 dir=$2 ike=$3
-	swan_swanctl "$ns" "$dir" --terminate --ike "$ike" --timeout "${SWAN_TIMEOUT:-10}" >/dev/null
+	swan_swanctl "$ns" "$dir" --terminate --ike "$ike" --timeout "${SWAN_TIMEOUT:-30}" >/dev/null
 }
 
 # swan_terminate_child NS DIR CHILD: terminate the CHILD SAs named CHILD (IKE SA stays).
 swan_terminate_child() {
 	local ns=$1 dir=$2 child=$3
-	swan_swanctl "$ns" "$dir" --terminate --child "$child" --timeout "${SWAN_TIMEOUT:-10}" >/dev/null
+	swan_swanctl "$ns" "$dir" --terminate --child "$child" --timeout "${SWAN_TIMEOUT:-30}" >/dev/null
 }
 
 # swan_rekey NS DIR CHILD | swan_rekey NS DIR --ike IKE: start a rekeying (does not wait for it).
@@ -436,7 +437,7 @@ swan_list_sas() {
 # is INSTALLED (e.g. on the responder, or after start_action=start/trap). Fails with the SA list
 # and log tail on timeout.
 swan_wait_sa() {
-	local ns=$1 dir=$2 name=$3 secs=${4:-${SWAN_TIMEOUT:-10}}
+	local ns=$1 dir=$2 name=$3 secs=${4:-${SWAN_TIMEOUT:-30}}
 	local deadline=$((SECONDS + secs))
 	while [ $SECONDS -lt "$deadline" ]; do
 		if swan_list_sas "$ns" "$dir" 2>/dev/null |
