@@ -365,10 +365,10 @@ class Gen:
             elif op == 3:  # cut
                 del b[rng.randrange(len(b) + 1):]
             elif op == 4:  # append
-                b += os.urandom(rng.randrange(1, 40))
+                b += rng.randbytes(rng.randrange(1, 40))
             else:  # insert
                 at = rng.randrange(len(b) + 1)
-                b[at:at] = os.urandom(rng.randrange(1, 20))
+                b[at:at] = rng.randbytes(rng.randrange(1, 20))
         if bytes(b) == l4:
             b.append(0)
         if sa.encap and (b[:4] == b"\0\0\0\0" or bytes(b) == b"\xff"):
@@ -385,7 +385,7 @@ class Gen:
             # Garbage behind a valid SPI and a fresh sequence number.
             hdr = struct.pack("!II", sa.spi, sa.next_seq()) if sa.proto == "esp" else \
                 struct.pack("!BBHII", rng.randrange(256), rng.randrange(256), 0, sa.spi, sa.next_seq())
-            return Pkt([sa.ip(hdr + os.urandom(rng.randrange(0, 300)))], "drop", None, f"{sa.name} garbage")
+            return Pkt([sa.ip(hdr + rng.randbytes(rng.randrange(0, 300)))], "drop", None, f"{sa.name} garbage")
         bad = self.mutate(sa, rng.choice(self.pooled(sa)))
         shape = rng.random()
         if shape < 0.15 and sa.proto == "esp":
@@ -573,6 +573,11 @@ class Checker:
         if len(got) != len(gotset):
             problems.append("a packet was delivered twice")
         if problems:
+            kinds = {}
+            for p in pkts:
+                kind = f"{p.what} x{len(p.frames)}" if len(p.frames) > 1 else p.what
+                kinds[kind] = kinds.get(kind, 0) + 1
+            problems.append("batch: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
             self.violations.append(f"{name}: " + "; ".join(problems))
             print(f"VIOLATION {name}: " + "; ".join(problems), flush=True)
         return not problems
