@@ -334,7 +334,7 @@ fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<ah_icv::Open
     let esp_hdr = esp::ESP_HDR_LEN + iv_len;
     let at = outer.l4_at;
     let esp_len = outer.total_len - at;
-    if esp_len < esp_hdr + esp::TRAILER_MIN + icv_len {
+    if !esp::len_ok(esp_len, alg) {
         return Err(DropReason::Malformed);
     }
     let esp = skb.data().get(at..).ok_or(DropReason::Malformed)?;

@@ -199,12 +199,16 @@ class Counters:
                 return struct.unpack("=H", data[:2])[0]
         raise OSError("no generic netlink family ripsec")
 
-    def drops(self):
+    def stats(self):
+        """Every 64-bit counter of the netns, by name."""
         for ty, data in attributes(self.request(self.family, self.cmd, self.version)):
             if ty & 0x3FFF == self.stats_attr:
                 return {self.names[t]: struct.unpack("=Q", d)[0] for t, d in attributes(data)
-                        if self.names.get(t, "").startswith("drop-")}
+                        if t in self.names and len(d) == 8}
         raise OSError("GET_STATS reply without stats")
+
+    def drops(self):
+        return {k: v for k, v in self.stats().items() if k.startswith("drop-")}
 
 
 def attributes(data):
@@ -362,20 +366,25 @@ def selftest():
     print("frag_probe selftest ok")
 
 
-cmd, args = sys.argv[1], sys.argv[2:]
-if cmd == "cases":
-    print(" ".join(cases(args[0], "::1" if args[0] == "6" else "127.0.0.1", "::1" if args[0] == "6" else "127.0.0.1", 1, b"x")))
-elif cmd == "run":
-    cmd_run(*args)
-elif cmd == "app":
-    cmd_app(*args)
-elif cmd == "listen":
-    cmd_listen(*args)
-elif cmd == "nest":
-    cmd_nest(*args)
-elif cmd == "capture":
-    cmd_capture(*args)
-elif cmd == "selftest":
-    selftest()
-else:
-    sys.exit(__doc__)
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "cases":
+        print(" ".join(cases(args[0], "::1" if args[0] == "6" else "127.0.0.1", "::1" if args[0] == "6" else "127.0.0.1", 1, b"x")))
+    elif cmd == "run":
+        cmd_run(*args)
+    elif cmd == "app":
+        cmd_app(*args)
+    elif cmd == "listen":
+        cmd_listen(*args)
+    elif cmd == "nest":
+        cmd_nest(*args)
+    elif cmd == "capture":
+        cmd_capture(*args)
+    elif cmd == "selftest":
+        selftest()
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

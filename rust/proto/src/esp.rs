@@ -81,6 +81,18 @@ pub fn parse_trailer(plaintext: &[u8]) -> Result<(usize, u8), TrailerError> {
     Ok((payload_len, nh))
 }
 
+/// Whether an inbound ESP packet of `esp_len` bytes can be opened with `alg`: it holds the
+/// header, IV, trailer and ICV, and its ciphertext is whole cipher blocks (RFC 4303 §2.4; a
+/// CBC cipher cannot decrypt anything else, so XFRM drops it before the crypto API too).
+pub fn len_ok(esp_len: usize, alg: &crate::alg::Alg) -> bool {
+    let (iv, icv) = (usize::from(alg.iv_len), usize::from(alg.icv_len));
+    let block = usize::from(alg.block_size).max(1);
+    match esp_len.checked_sub(ESP_HDR_LEN + iv + icv) {
+        Some(cipher) => cipher >= TRAILER_MIN && cipher % block == 0,
+        None => false,
+    }
+}
+
 /// Writes the ESP header (SPI and low sequence number, network byte order).
 pub fn write_header(out: &mut [u8; 8], spi: u32, seq_lo: u32) {
     let [s0, s1, s2, s3] = spi.to_be_bytes();
@@ -174,6 +186,23 @@ pub fn inner_mtu(path_mtu: usize, overhead_fixed: usize, align: usize) -> usize 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn len_ok_wants_room_for_the_trailer_and_whole_blocks() {
+        use crate::alg::find;
+        use crate::uapi::PROTO_ESP;
+        let gcm = find("aes128gcm16", PROTO_ESP).unwrap();
+        // Header 8, IV 8, ICV 16: the trailer needs 2 more; any length of ciphertext after.
+        assert!(!len_ok(33, gcm));
+        assert!(len_ok(34, gcm) && len_ok(35, gcm));
+        let cbc = find("aes128-sha256", PROTO_ESP).unwrap();
+        // Header 8, IV 16, ICV 16, then whole 16-byte blocks.
+        assert!(!len_ok(40, cbc) && !len_ok(41, cbc) && !len_ok(55, cbc) && !len_ok(61, cbc));
+        assert!(len_ok(56, cbc) && len_ok(72, cbc));
+        let null = find("null-sha256", PROTO_ESP).unwrap();
+        assert!(len_ok(8 + 16 + 2, null) && len_ok(8 + 16 + 3, null));
+        assert!(!len_ok(0, null));
+    }
 
     #[test]
     fn esn_layout_matches_aad_and_restores() {
