@@ -273,10 +273,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     parse(path, &text)
 }
 
+/// Reads a file the configuration names (psk_file, cert, key, ca).
+pub type ReadFile<'a> = &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>;
+
 struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
     errors: Vec<String>,
+    read: ReadFile<'a>,
 }
 
 impl Checker<'_> {
@@ -297,6 +301,12 @@ impl Checker<'_> {
 
 /// Parses and validates configuration text; `path` names it in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    parse_with(path, text, &|file| std::fs::read(file))
+}
+
+/// [`parse`], with the files the configuration names read by `read` (the fuzz targets give
+/// no file system).
+pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config, ConfigErrors> {
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| {
             text.get(..s.start).map_or(0, |t| t.matches('\n').count()) + 1
@@ -311,6 +321,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         path,
         text,
         errors: Vec::new(),
+        read,
     };
     let (mut socket, mut port) = (PathBuf::from(DEFAULT_SOCKET), 500);
     let (mut natt_port, mut keepalive) = (4500, Some(Duration::from_secs(20)));
@@ -855,7 +866,7 @@ fn psk(
         (Some(p), None) => Some(Secret::from_slice(p.get_ref().as_bytes())),
         (None, Some(f)) => {
             let file = base.join(f.get_ref());
-            match std::fs::read(&file) {
+            match (c.read)(&file) {
                 Ok(mut bytes) => {
                     while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                         bytes.pop();
@@ -883,7 +894,6 @@ fn psk(
     }
 }
 
-/// Reads a file named in the config (relative to the config's directory).
 /// Reads and parses a file named in the config (relative to the config's directory).
 fn load_file<T>(
     c: &mut Checker<'_>,
@@ -894,7 +904,7 @@ fn load_file<T>(
     parse: impl FnOnce(&[u8]) -> Result<T, String>,
 ) -> Option<T> {
     let file = base.join(s.get_ref());
-    let parsed = std::fs::read(&file)
+    let parsed = (c.read)(&file)
         .map_err(|e| format!("cannot read {key} {}: {e}", file.display()))
         .and_then(|bytes| parse(&bytes).map_err(|e| format!("{key} {}: {e}", s.get_ref())));
     parsed
