@@ -5,11 +5,11 @@ sends, for SECONDS, requests to DST port 500 from random addresses in PREFIX (a 
 prefix such as 198.18.0.0/15) and random ports, each with a fresh initiator SPI and nonce.
 They offer aes128gcm16-prfsha256-ecp256 (what tests/vm/ike.sh configures by default) with a
 valid ECP-256 public value (the group's generator), so a responder takes each for a new
-half-open IKE SA until it demands COOKIEs. Prints `sent N`.
+half-open IKE SA until it demands COOKIEs. Prints `sent N` at the end, or when killed.
 """
 import ipaddress
-import os
 import random
+import signal
 import socket
 import struct
 import sys
@@ -57,22 +57,39 @@ def ipv4_udp(src, dst, sport, data):
 
 def main():
     dst, prefix, seconds = sys.argv[1], ipaddress.ip_network(sys.argv[2]), float(sys.argv[3])
-    dst_b = socket.inet_aton(dst)
     base, span = int(prefix.network_address), prefix.num_addresses - 2
+    # One packet, patched per send (source address, port, SPI and nonce): Python in a TCG VM
+    # is too slow to build each from scratch.
+    packet = bytearray(ipv4_udp(bytes(4), socket.inet_aton(dst), 0, ike_sa_init(bytes(8), bytes(32))))
+    spi_at, nonce_at = 28, len(packet) - 32
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     end = time.monotonic() + seconds
-    sent = 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        flood(sock, packet, (dst, base, span), end, spi_at, nonce_at)
+    finally:
+        print(f"sent {SENT[0]}", flush=True)
+
+
+SENT = [0]
+
+
+def flood(sock, packet, target, end, spi_at, nonce_at):
+    dst, base, span = target
     while time.monotonic() < end:
-        for _ in range(50):
-            src = (base + 1 + random.randrange(span)).to_bytes(4, "big")
-            message = ike_sa_init(os.urandom(8), os.urandom(32))
+        for _ in range(20):
+            packet[12:16] = (base + 1 + random.randrange(span)).to_bytes(4, "big")
+            packet[20:22] = random.randrange(1024, 65535).to_bytes(2, "big")
+            packet[spi_at : spi_at + 8] = random.randbytes(8)
+            packet[nonce_at:] = random.randbytes(32)
             try:
-                sock.sendto(ipv4_udp(src, dst_b, random.randrange(1024, 65535), message), (dst, 0))
-                sent += 1
+                sock.sendto(packet, (dst, 0))
+                SENT[0] += 1
             except OSError:  # a full queue: the flood goes on
                 pass
-        time.sleep(0.002)  # leave the one vCPU some room for the daemons
-    print(f"sent {sent}")
+        # At most about 1000 a second: in a 1-vCPU VM a faster flood starves the daemons,
+        # and the CLI, of the CPU rather than testing what the daemon does with it.
+        time.sleep(0.02)
 
 
 main()
