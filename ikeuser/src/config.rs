@@ -5,6 +5,7 @@
 use ripsec_ike::crypto::{DhGroup, SkCipher, SkInteg};
 use ripsec_ike::engine::{
     Auth, EspCipher, EspInteg, EspProposal, IkeProposal, Mode, RetransmitPolicy,
+    DEFAULT_COOKIE_THRESHOLD,
 };
 use ripsec_ike::keys::Prf;
 use ripsec_ike::pki::{check_identity, format_time, Certificate, PrivateKey, PublicKeyAuth};
@@ -52,6 +53,7 @@ struct RawDaemon {
     keepalive: Option<Spanned<u64>>,
     retransmit_timeout_ms: Option<Spanned<u64>>,
     retransmit_tries: Option<Spanned<u32>>,
+    cookie_threshold: Option<Spanned<usize>>,
 }
 
 type Words = Spanned<Vec<Spanned<String>>>;
@@ -180,6 +182,8 @@ pub struct Config {
     pub keepalive: Option<Duration>,
     /// First retransmission timeout (doubled after each) and transmissions per request.
     pub retransmit: RetransmitPolicy,
+    /// Half-open IKE SAs from which on IKE_SA_INIT requests must carry a COOKIE (RFC 7296 §2.6).
+    pub cookie_threshold: usize,
     pub connections: Vec<Connection>,
 }
 
@@ -325,6 +329,7 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
     };
     let (mut socket, mut port) = (PathBuf::from(DEFAULT_SOCKET), 500);
     let (mut natt_port, mut keepalive) = (4500, Some(Duration::from_secs(20)));
+    let mut cookie_threshold = DEFAULT_COOKIE_THRESHOLD;
     let mut retransmit = RetransmitPolicy::default();
     if let Some(d) = &raw.daemon {
         let d = d.get_ref();
@@ -369,6 +374,15 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
                 );
             }
             keepalive = Some(Duration::from_secs(*k.get_ref())).filter(|k| !k.is_zero());
+        }
+        if let Some(t) = &d.cookie_threshold {
+            if *t.get_ref() > 100_000 {
+                c.error::<()>(
+                    t.span(),
+                    format_args!("daemon.cookie_threshold: use 0 (always) to 100000 (default {DEFAULT_COOKIE_THRESHOLD})"),
+                );
+            }
+            cookie_threshold = *t.get_ref();
         }
     }
     let base = path.parent().unwrap_or(Path::new("."));
@@ -416,6 +430,7 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
         natt_port,
         keepalive,
         retransmit,
+        cookie_threshold,
         connections,
     })
 }
@@ -1487,7 +1502,7 @@ remote_ts = ["10.2.0.0/24"]
         let set = GOOD
             .replace(
                 "socket = \"/tmp/x.sock\"",
-                "socket = \"/tmp/x.sock\"\nnatt_port = 4600\nkeepalive = 0",
+                "socket = \"/tmp/x.sock\"\nnatt_port = 4600\nkeepalive = 0\ncookie_threshold = 8",
             )
             .replace(
                 "dpd_delay = 10",
@@ -1495,6 +1510,7 @@ remote_ts = ["10.2.0.0/24"]
             );
         let c = check(&set).unwrap();
         assert_eq!((c.natt_port, c.keepalive), (4600, None));
+        assert_eq!(c.cookie_threshold, 8);
         let conn = c.connection("site").unwrap();
         assert_eq!((conn.encap, conn.remote_port), (true, Some(4500)));
         let bad = GOOD

@@ -57,6 +57,11 @@ impl Engines {
         self.v1.set_wall_clock(unix_seconds);
     }
 
+    /// Demands COOKIEs from IKEv2 initiators from `threshold` half-open IKE SAs on.
+    pub fn set_cookie_threshold(&mut self, threshold: usize) {
+        self.v2.set_cookie_threshold(threshold);
+    }
+
     pub fn set_natt_port(&mut self, port: u16) {
         self.v2.set_natt_port(port);
         self.v1.set_natt_port(port);

@@ -218,6 +218,7 @@ impl Daemon {
             self.engine.add_config(conn);
         }
         self.engine.set_natt_port(self.cfg.natt_port);
+        self.engine.set_cookie_threshold(self.cfg.cookie_threshold);
         // `encap = true` also holds when the peer initiates.
         let forced = self.cfg.connections.iter().filter(|c| c.encap);
         self.engine
