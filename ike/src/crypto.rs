@@ -15,6 +15,7 @@ use sha1::Sha1;
 use sha2::{Sha256, Sha384, Sha512};
 use zeroize::Zeroize;
 
+use crate::error::ParseError;
 use crate::message::{build_inner_chain, parse_inner_chain, Message};
 use crate::payload::{EncryptedPayload, Payload};
 use crate::secret::Secret;
@@ -60,8 +61,11 @@ pub enum CryptoError {
     InvalidPublicValue(u16),
     /// The group is not implemented.
     UnsupportedGroup(u16),
-    /// The message could not be encoded or the plaintext parsed.
+    /// The message could not be encoded.
     Codec(String),
+    /// The SK payload verified but the payloads inside it did not parse: an authenticated
+    /// malformed message, which the peer is told about (RFC 7296 §2.21.2).
+    InnerPayloads(ParseError),
 }
 
 impl fmt::Display for CryptoError {
@@ -77,6 +81,7 @@ impl fmt::Display for CryptoError {
             }
             CryptoError::UnsupportedGroup(group) => write!(f, "DH group {group} not supported"),
             CryptoError::Codec(text) => write!(f, "{text}"),
+            CryptoError::InnerPayloads(e) => write!(f, "inside SK payload: {e}"),
         }
     }
 }
@@ -407,7 +412,7 @@ pub fn open(
         sk.first_inner,
         plaintext.get(..inner_len).unwrap_or_default(),
     )
-    .map_err(|e| CryptoError::Codec(format!("inside SK payload: {e}")));
+    .map_err(CryptoError::InnerPayloads);
     plaintext.zeroize();
     result
 }

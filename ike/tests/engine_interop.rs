@@ -2,24 +2,29 @@
 //! A hand-written initiator, built from the RFC text with raw bytes, AES-GCM and HMAC rather
 //! than the engine's own helpers, talks to the engine as responder. This catches mistakes the
 //! engine would make symmetrically on both sides (AUTH octets, SK framing, AAD, KEYMAT order).
+//! Over the IKE SA it sets up, it sends requests the engine's own initiator never would: with
+//! an unknown critical payload or a payload that does not parse inside a valid SK payload
+//! (answered, RFC 7296 §2.21.2), and the same with a bad ICV (never answered).
 
 mod common;
 mod engine_sim;
 
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
+use std::time::Duration;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use engine_sim::*;
 use ripsec_ike::crypto::{DhGroup, KeyExchange};
-use ripsec_ike::engine::{Engine, Output};
+use ripsec_ike::engine::{CloseReason, Engine, Output};
 use ripsec_ike::keys::{skeyseed, ChildSaKeys, IkeSaKeyLengths, IkeSaKeys, Prf};
 use ripsec_ike::transform_ids::*;
 use ripsec_ike::{
     build_inner_chain, parse_inner_chain, AuthMethod, AuthPayload, EncryptedPayload, ExchangeType,
-    HeaderFlags, IdPayload, KePayload, Message, Payload, PayloadType, Proposal, ProtocolId,
-    SaPayload, Transform, TransformType, TsPayload,
+    HeaderFlags, IdPayload, KePayload, Message, NotifyPayload, NotifyType, Payload, PayloadType,
+    Proposal, ProtocolId, SaPayload, Transform, TransformType, TsPayload,
 };
 
 fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -42,14 +47,21 @@ fn sends(engine: &mut Engine) -> (Vec<Vec<u8>>, Vec<Output>) {
     (sent, other)
 }
 
-#[test]
-fn hand_written_initiator_against_engine_responder() {
-    let (_, bob) = configs();
-    let mut engine = Engine::new(Box::new(TestRng(common::XorShift(99))));
-    engine.add_config(bob);
-    let now = std::time::Duration::ZERO;
+/// The hand-written initiator's view of an IKE SA after IKE_SA_INIT: both messages, the
+/// nonces and SPIs, and the keys (RFC 7296 §2.14).
+struct HandSa {
+    spi_i: [u8; 8],
+    spi_r: [u8; 8],
+    ni: Vec<u8>,
+    nr: Vec<u8>,
+    m1: Vec<u8>,
+    m2: Vec<u8>,
+    keys: IkeSaKeys,
+}
 
-    // IKE_SA_INIT request.
+/// Runs IKE_SA_INIT by hand against `engine` (Curve25519, AES-GCM-256, HMAC-SHA-256).
+fn hand_init(engine: &mut Engine) -> HandSa {
+    let now = std::time::Duration::ZERO;
     let dh = KeyExchange::from_private(DhGroup::Curve25519, &[7; 32]).unwrap();
     let ni = vec![0x11; 32];
     let spi_i = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -85,7 +97,7 @@ fn hand_written_initiator_against_engine_responder() {
     .to_bytes()
     .unwrap();
     engine.handle_datagram(now, addr(INITIATOR), addr(RESPONDER), &m1);
-    let (sent, _) = sends(&mut engine);
+    let (sent, _) = sends(engine);
     let m2 = sent.into_iter().next().expect("IKE_SA_INIT response");
     let response = Message::parse(&m2).unwrap();
     assert!(response.flags.response && !response.flags.initiator);
@@ -120,15 +132,35 @@ fn hand_written_initiator_against_engine_responder() {
         IkeSaKeyLengths { encr: 36, integ: 0 },
     )
     .unwrap();
+    HandSa {
+        spi_i,
+        spi_r,
+        ni,
+        nr,
+        m1,
+        m2,
+        keys,
+    }
+}
 
+/// The PSK pad of RFC 7296 §2.15 for the secret both configurations share.
+fn psk_pad() -> Vec<u8> {
+    hmac256(b"secret", &[b"Key Pad for IKEv2"])
+}
+
+/// The IKE_AUTH request's payloads: IDi, AUTH, one ESP proposal and the selectors.
+fn auth_request(sa: &HandSa) -> Vec<Payload> {
     // AUTH (RFC 7296 §2.15), with the IDi body written out by hand: type FQDN, 3 reserved.
     let id_i_body = [&[2u8, 0, 0, 0][..], b"alice.example"].concat();
-    let pad = hmac256(b"secret", &[b"Key Pad for IKEv2"]);
     let auth = hmac256(
-        &pad,
-        &[&m1, &nr, &hmac256(keys.sk_pi.as_bytes(), &[&id_i_body])],
+        &psk_pad(),
+        &[
+            &sa.m1,
+            &sa.nr,
+            &hmac256(sa.keys.sk_pi.as_bytes(), &[&id_i_body]),
+        ],
     );
-    let inner = vec![
+    vec![
         Payload::IdI(IdPayload::fqdn("alice.example")),
         Payload::Auth(AuthPayload {
             method: AuthMethod::SHARED_KEY_MIC,
@@ -151,23 +183,31 @@ fn hand_written_initiator_against_engine_responder() {
         Payload::TsR(TsPayload {
             selectors: vec![net([10, 2, 0, 0], 255)],
         }),
-    ];
+    ]
+}
 
-    // SK payload by hand (RFC 5282): IV 8 | ciphertext | ICV 16; pad length byte 0;
-    // nonce = salt (last 4 bytes of SK_ei) | IV; AAD = IKE header + SK generic header.
-    let (first, mut plaintext) = build_inner_chain(&inner).unwrap();
-    plaintext.push(0);
+/// A request of the initiator with an SK payload framed by hand (RFC 5282): IV 8 |
+/// ciphertext | ICV 16; pad length byte 0; nonce = salt (last 4 bytes of SK_ei) | IV;
+/// AAD = IKE header + SK generic header. `chain` is the serialized inner payload chain
+/// starting with a payload of type `first`.
+fn seal_request(
+    sa: &HandSa,
+    (exchange_type, message_id): (ExchangeType, u32),
+    first: PayloadType,
+    chain: &[u8],
+) -> Vec<u8> {
+    let mut plaintext = [chain, &[0]].concat();
     let iv = [0x42u8; 8];
     let body_len = 8 + plaintext.len() + 16;
-    let mut m3 = Message {
-        spi_i,
-        spi_r,
-        exchange_type: ExchangeType::IKE_AUTH,
+    let mut bytes = Message {
+        spi_i: sa.spi_i,
+        spi_r: sa.spi_r,
+        exchange_type,
         flags: HeaderFlags {
             initiator: true,
             ..HeaderFlags::default()
         },
-        message_id: 1,
+        message_id,
         payloads: vec![Payload::Encrypted(EncryptedPayload {
             first_inner: first,
             body: vec![0; body_len],
@@ -175,26 +215,26 @@ fn hand_written_initiator_against_engine_responder() {
     }
     .to_bytes()
     .unwrap();
-    assert_eq!(m3.len(), 28 + 4 + body_len);
-    let (key, salt) = keys.sk_ei.as_bytes().split_at(32);
+    assert_eq!(bytes.len(), 28 + 4 + body_len);
+    let (key, salt) = sa.keys.sk_ei.as_bytes().split_at(32);
     let nonce: Vec<u8> = [salt, &iv].concat();
-    let aad = m3[..32].to_vec();
+    let aad = bytes[..32].to_vec();
     let tag = Aes256Gcm::new_from_slice(key)
         .unwrap()
         .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad, &mut plaintext)
         .unwrap();
-    m3[32..40].copy_from_slice(&iv);
-    m3[40..40 + plaintext.len()].copy_from_slice(&plaintext);
-    m3[40 + plaintext.len()..].copy_from_slice(&tag);
+    bytes[32..40].copy_from_slice(&iv);
+    bytes[40..40 + plaintext.len()].copy_from_slice(&plaintext);
+    bytes[40 + plaintext.len()..].copy_from_slice(&tag);
+    bytes
+}
 
-    engine.handle_datagram(now, addr(INITIATOR), addr(RESPONDER), &m3);
-    let (sent, events) = sends(&mut engine);
-    assert_eq!(sent.len(), 1);
-    let m4 = &sent[0];
-    let parsed = Message::parse(m4).unwrap();
-    assert_eq!(parsed.message_id, 1);
+/// Verifies and decrypts a response of the engine by hand; returns its header fields and
+/// its inner payloads.
+fn open_response(sa: &HandSa, bytes: &[u8]) -> (Message, Vec<Payload>) {
+    let parsed = Message::parse(bytes).unwrap();
     let sk = parsed.encrypted().unwrap();
-    let (key, salt) = keys.sk_er.as_bytes().split_at(32);
+    let (key, salt) = sa.keys.sk_er.as_bytes().split_at(32);
     let (iv, rest) = sk.body.split_at(8);
     let (ct, icv) = rest.split_at(rest.len() - 16);
     let mut pt = ct.to_vec();
@@ -203,21 +243,49 @@ fn hand_written_initiator_against_engine_responder() {
         .unwrap()
         .decrypt_in_place_detached(
             Nonce::from_slice(&nonce),
-            &m4[..m4.len() - sk.body.len()],
+            &bytes[..bytes.len() - sk.body.len()],
             &mut pt,
             Tag::from_slice(icv),
         )
         .expect("the engine's SK payload verifies under the RFC 5282 framing");
     let pad_len = *pt.last().unwrap() as usize;
     pt.truncate(pt.len() - 1 - pad_len);
-    let answer = parse_inner_chain(sk.first_inner, &pt).unwrap();
-    assert_eq!(sk.first_inner, PayloadType::IDR);
+    let inner = parse_inner_chain(sk.first_inner, &pt).unwrap();
+    (parsed, inner)
+}
+
+/// An engine as responder with a bob configuration.
+fn responder_engine() -> Engine {
+    let (_, bob) = configs();
+    let mut engine = Engine::new(Box::new(TestRng(common::XorShift(99))));
+    engine.add_config(bob);
+    engine
+}
+
+#[test]
+fn hand_written_initiator_against_engine_responder() {
+    let mut engine = responder_engine();
+    let now = std::time::Duration::ZERO;
+    let sa = hand_init(&mut engine);
+    let (first, chain) = build_inner_chain(&auth_request(&sa)).unwrap();
+    let m3 = seal_request(&sa, (ExchangeType::IKE_AUTH, 1), first, &chain);
+
+    engine.handle_datagram(now, addr(INITIATOR), addr(RESPONDER), &m3);
+    let (sent, events) = sends(&mut engine);
+    assert_eq!(sent.len(), 1);
+    let (parsed, answer) = open_response(&sa, &sent[0]);
+    assert_eq!(parsed.message_id, 1);
+    assert_eq!(parsed.encrypted().unwrap().first_inner, PayloadType::IDR);
 
     // The responder's AUTH over RealMessage2 | Ni | prf(SK_pr, IDr body).
     let id_r_body = [&[2u8, 0, 0, 0][..], b"bob.example"].concat();
     let expected_auth = hmac256(
-        &pad,
-        &[&m2, &ni, &hmac256(keys.sk_pr.as_bytes(), &[&id_r_body])],
+        &psk_pad(),
+        &[
+            &sa.m2,
+            &sa.ni,
+            &hmac256(sa.keys.sk_pr.as_bytes(), &[&id_r_body]),
+        ],
     );
     let mut child_spi = None;
     for p in &answer {
@@ -239,7 +307,8 @@ fn hand_written_initiator_against_engine_responder() {
     let child_spi = child_spi.expect("SA in the response");
 
     // KEYMAT (RFC 7296 §2.17): initiator-to-responder keys first.
-    let keymat = ChildSaKeys::derive(Prf::HmacSha256, &keys.sk_d, None, &ni, &nr, 36, 0).unwrap();
+    let keymat =
+        ChildSaKeys::derive(Prf::HmacSha256, &sa.keys.sk_d, None, &sa.ni, &sa.nr, 36, 0).unwrap();
     let child = events
         .iter()
         .find_map(|e| match e {
@@ -252,4 +321,161 @@ fn hand_written_initiator_against_engine_responder() {
     assert_eq!(child.inbound.encr_key.as_bytes(), keymat.encr_i.as_bytes());
     assert_eq!(child.outbound.encr_key.as_bytes(), keymat.encr_r.as_bytes());
     assert_ne!(keymat.encr_i.as_bytes(), keymat.encr_r.as_bytes());
+}
+
+/// The engine as responder with an IKE SA the hand-written initiator set up (message ID 1
+/// used), its outputs drained.
+fn established_by_hand() -> (Engine, HandSa) {
+    let mut engine = responder_engine();
+    let sa = hand_init(&mut engine);
+    let (first, chain) = build_inner_chain(&auth_request(&sa)).unwrap();
+    let m3 = seal_request(&sa, (ExchangeType::IKE_AUTH, 1), first, &chain);
+    engine.handle_datagram(Duration::ZERO, addr(INITIATOR), addr(RESPONDER), &m3);
+    let (sent, events) = sends(&mut engine);
+    assert_eq!(sent.len(), 1);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Output::Established { .. })));
+    (engine, sa)
+}
+
+/// A private-use payload type (RFC 7296 §3.2) the engine does not know.
+const UNKNOWN_TYPE: u8 = 200;
+
+/// An inner chain of one unknown payload with 4 body bytes, critical or not.
+fn unknown_payload(critical: bool) -> Vec<u8> {
+    vec![0, if critical { 0x80 } else { 0 }, 0, 8, 1, 2, 3, 4]
+}
+
+/// Feeds `bytes` to the engine at `at` seconds; returns what it sent and its other outputs.
+fn feed(engine: &mut Engine, at: u64, bytes: &[u8]) -> (Vec<Vec<u8>>, Vec<Output>) {
+    let now = Duration::from_secs(at);
+    engine.handle_datagram(now, addr(INITIATOR), addr(RESPONDER), bytes);
+    sends(engine)
+}
+
+/// The one response among `sent`, opened: its message ID, exchange and inner payloads.
+fn only_response(sa: &HandSa, sent: &[Vec<u8>]) -> (u32, ExchangeType, Vec<Payload>) {
+    assert_eq!(sent.len(), 1, "exactly one response");
+    let (header, inner) = open_response(sa, &sent[0]);
+    assert!(header.flags.response && !header.flags.initiator);
+    (header.message_id, header.exchange_type, inner)
+}
+
+/// A liveness check (empty INFORMATIONAL) with message ID `id` is answered with that ID.
+fn assert_alive(engine: &mut Engine, sa: &HandSa, id: u32) {
+    let request = seal_request(
+        sa,
+        (ExchangeType::INFORMATIONAL, id),
+        PayloadType::NONE,
+        &[],
+    );
+    let (sent, _) = feed(engine, 3, &request);
+    let (answered, _, inner) = only_response(sa, &sent);
+    assert_eq!((answered, inner), (id, vec![]));
+}
+
+#[test]
+fn critical_unknown_payload_in_an_authenticated_request_is_refused_and_the_sa_survives() {
+    let (mut engine, sa) = established_by_hand();
+    for exchange in [ExchangeType::INFORMATIONAL, ExchangeType::CREATE_CHILD_SA] {
+        let id = if exchange == ExchangeType::INFORMATIONAL {
+            2
+        } else {
+            3
+        };
+        let chain = unknown_payload(true);
+        let request = seal_request(&sa, (exchange, id), PayloadType(UNKNOWN_TYPE), &chain);
+        let (sent, events) = feed(&mut engine, 1, &request);
+        let (answered, kind, inner) = only_response(&sa, &sent);
+        assert_eq!((answered, kind), (id, exchange));
+        let notify =
+            NotifyPayload::new(NotifyType::UNSUPPORTED_CRITICAL_PAYLOAD, vec![UNKNOWN_TYPE]);
+        assert_eq!(inner, vec![Payload::Notify(notify)]);
+        let reported = events.iter().any(|e| {
+            matches!(e, Output::RequestFailed { reason, .. }
+                if reason.to_string().contains("critical payload type"))
+        });
+        assert!(reported, "{events:?}");
+        // A retransmission of the request gets the same answer again.
+        assert_eq!(feed(&mut engine, 2, &request).0, sent);
+    }
+    assert_alive(&mut engine, &sa, 4);
+    assert_eq!(engine.status().len(), 1);
+}
+
+#[test]
+fn non_critical_unknown_payload_is_ignored() {
+    let (mut engine, sa) = established_by_hand();
+    let chain = unknown_payload(false);
+    let request = seal_request(
+        &sa,
+        (ExchangeType::INFORMATIONAL, 2),
+        PayloadType(UNKNOWN_TYPE),
+        &chain,
+    );
+    let (sent, _) = feed(&mut engine, 1, &request);
+    assert_eq!(only_response(&sa, &sent).2, vec![]);
+}
+
+#[test]
+fn authenticated_request_that_does_not_parse_gets_invalid_syntax_and_closes_the_sa() {
+    let (mut engine, sa) = established_by_hand();
+    // A Notify payload whose body is shorter than its fixed fields.
+    let chain = [0, 0, 0, 6, 0, 0];
+    let request = seal_request(
+        &sa,
+        (ExchangeType::INFORMATIONAL, 2),
+        PayloadType::NOTIFY,
+        &chain,
+    );
+    let (sent, events) = feed(&mut engine, 1, &request);
+    let (answered, kind, inner) = only_response(&sa, &sent);
+    assert_eq!((answered, kind), (2, ExchangeType::INFORMATIONAL));
+    let notify = NotifyPayload::new(NotifyType::INVALID_SYNTAX, vec![]);
+    assert_eq!(inner, vec![Payload::Notify(notify)]);
+    let closed = events.iter().find_map(|e| match e {
+        Output::Closed { reason, .. } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(
+        matches!(closed, Some(CloseReason::InvalidSyntax { .. })),
+        "{events:?}"
+    );
+    assert!(engine.status().is_empty());
+    // The answer is repeated for a retransmission, and the closed SA answers nothing else.
+    assert_eq!(feed(&mut engine, 2, &request).0, sent);
+    let next = seal_request(
+        &sa,
+        (ExchangeType::INFORMATIONAL, 3),
+        PayloadType::NONE,
+        &[],
+    );
+    assert!(feed(&mut engine, 3, &next).0.is_empty());
+}
+
+#[test]
+fn unauthenticated_malformed_requests_get_nothing() {
+    let (mut engine, sa) = established_by_hand();
+    let critical = seal_request(
+        &sa,
+        (ExchangeType::INFORMATIONAL, 2),
+        PayloadType(UNKNOWN_TYPE),
+        &unknown_payload(true),
+    );
+    let syntax = seal_request(
+        &sa,
+        (ExchangeType::INFORMATIONAL, 2),
+        PayloadType::NOTIFY,
+        &[0, 0, 0, 6, 0, 0],
+    );
+    for mut request in [critical, syntax] {
+        // A bad ICV: the last byte of the tag flipped.
+        *request.last_mut().unwrap() ^= 1;
+        let (sent, events) = feed(&mut engine, 1, &request);
+        assert!(sent.is_empty() && events.is_empty(), "{sent:?} {events:?}");
+    }
+    // Nothing was consumed: message ID 2 is still the next one, and the SA is up.
+    assert_alive(&mut engine, &sa, 2);
+    assert_eq!(engine.status().len(), 1);
 }

@@ -854,12 +854,23 @@ fn cookie_demanded_only_above_the_threshold() {
     sim.initiate(alice.clone());
     sim.run();
     assert_eq!(sim.sent.len(), 4, "no half-open SA: no cookie");
+    let responder = &sim.engines[RESPONDER];
+    assert_eq!(responder.cookie_threshold(), 1);
+    assert_eq!(
+        (responder.half_open(), responder.cookies_demanded()),
+        (0, false)
+    );
     // A half-open SA exists while the second initiator talks.
     let (alice, bob) = configs();
     let mut sim = Sim::new(122, vec![bob], Faults::holding([2]));
     sim.engines[RESPONDER].set_cookie_threshold(1);
     sim.initiate(alice.clone());
     sim.run_until(Duration::from_millis(100));
+    let responder = &sim.engines[RESPONDER];
+    assert_eq!(
+        (responder.half_open(), responder.cookies_demanded()),
+        (1, true)
+    );
     let now = sim.now;
     sim.engines[INITIATOR].initiate(now, alice, addr(RESPONDER), addr(INITIATOR));
     sim.run_until(Duration::from_millis(200));
@@ -887,6 +898,11 @@ fn cookie_demanded_only_above_the_threshold() {
     sim.run();
     assert_eq!(sim.established(INITIATOR), 2);
     assert_eq!(sim.established(RESPONDER), 2);
+    let responder = &sim.engines[RESPONDER];
+    assert_eq!(
+        (responder.half_open(), responder.cookies_demanded()),
+        (0, false)
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use ripsec_ike::crypto::{DhGroup, SkCipher, SkInteg};
 use ripsec_ike::engine::{
     Auth, EspCipher, EspInteg, EspProposal, IkeProposal, Mode, RetransmitPolicy,
+    DEFAULT_COOKIE_THRESHOLD,
 };
 use ripsec_ike::keys::Prf;
 use ripsec_ike::pki::{check_identity, format_time, Certificate, PrivateKey, PublicKeyAuth};
@@ -52,6 +53,7 @@ struct RawDaemon {
     keepalive: Option<Spanned<u64>>,
     retransmit_timeout_ms: Option<Spanned<u64>>,
     retransmit_tries: Option<Spanned<u32>>,
+    cookie_threshold: Option<Spanned<usize>>,
 }
 
 type Words = Spanned<Vec<Spanned<String>>>;
@@ -180,6 +182,8 @@ pub struct Config {
     pub keepalive: Option<Duration>,
     /// First retransmission timeout (doubled after each) and transmissions per request.
     pub retransmit: RetransmitPolicy,
+    /// Half-open IKE SAs from which on IKE_SA_INIT requests must carry a COOKIE (RFC 7296 §2.6).
+    pub cookie_threshold: usize,
     pub connections: Vec<Connection>,
 }
 
@@ -273,10 +277,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     parse(path, &text)
 }
 
+/// Reads a file the configuration names (psk_file, cert, key, ca).
+pub type ReadFile<'a> = &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>;
+
 struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
     errors: Vec<String>,
+    read: ReadFile<'a>,
 }
 
 impl Checker<'_> {
@@ -297,6 +305,12 @@ impl Checker<'_> {
 
 /// Parses and validates configuration text; `path` names it in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    parse_with(path, text, &|file| std::fs::read(file))
+}
+
+/// [`parse`], with the files the configuration names read by `read` (the fuzz targets give
+/// no file system).
+pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config, ConfigErrors> {
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| {
             text.get(..s.start).map_or(0, |t| t.matches('\n').count()) + 1
@@ -311,9 +325,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         path,
         text,
         errors: Vec::new(),
+        read,
     };
     let (mut socket, mut port) = (PathBuf::from(DEFAULT_SOCKET), 500);
     let (mut natt_port, mut keepalive) = (4500, Some(Duration::from_secs(20)));
+    let mut cookie_threshold = DEFAULT_COOKIE_THRESHOLD;
     let mut retransmit = RetransmitPolicy::default();
     if let Some(d) = &raw.daemon {
         let d = d.get_ref();
@@ -358,6 +374,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
                 );
             }
             keepalive = Some(Duration::from_secs(*k.get_ref())).filter(|k| !k.is_zero());
+        }
+        if let Some(t) = &d.cookie_threshold {
+            if *t.get_ref() > 100_000 {
+                c.error::<()>(
+                    t.span(),
+                    format_args!("daemon.cookie_threshold: use 0 (always) to 100000 (default {DEFAULT_COOKIE_THRESHOLD})"),
+                );
+            }
+            cookie_threshold = *t.get_ref();
         }
     }
     let base = path.parent().unwrap_or(Path::new("."));
@@ -405,6 +430,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         natt_port,
         keepalive,
         retransmit,
+        cookie_threshold,
         connections,
     })
 }
@@ -855,7 +881,7 @@ fn psk(
         (Some(p), None) => Some(Secret::from_slice(p.get_ref().as_bytes())),
         (None, Some(f)) => {
             let file = base.join(f.get_ref());
-            match std::fs::read(&file) {
+            match (c.read)(&file) {
                 Ok(mut bytes) => {
                     while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                         bytes.pop();
@@ -883,7 +909,6 @@ fn psk(
     }
 }
 
-/// Reads a file named in the config (relative to the config's directory).
 /// Reads and parses a file named in the config (relative to the config's directory).
 fn load_file<T>(
     c: &mut Checker<'_>,
@@ -894,7 +919,7 @@ fn load_file<T>(
     parse: impl FnOnce(&[u8]) -> Result<T, String>,
 ) -> Option<T> {
     let file = base.join(s.get_ref());
-    let parsed = std::fs::read(&file)
+    let parsed = (c.read)(&file)
         .map_err(|e| format!("cannot read {key} {}: {e}", file.display()))
         .and_then(|bytes| parse(&bytes).map_err(|e| format!("{key} {}: {e}", s.get_ref())));
     parsed
@@ -1477,7 +1502,7 @@ remote_ts = ["10.2.0.0/24"]
         let set = GOOD
             .replace(
                 "socket = \"/tmp/x.sock\"",
-                "socket = \"/tmp/x.sock\"\nnatt_port = 4600\nkeepalive = 0",
+                "socket = \"/tmp/x.sock\"\nnatt_port = 4600\nkeepalive = 0\ncookie_threshold = 8",
             )
             .replace(
                 "dpd_delay = 10",
@@ -1485,6 +1510,7 @@ remote_ts = ["10.2.0.0/24"]
             );
         let c = check(&set).unwrap();
         assert_eq!((c.natt_port, c.keepalive), (4600, None));
+        assert_eq!(c.cookie_threshold, 8);
         let conn = c.connection("site").unwrap();
         assert_eq!((conn.encap, conn.remote_port), (true, Some(4500)));
         let bad = GOOD

@@ -5,6 +5,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod encap;
+pub mod fuzz;
 pub mod info;
 pub mod kernel;
 pub mod monitor;

@@ -19,12 +19,23 @@ use crate::secret::Secret;
 const SECRET_LEN: usize = 32;
 
 impl Engine {
-    /// Number of responder IKE SAs waiting for IKE_AUTH.
-    fn half_open(&self) -> usize {
+    /// Number of responder IKE SAs waiting for IKE_AUTH (half-open).
+    pub fn half_open(&self) -> usize {
         self.sas
             .iter()
             .filter(|sa| matches!(sa.state, State::HalfOpen(_)))
             .count()
+    }
+
+    /// The number of half-open IKE SAs from which on COOKIEs are demanded.
+    pub fn cookie_threshold(&self) -> usize {
+        self.cookie_threshold
+    }
+
+    /// Whether an IKE_SA_INIT request without a valid COOKIE is now answered with a demand
+    /// for one instead of creating an IKE SA.
+    pub fn cookies_demanded(&self) -> bool {
+        self.half_open() >= self.cookie_threshold
     }
 
     /// True when this IKE_SA_INIT request may create state: no cookie is needed, or it
@@ -35,7 +46,7 @@ impl Engine {
         request: &Message,
         nonce: &[u8],
     ) -> bool {
-        if self.half_open() < self.cookie_threshold {
+        if !self.cookies_demanded() {
             return true;
         }
         let Some(expected) = self.cookie(nonce, from.ip(), &request.spi_i) else {

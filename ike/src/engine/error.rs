@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use super::auth_error::AuthError;
 use super::child_error::{ChildContext, ChildError, ChildOp, SpiError};
 use super::proposal::{describe, explain_no_proposal};
-use crate::codes::{ExchangeType, NotifyType, TransformType};
+use crate::codes::{ExchangeType, NotifyType, PayloadType, TransformType};
+use crate::error::ParseError;
 use crate::sa::{Proposal, Transform};
 use crate::transform_ids::transform_name;
 
@@ -83,6 +84,16 @@ pub enum Error {
     IkeRekeyFailed(IkeRekeyError),
     /// An IKEv1 exchange failed; the text is the explanation.
     Ikev1(String),
+    /// The peer's authenticated request carried a critical payload we do not know; we
+    /// answered N(UNSUPPORTED_CRITICAL_PAYLOAD) and kept the IKE SA (RFC 7296 §2.5).
+    UnsupportedCritical {
+        /// The peer.
+        peer: SocketAddr,
+        /// The request's exchange.
+        exchange: ExchangeType,
+        /// The unknown payload type.
+        payload: PayloadType,
+    },
 }
 
 impl fmt::Display for Error {
@@ -129,6 +140,14 @@ impl fmt::Display for Error {
             Error::IkeRekeyRefused(e) => write!(f, "{e}"),
             Error::IkeRekeyFailed(e) => write!(f, "the rekey of the IKE SA failed: {e}"),
             Error::Ikev1(text) => write!(f, "IKEv1: {text}"),
+            Error::UnsupportedCritical {
+                peer,
+                exchange,
+                payload,
+            } => write!(
+                f,
+                "the peer {peer} sent a {exchange} request with critical payload type {payload}, which we do not support; answered UNSUPPORTED_CRITICAL_PAYLOAD"
+            ),
         }
     }
 }
@@ -416,6 +435,16 @@ pub enum CloseReason {
         /// The peer.
         peer: SocketAddr,
     },
+    /// The peer's authenticated request did not parse: we answered N(INVALID_SYNTAX) and
+    /// removed the IKE SA, as strongSwan does (RFC 7296 §2.21.2 allows deleting it).
+    InvalidSyntax {
+        /// The peer.
+        peer: SocketAddr,
+        /// The request's exchange.
+        exchange: ExchangeType,
+        /// What did not parse.
+        error: ParseError,
+    },
 }
 
 impl fmt::Display for CloseReason {
@@ -438,6 +467,14 @@ impl fmt::Display for CloseReason {
             CloseReason::InitialContact { peer } => write!(
                 f,
                 "the peer {peer} started over (INITIAL-CONTACT in a new SA): it lost this SA, so it and its Child SAs are removed"
+            ),
+            CloseReason::InvalidSyntax {
+                peer,
+                exchange,
+                error,
+            } => write!(
+                f,
+                "the peer {peer} sent an authenticated {exchange} request that does not parse ({error}); answered INVALID_SYNTAX and removed the IKE SA and its Child SAs"
             ),
         }
     }

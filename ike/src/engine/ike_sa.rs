@@ -18,6 +18,7 @@ use super::proposal::{EspProposal, IkeProposal};
 use super::types::{ChildSa, Config, FailedRequest, Mode, Output, Role, SaId};
 use crate::codes::{ExchangeType, HashAlgorithm, ProtocolId};
 use crate::crypto::{CryptoError, DhGroup, KeyExchange, RandomSource, SkKeys};
+use crate::error::ParseError;
 use crate::header::HeaderFlags;
 use crate::identity::Identity;
 use crate::keys::IkeSaKeys;
@@ -469,13 +470,28 @@ impl IkeSa {
         crate::crypto::seal(&keys.sk(self.role), &message, payloads, rng)
     }
 
-    /// Decrypts a message from the peer; `None` when it is not authentic.
+    /// Decrypts a message from the peer; `None` when it is not authentic or malformed.
     pub(super) fn open(&self, keys: &Keys, message: &Message, raw: &[u8]) -> Option<Vec<Payload>> {
+        self.open_checked(keys, message, raw).ok()
+    }
+
+    /// Decrypts a message from the peer. `Err(Some(_))` when it is authentic but its inner
+    /// payloads do not parse (the peer may be told, RFC 7296 §2.21.2); `Err(None)` when it is
+    /// not authentic, which is never answered.
+    pub(super) fn open_checked(
+        &self,
+        keys: &Keys,
+        message: &Message,
+        raw: &[u8],
+    ) -> Result<Vec<Payload>, Option<ParseError>> {
         let peer = match self.role {
             Role::Initiator => Role::Responder,
             Role::Responder => Role::Initiator,
         };
-        crate::crypto::open(&keys.sk(peer), raw, message).ok()
+        crate::crypto::open(&keys.sk(peer), raw, message).map_err(|e| match e {
+            CryptoError::InnerPayloads(error) => Some(error),
+            _ => None,
+        })
     }
 
     /// How the failure of our CREATE_CHILD_SA request for child configuration `index`

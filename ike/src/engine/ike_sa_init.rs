@@ -204,6 +204,12 @@ impl Engine {
             }
             init.cookie_retries = init.cookie_retries.saturating_add(1);
             init.cookie = Some(notify.data.clone());
+            let message =
+                "the responder demands a COOKIE (it is busy): sending IKE_SA_INIT again with it";
+            self.outputs.push_back(Output::Debug {
+                sa: sa.id,
+                message: message.to_string(),
+            });
             let group = init.ke.group();
             self.resend_init(now, sa, &mut init, group)?;
             return Ok(InitOutcome::Waiting(init));

@@ -20,7 +20,8 @@
 //! (`ike_sa.rs`); the engine's state (`base.rs`); the Child SA negotiation that every
 //! exchange carrying one uses (`child.rs`); our requests, their queue and retransmission
 //! (`requests.rs`); one file per exchange (`ike_sa_init.rs` with `cookie.rs`, `ike_auth.rs`,
-//! `create_child.rs`, `ike_rekey.rs`, `informational.rs`); `status.rs`; and here the public
+//! `create_child.rs`, `ike_rekey.rs`, `informational.rs`), authenticated requests that do not
+//! parse (`malformed.rs`); `status.rs`; and here the public
 //! commands and the dispatcher that hands each message to its exchange.
 
 // The errors carry what their explanations name; they travel on failure paths only, where
@@ -41,6 +42,7 @@ mod ike_rekey;
 mod ike_sa;
 mod ike_sa_init;
 mod informational;
+mod malformed;
 mod nat;
 mod payloads;
 mod proposal;
@@ -432,8 +434,10 @@ impl Engine {
         {
             return;
         }
-        let Some(inner) = sa.open(&up.keys, request, raw) else {
-            return; // not authentic: drop silently
+        let inner = match sa.open_checked(&up.keys, request, raw) {
+            Ok(inner) => inner,
+            Err(None) => return, // not authentic: drop silently
+            Err(Some(error)) => return self.answer_malformed(now, sa, &up.keys, request, error),
         };
         sa.next_request_id = sa.next_request_id.wrapping_add(1);
         sa.last_received = now;

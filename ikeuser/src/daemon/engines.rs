@@ -17,6 +17,17 @@ use crate::config::Connection;
 const ISAKMP_LIFE: Duration = Duration::from_secs(3 * 3600);
 const IPSEC_LIFE: Duration = Duration::from_secs(3600);
 
+/// How busy the IKEv2 responder is (RFC 7296 §2.6), for `ikeuser status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ResponderLoad {
+    /// Responder IKE SAs waiting for IKE_AUTH.
+    pub half_open: usize,
+    /// The number of half-open IKE SAs from which on COOKIEs are demanded.
+    pub cookie_threshold: usize,
+    /// Whether IKE_SA_INIT requests without a valid COOKIE are answered with a demand for one.
+    pub cookies_demanded: bool,
+}
+
 pub struct Engines {
     v2: Engine,
     v1: EngineV1,
@@ -44,6 +55,11 @@ impl Engines {
     pub fn set_wall_clock(&mut self, unix_seconds: u64) {
         self.v2.set_wall_clock(unix_seconds);
         self.v1.set_wall_clock(unix_seconds);
+    }
+
+    /// Demands COOKIEs from IKEv2 initiators from `threshold` half-open IKE SAs on.
+    pub fn set_cookie_threshold(&mut self, threshold: usize) {
+        self.v2.set_cookie_threshold(threshold);
     }
 
     pub fn set_natt_port(&mut self, port: u16) {
@@ -107,6 +123,15 @@ impl Engines {
 
     pub fn poll_output(&mut self) -> Option<Output> {
         self.v2.poll_output().or_else(|| self.v1.poll_output())
+    }
+
+    /// The IKEv2 responder's load: half-open IKE SAs, and whether COOKIEs are demanded.
+    pub fn responder_load(&self) -> ResponderLoad {
+        ResponderLoad {
+            half_open: self.v2.half_open(),
+            cookie_threshold: self.v2.cookie_threshold(),
+            cookies_demanded: self.v2.cookies_demanded(),
+        }
     }
 
     pub fn status(&self) -> Vec<IkeSaStatus> {

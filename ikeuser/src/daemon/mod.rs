@@ -23,11 +23,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Longest wait between two loop turns (housekeeping, waiter timeouts).
 const TICK: Duration = Duration::from_millis(500);
+/// Inputs (datagrams, control requests, module events) waiting for the main loop at most;
+/// datagrams beyond it are dropped.
+const INPUT_QUEUE: usize = 256;
 /// How long shutdown waits for peers to answer our DELETEs.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Reqids of the daemon's Child SAs: this plus 256 times the connection's index in the file
@@ -153,7 +156,9 @@ pub struct Daemon {
 
 /// Runs the daemon until SIGTERM/SIGINT.
 pub fn run(cfg: Config) -> Result<()> {
-    let (tx, rx) = mpsc::channel();
+    // Bounded: under a flood the readers drop datagrams (as a full socket buffer would)
+    // rather than queue them without limit in our memory and ahead of everyone else.
+    let (tx, rx) = mpsc::sync_channel(INPUT_QUEUE);
     let kernel = Kernel::connect()?;
     let mut d = Daemon {
         engine: engines::Engines::new(cfg.retransmit),
@@ -205,7 +210,7 @@ impl Daemon {
         })
     }
 
-    fn start(&mut self, tx: &Sender<Input>) -> Result<()> {
+    fn start(&mut self, tx: &SyncSender<Input>) -> Result<()> {
         self.engine.set_spi_allocators(
             Box::new(GetSpi(Kernel::connect()?)),
             Box::new(GetSpi(Kernel::connect()?)),
@@ -214,6 +219,7 @@ impl Daemon {
             self.engine.add_config(conn);
         }
         self.engine.set_natt_port(self.cfg.natt_port);
+        self.engine.set_cookie_threshold(self.cfg.cookie_threshold);
         // `encap = true` also holds when the peer initiates.
         let forced = self.cfg.connections.iter().filter(|c| c.encap);
         self.engine
@@ -301,7 +307,7 @@ impl Daemon {
         Ok(())
     }
 
-    fn spawn_control(&mut self, tx: &Sender<Input>) -> Result<()> {
+    fn spawn_control(&mut self, tx: &SyncSender<Input>) -> Result<()> {
         let path = &self.cfg.socket;
         if UnixStream::connect(path).is_ok() {
             bail!(
@@ -330,7 +336,7 @@ impl Daemon {
         Ok(())
     }
 
-    fn spawn_events(&self, tx: &Sender<Input>) -> Result<()> {
+    fn spawn_events(&self, tx: &SyncSender<Input>) -> Result<()> {
         let mut nl = Ripsec::connect()?;
         nl.subscribe()?;
         let tx = tx.clone();
@@ -1130,7 +1136,7 @@ pub fn engine_config(conn: &Connection) -> engine::Config {
     }
 }
 
-fn serve_client(mut stream: UnixStream, tx: &Sender<Input>) {
+fn serve_client(mut stream: UnixStream, tx: &SyncSender<Input>) {
     let mut line = String::new();
     let Ok(read) = stream.try_clone() else {
         return;

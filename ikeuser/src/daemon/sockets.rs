@@ -7,7 +7,7 @@ use crate::kernel::Kernel;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 
 /// The four zero bytes in front of IKE on the NAT traversal port.
 const NON_ESP_MARKER: [u8; 4] = [0; 4];
@@ -34,7 +34,7 @@ impl IkeSockets {
         local: IpAddr,
         port: u16,
         kernel: &mut Kernel,
-        tx: &Sender<Input>,
+        tx: &SyncSender<Input>,
     ) -> Result<()> {
         for port in [port, self.natt_port] {
             let at = SocketAddr::new(local, port);
@@ -95,7 +95,7 @@ impl IkeSockets {
 
 /// Feeds datagrams from `sock` (bound to `at`) to the daemon; on the NAT traversal port only
 /// those with the non-ESP marker, without it (ripsec takes ESP and keepalives before).
-fn spawn_reader(sock: UdpSocket, at: SocketAddr, natt: bool, tx: Sender<Input>) {
+fn spawn_reader(sock: UdpSocket, at: SocketAddr, natt: bool, tx: SyncSender<Input>) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 65536];
         while let Ok((n, from)) = sock.recv_from(&mut buf) {
@@ -111,7 +111,9 @@ fn spawn_reader(sock: UdpSocket, at: SocketAddr, natt: bool, tx: Sender<Input>) 
                 to: at,
                 bytes: bytes.to_vec(),
             };
-            if tx.send(input).is_err() {
+            // A full queue drops the datagram: the daemon is behind (a flood), and IKE
+            // retransmits what matters.
+            if let Err(TrySendError::Disconnected(_)) = tx.try_send(input) {
                 break;
             }
         }

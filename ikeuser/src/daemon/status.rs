@@ -108,7 +108,23 @@ pub fn collect(d: &mut Daemon) -> Value {
             })
         })
         .collect();
-    json!({ "connections": conns, "ike_sas": ike_sas })
+    let responder = json!(d.engine.responder_load());
+    json!({ "connections": conns, "ike_sas": ike_sas, "responder": responder })
+}
+
+/// "IKE responder: 3 half-open IKE SAs, COOKIEs demanded (from 64 half-open on)".
+fn responder_line(v: &Value) -> Option<String> {
+    let r = v.get("responder")?;
+    let half_open = r["half_open"].as_u64()?;
+    let threshold = r["cookie_threshold"].as_u64()?;
+    let cookies = if r["cookies_demanded"] == Value::Bool(true) {
+        "COOKIEs demanded"
+    } else {
+        "no COOKIEs demanded"
+    };
+    Some(format!(
+        "IKE responder: {half_open} half-open IKE SAs, {cookies} (from {threshold} half-open on)"
+    ))
 }
 
 fn nonzero_drops(v: &Value) -> String {
@@ -139,6 +155,9 @@ fn traffic(v: &Value, dir: &str) -> String {
 /// Prints the status a person reads.
 pub fn print(v: &Value) {
     let s = |x: &Value| x.as_str().map_or_else(|| x.to_string(), str::to_string);
+    if let Some(line) = responder_line(v) {
+        println!("{line}");
+    }
     for c in v["connections"].as_array().into_iter().flatten() {
         println!(
             "{}: {} ({} -> {}, start {})",
@@ -254,4 +273,52 @@ fn limits(soft: (&Value, &str, &str), hard: (&Value, &str, &str), unit: &str) ->
             .map_or_else(|| none.to_string(), |n| format!("{what} {n} {unit}"))
     };
     format!("{}, {}", part(soft), part(hard))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::engines::ResponderLoad;
+
+    fn status_with(load: ResponderLoad) -> Value {
+        json!({ "connections": [], "ike_sas": [], "responder": load })
+    }
+
+    #[test]
+    fn responder_load_in_json_and_text() {
+        let calm = status_with(ResponderLoad {
+            half_open: 3,
+            cookie_threshold: 64,
+            cookies_demanded: false,
+        });
+        assert_eq!(calm["responder"]["half_open"], 3);
+        assert_eq!(calm["responder"]["cookie_threshold"], 64);
+        assert_eq!(calm["responder"]["cookies_demanded"], false);
+        assert_eq!(
+            responder_line(&calm).as_deref(),
+            Some("IKE responder: 3 half-open IKE SAs, no COOKIEs demanded (from 64 half-open on)")
+        );
+        let flooded = status_with(ResponderLoad {
+            half_open: 64,
+            cookie_threshold: 64,
+            cookies_demanded: true,
+        });
+        assert_eq!(
+            responder_line(&flooded).as_deref(),
+            Some("IKE responder: 64 half-open IKE SAs, COOKIEs demanded (from 64 half-open on)")
+        );
+        // An older daemon's status has no responder part: no line.
+        assert_eq!(responder_line(&json!({ "ike_sas": [] })), None);
+    }
+
+    #[test]
+    fn a_fresh_daemon_engine_demands_no_cookies() {
+        let engines = crate::daemon::engines::Engines::new(Default::default());
+        let load = engines.responder_load();
+        assert_eq!((load.half_open, load.cookies_demanded), (0, false));
+        assert_eq!(
+            load.cookie_threshold,
+            ripsec_ike::engine::DEFAULT_COOKIE_THRESHOLD
+        );
+    }
 }
