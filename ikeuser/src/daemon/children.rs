@@ -228,6 +228,39 @@ impl Children {
         Ok(())
     }
 
+    /// Installs the outbound SA of a new Child SA, or holds it back (make before break): a
+    /// Child SA replacing one we did not rekey ourselves answers the peer's rekey, and the peer
+    /// has not seen our answer yet. The module sends on the newest outbound SA, so ours waits
+    /// until the peer deletes the old Child SA (it has the new inbound SA by then) or
+    /// OUTBOUND_SWITCH_AFTER has passed. On failure the inbound SA is removed.
+    fn add_outbound(
+        &self,
+        k: &mut Kernel,
+        (conn, cfg): (&Connection, &Child),
+        child: &ChildSa,
+        reqid: u32,
+        (soft, hard): (LifeLimits, LifeLimits),
+    ) -> Result<Option<PendingOut>> {
+        let answering_rekey = self
+            .list
+            .iter()
+            .any(|c| c.conn == conn.name && c.child == cfg.name && !c.rekeying);
+        if answering_rekey {
+            return Ok(Some(PendingOut {
+                child: child.clone(),
+                reqid,
+                soft,
+                hard,
+                due: Instant::now() + OUTBOUND_SWITCH_AFTER,
+            }));
+        }
+        if let Err(e) = k.add_sa(child, false, conn.local, reqid, soft, hard) {
+            let _ = k.del_sa(conn.local, proto_of(child.cipher), child.inbound.spi);
+            return Err(e.context("outbound SA"));
+        }
+        Ok(None)
+    }
+
     /// Installs both SAs of a new Child SA of child `cfg`, and its policies if it has none.
     pub fn install(
         &mut self,
@@ -265,27 +298,7 @@ impl Children {
         };
         k.add_sa(child, true, conn.local, reqid, soft_in, hard)
             .context("inbound SA")?;
-        // Make before break: a Child SA replacing one we did not rekey ourselves answers the
-        // peer's rekey, which has not seen our answer yet. The module sends on the newest
-        // outbound SA, so ours waits until the peer deletes the old Child SA (then it has the
-        // new inbound SA) or OUTBOUND_SWITCH_AFTER has passed.
-        let answering_rekey = self
-            .list
-            .iter()
-            .any(|c| c.conn == conn.name && c.child == cfg.name && !c.rekeying);
-        let pending_out = answering_rekey.then(|| PendingOut {
-            child: child.clone(),
-            reqid,
-            soft,
-            hard,
-            due: Instant::now() + OUTBOUND_SWITCH_AFTER,
-        });
-        if pending_out.is_none() {
-            if let Err(e) = k.add_sa(child, false, conn.local, reqid, soft, hard) {
-                let _ = k.del_sa(conn.local, proto_of(child.cipher), child.inbound.spi);
-                return Err(e.context("outbound SA"));
-            }
-        }
+        let pending_out = self.add_outbound(k, (conn, cfg), child, reqid, (soft, hard))?;
         if let Err(e) = self.use_policies(k, (conn, cfg), child, (reqid, priority), &sels) {
             let proto = proto_of(child.cipher);
             let _ = k.del_sa(conn.local, proto, child.inbound.spi);
