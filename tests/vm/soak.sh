@@ -133,7 +133,7 @@ worker_churn() {
 		case $((RANDOM % 3)) in
 		0)
 			for ns in C D; do
-				op churn ip netns exec $ns ikeuser sa update src 10.9.0.1 dst 10.9.0.2 proto esp spi "$spi1" reqid 5 mode tunnel alg aes128gcm16 key $k hard-bytes 100000000
+				op churn ip netns exec $ns ikeuser sa update dst 10.9.0.2 proto esp spi "$spi1" hard-bytes 100000000
 			done
 			op churn ip netns exec D ping -c 2 -i 0.2 -W 3 -I 10.92.0.1 10.91.0.1
 			pings=$((pings + 2))
