@@ -424,3 +424,38 @@ test_ike_bad_datagrams_on_the_daemons_4500() {
 	traffic_both_ways 10000
 	ikectl A rekey c >/dev/null || fail "rekey after the garbage: $(ike_log A | tail -3)"
 }
+
+# Make before break on both ends of a Child SA rekey: the responder keeps sending on the old
+# Child SA until the initiator, which has the new inbound SA by then, deletes it. Sequenced
+# UDP both ways (tests/vm/soak_udp.py) through rekeys started by each side: none lost.
+test_ike_child_rekeys_lose_no_datagram() {
+	ike_pair tunnel44
+	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
+	local d=$IKE_DIR me peer bind to i
+	for me in A B; do
+		peer=B bind=$A_IN to=$B_IN
+		[ $me = A ] || peer=A bind=$B_IN to=$A_IN
+		ip netns exec $me python3 -I -S tests/vm/soak_udp.py --bind $bind --port 7000 --peer $to \
+			--peer-port 7000 --rate 200 --out "$d/$me.json" --ready "$d/$me.ready" \
+			--peer-ready "$d/$peer.ready" --done "$d/$me.done" --peer-done "$d/$peer.done" &
+		echo $! >"$d/$me.flow"
+	done
+	# Python starts slowly on a loaded TCG guest.
+	wait_for 120 test -e "$d/A.ready" -a -e "$d/B.ready" || fail "the UDP streams did not start"
+	for i in 1 2 3; do
+		ikectl A rekey c >/dev/null || fail "rekey from A: $(ike_log A | tail -3)"
+		ikectl B rekey c >/dev/null || fail "rekey from B: $(ike_log B | tail -3)"
+	done
+	sleep 3
+	kill -TERM "$(cat "$d/A.flow")" "$(cat "$d/B.flow")"
+	wait "$(cat "$d/A.flow")" "$(cat "$d/B.flow")"
+	local a b
+	a=$(cat "$d/A.json") b=$(cat "$d/B.json")
+	expect_eq "$(json_get "$a" 'j["sent"] > 100')" True "datagrams A sent"
+	expect_eq "$(json_get "$b" 'j["sent"] > 100')" True "datagrams B sent"
+	expect_eq "$(json_get "$b" 'j["received"]')" "$(json_get "$a" 'j["sent"]')" "datagrams B received of A's"
+	expect_eq "$(json_get "$a" 'j["received"]')" "$(json_get "$b" 'j["sent"]')" "datagrams A received of B's"
+	expect_eq "$(json_get "$a" 'j["send_errors"] + j["dup"]')" 0 "A's refused or duplicated datagrams"
+	expect_eq "$(json_get "$b" 'j["send_errors"] + j["dup"]')" 0 "B's refused or duplicated datagrams"
+	expect_eq "$(grep -c 'Child SA `net` installed' "$IKE_DIR/A.log")" 7 "Child SAs A installed"
+}

@@ -40,7 +40,23 @@ pub struct ChildRecord {
     /// The policy selectors it uses (outbound direction), and their reqid.
     sels: Vec<Selector>,
     reqid: u32,
+    /// The outbound SA, not yet installed: this Child SA replaces one the peer is rekeying,
+    /// and the peer may not have our new inbound SA's twin yet (see [`Children::install`]).
+    pending_out: Option<PendingOut>,
 }
+
+/// An outbound SA held back until the peer deletes the Child SA it replaces, or until `due`.
+struct PendingOut {
+    child: ChildSa,
+    reqid: u32,
+    soft: LifeLimits,
+    hard: LifeLimits,
+    due: Instant,
+}
+
+/// How long a rekey responder keeps sending on the old Child SA when the initiator's DELETE
+/// does not come (it switches at once when it does).
+const OUTBOUND_SWITCH_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Added to a child's reqid for its Child SAs while it has trap policies: their own policies
 /// (at [`CHILD_PRIORITY`] - 1, ahead of the trap's) then lead to them alone, and traffic
@@ -212,6 +228,39 @@ impl Children {
         Ok(())
     }
 
+    /// Installs the outbound SA of a new Child SA, or holds it back (make before break): a
+    /// Child SA replacing one we did not rekey ourselves answers the peer's rekey, and the peer
+    /// has not seen our answer yet. The module sends on the newest outbound SA, so ours waits
+    /// until the peer deletes the old Child SA (it has the new inbound SA by then) or
+    /// OUTBOUND_SWITCH_AFTER has passed. On failure the inbound SA is removed.
+    fn add_outbound(
+        &self,
+        k: &mut Kernel,
+        (conn, cfg): (&Connection, &Child),
+        child: &ChildSa,
+        reqid: u32,
+        (soft, hard): (LifeLimits, LifeLimits),
+    ) -> Result<Option<PendingOut>> {
+        let answering_rekey = self
+            .list
+            .iter()
+            .any(|c| c.conn == conn.name && c.child == cfg.name && !c.rekeying);
+        if answering_rekey {
+            return Ok(Some(PendingOut {
+                child: child.clone(),
+                reqid,
+                soft,
+                hard,
+                due: Instant::now() + OUTBOUND_SWITCH_AFTER,
+            }));
+        }
+        if let Err(e) = k.add_sa(child, false, conn.local, reqid, soft, hard) {
+            let _ = k.del_sa(conn.local, proto_of(child.cipher), child.inbound.spi);
+            return Err(e.context("outbound SA"));
+        }
+        Ok(None)
+    }
+
     /// Installs both SAs of a new Child SA of child `cfg`, and its policies if it has none.
     pub fn install(
         &mut self,
@@ -249,10 +298,7 @@ impl Children {
         };
         k.add_sa(child, true, conn.local, reqid, soft_in, hard)
             .context("inbound SA")?;
-        if let Err(e) = k.add_sa(child, false, conn.local, reqid, soft, hard) {
-            let _ = k.del_sa(conn.local, proto_of(child.cipher), child.inbound.spi);
-            return Err(e.context("outbound SA"));
-        }
+        let pending_out = self.add_outbound(k, (conn, cfg), child, reqid, (soft, hard))?;
         if let Err(e) = self.use_policies(k, (conn, cfg), child, (reqid, priority), &sels) {
             let proto = proto_of(child.cipher);
             let _ = k.del_sa(conn.local, proto, child.inbound.spi);
@@ -280,6 +326,7 @@ impl Children {
             encap: child.encap,
             sels,
             reqid,
+            pending_out,
         };
         let msg = format!(
             "Child SA `{}` installed: {} {}{}, spi in 0x{:08x} out 0x{:08x}, {} === {}",
@@ -336,6 +383,10 @@ impl Children {
                 Ok(()) => {
                     rec.peer = peer.ip();
                     rec.encap = port.map(|p| (natt, p));
+                    if let Some(p) = rec.pending_out.as_mut() {
+                        p.child.peer = peer;
+                        p.child.encap = rec.encap;
+                    }
                 }
                 Err(e) => problems.push(format!(
                     "cannot move Child SA `{}` to {peer}: {e:#}",
@@ -372,14 +423,38 @@ impl Children {
         )
     }
 
-    /// Removes one Child SA by its IKE SA and inbound SPI.
+    /// Removes one Child SA by its IKE SA and inbound SPI; a replacement's held-back
+    /// outbound SA goes in first, so its traffic never lacks an SA.
     pub fn remove(&mut self, k: &mut Kernel, sa: SaId, inbound_spi: u32) -> Option<String> {
         let i = self
             .list
             .iter()
             .position(|c| c.sa == sa && c.inbound_spi == inbound_spi)?;
         let rec = self.list.swap_remove(i);
-        Some(self.release(k, &rec))
+        let mut problems = Vec::new();
+        for c in self
+            .list
+            .iter_mut()
+            .filter(|c| c.conn == rec.conn && c.child == rec.child)
+        {
+            problems.extend(install_pending_out(k, c));
+        }
+        let mut msg = self.release(k, &rec);
+        for p in problems {
+            msg.push_str("; ");
+            msg.push_str(&p);
+        }
+        Some(msg)
+    }
+
+    /// Installs the held-back outbound SAs whose time has come; a line per failure.
+    pub fn pending_out_due(&mut self, k: &mut Kernel) -> Vec<String> {
+        let now = Instant::now();
+        self.list
+            .iter_mut()
+            .filter(|c| c.pending_out.as_ref().is_some_and(|p| p.due <= now))
+            .filter_map(|c| install_pending_out(k, c))
+            .collect()
     }
 
     /// Removes every Child SA of an IKE SA.
@@ -463,6 +538,20 @@ impl Children {
             c.sa = new;
         }
     }
+}
+
+/// Installs `c`'s held-back outbound SA, if it has one; what went wrong, if anything.
+fn install_pending_out(k: &mut Kernel, c: &mut ChildRecord) -> Option<String> {
+    let p = c.pending_out.take()?;
+    let local = c.local;
+    k.add_sa(&p.child, false, local, p.reqid, p.soft, p.hard)
+        .err()
+        .map(|e| {
+            format!(
+                "Child SA `{}`: cannot install the outbound SA 0x{:08x}: {e:#}",
+                c.child, c.outbound_spi
+            )
+        })
 }
 
 /// The module's soft and hard limits for a new Child SA: the child's own hard limits, or the

@@ -493,8 +493,12 @@ impl Daemon {
         Some(Instant::now() + Duration::from_secs(secs.saturating_sub(jitter).max(1)))
     }
 
-    /// Starts the IKE SA rekeys and Child SA rekey retries that are due.
+    /// Switches held-back outbound SAs whose wait is over, and starts the IKE SA rekeys and
+    /// Child SA rekey retries that are due.
     fn rekey_due(&mut self) {
+        for problem in self.children.pending_out_due(&mut self.kernel) {
+            say!(self, "{problem}");
+        }
         for (sa, spi) in self.children.retries_due() {
             let name = self.conn_name(sa);
             say!(self, "{name}: retrying the rekey of Child SA 0x{spi:08x}");
