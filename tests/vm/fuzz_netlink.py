@@ -409,11 +409,11 @@ class Model:
             p = self.proto(req, "sa-proto")
 
         def eff(before, after, r):
-            want = {k: v for k, v in before.sas.items() if p is not None and k[1] != p}
-            if after.sas != want:
-                raise AssertionError(f"sa-flush proto {p} left {sorted(after.sas)}")
-            if after.sps != before.sps:
-                raise AssertionError("sa-flush changed policies")
+            want = _without(before)
+            want.sas = {k: v for k, v in before.sas.items() if p is not None and k[1] != p}
+            d = want.diff(after)
+            if d:
+                raise AssertionError(f"sa-flush proto {p}: {d}")
         return eff
 
     def c_sp_flush(self, req, st):
@@ -482,8 +482,9 @@ class Model:
             got = after.sas[k]
             if got != want:
                 raise AssertionError(f"sa-update: {describe(got)} != expected {describe(want)}")
-            if _without(before, sa=k).diff(_without(after, sa=k)):
-                raise AssertionError("sa-update changed other entries")
+            d = _without(before, sa=k).diff(_without(after, sa=k))
+            if d:
+                raise AssertionError(f"sa-update changed other entries: {d}")
         return eff
 
     def c_sa_add(self, req, st):
@@ -538,8 +539,9 @@ class Model:
                     bad[n] = "flag"
             if bad:
                 raise AssertionError(f"sa-add: SA differs from the request: {bad}")
-            if _without(after, sa=k).diff(before):
-                raise AssertionError("sa-add changed other entries")
+            d = before.diff(_without(after, sa=k))
+            if d:
+                raise AssertionError(f"sa-add changed other entries: {d}")
         return eff
 
     def selector(self, req):
@@ -608,8 +610,9 @@ class Model:
                 v = req.value(n)
                 if v is not None and got.get(A[n]) != v:
                     raise AssertionError(f"sp-add: {n} {got.get(A[n])} != {v}")
-            if _without(after, sp=pid).diff(before):
-                raise AssertionError("sp-add changed other entries")
+            d = before.diff(_without(after, sp=pid))
+            if d:
+                raise AssertionError(f"sp-add changed other entries: {d}")
         return eff
 
     def sp_exists(self, req, st):
@@ -631,8 +634,9 @@ class Model:
         pid = self.sp_exists(req, st)
 
         def eff(before, after, r):
-            if pid in after.sps or _without(before, sp=pid).diff(after):
-                raise AssertionError("sp-del did not delete exactly the policy")
+            d = _without(before, sp=pid).diff(after)
+            if pid in after.sps or d:
+                raise AssertionError(f"sp-del did not delete exactly the policy: {d}")
         return eff
 
     def c_getspi(self, req, st):
@@ -942,89 +946,114 @@ class Fuzzer:
         sps = list(self.states[ns].sps)
         return self.rng.choice(sps) if sps and self.rng.random() < 0.9 else self.rng.randint(0, 1 << 20)
 
-    def base(self, cmd, ns, full=False, proto=None):
+    def base(self, cmd, ns):
+        """A valid request of `cmd` for netns `ns`'s current state (mostly: picked ids may be gone)."""
+        fields = getattr(self, "f_" + cmd.replace("-", "_"), lambda ns: [])(ns)
+        return Req(cmd, fields)
+
+    def f_sa_add(self, ns):
         rng = self.rng
-        f = []
-        if cmd in ("sa-add",):
-            proto = proto or (AH if rng.random() < 0.2 else ESP)
-            fam = rng.choice((2, 10))
-            algs = [a for a, (p, _) in ALGS.items() if p == proto and a in self.available]
-            alg = rng.choice(algs)
-            f = [("sa-spi", rng.randint(256, 0x3FF) if rng.random() < 0.5 else rng.randint(256, 0xFFFFFFFF)),
-                 ("sa-proto", proto), ("sa-family", fam), ("sa-dst", self.addr(fam)),
-                 ("sa-mode", rng.randint(0, 1)), ("sa-src", self.addr(fam)), ("sa-alg", alg),
-                 ("sa-key", rng.randbytes(ALGS[alg][1]))]
-            if full or rng.random() < 0.5:
-                f.append(("sa-reqid", rng.randint(1, 3)))
-            if full or rng.random() < 0.3:
-                f.append(("sa-replay-window", rng.choice((0, 32, 64, 4096))))
-            if full or rng.random() < 0.2:
-                f.append(("sa-esn", None))
-            if full or rng.random() < 0.2:
-                f += self.limits()
-            if proto == ESP and (full or rng.random() < 0.15):
-                f += [("sa-encap-type", 2), ("sa-encap-sport", 4500), ("sa-encap-dport", rng.randint(1, 65535))]
-            if proto == AH and (full or rng.random() < 0.3):
-                f.append(("sa-ah-align8", None))
-        elif cmd in ("sa-update", "sa-del", "sa-get"):
-            spi, p, fam, dst = self.some_sa(ns)
-            f = [("sa-spi", spi), ("sa-proto", p), ("sa-family", fam), ("sa-dst", dst)]
-            d = self.states[ns].sas.get((spi, p, fam, dst), {})
-            if cmd == "sa-update":
-                if full or rng.random() < 0.7:
-                    f += self.limits()
-                if A["sa-encap-type"] in d and (full or rng.random() < 0.3):
-                    f += [("sa-encap-sport", rng.randint(1, 65535)), ("sa-encap-dport", rng.randint(1, 65535))]
-            if cmd == "sa-get" and (full or rng.random() < 0.5):
-                f.append(("show-keys", None))
-        elif cmd == "sa-flush":
-            if full or rng.random() < 0.5:
-                f.append(("sa-proto", rng.choice((ESP, AH))))
-        elif cmd == "sp-add":
-            fam = rng.choice((2, 10))
-            bits = 32 if fam == 2 else 128
-            action = 0 if full else rng.choice((0, 0, 1, 2))
-            f = [("sp-dir", rng.randint(0, 2)), ("sp-action", action), ("sel-family", fam)]
-            if full or rng.random() < 0.9:
-                f.append(("sp-priority", rng.randint(0, 3)))
-            for an, ln in (("sel-src", "sel-src-len"), ("sel-dst", "sel-dst-len")):
-                if full or rng.random() < 0.7:
-                    f += [(an, self.addr(fam)), (ln, bits)]
-            if full or rng.random() < 0.4:
-                f += [("sel-proto", rng.choice((6, 17))), ("sel-sport-lo", 1000), ("sel-sport-hi", 2000),
-                      ("sel-dport-lo", rng.randint(1, 100)), ("sel-dport-hi", 100)]
-            if action == 0:
-                f += [("tmpl-proto", rng.choice((ESP, AH))), ("tmpl-reqid", rng.randint(0, 3))]
-                if full or rng.random() < 0.5:
-                    tf = rng.choice((2, 10))
-                    f += [("tmpl-mode", 1), ("tmpl-family", tf), ("tmpl-src", self.addr(tf)),
-                          ("tmpl-dst", self.addr(tf))]
-                else:
-                    f.append(("tmpl-mode", 0))
-        elif cmd in ("sp-del", "sp-get"):
-            f = [("sp-id", self.some_sp(ns))]
-        elif cmd == "getspi":
-            f = [("sa-proto", rng.choice((ESP, AH)))]
-            if full or rng.random() < 0.5:
-                fam = rng.choice((2, 10))
-                f += [("sa-family", fam), ("sa-dst", self.addr(fam))]
-            if full or rng.random() < 0.7:
-                lo = rng.choice((256, 0x1000, rng.randint(256, 0xFFFFFFFF)))
-                f += [("spi-min", lo), ("spi-max", min(0xFFFFFFFF, lo + rng.choice((0, 15, 1 << 20))))]
-        elif cmd == "encap-attach":
-            f = [("encap-fd", self.fresh_socket(ns))]
-        elif cmd == "migrate":
-            sas = [(k, d) for k, d in self.states[ns].sas.items() if u(d.get(A["sa-reqid"]))]
-            if sas:
-                k, d = rng.choice(sas)
-                fam, old, reqid = k[2], k[3], u(d[A["sa-reqid"]])
+        proto = AH if rng.random() < 0.2 else ESP
+        fam = rng.choice((2, 10))
+        alg = rng.choice([a for a, (p, _) in ALGS.items() if p == proto and a in self.available])
+        f = [("sa-spi", rng.randint(256, 0x3FF) if rng.random() < 0.5 else rng.randint(256, 0xFFFFFFFF)),
+             ("sa-proto", proto), ("sa-family", fam), ("sa-dst", self.addr(fam)),
+             ("sa-mode", rng.randint(0, 1)), ("sa-src", self.addr(fam)), ("sa-alg", alg),
+             ("sa-key", rng.randbytes(ALGS[alg][1]))]
+        if rng.random() < 0.5:
+            f.append(("sa-reqid", rng.randint(1, 3)))
+        if rng.random() < 0.3:
+            f.append(("sa-replay-window", rng.choice((0, 32, 64, 4096))))
+        if rng.random() < 0.2:
+            f.append(("sa-esn", None))
+        if rng.random() < 0.2:
+            f += self.limits()
+        if proto == ESP and rng.random() < 0.15:
+            f += [("sa-encap-type", 2), ("sa-encap-sport", 4500), ("sa-encap-dport", rng.randint(1, 65535))]
+        if proto == AH and rng.random() < 0.3:
+            f.append(("sa-ah-align8", None))
+        return f
+
+    def sa_ref(self, ns):
+        """The id fields of an existing SA (sometimes of none), and its attributes."""
+        spi, p, fam, dst = self.some_sa(ns)
+        return ([("sa-spi", spi), ("sa-proto", p), ("sa-family", fam), ("sa-dst", dst)],
+                self.states[ns].sas.get((spi, p, fam, dst), {}))
+
+    def f_sa_update(self, ns):
+        rng = self.rng
+        f, d = self.sa_ref(ns)
+        if rng.random() < 0.7:
+            f += self.limits()
+        if A["sa-encap-type"] in d and rng.random() < 0.3:
+            f += [("sa-encap-sport", rng.randint(1, 65535)), ("sa-encap-dport", rng.randint(1, 65535))]
+        return f
+
+    def f_sa_del(self, ns):
+        return self.sa_ref(ns)[0]
+
+    def f_sa_get(self, ns):
+        f = self.sa_ref(ns)[0]
+        return f + [("show-keys", None)] if self.rng.random() < 0.5 else f
+
+    def f_sa_flush(self, ns):
+        return [("sa-proto", self.rng.choice((ESP, AH)))] if self.rng.random() < 0.5 else []
+
+    def f_sp_add(self, ns):
+        rng = self.rng
+        fam = rng.choice((2, 10))
+        bits = 32 if fam == 2 else 128
+        action = rng.choice((0, 0, 1, 2))
+        f = [("sp-dir", rng.randint(0, 2)), ("sp-action", action), ("sel-family", fam)]
+        if rng.random() < 0.9:
+            f.append(("sp-priority", rng.randint(0, 3)))
+        for an, ln in (("sel-src", "sel-src-len"), ("sel-dst", "sel-dst-len")):
+            if rng.random() < 0.7:
+                f += [(an, self.addr(fam)), (ln, bits)]
+        if rng.random() < 0.4:
+            f += [("sel-proto", rng.choice((6, 17))), ("sel-sport-lo", 1000), ("sel-sport-hi", 2000),
+                  ("sel-dport-lo", rng.randint(1, 100)), ("sel-dport-hi", 100)]
+        if action == 0:
+            f += [("tmpl-proto", rng.choice((ESP, AH))), ("tmpl-reqid", rng.randint(0, 3))]
+            if rng.random() < 0.5:
+                tf = rng.choice((2, 10))
+                f += [("tmpl-mode", 1), ("tmpl-family", tf), ("tmpl-src", self.addr(tf)),
+                      ("tmpl-dst", self.addr(tf))]
             else:
-                fam, reqid = 2, rng.randint(1, 3)
-                old = self.addr(2)
-            f = [("sa-reqid", reqid), ("sa-family", fam), ("migrate-old", old), ("migrate-new", self.addr(fam))]
-            if full or rng.random() < 0.3:
-                f.append(("sa-encap-dport", rng.randint(1, 65535)))
-        return Req(cmd, f)
+                f.append(("tmpl-mode", 0))
+        return f
+
+    def f_sp_del(self, ns):
+        return [("sp-id", self.some_sp(ns))]
+
+    f_sp_get = f_sp_del
+
+    def f_getspi(self, ns):
+        rng = self.rng
+        f = [("sa-proto", rng.choice((ESP, AH)))]
+        if rng.random() < 0.5:
+            fam = rng.choice((2, 10))
+            f += [("sa-family", fam), ("sa-dst", self.addr(fam))]
+        if rng.random() < 0.7:
+            lo = rng.choice((256, 0x1000, rng.randint(256, 0xFFFFFFFF)))
+            f += [("spi-min", lo), ("spi-max", min(0xFFFFFFFF, lo + rng.choice((0, 15, 1 << 20))))]
+        return f
+
+    def f_encap_attach(self, ns):
+        return [("encap-fd", self.fresh_socket(ns))]
+
+    def f_migrate(self, ns):
+        rng = self.rng
+        sas = [(k, d) for k, d in self.states[ns].sas.items() if u(d.get(A["sa-reqid"]))]
+        if sas:
+            k, d = rng.choice(sas)
+            fam, old, reqid = k[2], k[3], u(d[A["sa-reqid"]])
+        else:
+            fam, old, reqid = 2, self.addr(2), rng.randint(1, 3)
+        f = [("sa-reqid", reqid), ("sa-family", fam), ("migrate-old", old), ("migrate-new", self.addr(fam))]
+        if rng.random() < 0.3:
+            f.append(("sa-encap-dport", rng.randint(1, 65535)))
+        return f
 
     def limits(self):
         rng = self.rng
