@@ -610,9 +610,9 @@ class Model:
                 v = req.value(n)
                 if v is not None and got.get(A[n]) != v:
                     raise AssertionError(f"sp-add: {n} {got.get(A[n])} != {v}")
-            d = before.diff(_without(after, sp=pid))
-            if d:
-                raise AssertionError(f"sp-add changed other entries: {d}")
+            changed = before.diff(_without(after, sp=pid))
+            if changed:
+                raise AssertionError(f"sp-add changed other entries: {changed}")
         return eff
 
     def sp_exists(self, req, st):
