@@ -934,6 +934,13 @@ fn migrate(info: &GenlInfo<'_>) -> Result {
 /// Every `doit`: dispatches on the command.
 pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
     NetState::of(info.net()).count_request();
+    if let Some(ty) = info.duplicate() {
+        return Err(info.fail(
+            EINVAL,
+            ty,
+            format_args!("{}: given more than once", name(ty)),
+        ));
+    }
     match info.cmd() {
         cmd::GET_INFO => get_info(info),
         cmd::SA_ADD => sa_add(info, false),

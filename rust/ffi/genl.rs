@@ -15,6 +15,7 @@ extern "C" {
     fn ripsec_shim_genl_info_net(info: *mut raw::genl_info) -> *mut raw::net;
     fn ripsec_shim_genl_cmd(info: *mut raw::genl_info) -> u8;
     fn ripsec_shim_genl_attr(info: *mut raw::genl_info, ty: c_int) -> *const raw::nlattr;
+    fn ripsec_shim_genl_duplicate(info: *mut raw::genl_info) -> c_int;
     fn ripsec_shim_genl_err(info: *mut raw::genl_info, ty: c_int, msg: *const c_char);
     fn ripsec_shim_dump_info(cb: *mut raw::netlink_callback) -> *mut raw::genl_info;
     fn ripsec_shim_dump_args(cb: *mut raw::netlink_callback) -> *mut c_long;
@@ -180,6 +181,13 @@ impl<'a> GenlInfo<'a> {
             ptr,
             _p: PhantomData,
         })
+    }
+
+    /// The first attribute type the request carries more than once, if any.
+    pub(crate) fn duplicate(&self) -> Option<u16> {
+        // SAFETY: `ptr` is a live `genl_info` whose `nlhdr` is the validated request.
+        let ty = unsafe { ripsec_shim_genl_duplicate(self.ptr) };
+        u16::try_from(ty).ok().filter(|&t| t != 0)
     }
 
     /// Reports a message through extack, pointing at attribute `ty` (0: none), and returns
