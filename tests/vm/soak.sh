@@ -284,10 +284,10 @@ rmmod_under_traffic() {
 # worker_churn_once: the churn worker's SAs and policies in C and D, left in place.
 worker_churn_once() {
 	local k=$KEY_GCM128
-	ip netns exec C ikeuser sa add src 10.9.0.1 dst 10.9.0.2 proto esp spi 0x31 reqid 5 mode tunnel alg aes128gcm16 key $k
-	ip netns exec C ikeuser sa add src 10.9.0.2 dst 10.9.0.1 proto esp spi 0x32 reqid 5 mode tunnel alg aes128gcm16 key $k
-	ip netns exec D ikeuser sa add src 10.9.0.1 dst 10.9.0.2 proto esp spi 0x31 reqid 5 mode tunnel alg aes128gcm16 key $k
-	ip netns exec D ikeuser sa add src 10.9.0.2 dst 10.9.0.1 proto esp spi 0x32 reqid 5 mode tunnel alg aes128gcm16 key $k
+	ip netns exec C ikeuser sa add src 10.9.0.1 dst 10.9.0.2 proto esp spi 0x3100 reqid 5 mode tunnel alg aes128gcm16 key $k
+	ip netns exec C ikeuser sa add src 10.9.0.2 dst 10.9.0.1 proto esp spi 0x3200 reqid 5 mode tunnel alg aes128gcm16 key $k
+	ip netns exec D ikeuser sa add src 10.9.0.1 dst 10.9.0.2 proto esp spi 0x3100 reqid 5 mode tunnel alg aes128gcm16 key $k
+	ip netns exec D ikeuser sa add src 10.9.0.2 dst 10.9.0.1 proto esp spi 0x3200 reqid 5 mode tunnel alg aes128gcm16 key $k
 	ip netns exec C ikeuser policy add dir out src 10.91.0.0/24 dst 10.92.0.0/24 tmpl proto esp mode tunnel reqid 5 src 10.9.0.1 dst 10.9.0.2
 	ip netns exec C ikeuser policy add dir in src 10.92.0.0/24 dst 10.91.0.0/24 tmpl proto esp mode tunnel reqid 5 src 10.9.0.2 dst 10.9.0.1
 	ip netns exec D ikeuser policy add dir out src 10.92.0.0/24 dst 10.91.0.0/24 tmpl proto esp mode tunnel reqid 5 src 10.9.0.2 dst 10.9.0.1

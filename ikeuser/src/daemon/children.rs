@@ -10,7 +10,7 @@ use ripsec_ike::engine::{describe_ts, ChildSa, LifeLimits, Mode, SaId, MAX_SELEC
 use ripsec_proto::uapi;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One installed Child SA (both directions).
 pub struct ChildRecord {
@@ -75,8 +75,22 @@ struct PolicyEntry {
     trap: bool,
 }
 
+/// How long a replaced Child SA's inbound SA outlives it: packets the peer sent on it before
+/// it switched to the new SA may still be on their way (or queued behind its crypto).
+const INBOUND_LINGER: Duration = Duration::from_secs(2);
+
+/// An inbound SA kept a little after its Child SA was replaced.
+struct Lingering {
+    until: Instant,
+    local: IpAddr,
+    proto: u8,
+    spi: u32,
+}
+
 #[derive(Default)]
 pub struct Children {
+    /// Inbound SAs of replaced Child SAs, removed once their time is up.
+    lingering: Vec<Lingering>,
     pub list: Vec<ChildRecord>,
     /// By connection and child name. A Child SA whose negotiated selectors are narrower than
     /// the trap's (or than another Child SA's) gets its own, more specific, policies.
@@ -399,6 +413,11 @@ impl Children {
 
     fn release(&mut self, k: &mut Kernel, rec: &ChildRecord) -> String {
         let _ = k.del_sa(rec.local, rec.proto, rec.inbound_spi);
+        self.release_keeping_inbound(k, rec)
+    }
+
+    /// Removes a Child SA but for its inbound SA (the caller keeps or deletes that).
+    fn release_keeping_inbound(&mut self, k: &mut Kernel, rec: &ChildRecord) -> String {
         let _ = k.del_sa(rec.peer, rec.proto, rec.outbound_spi);
         let key = (rec.conn.clone(), rec.child.clone());
         if let Some(entries) = self.policies.get_mut(&key) {
@@ -424,7 +443,8 @@ impl Children {
     }
 
     /// Removes one Child SA by its IKE SA and inbound SPI; a replacement's held-back
-    /// outbound SA goes in first, so its traffic never lacks an SA.
+    /// outbound SA goes in first, so its traffic never lacks an SA. Its inbound SA stays for
+    /// [`INBOUND_LINGER`] when a replacement exists, for the peer's packets still in flight.
     pub fn remove(&mut self, k: &mut Kernel, sa: SaId, inbound_spi: u32) -> Option<String> {
         let i = self
             .list
@@ -432,14 +452,26 @@ impl Children {
             .position(|c| c.sa == sa && c.inbound_spi == inbound_spi)?;
         let rec = self.list.swap_remove(i);
         let mut problems = Vec::new();
+        let mut replaced = false;
         for c in self
             .list
             .iter_mut()
             .filter(|c| c.conn == rec.conn && c.child == rec.child)
         {
+            replaced = true;
             problems.extend(install_pending_out(k, c));
         }
-        let mut msg = self.release(k, &rec);
+        let mut msg = if replaced {
+            self.lingering.push(Lingering {
+                until: Instant::now() + INBOUND_LINGER,
+                local: rec.local,
+                proto: rec.proto,
+                spi: rec.inbound_spi,
+            });
+            self.release_keeping_inbound(k, &rec)
+        } else {
+            self.release(k, &rec)
+        };
         for p in problems {
             msg.push_str("; ");
             msg.push_str(&p);
@@ -447,9 +479,11 @@ impl Children {
         Some(msg)
     }
 
-    /// Installs the held-back outbound SAs whose time has come; a line per failure.
+    /// Installs the held-back outbound SAs whose time has come, and removes the lingering
+    /// inbound SAs whose time is up; a line per failure.
     pub fn pending_out_due(&mut self, k: &mut Kernel) -> Vec<String> {
         let now = Instant::now();
+        self.drop_lingering(k, |l| l.until <= now);
         self.list
             .iter_mut()
             .filter(|c| c.pending_out.as_ref().is_some_and(|p| p.due <= now))
@@ -466,8 +500,19 @@ impl Children {
         gone.iter().map(|rec| self.release(k, rec)).collect()
     }
 
+    fn drop_lingering(&mut self, k: &mut Kernel, due: impl Fn(&Lingering) -> bool) {
+        let (gone, keep) = std::mem::take(&mut self.lingering)
+            .into_iter()
+            .partition(|l| due(l));
+        self.lingering = keep;
+        for l in gone {
+            let _ = k.del_sa(l.local, l.proto, l.spi);
+        }
+    }
+
     /// Removes everything, trap policies included.
     pub fn remove_all(&mut self, k: &mut Kernel) {
+        self.drop_lingering(k, |_| true);
         for rec in std::mem::take(&mut self.list) {
             self.release(k, &rec);
         }
