@@ -55,8 +55,9 @@ struct PendingOut {
 }
 
 /// How long a rekey responder keeps sending on the old Child SA when the initiator's DELETE
-/// does not come (it switches at once when it does).
-const OUTBOUND_SWITCH_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+/// does not come (it switches at once when it does). Long enough for a loaded initiator to
+/// install its inbound SA first.
+const OUTBOUND_SWITCH_AFTER: Duration = Duration::from_secs(5);
 
 /// Added to a child's reqid for its Child SAs while it has trap policies: their own policies
 /// (at [`CHILD_PRIORITY`] - 1, ahead of the trap's) then lead to them alone, and traffic
@@ -75,9 +76,10 @@ struct PolicyEntry {
     trap: bool,
 }
 
-/// How long a replaced Child SA's inbound SA outlives it: packets the peer sent on it before
-/// it switched to the new SA may still be on their way (or queued behind its crypto).
-const INBOUND_LINGER: Duration = Duration::from_secs(2);
+/// How long a replaced Child SA's inbound SA outlives it: the peer sends on it until it has
+/// handled our DELETE, and its last packets may still be on their way (strongSwan's
+/// `delete_rekeyed_delay` is 5 s too).
+const INBOUND_LINGER: Duration = Duration::from_secs(5);
 
 /// An inbound SA kept a little after its Child SA was replaced.
 struct Lingering {
