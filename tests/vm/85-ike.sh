@@ -392,10 +392,10 @@ test_ike_encap_lifecycle_with_the_daemon_as_owner() {
 	ip netns del A
 	kill -KILL "$(cat "$IKE_DIR/A.pid")"
 	wait $flood || true
-	sent=$(packets_out B)
 	ip netns exec B ping -f -c 300 -I "$B_IN" "$A_IN" >/dev/null 2>&1 &
 	flood=$!
-	wait_sending B "$sent"
+	# Nothing to wait on: with A's end of the veth gone, the flood may not reach ripsec at all.
+	sleep 0.5
 	rmmod ripsec
 	wait $flood || true
 	kill -0 "$(cat "$IKE_DIR/B.pid")" || fail "B's daemon died at rmmod: $(ike_log B | tail -3)"

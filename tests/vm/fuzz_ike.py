@@ -572,6 +572,17 @@ def check_clean(a, baseline, violations):
     return ike, nsas, npols
 
 
+def settled_state(a, seconds=15):
+    """A's state once the inbound SAs of Child SAs that rekeys replaced are gone (they linger
+    5 s for the peer's packets in flight): two SAs per Child SA."""
+    end = time.time() + seconds
+    while True:
+        st = state_of(a)
+        if st[1] == 2 * sum(n for *_, n in st[0]) or time.time() > end:
+            return st
+        time.sleep(0.5)
+
+
 def wait_settled(a, baseline, seconds):
     """Waits for rekeys in flight and expiries to finish, up to `seconds`."""
     end = time.time() + seconds
@@ -667,7 +678,7 @@ def main():
               "((conn, sent by A, version, exchange, response), count):")
         for k, n in kinds:
             print(f"  {k} {n}")
-        baseline = state_of(a)
+        baseline = settled_state(a)
         print(f"before: A's IKE SAs {baseline[0]}, {baseline[1]} SAs, {baseline[2]} policies")
         sent, duration, rss, peer = fuzz(args, a, b, sniffer, violations)
         total = sum(sent.values())
