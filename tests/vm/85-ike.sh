@@ -88,6 +88,17 @@ test_ike_child_rekey_keeps_traffic() {
 	traffic_both_ways 20000
 }
 
+test_ike_down_right_after_a_rekey_leaves_nothing() {
+	# The replaced inbound SAs linger 5 s for packets in flight, but not past their IKE SA.
+	ike_pair tunnel44
+	ikectl A up c >/dev/null || fail "up: $(ike_log A)"
+	ikectl A rekey c >/dev/null || fail "rekey: $(ike_log A)"
+	wait_for 3 'test "$(sa_count A)" = 3' || fail "A has $(sa_count A) SAs, not the new pair and the lingering inbound"
+	ikectl A down c >/dev/null || fail "down: $(ike_log A | tail -3)"
+	expect_clean A
+	wait_for 2 expect_clean B >/dev/null 2>&1 || expect_clean B
+}
+
 test_ike_soft_lifetime_rekeys() {
 	ike_pair tunnel44 rekey=3 life=60
 	ikectl A up c >/dev/null || fail "up: $(ike_log A)"

@@ -84,6 +84,7 @@ const INBOUND_LINGER: Duration = Duration::from_secs(5);
 /// An inbound SA kept a little after its Child SA was replaced.
 struct Lingering {
     until: Instant,
+    sa: SaId,
     local: IpAddr,
     proto: u8,
     spi: u32,
@@ -466,6 +467,7 @@ impl Children {
         let mut msg = if replaced {
             self.lingering.push(Lingering {
                 until: Instant::now() + INBOUND_LINGER,
+                sa: rec.sa,
                 local: rec.local,
                 proto: rec.proto,
                 spi: rec.inbound_spi,
@@ -493,8 +495,10 @@ impl Children {
             .collect()
     }
 
-    /// Removes every Child SA of an IKE SA.
+    /// Removes every Child SA of an IKE SA, and the lingering inbound SAs of those it
+    /// replaced: once the IKE SA is gone, the peer sends on none of them.
     pub fn remove_sa(&mut self, k: &mut Kernel, sa: SaId) -> Vec<String> {
+        self.drop_lingering(k, |l| l.sa == sa);
         let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.list)
             .into_iter()
             .partition(|c| c.sa == sa);
@@ -583,6 +587,9 @@ impl Children {
     pub fn move_sa(&mut self, old: SaId, new: SaId) {
         for c in self.list.iter_mut().filter(|c| c.sa == old) {
             c.sa = new;
+        }
+        for l in self.lingering.iter_mut().filter(|l| l.sa == old) {
+            l.sa = new;
         }
     }
 }
