@@ -64,6 +64,18 @@ class Reply:
         self.err, self.msg, self.msgs = err, msg, list(msgs)
 
 
+def error_of(payload, flags):
+    """(errno, extack message or None) of an NLMSG_ERROR payload."""
+    err = -struct.unpack_from("=i", payload)[0]
+    msg = None
+    if flags & NLM_F_CAPPED or err == 0:
+        tlv = payload[20:] if flags & NLM_F_CAPPED else b""
+        for t, v in parse_attrs(tlv):
+            if t == NLMSGERR_ATTR_MSG:
+                msg = v.rstrip(b"\0").decode(errors="replace")
+    return err, msg
+
+
 class Genl:
     """A generic netlink socket of one netns."""
 
@@ -98,14 +110,7 @@ class Genl:
                 if seq != self.seq:
                     continue
                 if ty == NLMSG_ERROR:
-                    err = -struct.unpack_from("=i", payload)[0]
-                    msg = None
-                    if fl & NLM_F_CAPPED or err == 0:
-                        tlv = payload[20:] if fl & NLM_F_CAPPED else b""
-                        for t, v in parse_attrs(tlv):
-                            if t == NLMSGERR_ATTR_MSG:
-                                msg = v.rstrip(b"\0").decode(errors="replace")
-                    return Reply(err, msg, msgs)
+                    return Reply(*error_of(payload, fl), msgs)
                 if ty == NLMSG_DONE:
                     err = -struct.unpack_from("=i", payload)[0] if len(payload) >= 4 else 0
                     return Reply(err, None, msgs)
@@ -113,6 +118,34 @@ class Genl:
 
     def do(self, cmd, attrs, **kw):
         return self.send(self.id, cmd, attrs, **kw)
+
+    def do_many(self, reqs):
+        """Replies to [(cmd, attrs, version, reserved)] sent in one datagram, in order."""
+        first = self.seq + 1
+        out = bytearray()
+        for cmd, attrs, version, reserved in reqs:
+            self.seq += 1
+            body = struct.pack("=BBH", cmd, version, reserved) + attrs
+            out += struct.pack("=IHHII", 16 + len(body), self.id, NLM_F_REQUEST | NLM_F_ACK, self.seq, 0) + body
+            out += b"\0" * (-len(out) % 4)
+        self.sk.send(bytes(out))
+        replies = {}
+        msgs = collections.defaultdict(list)
+        while len(replies) < len(reqs):
+            n = self.sk.recv_into(self.buf)
+            data = bytes(self.buf[:n])
+            off = 0
+            while off + 16 <= len(data):
+                n, ty, fl, seq, _ = struct.unpack_from("=IHHII", data, off)
+                payload = data[off + 16:off + n]
+                off += (n + 3) & ~3
+                if not first <= seq <= self.seq:
+                    continue
+                if ty == NLMSG_ERROR:
+                    replies[seq] = Reply(*error_of(payload, fl), msgs.pop(seq, []))
+                else:
+                    msgs[seq].append(parse_attrs(payload[4:]))
+        return [replies[s] for s in range(first, self.seq + 1)]
 
     def dump(self, cmd, attrs=b""):
         r = self.send(self.id, cmd, attrs, flags=NLM_F_REQUEST | NLM_F_DUMP)
@@ -1143,32 +1176,78 @@ class Fuzzer:
                "sp-del": 6, "sp-get": 6, "sp-flush": 1, "getspi": 5, "get-stats": 3, "get-info": 2,
                "encap-attach": 2, "migrate": 4}
 
-    def random_pass(self, count):
+    def random_request(self, ns):
+        """A random request for netns `ns`: valid for its state, or mutated once or twice."""
         cmds, weights = zip(*self.WEIGHTS.items())
+        st = self.states[ns]
+        if len(st.sas) > 48:
+            self.quiet(ns, "sa-flush")
+        if len(st.sps) > 48:
+            self.quiet(ns, "sp-flush")
+        cmd = self.rng.choices(cmds, weights)[0]
+        req = self.base(cmd, ns)
+        if self.rng.random() < 0.3 and cmd in S.dumpable:
+            req.dump = True
+        if self.rng.random() < 0.5:
+            for _ in range(self.rng.randint(1, 2)):
+                present = sorted({a[0] for a in req.attrs if 0 < a[0] <= S.max})
+                muts = request_mutations(req)
+                if present:
+                    muts += attr_mutations(req, self.rng.choice(present))
+                req = self.rng.choice(muts)
+        return req
+
+    def random_pass(self, count):
         for n in range(count):
             ns = self.rng.choice(self.ns)
-            st = self.states[ns]
-            if len(st.sas) > 48:
-                self.quiet(ns, "sa-flush")
-            if len(st.sps) > 48:
-                self.quiet(ns, "sp-flush")
-            cmd = self.rng.choices(cmds, weights)[0]
-            req = self.base(cmd, ns)
-            if self.rng.random() < 0.3 and cmd in S.dumpable:
-                req.dump = True
-            if self.rng.random() < 0.5:
-                for _ in range(self.rng.randint(1, 2)):
-                    present = sorted({a[0] for a in req.attrs if 0 < a[0] <= S.max})
-                    muts = request_mutations(req)
-                    if present:
-                        muts += attr_mutations(req, self.rng.choice(present))
-                    req = self.rng.choice(muts)
-            self.run(req, ns)
+            self.run(self.random_request(ns), ns)
             if self.traffic:
                 self.traffic.restore(self)
-            if self.args.progress and (n + 1) % self.args.progress == 0:
-                print(f"{n + 1} requests, {len(self.violations)} violations, "
-                      f"{self.stats['requests'] / (time.monotonic() - self.t0):.0f}/s", flush=True)
+            self.progress(n + 1)
+
+    def burst_pass(self, count, size):
+        """Random requests `size` at a time in one datagram, for the long campaign's rate. Each
+        gets its own reply: a rejection must carry an extack message and a reply must parse.
+        The state is read once per burst (the next burst's requests are made from it), so
+        whether a rejected request changed nothing is checked by the per-request passes."""
+        done = 0
+        stop = self.t0 + 60 * self.args.minutes if self.args.minutes else None
+        while done < count and (stop is None or time.monotonic() < stop):
+            ns = self.rng.choice(self.ns)
+            reqs = []
+            for _ in range(min(size, count - done)):
+                req = self.random_request(ns)
+                req.dump = False  # one dump at a time per socket: those go through run()
+                reqs.append(req)
+            ph = struct.pack("=I", FD_PLACEHOLDER)
+            for req in reqs:
+                req.ns = ns
+                req.attrs = [(t, struct.pack("=I", self.fresh_socket(ns)) if p == ph else p, fl, n)
+                             for t, p, fl, n in req.attrs]
+            replies = self.g[ns].do_many([(S.cmd[r.cmd], r.wire(), r.version, r.reserved) for r in reqs])
+            for req, r in zip(reqs, replies):
+                self.stats["requests"] += 1
+                self.stats["burst"] += 1
+                if r.err:
+                    self.stats["rejected"] += 1
+                    self.rejects[f"{errno.errorcode.get(r.err, r.err)}: {r.msg}"] += 1
+                    if not r.msg:
+                        self.violation(f"[{ns}] {req.cmd} ({req.what}) in a burst: rejected "
+                                       f"({os.strerror(r.err)}) without an extack message")
+                else:
+                    self.stats["accepted"] += 1
+            self.states[ns] = State(self.g[ns])
+            if self.traffic:
+                self.traffic.restore(self)
+            before = done
+            done += len(reqs)
+            if self.args.progress and done // self.args.progress != before // self.args.progress:
+                self.progress(done)
+
+    def progress(self, n):
+        if self.args.progress and n % self.args.progress == 0 or self.args.burst > 1:
+            print(f"{n} requests, {len(self.violations)} violations, "
+                  f"{self.stats['requests'] / (time.monotonic() - self.t0):.0f}/s", flush=True)
 
     def summary(self):
         secs = time.monotonic() - self.t0
@@ -1245,6 +1324,10 @@ def main():
     ap.add_argument("--traffic", action="store_true", help="ping over a ripsec SA between fz0 and fz1")
     ap.add_argument("--full", action="store_true", help="systematic pass: every length and type")
     ap.add_argument("--progress", type=int, default=0, help="print a line every N random requests")
+    ap.add_argument("--burst", type=int, default=0,
+                    help="send the --count random requests N at a time, checking each reply but the state "
+                         "once per burst (the long campaign's rate)")
+    ap.add_argument("--minutes", type=float, default=0, help="end the burst pass after this long")
     ap.add_argument("--max-violations", type=int, default=20)
     args = ap.parse_args()
     global FULL
@@ -1262,7 +1345,10 @@ def main():
             fz.traffic = Traffic(fz, names[0], names[1])
         if args.systematic:
             fz.systematic(names[-1])
-        fz.random_pass(args.count)
+        if args.burst > 1:
+            fz.burst_pass(args.count, args.burst)
+        else:
+            fz.random_pass(args.count)
     finally:
         if fz.traffic:
             fz.traffic.stop()

@@ -436,7 +436,7 @@ def in_netns(ns, make):
 class Vm:
     def __init__(self, sas):
         if not os.path.isdir("/sys/module/ripsec"):
-            sh("insmod", os.path.join(ROOT, "ripsec.ko"))
+            sh("insmod", os.environ.get("RIPSEC_KO", os.path.join(ROOT, "ripsec.ko")))
         for ns in (NS_A, NS_B):
             sh("ip", "netns", "del", ns, check=False)
             sh("ip", "netns", "add", ns)
