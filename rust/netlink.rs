@@ -931,16 +931,22 @@ fn migrate(info: &GenlInfo<'_>) -> Result {
     r.send()
 }
 
-/// Every `doit`: dispatches on the command.
-pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
-    NetState::of(info.net()).count_request();
-    if let Some(ty) = info.duplicate() {
-        return Err(info.fail(
+/// A request that names an attribute twice is refused, naming it.
+fn refuse_repeated(info: &GenlInfo<'_>) -> Result {
+    match info.duplicate() {
+        Some(ty) => Err(info.fail(
             EINVAL,
             ty,
             format_args!("{}: given more than once", name(ty)),
-        ));
+        )),
+        None => Ok(()),
     }
+}
+
+/// Every `doit`: dispatches on the command.
+pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
+    NetState::of(info.net()).count_request();
+    refuse_repeated(info)?;
     match info.cmd() {
         cmd::GET_INFO => get_info(info),
         cmd::SA_ADD => sa_add(info, false),
@@ -967,6 +973,9 @@ pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
 /// Every `dumpit` round: dumps SAs or policies, resuming from the cursor in `cb->args`.
 pub(crate) fn dump(d: &mut Dump<'_>) -> Result<c_int> {
     let info = d.info();
+    if d.cursor() == &[0; 6] {
+        refuse_repeated(&info)?;
+    }
     let command = info.cmd();
     let show_keys = flag(&info, a::SHOW_KEYS);
     let state = NetState::of(d.net());

@@ -335,23 +335,11 @@ const struct nlattr *ripsec_shim_genl_attr(struct genl_info *info, int type)
 	return info->attrs[type];
 }
 
-/*
- * The type of the first attribute that appears twice in the request, or 0. The genl core keeps
- * the last of duplicates silently; a request that names a value twice is ambiguous.
- */
-int ripsec_shim_genl_duplicate(struct genl_info *info)
+/* The request's attribute stream (after the genetlink header) and its length. */
+const u8 *ripsec_shim_genl_attrs(const struct genl_info *info, unsigned int *len)
 {
-	DECLARE_BITMAP(seen, RIPSEC_A_MAX + 1) = {};
-	const struct nlattr *nla;
-	int rem;
-
-	nlmsg_for_each_attr(nla, info->nlhdr, GENL_HDRLEN, rem) {
-		int type = nla_type(nla);
-
-		if (type > 0 && type <= RIPSEC_A_MAX && __test_and_set_bit(type, seen))
-			return type;
-	}
-	return 0;
+	*len = nlmsg_attrlen(info->nlhdr, GENL_HDRLEN);
+	return (const u8 *)nlmsg_attrdata(info->nlhdr, GENL_HDRLEN);
 }
 
 /* Copies @msg into the extack buffer and points it at attribute @type (0: none). */

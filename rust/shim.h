@@ -42,7 +42,7 @@ struct nlattr *ripsec_shim_nla_nest_start(struct sk_buff *skb, int type);
 void ripsec_shim_nla_nest_end(struct sk_buff *skb, struct nlattr *nest);
 u8 ripsec_shim_genl_cmd(struct genl_info *info);
 const struct nlattr *ripsec_shim_genl_attr(struct genl_info *info, int type);
-int ripsec_shim_genl_duplicate(struct genl_info *info);
+const u8 *ripsec_shim_genl_attrs(const struct genl_info *info, unsigned int *len);
 void ripsec_shim_genl_err(struct genl_info *info, int type, const char *msg);
 struct genl_info *ripsec_shim_dump_info(struct netlink_callback *cb);
 long *ripsec_shim_dump_args(struct netlink_callback *cb);

@@ -303,6 +303,28 @@ impl Checker<'_> {
     }
 }
 
+/// Whether the value at byte `at` is a `psk`'s: its parse errors must not quote it.
+fn value_of_psk(text: &str, at: usize) -> bool {
+    let before = text.get(..at).unwrap_or("");
+    let line = before.rsplit('\n').next().unwrap_or("");
+    let key = line.trim_end().trim_end_matches('=').trim_end();
+    key.ends_with("psk") && !key.ends_with("_psk")
+}
+
+/// `msg` with every `quoted` part replaced: toml quotes the offending value that way.
+fn hide_quoted(msg: &str) -> String {
+    let mut parts = msg.split('`');
+    let mut out = parts.next().unwrap_or("").to_string();
+    for (i, part) in parts.enumerate() {
+        out.push_str(if i % 2 == 0 {
+            "(value hidden: it is a key)"
+        } else {
+            part
+        });
+    }
+    out
+}
+
 /// Parses and validates configuration text; `path` names it in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     parse_with(path, text, &|file| std::fs::read(file))
@@ -315,11 +337,11 @@ pub fn parse_with(path: &Path, text: &str, read: ReadFile<'_>) -> Result<Config,
         let line = e.span().map_or(1, |s| {
             text.get(..s.start).map_or(0, |t| t.matches('\n').count()) + 1
         });
-        ConfigErrors(vec![format!(
-            "{}:{line}: {}",
-            path.display(),
-            e.message().trim_end()
-        )])
+        let mut msg = e.message().trim_end().to_string();
+        if e.span().is_some_and(|s| value_of_psk(text, s.start)) {
+            msg = hide_quoted(&msg);
+        }
+        ConfigErrors(vec![format!("{}:{line}: {msg}", path.display())])
     })?;
     let mut c = Checker {
         path,
@@ -1376,6 +1398,21 @@ pub fn ripsec_alg(cipher: EspCipher) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_psk_of_the_wrong_type_is_not_echoed() {
+        for (value, hidden) in [("12345678", true), ("123.5", true), ("true", true)] {
+            let text = format!("[connections.c]\nlocal_addr = \"10.0.0.1\"\nremote_addr = \"10.0.0.2\"\npsk = {value}\n");
+            let err = parse(Path::new("t.toml"), &text).unwrap_err().0.join("\n");
+            assert!(err.contains("t.toml:4:"), "{err}");
+            assert!(err.contains("expected a string"), "{err}");
+            assert_eq!(!err.contains(value), hidden, "{err}");
+        }
+        // Other keys' values are still quoted: they help find the mistake.
+        let text = "[connections.c]\nlocal_addr = 17\n";
+        let err = parse(Path::new("t.toml"), text).unwrap_err().0.join("\n");
+        assert!(err.contains("`17`"), "{err}");
+    }
     use super::*;
 
     fn check(text: &str) -> Result<Config, String> {

@@ -15,7 +15,7 @@ extern "C" {
     fn ripsec_shim_genl_info_net(info: *mut raw::genl_info) -> *mut raw::net;
     fn ripsec_shim_genl_cmd(info: *mut raw::genl_info) -> u8;
     fn ripsec_shim_genl_attr(info: *mut raw::genl_info, ty: c_int) -> *const raw::nlattr;
-    fn ripsec_shim_genl_duplicate(info: *mut raw::genl_info) -> c_int;
+    fn ripsec_shim_genl_attrs(info: *const raw::genl_info, len: *mut c_uint) -> *const u8;
     fn ripsec_shim_genl_err(info: *mut raw::genl_info, ty: c_int, msg: *const c_char);
     fn ripsec_shim_dump_info(cb: *mut raw::netlink_callback) -> *mut raw::genl_info;
     fn ripsec_shim_dump_args(cb: *mut raw::netlink_callback) -> *mut c_long;
@@ -185,9 +185,21 @@ impl<'a> GenlInfo<'a> {
 
     /// The first attribute type the request carries more than once, if any.
     pub(crate) fn duplicate(&self) -> Option<u16> {
-        // SAFETY: `ptr` is a live `genl_info` whose `nlhdr` is the validated request.
-        let ty = unsafe { ripsec_shim_genl_duplicate(self.ptr) };
-        u16::try_from(ty).ok().filter(|&t| t != 0)
+        crate::uapi::first_repeated(self.attr_stream())
+    }
+
+    /// The request's attributes as sent (after the genetlink header).
+    fn attr_stream(&self) -> &'a [u8] {
+        let mut len: c_uint = 0;
+        // SAFETY: `ptr` is a live `genl_info` whose `nlhdr` is the request; `len` is writable.
+        let data = unsafe { ripsec_shim_genl_attrs(self.ptr, &mut len) };
+        let len = usize::try_from(len).unwrap_or(0);
+        if data.is_null() || len == 0 {
+            return &[];
+        }
+        // SAFETY: the `len` bytes at `data` lie in the request, which outlives `'a`, and
+        // nothing writes to it while it is being served.
+        unsafe { core::slice::from_raw_parts(data, len) }
     }
 
     /// Reports a message through extack, pointing at attribute `ty` (0: none), and returns

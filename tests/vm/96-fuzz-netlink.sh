@@ -43,8 +43,12 @@ test_duplicated_attribute_is_rejected() {
 	ids = [("sa-spi", 0x1000), ("sa-proto", 50), ("sa-family", 2), ("sa-dst", bytes([10, 0, 0, 2]))]
 	r = g.do(f.S.cmd["sa-del"], f.Req("sa-del", ids + [("sa-spi", 0x2000)]).wire())
 	print(r.err, r.msg)
+	twice = f.Req("sa-get", [("show-keys", None), ("show-keys", None)]).wire()
+	r = g.do(f.S.cmd["sa-get"], twice, flags=f.NLM_F_REQUEST | f.NLM_F_DUMP)
+	print(r.err, r.msg, len(r.msgs))
 	X
 	)
-	expect_eq "$out" "22 sa-spi: given more than once" "sa-del with sa-spi twice"
+	expect_eq "$out" "22 sa-spi: given more than once
+22 show-keys: given more than once 0" "sa-del with sa-spi twice, then a dump with show-keys twice"
 	ikeuser sa get dst 10.0.0.2 proto esp spi 0x1000 >/dev/null || fail "the rejected sa-del removed the SA"
 }

@@ -33,7 +33,7 @@ SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../rust/prot
 # ---- netlink plumbing ----------------------------------------------------------------------
 NETLINK_GENERIC, SOL_NETLINK, NETLINK_CAP_ACK, NETLINK_EXT_ACK = 16, 270, 10, 11
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP, NLM_F_CAPPED = 1, 4, 0x300, 0x100
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP, NLM_F_CAPPED, NLM_F_ACK_TLVS = 1, 4, 0x300, 0x100, 0x200
 NLMSGERR_ATTR_MSG = 1
 NLA_F_NESTED, NLA_F_NET_BYTEORDER = 0x8000, 0x4000
 GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME = 16, 3, 1, 2
@@ -113,7 +113,8 @@ class Genl:
                     return Reply(*error_of(payload, fl), msgs)
                 if ty == NLMSG_DONE:
                     err = -struct.unpack_from("=i", payload)[0] if len(payload) >= 4 else 0
-                    return Reply(err, None, msgs)
+                    msg = dict(parse_attrs(payload[4:])).get(NLMSGERR_ATTR_MSG) if fl & NLM_F_ACK_TLVS else None
+                    return Reply(err, msg and msg.rstrip(b"\0").decode(errors="replace"), msgs)
                 msgs.append(parse_attrs(payload[4:]))
 
     def do(self, cmd, attrs, **kw):
@@ -339,8 +340,8 @@ def structural(req):
             raise Invalid(f"{name} not NUL-terminated")
         if ty == "binary" and S.maxlen[name] is not None and len(p) > S.maxlen[name]:
             raise Invalid(f"{name} too long")
-        # Dumps ignore their attributes but show-keys; only doit requests refuse duplicates.
-        if t in seen and not req.dump:
+        # Dumps ignore their attributes but show-keys, yet refuse duplicates as requests do.
+        if t in seen:
             raise Invalid(f"{name} duplicated")
         seen.add(t)
 

@@ -910,9 +910,84 @@ pub fn attr_def(id: u16) -> Option<&'static AttrDef> {
     top_set().attrs.iter().find(|d| d.id == id)
 }
 
+/// The first top-level attribute type that a request's attribute stream (what follows the
+/// genetlink header) carries twice, if any. The genl core validates the stream and keeps the
+/// last of repeated attributes silently; a request that names a value twice is ambiguous.
+/// Types above [`attr::MAX`] are the core's to judge; a malformed tail ends the walk.
+pub fn first_repeated(stream: &[u8]) -> Option<u16> {
+    let mut seen = [false; attr::MAX as usize + 1];
+    let mut rest = stream;
+    while let (Some(len), Some(ty)) = (read_u16(rest, 0), read_u16(rest, 2)) {
+        let len = usize::from(len);
+        if len < 4 {
+            return None;
+        }
+        // NLA_F_NESTED and NLA_F_NET_BYTEORDER are the top two bits.
+        let ty = ty & 0x3fff;
+        if let Some(s) = seen.get_mut(usize::from(ty)).filter(|_| ty != 0) {
+            if *s {
+                return Some(ty);
+            }
+            *s = true;
+        }
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or(&[]);
+    }
+    None
+}
+
+fn read_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::{vec, vec::Vec};
+
+    fn nla(ty: u16, payload: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(4 + payload.len()).unwrap();
+        let mut v = [len.to_ne_bytes(), ty.to_ne_bytes()].concat();
+        v.extend_from_slice(payload);
+        v.resize(v.len().next_multiple_of(4), 0);
+        v
+    }
+
+    #[test]
+    fn repeated_attributes_are_found() {
+        let spi = nla(attr::SA_SPI, &[1, 0, 0, 0]);
+        let dst = nla(attr::SA_DST, &[10, 0, 0, 1]);
+        let flag = nla(attr::SHOW_KEYS, &[]);
+        let one_byte = nla(attr::SA_MODE, &[1]);
+        assert_eq!(
+            first_repeated(&[spi.clone(), dst.clone(), one_byte.clone()].concat()),
+            None
+        );
+        assert_eq!(
+            first_repeated(&[spi.clone(), dst.clone(), spi.clone()].concat()),
+            Some(attr::SA_SPI)
+        );
+        // Padding is skipped, flags are counted, the nested bit is masked off.
+        assert_eq!(
+            first_repeated(&[one_byte.clone(), flag.clone(), flag.clone()].concat()),
+            Some(attr::SHOW_KEYS)
+        );
+        let nested = nla(attr::SA_SPI | 0x8000, &[1, 0, 0, 0]);
+        assert_eq!(
+            first_repeated(&[spi.clone(), nested].concat()),
+            Some(attr::SA_SPI)
+        );
+        // Unknown types, type 0 and a truncated tail are not this check's business.
+        let unknown = nla(attr::MAX + 1, &[0; 4]);
+        assert_eq!(first_repeated(&[unknown.clone(), unknown].concat()), None);
+        let zero = nla(0, &[0; 4]);
+        assert_eq!(first_repeated(&[zero.clone(), zero].concat()), None);
+        assert_eq!(first_repeated(&[spi.clone(), vec![8, 0]].concat()), None);
+        assert_eq!(
+            first_repeated(&[spi.clone(), vec![2, 0, 1, 0], spi.clone()].concat()),
+            None
+        );
+        assert_eq!(first_repeated(&[]), None);
+    }
 
     #[test]
     fn attribute_numbers_are_dense_and_ordered() {
