@@ -14,7 +14,7 @@ use crate::{
     spd::{Policy, Template},
     uapi::{self, attr as a, cmd},
 };
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::AtomicU64;
 use kernel::{prelude::*, sync::Arc};
 
 /// Default anti-replay window (packets).
@@ -448,7 +448,7 @@ fn put_sa(w: &mut MsgWriter, sa: &Sa, show_keys: bool) -> Result {
         w.put_u16(a::SA_ENCAP_SPORT, sport)?;
         w.put_u16(a::SA_ENCAP_DPORT, dport)?;
     }
-    w.put_u32(a::SA_PMTU, sa.pmtu.load(Ordering::Relaxed))?;
+    w.put_u32(a::SA_PMTU, sa.learnt_mtu())?;
     w.put_u64(a::SA_ADD_TIME, sa.add_time)?;
     w.put_u64(a::SA_SEQ_OUT, seq_out)?;
     w.put_u64(a::SA_REPLAY_TOP, replay_top)

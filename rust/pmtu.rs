@@ -6,7 +6,7 @@
 
 use crate::{
     ah, esp,
-    ffi::{Skb, WritableSkb},
+    ffi::{Net, Skb, WritableSkb},
     headers::{Chain, PROTO_ICMP, PROTO_ICMPV6},
     icmp_err, ip,
     net_state::NetState,
@@ -97,7 +97,7 @@ pub(crate) fn clamp_inbound(state: &NetState, skb: &mut WritableSkb, sa: &Sa, ch
 /// An ICMP "fragmentation needed" or "packet too big" for this host that quotes one of its
 /// ESP or AH packets lowers the sending SA's path MTU. The error goes on to the stack either
 /// way.
-pub(crate) fn note_icmp(state: &NetState, skb: &mut Skb, chain: &Chain) {
+pub(crate) fn note_icmp(net: Net<'_>, state: &NetState, skb: &mut Skb, chain: &Chain) {
     let v6 = chain.family == AF_INET6;
     let icmp = if v6 { PROTO_ICMPV6 } else { PROTO_ICMP };
     if chain.proto != icmp || chain.is_fragment() {
@@ -125,6 +125,6 @@ pub(crate) fn note_icmp(state: &NetState, skb: &mut Skb, chain: &Chain) {
         _ => false,
     };
     if sa.src == err.src && encap_ok {
-        sa.note_too_big(err.mtu);
+        sa.note_too_big(err.mtu, net.mtu_expires(v6));
     }
 }

@@ -56,7 +56,7 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
         return Verdict::Stolen;
     }
     if ours {
-        pmtu::note_icmp(state, &mut skb, &chain);
+        pmtu::note_icmp(net, state, &mut skb, &chain);
     }
     // ESP in UDP meets policy once decapsulated, on its way from the socket (`espinudp.rs`).
     if !forward && to_encap_socket(state, &mut skb, &chain) {

@@ -6,7 +6,7 @@
 use crate::{
     alg::{Alg, CryptoKind},
     ffi::{self, Aead, ArcXArray, Retired, Shash},
-    icmp_err,
+    icmp_err::LearntMtu,
     lifetime::{self, Lifetime, Usage},
     replay::{self, OutboundSeq, ReplayWindow, SeqOverflow},
     selector::AF_INET6,
@@ -285,8 +285,8 @@ pub(crate) struct Sa {
     /// Which of ripsec's reassembly queues take the fragments it decrypts (one per SA).
     pub(crate) frag_queue: u32,
     /// The path MTU towards the peer learnt from ICMP errors about this (outbound) SA's
-    /// packets; 0: none, the device's MTU holds.
-    pub(crate) pmtu: AtomicU32,
+    /// packets, until it expires (`icmp_err::LearntMtu`); none: the device's MTU holds.
+    pub(crate) pmtu: AtomicU64,
     /// UDP encapsulation, if any.
     pub(crate) encap: Option<Encap>,
     /// Replay window and sequence numbers. IRQ-safe: the output hook also runs in process
@@ -363,7 +363,7 @@ impl Sa {
                 counters: Counters::new(),
                 transform: p.transform,
                 frag_queue: NEXT_FRAG_QUEUE.fetch_add(1, Ordering::Relaxed) & FRAG_QUEUE_MASK,
-                pmtu: AtomicU32::new(0),
+                pmtu: AtomicU64::new(LearntMtu::NONE.bits()),
                 encap: p.encap.map(|(sport, dport)| Encap::new(sport, dport)),
                 rt <- new_spinlock_irq!(rt),
                 route: ffi::RouteCache::new(),
@@ -388,22 +388,33 @@ impl Sa {
         self.out_seq.load(Ordering::Relaxed)
     }
 
-    /// The path MTU towards the peer: the device's `dev_mtu`, or less once an ICMP error
-    /// said so (0 stays 0: no route, no limit).
+    /// The path MTU towards the peer: the device's `dev_mtu`, or less while what an ICMP
+    /// error said holds (0 stays 0: no route, no limit).
     pub(crate) fn path_mtu(&self, dev_mtu: usize) -> usize {
-        match self.pmtu.load(Ordering::Relaxed) as usize {
+        match self.learnt_mtu() as usize {
             0 => dev_mtu,
             learnt => learnt.min(dev_mtu),
         }
     }
 
-    /// An ICMP error said a hop towards the peer takes at most `mtu` bytes; returns whether
-    /// the path MTU went down.
-    pub(crate) fn note_too_big(&self, mtu: u32) -> bool {
+    /// The path MTU learnt from ICMP that holds now; 0: none.
+    pub(crate) fn learnt_mtu(&self) -> u32 {
+        let learnt = LearntMtu::from_bits(self.pmtu.load(Ordering::Relaxed));
+        if learnt == LearntMtu::NONE {
+            return 0;
+        }
+        learnt.mtu(ffi::seconds())
+    }
+
+    /// An ICMP error said a hop towards the peer takes at most `mtu` bytes, which holds for
+    /// `expires` seconds; returns whether the path MTU went down or was renewed.
+    pub(crate) fn note_too_big(&self, mtu: u32, expires: u64) -> bool {
         let v6 = self.id.family == AF_INET6;
+        let now = ffi::seconds();
         self.pmtu
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
-                icmp_err::lowered(cur, mtu, v6)
+                let r = LearntMtu::from_bits(cur).reported(mtu, v6, now, expires);
+                r.map(LearntMtu::bits)
             })
             .is_ok()
     }

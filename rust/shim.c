@@ -500,6 +500,18 @@ u64 ripsec_shim_seconds(void)
 	return ktime_get_seconds();
 }
 
+/* How long a learnt path MTU holds in @net, in seconds: net.ipv{4,6}.route.mtu_expires. */
+unsigned int ripsec_shim_mtu_expires(struct net *net, bool ipv6)
+{
+	int jiffies_ = READ_ONCE(net->ipv4.ip_rt_mtu_expires);
+
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ipv6)
+		jiffies_ = READ_ONCE(net->ipv6.sysctl.ip6_rt_mtu_expires);
+#endif
+	return max(jiffies_, 0) / HZ;
+}
+
 void ripsec_shim_memzero(void *p, size_t len)
 {
 	memzero_explicit(p, len);

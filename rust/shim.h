@@ -30,6 +30,7 @@ void ripsec_shim_pernet_unregister(void);
 void *ripsec_shim_net_state(struct net *net);
 int ripsec_shim_defrag_use(struct net *net);
 u64 ripsec_shim_net_cookie(struct net *net);
+unsigned int ripsec_shim_mtu_expires(struct net *net, bool ipv6);
 int ripsec_shim_genl_register(void);
 void ripsec_shim_genl_unregister(void);
 struct net *ripsec_shim_genl_info_net(struct genl_info *info);

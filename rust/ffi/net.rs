@@ -10,6 +10,7 @@ extern "C" {
     fn ripsec_shim_pernet_unregister();
     fn ripsec_shim_net_state(net: *mut raw::net) -> *mut c_void;
     fn ripsec_shim_net_cookie(net: *mut raw::net) -> u64;
+    fn ripsec_shim_mtu_expires(net: *mut raw::net, ipv6: bool) -> c_uint;
     fn ripsec_shim_defrag_use(net: *mut raw::net) -> c_int;
     fn ripsec_shim_hook_net(state: *const raw::nf_hook_state) -> *mut raw::net;
     fn ripsec_shim_hook_num(state: *const raw::nf_hook_state) -> u8;
@@ -81,6 +82,13 @@ impl<'a> Net<'a> {
     pub(crate) fn cookie(&self) -> u64 {
         // SAFETY: `ptr` is a live netns (type invariant).
         unsafe { ripsec_shim_net_cookie(self.ptr) }
+    }
+
+    /// How long a learnt path MTU holds, in seconds (`net.ipv4.route.mtu_expires`, or
+    /// IPv6's).
+    pub(crate) fn mtu_expires(&self, ipv6: bool) -> u64 {
+        // SAFETY: `ptr` is a live netns (type invariant).
+        u64::from(unsafe { ripsec_shim_mtu_expires(self.ptr, ipv6) })
     }
 }
 

@@ -185,11 +185,9 @@ narrow_path() {
 test_icmp_lowers_sa_pmtu_tunnel44() { narrow_path tunnel44; }
 test_icmp_lowers_sa_pmtu_tunnel66() { narrow_path tunnel66; }
 
-# Forged errors: for another SA's source, above the learnt MTU, below the minimum.
-test_icmp_errors_checked() {
-	ripsec_both aes128gcm16 tunnel44
-	inject() { # MTU QUOTED-SRC SPI: an ICMP frag-needed from B to A quoting ESP QUOTED-SRC -> B
-		ip netns exec B python3 -I -S -c '
+# inject MTU QUOTED-SRC SPI: an ICMP frag-needed from B to A quoting ESP QUOTED-SRC -> B.
+inject() {
+	ip netns exec B python3 -I -S -c '
 import socket, struct, sys
 mtu, src, spi = int(sys.argv[1]), sys.argv[2], int(sys.argv[3], 0)
 ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 1500, 1, 0x4000, 64, 50, 0, socket.inet_aton(src), socket.inet_aton("10.0.0.2"))
@@ -199,7 +197,11 @@ while c > 0xffff: c = (c & 0xffff) + (c >> 16)
 m = m[:2] + struct.pack("!H", ~c & 0xffff) + m[4:]
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
 s.sendto(m, ("10.0.0.1", 0))' "$@"
-	}
+}
+
+# Forged errors: for another SA's source, above the learnt MTU, below the minimum.
+test_icmp_errors_checked() {
+	ripsec_both aes128gcm16 tunnel44
 	inject 1400 10.0.0.3 0x1000
 	inject 1400 10.0.0.1 0x2000
 	inject 1400 10.0.0.1 0x3000
@@ -248,4 +250,16 @@ for n in (1452, 3000, 9000):
 	expect_eq "$(awk '{print $1}' "$out" | tr '\n' ' ')" "1452 3000 9000 " "datagrams B received"
 	[ "$(netstat A Ip6FragCreates)" -gt 0 ] || fail "A did not fragment the ESP: the test proves nothing"
 	expect_eq "$(drops B)" 0 "ripsec drops in B"
+}
+
+# A learnt path MTU holds for net.ipv4.route.mtu_expires seconds (as XFRM's route exceptions
+# do; 600 by default), then the device's MTU is tried again.
+test_learnt_pmtu_expires() {
+	ripsec_both aes128gcm16 tunnel44
+	ip netns exec A sysctl -qw net.ipv4.route.mtu_expires=4
+	inject 1400 10.0.0.1 0x1000
+	wait_for 10 'test "$(sa_pmtu A 0x1000)" = 1400' || fail "path MTU after a valid error: $(sa_pmtu A 0x1000)"
+	wait_for 20 'test "$(sa_pmtu A 0x1000)" = 0' || fail "the path MTU did not expire: $(sa_pmtu A 0x1000)"
+	# Full-size packets that may not be fragmented go through again.
+	ip netns exec A ping -c 2 -i 0.3 -W 2 -M "do" -s 1400 -I "$A_IN" "$B_IN" >/dev/null || fail "full-size ping after the expiry"
 }

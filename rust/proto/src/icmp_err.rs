@@ -110,9 +110,83 @@ pub fn lowered(current: u32, reported: u32, v6: bool) -> Option<u32> {
     (current == 0 || new < current).then_some(new)
 }
 
+/// A path MTU learnt from ICMP and until when (monotonic seconds), in one word so that both
+/// change together. It holds for the netns's `route.mtu_expires` seconds from the report
+/// (as XFRM's route exceptions do), then the device's MTU is tried again; a repeated report
+/// renews it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LearntMtu(u64);
+
+impl LearntMtu {
+    /// Nothing learnt.
+    pub const NONE: Self = Self(0);
+
+    /// From its bits (an atomic's value).
+    pub const fn from_bits(bits: u64) -> Self {
+        Self(bits)
+    }
+
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// The path MTU at `now` (0: none, or it expired).
+    pub fn mtu(self, now: u64) -> u32 {
+        let (mtu, until) = (self.0 as u32, (self.0 >> 32) as u32);
+        // Seconds left, read across the wrap of the 32-bit clock.
+        let left = until.wrapping_sub(now as u32) as i32;
+        if left > 0 {
+            mtu
+        } else {
+            0
+        }
+    }
+
+    /// After an error reporting `reported` at `now`, holding `expires` seconds: lowered, or
+    /// renewed when it reports the same; `None` when it stays as it is.
+    pub fn reported(self, reported: u32, v6: bool, now: u64, expires: u64) -> Option<Self> {
+        let current = self.mtu(now);
+        let min = if v6 { MIN_PMTU_V6 } else { MIN_PMTU_V4 };
+        let same = reported.max(min) == current;
+        let new = lowered(current, reported, v6).or(same.then_some(current))?;
+        let until = (now as u32).wrapping_add(expires.min(i32::MAX as u64) as u32);
+        Some(Self((u64::from(until) << 32) | u64::from(new)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_learnt_mtu_expires_and_a_repeated_report_renews_it() {
+        let e = 600;
+        let m = LearntMtu::NONE.reported(1400, false, 1000, e).unwrap();
+        assert_eq!((m.mtu(1000), m.mtu(1599), m.mtu(1600)), (1400, 1400, 0));
+        // Higher reports do not raise it; lower ones lower it; the same one renews it.
+        assert_eq!(m.reported(1450, false, 1100, e), None);
+        let lower = m.reported(1300, false, 1100, e).unwrap();
+        assert_eq!((lower.mtu(1699), lower.mtu(1700)), (1300, 0));
+        let renewed = m.reported(1400, false, 1500, e).unwrap();
+        assert_eq!(renewed.mtu(2099), 1400);
+        // Once expired, any report is learnt afresh, even a higher one.
+        assert_eq!(m.reported(1450, false, 1700, e).unwrap().mtu(1700), 1450);
+        // Floors, an expiry of 0 (gone at once) and the wrap of the 32-bit clock.
+        assert_eq!(
+            LearntMtu::NONE.reported(100, true, 5, e).unwrap().mtu(5),
+            1280
+        );
+        assert_eq!(
+            LearntMtu::NONE.reported(1400, false, 5, 0).unwrap().mtu(5),
+            0
+        );
+        let near = u64::from(u32::MAX) - 5;
+        let wrap = LearntMtu::NONE.reported(1400, false, near, e).unwrap();
+        assert_eq!((wrap.mtu(near + 10), wrap.mtu(near + 600)), (1400, 0));
+        assert_eq!(LearntMtu::from_bits(wrap.bits()), wrap);
+        assert_eq!(LearntMtu::NONE.mtu(0), 0);
+        assert_eq!(LearntMtu::NONE.mtu(12345), 0);
+    }
 
     fn v4_error(code: u8, mtu: u16, proto: u8, l4: &[u8]) -> std::vec::Vec<u8> {
         let mut m = std::vec![ICMP_DEST_UNREACH, code, 0, 0, 0, 0];
