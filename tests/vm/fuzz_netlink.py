@@ -92,11 +92,8 @@ class Genl:
             sys.exit(f"fuzz_netlink: no genetlink family {family} (is ripsec.ko loaded?)")
         self.id = struct.unpack("=H", dict(r.msgs[0])[CTRL_ATTR_FAMILY_ID])[0]
 
-    def send(self, fam, cmd, attrs, flags=NLM_F_REQUEST | NLM_F_ACK, version=1, reserved=0):
-        self.seq += 1
-        body = struct.pack("=BBH", cmd, version, reserved) + attrs
-        self.sk.send(struct.pack("=IHHII", 16 + len(body), fam, flags, self.seq, 0) + body)
-        msgs = []
+    def messages(self):
+        """(type, flags, seq, payload) of each message that arrives, datagram by datagram."""
         while True:
             # One preallocated buffer: a fresh 1 MB recv() buffer per message costs more than
             # the request itself in a TCG guest. Netlink messages here stay below 32 kB.
@@ -105,17 +102,24 @@ class Genl:
             off = 0
             while off + 16 <= len(data):
                 n, ty, fl, seq, _ = struct.unpack_from("=IHHII", data, off)
-                payload = data[off + 16:off + n]
+                yield ty, fl, seq, data[off + 16:off + n]
                 off += (n + 3) & ~3
-                if seq != self.seq:
-                    continue
-                if ty == NLMSG_ERROR:
-                    return Reply(*error_of(payload, fl), msgs)
-                if ty == NLMSG_DONE:
-                    err = -struct.unpack_from("=i", payload)[0] if len(payload) >= 4 else 0
-                    msg = dict(parse_attrs(payload[4:])).get(NLMSGERR_ATTR_MSG) if fl & NLM_F_ACK_TLVS else None
-                    return Reply(err, msg and msg.rstrip(b"\0").decode(errors="replace"), msgs)
-                msgs.append(parse_attrs(payload[4:]))
+
+    def send(self, fam, cmd, attrs, flags=NLM_F_REQUEST | NLM_F_ACK, version=1, reserved=0):
+        self.seq += 1
+        body = struct.pack("=BBH", cmd, version, reserved) + attrs
+        self.sk.send(struct.pack("=IHHII", 16 + len(body), fam, flags, self.seq, 0) + body)
+        msgs = []
+        for ty, fl, seq, payload in self.messages():
+            if seq != self.seq:
+                continue
+            if ty == NLMSG_ERROR:
+                return Reply(*error_of(payload, fl), msgs)
+            if ty == NLMSG_DONE:
+                err = -struct.unpack_from("=i", payload)[0] if len(payload) >= 4 else 0
+                msg = dict(parse_attrs(payload[4:])).get(NLMSGERR_ATTR_MSG) if fl & NLM_F_ACK_TLVS else None
+                return Reply(err, msg and msg.rstrip(b"\0").decode(errors="replace"), msgs)
+            msgs.append(parse_attrs(payload[4:]))
 
     def do(self, cmd, attrs, **kw):
         return self.send(self.id, cmd, attrs, **kw)
@@ -132,20 +136,15 @@ class Genl:
         self.sk.send(bytes(out))
         replies = {}
         msgs = collections.defaultdict(list)
-        while len(replies) < len(reqs):
-            n = self.sk.recv_into(self.buf)
-            data = bytes(self.buf[:n])
-            off = 0
-            while off + 16 <= len(data):
-                n, ty, fl, seq, _ = struct.unpack_from("=IHHII", data, off)
-                payload = data[off + 16:off + n]
-                off += (n + 3) & ~3
-                if not first <= seq <= self.seq:
-                    continue
-                if ty == NLMSG_ERROR:
-                    replies[seq] = Reply(*error_of(payload, fl), msgs.pop(seq, []))
-                else:
-                    msgs[seq].append(parse_attrs(payload[4:]))
+        for ty, fl, seq, payload in self.messages():
+            if not first <= seq <= self.seq:
+                continue
+            if ty == NLMSG_ERROR:
+                replies[seq] = Reply(*error_of(payload, fl), msgs.pop(seq, []))
+                if len(replies) == len(reqs):
+                    break
+            else:
+                msgs[seq].append(parse_attrs(payload[4:]))
         return [replies[s] for s in range(first, self.seq + 1)]
 
     def dump(self, cmd, attrs=b""):
