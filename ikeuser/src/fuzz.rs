@@ -47,7 +47,8 @@ pub fn fuzz_proposal(data: &[u8]) {
     for outcome in outcomes {
         match outcome {
             Ok(()) => assert!(
-                s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
                 "accepted a proposal with other characters: {s:?}"
             ),
             Err(e) => assert!(e.contains(&quoted), "error does not quote {quoted}: {e}"),
