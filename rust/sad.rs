@@ -407,16 +407,17 @@ impl Sa {
     }
 
     /// An ICMP error said a hop towards the peer takes at most `mtu` bytes, which holds for
-    /// `expires` seconds; returns whether the path MTU went down or was renewed.
-    pub(crate) fn note_too_big(&self, mtu: u32, expires: u64) -> bool {
+    /// `expires` seconds: the path MTU goes down, or is renewed.
+    pub(crate) fn note_too_big(&self, mtu: u32, expires: u64) {
         let v6 = self.id.family == AF_INET6;
         let now = ffi::seconds();
-        self.pmtu
+        // An `Err` is a report that changes nothing (a larger MTU while one holds).
+        let _ = self
+            .pmtu
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
                 let r = LearntMtu::from_bits(cur).reported(mtu, v6, now, expires);
                 r.map(LearntMtu::bits)
-            })
-            .is_ok()
+            });
     }
 
     /// Whether a hard limit ended the SA.

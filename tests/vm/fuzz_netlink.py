@@ -924,13 +924,9 @@ class Fuzzer:
         r = g.do(S.cmd[req.cmd], req.wire(), flags=flags, version=req.version, reserved=req.reserved)
         after = State(g)
         self.states[ns] = after
-        self.stats["requests"] += 1
         where = f"[{ns}] {req.cmd}{' dump' if req.dump else ''} ({req.what})"
+        self.count_reply(where, r)
         if r.err:
-            self.stats["rejected"] += 1
-            self.rejects[f"{errno.errorcode.get(r.err, r.err)}: {r.msg}"] += 1
-            if not r.msg:
-                self.violation(f"{where}: rejected ({os.strerror(r.err)}) without an extack message")
             d = before.diff(after)
             if d:
                 self.violation(f"{where}: rejected ({r.msg}) but the state changed: {d}")
@@ -940,7 +936,6 @@ class Fuzzer:
                 self.violation(f"{where}: rejected with {os.strerror(r.err)} ({r.msg}), "
                                f"expected {[os.strerror(e) for e in errnos]} ({why})")
         else:
-            self.stats["accepted"] += 1
             if verdict == "invalid":
                 self.violation(f"{where}: accepted, but invalid: {why}")
             else:
@@ -951,6 +946,17 @@ class Fuzzer:
                 except (KeyError, IndexError) as e:
                     self.violation(f"{where}: accepted, but the reply lacks {e}")
         return r
+
+    def count_reply(self, where, r):
+        """Counts a reply under its outcome; a rejection must say why (extack)."""
+        self.stats["requests"] += 1
+        if not r.err:
+            self.stats["accepted"] += 1
+            return
+        self.stats["rejected"] += 1
+        self.rejects[f"{errno.errorcode.get(r.err, r.err)}: {r.msg}"] += 1
+        if not r.msg:
+            self.violation(f"{where}: rejected ({os.strerror(r.err)}) without an extack message")
 
     def violation(self, text):
         self.violations.append(text)
@@ -1203,7 +1209,8 @@ class Fuzzer:
             self.run(self.random_request(ns), ns)
             if self.traffic:
                 self.traffic.restore(self)
-            self.progress(n + 1)
+            if self.args.progress and (n + 1) % self.args.progress == 0:
+                self.progress(n + 1)
 
     def burst_pass(self, count, size):
         """Random requests `size` at a time in one datagram, for the long campaign's rate. Each
@@ -1219,23 +1226,9 @@ class Fuzzer:
                 req = self.random_request(ns)
                 req.dump = False  # one dump at a time per socket: those go through run()
                 reqs.append(req)
-            ph = struct.pack("=I", FD_PLACEHOLDER)
-            for req in reqs:
-                req.ns = ns
-                req.attrs = [(t, struct.pack("=I", self.fresh_socket(ns)) if p == ph else p, fl, n)
-                             for t, p, fl, n in req.attrs]
             replies = self.g[ns].do_many([(S.cmd[r.cmd], r.wire(), r.version, r.reserved) for r in reqs])
             for req, r in zip(reqs, replies):
-                self.stats["requests"] += 1
-                self.stats["burst"] += 1
-                if r.err:
-                    self.stats["rejected"] += 1
-                    self.rejects[f"{errno.errorcode.get(r.err, r.err)}: {r.msg}"] += 1
-                    if not r.msg:
-                        self.violation(f"[{ns}] {req.cmd} ({req.what}) in a burst: rejected "
-                                       f"({os.strerror(r.err)}) without an extack message")
-                else:
-                    self.stats["accepted"] += 1
+                self.count_reply(f"[{ns}] {req.cmd} ({req.what}) in a burst", r)
             self.states[ns] = State(self.g[ns])
             if self.traffic:
                 self.traffic.restore(self)
@@ -1245,9 +1238,8 @@ class Fuzzer:
                 self.progress(done)
 
     def progress(self, n):
-        if self.args.progress and n % self.args.progress == 0 or self.args.burst > 1:
-            print(f"{n} requests, {len(self.violations)} violations, "
-                  f"{self.stats['requests'] / (time.monotonic() - self.t0):.0f}/s", flush=True)
+        print(f"{n} requests, {len(self.violations)} violations, "
+              f"{self.stats['requests'] / (time.monotonic() - self.t0):.0f}/s", flush=True)
 
     def summary(self):
         secs = time.monotonic() - self.t0

@@ -105,9 +105,13 @@ pub fn parse(icmp: &[u8], v6: bool) -> Option<TooBig> {
 /// The path MTU after an error reporting `reported`, when the path MTU was `current` (0:
 /// none learnt yet); `None` when it stays. Never below the family's minimum.
 pub fn lowered(current: u32, reported: u32, v6: bool) -> Option<u32> {
-    let min = if v6 { MIN_PMTU_V6 } else { MIN_PMTU_V4 };
-    let new = reported.max(min);
+    let new = floored(reported, v6);
     (current == 0 || new < current).then_some(new)
+}
+
+/// `reported`, raised to the family's minimum path MTU.
+fn floored(reported: u32, v6: bool) -> u32 {
+    reported.max(if v6 { MIN_PMTU_V6 } else { MIN_PMTU_V4 })
 }
 
 /// A path MTU learnt from ICMP and until when (monotonic seconds), in one word so that both
@@ -146,8 +150,7 @@ impl LearntMtu {
     /// renewed when it reports the same; `None` when it stays as it is.
     pub fn reported(self, reported: u32, v6: bool, now: u64, expires: u64) -> Option<Self> {
         let current = self.mtu(now);
-        let min = if v6 { MIN_PMTU_V6 } else { MIN_PMTU_V4 };
-        let same = reported.max(min) == current;
+        let same = floored(reported, v6) == current;
         let new = lowered(current, reported, v6).or(same.then_some(current))?;
         let until = (now as u32).wrapping_add(expires.min(i32::MAX as u64) as u32);
         Some(Self((u64::from(until) << 32) | u64::from(new)))
