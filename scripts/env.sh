@@ -51,7 +51,8 @@ ripsec_kdir() {
 }
 # Extra make flags a cached kernel was built with (LLVM=-19 for the debug kernel); the module
 # must be built with the same compiler.
-ripsec_kernel_make_flags() { cat "$1/.ripsec-make-flags" 2>/dev/null || true; }
+# (Blank lines skipped: kernels cached before build-kernel wrote an empty file have one.)
+ripsec_kernel_make_flags() { grep -v '^$' "$1/.ripsec-make-flags" 2>/dev/null || true; }
 # Where ripsec.ko for the selected kernel is built.
 ripsec_module_dir() {
 	if [ -n "${RIPSEC_KERNEL:-}" ]; then echo "$RIPSEC_ROOT/target/kmod-$RIPSEC_KERNEL"; else echo "$RIPSEC_ROOT"; fi
