@@ -12,7 +12,7 @@ use crate::{
     sad::{self, Sa, SaId, SaParams},
     selector::{PortRange, Prefix, Selector, AF_INET, AF_INET6},
     spd::{Policy, Template},
-    uapi::{self, attr as a, cmd},
+    uapi::{self, attr as a, cmd, StreamFault},
 };
 use core::sync::atomic::AtomicU64;
 use kernel::{prelude::*, sync::Arc};
@@ -931,13 +931,19 @@ fn migrate(info: &GenlInfo<'_>) -> Result {
     r.send()
 }
 
-/// A request that names an attribute twice is refused, naming it.
-fn refuse_repeated(info: &GenlInfo<'_>) -> Result {
-    match info.duplicate() {
-        Some(ty) => Err(info.fail(
+/// A request that names an attribute twice, or flags one as in network byte order, is
+/// refused, naming it.
+fn refuse_stream_faults(info: &GenlInfo<'_>) -> Result {
+    match info.stream_fault() {
+        Some(StreamFault::Repeated(ty)) => Err(info.fail(
             EINVAL,
             ty,
             format_args!("{}: given more than once", name(ty)),
+        )),
+        Some(StreamFault::NetByteOrder(ty)) => Err(info.fail(
+            EINVAL,
+            ty,
+            format_args!("{}: NLA_F_NET_BYTEORDER is not supported", name(ty)),
         )),
         None => Ok(()),
     }
@@ -946,7 +952,7 @@ fn refuse_repeated(info: &GenlInfo<'_>) -> Result {
 /// Every `doit`: dispatches on the command.
 pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
     NetState::of(info.net()).count_request();
-    refuse_repeated(info)?;
+    refuse_stream_faults(info)?;
     match info.cmd() {
         cmd::GET_INFO => get_info(info),
         cmd::SA_ADD => sa_add(info, false),
@@ -974,7 +980,7 @@ pub(crate) fn doit(info: &GenlInfo<'_>) -> Result {
 pub(crate) fn dump(d: &mut Dump<'_>) -> Result<c_int> {
     let info = d.info();
     if d.cursor() == &[0; 6] {
-        refuse_repeated(&info)?;
+        refuse_stream_faults(&info)?;
     }
     let command = info.cmd();
     let show_keys = flag(&info, a::SHOW_KEYS);

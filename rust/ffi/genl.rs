@@ -183,9 +183,9 @@ impl<'a> GenlInfo<'a> {
         })
     }
 
-    /// The first attribute type the request carries more than once, if any.
-    pub(crate) fn duplicate(&self) -> Option<u16> {
-        crate::uapi::first_repeated(self.attr_stream())
+    /// What is wrong with the request's attributes taken together, if anything.
+    pub(crate) fn stream_fault(&self) -> Option<crate::uapi::StreamFault> {
+        crate::uapi::stream_fault(self.attr_stream())
     }
 
     /// The request's attributes as sent (after the genetlink header).

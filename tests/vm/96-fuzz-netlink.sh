@@ -52,3 +52,21 @@ test_duplicated_attribute_is_rejected() {
 22 show-keys: given more than once 0" "sa-del with sa-spi twice, then a dump with show-keys twice"
 	ikeuser sa get dst 10.0.0.2 proto esp spi 0x1000 >/dev/null || fail "the rejected sa-del removed the SA"
 }
+
+test_net_byteorder_flag_is_rejected() {
+	load
+	add_sa 0x1000
+	# The core ignores NLA_F_NET_BYTEORDER; ripsec's attributes each have one byte order.
+	out=$(/usr/bin/python3 - <<-'X'
+	import sys; sys.path.insert(0, "tests/vm")
+	import fuzz_netlink as f
+	g = f.Genl()
+	req = f.Req("sa-del", [("sa-spi", 0x1000), ("sa-proto", 50), ("sa-family", 2), ("sa-dst", bytes([10, 0, 0, 2]))])
+	req.attrs[0] = (req.attrs[0][0], req.attrs[0][1], f.NLA_F_NET_BYTEORDER, None)
+	r = g.do(f.S.cmd["sa-del"], req.wire())
+	print(r.err, r.msg)
+	X
+	)
+	expect_eq "$out" "22 sa-spi: NLA_F_NET_BYTEORDER is not supported" "sa-del with sa-spi flagged as network byte order"
+	ikeuser sa get dst 10.0.0.2 proto esp spi 0x1000 >/dev/null || fail "the rejected sa-del removed the SA"
+}

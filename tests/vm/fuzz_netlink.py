@@ -330,6 +330,8 @@ def structural(req):
             raise Invalid(f"{name} not taken by {req.cmd}")
         if f & NLA_F_NESTED:
             raise Invalid(f"{name} has NLA_F_NESTED")
+        if f & NLA_F_NET_BYTEORDER:
+            raise Invalid(f"{name} has NLA_F_NET_BYTEORDER")
         ty = S.type[name]
         if ty in INT_LEN and len(p) != INT_LEN[ty]:
             raise Invalid(f"{name} length {len(p)}")
@@ -821,6 +823,7 @@ def attr_mutations(req, t):
     for what, payload in other_types() if FULL else other_types()[4:]:
         out.append(with_attr(f"as {what}", (t, payload, 0, None)))
     out.append(with_attr("NLA_F_NESTED", (t, orig[1], NLA_F_NESTED, None)))
+    out.append(with_attr("NLA_F_NET_BYTEORDER", (t, orig[1], NLA_F_NET_BYTEORDER, None)))
     out.append(with_attr("length field past the end", (t, orig[1], 0, 4 + len(orig[1]) + 64)))
     out.append(with_attr("length field 3", (t, orig[1], 0, 3)))
     return out

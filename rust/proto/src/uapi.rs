@@ -910,23 +910,37 @@ pub fn attr_def(id: u16) -> Option<&'static AttrDef> {
     top_set().attrs.iter().find(|d| d.id == id)
 }
 
-/// The first top-level attribute type that a request's attribute stream (what follows the
-/// genetlink header) carries twice, if any. The genl core validates the stream and keeps the
-/// last of repeated attributes silently; a request that names a value twice is ambiguous.
-/// Types above [`attr::MAX`] are the core's to judge; a malformed tail ends the walk.
-pub fn first_repeated(stream: &[u8]) -> Option<u16> {
+/// What is wrong with a request's attribute stream as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamFault {
+    /// The attribute is given twice. The genl core validates the stream and keeps the last of
+    /// repeated attributes silently; a request that names a value twice is ambiguous.
+    Repeated(u16),
+    /// The attribute carries `NLA_F_NET_BYTEORDER`: ripsec's attributes have one byte order
+    /// each (the spec's), which the flag would contradict, and the core does not check it.
+    NetByteOrder(u16),
+}
+
+/// `NLA_F_NET_BYTEORDER`; `NLA_F_NESTED` is the bit above it.
+const NLA_F_NET_BYTEORDER: u16 = 0x4000;
+
+/// The first fault of a request's attribute stream (what follows the genetlink header), if
+/// any. Types above [`attr::MAX`] are the core's to judge; a malformed tail ends the walk.
+pub fn stream_fault(stream: &[u8]) -> Option<StreamFault> {
     let mut seen = [false; attr::MAX as usize + 1];
     let mut rest = stream;
-    while let (Some(len), Some(ty)) = (read_u16(rest, 0), read_u16(rest, 2)) {
+    while let (Some(len), Some(raw)) = (read_u16(rest, 0), read_u16(rest, 2)) {
         let len = usize::from(len);
         if len < 4 {
             return None;
         }
-        // NLA_F_NESTED and NLA_F_NET_BYTEORDER are the top two bits.
-        let ty = ty & 0x3fff;
+        let ty = raw & 0x3fff;
         if let Some(s) = seen.get_mut(usize::from(ty)).filter(|_| ty != 0) {
+            if raw & NLA_F_NET_BYTEORDER != 0 {
+                return Some(StreamFault::NetByteOrder(ty));
+            }
             if *s {
-                return Some(ty);
+                return Some(StreamFault::Repeated(ty));
             }
             *s = true;
         }
@@ -954,6 +968,10 @@ mod tests {
 
     #[test]
     fn repeated_attributes_are_found() {
+        let first_repeated = |s: &[u8]| match stream_fault(s) {
+            Some(StreamFault::Repeated(ty)) => Some(ty),
+            _ => None,
+        };
         let spi = nla(attr::SA_SPI, &[1, 0, 0, 0]);
         let dst = nla(attr::SA_DST, &[10, 0, 0, 1]);
         let flag = nla(attr::SHOW_KEYS, &[]);
@@ -987,6 +1005,25 @@ mod tests {
             None
         );
         assert_eq!(first_repeated(&[]), None);
+    }
+
+    #[test]
+    fn net_byteorder_flag_is_refused_on_known_attributes() {
+        let spi = nla(attr::SA_SPI, &[1, 0, 0, 0]);
+        let flagged = nla(attr::SA_DST | 0x4000, &[10, 0, 0, 1]);
+        assert_eq!(
+            stream_fault(&[spi.clone(), flagged.clone()].concat()),
+            Some(StreamFault::NetByteOrder(attr::SA_DST))
+        );
+        // Before a repeat that follows it, and with the nested bit as well.
+        let both = nla(attr::SA_SPI | 0xc000, &[1, 0, 0, 0]);
+        assert_eq!(
+            stream_fault(&[both, spi.clone()].concat()),
+            Some(StreamFault::NetByteOrder(attr::SA_SPI))
+        );
+        // Unknown types are the core's.
+        let unknown = nla((attr::MAX + 1) | 0x4000, &[0; 4]);
+        assert_eq!(stream_fault(&[spi, unknown].concat()), None);
     }
 
     #[test]
