@@ -2,13 +2,15 @@
 //! Informational exchanges (RFC 2408 §4.8, RFC 2409 §5.7): one message, HASH(1) then a Delete
 //! or a notification, each with a message ID and IV of its own. Deleting an ISAKMP SA takes its
 //! Child SAs along (the daemon could no longer rekey or delete them); DPD's R-U-THERE gets its
-//! ACK (RFC 3706); INITIAL-CONTACT ends the peer's older SAs, which it has lost. Also the
-//! engine's commands that end SAs, and its status.
+//! ACK (RFC 3706); INITIAL-CONTACT ends the peer's older SAs, which it has lost. An
+//! authenticated message with a payload type we do not know is discarded (RFC 2408 §5) and,
+//! unless it is informational itself, answered with INVALID-PAYLOAD-TYPE. Also the engine's
+//! commands that end SAs, and its status.
 
 use std::time::Duration;
 
-use super::codes::{proto, ExchangeV1, NotifyV1, DOI_IPSEC};
-use super::crypt::open;
+use super::codes::{proto, ExchangeV1, NotifyV1, PayloadV1, DOI_IPSEC};
+use super::crypt::{open, Opened};
 use super::engine::{EngineV1, IsakmpSa, P1State};
 use super::keys::{hash1, message_iv};
 use super::message::{BodyV1, MessageV1};
@@ -65,6 +67,12 @@ impl EngineV1 {
         }
         sa.last_heard = now;
         self.proven(sa);
+        if let Some(kind) = unknown_payload(&o.payloads) {
+            // No INVALID-PAYLOAD-TYPE: two implementations could answer each other forever.
+            let why = format!("{}; discarded, not answered", carries_unknown(kind));
+            self.warn(sa, ExchangeV1::INFORMATIONAL, m.message_id, why);
+            return Ok(());
+        }
         for p in &o.payloads {
             match p {
                 PayloadBodyV1::Delete(d) => self.peer_deleted(sa, d),
@@ -128,14 +136,36 @@ impl EngineV1 {
 
     /// An R-U-THERE with sequence number `seq`, sealed in a new informational exchange.
     pub(super) fn r_u_there(&mut self, sa: &mut IsakmpSa, seq: u32) -> Option<Vec<u8>> {
-        let n = PayloadBodyV1::Notify(NotifyPayloadV1 {
-            doi: DOI_IPSEC,
-            protocol: proto::ISAKMP,
-            notify: NotifyV1::R_U_THERE,
-            spi: [sa.cookie_i, sa.cookie_r].concat(),
-            data: seq.to_be_bytes().to_vec(),
-        });
+        let n = isakmp_notify(sa, NotifyV1::R_U_THERE, seq.to_be_bytes().to_vec());
         self.seal_informational(sa, vec![n])
+    }
+
+    /// Refuses an authenticated Quick Mode message that carries a payload type we do not
+    /// know: INVALID-PAYLOAD-TYPE naming it, in an informational exchange. `Err` says why
+    /// the message was discarded; the SA stays.
+    pub(super) fn refuse_unknown(
+        &mut self,
+        now: Duration,
+        sa: &mut IsakmpSa,
+        o: &Opened,
+    ) -> Result<(), String> {
+        let Some(kind) = unknown_payload(&o.payloads) else {
+            return Ok(());
+        };
+        let n = isakmp_notify(sa, NotifyV1::INVALID_PAYLOAD_TYPE, vec![kind.0]);
+        self.send_informational(now, sa, vec![n]);
+        Err(format!(
+            "{}; discarded and answered with INVALID-PAYLOAD-TYPE",
+            carries_unknown(kind)
+        ))
+    }
+
+    /// Tells the operator about a message of the peer's that did not go through.
+    pub(super) fn warn(&mut self, sa: &IsakmpSa, exchange: ExchangeV1, id: u32, why: String) {
+        self.outputs.push_back(Output::Warning {
+            sa: sa.id,
+            message: format!("IKEv1 {} {id:#x} with {}: {why}", exchange.name(), sa.peer),
+        });
     }
 
     /// HASH(1) and `payloads` sealed in a new informational exchange.
@@ -312,15 +342,35 @@ impl EngineV1 {
     }
 }
 
-/// An INITIAL-CONTACT notify for `sa` (RFC 2407 §4.6.3.3), its SPI both cookies.
-pub(super) fn initial_contact(sa: &IsakmpSa) -> PayloadBodyV1 {
+/// A notify about the ISAKMP SA `sa` itself, its SPI both cookies.
+fn isakmp_notify(sa: &IsakmpSa, notify: NotifyV1, data: Vec<u8>) -> PayloadBodyV1 {
     PayloadBodyV1::Notify(NotifyPayloadV1 {
         doi: DOI_IPSEC,
         protocol: proto::ISAKMP,
-        notify: NotifyV1::INITIAL_CONTACT,
+        notify,
         spi: [sa.cookie_i, sa.cookie_r].concat(),
-        data: Vec::new(),
+        data,
     })
+}
+
+/// An INITIAL-CONTACT notify for `sa` (RFC 2407 §4.6.3.3).
+pub(super) fn initial_contact(sa: &IsakmpSa) -> PayloadBodyV1 {
+    isakmp_notify(sa, NotifyV1::INITIAL_CONTACT, Vec::new())
+}
+
+/// The first payload of a type we do not know: RFC 2408 §5 discards its whole message.
+pub(super) fn unknown_payload(payloads: &[PayloadBodyV1]) -> Option<PayloadV1> {
+    payloads.iter().find_map(|p| match p {
+        PayloadBodyV1::Unknown(kind, _) => Some(*kind),
+        _ => None,
+    })
+}
+
+fn carries_unknown(kind: PayloadV1) -> String {
+    format!(
+        "the message carries {}, a payload type we do not know",
+        kind.name()
+    )
 }
 
 pub(super) fn is_initial_contact(p: &PayloadBodyV1) -> bool {

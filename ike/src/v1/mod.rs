@@ -9,7 +9,7 @@
 //! IVs), `auth.rs` (PSK or certificates), `nat_t.rs` (RFC 3947); then the engine: its state in
 //! `engine.rs`, `phase1.rs` (what both phase 1 modes share), and one file per exchange:
 //! `main_mode.rs`, `aggressive_mode.rs`, `quick_mode.rs` (with `quick_payloads.rs`),
-//! `informational.rs`.
+//! `informational.rs`. `tests.rs` forges messages with the keys of two engines' ISAKMP SA.
 
 mod aggressive_mode;
 mod auth;
@@ -28,6 +28,8 @@ mod phase1;
 mod quick_mode;
 mod quick_payloads;
 mod suite;
+#[cfg(test)]
+mod tests;
 
 pub use engine::{ConfigV1, EngineV1};
 

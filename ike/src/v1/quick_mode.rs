@@ -17,6 +17,7 @@ use super::codes::{proto, ExchangeV1, DOI_IPSEC};
 use super::crypt::{open, seal, Opened};
 use super::engine::{ChildRecord, EngineV1, IsakmpSa, QuickExchange, NONCE_LEN};
 use super::ids::{host_selector, selector_payload};
+use super::informational::unknown_payload;
 use super::keys::{hash1, hash2, hash3, message_iv};
 use super::message::{encode_chain, BodyV1, MessageV1};
 use super::nat_t;
@@ -262,7 +263,8 @@ impl EngineV1 {
             }
             None => {
                 let r = self.quick_request(now, sa, m.message_id, &opened);
-                if r.is_err() {
+                // An unknown payload got INVALID-PAYLOAD-TYPE, or nothing when unauthenticated.
+                if r.is_err() && unknown_payload(&opened.payloads).is_none() {
                     self.refuse_quick(now, sa, &opened);
                 }
                 sa.first_time(m.message_id);
@@ -277,13 +279,7 @@ impl EngineV1 {
             }
         };
         if let Err(why) = result {
-            self.outputs.push_back(Output::Warning {
-                sa: sa.id,
-                message: format!(
-                    "IKEv1 Quick Mode {:#x} with {}: {why}",
-                    m.message_id, sa.peer
-                ),
-            });
+            self.warn(sa, ExchangeV1::QUICK, m.message_id, why);
         }
     }
 
@@ -360,6 +356,7 @@ impl EngineV1 {
         let want = hash1(prf, &Secret::new(a), message_id, rest).map_err(|e| e.to_string())?;
         check_hash(o, &want, 1)?;
         self.proven(sa);
+        self.refuse_unknown(now, sa, o)?;
         let offer = find!(o.payloads, Sa).ok_or("no SA payload")?;
         let ni = find!(o.payloads, Nonce).ok_or("no nonce")?.clone();
         let (ids_i, ids_r) = peer_ids(sa, &o.payloads)?;
@@ -455,6 +452,7 @@ impl EngineV1 {
             hash2(prf, &a, q.message_id, &q.ni, after_hash(o)?).map_err(|e| e.to_string())?;
         check_hash(o, &want, 2)?;
         self.proven(sa);
+        self.refuse_unknown(now, sa, o)?;
         let cfg = sa
             .config
             .config
@@ -544,6 +542,7 @@ impl EngineV1 {
         let want = hash3(prf, &a, q.message_id, &q.ni, &q.nr).map_err(|e| e.to_string())?;
         check_hash(o, &want, 3)?;
         self.proven(sa);
+        self.refuse_unknown(now, sa, o)?;
         if let Some(mut child) = q.pending {
             // The peer may have moved (a NAT rebinding) since message 1.
             (child.peer, child.encap) = (sa.peer, udp_ports(sa));
