@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import os
 import random
+import re
 import select
 import socket
 import struct
@@ -507,6 +508,27 @@ class Vm:
                     got.append(int(data[2:].split(b".")[0]))
         return got
 
+    def stack(self):
+        """The kernel's own drop counters in NS_A (IP, IPv6, UDP, reassembly, the veth's rx
+        drops): where a packet went that the stack dropped before ripsec saw it."""
+        text = sh("ip", "netns", "exec", NS_A, "sh", "-c",
+                  "cat /proc/net/snmp /proc/net/snmp6 /proc/net/netstat; "
+                  "echo fa0 rx_dropped $(cat /sys/class/net/fa0/statistics/rx_dropped)")
+        out, names = {}, None
+        for line in text.splitlines():
+            words = line.split()
+            if len(words) == 2 and words[1].isdigit():  # snmp6: "Ip6InDiscards 0"
+                out[words[0]] = int(words[1])
+            elif len(words) == 3 and words[0] == "fa0":
+                out["fa0_rx_dropped"] = int(words[2])
+            elif words and words[0].endswith(":"):  # snmp, netstat: a names line, then values
+                if names and names[0] == words[0] and all(w.lstrip("-").isdigit() for w in words[1:]):
+                    out.update({names[0][:-1] + n: int(v) for n, v in zip(names[1:], words[1:])})
+                    names = None
+                else:
+                    names = words
+        return {k: v for k, v in out.items() if STACK_DROP.search(k)}
+
     def settle(self):
         """Counters once the packets sent are processed (they are, when two reads agree)."""
         last = self.counters.stats()
@@ -522,10 +544,16 @@ def open_mac(ns, dev):
     return sh("ip", "netns", "exec", ns, "cat", f"/sys/class/net/{dev}/address").strip()
 
 
+# The kernel's counters of packets it dropped or could not deliver.
+STACK_DROP = re.compile(r"Err|Fail|Discard|Drop|Timeout|Unknown|Trunc|NoPorts|dropped|Prune|Overflow")
+
+
 class Checker:
     def __init__(self, vm):
         self.vm = vm
         self.before = vm.settle()
+        self.stack_before = vm.stack()
+        self.stack_total = {}
         self.sent = 0
         self.frames = 0
         self.violations = []
@@ -541,6 +569,12 @@ class Checker:
         got = vm.received()
         delta = {k: after.get(k, 0) - self.before.get(k, 0) for k in after}
         self.before = after
+        stack = vm.stack()
+        stack_delta = {k: v - self.stack_before.get(k, 0) for k, v in stack.items()
+                       if v != self.stack_before.get(k, 0)}
+        self.stack_before = stack
+        for k, v in stack_delta.items():
+            self.stack_total[k] = self.stack_total.get(k, 0) + v
         want = {}
         anydrop = 0
         for p in pkts:
@@ -578,6 +612,8 @@ class Checker:
                 kind = f"{p.what} x{len(p.frames)}" if len(p.frames) > 1 else p.what
                 kinds[kind] = kinds.get(kind, 0) + 1
             problems.append("batch: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+            problems.append("kernel drop counters: " +
+                            (", ".join(f"{k} +{v}" for k, v in sorted(stack_delta.items())) or "unchanged"))
             self.violations.append(f"{name}: " + "; ".join(problems))
             print(f"VIOLATION {name}: " + "; ".join(problems), flush=True)
         return not problems
@@ -633,6 +669,7 @@ def main():
     print(f"summary: seed {args.seed}, {check.sent} packets ({check.frames} frames) in {elapsed:.0f} s, "
           f"{len(check.violations)} violations")
     print("drops: " + " ".join(f"{k}={v}" for k, v in sorted(check.by_reason.items())))
+    print("kernel drop counters: " + (" ".join(f"{k}={v}" for k, v in sorted(check.stack_total.items())) or "unchanged"))
     if not args.keep:
         vm.close()
     sys.exit(1 if check.violations else 0)

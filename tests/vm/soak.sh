@@ -70,7 +70,10 @@ setup_ike() {
 	soak_child "$SOAK/A.toml" A net3 2 $CHILD_REKEY_A
 	soak_child "$SOAK/B.toml" B net2 1 $CHILD_REKEY_B
 	soak_child "$SOAK/B.toml" B net3 2 $CHILD_REKEY_B
+	# Log lines count seconds from each daemon's start; the report sets lost datagrams against them.
+	date +%s.%N >"$SOAK/A.start"
 	ikeuser_start A "$SOAK/A.toml"
+	date +%s.%N >"$SOAK/B.start"
 	ikeuser_start B "$SOAK/B.toml"
 	ikectl A up c >/dev/null || fail "up: $(ike_log A | tail -5)"
 	wait_for 20 'test "$(sa_count A)" = 6' || fail "A has $(sa_count A) SAs, want 6: $(ike_log A | tail -5)"
@@ -316,7 +319,7 @@ soak_cleanup() {
 	# The counts and logs stay on the host, in the shared repo tree.
 	rm -rf target/vm-logs/soak-last
 	mkdir -p target/vm-logs/soak-last
-	cp -r "$SOAK"/*.log "$SOAK"/*.json "$SOAK"/*.counts "$SOAK"/*.errors "$SOAK"/*.out target/vm-logs/soak-last/ 2>/dev/null || true
+	cp -r "$SOAK"/*.log "$SOAK"/*.start "$SOAK"/*.json "$SOAK"/*.counts "$SOAK"/*.errors "$SOAK"/*.out target/vm-logs/soak-last/ 2>/dev/null || true
 }
 
 main() {
@@ -344,6 +347,8 @@ main() {
 	# Everything still up after the churn: the SAs of the three children (the old ones of a
 	# rekey in progress may still be there too).
 	[ "$(sa_count A)" -ge 6 ] || fail "A has $(sa_count A) SAs after the soak"
+	local ns
+	for ns in A B; do ip netns exec $ns ikeuser stats --json >"$SOAK/stats-$ns.json" || true; done
 	say "report"
 	python3 tests/vm/soak_report.py "$SOAK" "$DURATION" "$CHILDREN" "$CHILD_REKEY_A" "$IKE_REKEY_A" ||
 		fail "the soak's checks failed (report above)"

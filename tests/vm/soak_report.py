@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+import time
 
 
 def load_json(path):
@@ -28,8 +29,54 @@ def polled_status(path):
         out.append(obj)
 
 
+def log_times(d, ns):
+    """(Unix time, line) of the daemon log lines of NS that concern rekeys and SAs."""
+    start = f"{d}/{ns}.start"
+    if not os.path.exists(start) or not os.path.exists(f"{d}/{ns}.log"):
+        return []
+    t0 = float(open(start).read())
+    out = []
+    for line in open(f"{d}/{ns}.log"):
+        m = re.match(r"\[\s*([0-9.]+)\]\s*(.*)", line)
+        if m and re.search(r"rekey|install|delet|replac|switch|collision", m.group(2), re.I):
+            out.append((t0 + float(m.group(1)), f"{ns}: {m.group(2)}"))
+    return out
+
+
+def clock(t):
+    return time.strftime("%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}"
+
+
+def show_gaps(name, tx, rx, logs):
+    """Prints where the datagrams of flow NAME went missing, with the daemon log lines of the
+    two seconds around each gap."""
+    gaps = list(rx.get("gaps", []))
+    if rx["max_seq"] + 1 < tx["sent"]:
+        gaps.append({"first": rx["max_seq"] + 1, "last": tx["sent"] - 1, "after": None, "before": None})
+    for g in gaps:
+        around = g["after"] or g["before"]
+        when = clock(around) if around else "at the end"
+        print(f"  {name}: lost {g['first']}..{g['last']} ({g['last'] - g['first'] + 1}), sent around {when}")
+        if around:
+            for t, line in logs:
+                if abs(t - around) <= 2:
+                    print(f"      {clock(t)} {line}")
+
+
+def drop_counters(d):
+    """Prints the ripsec drop counters of A and B that are not zero."""
+    for ns in "AB":
+        path = f"{d}/stats-{ns}.json"
+        if not os.path.exists(path):
+            continue
+        counters = load_json(path).get("counters", {})
+        drops = {k: v for k, v in counters.items() if k.startswith("drop") and v}
+        print(f"ripsec drops in {ns}: " + (", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "none"))
+
+
 def flows(d, problems):
     n = 0
+    logs = sorted(log_times(d, "A") + log_times(d, "B"))
     total = {"sent": 0, "lost": 0, "reordered": 0}
     print("flow        sent  received  lost  reordered  dup  refused")
     while os.path.exists(f"{d}/flow{n}-A.json"):
@@ -43,6 +90,8 @@ def flows(d, problems):
             total["sent"] += tx["sent"]
             total["lost"] += lost + tx["send_errors"]
             total["reordered"] += rx["reordered"]
+            if lost:
+                show_gaps(name, tx, rx, logs)
             if lost or tx["send_errors"] or rx["dup"] or rx["bad"]:
                 problems.append(f"flow {name}: {lost} lost, {tx['send_errors']} refused, "
                                 f"{rx['dup']} duplicated, {rx['bad']} malformed")
@@ -54,6 +103,7 @@ def flows(d, problems):
     if n == 0:
         problems.append("no flow results")
     print(f"total: {total['sent']} datagrams, {total['lost']} lost, {total['reordered']} reordered")
+    drop_counters(d)
 
 
 def rekeys(d, duration, children, child_rekey, ike_rekey, problems):

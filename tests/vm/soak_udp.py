@@ -5,8 +5,11 @@ the peer's datagrams it receives, so loss, duplicates and reordering are counted
 Run one in each netns of a pair (each sends and receives). Sending starts once the peer's
 socket is bound (--ready/--peer-ready files), so no datagram finds a closed port. SIGTERM stops
 sending (--done file); receiving goes on until the peer is done too and --drain seconds more
-have passed, then a JSON line with the counts is written to --out: sent, send_errors (refused by the stack), received (distinct sequence numbers), dup, reordered (arrived
-after a higher number), max_seq (highest received, -1 for none).
+have passed, then a JSON line with the counts is written to --out: sent, send_errors (refused
+by the stack), received (distinct sequence numbers), dup, reordered (arrived after a higher
+number), max_seq (highest received, -1 for none), and gaps: the first missing ranges below
+max_seq, each with the send times (Unix seconds) of the datagrams around it, to be set against
+the rekeys in the daemons' logs.
 """
 import argparse
 import json
@@ -18,7 +21,9 @@ import struct
 import time
 
 MAGIC = b"RSQK"
-HEADER = struct.Struct("!4sQ")
+HEADER = struct.Struct("!4sQd")
+# Missing ranges reported, at most.
+MAX_GAPS = 20
 
 
 def parse():
@@ -41,7 +46,7 @@ def parse():
 class Counts:
     def __init__(self):
         self.sent = 0
-        self.seen = set()
+        self.seen = {}  # sequence number -> its send time
         self.dup = 0
         self.reordered = 0
         self.max_seq = -1
@@ -53,14 +58,14 @@ class Counts:
         if len(data) < HEADER.size:
             self.bad += 1
             return
-        magic, seq = HEADER.unpack_from(data)
+        magic, seq, sent_at = HEADER.unpack_from(data)
         if magic != MAGIC:
             self.bad += 1
             return
         if seq in self.seen:
             self.dup += 1
             return
-        self.seen.add(seq)
+        self.seen[seq] = sent_at
         if seq < self.max_seq:
             self.reordered += 1
         self.max_seq = max(self.max_seq, seq)
@@ -75,7 +80,23 @@ class Counts:
             "bad": self.bad,
             "send_errors": self.send_errors,
             "peer_not_done": self.peer_not_done,
+            "gaps": self.gaps(),
         }
+
+    def gaps(self):
+        """Up to MAX_GAPS missing ranges below max_seq: first, last, and the send times of the
+        datagrams received just before and just after."""
+        out, seq = [], 0
+        while seq < self.max_seq and len(out) < MAX_GAPS:
+            if seq in self.seen:
+                seq += 1
+                continue
+            first = seq
+            while seq not in self.seen:
+                seq += 1
+            out.append({"first": first, "last": seq - 1, "after": self.seen.get(first - 1),
+                        "before": self.seen[seq]})
+        return out
 
 
 def receive(sel, s, c, timeout):
@@ -124,7 +145,7 @@ def main():
             continue
         if now >= next_send:
             try:
-                s.sendto(HEADER.pack(MAGIC, c.sent) + pad, (args.peer, args.peer_port))
+                s.sendto(HEADER.pack(MAGIC, c.sent, time.time()) + pad, (args.peer, args.peer_port))
                 c.sent += 1
             except OSError:
                 # Refused by the stack (e.g. an SA missing for a moment): a loss of its own.
