@@ -639,6 +639,9 @@ def fuzz(args, a, b, sniffer, violations):
                     violations.add(f"the daemon in {d.ns} exited: {d.tail()}")
             if not a.alive() or (violations.items and not args.keep_going):
                 break
+            if args.minutes and time.time() - t0 > 60 * args.minutes:
+                print(f"fuzz: stopped after {args.minutes} minutes", flush=True)
+                break
             print(f"fuzz: {n + 1} sent, {time.time() - t0:.0f} s, A's RSS {rss[-1]} KiB, "
                   f"peer {peer.counts}", flush=True)
     duration = time.time() - t0
@@ -659,6 +662,7 @@ def main():
     ap.add_argument("--count", type=int, default=5000)
     ap.add_argument("--pause", type=float, default=0.05, help="seconds after every 200 datagrams")
     ap.add_argument("--keep-going", action="store_true", help="do not stop at the first violation")
+    ap.add_argument("--minutes", type=float, default=0, help="stop sending after this long (checked every 2000)")
     args = ap.parse_args()
     violations = Violations(args.keep_going)
     d = tempfile.mkdtemp(prefix="ikefuzz.")
