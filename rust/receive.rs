@@ -39,6 +39,10 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
     if !guarded && !ours {
         return Verdict::Accept(skb);
     }
+    // Every packet ripsec decrypts comes by again, checked against policy already.
+    if skb.decrypted(&state.marker) && plainly_delivered(&mut skb) {
+        return Verdict::Accept(skb);
+    }
     let chain = match packet::chain(&mut skb) {
         Ok(c) => c,
         Err(reason) if guarded => {
@@ -72,6 +76,22 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
             count_drop(state, None, reason);
             Verdict::Drop(skb)
         }
+    }
+}
+
+/// Whether a decrypted packet needs no more from this hook, seen without walking its headers:
+/// IPv4 (ripsec reassembled it) that is neither ESP nor AH to open again nor ICMP that may
+/// carry news of a path MTU. Anything else takes the long way.
+fn plainly_delivered(skb: &mut Skb) -> bool {
+    let Ok(head) = skb.head(ip::IPV4_HDR_LEN) else {
+        return false;
+    };
+    match head {
+        [0x45..=0x4f, _, _, _, _, _, _, _, _, proto, ..] => !matches!(
+            *proto,
+            uapi::PROTO_ESP | uapi::PROTO_AH | headers::PROTO_ICMP
+        ),
+        _ => false,
     }
 }
 

@@ -39,6 +39,14 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     if spd.is_empty(uapi::DIR_OUT) {
         return Verdict::Accept(skb);
     }
+    // What an IPsec transform (ours or XFRM's) just made is not protected again; asked before
+    // the header chain is walked, since every packet ripsec sends comes by twice.
+    let v6 = skb
+        .head(1)
+        .is_ok_and(|h| h.first().is_some_and(|b| b >> 4 == 6));
+    if skb.transformed(v6) {
+        return Verdict::Accept(skb);
+    }
     let chain = match packet::chain(&mut skb) {
         Ok(c) => c,
         Err(reason) => {
@@ -46,10 +54,6 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
             return Verdict::Drop(skb);
         }
     };
-    // What an IPsec transform (ours or XFRM's) just made is not protected again.
-    if skb.transformed(chain.family == AF_INET6) {
-        return Verdict::Accept(skb);
-    }
     let flow = chain.flow();
     let policy = match spd.decide(uapi::DIR_OUT, &flow, chain.known) {
         Decision::Matched(p) if !chain.is_fragment() || p.action == uapi::ACTION_BYPASS => p,
@@ -101,11 +105,11 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
         };
         drop(skb);
         for seg in segs {
-            out.send(seg);
+            out.send(seg, None);
         }
         return Verdict::Stolen;
     }
-    out.send(skb);
+    out.send(skb, Some(chain));
     Verdict::Stolen
 }
 
@@ -137,25 +141,26 @@ struct Layout {
 }
 
 impl Outbound<'_> {
-    /// Encapsulates and sends one packet; on failure counts the reason and frees it.
-    fn send(&self, skb: Skb) {
+    /// Encapsulates and sends one packet (whose header chain the hook may have walked
+    /// already); on failure counts the reason and frees it.
+    fn send(&self, skb: Skb, chain: Option<Chain>) {
         // From the sequence number to the wire, nothing else on this CPU may send on the SA
         // (a softirq would overtake this packet, and the peer's replay window drop it); the
         // per-CPU crypto request room needs bottom halves off too.
         let _bh = ffi::BottomHalvesOff::new();
-        if let Err(reason) = self.encapsulate(skb) {
+        if let Err(reason) = self.encapsulate(skb, chain) {
             count_drop(self.state, Some(self.sa), reason);
         }
     }
 
-    fn encapsulate(&self, skb: Skb) -> Result<(), DropReason> {
+    fn encapsulate(&self, skb: Skb, chain: Option<Chain>) -> Result<(), DropReason> {
         let sa = self.sa;
         if sa.expired() {
             return Err(DropReason::Expired);
         }
         let mut skb = skb.into_writable().map_err(|_| DropReason::NoMem)?;
         skb.finish_checksum().map_err(|_| DropReason::NoMem)?;
-        let layout = self.layout(&mut skb)?;
+        let layout = self.layout(&mut skb, chain)?;
         let inner_len = layout.chain.total_len;
         let outer_tos = ip::outer_tos(ip::tos(skb.data()));
         let max_packet = self.check_mtu(&mut skb, &layout)?;
@@ -190,8 +195,12 @@ impl Outbound<'_> {
             .map_err(|_| DropReason::NoRoute)
     }
 
-    fn layout(&self, skb: &mut WritableSkb) -> Result<Layout, DropReason> {
-        let chain = headers::walk_all(skb.data()).map_err(|_| DropReason::Malformed)?;
+    fn layout(&self, skb: &mut WritableSkb, chain: Option<Chain>) -> Result<Layout, DropReason> {
+        // Making the packet writable moved no byte: a chain walked before still holds.
+        let chain = match chain {
+            Some(c) => c,
+            None => headers::walk_all(skb.data()).map_err(|_| DropReason::Malformed)?,
+        };
         skb.trim(chain.total_len)
             .map_err(|_| DropReason::Malformed)?;
         let tunnel = self.tmpl.mode == uapi::MODE_TUNNEL;

@@ -97,6 +97,13 @@ fn family_bits(family: u8) -> Option<u8> {
     }
 }
 
+/// The bits of a 128-bit address (network order) that lie inside a `len`-bit prefix.
+fn prefix_mask(len: u8) -> u128 {
+    u128::MAX
+        .checked_shl(128u32.saturating_sub(u32::from(len)))
+        .unwrap_or(0)
+}
+
 /// Mask of the bits of byte `i` that lie inside a `len`-bit prefix.
 fn byte_mask(i: usize, len: u8) -> u8 {
     let start = i.saturating_mul(8);
@@ -141,11 +148,8 @@ impl Prefix {
         if self.len > bits {
             return false;
         }
-        self.addr
-            .iter()
-            .zip(addr.iter())
-            .enumerate()
-            .all(|(i, (p, a))| (p ^ a) & byte_mask(i, self.len) == 0)
+        let diff = u128::from_be_bytes(self.addr) ^ u128::from_be_bytes(*addr);
+        diff & prefix_mask(self.len) == 0
     }
 
     /// This prefix with the bits past its length cleared.
