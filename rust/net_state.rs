@@ -8,7 +8,7 @@ use crate::{
 };
 use core::{
     pin::Pin,
-    sync::atomic::{AtomicU16, AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering},
 };
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
@@ -54,6 +54,8 @@ pub(crate) struct NetState {
     pub(crate) marker: Marker,
     /// The local ports of [`Config::encap`] (0: a free slot), read lock-free by LOCAL_IN.
     pub(crate) encap_ports: [AtomicU16; MAX_ENCAP_SOCKETS],
+    /// Netfilter's defragmentation is on (from the first SA or policy until the netns goes).
+    defragmenting: AtomicBool,
 }
 
 impl NetState {
@@ -74,6 +76,18 @@ impl NetState {
     /// Counts one served request.
     pub(crate) fn count_request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Turns netfilter's defragmentation on in `net`, this state's netns, for good.
+    pub(crate) fn use_defrag(&self, net: Net<'_>) -> Result {
+        net.use_defrag()?;
+        self.defragmenting.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether netfilter's defragmentation is on.
+    pub(crate) fn defragmenting(&self) -> bool {
+        self.defragmenting.load(Ordering::Relaxed)
     }
 
     /// Requests served so far, including the current one.
@@ -104,6 +118,7 @@ pub(crate) fn new_state(net: &NetInit<'_>) -> Result<Pin<KBox<NetState>>> {
             work,
             marker,
             encap_ports: [const { AtomicU16::new(0) }; MAX_ENCAP_SOCKETS],
+            defragmenting: AtomicBool::new(false),
         }? Error),
         GFP_KERNEL,
     )

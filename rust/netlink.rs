@@ -396,7 +396,7 @@ fn sa_add(info: &GenlInfo<'_>, update: bool) -> Result {
         add_time: ffi::seconds(),
     })?;
     let mut cfg = state.config.lock();
-    info.net().use_defrag()?;
+    state.use_defrag(info.net())?;
     match state.sad.insert(sa) {
         Err(e) if e == EEXIST => Err(info.fail(
             EEXIST,
@@ -648,7 +648,7 @@ fn sp_add(info: &GenlInfo<'_>) -> Result {
     let tmpl = template(info, action)?;
     let state = NetState::of(info.net());
     let mut cfg = state.config.lock();
-    info.net().use_defrag()?;
+    state.use_defrag(info.net())?;
     if state.spd.has_duplicate(dir, &sel, priority) {
         return Err(info.fail(
             EEXIST,

@@ -15,7 +15,7 @@
 use crate::{
     ah, ah_icv, esp, events, expire,
     ffi::{self, Net, Reinjection, Skb, Verdict, WritableSkb},
-    headers::{self, Chain},
+    headers::{self, Chain, ChainError},
     ip,
     net_state::NetState,
     packet::{self, count_drop},
@@ -92,6 +92,33 @@ fn plainly_delivered(skb: &mut Skb) -> bool {
             uapi::PROTO_ESP | uapi::PROTO_AH | headers::PROTO_ICMP
         ),
         _ => false,
+    }
+}
+
+/// IPv6 PRE_ROUTING, just before netfilter's defragmentation (which ripsec turned on): that
+/// drops a packet whose Fragment header is cut short and counts it nowhere, so ripsec drops
+/// and counts it first.
+pub(crate) fn before_defrag(net: Net<'_>, mut skb: Skb) -> Verdict {
+    let state = NetState::of(net);
+    if !state.defragmenting() {
+        return Verdict::Accept(skb);
+    }
+    let len = skb.len();
+    let mut want = ip::IPV6_HDR_LEN;
+    loop {
+        let Ok(head) = skb.head(want) else {
+            return Verdict::Accept(skb);
+        };
+        match headers::fragment_header_cut_short(head, len) {
+            Ok(false) => return Verdict::Accept(skb),
+            Ok(true) => {
+                count_drop(state, None, DropReason::Malformed);
+                return Verdict::Drop(skb);
+            }
+            // The walker asks for more than it had, never more than the packet.
+            Err(ChainError::NeedMore(n)) if n > want && n <= len => want = n,
+            Err(_) => return Verdict::Accept(skb),
+        }
     }
 }
 

@@ -82,6 +82,7 @@ impl ffi::entry::Handlers for Ripsec {
     /// POST_ROUTING sends, LOCAL_IN receives, LOCAL_IN and FORWARD enforce inbound policy.
     fn hook(net: ffi::Net<'_>, skb: ffi::Skb, hook: ffi::Hook) -> ffi::Verdict {
         match hook {
+            ffi::Hook::PreRouting => receive::before_defrag(net, skb),
             ffi::Hook::PostRouting => send::hook(net, skb),
             ffi::Hook::LocalIn => receive::hook(net, skb, false),
             ffi::Hook::Forward => receive::hook(net, skb, true),

@@ -59,6 +59,8 @@ static const struct nf_hook_ops ripsec_nf_ops[] = {
 	RIPSEC_HOOK(NFPROTO_IPV6, NF_INET_LOCAL_IN, -200),
 	RIPSEC_HOOK(NFPROTO_IPV4, NF_INET_FORWARD, -200),
 	RIPSEC_HOOK(NFPROTO_IPV6, NF_INET_FORWARD, -200),
+	/* Just before IPv6 defragmentation, which drops some malformed packets uncounted. */
+	RIPSEC_HOOK(NFPROTO_IPV6, NF_INET_PRE_ROUTING, NF_IP6_PRI_CONNTRACK_DEFRAG - 1),
 };
 
 u8 ripsec_shim_hook_num(const struct nf_hook_state *state)

@@ -131,6 +131,7 @@ impl NetInit<'_> {
 /// The netfilter hooks ripsec registers (`NF_INET_*`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hook {
+    PreRouting,
     LocalIn,
     Forward,
     PostRouting,
@@ -146,6 +147,7 @@ pub(super) unsafe fn hook_state<'a>(state: *const raw::nf_hook_state) -> (Net<'a
     // SAFETY: the caller passes a live hook state.
     let (net, num) = unsafe { (ripsec_shim_hook_net(state), ripsec_shim_hook_num(state)) };
     let hook = match num {
+        0 => Hook::PreRouting,
         1 => Hook::LocalIn,
         2 => Hook::Forward,
         4 => Hook::PostRouting,
