@@ -95,9 +95,9 @@ fn plainly_delivered(skb: &mut Skb) -> bool {
     }
 }
 
-/// IPv6 PRE_ROUTING, just before netfilter's defragmentation (which ripsec turned on): that
-/// drops a packet whose Fragment header is cut short and counts it nowhere, so ripsec drops
-/// and counts it first.
+/// IPv6 PRE_ROUTING, just before netfilter's defragmentation (which ripsec turned on): a
+/// packet that it would hide from ripsec's hooks although it is malformed (a Fragment header
+/// cut short, or behind AH; see `headers::hidden_by_defrag`) is dropped and counted here.
 pub(crate) fn before_defrag(net: Net<'_>, mut skb: Skb) -> Verdict {
     let state = NetState::of(net);
     if !state.defragmenting() {
@@ -109,7 +109,7 @@ pub(crate) fn before_defrag(net: Net<'_>, mut skb: Skb) -> Verdict {
         let Ok(head) = skb.head(want) else {
             return Verdict::Accept(skb);
         };
-        match headers::fragment_header_cut_short(head, len) {
+        match headers::hidden_by_defrag(head, len) {
             Ok(false) => return Verdict::Accept(skb),
             Ok(true) => {
                 count_drop(state, None, DropReason::Malformed);

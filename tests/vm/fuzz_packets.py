@@ -298,11 +298,14 @@ class Gen:
             bad[1] = 200  # longer than the packet
             out.append(Pkt([sa.ip(bytes(bad))], "malformed", None, f"{sa.name} ah-len-long"))
         if sa.proto == "ah" and sa.v6:
-            # AH naming a Fragment header cut short: netfilter's IPv6 defragmentation drops it
-            # and counts it nowhere, so ripsec counts it first (seed 13 found it).
-            cut = bytearray(sa.l4(sa.next_seq(), body, nh))[:sa.ah_len()]
-            cut[0] = 44
-            out.append(Pkt([sa.ip(bytes(cut) + bytes(7))], "malformed", None, f"{sa.name} frag-header-cut"))
+            # AH naming a Fragment header: netfilter's IPv6 defragmentation drops one cut short
+            # counted nowhere, and queues a whole one until it times out; ripsec counts both
+            # first (seeds 13 and 14 found them).
+            ah = bytearray(sa.l4(sa.next_seq(), body, nh))[:sa.ah_len()]
+            ah[0] = 44
+            out.append(Pkt([sa.ip(bytes(ah) + bytes(7))], "malformed", None, f"{sa.name} frag-header-cut"))
+            last_fragment = struct.pack("!BBHI", UDP_P, 0, 2848 << 3, 0xD4B4A888) + bytes(121)
+            out.append(Pkt([sa.ip(bytes(ah) + last_fragment)], "malformed", None, f"{sa.name} frag-behind-ah"))
         if sa.tunnel:
             out.append(self.authentic(sa, body, UDP_P, "policy", "tunnel-nh-udp"))
             out.append(self.authentic(sa, body, IPIP if nh == IPV6 else IPV6, "malformed", "tunnel-nh-family"))

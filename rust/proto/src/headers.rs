@@ -398,12 +398,17 @@ pub fn walk_all(pkt: &[u8]) -> Result<Chain, ChainError> {
     }
 }
 
-/// Whether the IPv6 packet of `pkt_len` bytes whose first bytes are `head` has a Fragment
-/// header that is cut short, where netfilter's defragmentation looks for one (behind
-/// hop-by-hop, routing, destination options and AH headers, as its `find_prev_fhdr` walks).
-/// Netfilter drops such a packet at PRE_ROUTING and counts it nowhere; ripsec, which turned the
-/// defragmentation on, counts it first. `Err(NeedMore(n))`: call again with `n` bytes.
-pub fn fragment_header_cut_short(head: &[u8], pkt_len: usize) -> Result<bool, ChainError> {
+/// Whether the IPv6 packet of `pkt_len` bytes whose first bytes are `head` is malformed in a
+/// way netfilter's defragmentation would hide from every later hook. It looks for a Fragment
+/// header behind hop-by-hop, routing, destination options and AH headers (as its
+/// `find_prev_fhdr` walks), and one that is
+/// - cut short, it drops, counted nowhere;
+/// - behind AH, it queues (a lone fragment until its queue times out). AH covers whole
+///   datagrams (RFC 4302 §3.1), so such a packet can never be authentic.
+///
+/// ripsec, which turned the defragmentation on, drops and counts these first.
+/// `Err(NeedMore(n))`: call again with `n` bytes.
+pub fn hidden_by_defrag(head: &[u8], pkt_len: usize) -> Result<bool, ChainError> {
     let b = Bytes {
         head: head.get(..pkt_len).unwrap_or(head),
         len: pkt_len,
@@ -415,6 +420,7 @@ pub fn fragment_header_cut_short(head: &[u8], pkt_len: usize) -> Result<bool, Ch
     }
     let mut next = b.u8(6)?;
     let mut at = IPV6_HDR_LEN;
+    let mut behind_ah = false;
     while next != NH_FRAGMENT {
         if !matches!(next, NH_HOP_BY_HOP | NH_ROUTING | NH_DEST_OPTS | PROTO_AH) || at + 2 > pkt_len
         {
@@ -426,10 +432,11 @@ pub fn fragment_header_cut_short(head: &[u8], pkt_len: usize) -> Result<bool, Ch
         } else {
             (words + 1) * 8
         };
+        behind_ah |= next == PROTO_AH;
         next = b.u8(at)?;
         at += len;
     }
-    Ok(at <= pkt_len && pkt_len < at + 8)
+    Ok(at <= pkt_len && (pkt_len < at + 8 || behind_ah))
 }
 
 #[cfg(test)]
@@ -447,8 +454,8 @@ mod tests {
     }
 
     #[test]
-    fn fragment_header_cut_short_as_netfilter_finds_it() {
-        let cut = |p: &[u8]| fragment_header_cut_short(p, p.len());
+    fn fragment_headers_hidden_by_defrag_as_netfilter_finds_them() {
+        let cut = |p: &[u8]| hidden_by_defrag(p, p.len());
         // AH of 232 bytes naming a Fragment header, then 7 of its 8 bytes (found by the packet
         // fuzzer: netfilter dropped it and nothing counted it).
         let mut ah = std::vec![0u8; 232];
@@ -458,7 +465,15 @@ mod tests {
         p.extend_from_slice(&[PROTO_ESP, 0, 0, 0, 0, 0, 0]);
         assert_eq!(cut(&p), Ok(true));
         p.push(0);
-        assert_eq!(cut(&p), Ok(false), "a whole Fragment header");
+        assert_eq!(cut(&p), Ok(true), "a whole Fragment header behind AH");
+        let mut whole = v6_raw(NH_DEST_OPTS, &[NH_FRAGMENT, 0, 1, 4, 0, 0, 0, 0]);
+        whole.extend_from_slice(&[PROTO_ESP, 0, 0, 0, 0, 0, 0, 1, 0]);
+        whole[4..6].copy_from_slice(&17u16.to_be_bytes());
+        assert_eq!(
+            cut(&whole),
+            Ok(false),
+            "a whole Fragment header behind options"
+        );
         // Right behind the fixed header, and behind destination options.
         assert_eq!(cut(&v6_raw(NH_FRAGMENT, &[PROTO_ESP, 0, 0, 0])), Ok(true));
         let opts = [NH_FRAGMENT, 0, 1, 4, 0, 0, 0, 0, PROTO_ESP, 0];
@@ -476,7 +491,7 @@ mod tests {
         assert_eq!(cut(&jumbo), Ok(false));
         // A head too short for the walk asks for more.
         assert_eq!(
-            fragment_header_cut_short(&p[..40], p.len()),
+            hidden_by_defrag(&p[..40], p.len()),
             Err(ChainError::NeedMore(42))
         );
     }
