@@ -104,20 +104,6 @@ fn prefix_mask(len: u8) -> u128 {
         .unwrap_or(0)
 }
 
-/// Mask of the bits of byte `i` that lie inside a `len`-bit prefix.
-fn byte_mask(i: usize, len: u8) -> u8 {
-    let start = i.saturating_mul(8);
-    let len = usize::from(len);
-    if len >= start.saturating_add(8) {
-        0xff
-    } else if len <= start {
-        0
-    } else {
-        // 1..=7 leading ones.
-        !(0xffu8 >> (len - start))
-    }
-}
-
 impl PortRange {
     /// Every port.
     pub const ANY: PortRange = PortRange { lo: 0, hi: 65535 };
@@ -154,12 +140,8 @@ impl Prefix {
 
     /// This prefix with the bits past its length cleared.
     pub fn masked(&self) -> Prefix {
-        let mut addr = self.addr;
-        for (i, b) in addr.iter_mut().enumerate() {
-            *b &= byte_mask(i, self.len);
-        }
         Prefix {
-            addr,
+            addr: (u128::from_be_bytes(self.addr) & prefix_mask(self.len)).to_be_bytes(),
             len: self.len,
         }
     }
