@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //! What every hook shares: the header chain of a packet (walked over
-//! as few bytes as the chain needs, pulled into the linear head), and drop counting.
+//! as few bytes as the chain needs, pulled into the linear head), and packet and drop counting.
 
 use crate::{
     ffi::Skb,
     headers::{self, Chain, ChainError},
     net_state::NetState,
     sad::Sa,
-    uapi::DropReason,
+    uapi::{stats_attr as st, DropReason},
 };
 
 /// The header chain of `skb`, pulling more of it into the linear head while the walk needs
@@ -39,6 +39,19 @@ pub(crate) fn crypto_failure(e: kernel::error::Error) -> DropReason {
     } else {
         DropReason::Crypto
     }
+}
+
+/// Counts a packet of `bytes` that `sa` sent (`out`) or received, on it and globally.
+pub(crate) fn count_packet(state: &NetState, sa: &Sa, out: bool, bytes: usize) {
+    let (packets, bytes_attr) = if out {
+        (st::PACKETS_OUT, st::BYTES_OUT)
+    } else {
+        (st::PACKETS_IN, st::BYTES_IN)
+    };
+    let bytes = bytes as u64;
+    sa.counters.add(packets, 1);
+    sa.counters.add(bytes_attr, bytes);
+    state.counters.add_packet(packets, bytes_attr, bytes);
 }
 
 /// Counts a drop globally and, if known, on the SA.

@@ -71,10 +71,10 @@ pub(crate) fn clamp_inbound(state: &NetState, skb: &mut WritableSkb, sa: &Sa, ch
     if !is_syn {
         return;
     }
-    let back = state.sad.find_out(sa.reqid, &sa.src, |o| {
-        o.id.proto == sa.id.proto && o.mode == sa.mode && o.src == sa.id.dst
-    });
-    let out = back.as_deref().unwrap_or(sa);
+    let rcu = kernel::sync::rcu::read_lock();
+    let fits = |o: &Sa| o.id.proto == sa.id.proto && o.mode == sa.mode && o.src == sa.id.dst;
+    let back = state.sad.find_out(sa.reqid, &sa.src, fits, &rcu);
+    let out = back.map_or(sa, |o| &**o);
     let tunnel = out.mode == uapi::MODE_TUNNEL;
     let (front_len, front_v6) = if tunnel {
         let v6 = out.id.family == AF_INET6;

@@ -23,10 +23,10 @@ use crate::{
     sad::{Sa, SaId, OUTER_FRAG_QUEUE},
     selector::{Decision, AF_INET6},
     spd::{Policy, SpdIndex},
-    uapi::{self, stats_attr as st, DropReason},
+    uapi::{self, DropReason},
     udp_encap::{self, Datagram, Endpoint},
 };
-use kernel::{prelude::*, sync::Arc};
+use kernel::{prelude::*, sync::rcu::Guard};
 
 /// The LOCAL_IN (`forward` false) and FORWARD hooks.
 pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
@@ -142,7 +142,8 @@ fn to_encap_socket(state: &NetState, skb: &mut Skb, chain: &Chain) -> bool {
 /// Plaintext must not match an inbound protect (or discard) policy, nor may a fragment that
 /// such a policy might cover pass.
 fn plaintext_verdict(spd: &SpdIndex, dir: u8, chain: &Chain) -> Result<(), DropReason> {
-    match spd.decide(dir, &chain.flow(), chain.known) {
+    let rcu = kernel::sync::rcu::read_lock();
+    match spd.decide(dir, &chain.flow(), chain.known, &rcu) {
         Decision::Matched(p) if p.action == uapi::ACTION_PROTECT => Err(DropReason::Policy),
         Decision::Matched(p) if p.action == uapi::ACTION_DISCARD => Err(DropReason::Discard),
         Decision::Maybe(_) => Err(DropReason::Fragment),
@@ -166,10 +167,10 @@ const INBOUND: [u8; 2] = [uapi::DIR_IN, uapi::DIR_FWD];
 
 /// Whether `sa` may carry the whole packet `chain`: the winning inbound (or forward) policy
 /// protects it with a template this SA satisfies (RFC 4301 §5.2, step 4).
-fn allowed(spd: &SpdIndex, sa: &Sa, chain: &Chain) -> bool {
+fn allowed(spd: &SpdIndex, sa: &Sa, chain: &Chain, rcu: &Guard) -> bool {
     let flow = chain.flow();
     INBOUND.into_iter().any(|dir| {
-        matches!(spd.decide(dir, &flow, chain.known), Decision::Matched(p) if protects_with(&p, sa))
+        matches!(spd.decide(dir, &flow, chain.known, rcu), Decision::Matched(p) if protects_with(p, sa))
     })
 }
 
@@ -182,7 +183,7 @@ fn may_carry(spd: &SpdIndex, sa: &Sa, chain: &Chain) -> bool {
         .any(|dir| spd.any_candidate(dir, &flow, chain.known, |p| protects_with(p, sa)))
 }
 
-type Drop = (DropReason, Option<Arc<Sa>>);
+type Drop<'g> = (DropReason, Option<&'g Sa>);
 
 /// A fragment of an ESP or AH packet for this host (a peer's IP fragmented it, as IPv6 does
 /// before netfilter's reassembly would see it): reassembled in ripsec's own queue for outer
@@ -214,15 +215,17 @@ pub(crate) fn esp_in(
     outer: &Chain,
     via: Option<Endpoint>,
 ) {
-    match decapsulate(net, state, skb, outer, via) {
+    // The SA and policies are borrowed under it: no shared reference count is written.
+    let rcu = kernel::sync::rcu::read_lock();
+    match decapsulate(net, state, skb, outer, via, &rcu) {
         Ok(Some((sa, skb, inner_v6))) => {
-            if let Err(reason) = deliver(net, state, &sa, skb, inner_v6) {
-                count_drop(state, Some(&sa), reason);
+            if let Err(reason) = deliver(net, state, sa, skb, inner_v6, &rcu) {
+                count_drop(state, Some(sa), reason);
             }
         }
         // A dummy packet (RFC 4303 §2.6): authenticated, counted, and discarded.
         Ok(None) => (),
-        Err((reason, sa)) => count_drop(state, sa.as_deref(), reason),
+        Err((reason, sa)) => count_drop(state, sa, reason),
     }
 }
 
@@ -234,6 +237,7 @@ fn deliver(
     sa: &Sa,
     mut skb: WritableSkb,
     v6: bool,
+    rcu: &Guard,
 ) -> Result<(), DropReason> {
     let spd = &state.spd;
     let chain = headers::walk_all(skb.data()).map_err(|_| DropReason::Malformed)?;
@@ -257,7 +261,7 @@ fn deliver(
     } else {
         (skb.into_skb(), chain, false)
     };
-    if !allowed(spd, sa, &chain) {
+    if !allowed(spd, sa, &chain, rcu) {
         return Err(DropReason::Policy);
     }
     let how = Reinjection {
@@ -272,23 +276,24 @@ fn deliver(
 
 /// Decapsulates in place; `Ok(Some((sa, inner, ipv6)))`: the inner packet, of that family;
 /// `Ok(None)`: a dummy packet, consumed.
-fn decapsulate(
+fn decapsulate<'g>(
     net: Net<'_>,
-    state: &NetState,
+    state: &'g NetState,
     mut skb: WritableSkb,
     outer: &Chain,
     via: Option<Endpoint>,
-) -> Result<Option<(Arc<Sa>, WritableSkb, bool)>, Drop> {
+    rcu: &'g Guard,
+) -> Result<Option<(&'g Sa, WritableSkb, bool)>, Drop<'g>> {
     let malformed = (DropReason::Malformed, None);
     // Making the packet writable moved no byte: the chain's offsets still hold.
-    skb.trim(outer.total_len).map_err(|_| malformed.clone())?;
+    skb.trim(outer.total_len).map_err(|_| malformed)?;
     let at = outer.l4_at;
     let proto = if via.is_some() {
         uapi::PROTO_ESP
     } else {
         outer.proto
     };
-    let hdr = skb.data().get(at..).ok_or(malformed.clone())?;
+    let hdr = skb.data().get(at..).ok_or(malformed)?;
     let spi = if proto == uapi::PROTO_AH {
         ah::parse_header(hdr).map(|h| h.spi)
     } else {
@@ -300,8 +305,8 @@ fn decapsulate(
         family: outer.family,
         dst: outer.dst,
     };
-    let sa = state.sad.get(&id).ok_or((DropReason::NoSa, None))?;
-    let fail = |reason| (reason, Some(sa.clone()));
+    let sa: &Sa = state.sad.lookup(&id, rcu).ok_or((DropReason::NoSa, None))?;
+    let fail = |reason| (reason, Some(sa));
     if sa.expired() {
         return Err(fail(DropReason::Expired));
     }
@@ -310,9 +315,9 @@ fn decapsulate(
         return Err(fail(DropReason::Encap));
     }
     let opened = if proto == uapi::PROTO_AH {
-        ah_icv::authenticate(&sa, skb.data(), outer)
+        ah_icv::authenticate(sa, skb.data(), outer)
     } else {
-        decrypt(&sa, &mut skb, outer)
+        decrypt(sa, &mut skb, outer)
     };
     let ah_icv::Opened {
         inner_len,
@@ -320,13 +325,10 @@ fn decapsulate(
         hdr_len,
     } = opened.map_err(fail)?;
     if let Some(from) = via {
-        note_mapping(net, &sa, from);
+        note_mapping(net, sa, from);
     }
-    sa.counters.add(st::PACKETS_IN, 1);
-    sa.counters.add(st::BYTES_IN, inner_len as u64);
-    state.counters.add(st::PACKETS_IN, 1);
-    state.counters.add(st::BYTES_IN, inner_len as u64);
-    expire::note_use(state, &sa);
+    packet::count_packet(state, sa, false, inner_len);
+    expire::note_use(state, sa);
     if next_header == NO_NEXT_HEADER {
         return Ok(None);
     }

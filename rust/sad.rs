@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use kernel::{
     new_spinlock_irq,
     prelude::*,
-    sync::{Arc, SpinLockIrq},
+    sync::{rcu::Guard, Arc, SpinLockIrq},
 };
 
 /// What identifies an SA (RFC 4301 §4.1: SPI, destination, protocol).
@@ -132,6 +132,12 @@ impl NetCounters {
     /// Adds `n` to counter `attr` (a `stats_attr` number).
     pub(crate) fn add(&self, attr: u16, n: u64) {
         self.0.add(usize::from(attr).wrapping_sub(1), n);
+    }
+
+    /// Counts one packet of `bytes` in counters `packets` and `bytes_attr`.
+    pub(crate) fn add_packet(&self, packets: u16, bytes_attr: u16, bytes: u64) {
+        let i = |attr: u16| usize::from(attr).wrapping_sub(1);
+        self.0.add2(i(packets), 1, i(bytes_attr), bytes);
     }
 
     /// Writes every counter as a `stats` nest.
@@ -289,8 +295,9 @@ pub(crate) struct Sa {
     pub(crate) pmtu: AtomicU64,
     /// UDP encapsulation, if any.
     pub(crate) encap: Option<Encap>,
-    /// Replay window and sequence numbers. IRQ-safe: the output hook also runs in process
-    /// context (socket sends), where a softirq on the same CPU may want the same SA.
+    /// Replay window and NAT mapping reports. The receive path (softirq) takes it, and so
+    /// do netlink requests in process context: those must keep softirqs out, which the
+    /// IRQ-safe lock does.
     #[pin]
     pub(crate) rt: SpinLockIrq<SaRuntime>,
     /// The outer route of the packets it sends.
@@ -654,25 +661,31 @@ impl Sad {
     /// The SA with this id (inbound lookup: O(1), lock-free).
     pub(crate) fn get(&self, id: &SaId) -> Option<Arc<Sa>> {
         let rcu = kernel::sync::rcu::read_lock();
-        let bucket = self.by_spi.0.load(spi_key(id.spi), &rcu)?;
-        bucket.sas.iter().find(|sa| sa.id == *id).cloned()
+        self.lookup(id, &rcu).cloned()
     }
 
-    /// The newest SA with `reqid` that satisfies `ok` (outbound lookup, lock-free).
-    pub(crate) fn find_out(
-        &self,
+    /// The SA with this id, borrowed for as long as the caller's RCU read lock (the data
+    /// path: no shared reference count written per packet).
+    pub(crate) fn lookup<'g>(&'g self, id: &SaId, rcu: &'g Guard) -> Option<&'g Arc<Sa>> {
+        let bucket = self.by_spi.0.load(spi_key(id.spi), rcu)?;
+        bucket.sas.iter().find(|sa| sa.id == *id)
+    }
+
+    /// The newest SA with `reqid` that satisfies `ok` (outbound lookup, lock-free), borrowed
+    /// as [`Sad::lookup`] borrows.
+    pub(crate) fn find_out<'g>(
+        &'g self,
         reqid: u32,
         dst: &[u8; 16],
         ok: impl Fn(&Sa) -> bool,
-    ) -> Option<Arc<Sa>> {
-        let rcu = kernel::sync::rcu::read_lock();
-        let bucket = self.by_out.0.load(out_key(reqid, dst), &rcu)?;
+        rcu: &'g Guard,
+    ) -> Option<&'g Arc<Sa>> {
+        let bucket = self.by_out.0.load(out_key(reqid, dst), rcu)?;
         bucket
             .sas
             .iter()
             .rev()
             .find(|sa| sa.reqid == reqid && sa.id.dst == *dst && ok(sa))
-            .cloned()
     }
 
     /// Adds an SA; `EEXIST` if its id is taken. Caller holds the config mutex.

@@ -21,10 +21,10 @@ use crate::{
     sad::Sa,
     selector::{Decision, AF_INET, AF_INET6},
     spd::Template,
-    uapi::{self, stats_attr as st, DropReason},
+    uapi::{self, DropReason},
     udp_encap::{self, UDP_HDR_LEN},
 };
-use kernel::{prelude::*, sync::Arc};
+use kernel::prelude::*;
 
 /// Room left in front of an outer header for the link layer: Ethernet with VLAN tags (the
 /// stack makes more for devices that need it), so that forwarded packets fit in place.
@@ -35,6 +35,8 @@ const OUTER_TTL: u8 = 64;
 /// The POST_ROUTING hook.
 pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     let state = NetState::of(net);
+    // Policies and SAs are borrowed under it: no shared reference count is written.
+    let rcu = kernel::sync::rcu::read_lock();
     let spd = &state.spd;
     if spd.is_empty(uapi::DIR_OUT) {
         return Verdict::Accept(skb);
@@ -55,7 +57,7 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
         }
     };
     let flow = chain.flow();
-    let policy = match spd.decide(uapi::DIR_OUT, &flow, chain.known) {
+    let policy = match spd.decide(uapi::DIR_OUT, &flow, chain.known, &rcu) {
         Decision::Matched(p) if !chain.is_fragment() || p.action == uapi::ACTION_BYPASS => p,
         // A fragment netfilter did not reassemble is never protected (its other fragments
         // would leave differently), nor let out when a policy may want it protected.
@@ -81,12 +83,12 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     let fits = |sa: &Sa| sa.id.proto == tmpl.proto && sa.mode == tmpl.mode && sa.id.dst == want_dst;
     let sa = state
         .sad
-        .find_out(tmpl.reqid, &want_dst, |sa| fits(sa) && !sa.expired());
+        .find_out(tmpl.reqid, &want_dst, |sa| fits(sa) && !sa.expired(), &rcu);
     let Some(sa) = sa else {
         // No usable SA: ask the key manager for one, and drop the packet.
-        events::acquire(net, &policy, &flow, ffi::seconds());
-        match state.sad.find_out(tmpl.reqid, &want_dst, fits) {
-            Some(old) => count_drop(state, Some(&old), DropReason::Expired),
+        events::acquire(net, policy, &flow, ffi::seconds());
+        match state.sad.find_out(tmpl.reqid, &want_dst, fits, &rcu) {
+            Some(old) => count_drop(state, Some(old), DropReason::Expired),
             None => count_drop(state, None, DropReason::NoSa),
         }
         return Verdict::Drop(skb);
@@ -94,13 +96,13 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
     let out = Outbound {
         net,
         state,
-        sa: &sa,
+        sa,
         tmpl: &tmpl,
         may_fragment: skb.ignore_df() || skb.frag_max_size(chain.family == AF_INET6) != 0,
     };
     if skb.is_gso() {
         let Ok(segs) = skb.segment() else {
-            count_drop(state, Some(&sa), DropReason::NoMem);
+            count_drop(state, Some(sa), DropReason::NoMem);
             return Verdict::Drop(skb);
         };
         drop(skb);
@@ -117,7 +119,7 @@ pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
 struct Outbound<'a> {
     net: Net<'a>,
     state: &'a NetState,
-    sa: &'a Arc<Sa>,
+    sa: &'a Sa,
     tmpl: &'a Template,
     /// The packet may be fragmented (a local datagram the stack would fragment) or was
     /// reassembled from fragments by netfilter: its sender will not make it smaller, so the
@@ -173,10 +175,7 @@ impl Outbound<'_> {
             self.protect(&mut skb, &layout, seq)?;
         }
         self.add_front(&mut skb, &layout, outer_tos)?;
-        sa.counters.add(st::PACKETS_OUT, 1);
-        sa.counters.add(st::BYTES_OUT, inner_len as u64);
-        self.state.counters.add(st::PACKETS_OUT, 1);
-        self.state.counters.add(st::BYTES_OUT, inner_len as u64);
+        packet::count_packet(self.state, sa, true, inner_len);
         expire::note_use(self.state, sa);
         let c = &layout.chain;
         let (src, dst, v6) = if layout.tunnel {

@@ -63,13 +63,10 @@ static const struct nf_hook_ops ripsec_nf_ops[] = {
 	RIPSEC_HOOK(NFPROTO_IPV6, NF_INET_PRE_ROUTING, NF_IP6_PRI_CONNTRACK_DEFRAG - 1),
 };
 
-u8 ripsec_shim_hook_num(const struct nf_hook_state *state)
+/* The running hook's netns, and in @hook its number: one call per packet and hook. */
+struct net *ripsec_shim_hook_state(const struct nf_hook_state *state, u8 *hook)
 {
-	return state->hook;
-}
-
-struct net *ripsec_shim_hook_net(const struct nf_hook_state *state)
-{
+	*hook = state->hook;
 	return state->net;
 }
 
@@ -544,6 +541,12 @@ void ripsec_shim_percpu_u64_add(u64 *c, unsigned int i, u64 n)
 	this_cpu_add(((u64 __percpu __force *)c)[i], n);
 }
 
+void ripsec_shim_percpu_u64_add2(u64 *c, unsigned int i, u64 m, unsigned int j, u64 n)
+{
+	this_cpu_add(((u64 __percpu __force *)c)[i], m);
+	this_cpu_add(((u64 __percpu __force *)c)[j], n);
+}
+
 u64 ripsec_shim_percpu_u64_sum(u64 *c, unsigned int i)
 {
 	u64 sum = 0;
@@ -724,8 +727,10 @@ int ripsec_shim_skb_checksum_help(struct sk_buff *skb)
 	return skb->ip_summed == CHECKSUM_PARTIAL ? skb_checksum_help(skb) : 0;
 }
 
-u8 *ripsec_shim_skb_data(struct sk_buff *skb)
+/* The data and, in @len, its length: one call for what every write needs. */
+u8 *ripsec_shim_skb_data(struct sk_buff *skb, unsigned int *len)
 {
+	*len = skb->len;
 	return skb->data;
 }
 

@@ -80,8 +80,7 @@ int ripsec_shim_memneq(const void *a, const void *b, size_t len);
 bool ripsec_shim_crypto_has_aead(const char *name);
 bool ripsec_shim_crypto_has_shash(const char *name);
 
-struct net *ripsec_shim_hook_net(const struct nf_hook_state *state);
-u8 ripsec_shim_hook_num(const struct nf_hook_state *state);
+struct net *ripsec_shim_hook_state(const struct nf_hook_state *state, u8 *hook);
 struct sk_buff *ripsec_shim_event_new(struct net *net, u8 cmd, size_t size, bool atomic,
 				      void **hdr);
 int ripsec_shim_event_send(struct net *net, struct sk_buff *skb, void *hdr, bool atomic);
@@ -95,6 +94,7 @@ void ripsec_shim_work_free(struct ripsec_work *w);
 u64 *ripsec_shim_percpu_u64_alloc(unsigned int n);
 void ripsec_shim_percpu_u64_free(u64 *c);
 void ripsec_shim_percpu_u64_add(u64 *c, unsigned int i, u64 n);
+void ripsec_shim_percpu_u64_add2(u64 *c, unsigned int i, u64 m, unsigned int j, u64 n);
 u64 ripsec_shim_percpu_u64_sum(u64 *c, unsigned int i);
 int ripsec_shim_req_room_alloc(void);
 void ripsec_shim_req_room_free(void);
@@ -105,7 +105,7 @@ void ripsec_shim_local_bh_disable(void);
 void ripsec_shim_local_bh_enable(void);
 int ripsec_shim_skb_make_writable(struct sk_buff *skb);
 int ripsec_shim_skb_checksum_help(struct sk_buff *skb);
-u8 *ripsec_shim_skb_data(struct sk_buff *skb);
+u8 *ripsec_shim_skb_data(struct sk_buff *skb, unsigned int *len);
 unsigned int ripsec_shim_skb_headroom(const struct sk_buff *skb);
 unsigned int ripsec_shim_skb_tailroom(const struct sk_buff *skb);
 const u8 *ripsec_shim_skb_header(struct sk_buff *skb, unsigned int len);

@@ -13,7 +13,10 @@ use crate::{
     uapi,
 };
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use kernel::{prelude::*, sync::Arc};
+use kernel::{
+    prelude::*,
+    sync::{rcu::Guard, Arc},
+};
 
 /// What a protect policy requires of the SA that carries its traffic.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -176,29 +179,24 @@ impl SpdIndex {
 
     /// The policy a packet of `flow`, of which only `known` is certain, meets in direction
     /// `dir` (see `selector::decide`): the first match in precedence order when everything
-    /// is known.
-    pub(crate) fn decide(&self, dir: u8, flow: &Flow, known: Known) -> Decision<Arc<Policy>> {
+    /// is known. Borrowed for as long as the caller's RCU read lock, so that the data path
+    /// writes no shared reference count.
+    pub(crate) fn decide<'g>(
+        &'g self,
+        dir: u8,
+        flow: &Flow,
+        known: Known,
+        rcu: &'g Guard,
+    ) -> Decision<&'g Policy> {
         if self.is_empty(dir) {
             return Decision::Unmatched;
         }
-        let rcu = kernel::sync::rcu::read_lock();
         if known != Known::All {
-            let policies = self.policies_borrowed(dir, &rcu);
-            let mine = policies.map(|p| (p.id, &p.sel, p.action == uapi::ACTION_BYPASS, p.rank()));
-            // A policy removed since is as if it had been removed before.
-            return match spd_index::decide_unordered(mine, flow, known) {
-                Decision::Matched(id) => self
-                    .by_id
-                    .get(id)
-                    .map_or(Decision::Unmatched, Decision::Matched),
-                Decision::Maybe(id) => self
-                    .by_id
-                    .get(id)
-                    .map_or(Decision::Unmatched, Decision::Maybe),
-                Decision::Unmatched => Decision::Unmatched,
-            };
+            let policies = self.policies_borrowed(dir, rcu);
+            let mine = policies.map(|p| (p, &p.sel, p.action == uapi::ACTION_BYPASS, p.rank()));
+            return spd_index::decide_unordered(mine, flow, known);
         }
-        let Some(shapes) = self.shapes.load(0, &rcu) else {
+        let Some(shapes) = self.shapes.load(0, rcu) else {
             return Decision::Unmatched;
         };
         let subtables = shapes
@@ -206,12 +204,12 @@ impl SpdIndex {
             .get(usize::from(dir))
             .map_or(&[][..], |d| &d[..]);
         let best_in = |slot| {
-            let s = self.slots.load(slot, &rcu)?;
-            let entries = s.policies.iter().map(|p| (p, p.dir, &p.sel, p.rank()));
+            let s = self.slots.load(slot, rcu)?;
+            let entries = s.policies.iter().map(|p| (&**p, p.dir, &p.sel, p.rank()));
             spd_index::first_match(entries, dir, flow)
         };
         match spd_index::lookup(subtables, dir, flow, SLOTS, best_in) {
-            Some(p) => Decision::Matched(p.clone()),
+            Some(p) => Decision::Matched(p),
             None => Decision::Unmatched,
         }
     }
@@ -250,7 +248,7 @@ impl SpdIndex {
     fn policies_borrowed<'g>(
         &'g self,
         dir: u8,
-        rcu: &'g kernel::sync::rcu::Guard,
+        rcu: &'g Guard,
     ) -> impl Iterator<Item = &'g Policy> + 'g {
         let mut next = 0u32;
         core::iter::from_fn(move || {

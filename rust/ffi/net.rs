@@ -12,8 +12,7 @@ extern "C" {
     fn ripsec_shim_net_cookie(net: *mut raw::net) -> u64;
     fn ripsec_shim_mtu_expires(net: *mut raw::net, ipv6: bool) -> c_uint;
     fn ripsec_shim_defrag_use(net: *mut raw::net) -> c_int;
-    fn ripsec_shim_hook_net(state: *const raw::nf_hook_state) -> *mut raw::net;
-    fn ripsec_shim_hook_num(state: *const raw::nf_hook_state) -> u8;
+    fn ripsec_shim_hook_state(state: *const raw::nf_hook_state, hook: *mut u8) -> *mut raw::net;
 }
 
 /// The registered pernet operations; unregistered (running every netns's exit) on drop.
@@ -144,8 +143,9 @@ pub(crate) enum Hook {
 ///
 /// `state` must be the hook state of a running netfilter hook of ripsec's.
 pub(super) unsafe fn hook_state<'a>(state: *const raw::nf_hook_state) -> (Net<'a>, Hook) {
-    // SAFETY: the caller passes a live hook state.
-    let (net, num) = unsafe { (ripsec_shim_hook_net(state), ripsec_shim_hook_num(state)) };
+    let mut num = 0u8;
+    // SAFETY: the caller passes a live hook state; the shim writes only `num`.
+    let net = unsafe { ripsec_shim_hook_state(state, &mut num) };
     let hook = match num {
         0 => Hook::PreRouting,
         1 => Hook::LocalIn,

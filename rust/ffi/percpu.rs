@@ -9,6 +9,7 @@ extern "C" {
     fn ripsec_shim_percpu_u64_alloc(n: c_uint) -> *mut u64;
     fn ripsec_shim_percpu_u64_free(c: *mut u64);
     fn ripsec_shim_percpu_u64_add(c: *mut u64, i: c_uint, n: u64);
+    fn ripsec_shim_percpu_u64_add2(c: *mut u64, i: c_uint, m: u64, j: c_uint, n: u64);
     fn ripsec_shim_percpu_u64_sum(c: *mut u64, i: c_uint) -> u64;
 }
 
@@ -43,6 +44,15 @@ impl<const N: usize> PerCpuU64<N> {
             // SAFETY: `c` holds `N` counters per CPU (type invariant) and `i < N`; `i` fits a
             // `c_uint` since `N` did.
             unsafe { ripsec_shim_percpu_u64_add(self.c.as_ptr(), i as c_uint, n) };
+        }
+    }
+
+    /// Adds `m` to counter `i` and `n` to counter `j` in one call (ignored unless both are
+    /// below `N`): a packet's count and bytes.
+    pub(crate) fn add2(&self, i: usize, m: u64, j: usize, n: u64) {
+        if i < N && j < N {
+            // SAFETY: as in `add`, for both.
+            unsafe { ripsec_shim_percpu_u64_add2(self.c.as_ptr(), i as c_uint, m, j as c_uint, n) };
         }
     }
 

@@ -16,7 +16,7 @@ extern "C" {
     fn ripsec_shim_skb_decrypted(skb: *const raw::sk_buff, marker: *const raw::xfrm_state) -> bool;
     fn ripsec_shim_skb_make_writable(skb: *mut raw::sk_buff) -> c_int;
     fn ripsec_shim_skb_checksum_help(skb: *mut raw::sk_buff) -> c_int;
-    fn ripsec_shim_skb_data(skb: *mut raw::sk_buff) -> *mut u8;
+    fn ripsec_shim_skb_data(skb: *mut raw::sk_buff, len: *mut c_uint) -> *mut u8;
     fn ripsec_shim_skb_len(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_skb_is_gso(skb: *const raw::sk_buff) -> bool;
     fn ripsec_shim_skb_gso_segment(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
@@ -140,12 +140,14 @@ impl Skb {
     }
 
     /// Length of the packet.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         // SAFETY: `ptr` is valid (type invariant).
         unsafe { ripsec_shim_skb_len(self.ptr.as_ptr()) as usize }
     }
 
     /// Whether the stack handed over a GSO super-packet.
+    #[inline]
     pub(crate) fn is_gso(&self) -> bool {
         // SAFETY: `ptr` is valid (type invariant).
         unsafe { ripsec_shim_skb_is_gso(self.ptr.as_ptr()) }
@@ -266,16 +268,20 @@ impl WritableSkb {
         self.0
     }
 
+    #[inline]
     fn ptr(&self) -> *mut raw::sk_buff {
         self.0.ptr.as_ptr()
     }
 
     /// The packet bytes.
+    #[inline]
     pub(crate) fn data(&mut self) -> &mut [u8] {
-        let len = self.len();
+        let mut len: c_uint = 0;
+        // SAFETY: `ptr` is valid (type invariant); the shim writes only `len`.
+        let data = unsafe { ripsec_shim_skb_data(self.ptr(), &mut len) };
         // SAFETY: the `len` bytes at `data` are linear and private (type invariant), and
         // `&mut self` keeps every other access out while the slice lives.
-        unsafe { core::slice::from_raw_parts_mut(ripsec_shim_skb_data(self.ptr()), len) }
+        unsafe { core::slice::from_raw_parts_mut(data, len as usize) }
     }
 
     /// Computes a checksum the stack left to the device, which will not see the plaintext.
@@ -294,6 +300,7 @@ impl WritableSkb {
     }
 
     /// Prepends `n` bytes; fails without enough headroom (see [`WritableSkb::make_room`]).
+    #[inline]
     pub(crate) fn push(&mut self, n: usize) -> Result {
         let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
         if n > self.headroom() {
@@ -305,6 +312,7 @@ impl WritableSkb {
     }
 
     /// Appends `n` bytes; fails without enough tailroom.
+    #[inline]
     pub(crate) fn put(&mut self, n: usize) -> Result {
         let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
         if n > self.tailroom() {
@@ -316,6 +324,7 @@ impl WritableSkb {
     }
 
     /// Removes `n` bytes from the front.
+    #[inline]
     pub(crate) fn pull(&mut self, n: usize) -> Result {
         if n > self.len() {
             return Err(EINVAL);
@@ -326,6 +335,7 @@ impl WritableSkb {
     }
 
     /// Shortens the packet to `len` bytes.
+    #[inline]
     pub(crate) fn trim(&mut self, len: usize) -> Result {
         if len > self.len() {
             return Err(EINVAL);
@@ -427,11 +437,13 @@ impl WritableSkb {
         self.0.icmp_too_big(mtu, ipv6);
     }
 
+    #[inline]
     fn headroom(&self) -> c_uint {
         // SAFETY: the packet is valid (type invariant).
         unsafe { ripsec_shim_skb_headroom(self.ptr()) }
     }
 
+    #[inline]
     fn tailroom(&self) -> c_uint {
         // SAFETY: the packet is valid (type invariant).
         unsafe { ripsec_shim_skb_tailroom(self.ptr()) }

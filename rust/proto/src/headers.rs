@@ -134,6 +134,7 @@ struct Bytes<'a> {
 }
 
 impl Bytes<'_> {
+    #[inline]
     fn need(&self, end: usize) -> Result<(), ChainError> {
         if end > self.len {
             Err(ChainError::Malformed)
@@ -144,16 +145,19 @@ impl Bytes<'_> {
         }
     }
 
+    #[inline]
     fn u8(&self, at: usize) -> Result<u8, ChainError> {
         self.need(at + 1)?;
         Ok(self.head[at])
     }
 
+    #[inline]
     fn u16(&self, at: usize) -> Result<u16, ChainError> {
         self.need(at + 2)?;
         Ok(u16::from_be_bytes([self.head[at], self.head[at + 1]]))
     }
 
+    #[inline]
     fn addr(&self, at: usize, n: usize) -> Result<[u8; 16], ChainError> {
         self.need(at + n)?;
         let mut a = [0u8; 16];
