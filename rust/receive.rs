@@ -29,8 +29,7 @@ use crate::{
 use kernel::{prelude::*, sync::rcu::Guard};
 
 /// The LOCAL_IN (`forward` false) and FORWARD hooks.
-pub(crate) fn hook(net: Net<'_>, mut skb: Skb, forward: bool) -> Verdict {
-    let state = NetState::of(net);
+pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb, forward: bool) -> Verdict {
     let dir = if forward { uapi::DIR_FWD } else { uapi::DIR_IN };
     let spd = &state.spd;
     let guarded = !spd.is_empty(dir);
@@ -98,8 +97,7 @@ fn plainly_delivered(skb: &mut Skb) -> bool {
 /// IPv6 PRE_ROUTING, just before netfilter's defragmentation (which ripsec turned on): a
 /// packet that it would hide from ripsec's hooks although it is malformed (a Fragment header
 /// cut short, or behind AH; see `headers::hidden_by_defrag`) is dropped and counted here.
-pub(crate) fn before_defrag(net: Net<'_>, mut skb: Skb) -> Verdict {
-    let state = NetState::of(net);
+pub(crate) fn before_defrag(state: &NetState, mut skb: Skb) -> Verdict {
     if !state.defragmenting() {
         return Verdict::Accept(skb);
     }

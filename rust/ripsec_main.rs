@@ -80,12 +80,17 @@ impl ffi::entry::Handlers for Ripsec {
     }
 
     /// POST_ROUTING sends, LOCAL_IN receives, LOCAL_IN and FORWARD enforce inbound policy.
-    fn hook(net: ffi::Net<'_>, skb: ffi::Skb, hook: ffi::Hook) -> ffi::Verdict {
+    fn hook(
+        net: ffi::Net<'_>,
+        state: &Self::NetState,
+        skb: ffi::Skb,
+        hook: ffi::Hook,
+    ) -> ffi::Verdict {
         match hook {
-            ffi::Hook::PreRouting => receive::before_defrag(net, skb),
-            ffi::Hook::PostRouting => send::hook(net, skb),
-            ffi::Hook::LocalIn => receive::hook(net, skb, false),
-            ffi::Hook::Forward => receive::hook(net, skb, true),
+            ffi::Hook::PreRouting => receive::before_defrag(state, skb),
+            ffi::Hook::PostRouting => send::hook(net, state, skb),
+            ffi::Hook::LocalIn => receive::hook(net, state, skb, false),
+            ffi::Hook::Forward => receive::hook(net, state, skb, true),
             ffi::Hook::Other => ffi::Verdict::Accept(skb),
         }
     }

@@ -33,8 +33,7 @@ const LL_RESERVE: usize = 32;
 const OUTER_TTL: u8 = 64;
 
 /// The POST_ROUTING hook.
-pub(crate) fn hook(net: Net<'_>, mut skb: Skb) -> Verdict {
-    let state = NetState::of(net);
+pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb) -> Verdict {
     // Policies and SAs are borrowed under it: no shared reference count is written.
     let rcu = kernel::sync::rcu::read_lock();
     let spd = &state.spd;

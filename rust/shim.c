@@ -46,7 +46,8 @@
 
 /* ---- netfilter hooks (registered per netns) ---- */
 
-/* One entry point for every hook; Rust tells them apart by state->hook. */
+/* One entry point for every hook; Rust tells them apart by state->hook. Each netns registers
+ * its own copy, whose priv is that netns's Rust state (no net_generic lookup per packet). */
 #define RIPSEC_HOOK(family, num, prio) \
 	{ .hook = ripsec_rs_hook, .pf = (family), .hooknum = (num), .priority = (prio) }
 
@@ -74,10 +75,12 @@ struct net *ripsec_shim_hook_state(const struct nf_hook_state *state, u8 *hook)
 
 static unsigned int ripsec_net_id;
 
-/* The netns's slot: Rust's state, and whether ripsec turned defragmentation on there. */
+/* The netns's slot: Rust's state, whether ripsec turned defragmentation on there, and the
+ * hooks registered there (netfilter keeps pointers to them until they are unregistered). */
 struct ripsec_net {
 	void *state;
 	bool defrag;
+	struct nf_hook_ops ops[ARRAY_SIZE(ripsec_nf_ops)];
 };
 
 static struct ripsec_net *ripsec_net(struct net *net)
@@ -89,10 +92,14 @@ static int __net_init ripsec_net_init(struct net *net)
 {
 	struct ripsec_net *rn = ripsec_net(net);
 	int err = ripsec_rs_net_init(net, &rn->state);
+	size_t i;
 
 	if (err)
 		return err;
-	err = nf_register_net_hooks(net, ripsec_nf_ops, ARRAY_SIZE(ripsec_nf_ops));
+	memcpy(rn->ops, ripsec_nf_ops, sizeof(rn->ops));
+	for (i = 0; i < ARRAY_SIZE(rn->ops); i++)
+		rn->ops[i].priv = rn->state;
+	err = nf_register_net_hooks(net, rn->ops, ARRAY_SIZE(rn->ops));
 	if (err)
 		ripsec_rs_net_exit(rn->state);
 	return err;
@@ -103,7 +110,7 @@ static void __net_exit ripsec_net_exit(struct net *net)
 	struct ripsec_net *rn = ripsec_net(net);
 
 	/* No hook runs after this returns (it waits for an RCU grace period). */
-	nf_unregister_net_hooks(net, ripsec_nf_ops, ARRAY_SIZE(ripsec_nf_ops));
+	nf_unregister_net_hooks(net, rn->ops, ARRAY_SIZE(rn->ops));
 	if (rn->defrag) {
 		nf_defrag_ipv6_disable(net);
 		nf_defrag_ipv4_disable(net);

@@ -22,8 +22,8 @@ pub(crate) trait Handlers {
     fn net_init(init: &NetInit<'_>) -> Result<Pin<KBox<Self::NetState>>>;
     /// Pernet exit, before the state is dropped; no hook or request reaches it any more.
     fn net_exit(state: &Self::NetState);
-    /// Every netfilter hook.
-    fn hook(net: Net<'_>, skb: Skb, hook: Hook) -> Verdict;
+    /// Every netfilter hook, with the state of the netns it runs in.
+    fn hook(net: Net<'_>, state: &Self::NetState, skb: Skb, hook: Hook) -> Verdict;
     /// A netns's deferred work.
     fn work(net: Net<'_>);
     /// Every generic netlink `doit`.
@@ -78,8 +78,10 @@ pub(crate) unsafe fn net_exit<H: Handlers>(state: *mut c_void) {
 ///
 /// # Safety
 ///
-/// Netfilter calls it with a packet it owns and the running hook's state.
+/// Netfilter calls it with a packet it owns and the running hook's state; `priv_` is the
+/// `priv` of the hook's registration: the netns's state, which `net_init::<H>` made.
 pub(crate) unsafe fn hook<H: Handlers>(
+    priv_: *mut c_void,
     skb: *mut raw::sk_buff,
     state: *const raw::nf_hook_state,
 ) -> c_uint {
@@ -89,7 +91,10 @@ pub(crate) unsafe fn hook<H: Handlers>(
     };
     // SAFETY: `state` is the running hook's state.
     let (net, hook) = unsafe { hook_state(state) };
-    H::hook(net, skb, hook).into_nf()
+    // SAFETY: shim.c registers each netns's hooks with `priv` set to the state `net_init`
+    // stored, and unregisters them (waiting for running hooks) before `net_exit` drops it.
+    let ns = unsafe { &*priv_.cast::<H::NetState>() };
+    H::hook(net, ns, skb, hook).into_nf()
 }
 
 /// A netns's deferred work.
@@ -194,12 +199,12 @@ macro_rules! entry_points {
         /// Netfilter calls it with a packet it owns and the running hook's state.
         #[no_mangle]
         unsafe extern "C" fn ripsec_rs_hook(
-            _priv: *mut kernel::ffi::c_void,
+            priv_: *mut kernel::ffi::c_void,
             skb: *mut $crate::ffi::raw::sk_buff,
             state: *const $crate::ffi::raw::nf_hook_state,
         ) -> kernel::ffi::c_uint {
             // SAFETY: as promised to us.
-            unsafe { $crate::ffi::entry::hook::<$h>(skb, state) }
+            unsafe { $crate::ffi::entry::hook::<$h>(priv_, skb, state) }
         }
 
         /// # Safety
