@@ -15,6 +15,7 @@ use crate::{
     tcp_mss, uapi,
     udp_encap::UDP_HDR_LEN,
 };
+use kernel::sync::rcu::Guard;
 
 /// The largest IP packet `sa` carries within `path_mtu` once encapsulated (0: unknown).
 /// `front_len` bytes go in front of the ESP or AH header: the outer header (tunnel mode), or
@@ -60,7 +61,13 @@ pub(crate) fn clamp_mss(skb: &mut WritableSkb, chain: &Chain, max_packet: usize)
 /// A decrypted TCP SYN offers no more than fits the way back: through the SA that sends to
 /// the same peer with the same reqid (or, lacking one, with `sa`'s overhead), on the device
 /// the SYN came in through.
-pub(crate) fn clamp_inbound(state: &NetState, skb: &mut WritableSkb, sa: &Sa, chain: &Chain) {
+pub(crate) fn clamp_inbound(
+    state: &NetState,
+    skb: &mut WritableSkb,
+    sa: &Sa,
+    chain: &Chain,
+    rcu: &Guard,
+) {
     if chain.proto != tcp_mss::PROTO_TCP || chain.is_fragment() {
         return;
     }
@@ -71,9 +78,8 @@ pub(crate) fn clamp_inbound(state: &NetState, skb: &mut WritableSkb, sa: &Sa, ch
     if !is_syn {
         return;
     }
-    let rcu = kernel::sync::rcu::read_lock();
     let fits = |o: &Sa| o.id.proto == sa.id.proto && o.mode == sa.mode && o.src == sa.id.dst;
-    let back = state.sad.find_out(sa.reqid, &sa.src, fits, &rcu);
+    let back = state.sad.find_out(sa.reqid, &sa.src, fits, rcu);
     let out = back.map_or(sa, |o| &**o);
     let tunnel = out.mode == uapi::MODE_TUNNEL;
     let (front_len, front_v6) = if tunnel {

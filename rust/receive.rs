@@ -242,7 +242,7 @@ fn deliver(
     if (chain.family == AF_INET6) != v6 {
         return Err(DropReason::Malformed);
     }
-    pmtu::clamp_inbound(state, &mut skb, sa, &chain);
+    pmtu::clamp_inbound(state, &mut skb, sa, &chain, rcu);
     let (skb, chain, reassembled) = if chain.is_fragment() {
         if !may_carry(spd, sa, &chain) {
             return Err(DropReason::Policy);

@@ -100,17 +100,29 @@ static int __net_init ripsec_net_init(struct net *net)
 	for (i = 0; i < ARRAY_SIZE(rn->ops); i++)
 		rn->ops[i].priv = rn->state;
 	err = nf_register_net_hooks(net, rn->ops, ARRAY_SIZE(rn->ops));
-	if (err)
+	if (err) {
+		/* The hooks registered before the failure may be running: unregistering does
+		 * not wait for them. */
+		synchronize_net();
 		ripsec_rs_net_exit(rn->state);
+	}
 	return err;
+}
+
+/* Unregistering does not wait for hooks in flight; the netns core waits for an RCU grace
+ * period between pre_exit and exit, so no hook runs on the state or reads rn->ops when exit
+ * drops them. */
+static void __net_exit ripsec_net_pre_exit(struct net *net)
+{
+	struct ripsec_net *rn = ripsec_net(net);
+
+	nf_unregister_net_hooks(net, rn->ops, ARRAY_SIZE(rn->ops));
 }
 
 static void __net_exit ripsec_net_exit(struct net *net)
 {
 	struct ripsec_net *rn = ripsec_net(net);
 
-	/* No hook runs after this returns (it waits for an RCU grace period). */
-	nf_unregister_net_hooks(net, rn->ops, ARRAY_SIZE(rn->ops));
 	if (rn->defrag) {
 		nf_defrag_ipv6_disable(net);
 		nf_defrag_ipv4_disable(net);
@@ -150,6 +162,7 @@ out:
 
 static struct pernet_operations ripsec_net_ops = {
 	.init = ripsec_net_init,
+	.pre_exit = ripsec_net_pre_exit,
 	.exit = ripsec_net_exit,
 	.id = &ripsec_net_id,
 	.size = sizeof(struct ripsec_net),

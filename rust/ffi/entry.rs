@@ -92,7 +92,8 @@ pub(crate) unsafe fn hook<H: Handlers>(
     // SAFETY: `state` is the running hook's state.
     let (net, hook) = unsafe { hook_state(state) };
     // SAFETY: shim.c registers each netns's hooks with `priv` set to the state `net_init`
-    // stored, and unregisters them (waiting for running hooks) before `net_exit` drops it.
+    // stored, and unregisters them in pernet pre-exit; the netns core then waits for an RCU
+    // grace period (which a running hook holds off) before `net_exit` drops the state.
     let ns = unsafe { &*priv_.cast::<H::NetState>() };
     H::hook(net, ns, skb, hook).into_nf()
 }
