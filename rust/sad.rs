@@ -77,6 +77,11 @@ impl Transform {
 /// Number of counter slots in [`Counters`]: one per `stats` attribute (padding's stays 0).
 pub(crate) const NUM_COUNTERS: usize = stats_attr::MAX as usize;
 
+/// The slot of counter `attr` (a `stats_attr` number; past every slot for 0).
+fn counter_index(attr: u16) -> usize {
+    usize::from(attr).wrapping_sub(1)
+}
+
 /// Packet and drop counters, indexed by `stats_attr` number - 1.
 pub(crate) struct Counters([AtomicU64; NUM_COUNTERS]);
 
@@ -88,7 +93,7 @@ impl Counters {
 
     /// Adds `n` to counter `attr` (a `stats_attr` number).
     pub(crate) fn add(&self, attr: u16, n: u64) {
-        if let Some(c) = self.0.get(usize::from(attr).wrapping_sub(1)) {
+        if let Some(c) = self.0.get(counter_index(attr)) {
             c.fetch_add(n, Ordering::Relaxed);
         }
     }
@@ -96,7 +101,7 @@ impl Counters {
     /// Counter `attr` (a `stats_attr` number).
     pub(crate) fn get(&self, attr: u16) -> u64 {
         self.0
-            .get(usize::from(attr).wrapping_sub(1))
+            .get(counter_index(attr))
             .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
@@ -131,13 +136,13 @@ impl NetCounters {
 
     /// Adds `n` to counter `attr` (a `stats_attr` number).
     pub(crate) fn add(&self, attr: u16, n: u64) {
-        self.0.add(usize::from(attr).wrapping_sub(1), n);
+        self.0.add(counter_index(attr), n);
     }
 
     /// Counts one packet of `bytes` in counters `packets` and `bytes_attr`.
     pub(crate) fn add_packet(&self, packets: u16, bytes_attr: u16, bytes: u64) {
-        let i = |attr: u16| usize::from(attr).wrapping_sub(1);
-        self.0.add2(i(packets), 1, i(bytes_attr), bytes);
+        self.0
+            .add2(counter_index(packets), 1, counter_index(bytes_attr), bytes);
     }
 
     /// Writes every counter as a `stats` nest.

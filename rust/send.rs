@@ -34,8 +34,6 @@ const OUTER_TTL: u8 = 64;
 
 /// The POST_ROUTING hook.
 pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb) -> Verdict {
-    // Policies and SAs are borrowed under it: no shared reference count is written.
-    let rcu = kernel::sync::rcu::read_lock();
     let spd = &state.spd;
     if spd.is_empty(uapi::DIR_OUT) {
         return Verdict::Accept(skb);
@@ -56,6 +54,8 @@ pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb) -> Verdict {
         }
     };
     let flow = chain.flow();
+    // Policies and SAs are borrowed under it: no shared reference count is written.
+    let rcu = kernel::sync::rcu::read_lock();
     let policy = match spd.decide(uapi::DIR_OUT, &flow, chain.known, &rcu) {
         Decision::Matched(p) if !chain.is_fragment() || p.action == uapi::ACTION_BYPASS => p,
         // A fragment netfilter did not reassemble is never protected (its other fragments
