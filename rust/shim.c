@@ -845,15 +845,28 @@ struct sk_buff *ripsec_shim_skb_next(struct sk_buff *skb)
 	return next;
 }
 
-/* Ensures @head bytes of headroom and @tail bytes of tailroom. */
+/*
+ * Ensures @head bytes of headroom and @tail bytes of tailroom. A packet short of one but with
+ * enough to spare at its other end moves within its own buffer instead of getting a new head
+ * (locally sent datagrams have little headroom and TCP's ACKs no tailroom, but both have the
+ * sum): no allocation, no copy of the headroom, no free.
+ */
 int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail)
 {
 	int dh = max_t(int, (int)head - (int)skb_headroom(skb), 0);
 	int dt = max_t(int, (int)tail - (int)skb_tailroom(skb), 0);
+	int shift = dh ? (int)ALIGN(dh, sizeof(long)) : -(int)ALIGN(dt, sizeof(long));
 
 	if (!dh && !dt && !skb_cloned(skb))
 		return 0;
-	return pskb_expand_head(skb, dh, dt, GFP_ATOMIC);
+	if (skb_cloned(skb) || (int)skb_headroom(skb) + shift < (int)head ||
+	    (int)skb_tailroom(skb) - shift < (int)tail)
+		return pskb_expand_head(skb, dh, dt, GFP_ATOMIC);
+	memmove(skb->data + shift, skb->data, skb_headlen(skb));
+	skb->data += shift;
+	skb->tail += shift;
+	skb_headers_offset_update(skb, shift);
+	return 0;
 }
 
 u8 *ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len)
