@@ -69,8 +69,7 @@ pub(crate) fn authenticate(sa: &Sa, pkt: &[u8], outer: &Chain) -> Result<Opened,
         return Err(DropReason::Malformed);
     }
     let seq = sa
-        .rt
-        .lock()
+        .runtime()
         .replay
         .check(h.seq_lo)
         .map_err(|_| DropReason::Replay)?;
@@ -80,8 +79,7 @@ pub(crate) fn authenticate(sa: &Sa, pkt: &[u8], outer: &Chain) -> Result<Opened,
     if !ffi::constant_time_eq(&want[..icv_len], got) {
         return Err(DropReason::Auth);
     }
-    sa.rt
-        .lock()
+    sa.runtime()
         .replay
         .accept(seq)
         .map_err(|_| DropReason::Replay)?;

@@ -427,7 +427,7 @@ fn put_sa(w: &mut MsgWriter, sa: &Sa, show_keys: bool) -> Result {
     }
     w.put_u32(a::SA_REQID, sa.reqid)?;
     let (window, replay_top) = {
-        let rt = sa.rt.lock();
+        let rt = sa.runtime();
         (rt.replay.size(), rt.replay.top())
     };
     let seq_out = sa.last_seq();

@@ -364,7 +364,7 @@ fn note_mapping(net: Net<'_>, sa: &Sa, from: Endpoint) {
     if from.addr == sa.src && from.port == encap.ports().0 {
         return;
     }
-    let due = sa.rt.lock().mapping.report(from, ffi::seconds());
+    let due = sa.runtime().mapping.report(from, ffi::seconds());
     if due {
         events::mapping(net, sa, &from);
     }
@@ -387,8 +387,7 @@ fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<ah_icv::Open
     let esp = skb.data().get(at..).ok_or(DropReason::Malformed)?;
     let (_, seq_lo) = esp::parse_header(esp).ok_or(DropReason::Malformed)?;
     let seq = sa
-        .rt
-        .lock()
+        .runtime()
         .replay
         .check(seq_lo)
         .map_err(|_| DropReason::Replay)?;
@@ -420,8 +419,7 @@ fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<ah_icv::Open
         _ => DropReason::Crypto,
     })?;
     // Authenticated: now the window may move.
-    sa.rt
-        .lock()
+    sa.runtime()
         .replay
         .accept(seq)
         .map_err(|_| DropReason::Replay)?;

@@ -15,9 +15,9 @@ use crate::{
 };
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use kernel::{
-    new_spinlock_irq,
+    new_spinlock,
     prelude::*,
-    sync::{rcu::Guard, Arc, SpinLockIrq},
+    sync::{rcu::Guard, Arc, SpinLock},
 };
 
 /// What identifies an SA (RFC 4301 §4.1: SPI, destination, protocol).
@@ -301,10 +301,10 @@ pub(crate) struct Sa {
     /// UDP encapsulation, if any.
     pub(crate) encap: Option<Encap>,
     /// Replay window and NAT mapping reports. The receive path (softirq) takes it, and so
-    /// do netlink requests in process context: those must keep softirqs out, which the
-    /// IRQ-safe lock does.
+    /// do netlink requests in process context: always with bottom halves off
+    /// ([`Sa::runtime`]).
     #[pin]
-    pub(crate) rt: SpinLockIrq<SaRuntime>,
+    rt: SpinLock<SaRuntime>,
     /// The outer route of the packets it sends.
     pub(crate) route: ffi::RouteCache,
     /// The last outbound sequence number handed out: an atomic, so that senders on several
@@ -377,12 +377,17 @@ impl Sa {
                 frag_queue: NEXT_FRAG_QUEUE.fetch_add(1, Ordering::Relaxed) & FRAG_QUEUE_MASK,
                 pmtu: AtomicU64::new(LearntMtu::NONE.bits()),
                 encap: p.encap.map(|(sport, dport)| Encap::new(sport, dport)),
-                rt <- new_spinlock_irq!(rt),
+                rt <- new_spinlock!(rt),
                 route: ffi::RouteCache::new(),
                 out_seq: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// The per-packet state, locked with bottom halves off.
+    pub(crate) fn runtime(&self) -> ffi::BhGuard<'_, SaRuntime> {
+        ffi::lock_bh(&self.rt)
     }
 
     /// The next outbound sequence number, or [`SeqOverflow`] (for good) once they are used up.
@@ -458,12 +463,12 @@ impl Sa {
         encap: Option<(u16, u16)>,
         seq_gap: u64,
     ) -> Result<Arc<Sa>> {
-        let size = self.rt.lock().replay.size();
+        let size = self.runtime().replay.size();
         let fresh = ReplayWindow::with_bitmap(size, self.esn, ReplayBits::new(size)?);
         let fresh = fresh.map_err(|_| EINVAL)?;
         // Copied under the lock, into words allocated before it.
         let replay = fresh
-            .copied_from(&self.rt.lock().replay)
+            .copied_from(&self.runtime().replay)
             .map_err(|_| EINVAL)?;
         let out = OutboundSeq::starting_at(self.last_seq(), self.esn).resumed(seq_gap);
         let moved = Sa::new(SaParams {
@@ -482,7 +487,7 @@ impl Sa {
             add_time: self.add_time,
         })?;
         {
-            let mut rt = moved.rt.lock();
+            let mut rt = moved.runtime();
             rt.replay = replay;
         }
         moved.out_seq.store(out.last(), Ordering::Relaxed);

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Randomness, the clock, zeroizing memory, and turning bottom halves off.
+//! Randomness, the clock, zeroizing memory, and turning bottom halves off (alone or to lock).
 
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    sync::{lock::spinlock::SpinLockGuard, SpinLock},
+};
 
 extern "C" {
     fn ripsec_shim_random_u32() -> u32;
@@ -30,6 +33,37 @@ impl Drop for BottomHalvesOff {
     fn drop(&mut self) {
         // SAFETY: `new` turned them off on this CPU.
         unsafe { ripsec_shim_local_bh_enable() };
+    }
+}
+
+/// A spinlock held with bottom halves off, as `spin_lock_bh` holds it: for data that softirqs
+/// and process context share (the kernel crate has no such lock). Softirqs take it without
+/// turning hard interrupts off and on, which is what the IRQ-safe lock would cost them.
+pub(crate) struct BhGuard<'a, T> {
+    // Declared first, so dropped first: the lock is released before bottom halves come on.
+    guard: SpinLockGuard<'a, T>,
+    _bh: BottomHalvesOff,
+}
+
+/// Takes `lock` with bottom halves off.
+pub(crate) fn lock_bh<T>(lock: &SpinLock<T>) -> BhGuard<'_, T> {
+    let bh = BottomHalvesOff::new();
+    BhGuard {
+        guard: lock.lock(),
+        _bh: bh,
+    }
+}
+
+impl<T> core::ops::Deref for BhGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T: Unpin> core::ops::DerefMut for BhGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
     }
 }
 

@@ -20,7 +20,9 @@ pub(crate) mod work;
 pub(crate) use crypto::{constant_time_eq, crypto_available, Aead, RequestRoom, Shash, MAX_DIGEST};
 pub(crate) use genl::{Dump, Event, GenlInfo, GenlRegistration, MsgWriter};
 pub(crate) use marker::Marker;
-pub(crate) use misc::{memzero, random_bytes, random_u32, seconds, BottomHalvesOff};
+pub(crate) use misc::{
+    lock_bh, memzero, random_bytes, random_u32, seconds, BhGuard, BottomHalvesOff,
+};
 pub(crate) use net::{Hook, Net, NetInit, PernetRegistration};
 pub(crate) use percpu::PerCpuU64;
 pub(crate) use rcu::{ArcXArray, DeferredDrops, Retired};
