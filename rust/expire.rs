@@ -24,16 +24,18 @@ fn has_time_limit(l: &Limits) -> bool {
 /// Accounts one packet on `sa` (already counted in its counters); flags and kicks the work
 /// when it reaches a limit. Any context.
 pub(crate) fn note_use(state: &NetState, sa: &Sa) {
-    let now = ffi::seconds();
+    // The clock is read only when something needs it: most packets need nothing.
     if sa.first_use.load(Ordering::Relaxed) == 0 {
+        let now = ffi::seconds().max(1);
         let _ = sa
             .first_use
-            .compare_exchange(0, now.max(1), Ordering::Relaxed, Ordering::Relaxed);
+            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
     }
     let lt = sa.limits.lifetime();
     if lt == Default::default() {
         return;
     }
+    let now = ffi::seconds();
     let flag = match lt.state(&sa.usage(), now) {
         Expiry::Live => return,
         Expiry::Soft => expiry::SOFT_PENDING,

@@ -40,10 +40,7 @@ pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb) -> Verdict {
     }
     // What an IPsec transform (ours or XFRM's) just made is not protected again; asked before
     // the header chain is walked, since every packet ripsec sends comes by twice.
-    let v6 = skb
-        .head(1)
-        .is_ok_and(|h| h.first().is_some_and(|b| b >> 4 == 6));
-    if skb.transformed(v6) {
+    if skb.transformed() {
         return Verdict::Accept(skb);
     }
     let chain = match packet::chain(&mut skb) {

@@ -754,20 +754,12 @@ u8 *ripsec_shim_skb_data(struct sk_buff *skb, unsigned int *len)
 	return skb->data;
 }
 
-unsigned int ripsec_shim_skb_headroom(const struct sk_buff *skb)
+/* Pulls the first @len bytes (at most skb->len: how many goes to @got) into the linear head;
+ * NULL on failure. */
+const u8 *ripsec_shim_skb_header(struct sk_buff *skb, unsigned int len, unsigned int *got)
 {
-	return skb_headroom(skb);
-}
-
-unsigned int ripsec_shim_skb_tailroom(const struct sk_buff *skb)
-{
-	return skb_tailroom(skb);
-}
-
-/* Pulls the first @len bytes (at most skb->len) into the linear head; NULL on failure. */
-const u8 *ripsec_shim_skb_header(struct sk_buff *skb, unsigned int len)
-{
-	return pskb_may_pull(skb, len) ? skb->data : NULL;
+	*got = min(len, skb->len);
+	return pskb_may_pull(skb, *got) ? skb->data : NULL;
 }
 
 /* Whether the stack may fragment the packet although it is IPv6 or has DF (a local
@@ -777,9 +769,12 @@ bool ripsec_shim_skb_ignore_df(const struct sk_buff *skb)
 	return skb->ignore_df;
 }
 
-/* Whether the packet is the output of an IPsec transform (ripsec's or XFRM's). */
-bool ripsec_shim_skb_transformed(const struct sk_buff *skb, bool ipv6)
+/* Whether the IP packet at skb->data (its header linear, as at POST_ROUTING) is the output of
+ * an IPsec transform (ripsec's or XFRM's). */
+bool ripsec_shim_skb_transformed(const struct sk_buff *skb)
 {
+	bool ipv6 = skb_headlen(skb) && skb->data[0] >> 4 == 6;
+
 	return ipv6 ? IP6CB(skb)->flags & IP6SKB_XFRM_TRANSFORMED :
 		      IPCB(skb)->flags & IPSKB_XFRM_TRANSFORMED;
 }
@@ -869,24 +864,38 @@ int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned i
 	return 0;
 }
 
-u8 *ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len)
+/* The four below change a linear packet's bounds if it has the room (one call per change,
+ * where a separate question first would take two); they refuse otherwise. */
+int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len)
 {
-	return skb_push(skb, len);
+	if (len > skb_headroom(skb))
+		return -ENOSPC;
+	skb_push(skb, len);
+	return 0;
 }
 
-u8 *ripsec_shim_skb_put(struct sk_buff *skb, unsigned int len)
+int ripsec_shim_skb_put(struct sk_buff *skb, unsigned int len)
 {
-	return skb_put(skb, len);
+	if (len > skb_tailroom(skb))
+		return -ENOSPC;
+	skb_put(skb, len);
+	return 0;
 }
 
-void ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len)
+int ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len)
 {
+	if (len > skb_headlen(skb))
+		return -EINVAL;
 	__skb_pull(skb, len);
+	return 0;
 }
 
-void ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len)
+int ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len)
 {
+	if (len > skb_headlen(skb) || skb->data_len)
+		return -EINVAL;
 	__skb_trim(skb, len);
+	return 0;
 }
 
 void ripsec_shim_kfree_skb(struct sk_buff *skb)

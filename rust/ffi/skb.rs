@@ -22,10 +22,10 @@ extern "C" {
     fn ripsec_shim_skb_gso_segment(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
     fn ripsec_shim_skb_next(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
     fn ripsec_shim_skb_make_room(skb: *mut raw::sk_buff, head: c_uint, tail: c_uint) -> c_int;
-    fn ripsec_shim_skb_push(skb: *mut raw::sk_buff, len: c_uint) -> *mut u8;
-    fn ripsec_shim_skb_put(skb: *mut raw::sk_buff, len: c_uint) -> *mut u8;
-    fn ripsec_shim_skb_pull(skb: *mut raw::sk_buff, len: c_uint);
-    fn ripsec_shim_skb_trim(skb: *mut raw::sk_buff, len: c_uint);
+    fn ripsec_shim_skb_push(skb: *mut raw::sk_buff, len: c_uint) -> c_int;
+    fn ripsec_shim_skb_put(skb: *mut raw::sk_buff, len: c_uint) -> c_int;
+    fn ripsec_shim_skb_pull(skb: *mut raw::sk_buff, len: c_uint) -> c_int;
+    fn ripsec_shim_skb_trim(skb: *mut raw::sk_buff, len: c_uint) -> c_int;
     fn ripsec_shim_kfree_skb(skb: *mut raw::sk_buff);
     fn ripsec_shim_output4(
         net: *mut raw::net,
@@ -56,9 +56,7 @@ extern "C" {
         reassembled: bool,
         checksum_ok: bool,
     ) -> c_int;
-    fn ripsec_shim_skb_headroom(skb: *const raw::sk_buff) -> c_uint;
-    fn ripsec_shim_skb_tailroom(skb: *const raw::sk_buff) -> c_uint;
-    fn ripsec_shim_skb_header(skb: *mut raw::sk_buff, len: c_uint) -> *const u8;
+    fn ripsec_shim_skb_header(skb: *mut raw::sk_buff, len: c_uint, got: *mut c_uint) -> *const u8;
     fn ripsec_shim_skb_ignore_df(skb: *const raw::sk_buff) -> bool;
     fn ripsec_shim_skb_frag_max_size(skb: *const raw::sk_buff, ipv6: bool) -> c_uint;
     fn ripsec_shim_defrag(
@@ -67,7 +65,7 @@ extern "C" {
         ipv6: bool,
         queue: u32,
     ) -> c_int;
-    fn ripsec_shim_skb_transformed(skb: *const raw::sk_buff, ipv6: bool) -> bool;
+    fn ripsec_shim_skb_transformed(skb: *const raw::sk_buff) -> bool;
     fn ripsec_shim_skb_dev_mtu(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_skb_in_dev_mtu(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_icmp_too_big(skb: *mut raw::sk_buff, mtu: u32, ipv6: bool);
@@ -155,14 +153,17 @@ impl Skb {
 
     /// The first `len` bytes of the packet (all of it if shorter), pulled into the linear
     /// head, to read.
+    #[inline]
     pub(crate) fn head(&mut self, len: usize) -> Result<&[u8]> {
-        let len = len.min(self.len());
-        let n = c_uint::try_from(len).map_err(|_| EINVAL)?;
-        // SAFETY: `ptr` is owned (type invariant); the shim only pulls bytes into the head.
-        let data = unsafe { ripsec_shim_skb_header(self.ptr.as_ptr(), n) };
+        let want = c_uint::try_from(len).unwrap_or(c_uint::MAX);
+        let mut got: c_uint = 0;
+        // SAFETY: `ptr` is owned (type invariant); the shim only pulls bytes into the head,
+        // and writes how many (`len`, at most the packet's length) to `got`.
+        let data = unsafe { ripsec_shim_skb_header(self.ptr.as_ptr(), want, &mut got) };
         if data.is_null() {
             return Err(ENOMEM);
         }
+        let len = usize::try_from(got).map_err(|_| EINVAL)?;
         // SAFETY: the shim made `len` bytes at `data` linear. They stay put and unchanged while
         // `self` is borrowed: only `&mut self` methods move or write them. Clones may share
         // them, but the kernel writes shared packet data only after unsharing it.
@@ -177,10 +178,12 @@ impl Skb {
         Ok(WritableSkb(self))
     }
 
-    /// Whether the packet is the output of an IPsec transform (ripsec's or XFRM's).
-    pub(crate) fn transformed(&self, ipv6: bool) -> bool {
-        // SAFETY: `ptr` is valid (type invariant); the shim reads the IP control block.
-        unsafe { ripsec_shim_skb_transformed(self.ptr.as_ptr(), ipv6) }
+    /// Whether the packet (at POST_ROUTING: its IP header linear) is the output of an IPsec
+    /// transform (ripsec's or XFRM's).
+    pub(crate) fn transformed(&self) -> bool {
+        // SAFETY: `ptr` is valid (type invariant); the shim reads the IP version and the IP
+        // control block.
+        unsafe { ripsec_shim_skb_transformed(self.ptr.as_ptr()) }
     }
 
     /// Whether the stack may fragment the packet despite DF or IPv6: a local datagram whose
@@ -302,47 +305,42 @@ impl WritableSkb {
     /// Prepends `n` bytes; fails without enough headroom (see [`WritableSkb::make_room`]).
     #[inline]
     pub(crate) fn push(&mut self, n: usize) -> Result {
-        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
-        if n > self.headroom() {
-            return Err(ENOSPC);
+        if n == 0 {
+            return Ok(());
         }
-        // SAFETY: the packet is owned and linear; `n` bytes of headroom exist.
-        unsafe { ripsec_shim_skb_push(self.ptr(), n) };
-        Ok(())
+        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
+        // SAFETY: the packet is owned and linear (type invariant); the shim prepends only
+        // what the headroom holds.
+        to_result(unsafe { ripsec_shim_skb_push(self.ptr(), n) })
     }
 
     /// Appends `n` bytes; fails without enough tailroom.
     #[inline]
     pub(crate) fn put(&mut self, n: usize) -> Result {
         let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
-        if n > self.tailroom() {
-            return Err(ENOSPC);
-        }
-        // SAFETY: the packet is owned and linear; `n` bytes of tailroom exist.
-        unsafe { ripsec_shim_skb_put(self.ptr(), n) };
-        Ok(())
+        // SAFETY: the packet is owned and linear (type invariant); the shim appends only what
+        // the tailroom holds.
+        to_result(unsafe { ripsec_shim_skb_put(self.ptr(), n) })
     }
 
     /// Removes `n` bytes from the front.
     #[inline]
     pub(crate) fn pull(&mut self, n: usize) -> Result {
-        if n > self.len() {
-            return Err(EINVAL);
+        if n == 0 {
+            return Ok(());
         }
-        // SAFETY: the packet is owned and linear; `n` is within it.
-        unsafe { ripsec_shim_skb_pull(self.ptr(), n as c_uint) };
-        Ok(())
+        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
+        // SAFETY: the packet is owned and linear (type invariant); the shim removes only
+        // bytes it has.
+        to_result(unsafe { ripsec_shim_skb_pull(self.ptr(), n) })
     }
 
     /// Shortens the packet to `len` bytes.
     #[inline]
     pub(crate) fn trim(&mut self, len: usize) -> Result {
-        if len > self.len() {
-            return Err(EINVAL);
-        }
-        // SAFETY: the packet is owned and linear; `len` is within it.
-        unsafe { ripsec_shim_skb_trim(self.ptr(), len as c_uint) };
-        Ok(())
+        let len = c_uint::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: the packet is owned and linear (type invariant); the shim only shortens it.
+        to_result(unsafe { ripsec_shim_skb_trim(self.ptr(), len) })
     }
 
     /// Queues the fragment at the start of the data in ripsec's reassembly queues `queue`
@@ -435,18 +433,6 @@ impl WritableSkb {
     /// Sends the packet's source an ICMP "packet too big" (see [`Skb::icmp_too_big`]).
     pub(crate) fn icmp_too_big(&mut self, mtu: usize, ipv6: bool) {
         self.0.icmp_too_big(mtu, ipv6);
-    }
-
-    #[inline]
-    fn headroom(&self) -> c_uint {
-        // SAFETY: the packet is valid (type invariant).
-        unsafe { ripsec_shim_skb_headroom(self.ptr()) }
-    }
-
-    #[inline]
-    fn tailroom(&self) -> c_uint {
-        // SAFETY: the packet is valid (type invariant).
-        unsafe { ripsec_shim_skb_tailroom(self.ptr()) }
     }
 }
 
