@@ -102,6 +102,9 @@ pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb) -> Verdict {
             return Verdict::Drop(skb);
         };
         drop(skb);
+        // Softirqs wait until every segment is out: a receiver on this host (a veth peer, a
+        // netns) then takes them in one batch, which GRO merges again, instead of one by one.
+        let _bh = ffi::BottomHalvesOff::new();
         for seg in segs {
             out.send(seg, None);
         }
