@@ -156,15 +156,13 @@ impl Outbound<'_> {
     /// instead of one by one. A batch fits the 256 packets a veth peer in NAPI mode holds; a
     /// BIG TCP packet can have more segments.
     fn send_segments(&self, segs: impl Iterator<Item = Skb>) {
-        let mut bh = ffi::BottomHalvesOff::new();
-        for (i, seg) in segs.enumerate() {
-            if i != 0 && i % GSO_BATCH == 0 {
-                drop(bh);
-                bh = ffi::BottomHalvesOff::new();
+        let mut segs = segs.peekable();
+        while segs.peek().is_some() {
+            let _bh = ffi::BottomHalvesOff::new();
+            for seg in segs.by_ref().take(GSO_BATCH) {
+                self.send(seg, None);
             }
-            self.send(seg, None);
         }
-        drop(bh);
     }
 
     fn encapsulate(&self, skb: Skb, chain: Option<Chain>) -> Result<(), DropReason> {
