@@ -213,7 +213,7 @@ pub fn add_member(list: &mut impl Subtables, shape: Shape, rank: Rank) -> Option
             return None;
         }
     }
-    list.items().sort_unstable_by_key(|t| t.best);
+    order_by_best(list.items());
     Some(Change::Order)
 }
 
@@ -246,8 +246,21 @@ pub fn remove_member(
             return Change::Order;
         }
     }
-    items.sort_unstable_by_key(|t| t.best);
+    order_by_best(items);
     Change::Order
+}
+
+/// Puts subtables back in order of their best rank after one of them changed: an insertion
+/// sort, linear on a list that was in order but for one entry. (The standard sorts end in a
+/// panic path that objtool does not know as one, in a module built for speed.)
+fn order_by_best(items: &mut [Subtable]) {
+    for i in 1..items.len() {
+        let mut j = i;
+        while j > 0 && items[j - 1].best > items[j].best {
+            items.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 }
 
 /// Where a policy of `rank` goes in a slot (or list) whose entries have `ranks`, in order.
