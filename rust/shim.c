@@ -476,9 +476,19 @@ void ripsec_shim_xa_free(struct xarray *xa)
 	kfree(xa);
 }
 
+/* xa_load() without its own RCU read-side section: the caller holds one (Rust's `load`
+ * takes the guard), and a lookup per SA or policy on every packet need not nest another. */
 void *ripsec_shim_xa_load(struct xarray *xa, unsigned long index)
 {
-	return xa_load(xa, index);
+	XA_STATE(xas, xa, index);
+	void *entry;
+
+	do {
+		entry = xas_load(&xas);
+		if (xa_is_zero(entry))
+			entry = NULL;
+	} while (xas_retry(&xas, entry));
+	return entry;
 }
 
 /* Returns the previous entry, or an ERR_PTR. */

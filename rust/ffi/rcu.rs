@@ -135,7 +135,8 @@ impl<T: Send + Sync> ArcXArray<T> {
     /// The entry at `index`, borrowed while `_rcu` keeps the read-side section open: no
     /// reference count is touched. Lock-free.
     pub(crate) fn load<'g>(&'g self, index: u32, _rcu: &'g Guard) -> Option<&'g T> {
-        // SAFETY: `xa` is live (type invariant).
+        // SAFETY: `xa` is live (type invariant), and `_rcu` holds the read-side section the
+        // shim's lookup runs in.
         let p = unsafe { ripsec_shim_xa_load(self.xa.as_ptr(), xa_index(index)) };
         // SAFETY: a non-NULL entry came from `Arc::into_raw`, so it points to a live `T`; an
         // unlinked entry is released only after a grace period, which cannot end while
