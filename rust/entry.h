@@ -15,7 +15,7 @@ struct netlink_callback;
 
 int ripsec_rs_net_init(struct net *net, void **slot);
 void ripsec_rs_net_exit(void *state);
-unsigned int ripsec_rs_hook(void *priv_, struct sk_buff *skb, const struct nf_hook_state *state);
+unsigned int ripsec_rs_hook(void *priv_, struct sk_buff *skb, struct net *net, u8 num);
 void ripsec_rs_work(struct net *net);
 int ripsec_rs_doit(struct sk_buff *skb, struct genl_info *info);
 int ripsec_rs_dumpit(struct sk_buff *skb, struct netlink_callback *cb);

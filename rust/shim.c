@@ -46,10 +46,22 @@
 
 /* ---- netfilter hooks (registered per netns) ---- */
 
-/* One entry point for every hook; Rust tells them apart by state->hook. Each netns registers
- * its own copy, whose priv is that netns's Rust state (no net_generic lookup per packet). */
+/* One entry point per hook number, handing Rust the netns and the number as arguments (no
+ * call back for them per packet). Each netns registers its own copy of the hooks, whose priv
+ * is that netns's Rust state (no net_generic lookup per packet). */
+#define RIPSEC_HOOK_ENTRY(num)                                                               \
+	static unsigned int ripsec_hook_##num(void *priv, struct sk_buff *skb,               \
+					      const struct nf_hook_state *state)             \
+	{                                                                                    \
+		return ripsec_rs_hook(priv, skb, state->net, num);                           \
+	}
+RIPSEC_HOOK_ENTRY(NF_INET_PRE_ROUTING)
+RIPSEC_HOOK_ENTRY(NF_INET_LOCAL_IN)
+RIPSEC_HOOK_ENTRY(NF_INET_FORWARD)
+RIPSEC_HOOK_ENTRY(NF_INET_POST_ROUTING)
+
 #define RIPSEC_HOOK(family, num, prio) \
-	{ .hook = ripsec_rs_hook, .pf = (family), .hooknum = (num), .priority = (prio) }
+	{ .hook = ripsec_hook_##num, .pf = (family), .hooknum = (num), .priority = (prio) }
 
 static const struct nf_hook_ops ripsec_nf_ops[] = {
 	/* Outbound: after routing and the firewall, so every packet that leaves is seen. */
@@ -63,13 +75,6 @@ static const struct nf_hook_ops ripsec_nf_ops[] = {
 	/* Just before IPv6 defragmentation, which drops some malformed packets uncounted. */
 	RIPSEC_HOOK(NFPROTO_IPV6, NF_INET_PRE_ROUTING, NF_IP6_PRI_CONNTRACK_DEFRAG - 1),
 };
-
-/* The running hook's netns, and in @hook its number: one call per packet and hook. */
-struct net *ripsec_shim_hook_state(const struct nf_hook_state *state, u8 *hook)
-{
-	*hook = state->hook;
-	return state->net;
-}
 
 /* ---- per-netns state: one pointer in net_generic, owned by Rust ---- */
 

@@ -80,7 +80,6 @@ int ripsec_shim_memneq(const void *a, const void *b, size_t len);
 bool ripsec_shim_crypto_has_aead(const char *name);
 bool ripsec_shim_crypto_has_shash(const char *name);
 
-struct net *ripsec_shim_hook_state(const struct nf_hook_state *state, u8 *hook);
 struct sk_buff *ripsec_shim_event_new(struct net *net, u8 cmd, size_t size, bool atomic,
 				      void **hdr);
 int ripsec_shim_event_send(struct net *net, struct sk_buff *skb, void *hdr, bool atomic);

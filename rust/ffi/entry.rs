@@ -6,7 +6,7 @@
 
 use super::{
     genl::{Dump, GenlInfo},
-    net::{hook_state, Hook, Net, NetInit, PernetState},
+    net::{Hook, Net, NetInit, PernetState},
     raw,
     skb::{Skb, Verdict},
     udp::SocketId,
@@ -78,19 +78,23 @@ pub(crate) unsafe fn net_exit<H: Handlers>(state: *mut c_void) {
 ///
 /// # Safety
 ///
-/// Netfilter calls it with a packet it owns and the running hook's state; `priv_` is the
-/// `priv` of the hook's registration: the netns's state, which `net_init::<H>` made.
+/// Netfilter calls it (through shim.c's entry for hook number `num`) with a packet it owns and
+/// the running hook's netns; `priv_` is the `priv` of the hook's registration: the netns's
+/// state, which `net_init::<H>` made.
 pub(crate) unsafe fn hook<H: Handlers>(
     priv_: *mut c_void,
     skb: *mut raw::sk_buff,
-    state: *const raw::nf_hook_state,
+    net: *mut raw::net,
+    num: u8,
 ) -> c_uint {
     // SAFETY: on ACCEPT/DROP the packet goes back to netfilter (`Verdict::into_nf`).
     let Some(skb) = (unsafe { Skb::from_raw(skb) }) else {
         return Verdict::NF_ACCEPT;
     };
-    // SAFETY: `state` is the running hook's state.
-    let (net, hook) = unsafe { hook_state(state) };
+    // SAFETY: ripsec's hooks are registered only in netns past its pernet init, and
+    // unregistered before its pernet exit.
+    let net = unsafe { Net::from_raw(net) };
+    let hook = Hook::from_num(num);
     // SAFETY: shim.c registers each netns's hooks with `priv` set to the state `net_init`
     // stored, and unregisters them in pernet pre-exit; the netns core then waits for an RCU
     // grace period (which a running hook holds off) before `net_exit` drops the state.
@@ -197,15 +201,17 @@ macro_rules! entry_points {
 
         /// # Safety
         ///
-        /// Netfilter calls it with a packet it owns and the running hook's state.
+        /// Netfilter calls it (through shim.c) with a packet it owns, the running hook's
+        /// netns and its number.
         #[no_mangle]
         unsafe extern "C" fn ripsec_rs_hook(
             priv_: *mut kernel::ffi::c_void,
             skb: *mut $crate::ffi::raw::sk_buff,
-            state: *const $crate::ffi::raw::nf_hook_state,
+            net: *mut $crate::ffi::raw::net,
+            num: u8,
         ) -> kernel::ffi::c_uint {
             // SAFETY: as promised to us.
-            unsafe { $crate::ffi::entry::hook::<$h>(priv_, skb, state) }
+            unsafe { $crate::ffi::entry::hook::<$h>(priv_, skb, net, num) }
         }
 
         /// # Safety

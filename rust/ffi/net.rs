@@ -12,7 +12,6 @@ extern "C" {
     fn ripsec_shim_net_cookie(net: *mut raw::net) -> u64;
     fn ripsec_shim_mtu_expires(net: *mut raw::net, ipv6: bool) -> c_uint;
     fn ripsec_shim_defrag_use(net: *mut raw::net) -> c_int;
-    fn ripsec_shim_hook_state(state: *const raw::nf_hook_state, hook: *mut u8) -> *mut raw::net;
 }
 
 /// The registered pernet operations; unregistered (running every netns's exit) on drop.
@@ -137,23 +136,15 @@ pub(crate) enum Hook {
     Other,
 }
 
-/// The netns and hook of a running netfilter hook.
-///
-/// # Safety
-///
-/// `state` must be the hook state of a running netfilter hook of ripsec's.
-pub(super) unsafe fn hook_state<'a>(state: *const raw::nf_hook_state) -> (Net<'a>, Hook) {
-    let mut num = 0u8;
-    // SAFETY: the caller passes a live hook state; the shim writes only `num`.
-    let net = unsafe { ripsec_shim_hook_state(state, &mut num) };
-    let hook = match num {
-        0 => Hook::PreRouting,
-        1 => Hook::LocalIn,
-        2 => Hook::Forward,
-        4 => Hook::PostRouting,
-        _ => Hook::Other,
-    };
-    // SAFETY: ripsec's hooks are registered only in netns past its pernet init, and
-    // unregistered before its pernet exit.
-    (unsafe { Net::from_raw(net) }, hook)
+impl Hook {
+    /// The hook of netfilter's number `num` (`NF_INET_*`).
+    pub(super) fn from_num(num: u8) -> Self {
+        match num {
+            0 => Hook::PreRouting,
+            1 => Hook::LocalIn,
+            2 => Hook::Forward,
+            4 => Hook::PostRouting,
+            _ => Hook::Other,
+        }
+    }
 }

@@ -26,7 +26,6 @@ opaque! {
     genl_info => "struct genl_info",
     sk_buff => "struct sk_buff",
     nlattr => "struct nlattr",
-    nf_hook_state => "struct nf_hook_state",
     netlink_callback => "struct netlink_callback",
     xarray => "struct xarray",
     crypto_aead => "struct crypto_aead",
