@@ -748,25 +748,35 @@ bool ripsec_shim_crypto_has_shash(const char *name)
 
 /* ---- skb ---- */
 
-/* Makes the whole packet linear, private and writable. */
-int ripsec_shim_skb_make_writable(struct sk_buff *skb)
+/* Rust's copy of where a writable packet's bytes are (shim.h), so that reading them takes no
+ * call. The calls below keep it true: a change is followed by a refresh, whatever the result;
+ * a refusal changes nothing. */
+static int ripsec_view(const struct sk_buff *skb, struct ripsec_skb_view *view, int ret)
 {
-	if (skb_linearize(skb))
-		return -ENOMEM;
-	return skb_ensure_writable(skb, skb->len);
+	view->data = skb->data;
+	view->len = skb->len;
+	return ret;
+}
+
+void ripsec_shim_skb_view(const struct sk_buff *skb, struct ripsec_skb_view *view)
+{
+	ripsec_view(skb, view, 0);
+}
+
+/* Makes the whole packet linear, private and writable. */
+int ripsec_shim_skb_make_writable(struct sk_buff *skb, struct ripsec_skb_view *view)
+{
+	int err = skb_linearize(skb) ? -ENOMEM : skb_ensure_writable(skb, skb->len);
+
+	return ripsec_view(skb, view, err);
 }
 
 /* Completes a checksum left to the device (CHECKSUM_PARTIAL) before the packet is encrypted. */
-int ripsec_shim_skb_checksum_help(struct sk_buff *skb)
+int ripsec_shim_skb_checksum_help(struct sk_buff *skb, struct ripsec_skb_view *view)
 {
-	return skb->ip_summed == CHECKSUM_PARTIAL ? skb_checksum_help(skb) : 0;
-}
+	int err = skb->ip_summed == CHECKSUM_PARTIAL ? skb_checksum_help(skb) : 0;
 
-/* The data and, in @len, its length: one call for what every write needs. */
-u8 *ripsec_shim_skb_data(struct sk_buff *skb, unsigned int *len)
-{
-	*len = skb->len;
-	return skb->data;
+	return ripsec_view(skb, view, err);
 }
 
 /* Pulls the first @len bytes (at most skb->len: how many goes to @got) into the linear head;
@@ -861,7 +871,7 @@ struct sk_buff *ripsec_shim_skb_next(struct sk_buff *skb)
  * (locally sent datagrams have little headroom and TCP's ACKs no tailroom, but both have the
  * sum): no allocation, no copy of the headroom, no free.
  */
-int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail)
+static int ripsec_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail)
 {
 	int dh = max_t(int, (int)head - (int)skb_headroom(skb), 0);
 	int dt = max_t(int, (int)tail - (int)skb_tailroom(skb), 0);
@@ -879,38 +889,44 @@ int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned i
 	return 0;
 }
 
+int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail,
+			      struct ripsec_skb_view *view)
+{
+	return ripsec_view(skb, view, ripsec_make_room(skb, head, tail));
+}
+
 /* The four below change a linear packet's bounds if it has the room (one call per change,
  * where a separate question first would take two); they refuse otherwise. */
-int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len)
+int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view)
 {
 	if (len > skb_headroom(skb))
 		return -ENOSPC;
 	skb_push(skb, len);
-	return 0;
+	return ripsec_view(skb, view, 0);
 }
 
-int ripsec_shim_skb_put(struct sk_buff *skb, unsigned int len)
+int ripsec_shim_skb_put(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view)
 {
 	if (len > skb_tailroom(skb))
 		return -ENOSPC;
 	skb_put(skb, len);
-	return 0;
+	return ripsec_view(skb, view, 0);
 }
 
-int ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len)
+int ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view)
 {
 	if (len > skb_headlen(skb))
 		return -EINVAL;
 	__skb_pull(skb, len);
-	return 0;
+	return ripsec_view(skb, view, 0);
 }
 
-int ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len)
+int ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view)
 {
 	if (len > skb_headlen(skb) || skb->data_len)
 		return -EINVAL;
 	__skb_trim(skb, len);
-	return 0;
+	return ripsec_view(skb, view, 0);
 }
 
 void ripsec_shim_kfree_skb(struct sk_buff *skb)

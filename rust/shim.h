@@ -102,9 +102,14 @@ int ripsec_shim_aead_crypt(struct crypto_aead *tfm, u8 *buf, unsigned int len,
 void ripsec_shim_random_bytes(u8 *buf, size_t len);
 void ripsec_shim_local_bh_disable(void);
 void ripsec_shim_local_bh_enable(void);
-int ripsec_shim_skb_make_writable(struct sk_buff *skb);
-int ripsec_shim_skb_checksum_help(struct sk_buff *skb);
-u8 *ripsec_shim_skb_data(struct sk_buff *skb, unsigned int *len);
+/* Where a writable packet's bytes are; Rust's `ffi::skb::View`. */
+struct ripsec_skb_view {
+	u8 *data;
+	unsigned int len;
+};
+void ripsec_shim_skb_view(const struct sk_buff *skb, struct ripsec_skb_view *view);
+int ripsec_shim_skb_make_writable(struct sk_buff *skb, struct ripsec_skb_view *view);
+int ripsec_shim_skb_checksum_help(struct sk_buff *skb, struct ripsec_skb_view *view);
 const u8 *ripsec_shim_skb_header(struct sk_buff *skb, unsigned int len, unsigned int *got);
 bool ripsec_shim_skb_ignore_df(const struct sk_buff *skb);
 unsigned int ripsec_shim_skb_frag_max_size(const struct sk_buff *skb, bool ipv6);
@@ -114,11 +119,12 @@ unsigned int ripsec_shim_skb_len(const struct sk_buff *skb);
 bool ripsec_shim_skb_is_gso(const struct sk_buff *skb);
 struct sk_buff *ripsec_shim_skb_gso_segment(struct sk_buff *skb);
 struct sk_buff *ripsec_shim_skb_next(struct sk_buff *skb);
-int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail);
-int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len);
-int ripsec_shim_skb_put(struct sk_buff *skb, unsigned int len);
-int ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len);
-int ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len);
+int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail,
+			      struct ripsec_skb_view *view);
+int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);
+int ripsec_shim_skb_put(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);
+int ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);
+int ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);
 void ripsec_shim_kfree_skb(struct sk_buff *skb);
 int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
 			bool ignore_df, bool keep_ident, struct dst_cache *cache);

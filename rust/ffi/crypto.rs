@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The kernel crypto API: AEAD and keyed-hash transforms, and what the kernel provides.
 
-use super::raw::{self, from_err_ptr, CString128};
+use super::raw::{self, from_err_ptr, to_result, CString128};
 use core::ptr::NonNull;
-use kernel::{error::to_result, prelude::*};
+use kernel::prelude::*;
 
 extern "C" {
     fn ripsec_shim_aead_alloc(name: *const c_char) -> *mut raw::crypto_aead;

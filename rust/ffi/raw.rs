@@ -74,3 +74,14 @@ pub(crate) fn from_err_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
     }
     NonNull::new(ptr).ok_or(ENOMEM)
 }
+
+/// A C return code (0 or a negative errno) as a `Result`: the kernel crate's `to_result`,
+/// but inlined, since the data path checks several per packet.
+#[inline]
+pub(crate) fn to_result(err: c_int) -> Result {
+    if err < 0 {
+        Err(Error::from_errno(err))
+    } else {
+        Ok(())
+    }
+}

@@ -4,28 +4,33 @@
 use super::{
     marker::Marker,
     net::Net,
-    raw::{self, from_err_ptr},
+    raw::{self, from_err_ptr, to_result},
 };
 use core::{
     ptr::NonNull,
     sync::atomic::{AtomicPtr, Ordering},
 };
-use kernel::{error::to_result, prelude::*};
+use kernel::prelude::*;
 
 extern "C" {
     fn ripsec_shim_skb_decrypted(skb: *const raw::sk_buff, marker: *const raw::xfrm_state) -> bool;
-    fn ripsec_shim_skb_make_writable(skb: *mut raw::sk_buff) -> c_int;
-    fn ripsec_shim_skb_checksum_help(skb: *mut raw::sk_buff) -> c_int;
-    fn ripsec_shim_skb_data(skb: *mut raw::sk_buff, len: *mut c_uint) -> *mut u8;
+    fn ripsec_shim_skb_view(skb: *const raw::sk_buff, view: *mut View);
+    fn ripsec_shim_skb_make_writable(skb: *mut raw::sk_buff, view: *mut View) -> c_int;
+    fn ripsec_shim_skb_checksum_help(skb: *mut raw::sk_buff, view: *mut View) -> c_int;
     fn ripsec_shim_skb_len(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_skb_is_gso(skb: *const raw::sk_buff) -> bool;
     fn ripsec_shim_skb_gso_segment(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
     fn ripsec_shim_skb_next(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
-    fn ripsec_shim_skb_make_room(skb: *mut raw::sk_buff, head: c_uint, tail: c_uint) -> c_int;
-    fn ripsec_shim_skb_push(skb: *mut raw::sk_buff, len: c_uint) -> c_int;
-    fn ripsec_shim_skb_put(skb: *mut raw::sk_buff, len: c_uint) -> c_int;
-    fn ripsec_shim_skb_pull(skb: *mut raw::sk_buff, len: c_uint) -> c_int;
-    fn ripsec_shim_skb_trim(skb: *mut raw::sk_buff, len: c_uint) -> c_int;
+    fn ripsec_shim_skb_make_room(
+        skb: *mut raw::sk_buff,
+        head: c_uint,
+        tail: c_uint,
+        view: *mut View,
+    ) -> c_int;
+    fn ripsec_shim_skb_push(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
+    fn ripsec_shim_skb_put(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
+    fn ripsec_shim_skb_pull(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
+    fn ripsec_shim_skb_trim(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
     fn ripsec_shim_kfree_skb(skb: *mut raw::sk_buff);
     fn ripsec_shim_output4(
         net: *mut raw::net,
@@ -172,10 +177,12 @@ impl Skb {
 
     /// Makes the packet linear, private and writable; on failure it is freed.
     pub(crate) fn into_writable(self) -> Result<WritableSkb> {
-        // SAFETY: `ptr` is owned (type invariant).
-        to_result(unsafe { ripsec_shim_skb_make_writable(self.ptr.as_ptr()) })?;
-        // INVARIANT: the shim linearized the packet and unshared its head.
-        Ok(WritableSkb(self))
+        let mut view = View::EMPTY;
+        // SAFETY: `ptr` is owned (type invariant); the shim writes `view`.
+        to_result(unsafe { ripsec_shim_skb_make_writable(self.ptr.as_ptr(), &mut view) })?;
+        // INVARIANT: the shim linearized the packet, unshared its head and said where its
+        // bytes are.
+        Ok(WritableSkb { skb: self, view })
     }
 
     /// Whether the packet (at POST_ROUTING: its IP header linear) is the output of an IPsec
@@ -249,57 +256,73 @@ impl Skb {
     }
 }
 
+/// Where a writable packet's bytes are: the C `struct ripsec_skb_view`, which the shim
+/// calls that may move or resize them fill in.
+#[repr(C)]
+struct View {
+    data: *mut u8,
+    len: c_uint,
+}
+
+impl View {
+    const EMPTY: Self = Self {
+        data: core::ptr::null_mut(),
+        len: 0,
+    };
+}
+
 /// A packet that is linear and private: the only kind whose bytes may be written.
 ///
 /// # Invariants
 ///
 /// The packet's `len` bytes at `data` are linear, and neither its head nor its data is
-/// shared with another skb. Every method keeps it so.
-pub(crate) struct WritableSkb(Skb);
+/// shared with another skb. `view` holds its current `data` and `len`. Every method keeps
+/// it so.
+pub(crate) struct WritableSkb {
+    skb: Skb,
+    view: View,
+}
 
 impl core::ops::Deref for WritableSkb {
     type Target = Skb;
 
     fn deref(&self) -> &Skb {
-        &self.0
+        &self.skb
     }
 }
 
 impl WritableSkb {
     /// Back to a plain packet (to hand on).
     pub(crate) fn into_skb(self) -> Skb {
-        self.0
+        self.skb
     }
 
     #[inline]
     fn ptr(&self) -> *mut raw::sk_buff {
-        self.0.ptr.as_ptr()
+        self.skb.ptr.as_ptr()
     }
 
     /// The packet bytes.
     #[inline]
     pub(crate) fn data(&mut self) -> &mut [u8] {
-        let mut len: c_uint = 0;
-        // SAFETY: `ptr` is valid (type invariant); the shim writes only `len`.
-        let data = unsafe { ripsec_shim_skb_data(self.ptr(), &mut len) };
-        // SAFETY: the `len` bytes at `data` are linear and private (type invariant), and
-        // `&mut self` keeps every other access out while the slice lives.
-        unsafe { core::slice::from_raw_parts_mut(data, len as usize) }
+        // SAFETY: `view` says where the packet's bytes are, which are linear and private
+        // (type invariant); `&mut self` keeps every other access out while the slice lives.
+        unsafe { core::slice::from_raw_parts_mut(self.view.data, self.view.len as usize) }
     }
 
     /// Computes a checksum the stack left to the device, which will not see the plaintext.
     pub(crate) fn finish_checksum(&mut self) -> Result {
         // SAFETY: the packet is owned and private (type invariant); the checksum is written
-        // in place.
-        to_result(unsafe { ripsec_shim_skb_checksum_help(self.ptr()) })
+        // in place, and the shim refreshes `view`.
+        to_result(unsafe { ripsec_shim_skb_checksum_help(self.ptr(), &mut self.view) })
     }
 
     /// Ensures headroom and tailroom (reallocating the head keeps it linear and private).
     pub(crate) fn make_room(&mut self, head: usize, tail: usize) -> Result {
         let h = c_uint::try_from(head).map_err(|_| EINVAL)?;
         let t = c_uint::try_from(tail).map_err(|_| EINVAL)?;
-        // SAFETY: the packet is owned (type invariant).
-        to_result(unsafe { ripsec_shim_skb_make_room(self.ptr(), h, t) })
+        // SAFETY: the packet is owned (type invariant); the shim refreshes `view`.
+        to_result(unsafe { ripsec_shim_skb_make_room(self.ptr(), h, t, &mut self.view) })
     }
 
     /// Prepends `n` bytes; fails without enough headroom (see [`WritableSkb::make_room`]).
@@ -310,8 +333,8 @@ impl WritableSkb {
         }
         let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
         // SAFETY: the packet is owned and linear (type invariant); the shim prepends only
-        // what the headroom holds.
-        to_result(unsafe { ripsec_shim_skb_push(self.ptr(), n) })
+        // what the headroom holds, and refreshes `view` if it does.
+        to_result(unsafe { ripsec_shim_skb_push(self.ptr(), n, &mut self.view) })
     }
 
     /// Appends `n` bytes; fails without enough tailroom.
@@ -319,8 +342,8 @@ impl WritableSkb {
     pub(crate) fn put(&mut self, n: usize) -> Result {
         let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
         // SAFETY: the packet is owned and linear (type invariant); the shim appends only what
-        // the tailroom holds.
-        to_result(unsafe { ripsec_shim_skb_put(self.ptr(), n) })
+        // the tailroom holds, and refreshes `view` if it does.
+        to_result(unsafe { ripsec_shim_skb_put(self.ptr(), n, &mut self.view) })
     }
 
     /// Removes `n` bytes from the front.
@@ -331,16 +354,17 @@ impl WritableSkb {
         }
         let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
         // SAFETY: the packet is owned and linear (type invariant); the shim removes only
-        // bytes it has.
-        to_result(unsafe { ripsec_shim_skb_pull(self.ptr(), n) })
+        // bytes it has, and refreshes `view` if it does.
+        to_result(unsafe { ripsec_shim_skb_pull(self.ptr(), n, &mut self.view) })
     }
 
     /// Shortens the packet to `len` bytes.
     #[inline]
     pub(crate) fn trim(&mut self, len: usize) -> Result {
         let len = c_uint::try_from(len).map_err(|_| EINVAL)?;
-        // SAFETY: the packet is owned and linear (type invariant); the shim only shortens it.
-        to_result(unsafe { ripsec_shim_skb_trim(self.ptr(), len) })
+        // SAFETY: the packet is owned and linear (type invariant); the shim only shortens it,
+        // and refreshes `view` if it does.
+        to_result(unsafe { ripsec_shim_skb_trim(self.ptr(), len, &mut self.view) })
     }
 
     /// Queues the fragment at the start of the data in ripsec's reassembly queues `queue`
@@ -350,7 +374,7 @@ impl WritableSkb {
         if !self.has_ip_header(ipv6) {
             return Err(EINVAL);
         }
-        let skb = self.0.into_raw();
+        let skb = self.skb.into_raw();
         // SAFETY: `net` is live; the packet is linear and private with a whole IP header of its
         // family at the start (checked above), which is what the kernel's reassembly reads and
         // rewrites; the shim consumes `skb` unless it returns 0.
@@ -388,7 +412,7 @@ impl WritableSkb {
             return Err(EINVAL);
         }
         let cache = route.get();
-        let skb = self.0.into_raw();
+        let skb = self.skb.into_raw();
         // SAFETY: `net` is live and the addresses are valid; the packet is linear and private
         // with a whole IP header of its family at the start (checked above), which the stack
         // completes (length, ID, checksum); the shim consumes `skb` in every case. `cache` is
@@ -432,7 +456,10 @@ impl WritableSkb {
 
     /// Sends the packet's source an ICMP "packet too big" (see [`Skb::icmp_too_big`]).
     pub(crate) fn icmp_too_big(&mut self, mtu: usize, ipv6: bool) {
-        self.0.icmp_too_big(mtu, ipv6);
+        self.skb.icmp_too_big(mtu, ipv6);
+        // SAFETY: `ptr` is valid (type invariant); the shim writes `view` (building the ICMP
+        // error should leave the packet's bytes where they were, but nothing promises it).
+        unsafe { ripsec_shim_skb_view(self.ptr(), &mut self.view) };
     }
 }
 
