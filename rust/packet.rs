@@ -13,20 +13,23 @@ use crate::{
 /// The header chain of `skb`, pulling more of it into the linear head while the walk needs
 /// it. A broken or over-long chain is malformed; a head that cannot be pulled, no memory.
 pub(crate) fn chain(skb: &mut Skb) -> Result<Chain, DropReason> {
-    let len = skb.len();
-    let gso = skb.is_gso();
+    chain_gso(skb).map(|(c, _)| c)
+}
+
+/// [`chain`], and whether the packet is a GSO packet.
+pub(crate) fn chain_gso(skb: &mut Skb) -> Result<(Chain, bool), DropReason> {
     let mut want = headers::FIRST_PULL;
     loop {
-        let head = skb.head(want).map_err(|_| DropReason::NoMem)?;
-        let walked = if gso {
-            headers::walk_gso(head, len)
+        let w = skb.walk_head(want).map_err(|_| DropReason::NoMem)?;
+        let walked = if w.gso {
+            headers::walk_gso(w.head, w.len)
         } else {
-            headers::walk(head, len)
+            headers::walk(w.head, w.len)
         };
         match walked {
-            Ok(c) => return Ok(c),
+            Ok(c) => return Ok((c, w.gso)),
             // The walker asks for more than it had, never more than the packet.
-            Err(ChainError::NeedMore(n)) if n > want && n <= len => want = n,
+            Err(ChainError::NeedMore(n)) if n > want && n <= w.len => want = n,
             Err(_) => return Err(DropReason::Malformed),
         }
     }

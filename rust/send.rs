@@ -45,7 +45,7 @@ pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb) -> Verdict {
     if skb.transformed() {
         return Verdict::Accept(skb);
     }
-    let chain = match packet::chain(&mut skb) {
+    let (chain, gso) = match packet::chain_gso(&mut skb) {
         Ok(c) => c,
         Err(reason) => {
             count_drop(state, None, reason);
@@ -96,9 +96,9 @@ pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb) -> Verdict {
         state,
         sa,
         tmpl: &tmpl,
-        may_fragment: skb.ignore_df() || skb.frag_max_size(chain.family == AF_INET6) != 0,
+        may_fragment: skb.may_fragment(chain.family == AF_INET6),
     };
-    if skb.is_gso() {
+    if gso {
         let Ok(segs) = skb.segment() else {
             count_drop(state, Some(sa), DropReason::NoMem);
             return Verdict::Drop(skb);

@@ -787,11 +787,21 @@ const u8 *ripsec_shim_skb_header(struct sk_buff *skb, unsigned int len, unsigned
 	return pskb_may_pull(skb, *got) ? skb->data : NULL;
 }
 
-/* Whether the stack may fragment the packet although it is IPv6 or has DF (a local
- * datagram whose socket does not insist on path MTU discovery). */
-bool ripsec_shim_skb_ignore_df(const struct sk_buff *skb)
+/* ripsec_shim_skb_header, with what a header walk needs besides in the same call: the
+ * packet's length and whether it is a GSO packet. */
+const u8 *ripsec_shim_skb_walk_head(struct sk_buff *skb, unsigned int want, unsigned int *got,
+				    unsigned int *len, bool *gso)
 {
-	return skb->ignore_df;
+	*len = skb->len;
+	*gso = skb_is_gso(skb);
+	return ripsec_shim_skb_header(skb, want, got);
+}
+
+/* Whether the stack may fragment the packet although it is IPv6 or has DF (a local
+ * datagram whose socket does not insist on path MTU discovery), or netfilter reassembled it. */
+bool ripsec_shim_skb_may_fragment(const struct sk_buff *skb, bool ipv6)
+{
+	return skb->ignore_df || (ipv6 ? IP6CB(skb)->frag_max_size : IPCB(skb)->frag_max_size);
 }
 
 /* Whether the IP packet at skb->data (its header linear, as at POST_ROUTING) is the output of
@@ -805,11 +815,6 @@ bool ripsec_shim_skb_transformed(const struct sk_buff *skb)
 }
 
 /* The largest fragment of a packet netfilter reassembled (0: it was not reassembled). */
-unsigned int ripsec_shim_skb_frag_max_size(const struct sk_buff *skb, bool ipv6)
-{
-	return ipv6 ? IP6CB(skb)->frag_max_size : IPCB(skb)->frag_max_size;
-}
-
 /*
  * ripsec's own reassembly queues for fragments it decrypted, one set per SA (@queue), apart
  * from the stack's: a plaintext fragment, or one another SA carried, can never complete a
@@ -843,11 +848,6 @@ int ripsec_shim_defrag(struct net *net, struct sk_buff *skb, bool ipv6, u32 queu
 unsigned int ripsec_shim_skb_len(const struct sk_buff *skb)
 {
 	return skb->len;
-}
-
-bool ripsec_shim_skb_is_gso(const struct sk_buff *skb)
-{
-	return skb_is_gso(skb);
 }
 
 /* Returns the list of segments (consuming nothing) or an ERR_PTR. */

@@ -111,12 +111,12 @@ void ripsec_shim_skb_view(const struct sk_buff *skb, struct ripsec_skb_view *vie
 int ripsec_shim_skb_make_writable(struct sk_buff *skb, struct ripsec_skb_view *view);
 int ripsec_shim_skb_checksum_help(struct sk_buff *skb, struct ripsec_skb_view *view);
 const u8 *ripsec_shim_skb_header(struct sk_buff *skb, unsigned int len, unsigned int *got);
-bool ripsec_shim_skb_ignore_df(const struct sk_buff *skb);
-unsigned int ripsec_shim_skb_frag_max_size(const struct sk_buff *skb, bool ipv6);
+const u8 *ripsec_shim_skb_walk_head(struct sk_buff *skb, unsigned int want, unsigned int *got,
+				    unsigned int *len, bool *gso);
+bool ripsec_shim_skb_may_fragment(const struct sk_buff *skb, bool ipv6);
 int ripsec_shim_defrag(struct net *net, struct sk_buff *skb, bool ipv6, u32 queue);
 bool ripsec_shim_skb_transformed(const struct sk_buff *skb);
 unsigned int ripsec_shim_skb_len(const struct sk_buff *skb);
-bool ripsec_shim_skb_is_gso(const struct sk_buff *skb);
 struct sk_buff *ripsec_shim_skb_gso_segment(struct sk_buff *skb);
 struct sk_buff *ripsec_shim_skb_next(struct sk_buff *skb);
 int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail,

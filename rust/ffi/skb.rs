@@ -18,7 +18,6 @@ extern "C" {
     fn ripsec_shim_skb_make_writable(skb: *mut raw::sk_buff, view: *mut View) -> c_int;
     fn ripsec_shim_skb_checksum_help(skb: *mut raw::sk_buff, view: *mut View) -> c_int;
     fn ripsec_shim_skb_len(skb: *const raw::sk_buff) -> c_uint;
-    fn ripsec_shim_skb_is_gso(skb: *const raw::sk_buff) -> bool;
     fn ripsec_shim_skb_gso_segment(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
     fn ripsec_shim_skb_next(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
     fn ripsec_shim_skb_make_room(
@@ -62,8 +61,14 @@ extern "C" {
         checksum_ok: bool,
     ) -> c_int;
     fn ripsec_shim_skb_header(skb: *mut raw::sk_buff, len: c_uint, got: *mut c_uint) -> *const u8;
-    fn ripsec_shim_skb_ignore_df(skb: *const raw::sk_buff) -> bool;
-    fn ripsec_shim_skb_frag_max_size(skb: *const raw::sk_buff, ipv6: bool) -> c_uint;
+    fn ripsec_shim_skb_walk_head(
+        skb: *mut raw::sk_buff,
+        want: c_uint,
+        got: *mut c_uint,
+        len: *mut c_uint,
+        gso: *mut bool,
+    ) -> *const u8;
+    fn ripsec_shim_skb_may_fragment(skb: *const raw::sk_buff, ipv6: bool) -> bool;
     fn ripsec_shim_defrag(
         net: *mut raw::net,
         skb: *mut raw::sk_buff,
@@ -103,6 +108,17 @@ impl Verdict {
             Verdict::Stolen => 2, // NF_STOLEN
         }
     }
+}
+
+/// The linear head of a packet as [`Skb::walk_head`] pulled it, with what a header walk
+/// needs besides.
+pub(crate) struct WalkHead<'a> {
+    /// The first bytes (as many as asked for, or the whole packet if shorter).
+    pub(crate) head: &'a [u8],
+    /// The packet's length.
+    pub(crate) len: usize,
+    /// Whether it is a GSO packet (whose IP length fields may be 0 past 64 KiB).
+    pub(crate) gso: bool,
 }
 
 /// How a decapsulated packet goes back into the stack ([`Skb::reinject`]).
@@ -149,13 +165,6 @@ impl Skb {
         unsafe { ripsec_shim_skb_len(self.ptr.as_ptr()) as usize }
     }
 
-    /// Whether the stack handed over a GSO super-packet.
-    #[inline]
-    pub(crate) fn is_gso(&self) -> bool {
-        // SAFETY: `ptr` is valid (type invariant).
-        unsafe { ripsec_shim_skb_is_gso(self.ptr.as_ptr()) }
-    }
-
     /// The first `len` bytes of the packet (all of it if shorter), pulled into the linear
     /// head, to read.
     #[inline]
@@ -173,6 +182,30 @@ impl Skb {
         // `self` is borrowed: only `&mut self` methods move or write them. Clones may share
         // them, but the kernel writes shared packet data only after unsharing it.
         Ok(unsafe { core::slice::from_raw_parts(data, len) })
+    }
+
+    /// [`Skb::head`] for a header walk, with what it needs besides in the same call: the
+    /// packet's length, and whether it is a GSO packet.
+    #[inline]
+    pub(crate) fn walk_head(&mut self, want: usize) -> Result<WalkHead<'_>> {
+        let want = c_uint::try_from(want).unwrap_or(c_uint::MAX);
+        let (mut got, mut len, mut gso): (c_uint, c_uint, bool) = (0, 0, false);
+        // SAFETY: `ptr` is owned (type invariant); the shim only pulls bytes into the head,
+        // and writes how many (`want`, at most the packet's length) to `got`, the packet's
+        // length to `len` and whether it is GSO to `gso`.
+        let data = unsafe {
+            ripsec_shim_skb_walk_head(self.ptr.as_ptr(), want, &mut got, &mut len, &mut gso)
+        };
+        if data.is_null() {
+            return Err(ENOMEM);
+        }
+        let got = usize::try_from(got).map_err(|_| EINVAL)?;
+        Ok(WalkHead {
+            // SAFETY: as in `head`.
+            head: unsafe { core::slice::from_raw_parts(data, got) },
+            len: usize::try_from(len).map_err(|_| EINVAL)?,
+            gso,
+        })
     }
 
     /// Makes the packet linear, private and writable; on failure it is freed.
@@ -193,17 +226,11 @@ impl Skb {
         unsafe { ripsec_shim_skb_transformed(self.ptr.as_ptr()) }
     }
 
-    /// Whether the stack may fragment the packet despite DF or IPv6: a local datagram whose
-    /// socket does not insist on path MTU discovery.
-    pub(crate) fn ignore_df(&self) -> bool {
-        // SAFETY: `ptr` is valid (type invariant).
-        unsafe { ripsec_shim_skb_ignore_df(self.ptr.as_ptr()) }
-    }
-
-    /// The largest fragment of a datagram that netfilter reassembled; 0 if it was not.
-    pub(crate) fn frag_max_size(&self, ipv6: bool) -> usize {
+    /// Whether the stack may fragment the packet despite DF or IPv6 (a local datagram whose
+    /// socket does not insist on path MTU discovery), or netfilter reassembled it.
+    pub(crate) fn may_fragment(&self, ipv6: bool) -> bool {
         // SAFETY: `ptr` is valid (type invariant); the shim reads the IP control block.
-        unsafe { ripsec_shim_skb_frag_max_size(self.ptr.as_ptr(), ipv6) as usize }
+        unsafe { ripsec_shim_skb_may_fragment(self.ptr.as_ptr(), ipv6) }
     }
 
     /// Splits a GSO packet into segments.
@@ -300,6 +327,12 @@ impl WritableSkb {
     #[inline]
     fn ptr(&self) -> *mut raw::sk_buff {
         self.skb.ptr.as_ptr()
+    }
+
+    /// Length of the packet (no call: see `view`).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.view.len as usize
     }
 
     /// The packet bytes.

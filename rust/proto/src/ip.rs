@@ -49,7 +49,7 @@ pub struct Outer<'a> {
 /// Writes an outer IPv4 header (no options); `None` if the packet would exceed 64 KiB.
 pub fn write_ipv4(out: &mut [u8; IPV4_HDR_LEN], o: &Outer<'_>) -> Option<()> {
     let total = u16::try_from(o.payload_len.checked_add(IPV4_HDR_LEN)?).ok()?;
-    out.fill(0);
+    *out = [0; IPV4_HDR_LEN];
     out[0] = 0x45;
     out[1] = o.tos;
     out[2..4].copy_from_slice(&total.to_be_bytes());
@@ -68,7 +68,7 @@ pub fn write_ipv4(out: &mut [u8; IPV4_HDR_LEN], o: &Outer<'_>) -> Option<()> {
 /// Writes an outer IPv6 header; `None` if the payload exceeds 64 KiB.
 pub fn write_ipv6(out: &mut [u8; IPV6_HDR_LEN], o: &Outer<'_>) -> Option<()> {
     let plen = u16::try_from(o.payload_len).ok()?;
-    out.fill(0);
+    *out = [0; IPV6_HDR_LEN];
     out[0] = 0x60 | (o.tos >> 4);
     out[1] = o.tos << 4;
     out[4..6].copy_from_slice(&plen.to_be_bytes());
