@@ -7,7 +7,7 @@
 //! when that changes), never the whole SPD.
 
 use crate::{
-    ffi::ArcXArray,
+    ffi::{ArcXArray, RcuArc},
     selector::{Decision, Flow, Known, Selector},
     spd_index::{self, Change, Rank, Shape, Subtable, Subtables, SLOTS},
     uapi,
@@ -144,8 +144,8 @@ impl Subtables for KVec<Subtable> {
 pub(crate) struct SpdIndex {
     /// Hash slot -> [`Slot`].
     slots: ArcXArray<Slot>,
-    /// The [`Shapes`] at index 0.
-    shapes: ArcXArray<Shapes>,
+    /// The published [`Shapes`].
+    shapes: RcuArc<Shapes>,
     /// Policy id -> policy, for packets known only in part.
     by_id: ArcXArray<Policy>,
     /// Policies per direction.
@@ -155,19 +155,12 @@ pub(crate) struct SpdIndex {
 impl SpdIndex {
     /// An empty index.
     pub(crate) fn new() -> Result<Self> {
-        let index = Self {
+        Ok(Self {
             slots: ArcXArray::new()?,
-            shapes: ArcXArray::new()?,
+            shapes: RcuArc::new(Arc::new(Shapes::new(), GFP_KERNEL)?),
             by_id: ArcXArray::new()?,
             counts: [const { AtomicUsize::new(0) }; DIRS],
-        };
-        // Index 0 is occupied from now on, so publishing replaces it in place.
-        drop(
-            index
-                .shapes
-                .store(0, Arc::new(Shapes::new(), GFP_KERNEL)?)?,
-        );
-        Ok(index)
+        })
     }
 
     /// Whether direction `dir` has no policy (the data path's fast exit).
@@ -196,10 +189,9 @@ impl SpdIndex {
             let mine = policies.map(|p| (p, &p.sel, p.action == uapi::ACTION_BYPASS, p.rank()));
             return spd_index::decide_unordered(mine, flow, known);
         }
-        let Some(shapes) = self.shapes.load(0, rcu) else {
-            return Decision::Unmatched;
-        };
-        let subtables = shapes
+        let subtables = self
+            .shapes
+            .load(rcu)
             .dirs
             .get(usize::from(dir))
             .map_or(&[][..], |d| &d[..]);
@@ -315,8 +307,7 @@ impl Spd {
         Ok(Some(Arc::new(shapes.try_clone()?, GFP_KERNEL)?))
     }
 
-    /// Keeps `shapes` as the master and publishes `copy` of it. Replaces index 0 in place,
-    /// which allocates nothing.
+    /// Keeps `shapes` as the master and publishes `copy` of it.
     fn commit_shapes(
         &mut self,
         index: &SpdIndex,
@@ -325,7 +316,10 @@ impl Spd {
     ) -> Result {
         self.shapes = shapes;
         match copy {
-            Some(c) => index.shapes.store(0, c).map(drop),
+            Some(c) => {
+                index.shapes.replace(c);
+                Ok(())
+            }
             None => Ok(()),
         }
     }

@@ -3,7 +3,11 @@
 //! period, from the module's workqueue.
 
 use super::raw::{self, from_err_ptr};
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{
+    marker::PhantomData,
+    ptr::NonNull,
+    sync::atomic::{AtomicPtr, Ordering},
+};
 use kernel::{
     error::to_result,
     prelude::*,
@@ -87,6 +91,59 @@ impl Drop for DeferredDrops {
         // SAFETY: `new` created it; everything that defers drops is gone by now (the module
         // drops this after the pernet and genl registrations).
         unsafe { ripsec_shim_wq_destroy() };
+    }
+}
+
+/// One `Arc<T>` that lock-free readers borrow (RCU) and writers replace: an [`ArcXArray`] of
+/// a single entry, read with one load instead of a walk through the xarray. Writers must be
+/// serialised by the owner.
+///
+/// # Invariants
+///
+/// `ptr` comes from `Arc::<T>::into_raw` and owns one reference. A replaced entry's reference
+/// is dropped only after an RCU grace period ([`Retired`]), or when this object is dropped.
+pub(crate) struct RcuArc<T: Send + Sync> {
+    ptr: AtomicPtr<T>,
+    _p: PhantomData<Arc<T>>,
+}
+
+impl<T: Send + Sync> RcuArc<T> {
+    /// Holds `value`.
+    pub(crate) fn new(value: Arc<T>) -> Self {
+        // INVARIANT: the pointer comes from `Arc::into_raw`.
+        Self {
+            ptr: AtomicPtr::new(Arc::into_raw(value).cast_mut()),
+            _p: PhantomData,
+        }
+    }
+
+    /// The entry, borrowed while `_rcu` keeps the read-side section open: no reference count
+    /// is touched. Lock-free.
+    #[inline]
+    pub(crate) fn load<'g>(&'g self, _rcu: &'g Guard) -> &'g T {
+        // SAFETY: the pointer came from `Arc::into_raw` (type invariant), so it points to a
+        // live `T`; a replaced entry is released only after a grace period, which cannot end
+        // while `_rcu` is held, and the borrow lives no longer than `_rcu`.
+        unsafe { &*self.ptr.load(Ordering::Acquire) }
+    }
+
+    /// Publishes `value`; readers that still borrow the old entry keep it until a grace
+    /// period has passed.
+    pub(crate) fn replace(&self, value: Arc<T>) {
+        let old = self
+            .ptr
+            .swap(Arc::into_raw(value).cast_mut(), Ordering::AcqRel);
+        // SAFETY: `old` came from `Arc::into_raw` (type invariant) and is unlinked now; its
+        // reference passes to `Retired`.
+        drop(Retired(Some(unsafe { Arc::from_raw(old) })));
+    }
+}
+
+impl<T: Send + Sync> Drop for RcuArc<T> {
+    fn drop(&mut self) {
+        // No reader can reach the entry any more (`&mut self`): release it directly.
+        // SAFETY: the pointer came from `Arc::into_raw` (type invariant); this is its last use.
+        drop(unsafe { Arc::from_raw(*self.ptr.get_mut()) });
     }
 }
 
