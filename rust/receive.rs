@@ -386,8 +386,11 @@ fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<ah_icv::Open
     }
     let esp = skb.data().get(at..).ok_or(DropReason::Malformed)?;
     let (_, seq_lo) = esp::parse_header(esp).ok_or(DropReason::Malformed)?;
+    // Off once for both looks at the replay window (the receive path runs in a softirq, so
+    // this costs the crypto in between nothing).
+    let bh = ffi::BottomHalvesOff::new();
     let seq = sa
-        .runtime()
+        .runtime_under(&bh)
         .replay
         .check(seq_lo)
         .map_err(|_| DropReason::Replay)?;
@@ -419,7 +422,7 @@ fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<ah_icv::Open
         _ => DropReason::Crypto,
     })?;
     // Authenticated: now the window may move.
-    sa.runtime()
+    sa.runtime_under(&bh)
         .replay
         .accept(seq)
         .map_err(|_| DropReason::Replay)?;

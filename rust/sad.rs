@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use kernel::{
     new_spinlock,
     prelude::*,
-    sync::{rcu::Guard, Arc, SpinLock},
+    sync::{lock::spinlock::SpinLockGuard, rcu::Guard, Arc, SpinLock},
 };
 
 /// What identifies an SA (RFC 4301 §4.1: SPI, destination, protocol).
@@ -388,6 +388,14 @@ impl Sa {
     /// The per-packet state, locked with bottom halves off.
     pub(crate) fn runtime(&self) -> ffi::BhGuard<'_, SaRuntime> {
         ffi::lock_bh(&self.rt)
+    }
+
+    /// [`Sa::runtime`] while `bh` keeps bottom halves off.
+    pub(crate) fn runtime_under<'a>(
+        &'a self,
+        bh: &'a ffi::BottomHalvesOff,
+    ) -> SpinLockGuard<'a, SaRuntime> {
+        ffi::lock_under(&self.rt, bh)
     }
 
     /// The next outbound sequence number, or [`SeqOverflow`] (for good) once they are used up.

@@ -45,6 +45,16 @@ pub(crate) struct BhGuard<'a, T> {
     _bh: BottomHalvesOff,
 }
 
+/// Takes `lock` while `_bh` keeps bottom halves off: [`lock_bh`] for a caller that takes it
+/// more than once in a row and turns bottom halves off once. The guard borrows `_bh`, so
+/// bottom halves stay off until the lock is released.
+pub(crate) fn lock_under<'a, T>(
+    lock: &'a SpinLock<T>,
+    _bh: &'a BottomHalvesOff,
+) -> SpinLockGuard<'a, T> {
+    lock.lock()
+}
+
 /// Takes `lock` with bottom halves off.
 pub(crate) fn lock_bh<T>(lock: &SpinLock<T>) -> BhGuard<'_, T> {
     let bh = BottomHalvesOff::new();

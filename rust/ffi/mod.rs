@@ -21,7 +21,7 @@ pub(crate) use crypto::{constant_time_eq, crypto_available, Aead, RequestRoom, S
 pub(crate) use genl::{Dump, Event, GenlInfo, GenlRegistration, MsgWriter};
 pub(crate) use marker::Marker;
 pub(crate) use misc::{
-    lock_bh, memzero, random_bytes, random_u32, seconds, BhGuard, BottomHalvesOff,
+    lock_bh, lock_under, memzero, random_bytes, random_u32, seconds, BhGuard, BottomHalvesOff,
 };
 pub(crate) use net::{Hook, Net, NetInit, PernetRegistration};
 pub(crate) use percpu::PerCpuU64;
