@@ -91,12 +91,15 @@ pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb) -> Verdict {
         }
         return Verdict::Drop(skb);
     };
+    // Segments share the packet's route and control block.
+    let (may_fragment, dev_mtu) = skb.out_limits(chain.family == AF_INET6);
     let out = Outbound {
         net,
         state,
         sa,
         tmpl: &tmpl,
-        may_fragment: skb.may_fragment(chain.family == AF_INET6),
+        may_fragment,
+        dev_mtu,
     };
     if gso {
         let Ok(segs) = skb.segment() else {
@@ -121,6 +124,8 @@ struct Outbound<'a> {
     /// reassembled from fragments by netfilter: its sender will not make it smaller, so the
     /// ESP packet is fragmented instead of the sender told "too big".
     may_fragment: bool,
+    /// MTU of the device the route leaves through (0: no route).
+    dev_mtu: usize,
 }
 
 /// The inner packet's headers and where its ESP header goes.
@@ -170,8 +175,9 @@ impl Outbound<'_> {
         if sa.expired() {
             return Err(DropReason::Expired);
         }
-        let mut skb = skb.into_writable().map_err(|_| DropReason::NoMem)?;
-        skb.finish_checksum().map_err(|_| DropReason::NoMem)?;
+        let mut skb = skb
+            .into_writable_to_encrypt()
+            .map_err(|_| DropReason::NoMem)?;
         let layout = self.layout(&mut skb, chain)?;
         let inner_len = layout.chain.total_len;
         let outer_tos = ip::outer_tos(ip::tos(skb.data()));
@@ -255,7 +261,7 @@ impl Outbound<'_> {
     /// limits the ESP packet, which IP then fragments: the sender is told only once ICMP said
     /// the path is narrower than the device, where the whole ESP packet would not get through.
     fn check_mtu(&self, skb: &mut WritableSkb, l: &Layout) -> Result<usize, DropReason> {
-        let dev_mtu = skb.dev_mtu();
+        let dev_mtu = self.dev_mtu;
         let mtu = self.sa.path_mtu(dev_mtu);
         let max = pmtu::max_packet(self.sa, mtu, l.tunnel, l.front_len, self.front_v6(l));
         let v6 = l.chain.family == AF_INET6;
@@ -281,19 +287,18 @@ impl Outbound<'_> {
         let trailer = pad + esp::TRAILER_MIN;
         let esp_hdr = esp::ESP_HDR_LEN + iv_len;
         let front = if l.tunnel { l.front_len } else { 0 };
-        skb.make_room(
+        let room = (
             LL_RESERVE + front + l.udp_len + esp_hdr + 4,
             trailer + icv_len,
-        )
-        .map_err(|_| DropReason::NoMem)?;
-        skb.put(trailer + icv_len).map_err(|_| DropReason::NoMem)?;
+        );
+        skb.grow(room, esp_hdr, trailer + icv_len)
+            .map_err(|_| DropReason::NoMem)?;
         let end = skb.len();
         esp::write_trailer(
             &mut skb.data()[end - icv_len - trailer..end - icv_len],
             l.next_header,
         )
         .map_err(|_| DropReason::Malformed)?;
-        skb.push(esp_hdr).map_err(|_| DropReason::NoMem)?;
         if !l.tunnel {
             skb.data().copy_within(esp_hdr..esp_hdr + l.front_len, 0);
         }

@@ -763,19 +763,14 @@ void ripsec_shim_skb_view(const struct sk_buff *skb, struct ripsec_skb_view *vie
 	ripsec_view(skb, view, 0);
 }
 
-/* Makes the whole packet linear, private and writable. */
-int ripsec_shim_skb_make_writable(struct sk_buff *skb, struct ripsec_skb_view *view)
+/* Makes the whole packet linear, private and writable; with @checksum, also completes a
+ * checksum left to the device (CHECKSUM_PARTIAL), as a packet about to be encrypted needs. */
+int ripsec_shim_skb_make_writable(struct sk_buff *skb, bool checksum, struct ripsec_skb_view *view)
 {
 	int err = skb_linearize(skb) ? -ENOMEM : skb_ensure_writable(skb, skb->len);
 
-	return ripsec_view(skb, view, err);
-}
-
-/* Completes a checksum left to the device (CHECKSUM_PARTIAL) before the packet is encrypted. */
-int ripsec_shim_skb_checksum_help(struct sk_buff *skb, struct ripsec_skb_view *view)
-{
-	int err = skb->ip_summed == CHECKSUM_PARTIAL ? skb_checksum_help(skb) : 0;
-
+	if (!err && checksum && skb->ip_summed == CHECKSUM_PARTIAL)
+		err = skb_checksum_help(skb);
 	return ripsec_view(skb, view, err);
 }
 
@@ -798,9 +793,13 @@ const u8 *ripsec_shim_skb_walk_head(struct sk_buff *skb, unsigned int want, unsi
 }
 
 /* Whether the stack may fragment the packet although it is IPv6 or has DF (a local
- * datagram whose socket does not insist on path MTU discovery), or netfilter reassembled it. */
-bool ripsec_shim_skb_may_fragment(const struct sk_buff *skb, bool ipv6)
+ * datagram whose socket does not insist on path MTU discovery), or netfilter reassembled it;
+ * and in @dev_mtu the MTU of the device its route leaves through (0 if it has no route): the
+ * outer packet's limit. Not the route's PMTU, which already accounts for the encapsulation
+ * once senders learnt it. */
+bool ripsec_shim_skb_out_limits(const struct sk_buff *skb, bool ipv6, unsigned int *dev_mtu)
 {
+	*dev_mtu = skb_dst(skb) ? READ_ONCE(skb_dst(skb)->dev->mtu) : 0;
 	return skb->ignore_df || (ipv6 ? IP6CB(skb)->frag_max_size : IPCB(skb)->frag_max_size);
 }
 
@@ -895,21 +894,29 @@ int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned i
 	return ripsec_view(skb, view, ripsec_make_room(skb, head, tail));
 }
 
-/* The four below change a linear packet's bounds if it has the room (one call per change,
+/* Makes room as above, then pushes @push and puts @put bytes, which that room must hold:
+ * the bounds of an ESP packet in one call. */
+int ripsec_shim_skb_grow(struct sk_buff *skb, unsigned int head, unsigned int tail,
+			 unsigned int push, unsigned int put, struct ripsec_skb_view *view)
+{
+	int err = ripsec_make_room(skb, head, tail);
+
+	if (!err && (push > skb_headroom(skb) || put > skb_tailroom(skb)))
+		err = -ENOSPC;
+	if (!err) {
+		skb_put(skb, put);
+		skb_push(skb, push);
+	}
+	return ripsec_view(skb, view, err);
+}
+
+/* The three below change a linear packet's bounds if it has the room (one call per change,
  * where a separate question first would take two); they refuse otherwise. */
 int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view)
 {
 	if (len > skb_headroom(skb))
 		return -ENOSPC;
 	skb_push(skb, len);
-	return ripsec_view(skb, view, 0);
-}
-
-int ripsec_shim_skb_put(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view)
-{
-	if (len > skb_tailroom(skb))
-		return -ENOSPC;
-	skb_put(skb, len);
 	return ripsec_view(skb, view, 0);
 }
 
@@ -932,13 +939,6 @@ int ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len, struct ripsec_sk
 void ripsec_shim_kfree_skb(struct sk_buff *skb)
 {
 	kfree_skb(skb);
-}
-
-/* MTU of the device the packet leaves through: the outer packet's limit. Not the route's
- * PMTU, which already accounts for the encapsulation once senders learnt it. */
-unsigned int ripsec_shim_skb_dev_mtu(const struct sk_buff *skb)
-{
-	return skb_dst(skb) ? READ_ONCE(skb_dst(skb)->dev->mtu) : 0;
 }
 
 /* MTU of the device the packet arrived on (0 if none). */

@@ -108,12 +108,11 @@ struct ripsec_skb_view {
 	unsigned int len;
 };
 void ripsec_shim_skb_view(const struct sk_buff *skb, struct ripsec_skb_view *view);
-int ripsec_shim_skb_make_writable(struct sk_buff *skb, struct ripsec_skb_view *view);
-int ripsec_shim_skb_checksum_help(struct sk_buff *skb, struct ripsec_skb_view *view);
+int ripsec_shim_skb_make_writable(struct sk_buff *skb, bool checksum, struct ripsec_skb_view *view);
 const u8 *ripsec_shim_skb_header(struct sk_buff *skb, unsigned int len, unsigned int *got);
 const u8 *ripsec_shim_skb_walk_head(struct sk_buff *skb, unsigned int want, unsigned int *got,
 				    unsigned int *len, bool *gso);
-bool ripsec_shim_skb_may_fragment(const struct sk_buff *skb, bool ipv6);
+bool ripsec_shim_skb_out_limits(const struct sk_buff *skb, bool ipv6, unsigned int *dev_mtu);
 int ripsec_shim_defrag(struct net *net, struct sk_buff *skb, bool ipv6, u32 queue);
 bool ripsec_shim_skb_transformed(const struct sk_buff *skb);
 unsigned int ripsec_shim_skb_len(const struct sk_buff *skb);
@@ -121,8 +120,9 @@ struct sk_buff *ripsec_shim_skb_gso_segment(struct sk_buff *skb);
 struct sk_buff *ripsec_shim_skb_next(struct sk_buff *skb);
 int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail,
 			      struct ripsec_skb_view *view);
+int ripsec_shim_skb_grow(struct sk_buff *skb, unsigned int head, unsigned int tail,
+			 unsigned int push, unsigned int put, struct ripsec_skb_view *view);
 int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);
-int ripsec_shim_skb_put(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);
 int ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);
 int ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);
 void ripsec_shim_kfree_skb(struct sk_buff *skb);
@@ -140,7 +140,6 @@ void ripsec_shim_gro_cells_destroy(void);
 int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *marker,
 			 bool reassembled, bool checksum_ok);
 bool ripsec_shim_skb_decrypted(const struct sk_buff *skb, const struct xfrm_state *marker);
-unsigned int ripsec_shim_skb_dev_mtu(const struct sk_buff *skb);
 unsigned int ripsec_shim_skb_in_dev_mtu(const struct sk_buff *skb);
 void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6);
 struct sock *ripsec_shim_encap_attach(struct net *net, int fd, u16 *port);

@@ -15,8 +15,19 @@ use kernel::prelude::*;
 extern "C" {
     fn ripsec_shim_skb_decrypted(skb: *const raw::sk_buff, marker: *const raw::xfrm_state) -> bool;
     fn ripsec_shim_skb_view(skb: *const raw::sk_buff, view: *mut View);
-    fn ripsec_shim_skb_make_writable(skb: *mut raw::sk_buff, view: *mut View) -> c_int;
-    fn ripsec_shim_skb_checksum_help(skb: *mut raw::sk_buff, view: *mut View) -> c_int;
+    fn ripsec_shim_skb_make_writable(
+        skb: *mut raw::sk_buff,
+        checksum: bool,
+        view: *mut View,
+    ) -> c_int;
+    fn ripsec_shim_skb_grow(
+        skb: *mut raw::sk_buff,
+        head: c_uint,
+        tail: c_uint,
+        push: c_uint,
+        put: c_uint,
+        view: *mut View,
+    ) -> c_int;
     fn ripsec_shim_skb_len(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_skb_gso_segment(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
     fn ripsec_shim_skb_next(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
@@ -27,7 +38,6 @@ extern "C" {
         view: *mut View,
     ) -> c_int;
     fn ripsec_shim_skb_push(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
-    fn ripsec_shim_skb_put(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
     fn ripsec_shim_skb_pull(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
     fn ripsec_shim_skb_trim(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
     fn ripsec_shim_kfree_skb(skb: *mut raw::sk_buff);
@@ -68,7 +78,11 @@ extern "C" {
         len: *mut c_uint,
         gso: *mut bool,
     ) -> *const u8;
-    fn ripsec_shim_skb_may_fragment(skb: *const raw::sk_buff, ipv6: bool) -> bool;
+    fn ripsec_shim_skb_out_limits(
+        skb: *const raw::sk_buff,
+        ipv6: bool,
+        dev_mtu: *mut c_uint,
+    ) -> bool;
     fn ripsec_shim_defrag(
         net: *mut raw::net,
         skb: *mut raw::sk_buff,
@@ -76,7 +90,6 @@ extern "C" {
         queue: u32,
     ) -> c_int;
     fn ripsec_shim_skb_transformed(skb: *const raw::sk_buff) -> bool;
-    fn ripsec_shim_skb_dev_mtu(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_skb_in_dev_mtu(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_icmp_too_big(skb: *mut raw::sk_buff, mtu: u32, ipv6: bool);
 }
@@ -210,9 +223,22 @@ impl Skb {
 
     /// Makes the packet linear, private and writable; on failure it is freed.
     pub(crate) fn into_writable(self) -> Result<WritableSkb> {
+        self.writable(false)
+    }
+
+    /// [`Skb::into_writable`], and computes a checksum the stack left to the device, which
+    /// will not see the plaintext.
+    pub(crate) fn into_writable_to_encrypt(self) -> Result<WritableSkb> {
+        self.writable(true)
+    }
+
+    fn writable(self, checksum: bool) -> Result<WritableSkb> {
         let mut view = View::EMPTY;
-        // SAFETY: `ptr` is owned (type invariant); the shim writes `view`.
-        to_result(unsafe { ripsec_shim_skb_make_writable(self.ptr.as_ptr(), &mut view) })?;
+        // SAFETY: `ptr` is owned (type invariant); the shim writes the checksum in place once
+        // the packet is private, and writes `view`.
+        to_result(unsafe {
+            ripsec_shim_skb_make_writable(self.ptr.as_ptr(), checksum, &mut view)
+        })?;
         // INVARIANT: the shim linearized the packet, unshared its head and said where its
         // bytes are.
         Ok(WritableSkb { skb: self, view })
@@ -226,11 +252,16 @@ impl Skb {
         unsafe { ripsec_shim_skb_transformed(self.ptr.as_ptr()) }
     }
 
-    /// Whether the stack may fragment the packet despite DF or IPv6 (a local datagram whose
-    /// socket does not insist on path MTU discovery), or netfilter reassembled it.
-    pub(crate) fn may_fragment(&self, ipv6: bool) -> bool {
-        // SAFETY: `ptr` is valid (type invariant); the shim reads the IP control block.
-        unsafe { ripsec_shim_skb_may_fragment(self.ptr.as_ptr(), ipv6) }
+    /// What limits how the packet leaves: whether the stack may fragment it despite DF or
+    /// IPv6 (a local datagram whose socket does not insist on path MTU discovery, or one
+    /// netfilter reassembled), and the MTU of the device its route leaves through (0 if it
+    /// has no route).
+    pub(crate) fn out_limits(&self, ipv6: bool) -> (bool, usize) {
+        let mut mtu: c_uint = 0;
+        // SAFETY: `ptr` is valid (type invariant); the shim reads the IP control block and
+        // the route, and writes only `mtu`.
+        let may_fragment = unsafe { ripsec_shim_skb_out_limits(self.ptr.as_ptr(), ipv6, &mut mtu) };
+        (may_fragment, mtu as usize)
     }
 
     /// Splits a GSO packet into segments.
@@ -238,12 +269,6 @@ impl Skb {
         // SAFETY: `ptr` is valid; the shim returns a list of new skbs or an ERR_PTR.
         let head = from_err_ptr(unsafe { ripsec_shim_skb_gso_segment(self.ptr.as_ptr()) })?;
         Ok(SkbList { next: Some(head) })
-    }
-
-    /// MTU of the device the packet's route leaves through (0 if it has no route).
-    pub(crate) fn dev_mtu(&self) -> usize {
-        // SAFETY: `ptr` is valid (type invariant).
-        unsafe { ripsec_shim_skb_dev_mtu(self.ptr.as_ptr()) as usize }
     }
 
     /// MTU of the device the packet arrived on (0 if none).
@@ -343,19 +368,24 @@ impl WritableSkb {
         unsafe { core::slice::from_raw_parts_mut(self.view.data, self.view.len as usize) }
     }
 
-    /// Computes a checksum the stack left to the device, which will not see the plaintext.
-    pub(crate) fn finish_checksum(&mut self) -> Result {
-        // SAFETY: the packet is owned and private (type invariant); the checksum is written
-        // in place, and the shim refreshes `view`.
-        to_result(unsafe { ripsec_shim_skb_checksum_help(self.ptr(), &mut self.view) })
-    }
-
     /// Ensures headroom and tailroom (reallocating the head keeps it linear and private).
     pub(crate) fn make_room(&mut self, head: usize, tail: usize) -> Result {
         let h = c_uint::try_from(head).map_err(|_| EINVAL)?;
         let t = c_uint::try_from(tail).map_err(|_| EINVAL)?;
         // SAFETY: the packet is owned (type invariant); the shim refreshes `view`.
         to_result(unsafe { ripsec_shim_skb_make_room(self.ptr(), h, t, &mut self.view) })
+    }
+
+    /// [`WritableSkb::make_room`] for `room` (head, tail), then prepends `push` bytes and
+    /// appends `put` bytes, which that room must hold.
+    pub(crate) fn grow(&mut self, room: (usize, usize), push: usize, put: usize) -> Result {
+        let h = c_uint::try_from(room.0).map_err(|_| EINVAL)?;
+        let t = c_uint::try_from(room.1).map_err(|_| EINVAL)?;
+        let push = c_uint::try_from(push).map_err(|_| EINVAL)?;
+        let put = c_uint::try_from(put).map_err(|_| EINVAL)?;
+        // SAFETY: the packet is owned and linear (type invariant); the shim grows it only
+        // within the room it made, and refreshes `view`.
+        to_result(unsafe { ripsec_shim_skb_grow(self.ptr(), h, t, push, put, &mut self.view) })
     }
 
     /// Prepends `n` bytes; fails without enough headroom (see [`WritableSkb::make_room`]).
@@ -368,15 +398,6 @@ impl WritableSkb {
         // SAFETY: the packet is owned and linear (type invariant); the shim prepends only
         // what the headroom holds, and refreshes `view` if it does.
         to_result(unsafe { ripsec_shim_skb_push(self.ptr(), n, &mut self.view) })
-    }
-
-    /// Appends `n` bytes; fails without enough tailroom.
-    #[inline]
-    pub(crate) fn put(&mut self, n: usize) -> Result {
-        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
-        // SAFETY: the packet is owned and linear (type invariant); the shim appends only what
-        // the tailroom holds, and refreshes `view` if it does.
-        to_result(unsafe { ripsec_shim_skb_put(self.ptr(), n, &mut self.view) })
     }
 
     /// Removes `n` bytes from the front.
