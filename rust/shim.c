@@ -774,22 +774,16 @@ int ripsec_shim_skb_make_writable(struct sk_buff *skb, bool checksum, struct rip
 	return ripsec_view(skb, view, err);
 }
 
-/* Pulls the first @len bytes (at most skb->len: how many goes to @got) into the linear head;
- * NULL on failure. */
-const u8 *ripsec_shim_skb_header(struct sk_buff *skb, unsigned int len, unsigned int *got)
-{
-	*got = min(len, skb->len);
-	return pskb_may_pull(skb, *got) ? skb->data : NULL;
-}
-
-/* ripsec_shim_skb_header, with what a header walk needs besides in the same call: the
- * packet's length and whether it is a GSO packet. */
+/* Pulls the first @want bytes (at most skb->len: how many goes to @got) into the linear head;
+ * NULL on failure. With them, what a header walk needs besides: the packet's length in @len,
+ * and whether it is a GSO packet in @gso. */
 const u8 *ripsec_shim_skb_walk_head(struct sk_buff *skb, unsigned int want, unsigned int *got,
 				    unsigned int *len, bool *gso)
 {
 	*len = skb->len;
 	*gso = skb_is_gso(skb);
-	return ripsec_shim_skb_header(skb, want, got);
+	*got = min(want, skb->len);
+	return pskb_may_pull(skb, *got) ? skb->data : NULL;
 }
 
 /* Whether the stack may fragment the packet although it is IPv6 or has DF (a local
@@ -813,7 +807,6 @@ bool ripsec_shim_skb_transformed(const struct sk_buff *skb)
 		      IPCB(skb)->flags & IPSKB_XFRM_TRANSFORMED;
 }
 
-/* The largest fragment of a packet netfilter reassembled (0: it was not reassembled). */
 /*
  * ripsec's own reassembly queues for fragments it decrypted, one set per SA (@queue), apart
  * from the stack's: a plaintext fragment, or one another SA carried, can never complete a

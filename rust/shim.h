@@ -109,7 +109,6 @@ struct ripsec_skb_view {
 };
 void ripsec_shim_skb_view(const struct sk_buff *skb, struct ripsec_skb_view *view);
 int ripsec_shim_skb_make_writable(struct sk_buff *skb, bool checksum, struct ripsec_skb_view *view);
-const u8 *ripsec_shim_skb_header(struct sk_buff *skb, unsigned int len, unsigned int *got);
 const u8 *ripsec_shim_skb_walk_head(struct sk_buff *skb, unsigned int want, unsigned int *got,
 				    unsigned int *len, bool *gso);
 bool ripsec_shim_skb_out_limits(const struct sk_buff *skb, bool ipv6, unsigned int *dev_mtu);

@@ -70,7 +70,6 @@ extern "C" {
         reassembled: bool,
         checksum_ok: bool,
     ) -> c_int;
-    fn ripsec_shim_skb_header(skb: *mut raw::sk_buff, len: c_uint, got: *mut c_uint) -> *const u8;
     fn ripsec_shim_skb_walk_head(
         skb: *mut raw::sk_buff,
         want: c_uint,
@@ -182,19 +181,7 @@ impl Skb {
     /// head, to read.
     #[inline]
     pub(crate) fn head(&mut self, len: usize) -> Result<&[u8]> {
-        let want = c_uint::try_from(len).unwrap_or(c_uint::MAX);
-        let mut got: c_uint = 0;
-        // SAFETY: `ptr` is owned (type invariant); the shim only pulls bytes into the head,
-        // and writes how many (`len`, at most the packet's length) to `got`.
-        let data = unsafe { ripsec_shim_skb_header(self.ptr.as_ptr(), want, &mut got) };
-        if data.is_null() {
-            return Err(ENOMEM);
-        }
-        let len = usize::try_from(got).map_err(|_| EINVAL)?;
-        // SAFETY: the shim made `len` bytes at `data` linear. They stay put and unchanged while
-        // `self` is borrowed: only `&mut self` methods move or write them. Clones may share
-        // them, but the kernel writes shared packet data only after unsharing it.
-        Ok(unsafe { core::slice::from_raw_parts(data, len) })
+        self.walk_head(len).map(|w| w.head)
     }
 
     /// [`Skb::head`] for a header walk, with what it needs besides in the same call: the
@@ -214,7 +201,9 @@ impl Skb {
         }
         let got = usize::try_from(got).map_err(|_| EINVAL)?;
         Ok(WalkHead {
-            // SAFETY: as in `head`.
+            // SAFETY: the shim made `got` bytes at `data` linear. They stay put and unchanged
+            // while `self` is borrowed: only `&mut self` methods move or write them. Clones may
+            // share them, but the kernel writes shared packet data only after unsharing it.
             head: unsafe { core::slice::from_raw_parts(data, got) },
             len: usize::try_from(len).map_err(|_| EINVAL)?,
             gso,
