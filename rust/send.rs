@@ -353,9 +353,8 @@ impl Outbound<'_> {
     fn insert_ah(&self, skb: &mut WritableSkb, l: &Layout, seq: u64) -> Result<(), DropReason> {
         let len = self.ah_len(l);
         let front = if l.tunnel { l.front_len } else { 0 };
-        skb.make_room(LL_RESERVE + front + len, 0)
+        skb.grow((LL_RESERVE + front + len, 0), len, 0)
             .map_err(|_| DropReason::NoMem)?;
-        skb.push(len).map_err(|_| DropReason::NoMem)?;
         let at = if l.tunnel {
             0
         } else {

@@ -881,12 +881,6 @@ static int ripsec_make_room(struct sk_buff *skb, unsigned int head, unsigned int
 	return 0;
 }
 
-int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail,
-			      struct ripsec_skb_view *view)
-{
-	return ripsec_view(skb, view, ripsec_make_room(skb, head, tail));
-}
-
 /* Makes room as above, then pushes @push and puts @put bytes, which that room must hold:
  * the bounds of an ESP packet in one call. */
 int ripsec_shim_skb_grow(struct sk_buff *skb, unsigned int head, unsigned int tail,

@@ -117,8 +117,6 @@ bool ripsec_shim_skb_transformed(const struct sk_buff *skb);
 unsigned int ripsec_shim_skb_len(const struct sk_buff *skb);
 struct sk_buff *ripsec_shim_skb_gso_segment(struct sk_buff *skb);
 struct sk_buff *ripsec_shim_skb_next(struct sk_buff *skb);
-int ripsec_shim_skb_make_room(struct sk_buff *skb, unsigned int head, unsigned int tail,
-			      struct ripsec_skb_view *view);
 int ripsec_shim_skb_grow(struct sk_buff *skb, unsigned int head, unsigned int tail,
 			 unsigned int push, unsigned int put, struct ripsec_skb_view *view);
 int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);

@@ -31,12 +31,6 @@ extern "C" {
     fn ripsec_shim_skb_len(skb: *const raw::sk_buff) -> c_uint;
     fn ripsec_shim_skb_gso_segment(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
     fn ripsec_shim_skb_next(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
-    fn ripsec_shim_skb_make_room(
-        skb: *mut raw::sk_buff,
-        head: c_uint,
-        tail: c_uint,
-        view: *mut View,
-    ) -> c_int;
     fn ripsec_shim_skb_push(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
     fn ripsec_shim_skb_pull(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
     fn ripsec_shim_skb_trim(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
@@ -357,16 +351,8 @@ impl WritableSkb {
         unsafe { core::slice::from_raw_parts_mut(self.view.data, self.view.len as usize) }
     }
 
-    /// Ensures headroom and tailroom (reallocating the head keeps it linear and private).
-    pub(crate) fn make_room(&mut self, head: usize, tail: usize) -> Result {
-        let h = c_uint::try_from(head).map_err(|_| EINVAL)?;
-        let t = c_uint::try_from(tail).map_err(|_| EINVAL)?;
-        // SAFETY: the packet is owned (type invariant); the shim refreshes `view`.
-        to_result(unsafe { ripsec_shim_skb_make_room(self.ptr(), h, t, &mut self.view) })
-    }
-
-    /// [`WritableSkb::make_room`] for `room` (head, tail), then prepends `push` bytes and
-    /// appends `put` bytes, which that room must hold.
+    /// Ensures `room` (headroom, tailroom; reallocating the head keeps the packet linear and
+    /// private), then prepends `push` bytes and appends `put` bytes, which that room must hold.
     pub(crate) fn grow(&mut self, room: (usize, usize), push: usize, put: usize) -> Result {
         let h = c_uint::try_from(room.0).map_err(|_| EINVAL)?;
         let t = c_uint::try_from(room.1).map_err(|_| EINVAL)?;
@@ -377,7 +363,7 @@ impl WritableSkb {
         to_result(unsafe { ripsec_shim_skb_grow(self.ptr(), h, t, push, put, &mut self.view) })
     }
 
-    /// Prepends `n` bytes; fails without enough headroom (see [`WritableSkb::make_room`]).
+    /// Prepends `n` bytes; fails without enough headroom (see [`WritableSkb::grow`]).
     #[inline]
     pub(crate) fn push(&mut self, n: usize) -> Result {
         if n == 0 {
