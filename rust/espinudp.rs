@@ -5,7 +5,7 @@
 //! the socket, and ESP loses its UDP header and is processed like ESP that came natively.
 
 use crate::{
-    ffi::{EncapSocket, Net, Skb, SocketId},
+    ffi::{EncapSocket, Net, Rcu, Skb, SocketId},
     headers, ip,
     net_state::{Config, NetState, MAX_ENCAP_SOCKETS},
     packet::{self, count_drop},
@@ -111,9 +111,12 @@ fn esp(
 ) -> Result<(), DropReason> {
     let mut skb = skb.into_writable().map_err(|_| DropReason::NoMem)?;
     let end = at + UDP_HDR_LEN + payload_len;
-    skb.trim(end).map_err(|_| DropReason::Malformed)?;
+    if end > skb.len() {
+        return Err(DropReason::Malformed);
+    }
     skb.data().copy_within(0..at, UDP_HDR_LEN);
-    skb.pull(UDP_HDR_LEN).map_err(|_| DropReason::Malformed)?;
+    skb.keep(UDP_HDR_LEN, end - UDP_HDR_LEN)
+        .map_err(|_| DropReason::Malformed)?;
     let len = skb.len();
     ip::set_proto_and_len(skb.data(), proto_at, uapi::PROTO_ESP, len)
         .ok_or(DropReason::Malformed)?;
@@ -121,6 +124,7 @@ fn esp(
     if outer.proto != uapi::PROTO_ESP {
         return Err(DropReason::Malformed);
     }
-    receive::esp_in(net, state, skb, &outer, Some(from));
+    let guard = kernel::sync::rcu::read_lock();
+    receive::esp_in(net, state, skb, &outer, Some(from), Rcu::of(&guard));
     Ok(())
 }

@@ -23,6 +23,7 @@ fn has_time_limit(l: &Limits) -> bool {
 
 /// Accounts one packet on `sa` (already counted in its counters); flags and kicks the work
 /// when it reaches a limit. Any context.
+#[inline(always)]
 pub(crate) fn note_use(state: &NetState, sa: &Sa) {
     // The clock is read only when something needs it: most packets need nothing.
     if sa.first_use.load(Ordering::Relaxed) == 0 {
@@ -31,10 +32,14 @@ pub(crate) fn note_use(state: &NetState, sa: &Sa) {
             .first_use
             .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
     }
-    let lt = sa.limits.lifetime();
-    if lt == Default::default() {
-        return;
+    if !sa.limits.none() {
+        check_limits(state, sa);
     }
+}
+
+/// [`note_use`] for an SA with limits.
+fn check_limits(state: &NetState, sa: &Sa) {
+    let lt = sa.limits.lifetime();
     let now = ffi::seconds();
     let flag = match lt.state(&sa.usage(), now) {
         Expiry::Live => return,

@@ -17,6 +17,7 @@ pub(crate) fn chain(skb: &mut Skb) -> Result<Chain, DropReason> {
 }
 
 /// [`chain`], and whether the packet is a GSO packet.
+#[inline(always)]
 pub(crate) fn chain_gso(skb: &mut Skb) -> Result<(Chain, bool), DropReason> {
     let mut want = headers::FIRST_PULL;
     loop {
@@ -45,6 +46,7 @@ pub(crate) fn crypto_failure(e: kernel::error::Error) -> DropReason {
 }
 
 /// Counts a packet of `bytes` that `sa` sent (`out`) or received, on it and globally.
+#[inline]
 pub(crate) fn count_packet(state: &NetState, sa: &Sa, out: bool, bytes: usize) {
     let (packets, bytes_attr) = if out {
         (st::PACKETS_OUT, st::BYTES_OUT)

@@ -6,7 +6,7 @@
 
 use crate::{
     ah, esp,
-    ffi::{Net, Skb, WritableSkb},
+    ffi::{Net, Rcu, Skb, WritableSkb},
     headers::{Chain, PROTO_ICMP, PROTO_ICMPV6},
     icmp_err, ip,
     net_state::NetState,
@@ -15,12 +15,12 @@ use crate::{
     tcp_mss, uapi,
     udp_encap::UDP_HDR_LEN,
 };
-use kernel::sync::rcu::Guard;
 
 /// The largest IP packet `sa` carries within `path_mtu` once encapsulated (0: unknown).
 /// `front_len` bytes go in front of the ESP or AH header: the outer header (tunnel mode), or
 /// the packet's own headers that stay (transport mode); `front_v6`: they are IPv6 (AH's
 /// padding depends on it).
+#[inline]
 pub(crate) fn max_packet(
     sa: &Sa,
     path_mtu: usize,
@@ -66,7 +66,7 @@ pub(crate) fn clamp_inbound(
     skb: &mut WritableSkb,
     sa: &Sa,
     chain: &Chain,
-    rcu: &Guard,
+    rcu: Rcu<'_>,
 ) {
     if chain.proto != tcp_mss::PROTO_TCP || chain.is_fragment() {
         return;

@@ -14,7 +14,7 @@
 
 use crate::{
     ah, ah_icv, esp, events, expire,
-    ffi::{self, Net, Reinjection, Skb, Verdict, WritableSkb},
+    ffi::{self, Net, Rcu, Reinjection, Skb, Verdict, WritableSkb},
     headers::{self, Chain, ChainError},
     ip,
     net_state::NetState,
@@ -26,10 +26,17 @@ use crate::{
     uapi::{self, DropReason},
     udp_encap::{self, Datagram, Endpoint},
 };
-use kernel::{prelude::*, sync::rcu::Guard};
+use kernel::prelude::*;
 
 /// The LOCAL_IN (`forward` false) and FORWARD hooks.
-pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb, forward: bool) -> Verdict {
+#[inline(always)]
+pub(crate) fn hook(
+    net: Net<'_>,
+    state: &NetState,
+    mut skb: Skb,
+    forward: bool,
+    rcu: Rcu<'_>,
+) -> Verdict {
     let dir = if forward { uapi::DIR_FWD } else { uapi::DIR_IN };
     let spd = &state.spd;
     let guarded = !spd.is_empty(dir);
@@ -52,8 +59,8 @@ pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb, forward: bool) 
     };
     if ours && (chain.proto == uapi::PROTO_ESP || chain.proto == uapi::PROTO_AH) {
         match skb.into_writable() {
-            Ok(skb) if chain.is_fragment() => esp_fragment_in(net, state, skb, &chain),
-            Ok(skb) => esp_in(net, state, skb, &chain, None),
+            Ok(skb) if chain.is_fragment() => esp_fragment_in(net, state, skb, &chain, rcu),
+            Ok(skb) => esp_in(net, state, skb, &chain, None, rcu),
             Err(_) => count_drop(state, None, DropReason::NoMem),
         }
         return Verdict::Stolen;
@@ -69,7 +76,7 @@ pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb, forward: bool) 
     if !guarded || skb.decrypted(&state.marker) {
         return Verdict::Accept(skb);
     }
-    match plaintext_verdict(spd, dir, &chain) {
+    match plaintext_verdict(spd, dir, &chain, rcu) {
         Ok(()) => Verdict::Accept(skb),
         Err(reason) => {
             count_drop(state, None, reason);
@@ -139,9 +146,13 @@ fn to_encap_socket(state: &NetState, skb: &mut Skb, chain: &Chain) -> bool {
 
 /// Plaintext must not match an inbound protect (or discard) policy, nor may a fragment that
 /// such a policy might cover pass.
-fn plaintext_verdict(spd: &SpdIndex, dir: u8, chain: &Chain) -> Result<(), DropReason> {
-    let rcu = kernel::sync::rcu::read_lock();
-    match spd.decide(dir, &chain.flow(), chain.known, &rcu) {
+fn plaintext_verdict(
+    spd: &SpdIndex,
+    dir: u8,
+    chain: &Chain,
+    rcu: Rcu<'_>,
+) -> Result<(), DropReason> {
+    match spd.decide(dir, &chain.flow(), chain.known, rcu) {
         Decision::Matched(p) if p.action == uapi::ACTION_PROTECT => Err(DropReason::Policy),
         Decision::Matched(p) if p.action == uapi::ACTION_DISCARD => Err(DropReason::Discard),
         Decision::Maybe(_) => Err(DropReason::Fragment),
@@ -165,7 +176,7 @@ const INBOUND: [u8; 2] = [uapi::DIR_IN, uapi::DIR_FWD];
 
 /// Whether `sa` may carry the whole packet `chain`: the winning inbound (or forward) policy
 /// protects it with a template this SA satisfies (RFC 4301 §5.2, step 4).
-fn allowed(spd: &SpdIndex, sa: &Sa, chain: &Chain, rcu: &Guard) -> bool {
+fn allowed(spd: &SpdIndex, sa: &Sa, chain: &Chain, rcu: Rcu<'_>) -> bool {
     let flow = chain.flow();
     INBOUND.into_iter().any(|dir| {
         matches!(spd.decide(dir, &flow, chain.known, rcu), Decision::Matched(p) if protects_with(p, sa))
@@ -186,7 +197,7 @@ type Drop<'g> = (DropReason, Option<&'g Sa>);
 /// A fragment of an ESP or AH packet for this host (a peer's IP fragmented it, as IPv6 does
 /// before netfilter's reassembly would see it): reassembled in ripsec's own queue for outer
 /// packets, then authenticated whole. Its bytes mean nothing until the ICV says so.
-fn esp_fragment_in(net: Net<'_>, state: &NetState, skb: WritableSkb, chain: &Chain) {
+fn esp_fragment_in(net: Net<'_>, state: &NetState, skb: WritableSkb, chain: &Chain, rcu: Rcu<'_>) {
     let v6 = chain.family == AF_INET6;
     let mut whole = match skb.defrag(net, v6, OUTER_FRAG_QUEUE) {
         Ok(Some(whole)) => whole,
@@ -199,7 +210,7 @@ fn esp_fragment_in(net: Net<'_>, state: &NetState, skb: WritableSkb, chain: &Cha
         Err(reason) => return count_drop(state, None, reason),
     };
     match whole.into_writable() {
-        Ok(skb) => esp_in(net, state, skb, &chain, None),
+        Ok(skb) => esp_in(net, state, skb, &chain, None, rcu),
         Err(_) => count_drop(state, None, DropReason::NoMem),
     }
 }
@@ -212,12 +223,12 @@ pub(crate) fn esp_in(
     skb: WritableSkb,
     outer: &Chain,
     via: Option<Endpoint>,
+    rcu: Rcu<'_>,
 ) {
-    // The SA and policies are borrowed under it: no shared reference count is written.
-    let rcu = kernel::sync::rcu::read_lock();
-    match decapsulate(net, state, skb, outer, via, &rcu) {
+    // The SA and policies are borrowed under `rcu`: no shared reference count is written.
+    match decapsulate(net, state, skb, outer, via, rcu) {
         Ok(Some((sa, skb, inner_v6))) => {
-            if let Err(reason) = deliver(net, state, sa, skb, inner_v6, &rcu) {
+            if let Err(reason) = deliver(net, state, sa, skb, inner_v6, rcu) {
                 count_drop(state, Some(sa), reason);
             }
         }
@@ -235,7 +246,7 @@ fn deliver(
     sa: &Sa,
     mut skb: WritableSkb,
     v6: bool,
-    rcu: &Guard,
+    rcu: Rcu<'_>,
 ) -> Result<(), DropReason> {
     let spd = &state.spd;
     let chain = headers::walk_all(skb.data()).map_err(|_| DropReason::Malformed)?;
@@ -280,11 +291,11 @@ fn decapsulate<'g>(
     mut skb: WritableSkb,
     outer: &Chain,
     via: Option<Endpoint>,
-    rcu: &'g Guard,
+    rcu: Rcu<'g>,
 ) -> Result<Option<(&'g Sa, WritableSkb, bool)>, Drop<'g>> {
     let malformed = (DropReason::Malformed, None);
-    // Making the packet writable moved no byte: the chain's offsets still hold.
-    skb.trim(outer.total_len).map_err(|_| malformed)?;
+    // Making the packet writable moved no byte: the chain's offsets still hold. Bytes past
+    // the chain's length (link-layer padding) go with the headers, once decapsulated.
     let at = outer.l4_at;
     let proto = if via.is_some() {
         uapi::PROTO_ESP
@@ -336,17 +347,14 @@ fn decapsulate<'g>(
             ip::PROTO_IPV6 => true,
             _ => return Err(fail(DropReason::Policy)),
         };
-        skb.pull(at + hdr_len)
-            .map_err(|_| fail(DropReason::Malformed))?;
-        skb.trim(inner_len)
+        skb.keep(at + hdr_len, inner_len)
             .map_err(|_| fail(DropReason::Malformed))?;
         inner_v6
     } else {
         // Transport mode: the headers in front move down over the ESP or AH header, and the
         // one that named it names what it carried.
         skb.data().copy_within(0..at, hdr_len);
-        skb.pull(hdr_len).map_err(|_| fail(DropReason::Malformed))?;
-        skb.trim(at + inner_len)
+        skb.keep(hdr_len, at + inner_len)
             .map_err(|_| fail(DropReason::Malformed))?;
         ip::set_proto_and_len(skb.data(), outer.proto_at, next_header, at + inner_len)
             .ok_or(fail(DropReason::Malformed))?;
@@ -386,8 +394,8 @@ fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<ah_icv::Open
     }
     let esp = skb.data().get(at..).ok_or(DropReason::Malformed)?;
     let (_, seq_lo) = esp::parse_header(esp).ok_or(DropReason::Malformed)?;
-    // Off once for both looks at the replay window (the receive path runs in a softirq, so
-    // this costs the crypto in between nothing).
+    // Off once for both looks at the replay window and the crypto in between, which uses
+    // this CPU's request room (the receive path runs in a softirq, so this costs nothing).
     let bh = ffi::BottomHalvesOff::new();
     let seq = sa
         .runtime_under(&bh)
@@ -395,9 +403,12 @@ fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<ah_icv::Open
         .check(seq_lo)
         .map_err(|_| DropReason::Replay)?;
     let aead = sa.aead().ok_or(DropReason::NoSa)?;
-    let d = skb.data();
+    let d = skb
+        .data()
+        .get_mut(..outer.total_len)
+        .ok_or(DropReason::Malformed)?;
     let mut iv = [0u8; 16];
-    iv[..iv_len].copy_from_slice(&d[at + esp::ESP_HDR_LEN..at + esp_hdr]);
+    esp::copy_iv(&mut iv[..iv_len], &d[at + esp::ESP_HDR_LEN..at + esp_hdr]);
     let cryptlen = esp_len - esp_hdr;
     let r = if sa.esn {
         // The 4 bytes in front of the ESP header hold the high sequence bits meanwhile
@@ -409,11 +420,19 @@ fn decrypt(sa: &Sa, skb: &mut WritableSkb, outer: &Chain) -> Result<ah_icv::Open
             cryptlen,
             &mut iv[..iv_len],
             false,
+            &bh,
         );
         esp::esn_restore(d, at, saved).ok_or(DropReason::Malformed)?;
         r
     } else {
-        aead.crypt(&mut d[at..], esp_hdr, cryptlen, &mut iv[..iv_len], false)
+        aead.crypt(
+            &mut d[at..],
+            esp_hdr,
+            cryptlen,
+            &mut iv[..iv_len],
+            false,
+            &bh,
+        )
     };
     r.map_err(|e| match e {
         // The ICV did not match.

@@ -80,17 +80,19 @@ impl ffi::entry::Handlers for Ripsec {
     }
 
     /// POST_ROUTING sends, LOCAL_IN receives, LOCAL_IN and FORWARD enforce inbound policy.
+    #[inline(always)]
     fn hook(
         net: ffi::Net<'_>,
         state: &Self::NetState,
         skb: ffi::Skb,
         hook: ffi::Hook,
+        rcu: ffi::Rcu<'_>,
     ) -> ffi::Verdict {
         match hook {
             ffi::Hook::PreRouting => receive::before_defrag(state, skb),
-            ffi::Hook::PostRouting => send::hook(net, state, skb),
-            ffi::Hook::LocalIn => receive::hook(net, state, skb, false),
-            ffi::Hook::Forward => receive::hook(net, state, skb, true),
+            ffi::Hook::PostRouting => send::hook(net, state, skb, rcu),
+            ffi::Hook::LocalIn => receive::hook(net, state, skb, false, rcu),
+            ffi::Hook::Forward => receive::hook(net, state, skb, true, rcu),
             ffi::Hook::Other => ffi::Verdict::Accept(skb),
         }
     }

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The Security Association Database of one netns: SAs keyed by (SPI, protocol, family,
-//! destination), indexed by SPI in an xarray (O(1) lookups, RCU-safe on the C side).
-//! Each index holds an immutable bucket, replaced copy-on-write.
+//! destination), indexed by SPI and by reqid and destination in tables of RCU slots (O(1)
+//! lookups, lock-free). Each index holds an immutable bucket, replaced copy-on-write.
 
 use crate::{
     alg::{Alg, CryptoKind},
-    ffi::{self, Aead, ArcXArray, Retired, Shash},
+    ffi::{self, Aead, ArcSlots, Rcu, Retired, Shash},
     icmp_err::LearntMtu,
     lifetime::{self, Lifetime, Usage},
     replay::{self, OutboundSeq, ReplayWindow, SeqOverflow},
@@ -13,11 +13,11 @@ use crate::{
     uapi::stats_attr,
     udp_encap::{self, MappingLimiter},
 };
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use kernel::{
     new_spinlock,
     prelude::*,
-    sync::{lock::spinlock::SpinLockGuard, rcu::Guard, Arc, SpinLock},
+    sync::{lock::spinlock::SpinLockGuard, Arc, SpinLock},
 };
 
 /// What identifies an SA (RFC 4301 §4.1: SPI, destination, protocol).
@@ -140,6 +140,7 @@ impl NetCounters {
     }
 
     /// Counts one packet of `bytes` in counters `packets` and `bytes_attr`.
+    #[inline(always)]
     pub(crate) fn add_packet(&self, packets: u16, bytes_attr: u16, bytes: u64) {
         self.0
             .add2(counter_index(packets), 1, counter_index(bytes_attr), bytes);
@@ -153,28 +154,42 @@ impl NetCounters {
 
 /// Lifetime limits, settable by SA_UPDATE: soft bytes, packets, add secs, use secs, then the
 /// same four hard limits (0 = none).
-pub(crate) struct Limits([AtomicU64; 8]);
+pub(crate) struct Limits {
+    values: [AtomicU64; 8],
+    /// Whether any value is set: what the data path asks per packet.
+    any: AtomicBool,
+}
 
 impl Limits {
     /// From the eight values in attribute order.
     pub(crate) fn new(v: [u64; 8]) -> Self {
-        Self(v.map(AtomicU64::new))
+        Self {
+            values: v.map(AtomicU64::new),
+            any: AtomicBool::new(v.iter().any(|&x| x != 0)),
+        }
     }
 
     /// Replaces all eight values.
     pub(crate) fn set(&self, v: [u64; 8]) {
-        for (a, x) in self.0.iter().zip(v) {
+        for (a, x) in self.values.iter().zip(v) {
             a.store(x, Ordering::Relaxed);
         }
+        self.any.store(v.iter().any(|&x| x != 0), Ordering::Relaxed);
     }
 
     /// The eight values.
     pub(crate) fn get(&self) -> [u64; 8] {
         let mut v = [0u64; 8];
-        for (x, a) in v.iter_mut().zip(&self.0) {
+        for (x, a) in v.iter_mut().zip(&self.values) {
             *x = a.load(Ordering::Relaxed);
         }
         v
+    }
+
+    /// Whether no limit is set (one load).
+    #[inline]
+    pub(crate) fn none(&self) -> bool {
+        !self.any.load(Ordering::Relaxed)
     }
 
     /// As a [`Lifetime`].
@@ -569,7 +584,7 @@ pub(crate) struct Bucket {
 }
 
 /// An index from a `u32` key to the SAs with that key.
-struct Index(ArcXArray<Bucket>);
+struct Index(ArcSlots<Bucket>);
 
 /// Whether `a` and `b` are the same SA object (ids may repeat while an SA is replaced).
 fn same(a: &Sa, b: &Sa) -> bool {
@@ -617,10 +632,9 @@ impl Index {
     }
 }
 
-/// Both indexes fold their keys into `2^SLOT_BITS` buckets. An xarray keyed by spread-out
-/// 32-bit values (random SPIs, hashed destinations) spends a chain of 576-byte nodes on almost
-/// every SA; folded, 100k SAs share about a thousand leaves and buckets hold 1.5 SAs on average.
-const SLOT_BITS: u32 = 16;
+/// Both indexes fold their keys into the `2^SLOT_BITS` slots of an [`ArcSlots`]: 100k SAs
+/// fill all of its 256 leaves (2 KiB each) and buckets hold 1.5 SAs on average.
+const SLOT_BITS: u32 = ffi::SLOT_KEY_BITS;
 
 /// The bucket of a 32-bit key (multiplicative hashing: the top bits of `key * 2^32/phi`), so
 /// that keys differing only in high or only in low bits still spread.
@@ -658,8 +672,8 @@ impl Sad {
     /// An empty SAD.
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
-            by_spi: Index(ArcXArray::new()?),
-            by_out: Index(ArcXArray::new()?),
+            by_spi: Index(ArcSlots::new()?),
+            by_out: Index(ArcSlots::new()?),
             count: AtomicUsize::new(0),
         })
     }
@@ -672,19 +686,19 @@ impl Sad {
     /// Whether any SA (of any protocol or destination) uses `spi`.
     pub(crate) fn spi_in_use(&self, spi: u32) -> bool {
         let rcu = kernel::sync::rcu::read_lock();
-        let bucket = self.by_spi.0.load(spi_key(spi), &rcu);
+        let bucket = self.by_spi.0.load(spi_key(spi), Rcu::of(&rcu));
         bucket.is_some_and(|b| b.sas.iter().any(|sa| sa.id.spi == spi))
     }
 
     /// The SA with this id (inbound lookup: O(1), lock-free).
     pub(crate) fn get(&self, id: &SaId) -> Option<Arc<Sa>> {
         let rcu = kernel::sync::rcu::read_lock();
-        self.lookup(id, &rcu).cloned()
+        self.lookup(id, Rcu::of(&rcu)).cloned()
     }
 
     /// The SA with this id, borrowed for as long as the caller's RCU read lock (the data
     /// path: no shared reference count written per packet).
-    pub(crate) fn lookup<'g>(&'g self, id: &SaId, rcu: &'g Guard) -> Option<&'g Arc<Sa>> {
+    pub(crate) fn lookup<'g>(&'g self, id: &SaId, rcu: Rcu<'g>) -> Option<&'g Arc<Sa>> {
         let bucket = self.by_spi.0.load(spi_key(id.spi), rcu)?;
         bucket.sas.iter().find(|sa| sa.id == *id)
     }
@@ -696,7 +710,7 @@ impl Sad {
         reqid: u32,
         dst: &[u8; 16],
         ok: impl Fn(&Sa) -> bool,
-        rcu: &'g Guard,
+        rcu: Rcu<'g>,
     ) -> Option<&'g Arc<Sa>> {
         let bucket = self.by_out.0.load(out_key(reqid, dst), rcu)?;
         bucket

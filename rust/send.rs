@@ -12,7 +12,7 @@ use crate::{
     ah_icv,
     alg::CryptoKind,
     esp, events, expire,
-    ffi::{self, Net, Skb, Verdict, WritableSkb},
+    ffi::{self, Net, Rcu, Skb, Verdict, WritableSkb},
     headers::{self, Chain},
     ip,
     net_state::NetState,
@@ -35,7 +35,8 @@ const OUTER_TTL: u8 = 64;
 const GSO_BATCH: usize = 64;
 
 /// The POST_ROUTING hook.
-pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb) -> Verdict {
+#[inline(always)]
+pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb, rcu: Rcu<'_>) -> Verdict {
     let spd = &state.spd;
     if spd.is_empty(uapi::DIR_OUT) {
         return Verdict::Accept(skb);
@@ -53,9 +54,8 @@ pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb) -> Verdict {
         }
     };
     let flow = chain.flow();
-    // Policies and SAs are borrowed under it: no shared reference count is written.
-    let rcu = kernel::sync::rcu::read_lock();
-    let policy = match spd.decide(uapi::DIR_OUT, &flow, chain.known, &rcu) {
+    // Policies and SAs are borrowed under `rcu`: no shared reference count is written.
+    let policy = match spd.decide(uapi::DIR_OUT, &flow, chain.known, rcu) {
         Decision::Matched(p) if !chain.is_fragment() || p.action == uapi::ACTION_BYPASS => p,
         // A fragment netfilter did not reassemble is never protected (its other fragments
         // would leave differently), nor let out when a policy may want it protected.
@@ -81,11 +81,11 @@ pub(crate) fn hook(net: Net<'_>, state: &NetState, mut skb: Skb) -> Verdict {
     let fits = |sa: &Sa| sa.id.proto == tmpl.proto && sa.mode == tmpl.mode && sa.id.dst == want_dst;
     let sa = state
         .sad
-        .find_out(tmpl.reqid, &want_dst, |sa| fits(sa) && !sa.expired(), &rcu);
+        .find_out(tmpl.reqid, &want_dst, |sa| fits(sa) && !sa.expired(), rcu);
     let Some(sa) = sa else {
         // No usable SA: ask the key manager for one, and drop the packet.
         events::acquire(net, policy, &flow, ffi::seconds());
-        match state.sad.find_out(tmpl.reqid, &want_dst, fits, &rcu) {
+        match state.sad.find_out(tmpl.reqid, &want_dst, fits, rcu) {
             Some(old) => count_drop(state, Some(old), DropReason::Expired),
             None => count_drop(state, None, DropReason::NoSa),
         }
@@ -150,8 +150,8 @@ impl Outbound<'_> {
         // From the sequence number to the wire, nothing else on this CPU may send on the SA
         // (a softirq would overtake this packet, and the peer's replay window drop it); the
         // per-CPU crypto request room needs bottom halves off too.
-        let _bh = ffi::BottomHalvesOff::new();
-        if let Err(reason) = self.encapsulate(skb, chain) {
+        let bh = ffi::BottomHalvesOff::new();
+        if let Err(reason) = self.encapsulate(skb, chain, &bh) {
             count_drop(self.state, Some(self.sa), reason);
         }
     }
@@ -170,7 +170,12 @@ impl Outbound<'_> {
         }
     }
 
-    fn encapsulate(&self, skb: Skb, chain: Option<Chain>) -> Result<(), DropReason> {
+    fn encapsulate(
+        &self,
+        skb: Skb,
+        chain: Option<Chain>,
+        bh: &ffi::BottomHalvesOff,
+    ) -> Result<(), DropReason> {
         let sa = self.sa;
         if sa.expired() {
             return Err(DropReason::Expired);
@@ -188,7 +193,7 @@ impl Outbound<'_> {
         if ah {
             self.insert_ah(&mut skb, &layout, seq)?;
         } else {
-            self.protect(&mut skb, &layout, seq)?;
+            self.protect(&mut skb, &layout, seq, bh)?;
         }
         self.add_front(&mut skb, &layout, outer_tos)?;
         packet::count_packet(self.state, sa, true, inner_len);
@@ -211,13 +216,12 @@ impl Outbound<'_> {
     }
 
     fn layout(&self, skb: &mut WritableSkb, chain: Option<Chain>) -> Result<Layout, DropReason> {
-        // Making the packet writable moved no byte: a chain walked before still holds.
+        // Making the packet writable moved no byte: a chain walked before still holds. Bytes
+        // past the chain's length go when `protect` or `insert_ah` grows the packet.
         let chain = match chain {
             Some(c) => c,
             None => headers::walk_all(skb.data()).map_err(|_| DropReason::Malformed)?,
         };
-        skb.trim(chain.total_len)
-            .map_err(|_| DropReason::Malformed)?;
         let tunnel = self.tmpl.mode == uapi::MODE_TUNNEL;
         let udp_len = if self.sa.encap.is_some() {
             UDP_HDR_LEN
@@ -278,7 +282,13 @@ impl Outbound<'_> {
 
     /// Adds the ESP header, IV and trailer around the payload and encrypts it. In transport
     /// mode the headers in front of the payload move up to make room.
-    fn protect(&self, skb: &mut WritableSkb, l: &Layout, seq: u64) -> Result<(), DropReason> {
+    fn protect(
+        &self,
+        skb: &mut WritableSkb,
+        l: &Layout,
+        seq: u64,
+        bh: &ffi::BottomHalvesOff,
+    ) -> Result<(), DropReason> {
         let sa = self.sa;
         let aead = sa.aead().ok_or(DropReason::NoSa)?;
         let alg = sa.alg;
@@ -291,7 +301,7 @@ impl Outbound<'_> {
             LL_RESERVE + front + l.udp_len + esp_hdr + 4,
             trailer + icv_len,
         );
-        skb.grow(room, esp_hdr, trailer + icv_len)
+        skb.grow(l.chain.total_len, room, esp_hdr, trailer + icv_len)
             .map_err(|_| DropReason::NoMem)?;
         let end = skb.len();
         esp::write_trailer(
@@ -311,7 +321,7 @@ impl Outbound<'_> {
         let iv = &mut iv[..iv_len];
         match alg.kind {
             // Counter-based IVs (RFC 4106 §3, RFC 7634 §2): the sequence number, unique per key.
-            CryptoKind::Aead => iv.copy_from_slice(&seq.to_be_bytes()[..iv_len]),
+            CryptoKind::Aead => esp::copy_iv(iv, &seq.to_be_bytes()[..iv_len]),
             // CBC needs unpredictable IVs (RFC 3602 §2.3).
             _ => ffi::random_bytes(iv),
         }
@@ -319,16 +329,16 @@ impl Outbound<'_> {
         let mut h = [0u8; esp::ESP_HDR_LEN];
         esp::write_header(&mut h, sa.id.spi, replay::seq_lo(seq));
         d[esp_at..esp_at + esp::ESP_HDR_LEN].copy_from_slice(&h);
-        d[esp_at + esp::ESP_HDR_LEN..esp_at + esp_hdr].copy_from_slice(iv);
+        esp::copy_iv(&mut d[esp_at + esp::ESP_HDR_LEN..esp_at + esp_hdr], iv);
         let cryptlen = l.payload_len + trailer;
         if sa.esn {
             let saved =
                 esp::esn_prepare(d, esp_at, replay::seq_hi(seq)).ok_or(DropReason::Malformed)?;
-            let r = aead.crypt(&mut d[esp_at - 4..], esp_hdr + 4, cryptlen, iv, true);
+            let r = aead.crypt(&mut d[esp_at - 4..], esp_hdr + 4, cryptlen, iv, true, bh);
             esp::esn_restore(d, esp_at, saved).ok_or(DropReason::Malformed)?;
             r.map_err(crypto_failure)?;
         } else {
-            aead.crypt(&mut d[esp_at..], esp_hdr, cryptlen, iv, true)
+            aead.crypt(&mut d[esp_at..], esp_hdr, cryptlen, iv, true, bh)
                 .map_err(crypto_failure)?;
         }
         skb.pull(borrowed).map_err(|_| DropReason::NoMem)
@@ -353,7 +363,7 @@ impl Outbound<'_> {
     fn insert_ah(&self, skb: &mut WritableSkb, l: &Layout, seq: u64) -> Result<(), DropReason> {
         let len = self.ah_len(l);
         let front = if l.tunnel { l.front_len } else { 0 };
-        skb.grow((LL_RESERVE + front + len, 0), len, 0)
+        skb.grow(l.chain.total_len, (LL_RESERVE + front + len, 0), len, 0)
             .map_err(|_| DropReason::NoMem)?;
         let at = if l.tunnel {
             0
@@ -396,6 +406,7 @@ impl Outbound<'_> {
 
     /// Tunnel mode: the outer header. Transport mode: the headers that stay now name ESP or
     /// AH. An encapsulating SA's UDP header goes between them and ESP.
+    #[inline(always)]
     fn add_front(&self, skb: &mut WritableSkb, l: &Layout, tos: u8) -> Result<(), DropReason> {
         let sa = self.sa;
         let proto = if l.udp_len != 0 {

@@ -593,7 +593,7 @@ u64 ripsec_shim_percpu_u64_sum(u64 *c, unsigned int i)
 }
 
 /* Per-CPU room for one AEAD request, so that the data path allocates nothing per packet.
- * Used with bottom halves off, so one request at a time per CPU. */
+ * Its callers keep bottom halves off, so one request at a time per CPU. */
 #define RIPSEC_REQ_ROOM 1024
 struct ripsec_req_room {
 	u8 bytes[RIPSEC_REQ_ROOM];
@@ -614,18 +614,18 @@ void ripsec_shim_req_room_free(void)
 
 /* Encrypts or decrypts @len bytes at @buf in place: @assoclen bytes of associated data, then
  * @cryptlen bytes (plaintext, or ciphertext + ICV). The request lives in this CPU's room
- * (wiped afterwards, as aead_request_free would), or is allocated if it does not fit. */
+ * (wiped afterwards, as aead_request_free would), or is allocated if it does not fit. The
+ * caller has bottom halves off. */
 int ripsec_shim_aead_crypt(struct crypto_aead *tfm, u8 *buf, unsigned int len,
 			   unsigned int assoclen, unsigned int cryptlen, u8 *iv, bool encrypt)
 {
 	unsigned int size = sizeof(struct aead_request) + crypto_aead_reqsize(tfm);
 	bool room = ripsec_req_room && size <= RIPSEC_REQ_ROOM;
 	struct aead_request *req;
-	struct scatterlist sg;
+	struct scatterlist sg = {};
 	int err;
 
 	if (room) {
-		local_bh_disable();
 		req = (struct aead_request *)this_cpu_ptr(ripsec_req_room)->bytes;
 		aead_request_set_tfm(req, tfm);
 	} else {
@@ -633,17 +633,17 @@ int ripsec_shim_aead_crypt(struct crypto_aead *tfm, u8 *buf, unsigned int len,
 		if (!req)
 			return -ENOMEM;
 	}
-	sg_init_one(&sg, buf, len);
+	/* sg_init_one, without its two calls. */
+	sg_set_buf(&sg, buf, len);
+	sg_mark_end(&sg);
 	aead_request_set_callback(req, 0, NULL, NULL);
 	aead_request_set_ad(req, assoclen);
 	aead_request_set_crypt(req, &sg, &sg, cryptlen, iv);
 	err = encrypt ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req);
-	if (room) {
+	if (room)
 		memzero_explicit(req, size);
-		local_bh_enable();
-	} else {
+	else
 		aead_request_free(req);
-	}
 	return err;
 }
 
@@ -767,8 +767,11 @@ void ripsec_shim_skb_view(const struct sk_buff *skb, struct ripsec_skb_view *vie
  * checksum left to the device (CHECKSUM_PARTIAL), as a packet about to be encrypted needs. */
 int ripsec_shim_skb_make_writable(struct sk_buff *skb, bool checksum, struct ripsec_skb_view *view)
 {
-	int err = skb_linearize(skb) ? -ENOMEM : skb_ensure_writable(skb, skb->len);
+	int err = skb_linearize(skb) ? -ENOMEM : 0;
 
+	/* A linear packet nobody else holds is writable already: no call needed. */
+	if (!err && skb_cloned(skb))
+		err = skb_ensure_writable(skb, skb->len);
 	if (!err && checksum && skb->ip_summed == CHECKSUM_PARTIAL)
 		err = skb_checksum_help(skb);
 	return ripsec_view(skb, view, err);
@@ -881,12 +884,18 @@ static int ripsec_make_room(struct sk_buff *skb, unsigned int head, unsigned int
 	return 0;
 }
 
-/* Makes room as above, then pushes @push and puts @put bytes, which that room must hold:
- * the bounds of an ESP packet in one call. */
-int ripsec_shim_skb_grow(struct sk_buff *skb, unsigned int head, unsigned int tail,
-			 unsigned int push, unsigned int put, struct ripsec_skb_view *view)
+/* Keeps the first @keep bytes, makes room as above, then pushes @push and puts @put bytes,
+ * which that room must hold: the bounds of an ESP packet in one call. */
+int ripsec_shim_skb_grow(struct sk_buff *skb, unsigned int keep, unsigned int head,
+			 unsigned int tail, unsigned int push, unsigned int put,
+			 struct ripsec_skb_view *view)
 {
-	int err = ripsec_make_room(skb, head, tail);
+	int err;
+
+	if (keep > skb_headlen(skb) || skb->data_len)
+		return ripsec_view(skb, view, -EINVAL);
+	__skb_trim(skb, keep);
+	err = ripsec_make_room(skb, head, tail);
 
 	if (!err && (push > skb_headroom(skb) || put > skb_tailroom(skb)))
 		err = -ENOSPC;
@@ -897,7 +906,7 @@ int ripsec_shim_skb_grow(struct sk_buff *skb, unsigned int head, unsigned int ta
 	return ripsec_view(skb, view, err);
 }
 
-/* The three below change a linear packet's bounds if it has the room (one call per change,
+/* The two below change a linear packet's bounds if it has the room (one call per change,
  * where a separate question first would take two); they refuse otherwise. */
 int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view)
 {
@@ -907,18 +916,13 @@ int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len, struct ripsec_sk
 	return ripsec_view(skb, view, 0);
 }
 
-int ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view)
+/* Keeps the @len bytes at offset @from of a linear packet: what is in front and behind goes. */
+int ripsec_shim_skb_keep(struct sk_buff *skb, unsigned int from, unsigned int len,
+			 struct ripsec_skb_view *view)
 {
-	if (len > skb_headlen(skb))
+	if (skb->data_len || from > skb_headlen(skb) || len > skb_headlen(skb) - from)
 		return -EINVAL;
-	__skb_pull(skb, len);
-	return ripsec_view(skb, view, 0);
-}
-
-int ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view)
-{
-	if (len > skb_headlen(skb) || skb->data_len)
-		return -EINVAL;
+	__skb_pull(skb, from);
 	__skb_trim(skb, len);
 	return ripsec_view(skb, view, 0);
 }

@@ -117,11 +117,12 @@ bool ripsec_shim_skb_transformed(const struct sk_buff *skb);
 unsigned int ripsec_shim_skb_len(const struct sk_buff *skb);
 struct sk_buff *ripsec_shim_skb_gso_segment(struct sk_buff *skb);
 struct sk_buff *ripsec_shim_skb_next(struct sk_buff *skb);
-int ripsec_shim_skb_grow(struct sk_buff *skb, unsigned int head, unsigned int tail,
-			 unsigned int push, unsigned int put, struct ripsec_skb_view *view);
+int ripsec_shim_skb_grow(struct sk_buff *skb, unsigned int keep, unsigned int head,
+			 unsigned int tail, unsigned int push, unsigned int put,
+			 struct ripsec_skb_view *view);
 int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);
-int ripsec_shim_skb_pull(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);
-int ripsec_shim_skb_trim(struct sk_buff *skb, unsigned int len, struct ripsec_skb_view *view);
+int ripsec_shim_skb_keep(struct sk_buff *skb, unsigned int from, unsigned int len,
+			 struct ripsec_skb_view *view);
 void ripsec_shim_kfree_skb(struct sk_buff *skb);
 int ripsec_shim_output4(struct net *net, struct sk_buff *skb, const u8 *saddr, const u8 *daddr,
 			bool ignore_df, bool keep_ident, struct dst_cache *cache);

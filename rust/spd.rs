@@ -7,16 +7,13 @@
 //! when that changes), never the whole SPD.
 
 use crate::{
-    ffi::{ArcXArray, RcuArc},
+    ffi::{ArcSlots, ArcXArray, Rcu, RcuArc, SLOT_KEY_BITS},
     selector::{Decision, Flow, Known, Selector},
     spd_index::{self, Change, Rank, Shape, Subtable, Subtables, SLOTS},
     uapi,
 };
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use kernel::{
-    prelude::*,
-    sync::{rcu::Guard, Arc},
-};
+use kernel::{prelude::*, sync::Arc};
 
 /// What a protect policy requires of the SA that carries its traffic.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -78,6 +75,9 @@ impl Policy {
         Ok(Arc::new(copy, GFP_KERNEL)?)
     }
 }
+
+// The index's hash slots are the keys of its slot table.
+const _: () = assert!(SLOTS == 1 << SLOT_KEY_BITS);
 
 /// Number of directions.
 pub(crate) const DIRS: usize = 3;
@@ -143,7 +143,7 @@ impl Subtables for KVec<Subtable> {
 /// through [`Spd`].
 pub(crate) struct SpdIndex {
     /// Hash slot -> [`Slot`].
-    slots: ArcXArray<Slot>,
+    slots: ArcSlots<Slot>,
     /// The published [`Shapes`].
     shapes: RcuArc<Shapes>,
     /// Policy id -> policy, for packets known only in part.
@@ -156,7 +156,7 @@ impl SpdIndex {
     /// An empty index.
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
-            slots: ArcXArray::new()?,
+            slots: ArcSlots::new()?,
             shapes: RcuArc::new(Arc::new(Shapes::new(), GFP_KERNEL)?),
             by_id: ArcXArray::new()?,
             counts: [const { AtomicUsize::new(0) }; DIRS],
@@ -179,7 +179,7 @@ impl SpdIndex {
         dir: u8,
         flow: &Flow,
         known: Known,
-        rcu: &'g Guard,
+        rcu: Rcu<'g>,
     ) -> Decision<&'g Policy> {
         if self.is_empty(dir) {
             return Decision::Unmatched;
@@ -216,7 +216,7 @@ impl SpdIndex {
         test: impl Fn(&Policy) -> bool,
     ) -> bool {
         let rcu = kernel::sync::rcu::read_lock();
-        let mut policies = self.policies_borrowed(dir, &rcu);
+        let mut policies = self.policies_borrowed(dir, Rcu::of(&rcu));
         policies.any(|p| p.sel.may_match(flow, known) && test(p))
     }
 
@@ -230,7 +230,7 @@ impl SpdIndex {
     pub(crate) fn has_duplicate(&self, dir: u8, sel: &Selector, priority: u32) -> bool {
         let rcu = kernel::sync::rcu::read_lock();
         let slot = spd_index::slot_of_selector(dir, sel, SLOTS);
-        self.slots.load(slot, &rcu).is_some_and(|s| {
+        self.slots.load(slot, Rcu::of(&rcu)).is_some_and(|s| {
             s.policies
                 .iter()
                 .any(|p| p.dir == dir && p.priority == priority && p.sel == *sel)
@@ -240,7 +240,7 @@ impl SpdIndex {
     fn policies_borrowed<'g>(
         &'g self,
         dir: u8,
-        rcu: &'g Guard,
+        rcu: Rcu<'g>,
     ) -> impl Iterator<Item = &'g Policy> + 'g {
         let mut next = 0u32;
         core::iter::from_fn(move || {

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The kernel crypto API: AEAD and keyed-hash transforms, and what the kernel provides.
 
-use super::raw::{self, from_err_ptr, to_result, CString128};
+use super::{
+    misc::BottomHalvesOff,
+    raw::{self, from_err_ptr, to_result, CString128},
+};
 use core::ptr::NonNull;
 use kernel::prelude::*;
 
@@ -104,7 +107,9 @@ impl Aead {
     }
 
     /// Encrypts or decrypts `buf` in place: `assoclen` bytes of associated data, then
-    /// `cryptlen` bytes (plaintext; or ciphertext plus ICV). `iv` may be modified.
+    /// `cryptlen` bytes (plaintext; or ciphertext plus ICV). `iv` may be modified. The request
+    /// uses this CPU's room ([`RequestRoom`]), which `_bh` keeps to this caller.
+    #[inline(always)]
     pub(crate) fn crypt(
         &self,
         buf: &mut [u8],
@@ -112,6 +117,7 @@ impl Aead {
         cryptlen: usize,
         iv: &mut [u8],
         encrypt: bool,
+        _bh: &BottomHalvesOff,
     ) -> Result {
         let len = c_uint::try_from(buf.len()).map_err(|_| EINVAL)?;
         let assoc = c_uint::try_from(assoclen).map_err(|_| EINVAL)?;
@@ -125,7 +131,8 @@ impl Aead {
             return Err(EINVAL);
         }
         // SAFETY: `tfm` is live and synchronous (allocated with the ASYNC mask), so the request
-        // completes before the call returns; `buf` and `iv` are valid for the call.
+        // completes before the call returns; `buf` and `iv` are valid for the call; bottom
+        // halves are off (`_bh`), so nothing else on this CPU uses its request room meanwhile.
         to_result(unsafe {
             ripsec_shim_aead_crypt(
                 self.tfm.as_ptr(),

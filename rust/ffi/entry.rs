@@ -8,6 +8,7 @@ use super::{
     genl::{Dump, GenlInfo},
     net::{Hook, Net, NetInit, PernetState},
     raw,
+    rcu::Rcu,
     skb::{Skb, Verdict},
     udp::SocketId,
 };
@@ -22,8 +23,9 @@ pub(crate) trait Handlers {
     fn net_init(init: &NetInit<'_>) -> Result<Pin<KBox<Self::NetState>>>;
     /// Pernet exit, before the state is dropped; no hook or request reaches it any more.
     fn net_exit(state: &Self::NetState);
-    /// Every netfilter hook, with the state of the netns it runs in.
-    fn hook(net: Net<'_>, state: &Self::NetState, skb: Skb, hook: Hook) -> Verdict;
+    /// Every netfilter hook, with the state of the netns it runs in and the RCU read-side
+    /// section netfilter holds around it.
+    fn hook(net: Net<'_>, state: &Self::NetState, skb: Skb, hook: Hook, rcu: Rcu<'_>) -> Verdict;
     /// A netns's deferred work.
     fn work(net: Net<'_>);
     /// Every generic netlink `doit`.
@@ -81,6 +83,7 @@ pub(crate) unsafe fn net_exit<H: Handlers>(state: *mut c_void) {
 /// Netfilter calls it (through shim.c's entry for hook number `num`) with a packet it owns and
 /// the running hook's netns; `priv_` is the `priv` of the hook's registration: the netns's
 /// state, which `net_init::<H>` made.
+#[inline(always)]
 pub(crate) unsafe fn hook<H: Handlers>(
     priv_: *mut c_void,
     skb: *mut raw::sk_buff,
@@ -99,7 +102,11 @@ pub(crate) unsafe fn hook<H: Handlers>(
     // stored, and unregisters them in pernet pre-exit; the netns core then waits for an RCU
     // grace period (which a running hook holds off) before `net_exit` drops the state.
     let ns = unsafe { &*priv_.cast::<H::NetState>() };
-    H::hook(net, ns, skb, hook).into_nf()
+    let scope = ();
+    // SAFETY: netfilter runs every hook inside an RCU read-side section (`nf_hook`,
+    // `NF_HOOK_LIST` and `nf_reinject`'s callers hold `rcu_read_lock`), open until it returns.
+    let rcu = unsafe { Rcu::assume(&scope) };
+    H::hook(net, ns, skb, hook, rcu).into_nf()
 }
 
 /// A netns's deferred work.

@@ -25,7 +25,7 @@ pub(crate) use misc::{
 };
 pub(crate) use net::{Hook, Net, NetInit, PernetRegistration};
 pub(crate) use percpu::PerCpuU64;
-pub(crate) use rcu::{ArcXArray, DeferredDrops, RcuArc, Retired};
+pub(crate) use rcu::{ArcSlots, ArcXArray, DeferredDrops, Rcu, RcuArc, Retired, SLOT_KEY_BITS};
 pub(crate) use skb::{GroCells, Reinjection, RouteCache, Skb, Verdict, WritableSkb};
 pub(crate) use udp::{udp6_checksum, EncapSocket, SocketId};
 pub(crate) use work::Work;

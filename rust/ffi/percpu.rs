@@ -39,6 +39,7 @@ impl<const N: usize> PerCpuU64<N> {
     }
 
     /// Adds `n` to counter `i` (ignored past `N`).
+    #[inline(always)]
     pub(crate) fn add(&self, i: usize, n: u64) {
         if i < N {
             // SAFETY: `c` holds `N` counters per CPU (type invariant) and `i < N`; `i` fits a
@@ -49,6 +50,7 @@ impl<const N: usize> PerCpuU64<N> {
 
     /// Adds `m` to counter `i` and `n` to counter `j` in one call (ignored unless both are
     /// below `N`): a packet's count and bytes.
+    #[inline(always)]
     pub(crate) fn add2(&self, i: usize, m: u64, j: usize, n: u64) {
         if i < N && j < N {
             // SAFETY: as in `add`, for both.

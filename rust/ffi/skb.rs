@@ -22,6 +22,7 @@ extern "C" {
     ) -> c_int;
     fn ripsec_shim_skb_grow(
         skb: *mut raw::sk_buff,
+        keep: c_uint,
         head: c_uint,
         tail: c_uint,
         push: c_uint,
@@ -32,8 +33,12 @@ extern "C" {
     fn ripsec_shim_skb_gso_segment(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
     fn ripsec_shim_skb_next(skb: *mut raw::sk_buff) -> *mut raw::sk_buff;
     fn ripsec_shim_skb_push(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
-    fn ripsec_shim_skb_pull(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
-    fn ripsec_shim_skb_trim(skb: *mut raw::sk_buff, len: c_uint, view: *mut View) -> c_int;
+    fn ripsec_shim_skb_keep(
+        skb: *mut raw::sk_buff,
+        from: c_uint,
+        len: c_uint,
+        view: *mut View,
+    ) -> c_int;
     fn ripsec_shim_kfree_skb(skb: *mut raw::sk_buff);
     fn ripsec_shim_output4(
         net: *mut raw::net,
@@ -229,6 +234,7 @@ impl Skb {
 
     /// Whether the packet (at POST_ROUTING: its IP header linear) is the output of an IPsec
     /// transform (ripsec's or XFRM's).
+    #[inline(always)]
     pub(crate) fn transformed(&self) -> bool {
         // SAFETY: `ptr` is valid (type invariant); the shim reads the IP version and the IP
         // control block.
@@ -239,6 +245,7 @@ impl Skb {
     /// IPv6 (a local datagram whose socket does not insist on path MTU discovery, or one
     /// netfilter reassembled), and the MTU of the device its route leaves through (0 if it
     /// has no route).
+    #[inline(always)]
     pub(crate) fn out_limits(&self, ipv6: bool) -> (bool, usize) {
         let mut mtu: c_uint = 0;
         // SAFETY: `ptr` is valid (type invariant); the shim reads the IP control block and
@@ -285,6 +292,7 @@ impl Skb {
     }
 
     /// Whether ripsec decrypted the packet: it carries `marker` (see [`Marker`]).
+    #[inline(always)]
     pub(crate) fn decrypted(&self, marker: &Marker) -> bool {
         // SAFETY: `ptr` is valid (type invariant); the marker is only compared.
         unsafe { ripsec_shim_skb_decrypted(self.ptr.as_ptr(), marker.as_ptr()) }
@@ -338,33 +346,44 @@ impl WritableSkb {
     }
 
     /// Length of the packet (no call: see `view`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn len(&self) -> usize {
         self.view.len as usize
     }
 
     /// The packet bytes.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn data(&mut self) -> &mut [u8] {
         // SAFETY: `view` says where the packet's bytes are, which are linear and private
         // (type invariant); `&mut self` keeps every other access out while the slice lives.
         unsafe { core::slice::from_raw_parts_mut(self.view.data, self.view.len as usize) }
     }
 
-    /// Ensures `room` (headroom, tailroom; reallocating the head keeps the packet linear and
-    /// private), then prepends `push` bytes and appends `put` bytes, which that room must hold.
-    pub(crate) fn grow(&mut self, room: (usize, usize), push: usize, put: usize) -> Result {
+    /// Keeps the first `keep` bytes, ensures `room` (headroom, tailroom; reallocating the head
+    /// keeps the packet linear and private), then prepends `push` bytes and appends `put`
+    /// bytes, which that room must hold.
+    #[inline(always)]
+    pub(crate) fn grow(
+        &mut self,
+        keep: usize,
+        room: (usize, usize),
+        push: usize,
+        put: usize,
+    ) -> Result {
+        let keep = c_uint::try_from(keep).map_err(|_| EINVAL)?;
         let h = c_uint::try_from(room.0).map_err(|_| EINVAL)?;
         let t = c_uint::try_from(room.1).map_err(|_| EINVAL)?;
         let push = c_uint::try_from(push).map_err(|_| EINVAL)?;
         let put = c_uint::try_from(put).map_err(|_| EINVAL)?;
-        // SAFETY: the packet is owned and linear (type invariant); the shim grows it only
-        // within the room it made, and refreshes `view`.
-        to_result(unsafe { ripsec_shim_skb_grow(self.ptr(), h, t, push, put, &mut self.view) })
+        // SAFETY: the packet is owned and linear (type invariant); the shim only shortens it
+        // and grows it within the room it made, and refreshes `view`.
+        to_result(unsafe {
+            ripsec_shim_skb_grow(self.ptr(), keep, h, t, push, put, &mut self.view)
+        })
     }
 
     /// Prepends `n` bytes; fails without enough headroom (see [`WritableSkb::grow`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, n: usize) -> Result {
         if n == 0 {
             return Ok(());
@@ -376,24 +395,23 @@ impl WritableSkb {
     }
 
     /// Removes `n` bytes from the front.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pull(&mut self, n: usize) -> Result {
-        if n == 0 {
-            return Ok(());
+        match self.len().checked_sub(n) {
+            Some(rest) if n != 0 => self.keep(n, rest),
+            Some(_) => Ok(()),
+            None => Err(EINVAL),
         }
-        let n = c_uint::try_from(n).map_err(|_| EINVAL)?;
-        // SAFETY: the packet is owned and linear (type invariant); the shim removes only
-        // bytes it has, and refreshes `view` if it does.
-        to_result(unsafe { ripsec_shim_skb_pull(self.ptr(), n, &mut self.view) })
     }
 
-    /// Shortens the packet to `len` bytes.
-    #[inline]
-    pub(crate) fn trim(&mut self, len: usize) -> Result {
+    /// Keeps the `len` bytes at offset `from`: what is in front and behind them goes.
+    #[inline(always)]
+    pub(crate) fn keep(&mut self, from: usize, len: usize) -> Result {
+        let from = c_uint::try_from(from).map_err(|_| EINVAL)?;
         let len = c_uint::try_from(len).map_err(|_| EINVAL)?;
-        // SAFETY: the packet is owned and linear (type invariant); the shim only shortens it,
-        // and refreshes `view` if it does.
-        to_result(unsafe { ripsec_shim_skb_trim(self.ptr(), len, &mut self.view) })
+        // SAFETY: the packet is owned and linear (type invariant); the shim only removes bytes
+        // it has, and refreshes `view` if it does.
+        to_result(unsafe { ripsec_shim_skb_keep(self.ptr(), from, len, &mut self.view) })
     }
 
     /// Queues the fragment at the start of the data in ripsec's reassembly queues `queue`
@@ -429,6 +447,7 @@ impl WritableSkb {
 
     /// Routes (through `route`'s cache) and sends the outer packet at the start of the data.
     /// `ignore_df` lets IP fragment it despite DF; `keep_ident` keeps an IPv4 header's ID.
+    #[inline(always)]
     pub(crate) fn output(
         mut self,
         (net, route): (Net<'_>, &RouteCache),

@@ -100,6 +100,20 @@ pub fn write_header(out: &mut [u8; 8], spi: u32, seq_lo: u32) {
     *out = [s0, s1, s2, s3, q0, q1, q2, q3];
 }
 
+/// Copies an IV (8 or 16 bytes for every algorithm; the first `min` of both lengths) eight
+/// bytes at a time: each copy has a fixed size, where a copy of variable length in the kernel
+/// is a call to `memcpy`.
+pub fn copy_iv(dst: &mut [u8], src: &[u8]) {
+    let n = dst.len().min(src.len());
+    let (mut d, mut s) = (dst[..n].chunks_exact_mut(8), src[..n].chunks_exact(8));
+    for (d, s) in (&mut d).zip(&mut s) {
+        d.copy_from_slice(s);
+    }
+    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d = *s;
+    }
+}
+
 /// Reads (SPI, low sequence number) from the start of an ESP packet.
 pub fn parse_header(pkt: &[u8]) -> Option<(u32, u32)> {
     let (spi, rest) = pkt.split_first_chunk::<4>()?;
@@ -185,6 +199,27 @@ pub fn inner_mtu(path_mtu: usize, overhead_fixed: usize, align: usize) -> usize 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn copy_iv_copies_what_both_hold() {
+        let src: [u8; 20] = core::array::from_fn(|i| i as u8 + 1);
+        for (dlen, slen) in [
+            (0, 0),
+            (8, 8),
+            (16, 16),
+            (12, 12),
+            (3, 3),
+            (8, 16),
+            (16, 8),
+            (5, 12),
+        ] {
+            let mut dst = [0xaau8; 20];
+            super::copy_iv(&mut dst[..dlen], &src[..slen]);
+            let n = dlen.min(slen);
+            assert_eq!(&dst[..n], &src[..n], "{dlen} {slen}");
+            assert!(dst[n..].iter().all(|&b| b == 0xaa), "{dlen} {slen}");
+        }
+    }
+
     use super::*;
 
     #[test]

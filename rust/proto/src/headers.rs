@@ -157,15 +157,17 @@ impl Bytes<'_> {
         Ok(u16::from_be_bytes([self.head[at], self.head[at + 1]]))
     }
 
-    /// The `N`-byte address at `at`, zero-padded to 16 bytes. `N` is a constant so that the
-    /// copy is a few moves, not a call to `memcpy`.
-    #[inline]
+    /// The `N`-byte address at `at` (`N` <= 16), zero-padded to 16 bytes. `N` is a constant so
+    /// that the copy is a few moves, not a call to `memcpy`.
+    #[inline(always)]
     fn addr<const N: usize>(&self, at: usize) -> Result<[u8; 16], ChainError> {
         self.need(at + N)?;
         let mut a = [0u8; 16];
-        a.iter_mut()
-            .zip(&self.head[at..at + N])
-            .for_each(|(d, s)| *d = *s);
+        let src = self.head.get(at..).and_then(|s| s.first_chunk::<N>());
+        match (a.first_chunk_mut::<N>(), src) {
+            (Some(d), Some(s)) => *d = *s,
+            _ => return Err(ChainError::Malformed),
+        }
         Ok(a)
     }
 }
@@ -378,6 +380,7 @@ fn port_bytes(proto: u8) -> usize {
 
 /// Fills in the ports. A whole packet too short for them is malformed; a first fragment too
 /// short for them (a tiny first fragment) leaves them unknown.
+#[inline]
 fn read_ports(b: &Bytes<'_>, c: &mut Chain) -> Result<(), ChainError> {
     let n = port_bytes(c.proto);
     if n == 0 {
