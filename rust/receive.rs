@@ -47,6 +47,9 @@ pub(crate) fn hook(
     }
     // Every packet ripsec decrypts comes by again, checked against policy already.
     if skb.decrypted(&state.marker) && plainly_delivered(&mut skb) {
+        if !forward {
+            skb.spare_xfrm_check(net, &state.marker);
+        }
         return Verdict::Accept(skb);
     }
     let chain = match packet::chain(&mut skb) {

@@ -1142,6 +1142,24 @@ bool ripsec_shim_skb_decrypted(const struct sk_buff *skb, const struct xfrm_stat
 	return sp && sp->len && sp->xvec[sp->len - 1] == marker;
 }
 
+/*
+ * A decrypted IPv4 packet ripsec lets through to local delivery. Its secpath mark makes the
+ * socket layer run XFRM's inbound policy check on it, which passes it anyway when XFRM has no
+ * inbound policy in @net, accepts by default, and the mark is the secpath's only entry: the
+ * packet is told to skip that check then, as on a device with disable_policy. Socket
+ * policies still apply.
+ */
+void ripsec_shim_skb_spare_xfrm_check(struct net *net, struct sk_buff *skb,
+				      const struct xfrm_state *marker)
+{
+	const struct sec_path *sp = skb_sec_path(skb);
+
+	if (sp && sp->len == 1 && sp->xvec[0] == marker &&
+	    !READ_ONCE(net->xfrm.policy_count[XFRM_POLICY_IN]) &&
+	    READ_ONCE(net->xfrm.policy_default[XFRM_POLICY_IN]) == XFRM_USERPOLICY_ACCEPT)
+		IPCB(skb)->flags |= IPSKB_NOPOLICY;
+}
+
 /* ---- ESP in UDP (RFC 3948) on sockets the key manager hands over ---- */
 
 /* The sk_user_data of every socket ripsec encapsulates on: marks it as ripsec's. */

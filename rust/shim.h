@@ -138,6 +138,8 @@ void ripsec_shim_gro_cells_destroy(void);
 int ripsec_shim_reinject(struct sk_buff *skb, bool ipv6, struct xfrm_state *marker,
 			 bool reassembled, bool checksum_ok);
 bool ripsec_shim_skb_decrypted(const struct sk_buff *skb, const struct xfrm_state *marker);
+void ripsec_shim_skb_spare_xfrm_check(struct net *net, struct sk_buff *skb,
+				      const struct xfrm_state *marker);
 unsigned int ripsec_shim_skb_in_dev_mtu(const struct sk_buff *skb);
 void ripsec_shim_icmp_too_big(struct sk_buff *skb, u32 mtu, bool ipv6);
 struct sock *ripsec_shim_encap_attach(struct net *net, int fd, u16 *port);

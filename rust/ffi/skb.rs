@@ -14,6 +14,11 @@ use kernel::prelude::*;
 
 extern "C" {
     fn ripsec_shim_skb_decrypted(skb: *const raw::sk_buff, marker: *const raw::xfrm_state) -> bool;
+    fn ripsec_shim_skb_spare_xfrm_check(
+        net: *mut raw::net,
+        skb: *mut raw::sk_buff,
+        marker: *const raw::xfrm_state,
+    );
     fn ripsec_shim_skb_view(skb: *const raw::sk_buff, view: *mut View);
     fn ripsec_shim_skb_make_writable(
         skb: *mut raw::sk_buff,
@@ -289,6 +294,18 @@ impl Skb {
                 how.checksum_ok,
             )
         })
+    }
+
+    /// For a decrypted IPv4 packet going on to local delivery, marked with `net`'s `marker`:
+    /// spares it XFRM's inbound policy check at the socket where that check would pass it
+    /// anyway (XFRM has no inbound policy in `net` and accepts by default).
+    #[inline(always)]
+    pub(crate) fn spare_xfrm_check(&mut self, net: Net<'_>, marker: &Marker) {
+        // SAFETY: `ptr` is owned and `net` live; the shim only sets a flag in the IP control
+        // block, which holds the IPv4 packet's at LOCAL_IN.
+        unsafe {
+            ripsec_shim_skb_spare_xfrm_check(net.as_ptr(), self.ptr.as_ptr(), marker.as_ptr())
+        };
     }
 
     /// Whether ripsec decrypted the packet: it carries `marker` (see [`Marker`]).
