@@ -82,7 +82,11 @@ pub(crate) fn limits_changed(state: &NetState, sa: &Sa) {
 enum Action {
     None,
     Soft,
-    Hard,
+    /// Hard expiry; `soft_first`: EXPIRE(soft) was never sent although a soft limit is set
+    /// (the limits passed between two ticks), so it goes first.
+    Hard {
+        soft_first: bool,
+    },
 }
 
 fn check(sa: &Sa, now: u64, timed: &mut bool) -> Action {
@@ -90,8 +94,10 @@ fn check(sa: &Sa, now: u64, timed: &mut bool) -> Action {
     let lt = sa.limits.lifetime();
     let state = lt.state(&sa.usage(), now);
     if cur == expiry::HARD || state == Expiry::Hard {
+        let soft_first =
+            matches!(cur, expiry::LIVE | expiry::SOFT_PENDING) && lt.soft != Default::default();
         sa.expiry.store(expiry::HARD, Ordering::Relaxed);
-        return Action::Hard;
+        return Action::Hard { soft_first };
     }
     *timed |= has_time_limit(&lt.soft) || has_time_limit(&lt.hard);
     if state == Expiry::Soft && cur != expiry::SOFT_SENT {
@@ -113,7 +119,10 @@ pub(crate) fn run(net: Net<'_>) {
         match check(&sa, now, &mut timed) {
             Action::None => {}
             Action::Soft => events::expire(net, &sa, false),
-            Action::Hard => {
+            Action::Hard { soft_first } => {
+                if soft_first {
+                    events::expire(net, &sa, false);
+                }
                 if hard.push(sa.id, GFP_KERNEL).is_err() {
                     // Retried on the next tick.
                     timed = true;
