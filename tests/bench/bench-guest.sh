@@ -49,6 +49,10 @@ L_OUT=10.0.0.1 R_OUT=10.0.0.2
 L_NET=10.1.0.0/24 R_NET=10.2.0.0/24
 L_IN=10.1.0.1 R_IN=10.2.0.1
 UDP_LEN=64
+# The sender and the receiver of a single-flow run on different vCPUs (iperf3 -A): left to the
+# scheduler, both sometimes share one vCPU and the rate halves, whichever path runs.
+PIN=()
+[ "$(nproc)" -ge 2 ] && PIN=(-A 0,1)
 WORK=$(mktemp -d /tmp/ripsec-bench.XXXXXX)
 T0=$(date +%s)
 failures=0
@@ -306,7 +310,7 @@ teardown() {
 run() {
 	local kind=$1 f="$WORK/$3.json" args
 	if [ "$kind" = tcp ]; then args=(-t "$T_TCP" -O 1); else args=(-u -l $UDP_LEN -b 0 -t "$T_UDP"); fi
-	ip netns exec "$2" timeout 120 iperf3 -c $R_IN -B $L_IN -J "${args[@]}" >"$f" 2>&1 || true
+	ip netns exec "$2" timeout 120 iperf3 -c $R_IN -B $L_IN -J "${PIN[@]}" "${args[@]}" >"$f" 2>&1 || true
 	python3 - "$kind" "$f" $UDP_LEN <<'EOF'
 import json, sys
 kind, path, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -355,7 +359,7 @@ if [ -n "${BENCH_FUNCTIONS_ONLY:-}" ]; then trap - ERR && return 0; fi
 
 section "ripsec benchmark"
 say "VM: $(nproc) vCPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); AES-NI $(grep -qw aes /proc/cpuinfo && echo yes || echo no), PCLMULQDQ $(grep -qw pclmulqdq /proc/cpuinfo && echo yes || echo no)), $(awk '/MemTotal/ {printf "%d MiB", $2/1024}' /proc/meminfo), kernel $(uname -r)"
-say "tcp: one iperf3 flow, ${T_TCP} s after 1 s warm-up; udp: iperf3 -u -l $UDP_LEN -b 0 for ${T_UDP} s, packets received; best of $REPS rounds"
+say "tcp: one iperf3 flow, ${T_TCP} s after 1 s warm-up; udp: iperf3 -u -l $UDP_LEN -b 0 for ${T_UDP} s, packets received; best of $REPS rounds; ${PIN[*]:-unpinned} (client, server vCPU)"
 for t in iperf3 wg ss; do command -v $t >/dev/null || { echo "bench: $t not found (scripts/setup installs it)" >&2; exit 1; }; done
 # scripts/bench boots without kmemleak (its writes then fail). Where it runs, its periodic scan
 # would take a vCPU for minutes once 100k SAs exist; vm-run's leak check at the end scans on
