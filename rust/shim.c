@@ -860,6 +860,12 @@ struct sk_buff *ripsec_shim_skb_next(struct sk_buff *skb)
 	return next;
 }
 
+/* Whether the packet is linear and holds @len bytes at offset @from. */
+static bool ripsec_linear_holds(const struct sk_buff *skb, unsigned int from, unsigned int len)
+{
+	return !skb->data_len && from <= skb_headlen(skb) && len <= skb_headlen(skb) - from;
+}
+
 /*
  * Ensures @head bytes of headroom and @tail bytes of tailroom. A packet short of one but with
  * enough to spare at its other end moves within its own buffer instead of getting a new head
@@ -892,11 +898,10 @@ int ripsec_shim_skb_grow(struct sk_buff *skb, unsigned int keep, unsigned int he
 {
 	int err;
 
-	if (keep > skb_headlen(skb) || skb->data_len)
+	if (!ripsec_linear_holds(skb, 0, keep))
 		return ripsec_view(skb, view, -EINVAL);
 	__skb_trim(skb, keep);
 	err = ripsec_make_room(skb, head, tail);
-
 	if (!err && (push > skb_headroom(skb) || put > skb_tailroom(skb)))
 		err = -ENOSPC;
 	if (!err) {
@@ -920,7 +925,7 @@ int ripsec_shim_skb_push(struct sk_buff *skb, unsigned int len, struct ripsec_sk
 int ripsec_shim_skb_keep(struct sk_buff *skb, unsigned int from, unsigned int len,
 			 struct ripsec_skb_view *view)
 {
-	if (skb->data_len || from > skb_headlen(skb) || len > skb_headlen(skb) - from)
+	if (!ripsec_linear_holds(skb, from, len))
 		return -EINVAL;
 	__skb_pull(skb, from);
 	__skb_trim(skb, len);

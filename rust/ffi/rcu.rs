@@ -309,7 +309,7 @@ impl<T: Send + Sync> ArcSlots<T> {
 
     /// The first entry at a key >= `*key`, with a new reference; updates `*key` to its key.
     pub(crate) fn find_from(&self, key: &mut u32) -> Option<Arc<T>> {
-        let rcu = kernel::sync::rcu::read_lock();
+        let _rcu = kernel::sync::rcu::read_lock();
         let mut k = *key as usize;
         while k < TOP_LEN * LEAF_LEN {
             let Some(slot) = self.slot(k as u32) else {
@@ -317,12 +317,12 @@ impl<T: Send + Sync> ArcSlots<T> {
                 k = (k | (LEAF_LEN - 1)) + 1;
                 continue;
             };
-            if !slot.load(Ordering::Acquire).is_null() {
+            let p = slot.load(Ordering::Acquire);
+            if !p.is_null() {
                 *key = k as u32;
-                // SAFETY: borrowed from `load`.
-                return self
-                    .load(k as u32, Rcu::of(&rcu))
-                    .map(|e| unsafe { upgrade(e) });
+                // SAFETY: a non-null entry came from `Arc::into_raw` (type invariant), and `_rcu`
+                // keeps it alive, as in `load`.
+                return Some(unsafe { upgrade(&*p) });
             }
             k += 1;
         }

@@ -199,6 +199,8 @@ pub fn inner_mtu(path_mtu: usize, overhead_fixed: usize, align: usize) -> usize 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn copy_iv_copies_what_both_hold() {
         let src: [u8; 20] = core::array::from_fn(|i| i as u8 + 1);
@@ -213,14 +215,12 @@ mod tests {
             (5, 12),
         ] {
             let mut dst = [0xaau8; 20];
-            super::copy_iv(&mut dst[..dlen], &src[..slen]);
+            copy_iv(&mut dst[..dlen], &src[..slen]);
             let n = dlen.min(slen);
             assert_eq!(&dst[..n], &src[..n], "{dlen} {slen}");
             assert!(dst[n..].iter().all(|&b| b == 0xaa), "{dlen} {slen}");
         }
     }
-
-    use super::*;
 
     #[test]
     fn len_ok_wants_room_for_the_trailer_and_whole_blocks() {
